@@ -1,0 +1,154 @@
+/**
+ * Reading the configuration file: YAML or JSON, validated, key files inlined, errors that name the
+ * field and the fix.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors';
+import { ConfigSchema, type Config, type SignaturePolicy } from './schema';
+
+/** Formats a zod path as `targets[1].artifacts[0].signature.publicKey`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+function issuesFromZod(error: z.ZodError): ConfigIssue[] {
+  return error.issues.map((issue) => {
+    let message = issue.message;
+    if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
+      message = `unknown ${String(issue.discriminator)}; ${issue.message}`;
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      message = `is required (${issue.expected})`;
+    }
+    return { path: formatPath(issue.path), message };
+  });
+}
+
+/** Validates an already-parsed object. `baseDir` resolves `…File` fields; without it they are refused. */
+export function parseConfig(raw: unknown, options: { baseDir?: string; source?: string } = {}): Config {
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(issuesFromZod(result.error), options.source);
+  const config = result.data;
+  const issues: ConfigIssue[] = [];
+
+  const names = new Set<string>();
+  config.targets.forEach((t, ti) => {
+    if (names.has(t.name)) issues.push({ path: `targets[${ti}].name`, message: `duplicate target name "${t.name}"; names must be unique` });
+    names.add(t.name);
+    if (t.platform === 'macos' && t.fleetArn === undefined) {
+      // Not an error for the CLI, but the stack cannot build macOS on demand. Checked in lib/.
+    }
+    const assets = new Set<string>();
+    t.artifacts.forEach((a, ai) => {
+      const at = `targets[${ti}].artifacts[${ai}]`;
+      if (assets.has(a.asset)) issues.push({ path: `${at}.asset`, message: `asset "${a.asset}" is listed twice in this target` });
+      assets.add(a.asset);
+      inlinePolicy(a.signature, `${at}.signature`, options.baseDir, issues);
+    });
+  });
+  if (issues.length) throw new ConfigError(issues, options.source);
+  return config;
+}
+
+/** Loads, validates and resolves a configuration file (`.yaml`, `.yml` or `.json`). */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read configuration file ${file}: ${(err as Error).message}` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message}` }], file);
+  }
+  return parseConfig(raw, { baseDir: dirname(resolve(file)), source: file });
+}
+
+type Inlinable = { [k: string]: unknown };
+
+/** For each `x` / `xFile` pair: require exactly one, and replace the file by its content. */
+function inlinePair(obj: Inlinable, field: string, path: string, baseDir: string | undefined, issues: ConfigIssue[], required: boolean) {
+  const fileField = `${field}File`;
+  const inline = obj[field];
+  const file = obj[fileField];
+  if (inline !== undefined && file !== undefined) {
+    issues.push({ path: `${path}.${fileField}`, message: `give either ${field} or ${fileField}, not both` });
+    return;
+  }
+  if (inline === undefined && file === undefined) {
+    if (required) issues.push({ path: `${path}.${field}`, message: `is required: give ${field} (inline) or ${fileField} (a path relative to the config file)` });
+    return;
+  }
+  if (typeof file === 'string') {
+    if (!baseDir) {
+      issues.push({ path: `${path}.${fileField}`, message: 'file references need a config file location; inline the value instead' });
+      return;
+    }
+    const p = isAbsolute(file) ? file : resolve(baseDir, file);
+    try {
+      obj[field] = readFileSync(p, 'utf8');
+      delete obj[fileField];
+    } catch (err) {
+      issues.push({ path: `${path}.${fileField}`, message: `cannot read ${p}: ${(err as Error).message}` });
+    }
+  }
+}
+
+function inlinePolicy(policy: SignaturePolicy, path: string, baseDir: string | undefined, issues: ConfigIssue[]) {
+  const p = policy as unknown as Inlinable;
+  switch (policy.scheme) {
+    case 'minisign':
+    case 'tauri':
+    case 'openpgp':
+      inlinePair(p, 'publicKey', path, baseDir, issues, true);
+      break;
+    case 'sigstore':
+      inlinePair(p, 'trustedRoot', path, baseDir, issues, true);
+      break;
+    case 'authenticode': {
+      inlinePair(p, 'caCertificate', path, baseDir, issues, false);
+      const hasCa = p.caCertificate !== undefined;
+      if (!policy.certSha256 && !hasCa)
+        issues.push({ path: `${path}.certSha256`, message: 'pin the signer: give certSha256 (certificate fingerprints) or caCertificate with subject' });
+      if (hasCa && !policy.subject)
+        issues.push({ path: `${path}.subject`, message: 'is required with caCertificate: any certificate from that CA could sign otherwise' });
+      break;
+    }
+    case 'sha256sums':
+      inlinePolicy(policy.manifestSignature, `${path}.manifestSignature`, baseDir, issues);
+      break;
+    case 'none':
+      break;
+  }
+}
+
+export interface PlaceholderValues {
+  tag: string;
+  version: string;
+  asset?: string;
+}
+
+/** `v1.2.3` → `1.2.3`; other tags are kept as they are. */
+export function versionFromTag(tag: string): string {
+  return /^v\d/.test(tag) ? tag.slice(1) : tag;
+}
+
+/** Expands {tag}, {version} and {asset}; an unknown placeholder is an error, not left in place. */
+export function expandPlaceholders(template: string, values: PlaceholderValues): string {
+  return template.replace(/\{([a-z]+)\}/g, (m, key: string) => {
+    const v = (values as unknown as Record<string, string | undefined>)[key];
+    if (v === undefined) throw new ConfigError([{ path: '', message: `unknown placeholder ${m} in "${template}"` }]);
+    return v;
+  });
+}

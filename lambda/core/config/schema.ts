@@ -1,0 +1,191 @@
+/**
+ * The configuration file: one file describes the project under watch and drives `cdk deploy`, the
+ * Lambdas and the CLI. Validated with zod; `npm run schema` publishes the JSON Schema for editors.
+ *
+ * Key material may be given inline or as a path relative to the config file (`…File` fields);
+ * `loadConfig` inlines every file, so the resolved configuration is self-contained (the CDK stack
+ * embeds it in the Lambda environment).
+ */
+import { z } from 'zod';
+
+export const DIGEST_PINNED_IMAGE = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+const OPENPGP_FPR = /^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/;
+const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,40}$/;
+
+/** Placeholders allowed in asset names and artifact paths. */
+export const PLACEHOLDER_HELP = '{version} (tag without a leading "v"), {tag}, {asset} (signature fields only)';
+
+const relPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), {
+    message: 'must be a relative path inside the build output, without ".." segments',
+  });
+
+const assetName = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((n) => !/[\\/]/.test(n) && n !== '.' && n !== '..', {
+    message: `must be a bare file name (no "/"); placeholders: ${PLACEHOLDER_HELP}`,
+  });
+
+// Key material: give exactly one of the inline field or its `…File` twin; checked in load.ts so
+// that the message can name the field.
+const minisignPolicy = z.object({
+  scheme: z.literal('minisign'),
+  publicKey: z.string().min(1).optional().describe('minisign public key (the "RW…" line or the whole .pub file)'),
+  publicKeyFile: z.string().min(1).optional().describe('path to the minisign .pub file, relative to this config'),
+  signatureAsset: assetName.default('{asset}.minisig'),
+  allowLegacy: z.boolean().default(false).describe('accept legacy non-prehashed "Ed" signatures'),
+});
+
+const tauriPolicy = z.object({
+  scheme: z.literal('tauri'),
+  publicKey: z.string().min(1).optional().describe('the updater "pubkey" as in tauri.conf.json (base64 of the minisign .pub file)'),
+  publicKeyFile: z.string().min(1).optional(),
+  signatureAsset: assetName.default('{asset}.sig'),
+});
+
+const openpgpPolicy = z.object({
+  scheme: z.literal('openpgp'),
+  fingerprint: z
+    .string()
+    .regex(OPENPGP_FPR, 'must be the primary key fingerprint: 40 (v4) or 64 (v6) hex digits, no spaces')
+    .describe('pinned primary key fingerprint'),
+  publicKey: z.string().min(1).optional().describe('armored public key'),
+  publicKeyFile: z.string().min(1).optional(),
+  signatureAsset: assetName.default('{asset}.asc'),
+});
+
+const authenticodePolicy = z.object({
+  scheme: z.literal('authenticode'),
+  certSha256: z
+    .array(z.string().regex(HEX64, 'must be a SHA-256 certificate fingerprint: 64 hex digits'))
+    .min(1)
+    .optional()
+    .describe('pinned signer certificate SHA-256 fingerprints (any one may sign)'),
+  caCertificate: z.string().min(1).optional().describe('PEM of a pinned issuing CA (with subject)'),
+  caCertificateFile: z.string().min(1).optional(),
+  subject: z.string().min(1).optional().describe('required signer subject when pinning by CA, e.g. "CN=Mealplanner Maintainer"'),
+});
+
+const sigstorePolicy = z.object({
+  scheme: z.literal('sigstore'),
+  bundleAsset: assetName.default('{asset}.sigstore.json'),
+  issuer: z.string().url().describe('OIDC issuer, compared exactly'),
+  san: z.string().min(1).describe('certificate subject alternative name, compared exactly (escaped and anchored)'),
+  trustedRoot: z.string().min(1).optional().describe('pinned trusted_root.json content'),
+  trustedRootFile: z.string().min(1).optional(),
+});
+
+const nonePolicy = z.object({
+  scheme: z.literal('none'),
+  reason: z.string().min(3).describe('why this asset is not signed; reported as a notice on every run'),
+});
+
+const directPolicies = [minisignPolicy, tauriPolicy, openpgpPolicy, authenticodePolicy, sigstorePolicy] as const;
+
+const sha256sumsPolicy = z.object({
+  scheme: z.literal('sha256sums'),
+  manifestAsset: assetName.default('SHA256SUMS'),
+  manifestSignature: z.discriminatedUnion('scheme', [...directPolicies]).describe('how the manifest itself is signed'),
+});
+
+export const SignaturePolicySchema = z.discriminatedUnion('scheme', [...directPolicies, sha256sumsPolicy, nonePolicy]);
+
+const releaseLinkSource = z.object({ type: z.literal('release-link') });
+const genericPackageSource = z.object({
+  type: z.literal('generic-package'),
+  packageName: z.string().min(1),
+  packageVersion: z.string().min(1).default('{version}'),
+  fileName: assetName.optional().describe('defaults to the artifact asset name'),
+});
+const jobArtifactSource = z.object({
+  type: z.literal('job-artifact'),
+  ref: z.string().min(1).default('{tag}'),
+  job: z.string().min(1),
+  path: relPath.describe('path of the file inside the job artifacts archive'),
+});
+export const AssetSourceSchema = z.discriminatedUnion('type', [releaseLinkSource, genericPackageSource, jobArtifactSource]);
+
+export const ArtifactSchema = z.object({
+  path: relPath.describe('where the artifact appears in the build output (placeholders allowed)'),
+  asset: assetName.describe('the release asset it corresponds to (placeholders allowed)'),
+  source: AssetSourceSchema.default({ type: 'release-link' }),
+  compare: z.enum(['auto', 'bytes']).default('auto').describe('auto: chosen by content (signature-transparent for PE, Mach-O, MSI, archives)'),
+  signature: SignaturePolicySchema,
+});
+
+export const TargetSchema = z.object({
+  name: z.string().regex(TARGET_NAME, 'must be lower-case letters, digits and "-", at most 41 characters'),
+  platform: z.enum(['linux', 'windows', 'macos']).default('linux'),
+  image: z
+    .string()
+    .regex(DIGEST_PINNED_IMAGE, 'must be pinned by digest, e.g. rust@sha256:<64 hex digits> — a tag such as rust:1.80 can be moved'),
+  command: z.string().min(1).describe('shell command run in the checked-out source'),
+  timeoutMinutes: z.number().int().min(5).max(2160).default(60),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe('non-secret build environment variables'),
+  computeType: z.string().optional().describe('CodeBuild compute type, e.g. BUILD_GENERAL1_MEDIUM'),
+  privileged: z.boolean().default(false),
+  fleetArn: z.string().optional().describe('CodeBuild reserved fleet (required for macOS)'),
+  artifacts: z.array(ArtifactSchema).min(1),
+});
+
+export const ConfigSchema = z.object({
+  $schema: z.string().optional(),
+  version: z.literal(1),
+  gitlab: z.object({
+    url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').default('https://gitlab.com'),
+    project: z.union([z.string().regex(/^[^\s/][^\s]*\/[^\s]+$/, 'must be a path like group/project'), z.number().int().positive()]),
+    token: z
+      .object({
+        env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('GITLAB_TOKEN').describe('env var read by the CLI'),
+        secretName: z.string().optional().describe('Secrets Manager secret read in AWS'),
+      })
+      .default({ env: 'GITLAB_TOKEN' }),
+    /** hosts (besides the GitLab host) release links may point to; the token is never sent there */
+    allowedAssetHosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name, optionally with :port')).default([]),
+    /** clone URL; defaults to <url>/<project>.git */
+    cloneUrl: z.string().optional(),
+  }),
+  release: z
+    .union([z.literal('latest'), z.object({ tag: z.string().min(1) })])
+    .default('latest'),
+  schedule: z
+    .string()
+    .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. cron(0 3 ? * MON *)')
+    .default('cron(0 3 ? * MON *)'),
+  alerts: z
+    .object({
+      emails: z.array(z.string().email()).default([]),
+      sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number, e.g. +14155550100')).default([]),
+      notifyOnVerified: z.boolean().default(true),
+    })
+    .default({ emails: [], sms: [], notifyOnVerified: true }),
+  limits: z
+    .object({
+      maxAssetBytes: z.number().int().positive().default(4 * 1024 ** 3),
+      downloadTimeoutSeconds: z.number().int().positive().default(900),
+      parallelBuilds: z.number().int().min(1).max(32).default(2),
+    })
+    .default({ maxAssetBytes: 4 * 1024 ** 3, downloadTimeoutSeconds: 900, parallelBuilds: 2 }),
+  aws: z
+    .object({
+      resultsRetentionDays: z.number().int().min(1).default(365),
+      objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
+      artifactRetentionDays: z.number().int().min(1).default(30),
+    })
+    .default({ resultsRetentionDays: 365, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 30 }),
+  targets: z.array(TargetSchema).min(1),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type TargetConfig = Config['targets'][number];
+export type ArtifactConfig = TargetConfig['artifacts'][number];
+export type SignaturePolicy = z.output<typeof SignaturePolicySchema>;
+export type DirectSignaturePolicy = Exclude<SignaturePolicy, { scheme: 'sha256sums' } | { scheme: 'none' }>;
+export type AssetSource = z.output<typeof AssetSourceSchema>;
+export type SignatureScheme = SignaturePolicy['scheme'];

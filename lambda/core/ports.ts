@@ -1,0 +1,143 @@
+/**
+ * The four ports the core talks to (DESIGN.md). The core knows nothing of AWS or GitLab: adapters
+ * under lambda/adapters/ implement these for the cloud (CodeBuild, S3, SNS) and for a laptop
+ * (local process, directory, console). The forge is GitLab in both.
+ */
+import type { AssetSource } from './config/schema';
+import type { Alert } from './alert';
+
+// ───────────────────────────── Forge ─────────────────────────────
+
+export interface ReleaseLink {
+  id: number;
+  name: string;
+  /** the link's target URL as stored in GitLab */
+  url: string;
+  /** GitLab's permanent download URL for the link (`…/-/releases/<tag>/downloads/<path>`) */
+  directAssetUrl?: string;
+  linkType?: string;
+}
+
+export interface Release {
+  tag: string;
+  name: string;
+  /** commit of the release, as GitLab reports it in `commit.id` of the release */
+  commitSha: string;
+  /** the tag's peeled commit (`commit.id` of the tag — never `target`, which is the tag object for annotated tags) */
+  tagCommitSha: string;
+  releasedAt?: string;
+  webUrl?: string;
+  links: ReleaseLink[];
+}
+
+/** Which published copy of an asset to fetch. */
+export type AssetRequest = {
+  /** the expanded asset name */
+  name: string;
+  /** the expanded source from the configuration */
+  source: AssetSource;
+  release: Release;
+};
+
+export interface DownloadedFile {
+  /** local path of the downloaded bytes */
+  path: string;
+  sha256: string;
+  size: number;
+  /** the URL the bytes finally came from (after redirects) */
+  url: string;
+  /** digests the forge itself records for the file (generic packages), already cross-checked */
+  forgeSha256?: string;
+}
+
+export interface DownloadLimits {
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+export interface Forge {
+  /** The latest release when `tag` is undefined. Throws ForgeError('not-found') when there is none. */
+  getRelease(tag?: string): Promise<Release>;
+  /**
+   * Downloads one published asset to `destPath`, hashing while streaming. Throws ForgeError when the
+   * asset is missing, refused (foreign host, bad scheme), too large, too slow or truncated, and
+   * when the forge's own recorded digest disagrees with the bytes (kind 'bad-response', code
+   * FORGE_DIGEST_MISMATCH in details).
+   */
+  downloadAsset(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile>;
+  /** Clone URL for builders (no credentials in it). */
+  cloneUrl(): string;
+}
+
+// ───────────────────────────── Builder ─────────────────────────────
+
+export type BuildStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'STOPPED' | 'FAULT' | 'NOT_STARTED';
+
+export interface BuildImageInfo {
+  /** the digest-pinned image reference from the config */
+  ref: string;
+  /** true when the build provably ran in that image (CodeBuild, docker); false on a bare local process */
+  enforced: boolean;
+  note?: string;
+}
+
+export interface FetchedArtifact {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** Read access to what a build produced. Paths are relative to the build output root; anything
+ * resolving outside it (`..`, absolute, symlinks out) is refused. */
+export interface ArtifactSource {
+  /** Copies one artifact to `destPath`, hashing while streaming; `null` when it does not exist. */
+  fetch(relPath: string, destPath: string, limits: DownloadLimits): Promise<FetchedArtifact | null>;
+}
+
+export interface BuildResult {
+  target: string;
+  buildId: string;
+  status: BuildStatus;
+  startedAt?: string;
+  durationMs?: number;
+  /** human-usable pointer to the log: a file path locally, a console deep link in AWS */
+  logLink?: string;
+  /** last lines of the log, for the report when the build failed */
+  logTail?: string;
+  message?: string;
+  image: BuildImageInfo;
+  /** the commit the build actually checked out, as the build reported it */
+  checkedOutSha?: string;
+  artifacts: ArtifactSource;
+}
+
+export interface BuildRequest {
+  runId: string;
+  target: import('./config/schema').TargetConfig;
+  cloneUrl: string;
+  commitSha: string;
+  tag: string;
+  version: string;
+}
+
+export interface Builder {
+  /** Runs one build to completion (locally) and reports how it ended; never throws for a failed build. */
+  run(request: BuildRequest, signal?: AbortSignal): Promise<BuildResult>;
+}
+
+// ───────────────────────────── Store ─────────────────────────────
+
+export interface Store {
+  /** Writes an object. With `ifNoneMatch`, returns false (and writes nothing) when it already exists. */
+  put(key: string, body: string | Uint8Array, options?: { ifNoneMatch?: boolean; contentType?: string }): Promise<boolean>;
+  get(key: string): Promise<string | null>;
+  list(prefix: string): Promise<string[]>;
+  /** where a key can be found by a human (file path or s3:// URL) */
+  locate(key: string): string;
+}
+
+// ───────────────────────────── Notifier ─────────────────────────────
+
+export interface Notifier {
+  notify(alert: Alert): Promise<void>;
+}

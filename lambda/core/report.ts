@@ -1,0 +1,99 @@
+/**
+ * The report of a run: what was expected, what was seen, and the verdict. This JSON shape is a
+ * contract (`verify --json`, S3 run records): extend it, never rename fields.
+ */
+import type { Finding, Verdict } from './findings';
+
+export interface FileDigest {
+  sha256: string;
+  size: number;
+  url?: string;
+}
+
+export interface Difference {
+  /** what differs, e.g. "section .text", "entry usr/bin/app", "bytes" */
+  where: string;
+  /** byte ranges in published / rebuilt, when meaningful */
+  publishedRange?: [number, number];
+  rebuiltRange?: [number, number];
+  detail?: string;
+}
+
+export type CompareMethod = 'bytes' | 'authenticode' | 'macho' | 'msi' | 'archive';
+
+export interface ComparisonReport {
+  method: CompareMethod;
+  match: boolean;
+  differences: Difference[];
+  /** comparer-specific facts (digests inside signatures, slices, entries compared…) */
+  details?: Record<string, unknown>;
+}
+
+export interface SignatureReport {
+  scheme: string;
+  valid: boolean;
+  /** who signed: key id / fingerprint / certificate subject+fingerprint / identity */
+  signer?: string;
+  reason?: string;
+  /** the signature asset that was checked */
+  signatureAsset?: string;
+}
+
+export interface ArtifactReport {
+  path: string;
+  asset: string;
+  verdict: Verdict;
+  published?: FileDigest;
+  rebuilt?: FileDigest;
+  comparison?: ComparisonReport;
+  signature?: SignatureReport;
+  findings: Finding[];
+}
+
+export interface BuildReport {
+  id: string;
+  status: string;
+  durationMs?: number;
+  image: string;
+  imageEnforced: boolean;
+  logLink?: string;
+  message?: string;
+}
+
+export interface TargetReport {
+  name: string;
+  verdict: Verdict;
+  build?: BuildReport;
+  artifacts: ArtifactReport[];
+  findings: Finding[];
+}
+
+export interface ReleaseReport {
+  tag: string;
+  name?: string;
+  commitSha?: string;
+  releasedAt?: string;
+  webUrl?: string;
+}
+
+export interface RunReport {
+  schemaVersion: 1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  verdict: Verdict;
+  project: { gitlabUrl: string; project: string | number };
+  release: ReleaseReport | null;
+  targets: TargetReport[];
+  /** run-level findings (forge, release, history) */
+  findings: Finding[];
+  mode: 'local' | 'aws';
+}
+
+/** Every finding of the run, run-level first. */
+export function allFindings(report: Pick<RunReport, 'findings' | 'targets'>): Finding[] {
+  return [
+    ...report.findings,
+    ...report.targets.flatMap((t) => [...t.findings, ...t.artifacts.flatMap((a) => a.findings)]),
+  ];
+}
