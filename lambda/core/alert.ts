@@ -1,0 +1,110 @@
+/**
+ * Alerts are written from findings, never from free text: a subject, a body for email, an
+ * SMS-sized short form, and a severity subscribers can filter on (SNS message attribute).
+ */
+import type { Finding, Verdict } from './findings';
+import { allFindings, type RunReport } from './report';
+
+export type AlertSeverity = 'critical' | 'warning' | 'info';
+
+export interface Alert {
+  verdict: Verdict;
+  severity: AlertSeverity;
+  /** ≤ 100 characters (SNS email subject limit) */
+  subject: string;
+  body: string;
+  /** ≤ 160 characters, for SMS */
+  short: string;
+  runId: string;
+  release?: string;
+}
+
+export function severityOf(verdict: Verdict): AlertSeverity {
+  switch (verdict) {
+    case 'TAMPERED':
+    case 'MISMATCH':
+      return 'critical';
+    case 'INCOMPLETE':
+      return 'warning';
+    case 'VERIFIED':
+      return 'info';
+  }
+}
+
+const HEADLINE: Record<Verdict, string> = {
+  TAMPERED: 'TAMPERED — a published asset is not what it should be',
+  MISMATCH: 'MISMATCH — a published binary differs from what the source builds',
+  INCOMPLETE: 'INCOMPLETE — the release could NOT be verified',
+  VERIFIED: 'VERIFIED — every artifact rebuilt identically and every signature checked',
+};
+
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : s.slice(0, n - 1) + '…';
+}
+
+function describeFinding(f: Finding): string {
+  const where = [f.target, f.artifact].filter(Boolean).join(' / ');
+  return `[${f.level}] ${f.code}${where ? ` (${where})` : ''}: ${f.message}`;
+}
+
+function evidenceLines(f: Finding): string[] {
+  if (!f.evidence) return [];
+  return Object.entries(f.evidence)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .slice(0, 12)
+    .map(([k, v]) => `      ${k}: ${clip(typeof v === 'string' ? v : JSON.stringify(v), 300)}`);
+}
+
+export function alertFor(report: RunReport, options: { reportLocation?: string } = {}): Alert {
+  const tag = report.release?.tag;
+  const project = String(report.project.project);
+  const subject = clip(`[release-verifier] ${report.verdict}: ${project}${tag ? ` ${tag}` : ''}`, 100);
+  const problems = allFindings(report).filter((f) => f.level !== 'NOTICE');
+  const notices = allFindings(report).filter((f) => f.level === 'NOTICE');
+
+  const lines: string[] = [];
+  lines.push(HEADLINE[report.verdict], '');
+  lines.push(`Project:  ${project} (${report.project.gitlabUrl})`);
+  if (report.release) {
+    lines.push(`Release:  ${report.release.tag}${report.release.commitSha ? ` @ ${report.release.commitSha}` : ''}`);
+    if (report.release.webUrl) lines.push(`          ${report.release.webUrl}`);
+  } else {
+    lines.push('Release:  (not determined)');
+  }
+  lines.push(`Run:      ${report.runId} (${report.mode}), ${report.startedAt} → ${report.finishedAt}`, '');
+  if (report.targets.length) {
+    lines.push('Targets:');
+    for (const t of report.targets) {
+      const build = t.build ? ` build ${t.build.status}${t.build.id ? ` (${t.build.id})` : ''}` : '';
+      lines.push(`  ${t.name}: ${t.verdict}${build}`);
+      for (const a of t.artifacts) {
+        const sig = a.signature ? `, signature ${a.signature.scheme} ${a.signature.valid ? 'valid' : 'INVALID'}` : '';
+        const cmp = a.comparison ? `, ${a.comparison.method} ${a.comparison.match ? 'match' : 'DIFFERS'}` : '';
+        lines.push(`    ${a.asset}: ${a.verdict}${cmp}${sig}`);
+        if (a.published) lines.push(`      published sha256 ${a.published.sha256}`);
+        if (a.rebuilt) lines.push(`      rebuilt   sha256 ${a.rebuilt.sha256}`);
+      }
+    }
+    lines.push('');
+  }
+  if (problems.length) {
+    lines.push('Findings:');
+    for (const f of problems) lines.push(`  ${describeFinding(f)}`, ...evidenceLines(f));
+    lines.push('');
+  }
+  if (notices.length) {
+    lines.push('Notices:');
+    for (const f of notices) lines.push(`  ${describeFinding(f)}`);
+    lines.push('');
+  }
+  if (options.reportLocation) lines.push(`Full report: ${options.reportLocation}`);
+
+  const firstProblem = problems[0];
+  const short = clip(
+    `release-verifier ${report.verdict} ${project}${tag ? ` ${tag}` : ''}` +
+      (firstProblem ? `: ${firstProblem.code}${firstProblem.artifact ? ` ${firstProblem.artifact}` : ''}` : '') +
+      (problems.length > 1 ? ` (+${problems.length - 1} more)` : ''),
+    160,
+  );
+  return { verdict: report.verdict, severity: severityOf(report.verdict), subject, body: lines.join('\n'), short, runId: report.runId, release: tag };
+}
