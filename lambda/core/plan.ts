@@ -1,0 +1,136 @@
+/**
+ * The run plan: what will be built and what is expected, fixed before any build starts and
+ * stored at runs/<runId>/plan.json. Checkers judge against the plan, never against what a build or
+ * a later forge answer says should be there.
+ */
+import type { AssetSource, Config, SignaturePolicy } from './config/schema';
+import { expandPlaceholders, versionFromTag, type PlaceholderValues } from './config/load';
+import { finding, type Finding } from './findings';
+import type { Forge, Release } from './ports';
+
+export interface PlannedArtifact {
+  /** path in the build output, placeholders expanded */
+  path: string;
+  /** release asset name, placeholders expanded */
+  asset: string;
+  source: AssetSource;
+  compare: 'auto' | 'bytes';
+  /** the policy with its asset-name fields expanded ({asset} → this asset) */
+  signature: SignaturePolicy;
+}
+
+export interface PlannedTarget {
+  name: string;
+  image: string;
+  artifacts: PlannedArtifact[];
+}
+
+export interface RunPlan {
+  schemaVersion: 1;
+  runId: string;
+  createdAt: string;
+  project: { gitlabUrl: string; project: string | number };
+  release: Release;
+  version: string;
+  targets: PlannedTarget[];
+  /** findings already known at planning time (e.g. the release commit and the tag disagree) */
+  findings: Finding[];
+}
+
+/** Run ids sort by time and are unique enough to never collide for one project. */
+export function newRunId(now: Date = new Date(), random: () => number = Math.random): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const suffix = Math.floor(random() * 0x1000000).toString(16).padStart(6, '0');
+  return `${stamp}-${suffix}`;
+}
+
+export const RUN_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+function expandSource(source: AssetSource, values: PlaceholderValues): AssetSource {
+  switch (source.type) {
+    case 'release-link':
+      return source;
+    case 'generic-package':
+      return {
+        ...source,
+        packageName: expandPlaceholders(source.packageName, values),
+        packageVersion: expandPlaceholders(source.packageVersion, values),
+        fileName: source.fileName === undefined ? values.asset : expandPlaceholders(source.fileName, values),
+      };
+    case 'job-artifact':
+      return { ...source, ref: expandPlaceholders(source.ref, values), job: source.job, path: expandPlaceholders(source.path, values) };
+  }
+}
+
+export function expandPolicy(policy: SignaturePolicy, values: PlaceholderValues): SignaturePolicy {
+  switch (policy.scheme) {
+    case 'minisign':
+    case 'tauri':
+    case 'openpgp':
+      return { ...policy, signatureAsset: expandPlaceholders(policy.signatureAsset, values) };
+    case 'sigstore':
+      return { ...policy, bundleAsset: expandPlaceholders(policy.bundleAsset, values) };
+    case 'sha256sums':
+      return {
+        ...policy,
+        manifestAsset: expandPlaceholders(policy.manifestAsset, values),
+        manifestSignature: expandPolicy(policy.manifestSignature, { ...values, asset: expandPlaceholders(policy.manifestAsset, values) }) as typeof policy.manifestSignature,
+      };
+    case 'authenticode':
+    case 'none':
+      return policy;
+  }
+}
+
+/** Expands the configuration's targets for one release. Pure: no I/O. */
+export function planTargets(config: Config, release: Pick<Release, 'tag'>): { version: string; targets: PlannedTarget[] } {
+  const version = versionFromTag(release.tag);
+  const base = { tag: release.tag, version };
+  const targets = config.targets.map((t) => ({
+    name: t.name,
+    image: t.image,
+    artifacts: t.artifacts.map((a) => {
+      const asset = expandPlaceholders(a.asset, base);
+      const values = { ...base, asset };
+      return {
+        path: expandPlaceholders(a.path, values),
+        asset,
+        source: expandSource(a.source, values),
+        compare: a.compare,
+        signature: expandPolicy(a.signature, values),
+      };
+    }),
+  }));
+  return { version, targets };
+}
+
+/**
+ * Finds the release (latest, the configured tag, or `options.tag`) and fixes the plan. Forge
+ * failures propagate as ForgeError: the caller turns them into an INCOMPLETE report.
+ */
+export async function planRun(config: Config, forge: Forge, options: { runId: string; tag?: string; now?: Date }): Promise<RunPlan> {
+  const tag = options.tag ?? (config.release === 'latest' ? undefined : config.release.tag);
+  const release = await forge.getRelease(tag);
+  const findings: Finding[] = [];
+  if (tag !== undefined && release.tag !== tag) {
+    findings.push(finding('RELEASE_NOT_FOUND', `asked for release ${tag} but the forge answered with ${release.tag}`, { evidence: { asked: tag, got: release.tag } }));
+  }
+  if (release.commitSha !== release.tagCommitSha) {
+    findings.push(
+      finding('RELEASE_COMMIT_DIFFERS', `release ${release.tag} names commit ${release.commitSha} but tag ${release.tag} points to ${release.tagCommitSha}`, {
+        evidence: { releaseCommit: release.commitSha, tagCommit: release.tagCommitSha },
+      }),
+    );
+  }
+  const { version, targets } = planTargets(config, release);
+  return {
+    schemaVersion: 1,
+    runId: options.runId,
+    createdAt: (options.now ?? new Date()).toISOString(),
+    project: { gitlabUrl: config.gitlab.url, project: config.gitlab.project },
+    release,
+    version,
+    targets,
+    findings,
+  };
+}

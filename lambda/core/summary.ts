@@ -1,0 +1,86 @@
+/**
+ * The run summary: every planned target must have reported, or the run is INCOMPLETE.
+ */
+import type { Config } from './config/schema';
+import { errorMessage, ForgeError } from './errors';
+import { finding, verdictOf, worseOf, type Finding, type Verdict } from './findings';
+import type { RunPlan } from './plan';
+import type { RunReport, TargetReport } from './report';
+
+export interface RunMeta {
+  mode: 'local' | 'aws';
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export function summarize(plan: RunPlan, reported: readonly TargetReport[], meta: RunMeta): RunReport {
+  const findings: Finding[] = [...plan.findings];
+  const targets: TargetReport[] = [];
+  for (const t of plan.targets) {
+    const r = reported.find((x) => x.name === t.name);
+    if (r) targets.push(r);
+    else {
+      const f = finding('TARGET_NOT_REPORTED', `target ${t.name} never reported a result`, { target: t.name });
+      targets.push({ name: t.name, verdict: 'INCOMPLETE', artifacts: [], findings: [f] });
+    }
+  }
+  if (targets.length === 0) findings.push(finding('NO_TARGETS', 'no target was planned, so nothing was verified'));
+
+  let verdict: Verdict = verdictOf(findings, targets.length > 0);
+  for (const t of targets) verdict = worseOf(verdict, t.verdict);
+  return {
+    schemaVersion: 1,
+    runId: plan.runId,
+    startedAt: meta.startedAt,
+    finishedAt: meta.finishedAt ?? new Date().toISOString(),
+    verdict,
+    project: plan.project,
+    release: {
+      tag: plan.release.tag,
+      name: plan.release.name,
+      commitSha: plan.release.tagCommitSha,
+      releasedAt: plan.release.releasedAt,
+      webUrl: plan.release.webUrl,
+    },
+    targets,
+    findings,
+    mode: meta.mode,
+  };
+}
+
+/** The report of a run that could not even be planned (forge unreachable, no release…). */
+export function failedRunReport(config: Pick<Config, 'gitlab'>, runId: string, meta: RunMeta, error: unknown, tag?: string): RunReport {
+  let f: Finding;
+  if (error instanceof ForgeError) {
+    const evidence = { url: error.url, status: error.status, error: error.userMessage };
+    f =
+      error.kind === 'not-found'
+        ? finding('RELEASE_NOT_FOUND', `release ${tag ?? '(latest)'} not found: ${error.userMessage}`, { evidence })
+        : error.kind === 'unreachable' || error.kind === 'timeout'
+          ? finding('FORGE_UNREACHABLE', `GitLab could not be reached: ${error.userMessage}`, { evidence })
+          : finding('FORGE_ERROR', `GitLab answered unexpectedly: ${error.userMessage}`, { evidence });
+  } else {
+    f = finding('CHECK_FAILED', `the run failed before any build: ${errorMessage(error)}`, { evidence: { error: errorMessage(error) } });
+  }
+  return {
+    schemaVersion: 1,
+    runId,
+    startedAt: meta.startedAt,
+    finishedAt: meta.finishedAt ?? new Date().toISOString(),
+    verdict: verdictOf([f], false),
+    project: { gitlabUrl: config.gitlab.url, project: config.gitlab.project },
+    release: tag ? { tag } : null,
+    targets: [],
+    findings: [f],
+    mode: meta.mode,
+  };
+}
+
+/** Where a run's records live in the store (S3 or a directory). */
+export const runKeys = {
+  plan: (runId: string) => `runs/${runId}/plan.json`,
+  target: (runId: string, target: string) => `runs/${runId}/targets/${target}.json`,
+  targetsPrefix: (runId: string) => `runs/${runId}/targets/`,
+  summary: (runId: string) => `runs/${runId}/summary.json`,
+  html: (runId: string) => `runs/${runId}/report.html`,
+};
