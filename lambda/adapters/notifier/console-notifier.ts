@@ -1,0 +1,17 @@
+/**
+ * The Notifier port for a terminal: the alert body, written to a stream (stderr by default so
+ * that `--json` output on stdout stays machine-readable). Optionally also to a file.
+ */
+import { appendFile } from 'node:fs/promises';
+import type { Alert } from '../../core/alert';
+import type { Notifier } from '../../core/ports';
+
+export class ConsoleNotifier implements Notifier {
+  constructor(private readonly options: { stream?: NodeJS.WritableStream; file?: string } = {}) {}
+
+  async notify(alert: Alert): Promise<void> {
+    const text = `${alert.subject}\n\n${alert.body}\n`;
+    (this.options.stream ?? process.stderr).write(text);
+    if (this.options.file) await appendFile(this.options.file, `${new Date().toISOString()} ${alert.severity}\n${text}\n`);
+  }
+}

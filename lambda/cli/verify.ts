@@ -1,0 +1,96 @@
+/**
+ * `release-verifier verify --config FILE [--release TAG] [--json]`
+ *
+ * Exit codes (a contract): 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage/configuration.
+ * The report goes to stdout (`--json`: the JSON report); progress and the human summary to stderr.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../core/config/load';
+import { ConfigError, errorMessage } from '../core/errors';
+import { exitCodeFor } from '../core/findings';
+import { runVerification } from '../core/run-local';
+import { forgeFromConfig } from '../adapters/forge/from-config';
+import { LocalBuilder } from '../adapters/builder/local-builder';
+import { DirectoryStore } from '../adapters/store/directory-store';
+import { ConsoleNotifier } from '../adapters/notifier/console-notifier';
+import { formatOps } from '../formats/ops';
+
+const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--json]
+  --config FILE     configuration (YAML or JSON; see schema/release-verifier.schema.json)
+  --release TAG     verify this release instead of the configured one (default: latest)
+  --json            print the JSON report on stdout
+  --runs-dir DIR    where run records are written (default: ./runs)
+  --docker MODE     auto | always | never: run builds in the pinned image with Docker (default: auto)
+  --keep            keep build directories and downloads for inspection
+  --quiet           no progress lines
+exit codes: 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage or configuration error`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string', short: 'c' },
+        release: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'runs-dir': { type: 'string', default: 'runs' },
+        docker: { type: 'string', default: 'auto' },
+        keep: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`release-verifier verify: ${errorMessage(err)}\n\n${HELP}\n`);
+    return 3;
+  }
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (!values.config) {
+    process.stderr.write(`release-verifier verify: --config is required\n\n${HELP}\n`);
+    return 3;
+  }
+  if (!['auto', 'always', 'never'].includes(values.docker!)) {
+    process.stderr.write(`release-verifier verify: --docker must be auto, always or never\n`);
+    return 3;
+  }
+
+  let config;
+  try {
+    config = loadConfig(values.config);
+  } catch (err) {
+    process.stderr.write(`release-verifier: ${err instanceof ConfigError ? err.userMessage : errorMessage(err)}\n`);
+    return 3;
+  }
+
+  const token = process.env[config.gitlab.token.env] || undefined;
+  const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  const builder = new LocalBuilder({ docker: values.docker as 'auto' | 'always' | 'never', keep: values.keep });
+  try {
+    const { report, reportKey } = await runVerification(
+      config,
+      {
+        forge: forgeFromConfig(config, token),
+        builder,
+        store: new DirectoryStore(values['runs-dir']!),
+        notifier: new ConsoleNotifier({ stream: process.stderr }),
+        formats: formatOps,
+      },
+      { tag: values.release, progress, keepFiles: values.keep },
+    );
+    if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else process.stdout.write(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${new DirectoryStore(values['runs-dir']!).locate(reportKey)}\n`);
+    return exitCodeFor(report.verdict);
+  } catch (err) {
+    // Fail closed: an unexpected failure is never success.
+    process.stderr.write(`release-verifier: INCOMPLETE — the run failed: ${errorMessage(err)}\n`);
+    return 2;
+  } finally {
+    await builder.dispose();
+  }
+}

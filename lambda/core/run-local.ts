@@ -1,0 +1,111 @@
+/**
+ * One whole run on one machine: plan, builds in parallel (bounded), a check per target as each
+ * build ends, the summary, the records and the alert. The Lambdas do the same steps across
+ * CodeBuild and EventBridge with the same functions (planRun, checkTarget, summarize).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { alertFor } from './alert';
+import { checkTarget } from './check-target';
+import type { Config } from './config/schema';
+import { errorMessage } from './errors';
+import { finding } from './findings';
+import type { FormatOps } from './format-ops';
+import { newRunId, planRun, type RunPlan } from './plan';
+import type { Builder, BuildResult, Forge, Notifier, Store } from './ports';
+import { renderHtml } from './render-html';
+import type { RunReport, TargetReport } from './report';
+import { failedRunReport, runKeys, summarize } from './summary';
+
+export interface LocalRunPorts {
+  forge: Forge;
+  builder: Builder;
+  store: Store;
+  notifier: Notifier;
+  formats: FormatOps;
+}
+
+export interface LocalRunOptions {
+  tag?: string;
+  runId?: string;
+  /** progress lines (stderr in the CLI) */
+  progress?: (line: string) => void;
+  /** scratch directory for downloads. @default a new temp dir, removed afterwards */
+  workDir?: string;
+  keepFiles?: boolean;
+  now?: Date;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function fmtDuration(ms: number | undefined): string {
+  if (ms === undefined) return '?';
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+export async function runVerification(config: Config, ports: LocalRunPorts, options: LocalRunOptions = {}): Promise<{ report: RunReport; reportKey: string }> {
+  const progress = options.progress ?? (() => {});
+  const startedAt = (options.now ?? new Date()).toISOString();
+  const runId = options.runId ?? newRunId(options.now);
+  const meta = { mode: 'local' as const, startedAt };
+  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'relverify-check-')));
+  const limits = { maxBytes: config.limits.maxAssetBytes, timeoutMs: config.limits.downloadTimeoutSeconds * 1000 };
+
+  let report: RunReport;
+  try {
+    let plan: RunPlan | undefined;
+    try {
+      progress(`finding release ${options.tag ?? (config.release === 'latest' ? '(latest)' : config.release.tag)} of ${config.gitlab.project} at ${config.gitlab.url}`);
+      plan = await planRun(config, ports.forge, { runId, tag: options.tag, now: options.now });
+      await ports.store.put(runKeys.plan(runId), JSON.stringify(plan, null, 2), { ifNoneMatch: true });
+      progress(`release ${plan.release.tag} → commit ${plan.release.tagCommitSha}; ${plan.targets.length} target(s)`);
+    } catch (err) {
+      progress(`could not plan the run: ${errorMessage(err)}`);
+      report = failedRunReport(config, runId, meta, err, options.tag);
+    }
+
+    if (plan) {
+      const p = plan;
+      const cloneUrl = ports.forge.cloneUrl();
+      const targets = await mapLimited(config.targets, config.limits.parallelBuilds, async (target): Promise<TargetReport> => {
+        const t0 = Date.now();
+        progress(`[${target.name}] build started (${target.image})`);
+        let build: BuildResult;
+        try {
+          build = await ports.builder.run({ runId, target, cloneUrl, commitSha: p.release.tagCommitSha, tag: p.release.tag, version: p.version });
+        } catch (err) {
+          progress(`[${target.name}] build could not run: ${errorMessage(err)}`);
+          const f = finding('BUILD_NOT_STARTED', `build of ${target.name} could not run: ${errorMessage(err)}`, { target: target.name });
+          return { name: target.name, verdict: 'INCOMPLETE', artifacts: [], findings: [f] };
+        }
+        progress(`[${target.name}] build finished ${build.status} in ${fmtDuration(build.durationMs ?? Date.now() - t0)}${build.message ? ` (${build.message})` : ''}`);
+        const result = await checkTarget(p, target.name, build, { forge: ports.forge, workDir, limits, formats: ports.formats, keepFiles: options.keepFiles, now: options.now });
+        await ports.store.put(runKeys.target(runId, target.name), JSON.stringify(result, null, 2), { ifNoneMatch: true });
+        progress(`[${target.name}] ${result.verdict} (checked in ${fmtDuration(Date.now() - t0)} total)`);
+        return result;
+      });
+      report = summarize(p, targets, meta);
+    }
+  } finally {
+    if (!options.workDir && !options.keepFiles) await rm(workDir, { recursive: true, force: true });
+  }
+
+  const reportKey = runKeys.summary(runId);
+  await ports.store.put(reportKey, JSON.stringify(report!, null, 2), { ifNoneMatch: true });
+  await ports.store.put(runKeys.html(runId), renderHtml(report!), { ifNoneMatch: true });
+  await ports.notifier.notify(alertFor(report!, { reportLocation: ports.store.locate(reportKey) }));
+  return { report: report!, reportKey };
+}

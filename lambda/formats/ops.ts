@@ -1,0 +1,13 @@
+/**
+ * The real format operations, bound into the FormatOps object the checker takes (CLI and Lambda).
+ */
+import type { FormatOps } from '../core/format-ops';
+import { compareArtifacts } from './compare/index';
+import { verifySignature } from './signature';
+import { checkManifestFile } from './sha256sums';
+
+export const formatOps: FormatOps = {
+  verifySignature,
+  compareArtifacts,
+  checkManifestEntry: checkManifestFile,
+};
