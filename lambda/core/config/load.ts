@@ -23,7 +23,7 @@ function issuesFromZod(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((issue) => {
     let message = issue.message;
     if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
-      message = `unknown ${String(issue.discriminator)}; ${issue.message}`;
+      message = `unknown ${String(issue.discriminator)}: ${issue.message.replace(/^Invalid discriminator value\.\s*/, '')}`;
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
       message = `is required (${issue.expected})`;
