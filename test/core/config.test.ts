@@ -139,3 +139,11 @@ describe('configuration', () => {
     expect(() => expandPlaceholders('app_{arch}', { tag: 'v1', version: '1' })).toThrow(/unknown placeholder \{arch\}/);
   });
 });
+
+describe('published JSON Schema', () => {
+  it('is up to date with the zod schema (npm run schema)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configJsonSchema } = await import('../../lambda/core/config/json-schema');
+    expect(JSON.parse(readFileSync('schema/release-verifier.schema.json', 'utf8'))).toEqual(configJsonSchema());
+  });
+});
