@@ -27,6 +27,8 @@ export interface LocalBuilderOptions {
   path?: string;
   /** limit for `git clone`/`checkout`. @default 10 minutes */
   gitTimeoutMs?: number;
+  /** caps every target's `timeoutMinutes` (tests, demos). @default no cap */
+  maxTimeoutMs?: number;
 }
 
 const GIT_ENV = (home: string, path: string): NodeJS.ProcessEnv => ({
@@ -119,7 +121,7 @@ export class LocalBuilder implements Builder {
           { PATH: hostPath, HOME: home },
         ]
       : ['sh', ['-c', target.command], { ...buildEnv, PATH: hostPath }];
-    const { status, message } = await this.spawnBuild(cmd as string, args as string[], env, src, logPath, target.timeoutMinutes * 60_000, signal);
+    const { status, message } = await this.spawnBuild(cmd as string, args as string[], env, src, logPath, Math.min(target.timeoutMinutes * 60_000, this.options.maxTimeoutMs ?? Infinity), signal);
     const logTail = await tail(logPath, 40);
     return { ...base, status, message, checkedOutSha, logTail, durationMs: Date.now() - startedAt.getTime() };
   }
@@ -152,7 +154,7 @@ export class LocalBuilder implements Builder {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         log.end();
-        if (ended === 'TIMED_OUT') resolve({ status: 'TIMED_OUT', message: `exceeded ${Math.round(timeoutMs / 60_000)} min` });
+        if (ended === 'TIMED_OUT') resolve({ status: 'TIMED_OUT', message: `exceeded the ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${timeoutMs / 1000} s`} timeout` });
         else if (ended === 'STOPPED') resolve({ status: 'STOPPED', message: 'stopped' });
         else if (code === 0) resolve({ status: 'SUCCEEDED' });
         else resolve({ status: 'FAILED', message: sig ? `killed by ${sig}` : `build command exited with ${code}` });
