@@ -1,0 +1,377 @@
+/**
+ * Forge port for GitLab: API reads through @gitbeaker/rest (on our bounded requester, see
+ * gitlab-requester.ts), asset bytes through safe-download.ts.
+ *
+ * Decisions:
+ * - **Latest release** = first entry of `GET /projects/:id/releases?order_by=released_at&sort=desc`
+ *   that is not an upcoming release. Not `releases/permalink/latest`: that answers with a 302 the
+ *   API client would have to follow with the token, and its ordering changed between GitLab versions
+ *   (created_at when introduced, released_at later). The list is documented, one request, no redirect.
+ * - **Tag → commit** via the tag's `commit.id` (the peeled commit), never `target` (the tag object
+ *   of an annotated tag). The release's own `commit.id` is returned as well; when they disagree the
+ *   core flags it (both are in `Release`).
+ * - **Links** from the paginated links endpoint (all pages, bounded), not the list embedded in the
+ *   release: the endpoint is the listing API; the embedded list is presentation. The two are tied
+ *   together by `assets.count` (= links + sources): a disagreement is 'bad-response' (GitLab
+ *   contradicting itself, or a link added mid-run — either way nothing to verify against).
+ * - **Pagination** is always bounded (gitbeaker follows `link: rel="next"` forever unless given
+ *   `maxPages` and `perPage`); hitting the bound with pages left is 'bad-response', never a silently
+ *   shortened list.
+ * - **generic-package**: the package is looked up by exact name and version (GitLab's filter is a
+ *   fuzzy match), its files listed (paginated), the file downloaded from the generic packages API,
+ *   and GitLab's recorded `file_sha256` checked against the bytes. When GitLab holds several files
+ *   of that name (re-uploads), it serves the newest; bytes matching an older record only are
+ *   reported as ambiguous ('bad-response'), bytes matching none as ForgeDigestMismatchError.
+ */
+import { Gitlab } from '@gitbeaker/rest';
+import { ForgeError } from '../../core/errors';
+import type { AssetRequest, DownloadedFile, DownloadLimits, Forge, Release, ReleaseLink } from '../../core/ports';
+import { boundedRequesterFn } from './gitlab-requester';
+import {
+  PackageFileJson,
+  PackageJson,
+  parseGitlab,
+  ProjectJson,
+  ReleaseJson,
+  ReleaseLinkJson,
+  TagJson,
+  isSaneTagName,
+} from './gitlab-schemas';
+import { resolveRetryPolicy, type RetryPolicy } from './retry';
+import { parseHttpUrl, safeDownload } from './safe-download';
+import { z } from 'zod';
+
+export interface GitLabForgeOptions {
+  /** GitLab base URL, e.g. `https://gitlab.com` (a sub-path install like `https://host/gitlab` works) */
+  url: string;
+  /** `group/project` path or numeric id */
+  project: string | number;
+  /** personal/project access token (read_api); sent only to the GitLab origin */
+  token?: string;
+  /** other hosts release assets may be fetched from (object storage, CDN), never with the token */
+  allowedAssetHosts?: string[];
+  /** default `<url>/<project>.git`; for a numeric project id, GitLab's `http_url_to_repo` */
+  cloneUrl?: string;
+  /** defaults: 4 attempts, 1 s base, 60 s cap (DEFAULT_RETRY_POLICY) */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** one API request attempt; default 30 s */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** one gitbeaker call, all pages and retries included */
+const CALL_TIMEOUT_MS = 15 * 60_000;
+/** API answers are JSON lists of ≤ 100 entries; 16 MiB is generous and still bounded */
+const MAX_API_RESPONSE_BYTES = 16 * 1024 * 1024;
+const PER_PAGE = 100;
+const MAX_LINK_PAGES = 20; // 2000 links
+const MAX_PACKAGE_PAGES = 10;
+const MAX_PACKAGE_FILE_PAGES = 20;
+/** releases scanned for the latest non-upcoming one */
+const LATEST_SCAN_PER_PAGE = 20;
+const LATEST_SCAN_PAGES = 5;
+
+/** GitLab's recorded digest of a generic-package file disagrees with the bytes it served. The core
+ * maps this to TAMPERED. Kind 'bad-response', `details.code` FORGE_DIGEST_MISMATCH. */
+export class ForgeDigestMismatchError extends ForgeError {
+  readonly expectedSha256: string;
+  readonly actualSha256: string;
+  constructor(message: string, info: { url: string; expectedSha256: string; actualSha256: string; packageFileId: number; fileName: string }) {
+    super('bad-response', message, { url: info.url });
+    this.expectedSha256 = info.expectedSha256;
+    this.actualSha256 = info.actualSha256;
+    // ForgeError fixes details to {url, status}; this case needs the digests for the finding
+    (this as { details?: Record<string, unknown> }).details = {
+      code: 'FORGE_DIGEST_MISMATCH',
+      url: info.url,
+      expectedSha256: info.expectedSha256,
+      actualSha256: info.actualSha256,
+      packageFileId: info.packageFileId,
+      fileName: info.fileName,
+    };
+  }
+}
+
+type ApiClient = InstanceType<typeof Gitlab<false>>;
+type Expanded = { data: unknown; paginationInfo?: { next?: number | null } };
+
+export class GitLabForge implements Forge {
+  private readonly api: ApiClient;
+  private readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly project: string | number;
+  private readonly token?: string;
+  private readonly allowedAssetHosts: string[];
+  private readonly retry: RetryPolicy;
+  private resolvedCloneUrl?: string;
+
+  constructor(options: GitLabForgeOptions) {
+    const parsed = parseHttpUrl(options.url, 'gitlab.url');
+    this.baseUrl = parsed.href.replace(/\/+$/, '');
+    this.origin = parsed.origin;
+    this.project = options.project;
+    this.token = options.token;
+    this.allowedAssetHosts = options.allowedAssetHosts ?? [];
+    this.retry = resolveRetryPolicy(options.retry);
+    const requesterFn = boundedRequesterFn({
+      origin: this.origin,
+      retry: this.retry,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      maxResponseBytes: MAX_API_RESPONSE_BYTES,
+    });
+    // queryTimeout: a wall-clock bound for one call including all its pages and retries; gitbeaker
+    // shares its signal across the pages of a call, which is what the requester counts pages by
+    const common = { host: this.baseUrl, requesterFn, queryTimeout: CALL_TIMEOUT_MS } as const;
+    this.api = (options.token ? new Gitlab({ ...common, token: options.token }) : new Gitlab(common)) as ApiClient;
+    if (options.cloneUrl) this.resolvedCloneUrl = options.cloneUrl;
+    else if (typeof options.project === 'string') this.resolvedCloneUrl = `${this.baseUrl}/${options.project}.git`;
+  }
+
+  cloneUrl(): string {
+    if (!this.resolvedCloneUrl) {
+      throw new ForgeError('bad-response', 'clone URL unknown: set gitlab.cloneUrl, use a project path, or call getRelease() first');
+    }
+    return this.resolvedCloneUrl;
+  }
+
+  async getRelease(tag?: string): Promise<Release> {
+    if (tag !== undefined && !isSaneTagName(tag)) throw new ForgeError('not-found', `"${tag}" is not a valid tag name`);
+    const releaseJson = tag === undefined ? await this.latestRelease() : await this.releaseByTag(tag);
+    const tagJson = await this.call(`tag ${releaseJson.tag_name}`, () => this.api.Tags.show(this.project, releaseJson.tag_name), TagJson, {
+      notFound: `release ${releaseJson.tag_name} exists but its tag does not (deleted?)`,
+    });
+    if (tagJson.name !== releaseJson.tag_name) {
+      throw new ForgeError('bad-response', `asked for tag ${releaseJson.tag_name}, GitLab answered tag ${tagJson.name}`);
+    }
+    const links = await this.releaseLinks(releaseJson);
+    await this.resolveCloneUrl();
+    return {
+      tag: releaseJson.tag_name,
+      name: releaseJson.name ?? releaseJson.tag_name,
+      commitSha: releaseJson.commit.id,
+      tagCommitSha: tagJson.commit.id,
+      releasedAt: releaseJson.released_at ?? undefined,
+      webUrl: releaseJson._links?.self ?? undefined,
+      links,
+    };
+  }
+
+  async downloadAsset(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile> {
+    const source = request.source;
+    switch (source.type) {
+      case 'release-link':
+        return this.downloadReleaseLink(request, destPath, limits);
+      case 'generic-package':
+        return this.downloadGenericPackageFile(source.packageName, source.packageVersion, source.fileName ?? request.name, destPath, limits);
+      case 'job-artifact': {
+        const path = source.path.split('/').map(encodeURIComponent).join('/');
+        const url = `${this.projectApiUrl()}/jobs/artifacts/${encodeURIComponent(source.ref)}/raw/${path}?job=${encodeURIComponent(source.job)}`;
+        return this.fetchTo(url, destPath, limits, `job artifact ${source.path} of job "${source.job}" on ${source.ref}`);
+      }
+      default: {
+        const never: never = source;
+        throw new ForgeError('bad-response', `unknown asset source ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  // ───────────────────────────── releases ─────────────────────────────
+
+  private async latestRelease(): Promise<ReleaseJson> {
+    const page = await this.callExpanded(
+      'the release list',
+      () =>
+        this.api.ProjectReleases.all(this.project, {
+          orderBy: 'released_at',
+          sort: 'desc',
+          perPage: LATEST_SCAN_PER_PAGE,
+          maxPages: LATEST_SCAN_PAGES,
+          showExpanded: true,
+        }),
+      z.array(ReleaseJson),
+    );
+    const latest = page.items.find((r) => r.upcoming_release !== true);
+    if (latest) return latest;
+    if (page.more) {
+      throw new ForgeError('bad-response', `the newest ${page.items.length} releases are all upcoming; cannot tell which one is latest`);
+    }
+    throw new ForgeError('not-found', `project ${this.project} has no releases${page.items.length ? ' (only upcoming ones)' : ''}`);
+  }
+
+  private releaseByTag(tag: string): Promise<ReleaseJson> {
+    return this.call(`release ${tag}`, () => this.api.ProjectReleases.show(this.project, tag), ReleaseJson, {
+      notFound: `no release for tag ${tag} in project ${this.project}`,
+    });
+  }
+
+  private async releaseLinks(release: ReleaseJson): Promise<ReleaseLink[]> {
+    const tag = release.tag_name;
+    const page = await this.callExpanded(
+      `the asset links of ${tag}`,
+      () => this.api.ReleaseLinks.all(this.project, tag, { perPage: PER_PAGE, maxPages: MAX_LINK_PAGES, showExpanded: true }),
+      z.array(ReleaseLinkJson),
+    );
+    if (page.more) throw new ForgeError('bad-response', `release ${tag} has more than ${PER_PAGE * MAX_LINK_PAGES} asset links; refusing a partial list`);
+    const expected = release.assets.count - release.assets.sources.length;
+    if (page.items.length !== expected) {
+      throw new ForgeError(
+        'bad-response',
+        `GitLab contradicts itself about release ${tag}: assets.count says ${expected} link(s), the links endpoint lists ${page.items.length}`,
+      );
+    }
+    const seen = new Set<number>();
+    for (const l of page.items) {
+      if (seen.has(l.id)) throw new ForgeError('bad-response', `release ${tag} lists link id ${l.id} twice (pagination shifted?)`);
+      seen.add(l.id);
+    }
+    return page.items.map((l) => ({
+      id: l.id,
+      name: l.name,
+      url: l.url,
+      directAssetUrl: l.direct_asset_url ?? undefined,
+      linkType: l.link_type ?? undefined,
+    }));
+  }
+
+  private async resolveCloneUrl(): Promise<void> {
+    if (this.resolvedCloneUrl) return;
+    const project = await this.call(`project ${this.project}`, () => this.api.Projects.show(this.project), ProjectJson, {
+      notFound: `project ${this.project} not found (or the token cannot see it)`,
+    });
+    const url = parseHttpUrl(project.http_url_to_repo, 'http_url_to_repo');
+    if (url.origin !== this.origin) {
+      throw new ForgeError('bad-response', `GitLab's clone URL ${url.origin} is not on ${this.origin}; set gitlab.cloneUrl explicitly`);
+    }
+    this.resolvedCloneUrl = url.href;
+  }
+
+  // ───────────────────────────── downloads ─────────────────────────────
+
+  private async downloadReleaseLink(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile> {
+    const matches = request.release.links.filter((l) => l.name === request.name);
+    if (matches.length === 0) {
+      throw new ForgeError('not-found', `release ${request.release.tag} has no asset link named "${request.name}"`);
+    }
+    if (matches.length > 1) throw new ForgeError('bad-response', `release ${request.release.tag} has ${matches.length} links named "${request.name}"`);
+    const link = matches[0]!;
+    // GitLab's permanent URL redirects to the link target; preferring it follows what users click
+    return this.fetchTo(link.directAssetUrl ?? link.url, destPath, limits, `asset "${request.name}" of ${request.release.tag}`);
+  }
+
+  private async downloadGenericPackageFile(
+    packageName: string,
+    packageVersion: string,
+    fileName: string,
+    destPath: string,
+    limits: DownloadLimits,
+  ): Promise<DownloadedFile> {
+    const what = `generic package ${packageName}@${packageVersion}`;
+    const packages = await this.callExpanded(
+      `the ${what} lookup`,
+      () =>
+        this.api.Packages.all({
+          projectId: this.project,
+          // `generic` and `package_version` are valid API filters gitbeaker's types do not list
+          ...({ packageType: 'generic', packageVersion } as object),
+          packageName,
+          perPage: PER_PAGE,
+          maxPages: MAX_PACKAGE_PAGES,
+          showExpanded: true,
+        }),
+      z.array(PackageJson),
+    );
+    if (packages.more) throw new ForgeError('bad-response', `too many packages match ${what}; refusing a partial list`);
+    const exact = packages.items.filter((p) => p.package_type === 'generic' && p.name === packageName && p.version === packageVersion);
+    if (exact.length === 0) throw new ForgeError('not-found', `${what} not found in project ${this.project}`);
+
+    const records: PackageFileJson[] = [];
+    for (const pkg of exact) {
+      const files = await this.callExpanded(
+        `the files of ${what}`,
+        () => this.api.Packages.allFiles(this.project, pkg.id, { perPage: PER_PAGE, maxPages: MAX_PACKAGE_FILE_PAGES, showExpanded: true } as { showExpanded: true }),
+        z.array(PackageFileJson),
+      );
+      if (files.more) throw new ForgeError('bad-response', `${what} has too many files; refusing a partial list`);
+      records.push(...files.items.filter((f) => f.file_name === fileName && f.package_id === pkg.id));
+    }
+    if (records.length === 0) throw new ForgeError('not-found', `${what} has no file named "${fileName}"`);
+    // GitLab serves the most recent upload of a name
+    const newest = records.reduce((a, b) => (b.id > a.id ? b : a));
+
+    const url = `${this.projectApiUrl()}/packages/generic/${encodeURIComponent(packageName)}/${encodeURIComponent(packageVersion)}/${encodeURIComponent(fileName)}`;
+    const file = await this.fetchTo(url, destPath, limits, `${what} file "${fileName}"`);
+    if (file.sha256 !== newest.file_sha256) {
+      if (records.some((r) => r.file_sha256 === file.sha256)) {
+        throw new ForgeError(
+          'bad-response',
+          `${what} holds several "${fileName}" uploads and served an older one; cannot tell which is published`,
+          { url: file.url },
+        );
+      }
+      throw new ForgeDigestMismatchError(
+        `GitLab records SHA-256 ${newest.file_sha256} for ${what} file "${fileName}" but served bytes with SHA-256 ${file.sha256}`,
+        { url: file.url, expectedSha256: newest.file_sha256, actualSha256: file.sha256, packageFileId: newest.id, fileName },
+      );
+    }
+    return { ...file, forgeSha256: newest.file_sha256 };
+  }
+
+  private async fetchTo(url: string, destPath: string, limits: DownloadLimits, what: string): Promise<DownloadedFile> {
+    try {
+      const r = await safeDownload(url, destPath, limits, {
+        gitlabUrl: this.origin,
+        token: this.token,
+        allowedAssetHosts: this.allowedAssetHosts,
+        retry: this.retry,
+      });
+      return { path: r.path, sha256: r.sha256, size: r.size, url: r.url };
+    } catch (err) {
+      if (err instanceof ForgeError && err.kind === 'not-found') {
+        throw new ForgeError('not-found', `${what} not found (${err.userMessage})`, { url: err.url, status: err.status, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private projectApiUrl(): string {
+    return `${this.baseUrl}/api/v4/projects/${encodeURIComponent(String(this.project))}`;
+  }
+
+  // ───────────────────────────── API plumbing ─────────────────────────────
+
+  /** One API call whose answer must match `schema`; 404 gets a message that says what is missing. */
+  private async call<S extends z.ZodType>(what: string, fn: () => Promise<unknown>, schema: S, messages: { notFound: string }): Promise<z.output<S>> {
+    let body: unknown;
+    try {
+      body = await fn();
+    } catch (err) {
+      throw this.explain(err, messages.notFound);
+    }
+    return parseGitlab(schema, body, what);
+  }
+
+  /** A paginated call (showExpanded): the items, and whether pages were left when the bound hit. */
+  private async callExpanded<S extends z.ZodType>(what: string, fn: () => Promise<unknown>, schema: S): Promise<{ items: z.output<S>; more: boolean }> {
+    let body: unknown;
+    try {
+      body = await fn();
+    } catch (err) {
+      throw this.explain(err, `${what}: not found in project ${this.project}`);
+    }
+    const expanded = body as Expanded;
+    if (!expanded || typeof expanded !== 'object' || !('data' in expanded)) {
+      throw new ForgeError('bad-response', `GitLab answered ${what} with an unexpected shape (not a list)`);
+    }
+    const items = parseGitlab(schema, expanded.data, what);
+    return { items, more: (expanded.paginationInfo?.next ?? null) !== null && !Number.isNaN(expanded.paginationInfo?.next) };
+  }
+
+  private explain(err: unknown, notFound: string): ForgeError {
+    if (err instanceof ForgeError) {
+      if (err.kind === 'not-found') return new ForgeError('not-found', notFound, { url: err.url, status: err.status, cause: err });
+      return err;
+    }
+    // anything else from gitbeaker itself (it should not happen with our requester)
+    return new ForgeError('bad-response', `GitLab client error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
