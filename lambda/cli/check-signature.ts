@@ -1,0 +1,210 @@
+/**
+ * `release-verifier check-signature --scheme <minisign|tauri|openpgp|authenticode|sigstore>
+ *    --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--json]`
+ *
+ * Exit codes (a contract): 0 valid, 1 invalid (unsigned, wrong signer, tampered, malformed
+ * signature), 2 could not check (unreadable input, unusable key, usage error).
+ * `--json` prints exactly {"valid": bool, "scheme": "...", "signer": "..."|null, "reason": "..."|null}.
+ */
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SignaturePolicySchema, type DirectSignaturePolicy } from '../core/config/schema';
+import { errorMessage, UsageError } from '../core/errors';
+import { readBoundedFile } from '../formats/bounded-read';
+import { primaryFingerprint, readOpenpgpPublicKey } from '../formats/openpgp';
+import { verifySignature } from '../formats/signature';
+import type { SignatureResult } from '../formats/types';
+
+const SCHEMES = ['minisign', 'tauri', 'openpgp', 'authenticode', 'sigstore'] as const;
+type Scheme = (typeof SCHEMES)[number];
+const MAX_KEY_FILE = 1024 * 1024;
+const MAX_TRUSTED_ROOT = 4 * 1024 * 1024;
+
+const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|openpgp|authenticode|sigstore>
+         --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--json]
+  --file ASSET          the signed file
+  --signature SIGFILE   detached signature / bundle (default: ASSET.minisig, ASSET.sig,
+                        ASSET.asc or ASSET.sig, ASSET.sigstore.json by scheme; none for authenticode)
+  --key KEYFILE         minisign .pub file or "RW…" line; Tauri updater pubkey (base64);
+                        OpenPGP public key (armored or binary)
+  --cert-sha256 HEX     authenticode: pinned signer certificate SHA-256 (repeatable)
+  --json                print {"valid", "scheme", "signer", "reason"} as JSON
+ scheme-specific:
+  --allow-legacy        minisign: accept legacy non-prehashed "Ed" signatures (Tauri always does)
+  --fingerprint HEX     openpgp: pinned primary key fingerprint (default: the key file's own)
+  --ca-cert FILE        authenticode: pinned issuing CA (PEM), with --subject
+  --subject DN          authenticode: required signer subject when pinning by CA
+  --trusted-root FILE   sigstore: pinned trusted_root.json
+  --issuer URL          sigstore: OIDC issuer, compared exactly
+  --san STRING          sigstore: certificate SAN, compared exactly
+exit codes: 0 valid, 1 invalid (unsigned, wrong signer, tampered), 2 could not check or usage error`;
+
+const DEFAULT_SIGNATURE_SUFFIXES: Record<Exclude<Scheme, 'authenticode'>, string[]> = {
+  minisign: ['.minisig'],
+  tauri: ['.sig'],
+  openpgp: ['.asc', '.sig'],
+  sigstore: ['.sigstore.json'],
+};
+
+interface Output {
+  valid: boolean;
+  scheme: string | null;
+  signer: string | null;
+  reason: string | null;
+}
+
+async function readText(path: string, max: number, what: string): Promise<string> {
+  const read = await readBoundedFile(path, max);
+  if ('tooLarge' in read) throw new UsageError(`${what} ${path} is larger than ${max} bytes`);
+  return read.bytes.toString('utf8');
+}
+
+function required(value: string | undefined, flag: string, scheme: string): string {
+  if (!value) throw new UsageError(`--${flag} is required for --scheme ${scheme}`);
+  return value;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let json = argv.includes('--json');
+  let scheme: string | null = null;
+  const notes: string[] = [];
+
+  const print = (out: Output): void => {
+    if (json) {
+      process.stdout.write(JSON.stringify({ valid: out.valid, scheme: out.scheme, signer: out.signer, reason: out.reason }) + '\n');
+    } else if (out.valid) {
+      process.stdout.write(`VALID ${out.scheme} signature${out.signer ? ` by ${out.signer}` : ''}${out.reason ? ` — ${out.reason}` : ''}\n`);
+    } else {
+      process.stdout.write(`INVALID ${out.scheme} signature${out.signer ? ` (signer ${out.signer})` : ''}: ${out.reason ?? 'not valid'}\n`);
+    }
+    for (const n of notes) (json ? process.stderr : process.stdout).write(`note: ${n}\n`);
+  };
+  const couldNotCheck = (err: unknown, usage: boolean): number => {
+    const message = errorMessage(err);
+    if (json) process.stdout.write(JSON.stringify({ valid: false, scheme, signer: null, reason: `could not check: ${message}` }) + '\n');
+    process.stderr.write(`release-verifier check-signature: ${usage ? `${message}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${message}`}\n`);
+    return 2;
+  };
+
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        scheme: { type: 'string' },
+        file: { type: 'string' },
+        signature: { type: 'string' },
+        key: { type: 'string' },
+        'cert-sha256': { type: 'string', multiple: true },
+        json: { type: 'boolean', default: false },
+        'allow-legacy': { type: 'boolean', default: false },
+        fingerprint: { type: 'string' },
+        'ca-cert': { type: 'string' },
+        subject: { type: 'string' },
+        'trusted-root': { type: 'string' },
+        issuer: { type: 'string' },
+        san: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    return couldNotCheck(err, true);
+  }
+  json = values.json!;
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+
+  let policy: DirectSignaturePolicy;
+  let signaturePath: string | undefined;
+  try {
+    if (!values.scheme) throw new UsageError('--scheme is required');
+    if (!(SCHEMES as readonly string[]).includes(values.scheme)) throw new UsageError(`--scheme must be one of ${SCHEMES.join(', ')}`);
+    scheme = values.scheme as Scheme;
+    if (!values.file) throw new UsageError('--file is required');
+    const s = scheme as Scheme;
+    // Options that do not belong to the scheme are a usage error: a pin the user believes is in
+    // force but is silently ignored would be worse than refusing.
+    const foreign: Array<[keyof typeof values, Scheme[]]> = [
+      ['cert-sha256', ['authenticode']], ['ca-cert', ['authenticode']], ['subject', ['authenticode']],
+      ['allow-legacy', ['minisign']], ['fingerprint', ['openpgp']],
+      ['trusted-root', ['sigstore']], ['issuer', ['sigstore']], ['san', ['sigstore']],
+      ['key', ['minisign', 'tauri', 'openpgp']], ['signature', ['minisign', 'tauri', 'openpgp', 'sigstore']],
+    ];
+    for (const [flag, schemes] of foreign) {
+      const v = values[flag];
+      if (v !== undefined && v !== false && !schemes.includes(s)) throw new UsageError(`--${flag} does not apply to --scheme ${s}`);
+    }
+
+    let raw: Record<string, unknown>;
+    switch (s) {
+      case 'minisign':
+        raw = { scheme: s, publicKey: await readText(required(values.key, 'key', s), MAX_KEY_FILE, 'key file'), allowLegacy: values['allow-legacy'] };
+        break;
+      case 'tauri':
+        raw = { scheme: s, publicKey: (await readText(required(values.key, 'key', s), MAX_KEY_FILE, 'key file')).trim() };
+        break;
+      case 'openpgp': {
+        const keyPath = required(values.key, 'key', s);
+        const read = await readBoundedFile(keyPath, MAX_KEY_FILE);
+        if ('tooLarge' in read) throw new UsageError(`key file ${keyPath} is larger than ${MAX_KEY_FILE} bytes`);
+        const key = await readOpenpgpPublicKey(read.bytes);
+        let fingerprint = values.fingerprint?.replace(/\s+/g, '');
+        if (!fingerprint) {
+          fingerprint = primaryFingerprint(key);
+          notes.push(`no --fingerprint given: pinned the primary fingerprint of ${keyPath} (${fingerprint})`);
+        }
+        raw = { scheme: s, publicKey: key.armor(), fingerprint };
+        break;
+      }
+      case 'authenticode': {
+        if (!values['cert-sha256'] && !values['ca-cert']) throw new UsageError('--cert-sha256 (or --ca-cert with --subject) is required for --scheme authenticode');
+        if (values['ca-cert'] && !values.subject) throw new UsageError('--ca-cert needs --subject');
+        raw = {
+          scheme: s,
+          ...(values['cert-sha256'] ? { certSha256: values['cert-sha256'].map((h) => h.replace(/[:\s]/g, '')) } : {}),
+          ...(values['ca-cert'] ? { caCertificate: await readText(values['ca-cert'], MAX_KEY_FILE, 'CA certificate'), subject: values.subject } : {}),
+        };
+        break;
+      }
+      case 'sigstore':
+        raw = {
+          scheme: s,
+          trustedRoot: await readText(required(values['trusted-root'], 'trusted-root', s), MAX_TRUSTED_ROOT, 'trusted root'),
+          issuer: required(values.issuer, 'issuer', s),
+          san: required(values.san, 'san', s),
+        };
+        break;
+    }
+    const parsed = SignaturePolicySchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || s}: ${i.message}`).join('; '));
+    }
+    policy = parsed.data as DirectSignaturePolicy;
+
+    if (s !== 'authenticode') {
+      signaturePath = values.signature;
+      if (!signaturePath) {
+        const candidates = DEFAULT_SIGNATURE_SUFFIXES[s].map((suffix) => values.file + suffix);
+        signaturePath = candidates.find((c) => existsSync(c));
+        if (!signaturePath) throw new UsageError(`no --signature given and ${candidates.join(' / ')} not found`);
+        notes.push(`signature file: ${signaturePath}`);
+      }
+    }
+  } catch (err) {
+    return couldNotCheck(err, err instanceof UsageError);
+  }
+
+  let result: SignatureResult;
+  try {
+    result = await verifySignature({ assetPath: values.file!, signaturePath, policy });
+  } catch (err) {
+    return couldNotCheck(err, false);
+  }
+  const valid = result.valid === true;
+  print({ valid, scheme: result.scheme, signer: result.signer ?? null, reason: result.reason ?? (valid ? null : 'invalid signature') });
+  return valid ? 0 : 1;
+}

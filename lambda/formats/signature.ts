@@ -1,0 +1,39 @@
+/**
+ * One entry point for every detached or embedded signature scheme: dispatches on the policy's
+ * scheme. Each scheme module answers `valid: false` with a reason for any bad signature, and throws
+ * only when it could not check (unreadable files, unusable pinned key material).
+ */
+import { FormatError } from '../core/errors';
+import { verifyMinisign } from './minisign';
+import { verifyOpenpgp } from './openpgp';
+import { verifySigstore } from './sigstore';
+import { verifyTauri } from './tauri';
+import type { SignatureInput, SignatureResult } from './types';
+
+type Verify = (input: SignatureInput) => Promise<SignatureResult>;
+
+async function verifyAuthenticode(input: SignatureInput): Promise<SignatureResult> {
+  // Loaded on demand (PE parsing and pkijs are only needed for Windows assets). The module is
+  // written separately; @ts-ignore keeps this file compiling while it does not exist yet — remove
+  // it once lambda/formats/authenticode/verify.ts is in.
+  // @ts-ignore
+  const mod = (await import('./authenticode/verify')) as { verifyAuthenticode: Verify };
+  return mod.verifyAuthenticode(input);
+}
+
+const VERIFIERS: Record<SignatureInput['policy']['scheme'], Verify> = {
+  minisign: verifyMinisign,
+  tauri: verifyTauri,
+  openpgp: verifyOpenpgp,
+  sigstore: verifySigstore,
+  authenticode: verifyAuthenticode,
+};
+
+export async function verifySignature(input: SignatureInput): Promise<SignatureResult> {
+  const verify = VERIFIERS[input.policy.scheme];
+  if (!verify) throw new FormatError('signature', `unknown signature scheme "${String((input.policy as { scheme?: unknown }).scheme)}"`);
+  const result = await verify(input);
+  // Fail closed whatever a scheme module does: `valid` must be exactly true, for the scheme asked.
+  if (result.valid !== true || result.scheme !== input.policy.scheme) return { ...result, valid: false, scheme: input.policy.scheme };
+  return result;
+}
