@@ -23,6 +23,7 @@
  *   of that name (re-uploads), it serves the newest; bytes matching an older record only are
  *   reported as ambiguous ('bad-response'), bytes matching none as ForgeDigestMismatchError.
  */
+import { unlink } from 'node:fs/promises';
 import { Gitlab } from '@gitbeaker/rest';
 import { ForgeError } from '../../core/errors';
 import type { AssetRequest, DownloadedFile, DownloadLimits, Forge, Release, ReleaseLink } from '../../core/ports';
@@ -301,6 +302,8 @@ export class GitLabForge implements Forge {
     const url = `${this.projectApiUrl()}/packages/generic/${encodeURIComponent(packageName)}/${encodeURIComponent(packageVersion)}/${encodeURIComponent(fileName)}`;
     const file = await this.fetchTo(url, destPath, limits, `${what} file "${fileName}"`);
     if (file.sha256 !== newest.file_sha256) {
+      // no file unless it is the published one: the digests in the error are the evidence
+      await unlink(file.path).catch(() => undefined);
       if (records.some((r) => r.file_sha256 === file.sha256)) {
         throw new ForgeError(
           'bad-response',
