@@ -1,0 +1,34 @@
+/**
+ * The contract between the launcher, the buildspec (buildspecs/*.yml) and the checker: the
+ * environment variables of a release-verifier build. Names match the local builder's
+ * (RELVERIFY_*), so a build command behaves the same on a laptop and in CodeBuild.
+ *
+ * None of them is secret: CodeBuild puts environment variable values into build state-change
+ * events and the console. The GitLab token is never passed to a build.
+ */
+export const BUILD_ENV = {
+  /** run id (the launcher's; the checker finds the run plan with it) */
+  runId: 'RELVERIFY_RUN_ID',
+  /** target name (cross-checked against the project the build belongs to) */
+  target: 'RELVERIFY_TARGET',
+  /** the commit SHA to build; the buildspec fails unless `git rev-parse HEAD` equals it */
+  commit: 'RELVERIFY_COMMIT',
+  tag: 'RELVERIFY_TAG',
+  version: 'RELVERIFY_VERSION',
+  /** credential-free clone URL */
+  cloneUrl: 'RELVERIFY_CLONE_URL',
+  /** newline-separated artifact paths (relative to the source root) to stage for upload */
+  artifacts: 'RELVERIFY_ARTIFACTS',
+  /** the target's build command (project-level, from the configuration) */
+  command: 'RELVERIFY_COMMAND',
+} as const;
+
+/** Directory (relative to CODEBUILD_SRC_DIR) the buildspec stages artifacts into; the project's
+ * S3 artifacts upload exactly this directory. */
+export const STAGING_DIR = '.release-verifier-out';
+
+/** Where a project's artifacts land in the artifacts bucket: `builds/<target>/<build uuid>/out/…`
+ * (CodeBuild's BUILD_ID namespace: unpredictable, one per build, so no build can pre-plant files
+ * for a later one). The IAM policy of the target's build role is scoped to `builds/<target>/*`. */
+export const artifactsPathFor = (target: string) => `builds/${target}`;
+export const ARTIFACTS_NAME = 'out';

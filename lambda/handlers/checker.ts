@@ -1,0 +1,162 @@
+/**
+ * Checker Lambda: triggered by "CodeBuild Build State Change" (any status but IN_PROGRESS) for
+ * the target projects. The event is only a hint: the build is re-read with BatchGetBuilds, its
+ * run and target come from the build's launcher-set environment and its project, the plan comes
+ * from S3, and the verdict comes from the shared `checkTarget` — which downloads the published
+ * assets and the rebuilt artifacts and digests, compares and verifies them itself.
+ *
+ * Idempotent: a target's report is written once; a duplicate or late event neither writes a
+ * second report nor publishes a second alert (see run-records.ts).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { checkTarget } from '../core/check-target';
+import type { Config } from '../core/config/schema';
+import type { FormatOps } from '../core/format-ops';
+import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
+import { runKeys } from '../core/summary';
+import { ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
+import { launchKey, readPlan, recordTargetReport, summarizeIfComplete, type FanInDeps, type LaunchRecord, type RecordOutcome } from './run-records';
+import { METRIC, SERVICE } from './metric-names';
+
+/** The parts of the EventBridge event the checker reads — as a lookup key only. */
+export const BuildStateChangeSchema = z.object({
+  source: z.literal('aws.codebuild'),
+  'detail-type': z.literal('CodeBuild Build State Change'),
+  detail: z.object({ 'build-id': z.string().min(1), 'build-status': z.string().optional(), 'project-name': z.string().optional() }).loose(),
+});
+
+export interface CheckerDeps {
+  config: Config;
+  store: Store;
+  notifier: Notifier;
+  results: { read(buildIdOrArn: string): Promise<BuildRecord>; toBuildResult(record: BuildRecord, plannedImage: string): BuildResult };
+  forge: () => Promise<Forge>;
+  formats: () => Promise<FormatOps>;
+  logger?: Logger;
+  metrics?: Metrics;
+  workRoot?: string;
+  now?: () => Date;
+}
+
+export type CheckOutcome =
+  | { status: 'ignored'; reason: string }
+  | { status: 'duplicate'; runId: string; target: string; outcome: RecordOutcome }
+  | { status: 'checked'; runId: string; target: string; verdict: string; outcome: RecordOutcome };
+
+export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<CheckOutcome> {
+  const { store, logger } = deps;
+  const ignore = (reason: string, extra: Record<string, unknown> = {}): CheckOutcome => {
+    logger?.warn('event ignored', { reason, ...extra });
+    deps.metrics?.addMetric(METRIC.eventsIgnored, MetricUnit.Count, 1);
+    return { status: 'ignored', reason };
+  };
+  const parsed = BuildStateChangeSchema.safeParse(rawEvent);
+  if (!parsed.success) return ignore('not a CodeBuild build state-change event');
+  const buildRef = parsed.data.detail['build-id'];
+
+  let record: BuildRecord;
+  try {
+    record = await deps.results.read(buildRef); // BuildStillRunningError propagates: EventBridge/Lambda retry
+  } catch (err) {
+    if (err instanceof ForeignBuildError) return ignore(err.userMessage, { build: buildRef });
+    throw err;
+  }
+  const { runId, target } = record;
+  const plan = await readPlan(store, runId);
+  if (!plan) return ignore(`run ${runId} has no plan in the results bucket`, { build: buildRef, runId });
+  const planned = plan.targets.find((t) => t.name === target);
+  if (!planned) return ignore(`target ${target} is not in the plan of run ${runId}`, { build: buildRef, runId });
+
+  const fanIn: FanInDeps = {
+    store,
+    notifier: deps.notifier,
+    notifyOnVerified: deps.config.alerts.notifyOnVerified,
+    onCompleted: (report) => {
+      deps.metrics?.addMetric(METRIC.runCompleted, MetricUnit.Count, 1);
+      logger?.info('run completed', { runId, verdict: report.verdict });
+    },
+    now: deps.now,
+  };
+
+  // The launcher records the build it started; another build carrying the same run variables is not this run's.
+  const launchedText = await store.get(launchKey(runId, target));
+  if (launchedText !== null) {
+    const launched = JSON.parse(launchedText) as LaunchRecord;
+    if (launched.buildId !== record.build.id) return ignore(`build ${record.build.id} is not the build the launcher started for ${target} (${launched.buildId})`, { runId });
+  }
+
+  // Duplicate or late event: do not download gigabytes again; just make sure the run gets finished.
+  if ((await store.get(runKeys.target(runId, target))) !== null) {
+    const outcome = await summarizeIfComplete(plan, fanIn);
+    logger?.info('target already reported', { runId, target, outcome });
+    return { status: 'duplicate', runId, target, outcome };
+  }
+
+  const build = deps.results.toBuildResult(record, planned.image);
+  const workDir = await mkdtemp(join(deps.workRoot ?? tmpdir(), 'relverify-check-'));
+  let report;
+  try {
+    report = await checkTarget(plan, target, build, {
+      forge: await deps.forge(),
+      workDir,
+      limits: { maxBytes: deps.config.limits.maxAssetBytes, timeoutMs: deps.config.limits.downloadTimeoutSeconds * 1000 },
+      formats: await deps.formats(),
+      now: deps.now?.(),
+    });
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+  const { written, outcome } = await recordTargetReport(plan, report, fanIn);
+  deps.metrics?.addMetric(METRIC.targetsChecked, MetricUnit.Count, 1);
+  logger?.info('target checked', { runId, target, buildId: build.buildId, status: build.status, verdict: report.verdict, written, outcome });
+  if (!written) return { status: 'duplicate', runId, target, outcome };
+  return { status: 'checked', runId, target, verdict: report.verdict, outcome };
+}
+
+// ───────────────────────── Lambda wiring ─────────────────────────
+
+let wired: { deps: CheckerDeps; logger: Logger; metrics: Metrics } | undefined;
+
+async function wire() {
+  if (wired) return wired;
+  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildResults }, { forgeFromConfig }] =
+    await Promise.all([
+      import('./runtime'),
+      import('../adapters/store/s3-store'),
+      import('../adapters/notifier/sns-notifier'),
+      import('../adapters/secrets'),
+      import('../adapters/builder/codebuild-results'),
+      import('../adapters/forge/from-config'),
+    ]);
+  const { logger, metrics } = powertools(SERVICE.checker);
+  const config = loadRuntimeConfig();
+  const token = new GitLabTokenReader(requireEnv(ENV.tokenSecret));
+  const projects = projectsFromEnv(); // target → project
+  const deps: CheckerDeps = {
+    config,
+    store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
+    notifier: new SnsNotifier({ topicArn: requireEnv(ENV.topicArn) }),
+    results: new CodeBuildResults({ projects: Object.fromEntries(Object.entries(projects).map(([t, p]) => [p, t])), artifactsBucket: requireEnv(ENV.artifactsBucket) }),
+    forge: async () => forgeFromConfig(config, await token.read()),
+    formats: async () => (await import('../formats/ops')).formatOps,
+    logger,
+    metrics,
+  };
+  wired = { deps, logger, metrics };
+  return wired;
+}
+
+export const handler = async (event: unknown): Promise<CheckOutcome> => {
+  const { deps, metrics } = await wire();
+  try {
+    return await check(event, deps);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

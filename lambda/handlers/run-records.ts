@@ -1,0 +1,111 @@
+/**
+ * The run's records in the store and the "last target in → summary exactly once → alert" fan-in,
+ * shared by the launcher (planning failed, a build could not start), the checker (a build ended)
+ * and the dead-man Lambda (a run whose targets never all reported).
+ *
+ * Exactly once: every record is written with If-None-Match, and only the writer that creates
+ * summary.json publishes. A duplicate or late event finds the summary there and does nothing.
+ */
+import { createHash } from 'node:crypto';
+import { alertFor } from '../core/alert';
+import type { RunPlan } from '../core/plan';
+import type { Notifier, Store } from '../core/ports';
+import { renderHtml } from '../core/render-html';
+import type { RunReport, TargetReport } from '../core/report';
+import { runKeys, summarize } from '../core/summary';
+
+/** Record of a started build, written by the launcher after StartBuild succeeded. */
+export const launchKey = (runId: string, target: string) => `runs/${runId}/builds/${target}.json`;
+
+export interface LaunchRecord {
+  target: string;
+  buildId: string;
+  projectName: string;
+  startedAt: string;
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * A run id that is the same for every launch of the same release state within one window, so a
+ * re-invoked launcher (Lambda retry, double schedule delivery, a second `run-now`) finds the run
+ * it already planned instead of starting duplicate builds. It sorts by time and matches the core's
+ * RUN_ID_PATTERN: `<window start>-<6 hex of the release identity>`.
+ */
+export function windowedRunId(now: Date, windowMs: number, identity: readonly (string | number | undefined)[]): string {
+  const start = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+  const hash = createHash('sha256').update(JSON.stringify([stamp(start), ...identity])).digest('hex');
+  return `${stamp(start)}-${hash.slice(0, 6)}`;
+}
+
+export interface FanInDeps {
+  store: Store;
+  notifier: Notifier;
+  /** publish a notice for VERIFIED runs too (config alerts.notifyOnVerified) */
+  notifyOnVerified: boolean;
+  /** called once when this invocation wrote the summary (metrics) */
+  onCompleted?: (report: RunReport) => void;
+  now?: () => Date;
+}
+
+export type FinishOutcome = 'published' | 'completed-quietly' | 'already-summarized';
+
+/** Writes the summary if nobody has, and only then alerts. */
+export async function finishRun(report: RunReport, deps: FanInDeps): Promise<FinishOutcome> {
+  const key = runKeys.summary(report.runId);
+  const won = await deps.store.put(key, JSON.stringify(report, null, 2), { ifNoneMatch: true });
+  if (!won) return 'already-summarized';
+  // The HTML rendering is a convenience copy; the JSON summary is the record.
+  await deps.store.put(runKeys.html(report.runId), renderHtml(report), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' });
+  deps.onCompleted?.(report);
+  if (report.verdict === 'VERIFIED' && !deps.notifyOnVerified) return 'completed-quietly';
+  await deps.notifier.notify(alertFor(report, { reportLocation: deps.store.locate(key) }));
+  return 'published';
+}
+
+export type RecordOutcome = 'waiting' | FinishOutcome;
+
+/** Names of the targets that have reported, from the keys under runs/<runId>/targets/. */
+export async function reportedTargets(store: Store, runId: string): Promise<Set<string>> {
+  const prefix = runKeys.targetsPrefix(runId);
+  const keys = await store.list(prefix);
+  return new Set(keys.filter((k) => k.endsWith('.json')).map((k) => k.slice(prefix.length, -'.json'.length)));
+}
+
+/**
+ * Summarizes the run when every planned target has reported (or, with `force`, now: the missing
+ * ones become TARGET_NOT_REPORTED). Returns 'waiting' while targets are outstanding.
+ */
+export async function summarizeIfComplete(plan: RunPlan, deps: FanInDeps, options: { force?: boolean } = {}): Promise<RecordOutcome> {
+  const reported = await reportedTargets(deps.store, plan.runId);
+  const complete = plan.targets.every((t) => reported.has(t.name));
+  if (!complete && !options.force) return 'waiting';
+  if ((await deps.store.get(runKeys.summary(plan.runId))) !== null) return 'already-summarized';
+  const reports: TargetReport[] = [];
+  for (const t of plan.targets) {
+    if (!reported.has(t.name)) continue;
+    const text = await deps.store.get(runKeys.target(plan.runId, t.name));
+    if (text !== null) reports.push(JSON.parse(text) as TargetReport);
+  }
+  const now = (deps.now ?? (() => new Date()))();
+  const report = summarize(plan, reports, { mode: 'aws', startedAt: plan.createdAt, finishedAt: now.toISOString() });
+  return finishRun(report, deps);
+}
+
+/**
+ * Records one target's report (write-once) and summarizes when it was the last one. A duplicate
+ * report (the key exists) is not written again, but still triggers the completeness check, so a
+ * run whose summary write was interrupted gets finished by the redelivered event.
+ */
+export async function recordTargetReport(plan: RunPlan, report: TargetReport, deps: FanInDeps): Promise<{ written: boolean; outcome: RecordOutcome }> {
+  const written = await deps.store.put(runKeys.target(plan.runId, report.name), JSON.stringify(report, null, 2), { ifNoneMatch: true });
+  const outcome = await summarizeIfComplete(plan, deps);
+  return { written, outcome };
+}
+
+export async function readPlan(store: Store, runId: string): Promise<RunPlan | null> {
+  const text = await store.get(runKeys.plan(runId));
+  return text === null ? null : (JSON.parse(text) as RunPlan);
+}
