@@ -1,0 +1,227 @@
+/**
+ * Archive comparison (zip, tar, tar.gz — e.g. a Tauri `.app.tar.gz`), entry by entry.
+ *
+ * What counts (decided here, documented in the report):
+ * - `match` is about CONTENT only: the same set of entry names, the same type of each entry, the
+ *   same bytes of each file (or, when bytes differ, a nested comparer — PE, Mach-O, MSI, archive —
+ *   finds the members signature-transparently equal), the same link targets.
+ * - Entry ORDER and METADATA (mtime, mode, uid/gid/owner names, zip compression method and extra
+ *   fields, gzip header time/OS) are reported in `details.entryOrder` and
+ *   `details.metadataDifferences` but never make a mismatch: an archive repacked at another time
+ *   (a Tauri bundle rebuilt later) differs there and is still the same software. They are not in
+ *   `differences`, which lists only the reasons for a mismatch.
+ * - Missing or extra entries, and any unsafe entry name (`..`, absolute, backslash) are mismatches.
+ * - Over-bound archives (zip bombs, too many entries) are refused with a LimitError: not compared.
+ *
+ * Members whose bytes differ are extracted (bounded, generated file names) into a scratch
+ * directory and compared with `compareArtifacts` one level deeper (depth-bounded).
+ */
+import { mkdtemp, rm, mkdir, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ComparisonReport, Difference } from '../../core/report';
+import { errorMessage } from '../../core/errors';
+import type { Comparer, CompareContext } from '../types';
+import { archiveKind, type ArchiveKind } from './detect';
+import { DEFAULT_ARCHIVE_LIMITS, extractEntries, scanArchive, type ArchiveEntry, type ArchiveLimits } from './scan';
+import { compareArtifacts } from '../compare/index';
+
+/** archives inside archives inside archives… stop here */
+export const MAX_ARCHIVE_DEPTH = 3;
+/** differing members compared in depth (extracted); beyond, only their digests are reported */
+const MAX_NESTED_COMPARISONS = 32;
+const MAX_NESTED_DIFFERENCES = 5;
+const MAX_METADATA_DIFFERENCES = 200;
+
+export interface MetadataDifference {
+  entry: string;
+  field: string;
+  published?: string | number;
+  rebuilt?: string | number;
+}
+
+function limitsFor(context: CompareContext): ArchiveLimits {
+  if (context.maxBytes === undefined) return DEFAULT_ARCHIVE_LIMITS;
+  return { ...DEFAULT_ARCHIVE_LIMITS, maxTotalBytes: context.maxBytes, maxEntryBytes: Math.min(DEFAULT_ARCHIVE_LIMITS.maxEntryBytes, context.maxBytes) };
+}
+
+async function headOf(path: string): Promise<Buffer> {
+  const h = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await h.read(buf, 0, 4096, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await h.close();
+  }
+}
+
+const keyOf = (e: ArchiveEntry) => e.name.replace(/\/+$/, '');
+
+function compareMetadata(p: ArchiveEntry, r: ArchiveEntry, out: MetadataDifference[]): number {
+  let count = 0;
+  const fields = new Set([...Object.keys(p.metadata), ...Object.keys(r.metadata)]);
+  for (const field of fields) {
+    if (p.metadata[field] === r.metadata[field]) continue;
+    count++;
+    if (out.length < MAX_METADATA_DIFFERENCES) out.push({ entry: p.name, field, published: p.metadata[field], rebuilt: r.metadata[field] });
+  }
+  return count;
+}
+
+function entryOrder(pub: ArchiveEntry[], reb: ArchiveEntry[]): Record<string, unknown> {
+  const inBoth = (names: Set<string>) => (e: ArchiveEntry) => names.has(keyOf(e));
+  const pNames = new Set(pub.map(keyOf));
+  const rNames = new Set(reb.map(keyOf));
+  const p = pub.filter(inBoth(rNames)).map(keyOf);
+  const r = reb.filter(inBoth(pNames)).map(keyOf);
+  const i = p.findIndex((name, k) => name !== r[k]);
+  return i < 0 ? { differs: false } : { differs: true, firstDifference: { position: i, published: p[i], rebuilt: r[i] } };
+}
+
+/** Compares two archives of the same kind. */
+export async function compareArchives(publishedPath: string, rebuiltPath: string, context: CompareContext): Promise<ComparisonReport> {
+  const depth = context.depth ?? 0;
+  const limits = limitsFor(context);
+  const [pHead, rHead] = await Promise.all([headOf(publishedPath), headOf(rebuiltPath)]);
+  const pKind = archiveKind(pHead);
+  const rKind = archiveKind(rHead);
+  if (!pKind) return { method: 'archive', match: false, differences: [{ where: 'format', detail: 'the published file is not a zip, tar or tar.gz archive' }] };
+  if (pKind !== rKind) {
+    return { method: 'archive', match: false, differences: [{ where: 'format', detail: `published is a ${pKind} archive, rebuilt is ${rKind ? `a ${rKind} archive` : 'not an archive'}` }] };
+  }
+  const [pub, reb] = await Promise.all([scanArchive(publishedPath, pKind, limits), scanArchive(rebuiltPath, rKind, limits)]);
+
+  const differences: Difference[] = [];
+  const metadataDifferences: MetadataDifference[] = [];
+  let metadataDifferenceCount = 0;
+  const rByName = new Map(reb.entries.map((e) => [keyOf(e), e]));
+  const pByName = new Map(pub.entries.map((e) => [keyOf(e), e]));
+  const differingFiles: [ArchiveEntry, ArchiveEntry][] = [];
+
+  for (const p of pub.entries) {
+    const r = rByName.get(keyOf(p));
+    if (!r) {
+      differences.push({ where: `entry ${p.name}`, detail: `missing from the rebuilt archive (${p.type}, ${p.size} bytes)` });
+      continue;
+    }
+    metadataDifferenceCount += compareMetadata(p, r, metadataDifferences);
+    if (p.type !== r.type) {
+      differences.push({ where: `entry ${p.name}`, detail: `published is a ${p.type}, rebuilt is a ${r.type}` });
+    } else if (p.linkname !== r.linkname) {
+      differences.push({ where: `entry ${p.name}`, detail: `link target differs: published → ${JSON.stringify(p.linkname)}, rebuilt → ${JSON.stringify(r.linkname)}` });
+    } else if (p.sha256 !== r.sha256 || p.size !== r.size) {
+      differingFiles.push([p, r]);
+    }
+  }
+  for (const r of reb.entries) {
+    if (!pByName.has(keyOf(r))) differences.push({ where: `entry ${r.name}`, detail: `only in the rebuilt archive (${r.type}, ${r.size} bytes)` });
+  }
+  for (const field of new Set([...Object.keys(pub.metadata), ...Object.keys(reb.metadata)])) {
+    if (pub.metadata[field] === reb.metadata[field]) continue;
+    metadataDifferenceCount++;
+    metadataDifferences.push({ entry: '(archive)', field, published: pub.metadata[field], rebuilt: reb.metadata[field] });
+  }
+
+  const nested = await compareMembers(publishedPath, rebuiltPath, pKind, differingFiles, { ...context, depth }, limits);
+  differences.push(...nested.differences);
+
+  const order = entryOrder(pub.entries, reb.entries);
+  return {
+    method: 'archive',
+    match: differences.length === 0,
+    differences,
+    details: {
+      format: pKind,
+      entries: { published: pub.entries.length, rebuilt: reb.entries.length },
+      contentPolicy: 'match is decided on entry names, types, file contents and link targets; order and metadata are reported only',
+      entryOrder: order,
+      metadataDifferences,
+      ...(metadataDifferenceCount > metadataDifferences.length ? { metadataDifferencesTotal: metadataDifferenceCount } : {}),
+      ...(nested.transparent.length ? { signatureTransparentMembers: nested.transparent } : {}),
+      ...(nested.members.length ? { members: nested.members } : {}),
+    },
+  };
+}
+
+interface NestedOutcome {
+  differences: Difference[];
+  /** members whose bytes differ but which a format comparer found equal (e.g. signed vs unsigned PE) */
+  transparent: { entry: string; method: string }[];
+  members: Record<string, unknown>[];
+}
+
+async function compareMembers(
+  publishedPath: string,
+  rebuiltPath: string,
+  kind: ArchiveKind,
+  pairs: [ArchiveEntry, ArchiveEntry][],
+  context: CompareContext & { depth: number },
+  limits: ArchiveLimits,
+): Promise<NestedOutcome> {
+  const out: NestedOutcome = { differences: [], transparent: [], members: [] };
+  const digestText = (p: ArchiveEntry, r: ArchiveEntry) => `published ${p.size} bytes sha256 ${p.sha256}, rebuilt ${r.size} bytes sha256 ${r.sha256}`;
+  if (pairs.length === 0) return out;
+
+  const deep = context.depth + 1 <= MAX_ARCHIVE_DEPTH ? pairs.slice(0, MAX_NESTED_COMPARISONS) : [];
+  for (const [p, r] of pairs.slice(deep.length)) {
+    out.differences.push({ where: `entry ${p.name}`, detail: `content differs (${digestText(p, r)}); not compared in depth (${deep.length === 0 ? `nesting depth bound ${MAX_ARCHIVE_DEPTH}` : `more than ${MAX_NESTED_COMPARISONS} differing members`})` });
+  }
+  if (deep.length === 0) return out;
+
+  const scratch = await mkdtemp(join(context.scratchDir ?? tmpdir(), 'archive-'));
+  try {
+    const pDir = join(scratch, 'p');
+    const rDir = join(scratch, 'r');
+    await Promise.all([mkdir(pDir), mkdir(rDir)]);
+    // generated names: a member's own name never becomes a path
+    const pWanted = new Map(deep.map(([p], i) => [p.name, join(pDir, `m${i}`)]));
+    const rWanted = new Map(deep.map(([, r], i) => [r.name, join(rDir, `m${i}`)]));
+    await Promise.all([extractEntries(publishedPath, kind, pWanted, limits), extractEntries(rebuiltPath, kind, rWanted, limits)]);
+
+    for (const [i, [p, r]] of deep.entries()) {
+      const memberScratch = join(scratch, `s${i}`);
+      await mkdir(memberScratch);
+      try {
+        const report = await compareArtifacts(join(pDir, `m${i}`), join(rDir, `m${i}`), {
+          depth: context.depth + 1,
+          scratchDir: memberScratch,
+          maxBytes: context.maxBytes,
+          publishedSha256: p.sha256,
+          rebuiltSha256: r.sha256,
+        });
+        out.members.push({ entry: p.name, method: report.method, match: report.match });
+        if (report.match) {
+          out.transparent.push({ entry: p.name, method: report.method });
+          continue;
+        }
+        const inner = report.differences.slice(0, MAX_NESTED_DIFFERENCES);
+        out.differences.push({
+          where: `entry ${p.name}`,
+          detail: `content differs (${report.method} comparison; ${digestText(p, r)})`,
+        });
+        for (const d of inner) {
+          const ranges = [d.publishedRange && `published member bytes ${d.publishedRange[0]}–${d.publishedRange[1]}`, d.rebuiltRange && `rebuilt member bytes ${d.rebuiltRange[0]}–${d.rebuiltRange[1]}`].filter(Boolean).join(', ');
+          out.differences.push({ where: `entry ${p.name}: ${d.where}`, detail: [d.detail, ranges].filter(Boolean).join('; ') });
+        }
+        if (report.differences.length > inner.length) out.differences.push({ where: `entry ${p.name}`, detail: `${report.differences.length - inner.length} more difference(s) inside this member` });
+      } catch (err) {
+        // the bytes differ: whatever stopped the deeper look, this is not a match
+        out.differences.push({ where: `entry ${p.name}`, detail: `content differs (${digestText(p, r)}); could not compare the members further: ${errorMessage(err)}` });
+      } finally {
+        await rm(join(pDir, `m${i}`), { force: true });
+        await rm(join(rDir, `m${i}`), { force: true });
+        await rm(memberScratch, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return out;
+}
+
+export const archiveComparer: Comparer = {
+  method: 'archive',
+  detect: (head: Uint8Array) => archiveKind(head) !== null,
+  compare: compareArchives,
+};

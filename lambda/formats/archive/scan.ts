@@ -1,0 +1,334 @@
+/**
+ * Reading zip, tar and tar.gz archives entry by entry, streaming and bounded: each entry's content
+ * is hashed (never held in memory), its metadata recorded, and selected entries can be extracted
+ * to files with generated names (never the entry's own name, so a crafted name cannot write
+ * outside the scratch directory — and such names are refused anyway).
+ *
+ * Bounds (untrusted input): entry count, total uncompressed bytes (declared and actual), per-entry
+ * compression ratio for zip (deflate cannot exceed ~1032:1, so anything above is a crafted entry),
+ * and the total output of gunzip for tar.gz.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import * as yauzl from 'yauzl';
+import * as tar from 'tar-stream';
+import { FormatError } from '../../core/errors';
+import { copyAndHash, LimitError } from '../digest';
+import type { ArchiveKind } from './detect';
+
+export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+
+export interface ArchiveEntry {
+  name: string;
+  /** position in the archive */
+  index: number;
+  type: EntryType;
+  size: number;
+  /** SHA-256 of the content (files, and link targets' bytes for zip symlinks) */
+  sha256?: string;
+  /** symlink / hardlink target */
+  linkname?: string;
+  /** what is not content: times, permissions, owners, compression… compared separately */
+  metadata: Record<string, string | number>;
+}
+
+export interface ArchiveLimits {
+  maxEntries: number;
+  /** total uncompressed bytes of all entries */
+  maxTotalBytes: number;
+  /** zip: refuse entries expanding more than this (uncompressed / compressed), above 1 MiB */
+  maxRatio: number;
+  /** bytes one extraction may write (per entry) */
+  maxEntryBytes: number;
+  timeoutMs: number;
+}
+
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
+  maxEntries: 100_000,
+  maxTotalBytes: 8 * 1024 ** 3,
+  maxRatio: 1100,
+  maxEntryBytes: 4 * 1024 ** 3,
+  timeoutMs: 30 * 60_000,
+};
+
+export interface ScannedArchive {
+  kind: ArchiveKind;
+  entries: ArchiveEntry[];
+  /** archive-level metadata (zip comment, gzip header fields) */
+  metadata: Record<string, string | number>;
+}
+
+/** Refuses names that could escape an extraction directory or mean different things on different systems. */
+export function checkEntryName(name: string): void {
+  const bad =
+    name.length === 0 ? 'empty name'
+    : name.length > 4096 ? 'name longer than 4096 characters'
+    : name.includes('\0') ? 'NUL in name'
+    : name.includes('\\') ? 'backslash in name'
+    : name.startsWith('/') ? 'absolute path'
+    : /^[A-Za-z]:/.test(name) ? 'drive-letter path'
+    : name.split('/').includes('..') ? '".." path segment'
+    : null;
+  if (bad) throw new FormatError('archive', `unsafe archive entry name ${JSON.stringify(name.slice(0, 200))}: ${bad}`);
+}
+
+/** Node system errors (I/O) carry `syscall`; everything else a parser throws is about the format. */
+function asFormatError(err: unknown, what: string): unknown {
+  if (err instanceof FormatError || err instanceof LimitError) return err;
+  if (err && typeof err === 'object' && 'syscall' in err) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new FormatError('archive', `${what}: ${message}`, { cause: err });
+}
+
+/** Node or streamx (tar-stream) readable: async-iterable and destroyable. */
+type ByteStream = AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown };
+
+async function hashStream(stream: ByteStream, limit: number, what: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) {
+      stream.destroy();
+      throw new LimitError('too-large', `${what} exceeds the ${limit}-byte bound`, { limit });
+    }
+    hash.update(chunk);
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+// ── zip ────────────────────────────────────────────────────────────────────────────────────────
+
+function zipType(e: yauzl.Entry): EntryType {
+  const unixMode = (e.externalFileAttributes >>> 16) & 0o170000;
+  if (e.fileName.endsWith('/') || unixMode === 0o040000) return 'directory';
+  if (unixMode === 0o120000) return 'symlink';
+  if (unixMode === 0 || unixMode === 0o100000) return 'file';
+  return 'other';
+}
+
+function zipMetadata(e: yauzl.Entry): Record<string, string | number> {
+  const m: Record<string, string | number> = {
+    mtime: `${e.lastModFileDate.toString(16).padStart(4, '0')}${e.lastModFileTime.toString(16).padStart(4, '0')}`,
+    compression: e.compressionMethod,
+    compressedSize: e.compressedSize,
+    versionMadeBy: e.versionMadeBy,
+    externalAttributes: e.externalFileAttributes >>> 0,
+  };
+  const mode = (e.externalFileAttributes >>> 16) & 0o7777;
+  if (e.versionMadeBy >>> 8 === 3) m.mode = mode.toString(8);
+  if (e.extraFields.length) m.extraFields = e.extraFields.map((f) => `0x${f.id.toString(16)}:${f.data.toString('hex')}`).join(',');
+  if (e.fileComment) m.comment = e.fileComment;
+  return m;
+}
+
+async function openZip(path: string): Promise<yauzl.ZipFile> {
+  try {
+    return await yauzl.openPromise(path, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
+  } catch (err) {
+    throw asFormatError(err, 'not a readable zip archive');
+  }
+}
+
+function checkZipEntry(e: yauzl.Entry, limits: ArchiveLimits): void {
+  checkEntryName(e.fileName);
+  if (e.uncompressedSize > 1024 * 1024 && e.uncompressedSize > e.compressedSize * limits.maxRatio) {
+    throw new LimitError('too-large', `zip entry ${e.fileName} expands ${Math.round(e.uncompressedSize / Math.max(1, e.compressedSize))}× (bound ${limits.maxRatio}×): refused as a zip bomb`);
+  }
+}
+
+async function scanZip(path: string, limits: ArchiveLimits): Promise<ScannedArchive> {
+  const zip = await openZip(path);
+  try {
+    if (zip.entryCount > limits.maxEntries) throw new LimitError('too-large', `zip has ${zip.entryCount} entries (bound ${limits.maxEntries})`);
+    const entries: ArchiveEntry[] = [];
+    let total = 0;
+    for await (const e of zip.eachEntry()) {
+      checkZipEntry(e, limits);
+      total += e.uncompressedSize;
+      if (total > limits.maxTotalBytes) throw new LimitError('too-large', `zip expands to more than ${limits.maxTotalBytes} bytes: refused`);
+      const type = zipType(e);
+      const entry: ArchiveEntry = { name: e.fileName, index: entries.length, type, size: e.uncompressedSize, metadata: zipMetadata(e) };
+      if (type !== 'directory') {
+        const raw = !e.canDecodeFileData();
+        if (raw) entry.metadata.rawCompared = `method ${e.compressionMethod}${e.isEncrypted() ? ', encrypted' : ''}`;
+        const stream = await zip.openReadStreamPromise(e, raw ? { decodeFileData: false } : {});
+        const digest = await hashStream(stream, raw ? e.compressedSize : e.uncompressedSize, `zip entry ${e.fileName}`);
+        entry.sha256 = digest.sha256; // for a zip symlink, the content is its target
+      }
+      entries.push(entry);
+    }
+    const metadata: Record<string, string | number> = {};
+    if (zip.comment) metadata.comment = zip.comment;
+    return { kind: 'zip', entries, metadata };
+  } catch (err) {
+    throw asFormatError(err, 'zip archive unreadable');
+  } finally {
+    zip.close();
+  }
+}
+
+async function extractZip(path: string, wanted: Map<string, string>, limits: ArchiveLimits): Promise<void> {
+  const zip = await openZip(path);
+  try {
+    for await (const e of zip.eachEntry()) {
+      const dest = wanted.get(e.fileName);
+      if (!dest) continue;
+      checkZipEntry(e, limits);
+      if (!e.canDecodeFileData()) throw new FormatError('archive', `zip entry ${e.fileName} cannot be decompressed`);
+      const stream = await zip.openReadStreamPromise(e);
+      await copyAndHash(stream, dest, { maxBytes: limits.maxEntryBytes, timeoutMs: limits.timeoutMs });
+    }
+  } catch (err) {
+    throw asFormatError(err, 'zip archive unreadable');
+  } finally {
+    zip.close();
+  }
+}
+
+// ── tar / tar.gz ───────────────────────────────────────────────────────────────────────────────
+
+/** Counts bytes through a stream and fails past a bound (gunzip output of a tar.gz). */
+class ByteLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) cb(new LimitError('too-large', `archive expands to more than ${this.limit} bytes: refused`));
+    else cb(null, chunk);
+  }
+}
+
+function tarType(t: tar.Header['type']): EntryType {
+  switch (t) {
+    case 'file':
+    case 'contiguous-file':
+    case undefined:
+    case null:
+      return 'file';
+    case 'directory':
+      return 'directory';
+    case 'symlink':
+      return 'symlink';
+    case 'link':
+      return 'hardlink';
+    default:
+      return 'other';
+  }
+}
+
+/** Reads the gzip member header fields that are metadata (mtime, OS, stored name). */
+function gzipHeaderMetadata(head: Buffer): Record<string, string | number> {
+  if (head.length < 10) return {};
+  const m: Record<string, string | number> = { gzipMtime: head.readUInt32LE(4), gzipOs: head[9]!, gzipFlags: head[3]! };
+  const flags = head[3]!;
+  let off = 10;
+  if (flags & 4 && off + 2 <= head.length) off += 2 + head.readUInt16LE(off);
+  if (flags & 8 && off < head.length) {
+    const end = head.indexOf(0, off);
+    if (end > off) m.gzipName = head.toString('latin1', off, Math.min(end, off + 256));
+  }
+  return m;
+}
+
+async function walkTar(
+  path: string,
+  gz: boolean,
+  limits: ArchiveLimits,
+  onEntry: (header: tar.Header, stream: ByteStream, index: number) => Promise<void>,
+): Promise<void> {
+  const extract = tar.extract();
+  const stages: NodeJS.ReadWriteStream[] = gz ? [createGunzip()] : [];
+  const source = createReadStream(path);
+  const feeding = pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), new ByteLimit(limits.maxTotalBytes + 1024 * 1024 + limits.maxEntries * 1536), extract);
+  // iteration and feeding run together; either failing fails both
+  const feedingResult = feeding.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  let index = 0;
+  let total = 0;
+  try {
+    for await (const entry of extract) {
+      const header = entry.header;
+      if (index >= limits.maxEntries) throw new LimitError('too-large', `tar has more than ${limits.maxEntries} entries`);
+      checkEntryName(header.name);
+      total += header.size ?? 0;
+      if (total > limits.maxTotalBytes) throw new LimitError('too-large', `tar expands to more than ${limits.maxTotalBytes} bytes: refused`);
+      await onEntry(header, entry as unknown as ByteStream, index);
+      entry.resume(); // drain what the callback did not read
+      index++;
+    }
+  } catch (err) {
+    extract.destroy();
+    source.destroy();
+    const fed = await feedingResult;
+    throw asFormatError(err instanceof LimitError || err instanceof FormatError || !fed ? err : fed, 'tar archive unreadable');
+  }
+  const fed = await feedingResult;
+  if (fed) throw asFormatError(fed, 'tar archive unreadable');
+}
+
+async function scanTar(path: string, gz: boolean, limits: ArchiveLimits): Promise<ScannedArchive> {
+  const entries: ArchiveEntry[] = [];
+  await walkTar(path, gz, limits, async (h, stream, index) => {
+    const type = tarType(h.type);
+    const metadata: Record<string, string | number> = {};
+    if (h.mode !== undefined) metadata.mode = h.mode.toString(8);
+    if (h.mtime) metadata.mtime = h.mtime.toISOString();
+    if (h.uid !== undefined) metadata.uid = h.uid;
+    if (h.gid !== undefined) metadata.gid = h.gid;
+    if (h.uname) metadata.uname = h.uname;
+    if (h.gname) metadata.gname = h.gname;
+    const entry: ArchiveEntry = { name: h.name, index, type, size: h.size ?? 0, metadata };
+    if (type === 'symlink' || type === 'hardlink') entry.linkname = h.linkname ?? '';
+    if (type === 'other') entry.linkname = `${h.type ?? 'unknown'} ${h.devmajor ?? 0}:${h.devminor ?? 0}`;
+    if (type === 'file') entry.sha256 = (await hashStream(stream, h.size ?? 0, `tar entry ${h.name}`)).sha256;
+    entries.push(entry);
+  });
+  let metadata: Record<string, string | number> = {};
+  if (gz) {
+    const { open } = await import('node:fs/promises');
+    const handle = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(512);
+      const { bytesRead } = await handle.read(head, 0, 512, 0);
+      metadata = gzipHeaderMetadata(head.subarray(0, bytesRead));
+    } finally {
+      await handle.close();
+    }
+  }
+  return { kind: gz ? 'tar.gz' : 'tar', entries, metadata };
+}
+
+async function extractTar(path: string, gz: boolean, wanted: Map<string, string>, limits: ArchiveLimits): Promise<void> {
+  await walkTar(path, gz, limits, async (h, stream) => {
+    const dest = wanted.get(h.name);
+    if (dest && tarType(h.type) === 'file') await copyAndHash(stream, dest, { maxBytes: limits.maxEntryBytes, timeoutMs: limits.timeoutMs });
+  });
+}
+
+// ── entry points ───────────────────────────────────────────────────────────────────────────────
+
+export async function scanArchive(path: string, kind: ArchiveKind, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<ScannedArchive> {
+  const scanned = kind === 'zip' ? await scanZip(path, limits) : await scanTar(path, kind === 'tar.gz', limits);
+  const seen = new Set<string>();
+  for (const e of scanned.entries) {
+    const key = e.name.replace(/\/+$/, '');
+    if (seen.has(key)) throw new FormatError('archive', `archive has more than one entry named ${JSON.stringify(e.name)}`);
+    seen.add(key);
+  }
+  return scanned;
+}
+
+/** Extracts the entries named in `wanted` (entry name → destination file). */
+export async function extractEntries(path: string, kind: ArchiveKind, wanted: Map<string, string>, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<void> {
+  if (wanted.size === 0) return;
+  if (kind === 'zip') await extractZip(path, wanted, limits);
+  else await extractTar(path, kind === 'tar.gz', wanted, limits);
+}

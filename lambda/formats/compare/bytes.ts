@@ -1,0 +1,145 @@
+/**
+ * Byte-for-byte comparison, the default comparer: one streaming pass over both files (large reused
+ * buffers, constant memory) that computes both SHA-256s and, only where chunks differ, the first
+ * differing byte ranges. Ranges are named after the sections they fall in when the published file
+ * is an ELF, PE or Mach-O binary.
+ */
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { ComparisonReport, Difference } from '../../core/report';
+import type { Comparer, CompareContext } from '../types';
+import { readChunks, type Digest } from '../digest';
+import { RangeCollector, collectDifferences, describeRange, regionNames, type Range, type Region } from './regions';
+import { describeLayout } from './layout';
+
+export interface BytesReport extends ComparisonReport {
+  method: 'bytes';
+  details: {
+    published: Digest;
+    rebuilt: Digest;
+    /** differing bytes inside the listed ranges */
+    differingBytes?: number;
+    /** true when more differences exist than were listed */
+    rangesTruncated?: boolean;
+    /** what the differing ranges were named after, e.g. "ELF", "PE", "Mach-O" */
+    layout?: string;
+  } & Record<string, unknown>;
+}
+
+export interface BytesOptions {
+  /** at most this many differing ranges are listed (default 20) */
+  maxRanges?: number;
+  /** differences closer than this merge into one range (default 64 bytes) */
+  mergeGap?: number;
+  chunkSize?: number;
+}
+
+/** Streams both files once: SHA-256 of each, and the differing ranges when they differ. */
+export async function compareBytes(publishedPath: string, rebuiltPath: string, options: BytesOptions = {}): Promise<BytesReport> {
+  const [pub, reb] = await Promise.all([open(publishedPath, 'r'), open(rebuiltPath, 'r')]);
+  try {
+    return await compareHandles(pub, reb, options);
+  } finally {
+    await Promise.all([pub.close(), reb.close()]);
+  }
+}
+
+async function compareHandles(pub: FileHandle, reb: FileHandle, options: BytesOptions): Promise<BytesReport> {
+  const collector = new RangeCollector(options.maxRanges ?? 20, options.mergeGap ?? 64);
+  const hashes = [createHash('sha256'), createHash('sha256')] as const;
+  const sizes = [0, 0];
+  const readers = [readChunks(pub, { chunkSize: options.chunkSize }), readChunks(reb, { chunkSize: options.chunkSize })] as const;
+  const done = [false, false];
+  let offset = 0;
+  let sameSoFar = true;
+
+  while (!done[0] || !done[1]) {
+    const [a, b] = await Promise.all(readers.map((r, i) => (done[i] ? Promise.resolve({ done: true as const, value: undefined }) : r.next())));
+    const chunks = [a, b].map((r, i) => {
+      if (r.done) {
+        done[i] = true;
+        return undefined;
+      }
+      return r.value;
+    });
+    const [ca, cb] = chunks;
+    if (ca) {
+      hashes[0].update(ca);
+      sizes[0] += ca.length;
+    }
+    if (cb) {
+      hashes[1].update(cb);
+      sizes[1] += cb.length;
+    }
+    // readers yield full chunks until EOF, so both chunks start at `offset`
+    if (ca && cb) {
+      const n = Math.min(ca.length, cb.length);
+      const equal = ca.length === cb.length ? ca.equals(cb) : ca.subarray(0, n).equals(cb.subarray(0, n));
+      if (!equal) {
+        sameSoFar = false;
+        collectDifferences(ca.subarray(0, n), cb.subarray(0, n), offset, collector);
+      }
+    }
+    offset += Math.max(ca?.length ?? 0, cb?.length ?? 0);
+  }
+
+  const published: Digest = { sha256: hashes[0].digest('hex'), size: sizes[0] };
+  const rebuilt: Digest = { sha256: hashes[1].digest('hex'), size: sizes[1] };
+  const match = sameSoFar && published.size === rebuilt.size;
+  const report: BytesReport = { method: 'bytes', match, differences: [], details: { published, rebuilt } };
+  if (match) return report;
+  if (published.sha256 === rebuilt.sha256 && published.size === rebuilt.size) {
+    // impossible unless a file changed while it was read; never call that a match
+    throw new Error('files changed while they were compared');
+  }
+
+  const layout = await describeLayout(pub, published.size).catch(() => null);
+  const rebuiltLayout = layout ? await describeLayout(reb, rebuilt.size).catch(() => null) : null;
+  report.differences = explainRanges(collector.ranges, layout?.regions ?? [], rebuiltLayout?.regions ?? []);
+  if (collector.truncated) {
+    const last = collector.ranges[collector.ranges.length - 1];
+    report.differences.push({
+      where: 'bytes',
+      detail: `further differences after 0x${(last?.[1] ?? 0).toString(16)} not listed (limit ${collector.maxRanges} ranges)`,
+    });
+  }
+  if (published.size !== rebuilt.size) report.differences.push(sizeDifference(published.size, rebuilt.size, layout?.regions ?? []));
+  report.details.differingBytes = collector.differingBytes;
+  if (collector.truncated) report.details.rangesTruncated = true;
+  if (layout) report.details.layout = layout.format;
+  return report;
+}
+
+/** One Difference per range, named by the published file's regions (and the rebuilt one's when they disagree). */
+export function explainRanges(ranges: readonly Range[], regions: readonly Region[], rebuiltRegions: readonly Region[] = []): Difference[] {
+  return ranges.map((range) => {
+    const names = regionNames(regions, range);
+    const rebuiltNames = rebuiltRegions.length > 0 ? regionNames(rebuiltRegions, range) : names;
+    const where = names.length > 0 ? names.join(', ') : 'bytes';
+    let detail = `bytes ${describeRange(range)} differ`;
+    if (rebuiltNames.join(', ') !== names.join(', ') && rebuiltNames.length > 0) detail += `; in the rebuilt file: ${rebuiltNames.join(', ')}`;
+    return { where, publishedRange: [range[0], range[1]], rebuiltRange: [range[0], range[1]], detail };
+  });
+}
+
+function sizeDifference(publishedSize: number, rebuiltSize: number, regions: readonly Region[]): Difference {
+  const shorter = Math.min(publishedSize, rebuiltSize);
+  const longer = Math.max(publishedSize, rebuiltSize);
+  const which = publishedSize > rebuiltSize ? 'published' : 'rebuilt';
+  const d: Difference = {
+    where: 'size',
+    detail: `published ${publishedSize} bytes, rebuilt ${rebuiltSize} bytes: ${longer - shorter} extra byte(s) at the end of the ${which} file`,
+  };
+  if (publishedSize > rebuiltSize) {
+    d.publishedRange = [shorter, longer];
+    const names = regionNames(regions, [shorter, longer]);
+    if (names.length > 0) d.detail += ` (${names.join(', ')})`;
+  } else d.rebuiltRange = [shorter, longer];
+  return d;
+}
+
+export const bytesComparer: Comparer = {
+  method: 'bytes',
+  detect: () => true,
+  compare: (publishedPath: string, rebuiltPath: string, _context: CompareContext) => compareBytes(publishedPath, rebuiltPath),
+};

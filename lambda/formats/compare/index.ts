@@ -1,0 +1,126 @@
+/**
+ * Chooses the comparer by CONTENT (the published file's first bytes, never its name) and runs it.
+ *
+ *   PE (MZ…PE\0\0)            → authenticode (lambda/formats/pe/compare.ts)
+ *   Mach-O thin / universal    → macho
+ *   MSI (CFB D0CF11E0…)        → msi (lambda/formats/msi/compare.ts)
+ *   zip / tar / tar.gz         → archive
+ *   anything else              → bytes
+ *
+ * Both files must be of the same kind; if the rebuilt file is not, that is a mismatch (the
+ * published format's method, with a "format" difference). Both SHA-256s are always in
+ * `details.published` / `details.rebuilt`. Identical bytes are a match without parsing anything.
+ *
+ * Fail closed: I/O errors and refused (over-bound) input throw — "could not compare"; a format
+ * anomaly (a FormatError from a parser) is a mismatch with the reason, never a match.
+ */
+import { open, stat } from 'node:fs/promises';
+import type { ComparisonReport } from '../../core/report';
+import { FormatError } from '../../core/errors';
+import type { Comparer, CompareContext } from '../types';
+import { hashFile, type Digest } from '../digest';
+import { bytesComparer, compareBytes } from './bytes';
+import { machoComparer } from '../macho/compare';
+import { archiveComparer } from '../archive/compare';
+
+export type CompareOptions = CompareContext & { method?: 'auto' | 'bytes' };
+
+/**
+ * The PE and MSI comparers are written in parallel (lambda/formats/pe|msi/compare.ts). Until both
+ * exist they are loaded through a guarded dynamic import; a missing one leaves those files to the
+ * bytes comparer, which fails closed (a signed release never equals an unsigned rebuild byte for byte).
+ */
+async function optionalComparer(specifier: string, name: string): Promise<Comparer | null> {
+  try {
+    const mod = (await import(/* @vite-ignore */ specifier)) as Record<string, Comparer | undefined>;
+    return mod[name] ?? null;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+let comparers: Promise<readonly Comparer[]> | undefined;
+
+/** Format comparers in detection order; the first whose detect() accepts the published head wins. */
+export function formatComparers(): Promise<readonly Comparer[]> {
+  comparers ??= (async () => {
+    const [pe, msi] = await Promise.all([optionalComparer('../pe/compare', 'peComparer'), optionalComparer('../msi/compare', 'msiComparer')]);
+    return [pe, machoComparer, msi, archiveComparer].filter((c): c is Comparer => c !== null);
+  })();
+  return comparers;
+}
+
+const HEAD_BYTES = 4096;
+
+const FORMAT_NAMES: Record<Comparer['method'], string> = { authenticode: 'PE file', macho: 'Mach-O file', msi: 'MSI (CFB) file', archive: 'archive', bytes: 'file' };
+
+async function readHead(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    let got = 0;
+    while (got < HEAD_BYTES) {
+      const { bytesRead } = await handle.read(buf, got, HEAD_BYTES - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The comparer for a file head (bytes when no format matches). */
+export function comparerFor(head: Uint8Array, list: readonly Comparer[]): Comparer {
+  return list.find((c) => safeDetect(c, head)) ?? bytesComparer;
+}
+
+function safeDetect(c: Comparer, head: Uint8Array): boolean {
+  try {
+    return c.detect(head);
+  } catch {
+    return false;
+  }
+}
+
+async function digestOf(path: string, known: string | undefined): Promise<Digest> {
+  if (known) return { sha256: known, size: (await stat(path)).size };
+  return hashFile(path);
+}
+
+export async function compareArtifacts(publishedPath: string, rebuiltPath: string, options: CompareOptions = {}): Promise<ComparisonReport> {
+  if (options.method === 'bytes') return compareBytes(publishedPath, rebuiltPath);
+
+  const [pHead, rHead] = await Promise.all([readHead(publishedPath), readHead(rebuiltPath)]);
+  const list = await formatComparers();
+  const comparer = comparerFor(pHead, list);
+  if (comparer === bytesComparer) return compareBytes(publishedPath, rebuiltPath);
+
+  const [published, rebuilt] = await Promise.all([digestOf(publishedPath, options.publishedSha256), digestOf(rebuiltPath, options.rebuiltSha256)]);
+  const digests = { published, rebuilt };
+  if (published.sha256 === rebuilt.sha256 && published.size === rebuilt.size) {
+    return { method: comparer.method, match: true, differences: [], details: { ...digests, identical: true } };
+  }
+  if (!safeDetect(comparer, rHead)) {
+    const rebuiltKind = comparerFor(rHead, list).method;
+    return {
+      method: comparer.method,
+      match: false,
+      differences: [{ where: 'format', detail: `the published file is a ${FORMAT_NAMES[comparer.method]}, the rebuilt one is ${rebuiltKind === 'bytes' ? 'not' : `a ${FORMAT_NAMES[rebuiltKind]}`}` }],
+      details: digests,
+    };
+  }
+
+  let report: ComparisonReport;
+  try {
+    report = await comparer.compare(publishedPath, rebuiltPath, options);
+  } catch (err) {
+    if (!(err instanceof FormatError)) throw err;
+    report = { method: comparer.method, match: false, differences: [{ where: 'format', detail: err.userMessage }] };
+  }
+  // fail closed: a comparer that says "match" while listing differences is a mismatch
+  const match = report.match === true && report.differences.length === 0;
+  return { ...report, match, details: { ...report.details, ...digests } };
+}
