@@ -111,7 +111,7 @@ describe('releases', () => {
   });
 
   it('uses the peeled commit of an annotated tag, never its target', async () => {
-    const raw = await (await fetch(`${gl.url}/api/v4/projects/4242/repository/tags/${V2.tag}`, { headers: { 'private-token': TOKEN } })).json();
+    const raw = (await (await fetch(`${gl.url}/api/v4/projects/4242/repository/tags/${V2.tag}`, { headers: { 'private-token': TOKEN } })).json()) as { target: string; commit: { id: string } };
     expect(raw.target).toMatch(/^[0-9a-f]{40}$/);
     expect(raw.target).not.toBe(V2.commit); // the tag object
     expect(raw.commit.id).toBe(V2.commit);

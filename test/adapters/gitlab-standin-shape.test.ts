@@ -34,6 +34,8 @@ function shapeDiff(actual: unknown, expected: unknown, path = '$'): string[] {
 
 let gl: GitLabStandIn;
 const get = (path: string, init: RequestInit = {}) => fetch(`${gl.url}/api/v4${path}`, { headers: { 'private-token': 't' }, ...init });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const body = async (res: Response | Promise<Response>): Promise<any> => (await res).json();
 
 beforeAll(async () => {
   gl = await startGitLabStandIn({ token: 't' });
@@ -58,25 +60,25 @@ describe('GitLab stand-in shapes', () => {
   });
 
   it('release, release list, links, tag, packages and package files have GitLab\'s fields', async () => {
-    const release = await (await get('/projects/4242/releases/v0.4.0')).json();
+    const release = await body(get('/projects/4242/releases/v0.4.0'));
     expect(shapeDiff(release, ref('GET_projects_4242_releases_v0.4.0.json'))).toEqual([]);
-    const list = await (await get('/projects/mealplanner%2Fmealplanner/releases')).json();
+    const list = await body(get('/projects/mealplanner%2Fmealplanner/releases'));
     expect(list.map((r: { tag_name: string }) => r.tag_name)).toEqual(['v0.4.0', 'v0.3.0']); // released_at desc
     expect(shapeDiff(list[0], ref('GET_projects_4242_releases_v0.4.0.json'))).toEqual([]);
-    const links = await (await get('/projects/4242/releases/v0.4.0/assets/links')).json();
+    const links = await body(get('/projects/4242/releases/v0.4.0/assets/links'));
     expect(shapeDiff(links, ref('GET_projects_4242_releases_v0.4.0_assets_links.json'))).toEqual([]);
     expect(links).toEqual(release.assets.links);
     expect(release.assets.count).toBe(release.assets.sources.length + links.length);
-    const tag = await (await get('/projects/4242/repository/tags/v0.4.0')).json();
+    const tag = await body(get('/projects/4242/repository/tags/v0.4.0'));
     expect(shapeDiff(tag, ref('GET_projects_4242_repository_tags_v0.4.0.json'))).toEqual([]);
     expect(tag.target).not.toBe(tag.commit.id); // annotated
-    const packages = await (await get('/projects/4242/packages?package_type=generic&package_name=mealplanner')).json();
+    const packages = await body(get('/projects/4242/packages?package_type=generic&package_name=mealplanner'));
     expect(shapeDiff(packages, ref('GET_projects_4242_packages.json'))).toEqual([]);
-    const files = await (await get(`/projects/4242/packages/${packages[0].id}/package_files`)).json();
+    const files = await body(get(`/projects/4242/packages/${packages[0].id}/package_files`));
     expect(shapeDiff(files, ref('GET_projects_4242_packages_43519807_package_files.json'))).toEqual([]);
     // as in the reference: every link name is a package file, and file_sha256 is the bytes' digest
     const v04 = packages.find((p: { version: string }) => p.version === '0.4.0');
-    const v04files = await (await get(`/projects/4242/packages/${v04.id}/package_files`)).json();
+    const v04files = await body(get(`/projects/4242/packages/${v04.id}/package_files`));
     expect(v04files.map((f: { file_name: string }) => f.file_name).sort()).toEqual(links.map((l: { name: string }) => l.name).sort());
     const sums = await (await get('/projects/4242/packages/generic/mealplanner/0.4.0/SHA256SUMS')).arrayBuffer();
     const { createHash } = await import('node:crypto');
@@ -87,8 +89,8 @@ describe('GitLab stand-in shapes', () => {
     const res = await get('/projects/4242/releases/permalink/latest', { redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe(`${gl.url}/api/v4/projects/4242/releases/v0.4.0`);
-    const followed = await (await get('/projects/4242/releases/permalink/latest')).json();
-    expect(followed).toEqual(await (await get('/projects/4242/releases/v0.4.0')).json());
+    const followed = await body(get('/projects/4242/releases/permalink/latest'));
+    expect(followed).toEqual(await body(get('/projects/4242/releases/v0.4.0')));
   });
 
   it('paginates with GitLab\'s headers (offset) and link-only keyset', async () => {
@@ -107,7 +109,7 @@ describe('GitLab stand-in shapes', () => {
     expect(keyset.headers.get('x-total')).toBeNull();
     const next = /<([^>]+)>; rel="next"/.exec(keyset.headers.get('link') ?? '')?.[1];
     expect(next).toBeDefined();
-    const page2 = await (await fetch(next!, { headers: { 'private-token': 't' } })).json();
+    const page2 = await body(fetch(next!, { headers: { 'private-token': 't' } }));
     expect(page2.map((r: { tag_name: string }) => r.tag_name)).toEqual(['v0.3.0']);
   });
 
