@@ -158,7 +158,9 @@ export function findSignerCertificate(
     if (!keyId) throw bad('SignerInfo.sid is neither issuerAndSerialNumber nor subjectKeyIdentifier');
     matches = all.filter(({ cert }) => Buffer.from(createHash('sha1').update(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView).digest()).equals(Buffer.from(keyId)));
   }
+  // The same certificate included twice (TSA tokens often do) is one candidate; different ones are ambiguous.
+  matches = matches.filter((m, i) => matches.findIndex((o) => Buffer.from(o.der).equals(Buffer.from(m.der))) === i);
   if (matches.length === 0) throw bad('the signer certificate is not included in the signature');
-  if (matches.length > 1) throw bad('several certificates match the SignerInfo');
+  if (matches.length > 1) throw bad('several different certificates match the SignerInfo');
   return matches[0];
 }

@@ -156,6 +156,13 @@ async function judgeSignature(
   details.timestamp = { kind: ts.kind, claimedTime: ts.claimedTime, tsa: ts.tsa, used: !!ts.genTime && !lifetimeSigning, problem: ts.problem };
   details.lifetimeSigning = lifetimeSigning;
   details.judgedAt = judgedAt.toISOString();
+  const whenJudged = lifetimeSigning
+    ? 'now (Lifetime Signing EKU: a timestamp does not extend it)'
+    : ts.genTime
+      ? 'at the timestamp'
+      : ts.problem
+        ? `now (timestamp ignored: ${ts.problem})`
+        : 'now (no timestamp)';
 
   // 5. The pinned signer.
   const pins = (policy.certSha256 ?? []).map((p) => p.toLowerCase());
@@ -169,8 +176,8 @@ async function judgeSignature(
     if (normaliseSubject(policy.subject) === subject) {
       const intermediates = certificatesWithDer(p7).map((c) => c.cert);
       const chain = await verifyChain(cert, intermediates, caCerts, judgedAt);
-      if (chain.ok) pinnedBy = 'pinned CA and subject';
-      else if (chain.timeOnly) return fail(`signer chains to the pinned CA but ${chain.message}`);
+      if (chain.ok) pinnedBy = 'CA and subject';
+      else if (chain.timeOnly) return fail(`signer chains to the pinned CA, but judged ${whenJudged}: ${chain.message}`);
       else details.chainProblem = chain.message;
     }
   } else if (pins.length === 0) {
@@ -181,8 +188,7 @@ async function judgeSignature(
 
   // 6. The signer certificate is valid when it signed (or now).
   if (!validAt(cert, judgedAt)) {
-    const why = ts.genTime && !lifetimeSigning ? 'at the timestamp' : ts.problem ? `now (timestamp ignored: ${ts.problem})` : 'now (no timestamp)';
-    return fail(`signer certificate (valid ${describeValidity(cert)}) is not valid ${why}, ${judgedAt.toISOString()}`);
+    return fail(`signer certificate (valid ${describeValidity(cert)}) is not valid ${whenJudged}, ${judgedAt.toISOString()}`);
   }
   const when = ts.genTime && !lifetimeSigning
     ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`

@@ -1,0 +1,264 @@
+/**
+ * Authenticode fixtures made at test time: PEs built reproducibly with mingw-w64, a small PKI made
+ * with `openssl ca` (explicit validity dates, so expired signers and backdated TSAs are possible),
+ * signatures by osslsigncode (incl. offline RFC 3161 timestamps, nesting, unauthenticated blobs),
+ * crafted certificate-table variants, and osslsigncode's own verdicts to agree with.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { run } from '../../support/tools';
+
+export const REQUIRED_TOOLS = ['osslsigncode', 'x86_64-w64-mingw32-gcc', 'openssl'] as const;
+
+export const HELLO_C = `#include <stdio.h>
+int main(void) { puts("hello from release-verifier"); return 0; }
+`;
+
+/**
+ * Builds a PE from C source with reproducible flags (no link timestamp, fixed file prefix, stripped).
+ * The source is written as `<name>.c` in `dir` and compiled from there with a relative path.
+ */
+export function buildPe(dir: string, name: string, source: string, extra: string[] = []): string {
+  const build = join(dir, `build-${name}`);
+  mkdirSync(build, { recursive: true });
+  writeFileSync(join(build, 'main.c'), source);
+  const out = join(dir, `${name}.exe`);
+  run('x86_64-w64-mingw32-gcc', ['-O2', '-s', `-ffile-prefix-map=${build}=.`, '-fno-ident', '-Wl,--no-insert-timestamp', '-Wl,--build-id=none', ...extra, '-o', out, 'main.c'], { cwd: build });
+  return out;
+}
+
+export interface Cert {
+  crt: string;
+  key: string;
+  der: Buffer;
+  sha256: string;
+  pem: string;
+}
+
+const CA_CNF = `[ca]
+default_ca = d
+[d]
+dir = .
+database = ./index.txt
+new_certs_dir = .
+serial = ./serial
+default_md = sha256
+policy = p
+unique_subject = no
+copy_extensions = none
+[p]
+commonName = supplied
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[v3_leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = codeSigning
+[v3_lifetime]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = codeSigning,1.3.6.1.4.1.311.10.3.13
+[v3_tsa]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = critical,timeStamping
+[v3_tls]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+`;
+
+function stamp(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function certFiles(crt: string, key: string): Cert {
+  const pem = readFileSync(crt, 'utf8');
+  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  return { crt, key, der, pem, sha256: createHash('sha256').update(der).digest('hex') };
+}
+
+/** A CA directory for `openssl ca`. */
+export class TestCa {
+  readonly cert: Cert;
+  constructor(readonly dir: string, subject: string, start: Date, end: Date) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'ca.cnf'), CA_CNF);
+    writeFileSync(join(dir, 'index.txt'), '');
+    writeFileSync(join(dir, 'serial'), '1000\n');
+    run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.csr', '-subj', subject], { cwd: dir });
+    this.ca(['-selfsign', '-keyfile', 'ca.key', '-in', 'ca.csr', '-out', 'ca.crt', '-extensions', 'v3_ca'], start, end);
+    this.cert = certFiles(join(dir, 'ca.crt'), join(dir, 'ca.key'));
+  }
+
+  private ca(args: string[], start: Date, end: Date): void {
+    run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-notext', '-preserveDN', '-startdate', stamp(start), '-enddate', stamp(end), ...args], { cwd: this.dir });
+  }
+
+  /** Issues a certificate; `rsa` keys are slower to make but cover RSA signatures. */
+  issue(name: string, subject: string, profile: 'v3_leaf' | 'v3_lifetime' | 'v3_tsa' | 'v3_tls', start: Date, end: Date, opts: { rsa?: boolean } = {}): Cert {
+    const key = join(this.dir, `${name}.key`);
+    const csr = join(this.dir, `${name}.csr`);
+    const crt = join(this.dir, `${name}.crt`);
+    const keyArgs = opts.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+    run('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
+    this.ca(['-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', csr, '-out', crt, '-extensions', profile], start, end);
+    return certFiles(crt, key);
+  }
+}
+
+export const SIGNER_SUBJECT = '/C=DE/O=Example/CN=Test Maintainer';
+/** the same subject in RFC 4514 form, as the policy names it */
+export const SIGNER_SUBJECT_RFC4514 = 'CN=Test Maintainer,O=Example,C=DE';
+
+export interface Pki {
+  ca: TestCa;
+  /** another CA with the SAME name as `ca` but another key (for impostors) */
+  fakeCa: TestCa;
+  leaf: Cert;
+  /** same subject as `leaf`, another key, issued by `fakeCa` (same issuer name) */
+  impostor: Cert;
+  /** valid code-signing cert from `ca`, different subject */
+  colleague: Cert;
+  /** expired signer (2020) from `ca` */
+  oldLeaf: Cert;
+  /** TSA cert from `ca`, valid 2019–2040 */
+  tsa: Cert;
+  /** TSA cert from `fakeCa` (untrusted) */
+  fakeTsa: Cert;
+  /** a TLS server cert (no codeSigning EKU) from `ca` */
+  tls: Cert;
+  /** expired (2020) signer with Lifetime Signing EKU from `ca` */
+  lifetime: Cert;
+}
+
+export function makePki(dir: string): Pki {
+  const now = Date.now();
+  const day = 86_400_000;
+  const ca = new TestCa(join(dir, 'ca'), '/CN=Test CA', new Date('2015-01-01T00:00:00Z'), new Date('2045-01-01T00:00:00Z'));
+  const fakeCa = new TestCa(join(dir, 'fake-ca'), '/CN=Test CA', new Date('2015-01-01T00:00:00Z'), new Date('2045-01-01T00:00:00Z'));
+  const from = new Date(now - day);
+  const to = new Date(now + 365 * day);
+  return {
+    ca,
+    fakeCa,
+    leaf: ca.issue('leaf', SIGNER_SUBJECT, 'v3_leaf', from, to, { rsa: true }),
+    impostor: fakeCa.issue('impostor', SIGNER_SUBJECT, 'v3_leaf', from, to),
+    colleague: ca.issue('colleague', '/C=DE/O=Example/CN=Someone Else', 'v3_leaf', from, to),
+    oldLeaf: ca.issue('old', SIGNER_SUBJECT, 'v3_leaf', new Date('2020-01-01T00:00:00Z'), new Date('2021-01-01T00:00:00Z')),
+    tsa: ca.issue('tsa', '/CN=Test TSA', 'v3_tsa', new Date('2019-01-01T00:00:00Z'), new Date('2040-01-01T00:00:00Z')),
+    fakeTsa: fakeCa.issue('tsa', '/CN=Test TSA', 'v3_tsa', new Date('2019-01-01T00:00:00Z'), new Date('2040-01-01T00:00:00Z')),
+    tls: ca.issue('tls', '/CN=www.example.test', 'v3_tls', from, to),
+    lifetime: ca.issue('lifetime', SIGNER_SUBJECT, 'v3_lifetime', new Date('2020-01-01T00:00:00Z'), new Date('2021-01-01T00:00:00Z')),
+  };
+}
+
+export interface SignOptions {
+  hash?: 'sha1' | 'sha256' | 'sha384' | 'sha512';
+  /** offline RFC 3161 timestamp */
+  tsa?: { cert: Cert; time: Date };
+  /** add as a nested signature to an already signed input */
+  nest?: boolean;
+  /** osslsigncode -addUnauthenticatedBlob */
+  blob?: boolean;
+}
+
+/** osslsigncode sign → `out`. */
+export function sign(input: string, out: string, signer: Cert, opts: SignOptions = {}): string {
+  const args = ['sign', '-certs', signer.crt, '-key', signer.key, '-h', opts.hash ?? 'sha256'];
+  if (opts.tsa) args.push('-TSA-certs', opts.tsa.cert.crt, '-TSA-key', opts.tsa.cert.key, '-TSA-time', String(Math.floor(opts.tsa.time.getTime() / 1000)));
+  if (opts.nest) args.push('-nest');
+  if (opts.blob) args.push('-addUnauthenticatedBlob');
+  args.push('-in', input, '-out', out);
+  run('osslsigncode', args);
+  return out;
+}
+
+/** osslsigncode's verdict (exit 0) and its output. */
+export function osslVerify(file: string, caFile: string, tsaCaFile = caFile): { ok: boolean; output: string } {
+  const r = spawnSync('osslsigncode', ['verify', '-CAfile', caFile, '-TSA-CAfile', tsaCaFile, '-in', file], { encoding: 'utf8' });
+  return { ok: r.status === 0, output: `${r.stdout}\n${r.stderr}` };
+}
+
+/** The "Calculated message digest" / "Calculated DigitalSignature" value osslsigncode prints. */
+export function osslCalculatedDigest(output: string, label = 'Calculated message digest'): string | undefined {
+  const m = new RegExp(`${label}\\s*:\\s*([0-9A-Fa-f]+)`).exec(output);
+  return m?.[1]?.toLowerCase();
+}
+
+// ------------------------------------------------------------ crafted certificate-table variants
+
+const e = (b: Buffer, o: number) => b.readUInt32LE(0x3c) + o;
+
+/** Offsets of the certificate directory entry for PE32+ (mingw x86_64 output). */
+export function certDir(pe: Buffer): { at: number; offset: number; size: number } {
+  const opt = e(pe, 24);
+  const magic = pe.readUInt16LE(opt);
+  const at = opt + (magic === 0x20b ? 112 : 96) + 4 * 8;
+  return { at, offset: pe.readUInt32LE(at), size: pe.readUInt32LE(at + 4) };
+}
+
+function withTable(pe: Buffer, table: Buffer, dwLength?: number): Buffer {
+  const { at, offset } = certDir(pe);
+  const out = Buffer.concat([pe.subarray(0, offset), table]);
+  out.writeUInt32LE(table.length, at + 4);
+  if (dwLength !== undefined) out.writeUInt32LE(dwLength, offset);
+  return out;
+}
+
+/** Extra bytes inside the WIN_CERTIFICATE after the DER (dwLength and directory size grow). MS13-098. */
+export function dataAfterDer(signed: Buffer, extra = Buffer.from('EVILDATA')): Buffer {
+  const { offset, size } = certDir(signed);
+  const table = Buffer.concat([signed.subarray(offset, offset + size), extra]);
+  const padded = Buffer.concat([table, Buffer.alloc((8 - (table.length % 8)) % 8)]);
+  return withTable(signed, padded, table.length);
+}
+
+/** A second WIN_CERTIFICATE (a copy of the first) after the first. */
+export function twoCertificates(signed: Buffer): Buffer {
+  const { offset, size } = certDir(signed);
+  const one = signed.subarray(offset, offset + size);
+  return withTable(signed, Buffer.concat([one, one]));
+}
+
+/** Bytes appended after the table without touching the directory. */
+export function appended(signed: Buffer, extra = Buffer.from('appended data after the signature')): Buffer {
+  return Buffer.concat([signed, extra]);
+}
+
+/** The file cut `n` bytes short (the table now extends past EOF). */
+export function truncated(signed: Buffer, n = 100): Buffer {
+  return signed.subarray(0, signed.length - n);
+}
+
+/** The signature's DER cut short, with dwLength and directory size consistent with the shorter table. */
+export function truncatedDer(signed: Buffer, n = 64): Buffer {
+  const { offset, size } = certDir(signed);
+  const table = Buffer.from(signed.subarray(offset, offset + size - n));
+  const padded = Buffer.concat([table, Buffer.alloc((8 - (table.length % 8)) % 8)]);
+  return withTable(signed, padded, table.length);
+}
+
+/** Flips one byte at `at`. */
+export function flip(buf: Buffer, at: number): Buffer {
+  const out = Buffer.from(buf);
+  out[at] ^= 0x01;
+  return out;
+}
+
+/** File offset of the named section's raw data (from the PE section table). */
+export function sectionRange(pe: Buffer, name: string): { start: number; end: number } {
+  const coff = pe.readUInt32LE(0x3c) + 4;
+  const count = pe.readUInt16LE(coff + 2);
+  const table = coff + 20 + pe.readUInt16LE(coff + 16);
+  for (let i = 0; i < count; i++) {
+    const s = table + 40 * i;
+    const n = pe.subarray(s, s + 8).toString('latin1').replace(/\0+$/, '');
+    if (n === name) return { start: pe.readUInt32LE(s + 20), end: pe.readUInt32LE(s + 20) + pe.readUInt32LE(s + 16) };
+  }
+  throw new Error(`no section ${name}`);
+}
