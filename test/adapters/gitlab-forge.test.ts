@@ -282,6 +282,14 @@ describe('downloads (release links)', () => {
     expect(gl.requests.some((q) => q.url === '/demo-group/app/-/releases/v1.1.0/downloads/app-linux')).toBe(true);
   });
 
+  it('when the permanent URL wants a browser sign-in, falls back to the link URL (never hashes the login page)', async () => {
+    const release = await forge().getRelease(V2.tag);
+    gl.faults.inject('/demo-group/app/-/releases/v1.1.0/downloads/app-linux', [{ redirect: `${gl.url}/users/sign_in` }]);
+    const f = await forge().downloadAsset(linkRequest(release, 'app-linux'), dest(), LIMITS);
+    expect(f.sha256).toBe(sha256(APP_V2));
+    expect(gl.requests.some((q) => q.url.startsWith('/users/sign_in'))).toBe(false);
+  });
+
   it('a missing asset is not-found naming it; a link whose target is gone is not-found', async () => {
     const release = await forge().getRelease(V2.tag);
     await expectForgeError(forge().downloadAsset(linkRequest(release, 'app-windows.exe'), dest(), LIMITS), 'not-found', /"app-windows\.exe"/);
@@ -464,6 +472,7 @@ describe('clone URL', () => {
   it('is <url>/<path>.git for a path, GitLab\'s http_url_to_repo for a numeric id', async () => {
     expect(forge().cloneUrl()).toBe(`${gl.url}/demo-group/app.git`);
     expect(forge({ cloneUrl: '/tmp/repo.git' }).cloneUrl()).toBe('/tmp/repo.git');
+    expect(() => forge({ cloneUrl: 'https://oauth2:glpat-x@gitlab.example/a/b.git' })).toThrow(/credentials/);
     const byId = forge({ project: 4242 });
     expect(() => byId.cloneUrl()).toThrow(ForgeError);
     await byId.getRelease();

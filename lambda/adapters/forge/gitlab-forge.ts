@@ -124,7 +124,12 @@ export class GitLabForge implements Forge {
     // shares its signal across the pages of a call, which is what the requester counts pages by
     const common = { host: this.baseUrl, requesterFn, queryTimeout: CALL_TIMEOUT_MS } as const;
     this.api = (options.token ? new Gitlab({ ...common, token: options.token }) : new Gitlab(common)) as ApiClient;
-    if (options.cloneUrl) this.resolvedCloneUrl = options.cloneUrl;
+    if (options.cloneUrl) {
+      if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(options.cloneUrl)) {
+        throw new ForgeError('refused-host', 'gitlab.cloneUrl must not contain credentials (builders get no token)');
+      }
+      this.resolvedCloneUrl = options.cloneUrl;
+    }
     else if (typeof options.project === 'string') this.resolvedCloneUrl = `${this.baseUrl}/${options.project}.git`;
   }
 
@@ -255,8 +260,19 @@ export class GitLabForge implements Forge {
     }
     if (matches.length > 1) throw new ForgeError('bad-response', `release ${request.release.tag} has ${matches.length} links named "${request.name}"`);
     const link = matches[0]!;
+    const what = `asset "${request.name}" of ${request.release.tag}`;
     // GitLab's permanent URL redirects to the link target; preferring it follows what users click
-    return this.fetchTo(link.directAssetUrl ?? link.url, destPath, limits, `asset "${request.name}" of ${request.release.tag}`);
+    const first = link.directAssetUrl ?? link.url;
+    try {
+      return await this.fetchTo(first, destPath, limits, what);
+    } catch (err) {
+      // the permanent URL is a web route; where it wants a browser session instead of the token,
+      // the link target itself (usually the packages API) still takes the token
+      if (err instanceof ForgeError && err.kind === 'unauthorized' && /sign-in page/.test(err.userMessage) && link.url !== first) {
+        return this.fetchTo(link.url, destPath, limits, what);
+      }
+      throw err;
+    }
   }
 
   private async downloadGenericPackageFile(

@@ -132,6 +132,14 @@ async function resolveRedirects(startUrl: string, ctx: RedirectContext): Promise
         throw new ForgeError('bad-response', `unparseable redirect target from ${current.href}`, { url: current.href, status: response.status, cause: err });
       }
       checkScheme(next);
+      // a GitLab web route that does not take the token sends us to the login form; its HTML must
+      // never be hashed as the asset
+      if (onGitlab && next.origin === ctx.gitlabOrigin && /\/users\/sign_in\/?$/.test(next.pathname)) {
+        throw new ForgeError('unauthorized', `GitLab redirected ${current.href} to its sign-in page: the URL does not accept the token`, {
+          url: current.href,
+          status: response.status,
+        });
+      }
       if (current.protocol === 'https:' && next.protocol === 'http:') {
         throw new ForgeError('refused-host', `refusing a redirect from https to plain http (${next.href})`, { url: next.href });
       }
