@@ -1,0 +1,40 @@
+/**
+ * The CDK app: one ReleaseVerifierStack, configured from the same file as the CLI.
+ *
+ *   npx cdk deploy -c config=path/to/release-verifier.yaml [-c stackName=ReleaseVerifier]
+ *   RELEASE_VERIFIER_CONFIG=path/to/file npx cdk deploy
+ *
+ * Default: examples/release-verifier.example.yaml. The account and region are the CLI's
+ * (AWS_PROFILE / AWS_REGION); the stack is meant for a dedicated account.
+ */
+import { App } from 'aws-cdk-lib';
+import { loadConfig } from '../lambda/core/config/load';
+import { VerifierError } from '../lambda/core/errors';
+import { ReleaseVerifierStack } from '../lib/release-verifier-stack';
+
+export const DEFAULT_CONFIG = 'examples/release-verifier.example.yaml';
+
+export function createApp(app: App = new App()): { app: App; stack: ReleaseVerifierStack; configFile: string } {
+  const configFile = (app.node.tryGetContext('config') as string | undefined) ?? process.env.RELEASE_VERIFIER_CONFIG ?? DEFAULT_CONFIG;
+  const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? process.env.RELEASE_VERIFIER_STACK ?? 'ReleaseVerifier';
+  const config = loadConfig(configFile);
+  const stack = new ReleaseVerifierStack(app, stackName, {
+    config,
+    description: `release-verifier: rebuilds and verifies releases of ${config.gitlab.project} (${config.gitlab.url})`,
+    env: process.env.CDK_DEFAULT_ACCOUNT ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } : undefined,
+  });
+  return { app, stack, configFile };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) {
+  try {
+    createApp().app.synth();
+  } catch (err) {
+    if (err instanceof VerifierError) {
+      process.stderr.write(`release-verifier: ${err.userMessage}\n`);
+      process.exit(3);
+    }
+    throw err;
+  }
+}

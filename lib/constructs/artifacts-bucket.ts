@@ -1,0 +1,52 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface ArtifactsBucketProps {
+  /**
+   * How long rebuilt artifacts are kept.
+   * @default Duration.days(30)
+   */
+  readonly retention?: Duration;
+  /** @default - a new customer-managed key with rotation (separate from the results key: builds use it) */
+  readonly encryptionKey?: kms.IKey;
+  /** @default RemovalPolicy.DESTROY with auto-delete off: an empty bucket is removed with the stack */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where builds upload what they produced: `builds/<target>/<build uuid>/out/…`. Each target's build
+ * role may only PutObject under its own `builds/<target>/` prefix; only the checker reads.
+ * The contents are untrusted by design — the checker digests and judges them itself.
+ */
+export class ArtifactsBucket extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly key: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: ArtifactsBucketProps = {}) {
+    super(scope, id);
+    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier build artifacts (untrusted builds write with it)' });
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: props.retention ?? Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'Short-lived, untrusted build outputs; writers are the per-target CodeBuild roles (logged in CodeBuild), the only reader is the checker.',
+    });
+  }
+
+  /** Read access for the checker to every target's artifacts. */
+  grantReadArtifacts(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('builds/*')] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }));
+  }
+}

@@ -1,0 +1,144 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { DIGEST_PINNED_IMAGE, type TargetConfig } from '../../lambda/core/config/schema';
+import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
+import { buildspecFor } from '../buildspec';
+
+export interface TargetBuildProjectProps {
+  /** the target from the configuration (name, platform, image, command, timeout, env, fleet…) */
+  readonly target: TargetConfig;
+  /** CodeBuild project name; the checker's event rule and the launcher's policy name it exactly */
+  readonly projectName: string;
+  readonly artifactsBucket: s3.IBucket;
+  readonly artifactsKey: kms.IKey;
+  /**
+   * The buildspec. Leave the default unless you know why: it must clone at the launcher's commit,
+   * verify HEAD, and stage only the declared artifacts.
+   * @default - buildspecs/posix.yml (Linux, macOS) or buildspecs/windows.yml, inlined
+   */
+  readonly buildSpec?: codebuild.BuildSpec;
+  /**
+   * How long a build may wait for capacity before CodeBuild gives up on it.
+   * @default Duration.hours(8)
+   */
+  readonly queuedTimeout?: Duration;
+}
+
+const RESERVED_ENV = /^(CODEBUILD_|RELVERIFY_)/;
+const ECR_PRIVATE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^@]+)@sha256:[0-9a-f]{64}$/;
+
+/** Fails synth with a message that names the target and the fix. */
+export function validateTarget(target: TargetConfig): void {
+  const where = `target "${target.name}"`;
+  if (!DIGEST_PINNED_IMAGE.test(target.image)) {
+    throw new Error(`${where}: image "${target.image}" must be pinned by digest (name@sha256:<64 hex digits>) — a tag can be moved to another image`);
+  }
+  if (target.platform === 'macos' && !target.fleetArn) {
+    throw new Error(`${where}: macOS builds need a CodeBuild reserved-capacity fleet (on-demand CodeBuild has no macOS); set targets[].fleetArn to a MAC_ARM fleet ARN`);
+  }
+  if (target.platform === 'windows' && target.privileged) {
+    throw new Error(`${where}: CodeBuild does not run Windows builds in privileged mode; remove "privileged: true"`);
+  }
+  if (target.computeType !== undefined && !(Object.values(codebuild.ComputeType) as string[]).includes(target.computeType)) {
+    throw new Error(`${where}: computeType "${target.computeType}" is not a CodeBuild compute type (e.g. ${codebuild.ComputeType.MEDIUM})`);
+  }
+  if (target.platform === 'windows' && target.computeType && [codebuild.ComputeType.SMALL, codebuild.ComputeType.X_LARGE, codebuild.ComputeType.X2_LARGE].includes(target.computeType as codebuild.ComputeType)) {
+    throw new Error(`${where}: Windows builds do not support compute type ${target.computeType}; use ${codebuild.ComputeType.MEDIUM} or ${codebuild.ComputeType.LARGE}`);
+  }
+  for (const name of Object.keys(target.env)) {
+    if (RESERVED_ENV.test(name)) throw new Error(`${where}: env.${name} is reserved (CODEBUILD_* belongs to CodeBuild, RELVERIFY_* to release-verifier)`);
+  }
+}
+
+function imageFor(target: TargetConfig): codebuild.IBuildImage {
+  switch (target.platform) {
+    case 'linux':
+      return codebuild.LinuxBuildImage.fromDockerRegistry(target.image);
+    case 'windows':
+      // Windows Server 2022 images run only on reserved fleets; on demand means Server 2019.
+      return codebuild.WindowsBuildImage.fromDockerRegistry(target.image, {}, target.fleetArn ? codebuild.WindowsImageType.SERVER_2022 : codebuild.WindowsImageType.SERVER_2019);
+    case 'macos':
+      return codebuild.MacBuildImage.fromDockerRegistry(target.image);
+  }
+}
+
+/**
+ * One CodeBuild project per target. The build runs code from the repository under test, so its
+ * role is treated as attacker-controlled:
+ *
+ * - CodeBuild's UntrustedCodeBoundaryPolicy as permissions boundary (no Secrets Manager, no SSM),
+ *   narrowed further to this target's artifact prefix;
+ * - identity policy: logs, and PutObject only under `builds/<target>/` — no access to the GitLab
+ *   token, the results bucket, the alerts topic or another target's artifacts;
+ * - image pinned by digest, NO_SOURCE with a buildspec shipped by the stack (the source is cloned
+ *   by commit SHA and verified), no cache, privileged mode only if the target asks.
+ */
+export class TargetBuildProject extends Construct {
+  readonly project: codebuild.Project;
+  readonly target: TargetConfig;
+
+  constructor(scope: Construct, id: string, props: TargetBuildProjectProps) {
+    super(scope, id);
+    const { target } = props;
+    validateTarget(target);
+    this.target = target;
+    const prefix = artifactsPathFor(target.name);
+
+    const artifactStatements = [
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects(`${prefix}/*`)] }),
+      new iam.PolicyStatement({ actions: ['s3:GetBucketAcl', 's3:GetBucketLocation'], resources: [props.artifactsBucket.bucketArn] }),
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], resources: [props.artifactsKey.keyArn] }),
+    ];
+    const boundary = new codebuild.UntrustedCodeBoundaryPolicy(this, 'Boundary', { additionalStatements: artifactStatements });
+
+    this.project = new codebuild.Project(this, 'Project', {
+      projectName: props.projectName,
+      description: `release-verifier: rebuild target ${target.name} (${target.platform}) from the release commit`,
+      buildSpec: props.buildSpec ?? buildspecFor(target.platform),
+      environment: {
+        buildImage: imageFor(target),
+        computeType: target.fleetArn ? undefined : ((target.computeType as codebuild.ComputeType | undefined) ?? codebuild.ComputeType.MEDIUM),
+        privileged: target.privileged,
+        fleet: target.fleetArn ? codebuild.Fleet.fromFleetArn(this, 'Fleet', target.fleetArn) : undefined,
+      },
+      environmentVariables: {
+        [BUILD_ENV.command]: { value: target.command },
+        [BUILD_ENV.target]: { value: target.name },
+        ...Object.fromEntries(Object.entries(target.env).map(([k, v]) => [k, { value: v }])),
+      },
+      timeout: Duration.minutes(target.timeoutMinutes),
+      queuedTimeout: props.queuedTimeout ?? Duration.hours(8),
+      encryptionKey: props.artifactsKey,
+      badge: false,
+    });
+    iam.PermissionsBoundary.of(this.project).apply(boundary);
+    for (const s of artifactStatements) this.project.addToRolePolicy(s);
+
+    // Artifacts: S3, this target's prefix, CodeBuild's per-build namespace, no packaging. Set on
+    // the L1 resource: the L2 `Artifacts.s3()` grants the role read/write/delete on the whole bucket.
+    const cfn = this.project.node.defaultChild as codebuild.CfnProject;
+    cfn.artifacts = {
+      type: 'S3',
+      location: props.artifactsBucket.bucketName,
+      path: prefix,
+      namespaceType: 'BUILD_ID',
+      name: ARTIFACTS_NAME,
+      packaging: 'NONE',
+      encryptionDisabled: false,
+    };
+
+    // A private ECR image in this account needs pull rights (the boundary allows them).
+    const ecr = ECR_PRIVATE.exec(target.image);
+    if (ecr) {
+      const stack = Stack.of(this);
+      this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], resources: [stack.formatArn({ service: 'ecr', account: ecr[1], region: ecr[2], resource: 'repository', resourceName: ecr[3] })] }));
+      this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    }
+
+    Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'The build image is the target\'s own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.' });
+  }
+}

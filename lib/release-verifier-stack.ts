@@ -1,0 +1,207 @@
+import { CfnOutput, Duration, SecretValue, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Size } from 'aws-cdk-lib';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type { Construct } from 'constructs';
+import type { Config } from '../lambda/core/config/schema';
+import { ENV } from '../lambda/handlers/env';
+import { SERVICE } from '../lambda/handlers/metric-names';
+import { ANONYMOUS_TOKEN } from '../lambda/adapters/secrets';
+import { AlertsTopic } from './constructs/alerts-topic';
+import { ArtifactsBucket } from './constructs/artifacts-bucket';
+import { ConfigLayer } from './constructs/config-layer';
+import { DeadMansSwitch } from './constructs/dead-mans-switch';
+import { OperationalAlarms } from './constructs/operational-alarms';
+import { ResultsBucket } from './constructs/results-bucket';
+import { TargetBuildProject } from './constructs/target-build-project';
+import { VerifierFunction } from './constructs/verifier-function';
+
+export interface ReleaseVerifierStackProps extends StackProps {
+  /** the resolved configuration (`loadConfig` of the same file the CLI uses) */
+  readonly config: Config;
+  /**
+   * Prefix of the CodeBuild project names (`<prefix>-<target>`).
+   * @default `relverify-<stack name>` in lower case
+   */
+  readonly projectNamePrefix?: string;
+  /**
+   * A launch of the same release within this long after a previous one joins that run instead
+   * of starting new builds.
+   * @default Duration.hours(12)
+   */
+  readonly runWindow?: Duration;
+  /** @default 8 days (weekly schedule + 1 day) */
+  readonly maxDaysWithoutRun?: number;
+  /** Break-glass principals allowed to bypass Object Lock governance retention. @default none */
+  readonly governanceBypassPrincipalArns?: string[];
+}
+
+/** The name of the secret the stack creates when the config names none. */
+export const defaultTokenSecretName = (stackName: string) => `release-verifier/${stackName}/gitlab-token`;
+
+/**
+ * The weekly serverless verifier, for a dedicated AWS account: schedule → launcher Lambda → one
+ * CodeBuild build per target → build state-change events → checker Lambda → S3 records → SNS.
+ * The judgement is the core's (planRun, checkTarget, summarize, alertFor), the same as the CLI's.
+ */
+export class ReleaseVerifierStack extends Stack {
+  readonly results: ResultsBucket;
+  readonly artifacts: ArtifactsBucket;
+  readonly alerts: AlertsTopic;
+  readonly projects: TargetBuildProject[];
+  readonly launcher: VerifierFunction;
+  readonly checker: VerifierFunction;
+  readonly deadman: VerifierFunction;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly tokenSecret: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, props: ReleaseVerifierStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const prefix = (props.projectNamePrefix ?? `relverify-${this.stackName}`).toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 200);
+
+    // ── storage, alerts, token ──
+    this.results = new ResultsBucket(this, 'Results', {
+      retention: Duration.days(config.aws.resultsRetentionDays),
+      objectLockMode: config.aws.objectLockMode,
+      governanceBypassPrincipalArns: props.governanceBypassPrincipalArns,
+    });
+    this.artifacts = new ArtifactsBucket(this, 'Artifacts', { retention: Duration.days(config.aws.artifactRetentionDays) });
+    this.alerts = new AlertsTopic(this, 'Alerts', { emails: config.alerts.emails, smsNumbers: config.alerts.sms });
+
+    if (config.gitlab.token.secretName) {
+      this.tokenSecret = secretsmanager.Secret.fromSecretNameV2(this, 'GitLabToken', config.gitlab.token.secretName);
+    } else {
+      const secret = new secretsmanager.Secret(this, 'GitLabToken', {
+        secretName: defaultTokenSecretName(this.stackName),
+        description: `GitLab token (read-only scope) for ${config.gitlab.url} ${config.gitlab.project}; "${ANONYMOUS_TOKEN}" reads a public project without one`,
+        encryptionKey: this.results.key,
+        // A placeholder, not a secret: the operator stores the real token after deploy.
+        secretStringValue: SecretValue.unsafePlainText(ANONYMOUS_TOKEN),
+      });
+      Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: 'A GitLab token cannot be rotated by Secrets Manager; it is rotated in GitLab (with an expiry date) and stored again.' });
+      this.tokenSecret = secret;
+    }
+
+    // ── one build project per target ──
+    this.projects = config.targets.map(
+      (target) =>
+        new TargetBuildProject(this, `Target-${target.name}`, {
+          target,
+          projectName: `${prefix}-${target.name}`,
+          artifactsBucket: this.artifacts.bucket,
+          artifactsKey: this.artifacts.key,
+        }),
+    );
+    const projectArns = this.projects.map((p) => p.project.projectArn);
+    const projectMap = JSON.stringify(Object.fromEntries(this.projects.map((p) => [p.target.name, `${prefix}-${p.target.name}`])));
+
+    // ── Lambdas ──
+    const configLayer = new ConfigLayer(this, 'Config', { config });
+    const common = {
+      [ENV.resultsBucket]: this.results.bucket.bucketName,
+      [ENV.topicArn]: this.alerts.topic.topicArn,
+    };
+    const maxTimeout = Math.max(...config.targets.map((t) => t.timeoutMinutes));
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue.' });
+
+    this.launcher = new VerifierFunction(this, 'Launcher', {
+      handler: 'launcher',
+      serviceName: SERVICE.launcher,
+      configLayer,
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+      ephemeralStorageSize: Size.gibibytes(10),
+      environment: {
+        ...common,
+        [ENV.tokenSecret]: this.tokenSecret.secretArn,
+        [ENV.projects]: projectMap,
+        [ENV.runWindowMinutes]: String((props.runWindow ?? Duration.hours(12)).toMinutes()),
+      },
+    });
+    this.checker = new VerifierFunction(this, 'Checker', {
+      handler: 'checker',
+      serviceName: SERVICE.checker,
+      configLayer,
+      timeout: Duration.minutes(15),
+      memorySize: 2048,
+      ephemeralStorageSize: Size.gibibytes(10),
+      environment: {
+        ...common,
+        [ENV.tokenSecret]: this.tokenSecret.secretArn,
+        [ENV.projects]: projectMap,
+        [ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+      },
+    });
+    this.deadman = new VerifierFunction(this, 'DeadMan', {
+      handler: 'deadman',
+      serviceName: SERVICE.deadman,
+      configLayer,
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      environment: { ...common, [ENV.staleRunMinutes]: String(maxTimeout + 8 * 60 + 120) },
+    });
+
+    // ── permissions (hand-scoped; no deletes anywhere) ──
+    const launcher = this.launcher.fn;
+    const checker = this.checker.fn;
+    const deadman = this.deadman.fn;
+    this.results.grantRecords(launcher, { write: true });
+    this.results.grantRecords(checker, { write: true });
+    this.results.grantRecords(deadman, { write: true, prefixes: ['runs/', 'deadman/'] });
+    this.artifacts.grantReadArtifacts(checker);
+    for (const fn of [launcher, checker]) this.tokenSecret.grantRead(fn);
+    for (const fn of [launcher, checker, deadman]) this.alerts.topic.grantPublish(fn);
+    launcher.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartTargetBuilds', actions: ['codebuild:StartBuild'], resources: projectArns }));
+    launcher.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyBuildspecOverride',
+        effect: iam.Effect.DENY,
+        actions: ['codebuild:StartBuild'],
+        resources: projectArns,
+        conditions: { Null: { 'codebuild:source.buildspec': 'false' } },
+      }),
+    );
+    checker.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadTargetBuilds', actions: ['codebuild:BatchGetBuilds'], resources: projectArns }));
+
+    // ── triggers ──
+    new events.Rule(this, 'Schedule', {
+      description: 'release-verifier: weekly run',
+      schedule: events.Schedule.expression(config.schedule),
+      targets: [new targets.LambdaFunction(launcher, { event: events.RuleTargetInput.fromObject({ source: 'schedule' }), retryAttempts: 2, deadLetterQueue: this.deadLetterQueue })],
+    });
+    new events.Rule(this, 'BuildFinished', {
+      description: 'release-verifier: a target build ended (any status but IN_PROGRESS)',
+      eventPattern: {
+        source: ['aws.codebuild'],
+        detailType: ['CodeBuild Build State Change'],
+        detail: {
+          'project-name': this.projects.map((p) => `${prefix}-${p.target.name}`),
+          'build-status': events.Match.anythingBut('IN_PROGRESS'),
+        },
+      },
+      targets: [new targets.LambdaFunction(checker, { retryAttempts: 8, maxEventAge: Duration.hours(24), deadLetterQueue: this.deadLetterQueue })],
+    });
+    // EventBridge's retries and DLQ cover delivery; a checker that fails after delivery is retried
+    // by Lambda's asynchronous invocation and then lands in the same queue.
+    checker.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(this.deadLetterQueue) });
+    launcher.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(this.deadLetterQueue) });
+
+    // ── alarms ──
+    new OperationalAlarms(this, 'Alarms', { topic: this.alerts.topic, functions: { Launcher: launcher, Checker: checker, DeadMan: deadman }, deadLetterQueue: this.deadLetterQueue });
+    new DeadMansSwitch(this, 'DeadMansSwitch', { handler: deadman, topic: this.alerts.topic, maxDaysWithoutRun: props.maxDaysWithoutRun ?? 8 });
+
+    // ── outputs (run-now finds the launcher here) ──
+    new CfnOutput(this, 'LauncherFunctionName', { value: launcher.functionName, description: 'invoke to start a run now (release-verifier run-now --stack …)' });
+    new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName, description: 'run records: runs/<runId>/{plan,summary}.json, targets/<target>.json, report.html' });
+    new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifacts.bucket.bucketName });
+    new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
+    new CfnOutput(this, 'GitLabTokenSecretArn', { value: this.tokenSecret.secretArn, description: 'store the GitLab token here (aws secretsmanager put-secret-value)' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+  }
+}
