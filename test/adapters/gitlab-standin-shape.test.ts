@@ -117,5 +117,12 @@ describe('GitLab stand-in shapes', () => {
     expect((await get('/projects/4242', { headers: { 'private-token': 'wrong' } })).status).toBe(401);
     expect((await get('/projects/4242', { headers: {} })).status).toBe(404);
     expect((await get('/projects/mealplanner%2Fmealplanner')).status).toBe(200);
+    const open = await startGitLabStandIn(); // no token configured: anonymous reads work (demo)
+    try {
+      open.model.addProject({ path: 'a/b', id: 7 });
+      expect((await fetch(`${open.url}/api/v4/projects/a%2Fb`)).status).toBe(200);
+    } finally {
+      await open.close();
+    }
   });
 });

@@ -68,9 +68,9 @@ const PER_PAGE = 100;
 const MAX_LINK_PAGES = 20; // 2000 links
 const MAX_PACKAGE_PAGES = 10;
 const MAX_PACKAGE_FILE_PAGES = 20;
-/** releases scanned for the latest non-upcoming one */
-const LATEST_SCAN_PER_PAGE = 20;
-const LATEST_SCAN_PAGES = 5;
+/** releases scanned (one request) for the newest one that is not upcoming */
+const LATEST_SCAN_PER_PAGE = 50;
+const LATEST_SCAN_PAGES = 1;
 
 /** GitLab's recorded digest of a generic-package file disagrees with the bytes it served. The core
  * maps this to TAMPERED. Kind 'bad-response', `details.code` FORGE_DIGEST_MISMATCH. */
