@@ -22,13 +22,14 @@ import { hashFile, type Digest } from '../digest';
 import { bytesComparer, compareBytes } from './bytes';
 import { machoComparer } from '../macho/compare';
 import { archiveComparer } from '../archive/compare';
+import { peComparer } from '../pe/compare';
 
 export type CompareOptions = CompareContext & { method?: 'auto' | 'bytes' };
 
 /**
- * The PE and MSI comparers are written in parallel (lambda/formats/pe|msi/compare.ts). Until both
- * exist they are loaded through a guarded dynamic import; a missing one leaves those files to the
- * bytes comparer, which fails closed (a signed release never equals an unsigned rebuild byte for byte).
+ * The MSI comparer is written in parallel (lambda/formats/msi/compare.ts). Until it exists it is
+ * loaded through a guarded dynamic import; while missing, MSI files fall to the bytes comparer,
+ * which fails closed (a signed release never equals an unsigned rebuild byte for byte).
  */
 async function optionalComparer(specifier: string, name: string): Promise<Comparer | null> {
   try {
@@ -46,8 +47,8 @@ let comparers: Promise<readonly Comparer[]> | undefined;
 /** Format comparers in detection order; the first whose detect() accepts the published head wins. */
 export function formatComparers(): Promise<readonly Comparer[]> {
   comparers ??= (async () => {
-    const [pe, msi] = await Promise.all([optionalComparer('../pe/compare', 'peComparer'), optionalComparer('../msi/compare', 'msiComparer')]);
-    return [pe, machoComparer, msi, archiveComparer].filter((c): c is Comparer => c !== null);
+    const msi = await optionalComparer('../msi/compare', 'msiComparer');
+    return [peComparer, machoComparer, msi, archiveComparer].filter((c): c is Comparer => c !== null);
   })();
   return comparers;
 }

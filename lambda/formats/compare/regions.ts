@@ -15,14 +15,19 @@ export interface Region {
 /** A half-open byte range [start, end). */
 export type Range = [number, number];
 
-/** Names of the regions overlapping `range`, most specific (smallest) first, at most `max`. */
+/**
+ * Names of the regions overlapping `range`, in file order, at most `max`. Only the most specific
+ * regions are named: one that contains another overlapping region ("segment __TEXT" around
+ * "section __TEXT,__text") is left out.
+ */
 export function regionNames(regions: readonly Region[], range: Range, max = 3): string[] {
   const [s, e] = range;
-  const hits = regions
-    .filter((r) => r.end > r.start && r.start < e && s < r.end)
-    .sort((a, b) => a.end - a.start - (b.end - b.start) || a.start - b.start);
+  const hits = regions.filter((r) => r.end > r.start && r.start < e && s < r.end);
+  const leaves = hits
+    .filter((r) => !hits.some((o) => o !== r && o.start >= r.start && o.end <= r.end && o.end - o.start < r.end - r.start))
+    .sort((a, b) => a.start - b.start || a.end - b.end);
   const names: string[] = [];
-  for (const r of hits) {
+  for (const r of leaves) {
     if (!names.includes(r.name)) names.push(r.name);
   }
   if (names.length > max) return [...names.slice(0, max), `+${names.length - max} more`];

@@ -137,7 +137,8 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
 
   // 2. byte equality of the normalised slices
   const common = Math.min(pub.end, reb.end);
-  const collector = new RangeCollector(20, 64);
+  // a small merge gap keeps neighbouring load commands (LC_UUID, LC_MAIN…) apart in explanations
+  const collector = new RangeCollector(20, 8);
   const pIter = pView.chunks(0, common);
   const rIter = rView.chunks(0, common);
   for (;;) {
