@@ -68,6 +68,9 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   if (signedData.version !== 1) throw bad(`SignedData version ${signedData.version} (Authenticode uses 1)`);
   if (signedData.signerInfos.length !== 1) throw bad(`${signedData.signerInfos.length} SignerInfos (exactly one required)`);
   const signerInfo = signedData.signerInfos[0];
+  // CMS: version 1 goes with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
+  const bySerial = signerInfo.sid instanceof pkijs.IssuerAndSerialNumber;
+  if (signerInfo.version !== (bySerial ? 1 : 3)) throw bad(`SignerInfo version ${signerInfo.version} does not fit its signer identifier`);
 
   // The encapsulated content: SpcIndirectDataContent, as a SEQUENCE (not wrapped in an OCTET STRING).
   const eci = signedData.encapContentInfo;
