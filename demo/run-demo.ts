@@ -1,0 +1,80 @@
+/**
+ * `npm run demo`: the offline end-to-end demo. Exits 0 only when every scenario ends as expected.
+ */
+import { rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { allFindings } from '../lambda/core/report';
+import { setupDemo, type VerifyOutcome } from './demo-scenario';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const workspace = join(root, '.demo');
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+
+function banner(s: string) {
+  console.log(`\n${bold('━━━ ' + s + ' ' + '━'.repeat(Math.max(0, 70 - s.length)))}`);
+}
+
+function show(o: VerifyOutcome) {
+  const r = o.report;
+  console.log(`verdict ${bold(r.verdict)} (exit ${o.exitCode}) — release ${r.release?.tag} @ ${r.release?.commitSha}`);
+  for (const t of r.targets) {
+    for (const a of t.artifacts) {
+      console.log(`  ${t.name.padEnd(10)} ${a.asset}: ${a.verdict}`);
+      console.log(`    published ${a.published?.sha256 ?? '—'}`);
+      console.log(`    rebuilt   ${a.rebuilt?.sha256 ?? '—'}`);
+      if (a.comparison) console.log(`    compare   ${a.comparison.method}: ${a.comparison.match ? 'match' : 'DIFFERS'}`);
+      if (a.signature) console.log(`    signature ${a.signature.scheme}: ${a.signature.valid ? 'valid' : 'INVALID'}${a.signature.signer ? ` (${a.signature.signer})` : ''}`);
+    }
+  }
+  for (const f of allFindings(r).filter((x) => x.level !== 'NOTICE')) console.log(`  → ${f.level} ${f.code}: ${f.message}`);
+  console.log(`  report: ${relative(process.cwd(), join(workspace, 'runs', 'runs', r.runId, 'summary.json'))}`);
+}
+
+async function main(): Promise<number> {
+  rmSync(workspace, { recursive: true, force: true });
+  banner('Setting up: demo app, signed release on a GitLab stand-in (127.0.0.1)');
+  const demo = await setupDemo(workspace);
+  console.log(`GitLab stand-in: ${demo.gitlab.url}  project demo/mealplanner  release ${demo.repo.tag} @ ${demo.repo.commitSha}`);
+  console.log(`configuration:   ${relative(process.cwd(), demo.configPath)}`);
+  const results: { scenario: string; expected: string; got: string; exit: number; expectedExit: number }[] = [];
+  try {
+    banner('1. The genuine release');
+    const genuine = await demo.verify({ echo: true });
+    show(genuine);
+    results.push({ scenario: 'genuine release', expected: 'VERIFIED', got: genuine.report.verdict, exit: genuine.exitCode, expectedExit: 0 });
+
+    banner('2. The Linux asset swapped for a build of modified source, signed with the maintainer key');
+    demo.publishBackdooredLinuxBuild();
+    const swapped = await demo.verify({ echo: true });
+    show(swapped);
+    results.push({ scenario: 'asset from modified source', expected: 'MISMATCH', got: swapped.report.verdict, exit: swapped.exitCode, expectedExit: 1 });
+
+    banner('3. The web bundle swapped without updating the signed SHA256SUMS');
+    demo.restoreLinux();
+    demo.swapWebBundleBehindManifest();
+    const tampered = await demo.verify({ echo: true });
+    show(tampered);
+    results.push({ scenario: 'asset not in signed manifest', expected: 'TAMPERED', got: tampered.report.verdict, exit: tampered.exitCode, expectedExit: 1 });
+  } finally {
+    await demo.close();
+  }
+
+  banner('Summary');
+  let ok = true;
+  for (const r of results) {
+    const pass = r.got === r.expected && r.exit === r.expectedExit;
+    ok &&= pass;
+    console.log(`  ${pass ? 'as expected' : 'UNEXPECTED '}  ${r.scenario.padEnd(30)} expected ${r.expected} (exit ${r.expectedExit}), got ${r.got} (exit ${r.exit})`);
+  }
+  console.log(`\nReports (JSON + HTML): ${relative(process.cwd(), join(workspace, 'runs', 'runs'))}/`);
+  return ok && results.length === 3 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`demo failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  },
+);
