@@ -110,7 +110,7 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
   const configPath = join(workspace, 'release-verifier.yaml');
   writeFileSync(configPath, `# written by the demo; see examples/ for a real project\n${stringify(config)}`);
   void keyFiles;
-  const runsDir = join(workspace, 'runs');
+  const runsDir = workspace;
 
   const replace = (fileName: string, bytes: Uint8Array) => gitlab.model.replaceAsset(project, { packageName: PACKAGE, version: repo.version, fileName, bytes });
 
@@ -142,7 +142,7 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
 
 function runVerify(configPath: string, runsDir: string, echo: boolean): Promise<VerifyOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'verify', '--config', configPath, '--runs-dir', runsDir, '--docker', 'never', '--json'], {
+    const child = spawn(process.execPath, [CLI, 'verify', '--config', configPath, '--store', runsDir, '--docker', 'never', '--json'], {
       env: { ...process.env, DEMO_GITLAB_TOKEN: TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

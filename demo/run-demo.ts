@@ -28,7 +28,7 @@ function show(o: VerifyOutcome) {
     }
   }
   for (const f of allFindings(r).filter((x) => x.level !== 'NOTICE')) console.log(`  → ${f.level} ${f.code}: ${f.message}`);
-  console.log(`  report: ${relative(process.cwd(), join(workspace, 'runs', 'runs', r.runId, 'summary.json'))}`);
+  console.log(`  report: ${relative(process.cwd(), join(workspace, 'runs', r.runId, 'summary.json'))}`);
 }
 
 async function main(): Promise<number> {
@@ -67,7 +67,7 @@ async function main(): Promise<number> {
     ok &&= pass;
     console.log(`  ${pass ? 'as expected' : 'UNEXPECTED '}  ${r.scenario.padEnd(30)} expected ${r.expected} (exit ${r.expectedExit}), got ${r.got} (exit ${r.exit})`);
   }
-  console.log(`\nReports (JSON + HTML): ${relative(process.cwd(), join(workspace, 'runs', 'runs'))}/`);
+  console.log(`\nReports (JSON + HTML): ${relative(process.cwd(), join(workspace, 'runs'))}/`);
   return ok && results.length === 3 ? 0 : 1;
 }
 

@@ -19,7 +19,7 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
   --config FILE     configuration (YAML or JSON; see schema/release-verifier.schema.json)
   --release TAG     verify this release instead of the configured one (default: latest)
   --json            print the JSON report on stdout
-  --runs-dir DIR    where run records are written (default: ./runs)
+  --store DIR       where run records are written: DIR/runs/<runId>/ (default: .)
   --docker MODE     auto | always | never: run builds in the pinned image with Docker (default: auto)
   --keep            keep build directories and downloads for inspection
   --quiet           no progress lines
@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         release: { type: 'string' },
         json: { type: 'boolean', default: false },
-        'runs-dir': { type: 'string', default: 'runs' },
+        store: { type: 'string', default: '.' },
         docker: { type: 'string', default: 'auto' },
         keep: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
@@ -77,14 +77,14 @@ export async function run(argv: string[]): Promise<number> {
       {
         forge: forgeFromConfig(config, token),
         builder,
-        store: new DirectoryStore(values['runs-dir']!),
+        store: new DirectoryStore(values.store!),
         notifier: new ConsoleNotifier({ stream: process.stderr }),
         formats: formatOps,
       },
       { tag: values.release, progress, keepFiles: values.keep },
     );
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else process.stdout.write(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${new DirectoryStore(values['runs-dir']!).locate(reportKey)}\n`);
+    else process.stdout.write(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${new DirectoryStore(values.store!).locate(reportKey)}\n`);
     return exitCodeFor(report.verdict);
   } catch (err) {
     // Fail closed: an unexpected failure is never success.

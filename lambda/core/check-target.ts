@@ -190,11 +190,13 @@ class TargetChecker {
       }
       if (published && rebuilt) {
         try {
+          const scratchDir = this.scratch('compare');
+          await mkdir(scratchDir, { recursive: true });
           const comparison = await this.deps.formats.compareArtifacts(published.path, rebuilt.path, {
             method: artifact.compare,
             publishedSha256: published.sha256,
             rebuiltSha256: rebuilt.sha256,
-            scratchDir: this.scratch('compare'),
+            scratchDir,
             maxBytes: this.deps.limits.maxBytes,
           });
           report.comparison = comparison;
