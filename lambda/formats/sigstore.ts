@@ -23,7 +23,7 @@ import {
   bundleFromJSON,
   type Bundle,
 } from '@sigstore/bundle';
-import { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
+import { Bundle as BundleMessage, HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier, type SignedEntity, type Signer } from '@sigstore/verify';
 import { FormatError } from '../core/errors';
 import { readBoundedFile } from './bounded-read';
@@ -83,10 +83,64 @@ export function parseBundle(bytes: Uint8Array): Bundle {
   if (typeof o.mediaType !== 'string' || !MEDIA_TYPES.has(o.mediaType)) {
     throw new FormatError('sigstore', `unknown bundle mediaType ${JSON.stringify(o.mediaType)}`);
   }
+  let bundle: Bundle;
   try {
-    return bundleFromJSON(obj);
+    bundle = bundleFromJSON(obj);
   } catch (err) {
     throw new FormatError('sigstore', `invalid bundle: ${(err as Error).message}`, { cause: err });
+  }
+  // The protobuf JSON mapping silently drops fields it does not know. Data the verifier ignores has
+  // no place in a signature file: refuse it (fail closed), rather than verify something else.
+  const unknown = unknownFields(obj, BundleMessage.toJSON(bundle), 'bundle');
+  if (unknown.length) throw new FormatError('sigstore', `bundle has fields the verifier does not understand: ${unknown.slice(0, 5).join(', ')}`);
+  checkInclusionProofs(bundle);
+  return bundle;
+}
+
+function canonicalNoteSignature(line: string): boolean {
+  const m = /^\u2014 (\S+) ([A-Za-z0-9+/]+={0,2})$/.exec(line);
+  return !!m && m[2]!.length % 4 === 0 && Buffer.from(m[2]!, 'base64').toString('base64') === m[2];
+}
+
+function isEmptyValue(v: unknown): boolean {
+  return v === null || v === '' || v === 0 || v === '0' || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
+}
+
+/** Paths of keys present (with a non-default value) in `input` but absent from its decoded form. */
+function unknownFields(input: unknown, decoded: unknown, path: string, depth = 0): string[] {
+  if (depth > 32) return [`${path} (nested too deep)`];
+  if (Array.isArray(input)) {
+    if (!Array.isArray(decoded)) return isEmptyValue(input) ? [] : [path];
+    return input.flatMap((v, i) => unknownFields(v, decoded[i], `${path}[${i}]`, depth + 1));
+  }
+  if (typeof input !== 'object' || input === null) return [];
+  const d = (typeof decoded === 'object' && decoded !== null ? decoded : {}) as Record<string, unknown>;
+  return Object.entries(input as Record<string, unknown>).flatMap(([k, v]) =>
+    k in d ? unknownFields(v, d[k], `${path}.${k}`, depth + 1) : isEmptyValue(v) ? [] : [`${path}.${k}`],
+  );
+}
+
+/**
+ * @sigstore/verify checks an inclusion proof against its signed checkpoint and ignores the proof's
+ * own rootHash/treeSize copies; require them to agree, so the bundle carries no unverified claims.
+ */
+function checkInclusionProofs(bundle: Bundle): void {
+  for (const [i, entry] of bundle.verificationMaterial.tlogEntries.entries()) {
+    const proof = entry.inclusionProof;
+    if (!proof?.checkpoint) continue;
+    const lines = proof.checkpoint.envelope.split('\n');
+    const size = lines[1];
+    const root = lines[2] !== undefined ? Buffer.from(lines[2], 'base64') : undefined;
+    if (size === undefined || root === undefined || size !== String(proof.treeSize) || !root.equals(Buffer.from(proof.rootHash))) {
+      throw new FormatError('sigstore', `tlog entry ${i}: inclusion proof rootHash/treeSize disagree with its checkpoint`);
+    }
+    // Signed-note signature lines ("— <name> <base64>"): the library decodes base64 leniently
+    // (skipping stray characters); accept only the canonical spelling.
+    const blank = lines.indexOf('');
+    const sigLines = lines.slice(blank + 1).filter((l, j, all) => !(l === '' && j === all.length - 1));
+    if (blank < 0 || sigLines.length === 0 || !sigLines.every(canonicalNoteSignature)) {
+      throw new FormatError('sigstore', `tlog entry ${i}: malformed checkpoint signature line`);
+    }
   }
 }
 

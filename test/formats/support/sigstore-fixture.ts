@@ -7,7 +7,18 @@
  * the file, a hashedrekord tlog entry, and a v0.3 protobuf bundle.
  */
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { initializeCA, initializeCTLog, initializeTLog, type CA, type TLog } from '@sigstore/mock';
+import { initializeCA, initializeCTLog, initializeTLog } from '@sigstore/mock';
+
+type CA = Awaited<ReturnType<typeof initializeCA>>;
+type TLog = Awaited<ReturnType<typeof initializeTLog>>;
+/** the shape of one Rekor v1 log entry as the mock returns it */
+interface RekorEntry {
+  body: string;
+  integratedTime: number;
+  logID: string;
+  logIndex: number;
+  verification: { signedEntryTimestamp: string; inclusionProof: { logIndex: number; rootHash: string; treeSize: number; hashes: string[]; checkpoint: string } };
+}
 
 const ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
 const ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
@@ -20,7 +31,7 @@ export interface SigstoreDeployment {
 }
 
 const ec = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+const b64 = (b: ArrayBufferView) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 
 export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
   const ctKeys = ec();
@@ -82,8 +93,8 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
       },
     };
     const logged = await tlog.log(proposed);
-    const entry = Object.values(logged)[0]!;
-    const proof = entry.verification!.inclusionProof!;
+    const entry = Object.values(logged as Record<string, RekorEntry>)[0]!;
+    const proof = entry.verification.inclusionProof;
     const bundle = {
       mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
       verificationMaterial: {
@@ -94,7 +105,7 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
             logId: { keyId: Buffer.from(entry.logID, 'hex').toString('base64') },
             kindVersion: { kind: 'hashedrekord', version: '0.0.1' },
             integratedTime: String(entry.integratedTime),
-            inclusionPromise: { signedEntryTimestamp: entry.verification!.signedEntryTimestamp },
+            inclusionPromise: { signedEntryTimestamp: entry.verification.signedEntryTimestamp },
             inclusionProof: {
               logIndex: String(proof.logIndex),
               rootHash: Buffer.from(proof.rootHash, 'hex').toString('base64'),
