@@ -6,13 +6,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
 
 export interface LocalS3 {
   endpoint: string;
   client(): S3Client;
+  /** a client on which PUT If-None-Match: * answers 412 when the key exists, as S3 does (s3rver
+   * ignores the header); sequentially faithful, not atomic — races are tested with mocks */
+  conditionalClient(): S3Client;
   createBucket(name: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -31,9 +34,32 @@ export async function startLocalS3(): Promise<LocalS3> {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+  const conditionalClient = () => {
+    const c = client();
+    const probe = client();
+    c.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Bucket?: string; Key?: string; IfNoneMatch?: string };
+        if (context.commandName === 'PutObjectCommand' && input.IfNoneMatch === '*') {
+          const exists = await probe.send(new HeadObjectCommand({ Bucket: input.Bucket, Key: input.Key })).then(
+            () => true,
+            (err: { $metadata?: { httpStatusCode?: number } }) => {
+              if (err.$metadata?.httpStatusCode === 404) return false;
+              throw err;
+            },
+          );
+          if (exists) throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'emulateIfNoneMatch' },
+    );
+    return c;
+  };
   return {
     endpoint,
     client,
+    conditionalClient,
     createBucket: async (name) => {
       await client().send(new CreateBucketCommand({ Bucket: name }));
     },
