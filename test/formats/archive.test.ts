@@ -17,6 +17,7 @@ import { archiveKind } from '../../lambda/formats/archive/detect';
 import { LimitError } from '../../lambda/formats/digest';
 import { run, status, toolsAvailable } from '../support/tools';
 import { buildMachO, postLinkSign, read } from './macho-fixtures';
+import { mutate, prng } from '../fuzz/fuzz-target';
 
 let dir: string;
 const p = (...parts: string[]) => join(dir, ...parts);
@@ -295,5 +296,28 @@ describe.skipIf(!toolsAvailable('x86_64-w64-mingw32-gcc', 'osslsigncode', 'opens
     expect(r.differences).toEqual([]);
     expect(r.match).toBe(true);
     expect(r.details!.signatureTransparentMembers).toEqual([{ entry: 'hello.exe', method: 'authenticode' }]);
+  });
+});
+
+describe('bounded mutations', () => {
+  it('mutated zip and tar.gz releases never crash or hang: a verdict, or a refusal (LimitError)', async () => {
+    const rand = prng(0xa7c);
+    for (const [release, rebuild] of [
+      ['z-release.zip', 'z-rebuild.zip'],
+      ['t-release.tar.gz', 't-rebuild.tar.gz'],
+    ] as const) {
+      const original = readFileSync(p(release));
+      let mismatches = 0;
+      for (let i = 0; i < 120; i++) {
+        writeFileSync(p('mutant'), mutate(original, rand));
+        try {
+          const r = await compareArtifacts(p('mutant'), p(rebuild), { scratchDir: p() });
+          if (!r.match) mismatches++;
+        } catch (err) {
+          expect(err).toBeInstanceOf(LimitError);
+        }
+      }
+      expect(mismatches).toBeGreaterThan(0);
+    }
   });
 });

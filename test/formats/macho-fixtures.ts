@@ -149,3 +149,17 @@ export function buildMachO(dir: string, source: string, options: BuildOptions = 
 }
 
 export const read = (p: string) => readFileSync(p);
+
+/** For mutation tests: where the signature starts, and the header bytes a signer may change (§3.4). */
+export function signerEditableBytes(signed: Buffer): { dataoff: number; editable: Set<number> } {
+  const l = layout(signed);
+  if (!l.cs || !l.linkedit) throw new Error('fixture: not signed');
+  const editable = new Set<number>();
+  for (let i = 0; i < 16; i++) editable.add(l.cs.off + i);
+  for (let i = 0; i < 8; i++) {
+    editable.add(16 + i); // ncmds, sizeofcmds
+    editable.add(l.linkedit.off + 32 + i); // vmsize
+    editable.add(l.linkedit.off + 48 + i); // filesize
+  }
+  return { dataoff: l.cs.dataoff, editable };
+}

@@ -19,7 +19,8 @@ import { compareMachO, machoComparer } from '../../lambda/formats/macho/compare'
 import { parseEmbeddedSignature, primaryCodeDirectory, PageHasher } from '../../lambda/formats/macho/codesign';
 import { readSlices, readThinHeader, readAt } from '../../lambda/formats/macho/parse';
 import { run, toolsAvailable } from '../support/tools';
-import { buildMachO, postLinkSign, read, stripSignature } from './macho-fixtures';
+import { buildMachO, postLinkSign, read, signerEditableBytes, stripSignature } from './macho-fixtures';
+import { mutate, prng } from '../fuzz/fuzz-target';
 
 const SOURCE = (k: number) => `
 int helper(int x) { return x * ${k} + 1; }
@@ -175,6 +176,24 @@ describe.skipIf(!enabled)('Mach-O comparer (clang + ld64.lld)', () => {
     const r = await compareArtifacts(p('truncated'), p('unsigned'));
     expect(r.match).toBe(false);
     expect(r.differences.length).toBeGreaterThan(0);
+  });
+
+  it('bounded mutations of a signed release never crash and never match unless only signer-editable bytes changed', async () => {
+    const original = read(p('postsigned'));
+    const { dataoff, editable } = signerEditableBytes(original);
+    const rand = prng(0x5eed);
+    let matches = 0;
+    for (let i = 0; i < 300; i++) {
+      const mutated = Buffer.from(mutate(original, rand));
+      writeFileSync(p('mutant'), mutated);
+      const r = await compareArtifacts(p('mutant'), p('unsigned'));
+      if (!r.match) continue;
+      matches++;
+      // a match is only allowed when the code before the signature is intact outside the signer's fields
+      expect(mutated.length).toBeGreaterThanOrEqual(dataoff);
+      for (let k = 0; k < dataoff; k++) if (!editable.has(k) && mutated[k] !== original[k]) expect.fail(`mutation ${i} changed byte ${k} and still matched`);
+    }
+    expect(matches).toBeLessThan(300);
   });
 
   describe('universal binaries', () => {
