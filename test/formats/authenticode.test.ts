@@ -16,6 +16,7 @@ import { toolsAvailable } from '../support/tools';
 import * as F from './support/authenticode-fixtures';
 
 type Policy = SignatureInput['policy'];
+type AuthenticodePolicy = Extract<Policy, { scheme: 'authenticode' }>;
 
 describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode (osslsigncode fixtures)', () => {
   let dir: string;
@@ -23,8 +24,8 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode (osslsigncod
   let pe: string;
   let signed: string;
   let signedBytes: Buffer;
-  let byFingerprint: Policy;
-  let byCa: Policy;
+  let byFingerprint: AuthenticodePolicy;
+  let byCa: AuthenticodePolicy;
   const write = (name: string, bytes: Buffer) => {
     const p = join(dir, name);
     writeFileSync(p, bytes);
