@@ -162,6 +162,21 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode (osslsigncod
     }
   });
 
+  it('rejects non-DER framing: a SignedData length that no longer covers its SignerInfos', async () => {
+    const der = F.signatureDer(signedBytes);
+    expect((await verify(write('rewrapped.exe', F.withSignature(signedBytes, der)), byFingerprint)).valid).toBe(true);
+    // ContentInfo { OID, [0] { SignedData } }: shrink SignedData's declared length by 256
+    const sdLengthAt = der.indexOf(Buffer.from([0xa0, 0x82])) + 4 + 2;
+    expect(der[sdLengthAt - 2]).toBe(0x30);
+    const edited = Buffer.from(der);
+    edited[sdLengthAt] -= 1;
+    const f = write('framing.exe', F.withSignature(signedBytes, edited));
+    expect(ossl(f)).toBe(false);
+    const r = await verify(f, byFingerprint);
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/declared|DER/);
+  });
+
   describe('timestamps', () => {
     let oldTs: string;
     let oldPlain: string;

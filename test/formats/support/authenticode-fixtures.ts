@@ -262,3 +262,23 @@ export function sectionRange(pe: Buffer, name: string): { start: number; end: nu
   }
   throw new Error(`no section ${name}`);
 }
+
+/** The signed file with its PKCS#7 replaced by `der`, in a well-formed WIN_CERTIFICATE (osslsigncode layout). */
+export function withSignature(signed: Buffer, der: Buffer): Buffer {
+  const pad = (8 - (der.length % 8)) % 8;
+  const table = Buffer.alloc(8 + der.length + pad);
+  table.writeUInt32LE(table.length, 0);
+  table.writeUInt16LE(0x0200, 4);
+  table.writeUInt16LE(0x0002, 6);
+  der.copy(table, 8);
+  return withTable(signed, table);
+}
+
+/** The PKCS#7 DER of a signed file (exactly its own length). */
+export function signatureDer(signed: Buffer): Buffer {
+  const { offset } = certDir(signed);
+  const der = signed.subarray(offset + 8);
+  const n = der[1] < 0x80 ? 0 : der[1] & 0x7f;
+  const len = n === 0 ? der[1] : der.readUIntBE(2, n);
+  return Buffer.from(der.subarray(0, 2 + n + len));
+}
