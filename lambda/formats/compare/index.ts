@@ -23,39 +23,22 @@ import { bytesComparer, compareBytes } from './bytes';
 import { machoComparer } from '../macho/compare';
 import { archiveComparer } from '../archive/compare';
 import { peComparer } from '../pe/compare';
+import { msiComparer } from '../msi/compare';
 
 export type CompareOptions = CompareContext & { method?: 'auto' | 'bytes' };
 
 /**
- * The MSI comparer is written in parallel (lambda/formats/msi/compare.ts). Until it exists it is
- * loaded through a guarded dynamic import; while missing, MSI files fall to the bytes comparer,
- * which fails closed (a signed release never equals an unsigned rebuild byte for byte).
+ * Format comparers in detection order; the first whose detect() accepts the published head wins.
+ * A function, not a constant: archive/compare imports this module (members are compared
+ * recursively), so the list is built on first use, never while that cycle is still loading.
  */
-async function optionalComparer(specifier: string, name: string): Promise<Comparer | null> {
-  try {
-    const mod = (await import(/* @vite-ignore */ specifier)) as Record<string, Comparer | undefined>;
-    return mod[name] ?? null;
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
-    throw err;
-  }
-}
-
-let comparers: Promise<readonly Comparer[]> | undefined;
-
-/** Format comparers in detection order; the first whose detect() accepts the published head wins. */
-export function formatComparers(): Promise<readonly Comparer[]> {
-  comparers ??= (async () => {
-    const msi = await optionalComparer('../msi/compare', 'msiComparer');
-    return [peComparer, machoComparer, msi, archiveComparer].filter((c): c is Comparer => c !== null);
-  })();
-  return comparers;
+export function formatComparers(): readonly Comparer[] {
+  return [peComparer, machoComparer, msiComparer, archiveComparer];
 }
 
 const HEAD_BYTES = 4096;
 
-const FORMAT_NAMES: Record<Comparer['method'], string> = { authenticode: 'PE file', macho: 'Mach-O file', msi: 'MSI (CFB) file', archive: 'archive', bytes: 'file' };
+const FORMAT_NAMES: Record<Comparer['method'], string> = { authenticode: 'a PE file', macho: 'a Mach-O file', msi: 'an MSI (CFB) file', archive: 'an archive (zip, tar, tar.gz)', bytes: 'a file' };
 
 async function readHead(path: string): Promise<Buffer> {
   const handle = await open(path, 'r');
@@ -74,7 +57,7 @@ async function readHead(path: string): Promise<Buffer> {
 }
 
 /** The comparer for a file head (bytes when no format matches). */
-export function comparerFor(head: Uint8Array, list: readonly Comparer[]): Comparer {
+export function comparerFor(head: Uint8Array, list: readonly Comparer[] = formatComparers()): Comparer {
   return list.find((c) => safeDetect(c, head)) ?? bytesComparer;
 }
 
@@ -95,7 +78,7 @@ export async function compareArtifacts(publishedPath: string, rebuiltPath: strin
   if (options.method === 'bytes') return compareBytes(publishedPath, rebuiltPath);
 
   const [pHead, rHead] = await Promise.all([readHead(publishedPath), readHead(rebuiltPath)]);
-  const list = await formatComparers();
+  const list = formatComparers();
   const comparer = comparerFor(pHead, list);
   if (comparer === bytesComparer) return compareBytes(publishedPath, rebuiltPath);
 
@@ -109,7 +92,7 @@ export async function compareArtifacts(publishedPath: string, rebuiltPath: strin
     return {
       method: comparer.method,
       match: false,
-      differences: [{ where: 'format', detail: `the published file is a ${FORMAT_NAMES[comparer.method]}, the rebuilt one is ${rebuiltKind === 'bytes' ? 'not' : `a ${FORMAT_NAMES[rebuiltKind]}`}` }],
+      differences: [{ where: 'format', detail: `the published file is ${FORMAT_NAMES[comparer.method]}, the rebuilt one is ${rebuiltKind === 'bytes' ? 'not' : FORMAT_NAMES[rebuiltKind]}` }],
       details: digests,
     };
   }
