@@ -156,7 +156,11 @@ export class ReleaseVerifierStack extends Stack {
     this.results.grantRecords(deadman, { write: true, prefixes: ['runs/', 'deadman/'] });
     this.artifacts.grantReadArtifacts(checker);
     for (const fn of [launcher, checker]) this.tokenSecret.grantRead(fn);
-    for (const fn of [launcher, checker, deadman]) this.alerts.topic.grantPublish(fn);
+    for (const fn of [launcher, checker, deadman]) {
+      // hand-written instead of grantPublish, which grants kms:GenerateDataKey* (a wildcard)
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.alerts.topic.topicArn] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.alerts.key.keyArn] }));
+    }
     launcher.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartTargetBuilds', actions: ['codebuild:StartBuild'], resources: projectArns }));
     launcher.addToRolePolicy(
       new iam.PolicyStatement({

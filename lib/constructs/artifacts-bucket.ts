@@ -2,7 +2,8 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
+import { acknowledgeWildcards, arnToken } from './nag';
 
 export interface ArtifactsBucketProps {
   /**
@@ -45,8 +46,9 @@ export class ArtifactsBucket extends Construct {
   }
 
   /** Read access for the checker to every target's artifacts. */
-  grantReadArtifacts(grantee: iam.IGrantable): void {
+  grantReadArtifacts(grantee: iam.IGrantable & IConstruct): void {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('builds/*')] }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }));
+    acknowledgeWildcards(grantee, [`Resource::${arnToken(this.bucket.node.defaultChild!)}/builds/*`], 'The checker reads every target\'s artifacts (read only); build ids are created at run time.');
   }
 }

@@ -2,7 +2,8 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
+import { acknowledgeWildcards, arnToken } from './nag';
 
 export interface ResultsBucketProps {
   /**
@@ -80,7 +81,7 @@ export class ResultsBucket extends Construct {
   }
 
   /** Read and write-once access to the run records under `prefixes` (default `runs/`). No delete. */
-  grantRecords(grantee: iam.IGrantable, options: { write: boolean; prefixes?: string[] }): void {
+  grantRecords(grantee: iam.IGrantable & IConstruct, options: { write: boolean; prefixes?: string[] }): void {
     const prefixes = options.prefixes ?? ['runs/'];
     const objectArns = prefixes.map((p) => this.bucket.arnForObjects(`${p}*`));
     const statements = [
@@ -89,5 +90,10 @@ export class ResultsBucket extends Construct {
       new iam.PolicyStatement({ actions: options.write ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], resources: [this.key.keyArn] }),
     ];
     for (const s of statements) grantee.grantPrincipal.addToPrincipalPolicy(s);
+    acknowledgeWildcards(
+      grantee,
+      prefixes.map((p) => `Resource::${arnToken(this.bucket.node.defaultChild!)}/${p}*`),
+      'Scoped to the run-record prefix; run ids are created at run time, so the keys cannot be listed in advance. No delete is granted and Object Lock protects written records.',
+    );
   }
 }
