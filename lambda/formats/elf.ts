@@ -6,6 +6,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Region } from './compare/regions';
+import { readAt } from './compare/read-at';
 
 const SHT_NOBITS = 8;
 const MAX_SECTIONS = 65_536;
@@ -31,17 +32,6 @@ export interface ElfLayout {
 
 export function isElf(head: Uint8Array): boolean {
   return head.length >= 16 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46 && (head[4] === 1 || head[4] === 2) && (head[5] === 1 || head[5] === 2);
-}
-
-async function readAt(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? buf : buf.subarray(0, got);
 }
 
 /** Parses the section table of an ELF file, or returns null when it is not (well-formed) ELF. */

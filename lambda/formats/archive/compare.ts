@@ -16,7 +16,7 @@
  * Members whose bytes differ are extracted (bounded, generated file names) into a scratch
  * directory and compared with `compareArtifacts` one level deeper (depth-bounded).
  */
-import { mkdtemp, rm, mkdir, open } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ComparisonReport, Difference } from '../../core/report';
@@ -25,6 +25,7 @@ import type { Comparer, CompareContext } from '../types';
 import { archiveKind, type ArchiveKind } from './detect';
 import { DEFAULT_ARCHIVE_LIMITS, extractEntries, scanArchive, type ArchiveEntry, type ArchiveLimits } from './scan';
 import { compareArtifacts } from '../compare/index';
+import { readHead } from '../compare/read-at';
 
 /** archives inside archives inside archives… stop here */
 export const MAX_ARCHIVE_DEPTH = 3;
@@ -43,17 +44,6 @@ export interface MetadataDifference {
 function limitsFor(context: CompareContext): ArchiveLimits {
   if (context.maxBytes === undefined) return DEFAULT_ARCHIVE_LIMITS;
   return { ...DEFAULT_ARCHIVE_LIMITS, maxTotalBytes: context.maxBytes, maxEntryBytes: Math.min(DEFAULT_ARCHIVE_LIMITS.maxEntryBytes, context.maxBytes) };
-}
-
-async function headOf(path: string): Promise<Buffer> {
-  const h = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(4096);
-    const { bytesRead } = await h.read(buf, 0, 4096, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await h.close();
-  }
 }
 
 const keyOf = (e: ArchiveEntry) => e.name.replace(/\/+$/, '');
@@ -83,7 +73,7 @@ function entryOrder(pub: ArchiveEntry[], reb: ArchiveEntry[]): Record<string, un
 export async function compareArchives(publishedPath: string, rebuiltPath: string, context: CompareContext): Promise<ComparisonReport> {
   const depth = context.depth ?? 0;
   const limits = limitsFor(context);
-  const [pHead, rHead] = await Promise.all([headOf(publishedPath), headOf(rebuiltPath)]);
+  const [pHead, rHead] = await Promise.all([readHead(publishedPath), readHead(rebuiltPath)]);
   const pKind = archiveKind(pHead);
   const rKind = archiveKind(rHead);
   if (!pKind) return { method: 'archive', match: false, differences: [{ where: 'format', detail: 'the published file is not a zip, tar or tar.gz archive' }] };

@@ -18,6 +18,7 @@ import * as tar from 'tar-stream';
 import { FormatError } from '../../core/errors';
 import { copyAndHash, LimitError } from '../digest';
 import type { ArchiveKind } from './detect';
+import { readHead } from '../compare/read-at';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
@@ -292,17 +293,7 @@ async function scanTar(path: string, gz: boolean, limits: ArchiveLimits): Promis
     entries.push(entry);
   });
   let metadata: Record<string, string | number> = {};
-  if (gz) {
-    const { open } = await import('node:fs/promises');
-    const handle = await open(path, 'r');
-    try {
-      const head = Buffer.alloc(512);
-      const { bytesRead } = await handle.read(head, 0, 512, 0);
-      metadata = gzipHeaderMetadata(head.subarray(0, bytesRead));
-    } finally {
-      await handle.close();
-    }
-  }
+  if (gz) metadata = gzipHeaderMetadata(await readHead(path, 512));
   return { kind: gz ? 'tar.gz' : 'tar', entries, metadata };
 }
 

@@ -14,12 +14,13 @@
  * Fail closed: I/O errors and refused (over-bound) input throw — "could not compare"; a format
  * anomaly (a FormatError from a parser) is a mismatch with the reason, never a match.
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { ComparisonReport } from '../../core/report';
 import { FormatError } from '../../core/errors';
 import type { Comparer, CompareContext } from '../types';
 import { hashFile, type Digest } from '../digest';
 import { bytesComparer, compareBytes } from './bytes';
+import { readHead } from './read-at';
 import { machoComparer } from '../macho/compare';
 import { archiveComparer } from '../archive/compare';
 import { peComparer } from '../pe/compare';
@@ -39,22 +40,6 @@ export function formatComparers(): readonly Comparer[] {
 const HEAD_BYTES = 4096;
 
 const FORMAT_NAMES: Record<Comparer['method'], string> = { authenticode: 'a PE file', macho: 'a Mach-O file', msi: 'an MSI (CFB) file', archive: 'an archive (zip, tar, tar.gz)', bytes: 'a file' };
-
-async function readHead(path: string): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(HEAD_BYTES);
-    let got = 0;
-    while (got < HEAD_BYTES) {
-      const { bytesRead } = await handle.read(buf, got, HEAD_BYTES - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return buf.subarray(0, got);
-  } finally {
-    await handle.close();
-  }
-}
 
 /** The comparer for a file head (bytes when no format matches). */
 export function comparerFor(head: Uint8Array, list: readonly Comparer[] = formatComparers()): Comparer {
@@ -77,7 +62,7 @@ async function digestOf(path: string, known: string | undefined): Promise<Digest
 export async function compareArtifacts(publishedPath: string, rebuiltPath: string, options: CompareOptions = {}): Promise<ComparisonReport> {
   if (options.method === 'bytes') return compareBytes(publishedPath, rebuiltPath);
 
-  const [pHead, rHead] = await Promise.all([readHead(publishedPath), readHead(rebuiltPath)]);
+  const [pHead, rHead] = await Promise.all([readHead(publishedPath, HEAD_BYTES), readHead(rebuiltPath, HEAD_BYTES)]);
   const list = formatComparers();
   const comparer = comparerFor(pHead, list);
   if (comparer === bytesComparer) return compareBytes(publishedPath, rebuiltPath);

@@ -5,7 +5,8 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { elfRegions, isElf, readElfLayout } from '../elf';
-import { machoKind, machoRegions, parseFatHeader, readAt, readThinHeader, MAX_FAT_ARCHS } from '../macho/parse';
+import { machoKind, machoRegions, parseFatHeader, readThinHeader, MAX_FAT_ARCHS } from '../macho/parse';
+import { readAt } from './read-at';
 import { looksLikePe, parsePe, peRegions } from '../pe/parse';
 import type { Region } from './regions';
 

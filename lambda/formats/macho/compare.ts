@@ -25,7 +25,6 @@ import { RangeCollector, collectDifferences, describeRange, regionNames, type Re
 import {
   machoKind,
   machoRegions,
-  readAt,
   readSlices,
   readThinHeader,
   type Slice,
@@ -33,6 +32,7 @@ import {
 } from './parse';
 import { describeCodeDirectory, parseEmbeddedSignature, PageHasher, primaryCodeDirectory, HASH_TYPES, type EmbeddedSignature } from './codesign';
 import { SliceView } from './view';
+import { readAt } from '../compare/read-at';
 
 /** signatures larger than this are refused (a CodeDirectory for a 4 GiB binary is ~32 MiB) */
 const MAX_SIGNATURE_BYTES = 64 * 1024 * 1024;

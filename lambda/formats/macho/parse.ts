@@ -7,6 +7,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { FormatError } from '../../core/errors';
 import type { Region } from '../compare/regions';
+import { readAt } from '../compare/read-at';
 
 export const FAT_MAGIC = 0xcafebabe;
 export const FAT_MAGIC_64 = 0xcafebabf;
@@ -294,18 +295,6 @@ export function machoRegions(h: ThinHeader): Region[] {
   }
   for (const d of h.linkeditData) regions.push({ name: `__LINKEDIT ${d.name}`, start: d.offset, end: d.offset + d.size });
   return regions;
-}
-
-/** Reads `length` bytes at `offset` (fewer at EOF). */
-export async function readAt(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? buf : buf.subarray(0, got);
 }
 
 /** The slices of a Mach-O file: all slices of a universal file, or the whole file as one slice. */
