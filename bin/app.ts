@@ -15,8 +15,8 @@ import { ReleaseVerifierStack } from '../lib/release-verifier-stack';
 export const DEFAULT_CONFIG = 'examples/release-verifier.example.yaml';
 
 export function createApp(app: App = new App()): { app: App; stack: ReleaseVerifierStack; configFile: string } {
-  const configFile = (app.node.tryGetContext('config') as string | undefined) ?? process.env.RELEASE_VERIFIER_CONFIG ?? DEFAULT_CONFIG;
-  const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? process.env.RELEASE_VERIFIER_STACK ?? 'ReleaseVerifier';
+  const configFile = (app.node.tryGetContext('config') as string | undefined) || process.env.RELEASE_VERIFIER_CONFIG || DEFAULT_CONFIG;
+  const stackName = (app.node.tryGetContext('stackName') as string | undefined) || process.env.RELEASE_VERIFIER_STACK || 'ReleaseVerifier';
   const config = loadConfig(configFile);
   const stack = new ReleaseVerifierStack(app, stackName, {
     config,
