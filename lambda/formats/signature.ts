@@ -13,12 +13,9 @@ import type { SignatureInput, SignatureResult } from './types';
 type Verify = (input: SignatureInput) => Promise<SignatureResult>;
 
 async function verifyAuthenticode(input: SignatureInput): Promise<SignatureResult> {
-  // Loaded on demand (PE parsing and pkijs are only needed for Windows assets). The module is
-  // written separately; @ts-ignore keeps this file compiling while it does not exist yet — remove
-  // it once lambda/formats/authenticode/verify.ts is in.
-  // @ts-ignore
-  const mod = (await import('./authenticode/verify')) as { verifyAuthenticode: Verify };
-  return mod.verifyAuthenticode(input);
+  // Loaded on demand: PE/MSI parsing and pkijs are only needed for Windows assets.
+  const { verifyAuthenticode: verify } = await import('./authenticode/verify');
+  return verify(input);
 }
 
 const VERIFIERS: Record<SignatureInput['policy']['scheme'], Verify> = {

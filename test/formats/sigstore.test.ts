@@ -158,6 +158,29 @@ describe('sigstore bundles', () => {
     await expect(verifySigstore({ assetPath: join(dir, 'missing'), signaturePath: bundlePath, policy: policy() })).rejects.toThrow(/ENOENT/);
   });
 
+  it('accepts a DSSE in-toto attestation naming the file\'s SHA-256, and nothing else', async () => {
+    const sha = (await import('node:crypto')).createHash('sha256').update(artifact).digest('hex');
+    const good = await deployment.attest([{ name: 'other', sha256: 'ab'.repeat(32) }, { name: 'app-1.2.3.tar.gz', sha256: sha }], { san: SAN, issuer: ISSUER });
+    expect(referenceVerdict(deployment.trustedRootJson, good, artifact, SAN, ISSUER)).toBe(true); // envelope, tlog, identity
+    const r = await verifySigstore({ assetPath: file, signaturePath: write('att.json', good), policy: policy() });
+    expect(r).toMatchObject({ valid: true });
+    expect(r.reason).toMatch(/in-toto statement/);
+    // a genuine attestation for other subjects does not cover this file
+    const other = await deployment.attest([{ name: 'app-1.2.3.tar.gz', sha256: 'cd'.repeat(32) }], { san: SAN, issuer: ISSUER });
+    expect((await verifySigstore({ assetPath: file, signaturePath: write('att-other.json', other), policy: policy() })).valid).toBe(false);
+    // a DSSE envelope that is not an in-toto statement
+    const notInToto = await deployment.attest([{ name: 'x', sha256: sha }], { san: SAN, issuer: ISSUER }, 'application/json');
+    expect((await verifySigstore({ assetPath: file, signaturePath: write('att-json.json', notInToto), policy: policy() })).valid).toBe(false);
+    // the wrong identity
+    expect((await verifySigstore({ assetPath: file, signaturePath: write('att2.json', good), policy: policy({ san: SAN + 'x' }) })).valid).toBe(false);
+    // a flipped payload byte (subject list edited after signing)
+    const b = JSON.parse(good);
+    const payload = Buffer.from(b.dsseEnvelope.payload, 'base64');
+    payload[payload.indexOf('app-1.2.3') ]! ^= 0x01;
+    b.dsseEnvelope.payload = payload.toString('base64');
+    expect((await verifySigstore({ assetPath: file, signaturePath: write('att3.json', JSON.stringify(b)), policy: policy() })).valid).toBe(false);
+  });
+
   it('is reachable through the dispatcher', async () => {
     expect(readFileSync(bundlePath, 'utf8')).toBe(bundleJson);
     const r = await verifySignature({ assetPath: file, signaturePath: bundlePath, policy: policy() });

@@ -28,6 +28,7 @@ export interface SigstoreDeployment {
   /** trusted_root.json pinning this deployment's CA, CT log and transparency log */
   trustedRootJson: string;
   signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string>;
+  attest(subjects: Array<{ name: string; sha256: string }>, identity: { san: string; issuer: string }, payloadType?: string): Promise<string>;
 }
 
 const ec = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -71,7 +72,7 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
     timestampAuthorities: [],
   };
 
-  async function signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string> {
+  async function certify(identity: { san: string; issuer: string }) {
     const signing = ec();
     const leaf = await ca.issueCertificate({
       publicKey: signing.publicKey.export({ format: 'der', type: 'spki' }),
@@ -81,50 +82,82 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
         { oid: ISSUER_V2, value: identity.issuer },
       ],
     });
-    const digest = createHash('sha256').update(artifact).digest();
-    const signature = sign('sha256', artifact, signing.privateKey);
     const leafPem = `-----BEGIN CERTIFICATE-----\n${b64(leaf).replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
-    const proposed = {
-      apiVersion: '0.0.1',
-      kind: 'hashedrekord',
-      spec: {
-        data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
-        signature: { content: b64(signature), publicKey: { content: Buffer.from(leafPem).toString('base64') } },
-      },
-    };
+    return { signing, leaf, leafPem };
+  }
+
+  async function logEntry(proposed: object, kind: string) {
     const logged = await tlog.log(proposed);
     const entry = Object.values(logged as Record<string, RekorEntry>)[0]!;
     const proof = entry.verification.inclusionProof;
+    return {
+      logIndex: String(entry.logIndex),
+      logId: { keyId: Buffer.from(entry.logID, 'hex').toString('base64') },
+      kindVersion: { kind, version: '0.0.1' },
+      integratedTime: String(entry.integratedTime),
+      inclusionPromise: { signedEntryTimestamp: entry.verification.signedEntryTimestamp },
+      inclusionProof: {
+        logIndex: String(proof.logIndex),
+        rootHash: Buffer.from(proof.rootHash, 'hex').toString('base64'),
+        treeSize: String(proof.treeSize),
+        hashes: proof.hashes,
+        checkpoint: { envelope: proof.checkpoint },
+      },
+      canonicalizedBody: entry.body,
+    };
+  }
+
+  async function signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string> {
+    const { signing, leaf, leafPem } = await certify(identity);
+    const digest = createHash('sha256').update(artifact).digest();
+    const signature = sign('sha256', artifact, signing.privateKey);
+    const tlogEntry = await logEntry(
+      {
+        apiVersion: '0.0.1',
+        kind: 'hashedrekord',
+        spec: {
+          data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
+          signature: { content: b64(signature), publicKey: { content: Buffer.from(leafPem).toString('base64') } },
+        },
+      },
+      'hashedrekord',
+    );
     const bundle = {
       mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-      verificationMaterial: {
-        certificate: { rawBytes: b64(leaf) },
-        tlogEntries: [
-          {
-            logIndex: String(entry.logIndex),
-            logId: { keyId: Buffer.from(entry.logID, 'hex').toString('base64') },
-            kindVersion: { kind: 'hashedrekord', version: '0.0.1' },
-            integratedTime: String(entry.integratedTime),
-            inclusionPromise: { signedEntryTimestamp: entry.verification.signedEntryTimestamp },
-            inclusionProof: {
-              logIndex: String(proof.logIndex),
-              rootHash: Buffer.from(proof.rootHash, 'hex').toString('base64'),
-              treeSize: String(proof.treeSize),
-              hashes: proof.hashes,
-              checkpoint: { envelope: proof.checkpoint },
-            },
-            canonicalizedBody: entry.body,
-          },
-        ],
-        timestampVerificationData: {},
-      },
-      messageSignature: {
-        messageDigest: { algorithm: 'SHA2_256', digest: b64(digest) },
-        signature: b64(signature),
-      },
+      verificationMaterial: { certificate: { rawBytes: b64(leaf) }, tlogEntries: [tlogEntry], timestampVerificationData: {} },
+      messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: b64(digest) }, signature: b64(signature) },
     };
     return JSON.stringify(bundle, null, 2);
   }
 
-  return { trustedRootJson: JSON.stringify(trustedRoot, null, 2), signBlob };
+  /** `cosign attest-blob`-like: a DSSE envelope over an in-toto statement naming the subjects. */
+  async function attest(subjects: Array<{ name: string; sha256: string }>, identity: { san: string; issuer: string }, payloadType = 'application/vnd.in-toto+json'): Promise<string> {
+    const { signing, leaf, leafPem } = await certify(identity);
+    const statement = { _type: 'https://in-toto.io/Statement/v1', subject: subjects.map((s) => ({ name: s.name, digest: { sha256: s.sha256 } })), predicateType: 'https://slsa.dev/provenance/v1', predicate: {} };
+    const payload = Buffer.from(JSON.stringify(statement));
+    const typeBytes = Buffer.from(payloadType);
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${typeBytes.length} `), typeBytes, Buffer.from(` ${payload.length} `), payload]);
+    const signature = sign('sha256', pae, signing.privateKey);
+    const envelope = { payload: b64(payload), payloadType, signatures: [{ sig: b64(signature), keyid: '' }] };
+    const tlogEntry = await logEntry(
+      {
+        apiVersion: '0.0.1',
+        kind: 'dsse',
+        spec: {
+          envelopeHash: { algorithm: 'sha256', value: createHash('sha256').update(JSON.stringify(envelope)).digest('hex') },
+          payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
+          signatures: [{ signature: b64(signature), verifier: Buffer.from(leafPem).toString('base64') }],
+        },
+      },
+      'dsse',
+    );
+    const bundle = {
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { certificate: { rawBytes: b64(leaf) }, tlogEntries: [tlogEntry], timestampVerificationData: {} },
+      dsseEnvelope: envelope,
+    };
+    return JSON.stringify(bundle, null, 2);
+  }
+
+  return { trustedRootJson: JSON.stringify(trustedRoot, null, 2), signBlob, attest };
 }

@@ -1,5 +1,5 @@
-/** Sigstore: mutations of a bundle (test deployment, see formats/support/sigstore-fixture) and of the signed file. */
-import { randomBytes } from 'node:crypto';
+/** Sigstore: mutations of a message-signature bundle, of a DSSE attestation bundle (test deployment, see formats/support/sigstore-fixture) and of the signed file. */
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifySigstore } from '../../../lambda/formats/sigstore';
@@ -20,6 +20,7 @@ const target: FuzzTarget = {
     writeFileSync(asset, original);
     // compact JSON: mutations then land on content more often than on indentation
     const bundle = Buffer.from(JSON.stringify(JSON.parse(await deployment.signBlob(original, { san: SAN, issuer: ISSUER }))));
+    const attestation = Buffer.from(JSON.stringify(JSON.parse(await deployment.attest([{ name: 'app.tar.gz', sha256: createHash('sha256').update(original).digest('hex') }], { san: SAN, issuer: ISSUER }))));
     const genuine = join(dir, 'genuine.sigstore.json');
     writeFileSync(genuine, bundle);
     const mutBundle = join(dir, 'mut.sigstore.json');
@@ -30,6 +31,11 @@ const target: FuzzTarget = {
         bytes: bundle,
         check: (m) => checkWith(mutBundle, m, () => verifySigstore({ assetPath: asset, signaturePath: mutBundle, policy })),
         isEquivalent: (m) => sigstoreEquivalent(bundle, m),
+      },
+      {
+        bytes: attestation,
+        check: (m) => checkWith(mutBundle, m, () => verifySigstore({ assetPath: asset, signaturePath: mutBundle, policy })),
+        isEquivalent: (m) => sigstoreEquivalent(attestation, m),
       },
       {
         bytes: original,
