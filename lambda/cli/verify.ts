@@ -14,6 +14,16 @@ import { LocalBuilder } from '../adapters/builder/local-builder';
 import { DirectoryStore } from '../adapters/store/directory-store';
 import { ConsoleNotifier } from '../adapters/notifier/console-notifier';
 import { formatOps } from '../formats/ops';
+import { runDiffoscope } from '../formats/compare/diffoscope';
+import { join } from 'node:path';
+
+/** Local mismatch explanation: diffoscope's HTML report next to the run records. */
+function diffoscopeExplainer(outRoot: string) {
+  return async (published: string, rebuilt: string, ctx: { target: string; asset: string }) => {
+    const r = await runDiffoscope(published, rebuilt, { outDir: join(outRoot, `${ctx.target}-${ctx.asset.replace(/[^A-Za-z0-9._-]/g, '_')}`) });
+    return r.htmlReport ?? r.textReport ?? r.message;
+  };
+}
 
 const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--json]
   --config FILE     configuration (YAML or JSON; see schema/release-verifier.schema.json)
@@ -22,6 +32,7 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
   --store DIR       where run records are written: DIR/runs/<runId>/ (default: .)
   --docker MODE     auto | always | never: run builds in the pinned image with Docker (default: auto)
   --keep            keep build directories and downloads for inspection
+  --diffoscope      on a mismatch, attach a diffoscope report (when diffoscope is installed)
   --quiet           no progress lines
 exit codes: 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage or configuration error`;
 
@@ -39,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
         store: { type: 'string', default: '.' },
         docker: { type: 'string', default: 'auto' },
         keep: { type: 'boolean', default: false },
+        diffoscope: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -69,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const token = process.env[config.gitlab.token.env] || undefined;
+  const store = new DirectoryStore(values.store!);
   const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
   const builder = new LocalBuilder({ docker: values.docker as 'auto' | 'always' | 'never', keep: values.keep });
   try {
@@ -77,14 +90,19 @@ export async function run(argv: string[]): Promise<number> {
       {
         forge: forgeFromConfig(config, token),
         builder,
-        store: new DirectoryStore(values.store!),
+        store,
         notifier: new ConsoleNotifier({ stream: process.stderr }),
         formats: formatOps,
       },
-      { tag: values.release, progress, keepFiles: values.keep },
+      {
+        tag: values.release,
+        progress,
+        keepFiles: values.keep,
+        explainMismatch: values.diffoscope ? (runId) => diffoscopeExplainer(join(store.locate(`runs/${runId}`), 'diffoscope')) : undefined,
+      },
     );
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else process.stdout.write(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${new DirectoryStore(values.store!).locate(reportKey)}\n`);
+    else process.stdout.write(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${store.locate(reportKey)}\n`);
     return exitCodeFor(report.verdict);
   } catch (err) {
     // Fail closed: an unexpected failure is never success.

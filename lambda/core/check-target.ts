@@ -22,6 +22,11 @@ export interface CheckDeps {
   formats: FormatOps;
   /** keep downloaded files after the check (CLI --keep); default false */
   keepFiles?: boolean;
+  /**
+   * Called on a mismatch with both files, to attach a deeper explanation (diffoscope locally, a diff
+   * job in AWS). Returns a location to report, or undefined. Its failure never changes the verdict.
+   */
+  explainMismatch?: (publishedPath: string, rebuiltPath: string, context: { target: string; asset: string }) => Promise<string | undefined>;
   now?: Date;
 }
 
@@ -201,7 +206,19 @@ class TargetChecker {
           });
           report.comparison = comparison;
           comparisonOk = comparison.match;
-          if (!comparison.match) findings.push(mismatchFinding(artifact, comparison, published.sha256, rebuilt.sha256, ctx));
+          if (!comparison.match) {
+            findings.push(mismatchFinding(artifact, comparison, published.sha256, rebuilt.sha256, ctx));
+            await this.explain(published.path, rebuilt.path, findings, ctx);
+          } else {
+            const metadata = comparison.details?.metadataDifferences;
+            if (Array.isArray(metadata) && metadata.length > 0)
+              findings.push(
+                finding('ARCHIVE_METADATA_DIFFERS', `${artifact.asset}: same content, ${metadata.length} metadata difference(s) (times, modes, owners or order)`, {
+                  ...ctx,
+                  evidence: { examples: metadata.slice(0, 5) },
+                }),
+              );
+          }
         } catch (err) {
           findings.push(finding('COMPARE_FAILED', `could not compare ${artifact.asset} with the rebuild: ${errorMessage(err)}`, { ...ctx, evidence: { error: errorMessage(err) } }));
         }
@@ -212,6 +229,16 @@ class TargetChecker {
 
     report.verdict = verdictOf(findings, comparisonOk && signatureOk);
     return report;
+  }
+
+  private async explain(publishedPath: string, rebuiltPath: string, findings: Finding[], ctx: { target: string; artifact: string }): Promise<void> {
+    if (!this.deps.explainMismatch) return;
+    try {
+      const where = await this.deps.explainMismatch(publishedPath, rebuiltPath, { target: this.target, asset: ctx.artifact });
+      if (where) findings.push(finding('DIFFOSCOPE_REPORT', `diff report for ${ctx.artifact}: ${where}`, { ...ctx, evidence: { report: where } }));
+    } catch (err) {
+      findings.push(finding('DIFFOSCOPE_REPORT', `no diff report for ${ctx.artifact}: ${errorMessage(err)}`, ctx));
+    }
   }
 
   private async checkSignature(artifact: PlannedArtifact, published: DownloadedFile, findings: Finding[]): Promise<{ ok: boolean; report?: SignatureReport }> {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alertFor } from './alert';
-import { checkTarget } from './check-target';
+import { checkTarget, type CheckDeps } from './check-target';
 import type { Config } from './config/schema';
 import { errorMessage } from './errors';
 import { finding } from './findings';
@@ -37,6 +37,8 @@ export interface LocalRunOptions {
   workDir?: string;
   keepFiles?: boolean;
   now?: Date;
+  /** see CheckDeps.explainMismatch; gets the run id to place reports next to the run */
+  explainMismatch?: (runId: string) => CheckDeps['explainMismatch'];
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -96,7 +98,7 @@ export async function runVerification(config: Config, ports: LocalRunPorts, opti
           return { name: target.name, verdict: 'INCOMPLETE', artifacts: [], findings: [f] };
         }
         progress(`[${target.name}] build finished ${build.status} in ${fmtDuration(build.durationMs ?? Date.now() - t0)}${build.message ? ` (${build.message})` : ''}`);
-        const result = await checkTarget(p, target.name, build, { forge: ports.forge, workDir, limits, formats: ports.formats, keepFiles: options.keepFiles, now: options.now });
+        const result = await checkTarget(p, target.name, build, { forge: ports.forge, workDir, limits, formats: ports.formats, keepFiles: options.keepFiles, now: options.now, explainMismatch: options.explainMismatch?.(runId) });
         await ports.store.put(runKeys.target(runId, target.name), JSON.stringify(result, null, 2), { ifNoneMatch: true });
         progress(`[${target.name}] ${result.verdict} (checked in ${fmtDuration(Date.now() - t0)} total)`);
         return result;

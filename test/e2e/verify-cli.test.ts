@@ -3,7 +3,8 @@
  * over HTTP to the GitLab stand-in, the local builder, the checker — for each verdict's exit code.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hasTool } from '../support/tools';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,13 +47,19 @@ describe('verify CLI on the demo release', () => {
     expect((await demo.verify({ store: seenBefore })).report.verdict).toBe('VERIFIED');
     demo.publishBackdooredLinuxBuild();
     try {
-      const { exitCode, report } = await demo.verify({ store: freshStore() });
+      const withDiffoscope = hasTool('diffoscope') || !!process.env.CI;
+      const { exitCode, report } = await demo.verify({ store: freshStore(), args: withDiffoscope ? ['--diffoscope'] : [] });
       expect(report.verdict).toBe('MISMATCH');
       expect(exitCode).toBe(1);
       const linux = report.targets.find((t) => t.name === 'linux-x64')!;
       expect(linux.artifacts[0]!.signature?.valid).toBe(true); // signed with the real key…
       const f = linux.artifacts[0]!.findings.find((x) => x.code === 'ARTIFACT_MISMATCH')!;
       expect(f.message).toContain('mealplanner/lib/mealplanner/app.js'); // …but not what the source builds
+      if (withDiffoscope) {
+        const report = linux.artifacts[0]!.findings.find((x) => x.code === 'DIFFOSCOPE_REPORT');
+        expect(existsSync(String(report?.evidence?.report))).toBe(true);
+        expect(readFileSync(String(report!.evidence!.report), 'utf8')).toContain('app.js');
+      }
       expect(report.targets.find((t) => t.name === 'web')!.verdict).toBe('VERIFIED');
 
       // a verifier that saw the genuine asset before also reports that published history changed
