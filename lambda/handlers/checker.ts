@@ -20,7 +20,7 @@ import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
 import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
 import { runKeys } from '../core/summary';
-import { ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
+import { BuildStillRunningError, ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
 import { launchKey, readPlan, recordTargetReport, summarizeIfComplete, type FanInDeps, type LaunchRecord, type RecordOutcome } from './run-records';
 import { METRIC, SERVICE } from './metric-names';
 
@@ -42,6 +42,9 @@ export interface CheckerDeps {
   metrics?: Metrics;
   workRoot?: string;
   now?: () => Date;
+  /** re-reads of a build the API still shows running, before failing for a retry. @default 3 */
+  stillRunningRetries?: number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export type CheckOutcome =
@@ -60,12 +63,19 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
   if (!parsed.success) return ignore('not a CodeBuild build state-change event');
   const buildRef = parsed.data.detail['build-id'];
 
-  let record: BuildRecord;
-  try {
-    record = await deps.results.read(buildRef); // BuildStillRunningError propagates: EventBridge/Lambda retry
-  } catch (err) {
-    if (err instanceof ForeignBuildError) return ignore(err.userMessage, { build: buildRef });
-    throw err;
+  let record: BuildRecord | undefined;
+  for (let attempt = 0; !record; attempt++) {
+    try {
+      record = await deps.results.read(buildRef);
+    } catch (err) {
+      if (err instanceof ForeignBuildError) return ignore(err.userMessage, { build: buildRef });
+      // The event can race the API's view of the build: wait a little, then let Lambda retry.
+      if (err instanceof BuildStillRunningError && attempt < (deps.stillRunningRetries ?? 3)) {
+        await (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(5000 * (attempt + 1));
+        continue;
+      }
+      throw err;
+    }
   }
   const { runId, target } = record;
   const plan = await readPlan(store, runId);

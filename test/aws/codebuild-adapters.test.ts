@@ -150,6 +150,12 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
     }
   });
 
+  it('without a reported location, reads the project\'s own per-build folder', async () => {
+    cb.on(BatchGetBuildsCommand).resolves({ builds: [build({ artifacts: {} })] });
+    const r = results.toBuildResult(await results.read(build().id!), IMAGE);
+    expect((r.artifacts as unknown as { options: { bucket: string; prefix: string } }).options).toMatchObject({ bucket: 'artifacts-bucket', prefix: 'builds/linux-x64/0f0e0d0c-1111-2222-3333-444455556666/out' });
+  });
+
   it('parses build ARNs', () => {
     expect(buildIdFromArn('arn:aws:codebuild:eu-west-1:123456789012:build/p:u-u')).toBe('p:u-u');
     expect(buildIdFromArn('p:u')).toBe('p:u');

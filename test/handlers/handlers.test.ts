@@ -213,7 +213,22 @@ describe('checker', () => {
   it('a build still running makes the invocation fail, so EventBridge/Lambda retry it', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await expect(check(event(), checkerDeps(store, { results: fakeResults(async () => { throw new BuildStillRunningError('p-one:u1'); }) }))).rejects.toBeInstanceOf(BuildStillRunningError);
+    let reads = 0;
+    const waits: number[] = [];
+    const running = fakeResults(async () => {
+      reads++;
+      throw new BuildStillRunningError('p-one:u1');
+    });
+    await expect(check(event(), checkerDeps(store, { results: running, sleep: async (ms) => void waits.push(ms) }))).rejects.toBeInstanceOf(BuildStillRunningError);
+    expect(reads).toBe(4);
+    expect(waits).toEqual([5000, 10000, 15000]);
+    // … and a build that finishes while we wait is judged normally
+    let n = 0;
+    const settles = fakeResults(async () => {
+      if (n++ === 0) throw new BuildStillRunningError('p-one:u1');
+      return record();
+    });
+    expect(await check(event(), checkerDeps(store, { results: settles, sleep: async () => {} }))).toMatchObject({ status: 'checked', verdict: 'INCOMPLETE' });
   });
 
   it('ignores a build other than the one the launcher recorded for the target', async () => {

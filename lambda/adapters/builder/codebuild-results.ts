@@ -13,7 +13,7 @@ import { RUN_ID_PATTERN } from '../../core/plan';
 import type { ArtifactSource, BuildResult, BuildStatus, DownloadLimits, FetchedArtifact } from '../../core/ports';
 import { copyAndHash, LimitError } from '../../formats/digest';
 import { ArtifactPathError } from './local-artifacts';
-import { artifactsPathFor, BUILD_ENV } from './codebuild-env';
+import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV } from './codebuild-env';
 
 /** The build is not one of ours (unknown project, missing or inconsistent run variables). */
 export class ForeignBuildError extends VerifierError {
@@ -178,11 +178,11 @@ export class CodeBuildResults {
 
   /** The build's artifact prefix, accepted only inside `builds/<target>/` of the artifacts bucket. */
   private artifactsOf(build: Build, target: string): ArtifactSource {
-    const location = build.artifacts?.location;
-    if (!location) return NO_ARTIFACTS;
-    const m = /^arn:[a-z-]+:s3:::([^/]+)\/(.+)$/.exec(location);
     const expectedPrefix = `${artifactsPathFor(target)}/`;
     const uuid = build.id?.split(':').at(-1) ?? '';
+    // Without a reported location, look where the project (fixed in IaC) uploads this build's files.
+    const location = build.artifacts?.location || `arn:aws:s3:::${this.options.artifactsBucket}/${expectedPrefix}${uuid}/${ARTIFACTS_NAME}`;
+    const m = /^arn:[a-z-]+:s3:::([^/]+)\/(.+)$/.exec(location);
     if (!m || m[1] !== this.options.artifactsBucket || !m[2]!.startsWith(expectedPrefix) || m[2]!.split('/').some((s) => s === '..' || s === '.' || s === '') || !m[2]!.includes(uuid)) {
       return {
         fetch: async () => {
