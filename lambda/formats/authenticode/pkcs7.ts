@@ -105,6 +105,10 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   if (oidOf(contentTypeAttrs[0].values[0]) !== OID.spcIndirectData) throw bad('contentType attribute is not SPC_INDIRECT_DATA');
   if (messageDigestAttrs.length !== 1 || messageDigestAttrs[0].values.length !== 1) throw bad('messageDigest attribute missing or repeated');
   const messageDigest = octets(messageDigestAttrs[0].values[0], 'messageDigest attribute');
+  // Unsigned fields must not carry data a verifier would ignore: hash and (non-PSS) signature
+  // algorithm parameters are absent or NULL.
+  requireNoParameters(signerInfo.digestAlgorithm, 'SignerInfo digest algorithm');
+  if (signerInfo.signatureAlgorithm.algorithmId !== RSASSA_PSS) requireNoParameters(signerInfo.signatureAlgorithm, 'SignerInfo signature algorithm');
   const signerDigestAlgorithm = HASH_BY_OID[signerInfo.digestAlgorithm.algorithmId];
   if (!signerDigestAlgorithm) throw bad(`unsupported SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
 
@@ -119,6 +123,13 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
     signerDigestAlgorithm,
     messageDigest,
   };
+}
+
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+
+function requireNoParameters(alg: pkijs.AlgorithmIdentifier, what: string): void {
+  const params = alg.algorithmParams as unknown;
+  if (params !== undefined && !(params instanceof asn1js.Null)) throw bad(`${what} has unexpected parameters`);
 }
 
 /**

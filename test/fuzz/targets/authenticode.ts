@@ -5,12 +5,15 @@
  * A mutation may stay valid only if it touched bytes no signature covers: the PE CheckSum, the
  * WIN_CERTIFICATE dwLength (the DER carries its own length), the SignedData digestAlgorithms set
  * (unused by Authenticode verification) and the SignerInfo's unsigned attributes (timestamp, nested
- * signatures — a broken timestamp only means "judged now", and the signer is valid now).
+ * signatures — a broken timestamp only means "judged now", and the signer is valid now). A PKCS#7
+ * truncated by < 8 bytes reads, through the zero alignment padding, as the DER with its last bytes
+ * zeroed; that is equivalent when those bytes lie in the unsigned attributes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import { verifyAuthenticode } from '../../../lambda/formats/authenticode/verify';
+import { derTotalLength } from '../../../lambda/formats/pe/authenticode-digest';
 import { buildPe, certDir, HELLO_C, makePki, sign } from '../../formats/support/authenticode-fixtures';
 import { sameBytes } from '../equivalence';
 import type { FuzzCase, FuzzTarget } from '../fuzz-target';
@@ -45,6 +48,13 @@ function onlyWithin(original: Uint8Array, mutated: Uint8Array, ranges: Range[]):
     if (original[i] !== mutated[i] && !ranges.some(([s, e]) => i >= s && i < e)) return false;
   }
   return true;
+}
+
+/** What the verifier reads from a table built by `wrap(m)`: m zero-padded to 8, cut at its own DER length. */
+function effectiveDer(m: Uint8Array): Uint8Array {
+  const padded = Buffer.concat([Buffer.from(m), Buffer.alloc((8 - (m.length % 8)) % 8)]);
+  const n = derTotalLength(padded, 0);
+  return n === undefined || n > padded.length ? m : padded.subarray(0, n);
 }
 
 /** A PE with `der` as its signature in a well-formed WIN_CERTIFICATE (osslsigncode layout). */
@@ -95,7 +105,8 @@ const target: FuzzTarget = {
       {
         bytes: pkcs7,
         check: (m) => checkWith(mutFile, wrap(Buffer.from(image), dirAt, m), () => verify(mutFile)),
-        isEquivalent: (m) => onlyWithin(pkcs7, m, derRanges),
+        // the verifier reads the DER by its own length from the zero-padded table: compare that
+        isEquivalent: (m) => onlyWithin(pkcs7, effectiveDer(m), derRanges),
       },
     ];
     return cases;
