@@ -83,13 +83,10 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
 
   // 1. Release and plan.
   let forge: Forge;
-  let plan: RunPlan;
+  let planned: RunPlan;
   try {
     forge = await deps.forge();
-    const planned = await planRun(config, forge, { runId: 'unassigned', tag: event.tag, now });
-    const r = planned.release;
-    const runId = event.fresh ? newRunId(now) : windowedRunId(now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]);
-    plan = { ...planned, runId };
+    planned = await planRun(config, forge, { runId: 'unassigned', tag: event.tag, now });
   } catch (err) {
     const runId = event.fresh ? newRunId(now) : windowedRunId(now, deps.runWindowMs, [...project, 'unplanned', event.tag ?? 'latest']);
     logger?.error('run could not be planned', { runId, error: errorMessage(err) });
@@ -98,6 +95,8 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
     return { runId, release: event.tag, planCreated: false, started: [], alreadyStarted: [], notStarted: [], failedVerdict: report.verdict };
   }
 
+  const r = planned.release;
+  let plan: RunPlan = { ...planned, runId: event.fresh ? newRunId(now) : await runIdForRelease(store, now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]) };
   const planCreated = await store.put(runKeys.plan(plan.runId), JSON.stringify(plan, null, 2), { ifNoneMatch: true });
   if (!planCreated) {
     // Judge against the plan that was fixed first, never a newer forge answer.
@@ -137,6 +136,21 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
     }),
   );
   return result;
+}
+
+/**
+ * The run this launch belongs to: the current window's id — unless the previous window already
+ * planned this very release less than one window ago (a launch just across a window boundary
+ * joins that run instead of starting duplicate builds).
+ */
+async function runIdForRelease(store: Store, now: Date, windowMs: number, identity: string[]): Promise<string> {
+  const current = windowedRunId(now, windowMs, identity);
+  const previous = windowedRunId(new Date(now.getTime() - windowMs), windowMs, identity);
+  if (previous !== current) {
+    const earlier = await readPlan(store, previous);
+    if (earlier && now.getTime() - Date.parse(earlier.createdAt) < windowMs) return previous;
+  }
+  return current;
 }
 
 /** A target whose build could not start is still judged by the shared checker: its published
