@@ -151,9 +151,11 @@ export class ReleaseVerifierStack extends Stack {
     const launcher = this.launcher.fn;
     const checker = this.checker.fn;
     const deadman = this.deadman.fn;
-    this.results.grantRecords(launcher, { write: true });
-    this.results.grantRecords(checker, { write: true });
-    this.results.grantRecords(deadman, { write: true, prefixes: ['runs/', 'deadman/'] });
+    // runs/: the run records; ledger/: the release-history ledger (read at planning, written by
+    // whoever writes a run's summary — the checker, or the launcher/dead-man closing a run).
+    this.results.grantRecords(launcher, { write: true, prefixes: ['runs/', 'ledger/'] });
+    this.results.grantRecords(checker, { write: true, prefixes: ['runs/', 'ledger/'] });
+    this.results.grantRecords(deadman, { write: true, prefixes: ['runs/', 'ledger/', 'deadman/'] });
     this.artifacts.grantReadArtifacts(checker);
     for (const fn of [launcher, checker]) this.tokenSecret.grantRead(fn);
     for (const fn of [launcher, checker, deadman]) {

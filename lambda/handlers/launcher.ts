@@ -24,6 +24,7 @@ import { newRunId, planRun, type RunPlan } from '../core/plan';
 import type { Forge, Notifier, Store } from '../core/ports';
 import type { Verdict } from '../core/findings';
 import { failedRunReport, runKeys } from '../core/summary';
+import { loadLedger } from '../core/ledger-store';
 import type { StartedBuild } from '../adapters/builder/codebuild-launcher';
 import { NO_ARTIFACTS } from '../adapters/builder/codebuild-results';
 import { finishRun, launchKey, readPlan, recordTargetReport, reportedTargets, windowedRunId, type FanInDeps, type LaunchRecord } from './run-records';
@@ -85,8 +86,10 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
   let forge: Forge;
   let planned: RunPlan;
   try {
+    // The release history is judged against the ledger at planning time (moved tags, changed links).
+    const ledger = await loadLedger(store);
     forge = await deps.forge();
-    planned = await planRun(config, forge, { runId: 'unassigned', tag: event.tag, now });
+    planned = await planRun(config, forge, { runId: 'unassigned', tag: event.tag, now, ledger });
   } catch (err) {
     const runId = event.fresh ? newRunId(now) : windowedRunId(now, deps.runWindowMs, [...project, 'unplanned', event.tag ?? 'latest']);
     logger?.error('run could not be planned', { runId, error: errorMessage(err) });

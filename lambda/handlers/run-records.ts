@@ -8,6 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { alertFor } from '../core/alert';
+import { updatedLedger, type Ledger } from '../core/ledger';
+import { loadLedger, saveLedger } from '../core/ledger-store';
 import type { RunPlan } from '../core/plan';
 import type { Notifier, Store } from '../core/ports';
 import { renderHtml } from '../core/render-html';
@@ -52,11 +54,15 @@ export interface FanInDeps {
 
 export type FinishOutcome = 'published' | 'completed-quietly' | 'already-summarized';
 
-/** Writes the summary if nobody has, and only then alerts. */
-export async function finishRun(report: RunReport, deps: FanInDeps): Promise<FinishOutcome> {
+/**
+ * Writes the summary if nobody has, and only then records what the run saw in the ledger (as the
+ * CLI does) and alerts. `planned` is absent for a run that could not be planned: no ledger update.
+ */
+export async function finishRun(report: RunReport, deps: FanInDeps, planned?: { plan: RunPlan; ledger: Ledger | null }): Promise<FinishOutcome> {
   const key = runKeys.summary(report.runId);
   const won = await deps.store.put(key, JSON.stringify(report, null, 2), { ifNoneMatch: true });
   if (!won) return 'already-summarized';
+  if (planned) await saveLedger(deps.store, updatedLedger(planned.ledger, planned.plan, planned.plan.history ?? null, report));
   // The HTML rendering is a convenience copy; the JSON summary is the record.
   await deps.store.put(runKeys.html(report.runId), renderHtml(report), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' });
   deps.onCompleted?.(report);
@@ -90,8 +96,10 @@ export async function summarizeIfComplete(plan: RunPlan, deps: FanInDeps, option
     if (text !== null) reports.push(JSON.parse(text) as TargetReport);
   }
   const now = (deps.now ?? (() => new Date()))();
-  const report = summarize(plan, reports, { mode: 'aws', startedAt: plan.createdAt, finishedAt: now.toISOString() });
-  return finishRun(report, deps);
+  // The ledger as earlier runs left it: assets whose bytes changed since first seen are TAMPERED.
+  const ledger = await loadLedger(deps.store);
+  const report = summarize(plan, reports, { mode: 'aws', startedAt: plan.createdAt, finishedAt: now.toISOString() }, ledger);
+  return finishRun(report, deps, { plan, ledger });
 }
 
 /**

@@ -159,6 +159,10 @@ describe('launcher', () => {
     expect(JSON.stringify(allow.Resource)).not.toContain('*');
     expect(deny).toMatchObject({ Effect: 'Deny', Action: 'codebuild:StartBuild', Condition: { Null: { 'codebuild:source.buildspec': 'false' } } });
     expect(JSON.stringify(docs)).not.toMatch(/s3:DeleteObject|codebuild:\*|"s3:\*"/);
+    // run records and the ledger, nothing else of the results bucket
+    const s3Resources = JSON.stringify(docs.filter((d: { Action: string | string[] }) => [d.Action].flat().includes('s3:PutObject')).map((d: { Resource: unknown }) => d.Resource));
+    expect(s3Resources).toContain('/runs/*');
+    expect(s3Resources).toContain('/ledger/*');
   });
 });
 

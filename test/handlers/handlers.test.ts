@@ -16,6 +16,7 @@ import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import { ForgeError } from '../../lambda/core/errors';
 import type { RunPlan } from '../../lambda/core/plan';
+import { LEDGER_KEY } from '../../lambda/core/ledger';
 import type { BuildResult, Store } from '../../lambda/core/ports';
 import type { RunReport, TargetReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/summary';
@@ -107,6 +108,16 @@ describe('launcher', () => {
     const again = await launch({}, { ...deps, now: () => new Date('2026-03-02T04:00:00Z') });
     expect(again.runId).toBe(r.runId);
     expect(publishes()).toHaveLength(1);
+  });
+
+  it('a corrupt ledger stops the run with an INCOMPLETE alert instead of hiding the release history', async () => {
+    const store = await freshStore();
+    await store.put(LEDGER_KEY, '{"not":"a ledger"}');
+    const deps = launcherDeps(store);
+    const r = await launch({}, deps);
+    expect(r.failedVerdict).toBe('INCOMPLETE');
+    expect(deps.startedTargets).toEqual([]);
+    expect(publishes()[0]!.parsed.email).toMatch(/ledger .* is unreadable/);
   });
 
   it('a build that cannot start is judged by the shared checker: BUILD_NOT_STARTED, published asset still checked', async () => {

@@ -16,7 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { parseConfig } from '../../lambda/core/config/load';
 import type { Config, ConfigInput } from '../../lambda/core/config/schema';
 import { ForgeError } from '../../lambda/core/errors';
-import type { AssetRequest, DownloadLimits, DownloadedFile, Forge, Release } from '../../lambda/core/ports';
+import type { AssetRequest, DownloadLimits, DownloadedFile, Forge, Release, ReleaseHistory } from '../../lambda/core/ports';
 import { copyAndHash } from '../../lambda/formats/digest';
 import { LocalBuilder } from '../../lambda/adapters/builder/local-builder';
 import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
@@ -48,7 +48,7 @@ export async function makeRepo(files: Record<string, string>): Promise<{ dir: st
 export class DirectoryForge implements Forge {
   downloads: string[] = [];
   constructor(
-    private readonly release: Release,
+    readonly release: Release,
     private readonly assetsDir: string,
     private readonly repo: string,
   ) {}
@@ -70,8 +70,9 @@ export class DirectoryForge implements Forge {
   cloneUrl(): string {
     return this.repo;
   }
-  async getHistory() {
-    return { releases: [], tags: {}, complete: true };
+  async getHistory(): Promise<ReleaseHistory> {
+    const r = this.release;
+    return { releases: [{ tag: r.tag, commitSha: r.commitSha, links: r.links.map((l) => ({ name: l.name, url: l.url })) }], tags: { [r.tag]: r.tagCommitSha }, complete: true };
   }
 }
 

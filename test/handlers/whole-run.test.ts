@@ -16,6 +16,7 @@ import { CodeBuildResults } from '../../lambda/adapters/builder/codebuild-result
 import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import type { RunReport } from '../../lambda/core/report';
+import { LEDGER_KEY, type Ledger } from '../../lambda/core/ledger';
 import { runKeys } from '../../lambda/core/summary';
 import { check } from '../../lambda/handlers/checker';
 import { launch } from '../../lambda/handlers/launcher';
@@ -141,5 +142,11 @@ describe('whole serverless run (launcher → CodeBuild double → checker → SN
     expect(alpha.artifacts[0]!.rebuilt!.sha256).not.toBe('f'.repeat(64));
     expect(alpha.build).toMatchObject({ status: 'SUCCEEDED', imageEnforced: true, image: IMAGE });
     expect(await store.get(runKeys.html(launched.runId))).toMatch(/<html/i);
+
+    // what the run saw is recorded in the ledger (as the CLI does), once, by the summary writer
+    const ledger = JSON.parse((await store.get(LEDGER_KEY))!) as Ledger;
+    expect(ledger.updatedByRunId).toBe(launched.runId);
+    expect(ledger.releases['v1.0.0']!.tagCommitSha).toBe(forge.release.tagCommitSha);
+    expect(ledger.releases['v1.0.0']!.assets['alpha-1.0.0.txt']!.sha256).toBe(alpha.artifacts[0]!.published!.sha256);
   });
 });
