@@ -15,7 +15,9 @@ type Verify = (input: SignatureInput) => Promise<SignatureResult>;
 async function verifyAuthenticode(input: SignatureInput): Promise<SignatureResult> {
   // Loaded on demand: PE/MSI parsing and pkijs are only needed for Windows assets.
   const { verifyAuthenticode: verify } = await import('./authenticode/verify');
-  return verify(input);
+  const policy = input.policy;
+  const tsa = policy.scheme === 'authenticode' ? policy.tsaCertificate : undefined;
+  return verify(input, { tsaTrustAnchors: tsa ? [tsa] : undefined });
 }
 
 const VERIFIERS: Record<SignatureInput['policy']['scheme'], Verify> = {

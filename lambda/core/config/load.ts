@@ -118,6 +118,7 @@ function inlinePolicy(policy: SignaturePolicy, path: string, baseDir: string | u
       break;
     case 'authenticode': {
       inlinePair(p, 'caCertificate', path, baseDir, issues, false);
+      inlinePair(p, 'tsaCertificate', path, baseDir, issues, false);
       const hasCa = p.caCertificate !== undefined;
       if (!policy.certSha256 && !hasCa)
         issues.push({ path: `${path}.certSha256`, message: 'pin the signer: give certSha256 (certificate fingerprints) or caCertificate with subject' });

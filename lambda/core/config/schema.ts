@@ -69,6 +69,8 @@ const authenticodePolicy = z.object({
   caCertificate: z.string().min(1).optional().describe('PEM of a pinned issuing CA (with subject)'),
   caCertificateFile: z.string().min(1).optional(),
   subject: z.string().min(1).optional().describe('required signer subject when pinning by CA, e.g. "CN=Mealplanner Maintainer"'),
+  tsaCertificate: z.string().min(1).optional().describe('PEM of CA(s) trusted for RFC 3161 timestamps, in addition to the system roots'),
+  tsaCertificateFile: z.string().min(1).optional(),
 });
 
 const sigstorePolicy = z.object({
