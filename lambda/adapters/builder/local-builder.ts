@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuildError, errorMessage } from '../../core/errors';
@@ -40,6 +40,9 @@ const GIT_ENV = (home: string, path: string): NodeJS.ProcessEnv => ({
   GIT_CONFIG_GLOBAL: '/dev/null',
   GIT_ASKPASS: '/bin/false',
 });
+
+/** a build's log kept on disk at most */
+const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
 let dockerAnswer: boolean | undefined;
 /** True when a Docker engine (not just the CLI) answers. */
@@ -129,10 +132,18 @@ export class LocalBuilder implements Builder {
   private spawnBuild(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, logPath: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status: BuildStatus; message?: string }> {
     return new Promise((resolve) => {
       const log = createWriteStream(logPath);
+      // The log is build output, so untrusted: bounded, the rest dropped with a note.
+      let logged = 0;
+      const toLog = (chunk: Buffer) => {
+        if (logged >= MAX_LOG_BYTES) return;
+        const room = MAX_LOG_BYTES - logged;
+        log.write(chunk.length <= room ? chunk : Buffer.concat([chunk.subarray(0, room), Buffer.from('\n[log truncated by release-verifier]\n')]));
+        logged += Math.min(chunk.length, room);
+      };
       // detached: its own process group, so a timeout kills the whole build tree.
       const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.pipe(log, { end: false });
-      child.stderr.pipe(log, { end: false });
+      child.stdout.on('data', toLog);
+      child.stderr.on('data', toLog);
       let ended: BuildStatus | undefined;
       const kill = (why: BuildStatus) => {
         ended ??= why;
@@ -145,19 +156,19 @@ export class LocalBuilder implements Builder {
       const timer = setTimeout(() => kill('TIMED_OUT'), timeoutMs);
       const onAbort = () => kill('STOPPED');
       signal?.addEventListener('abort', onAbort, { once: true });
+      // resolve only once the log is flushed, so the caller can read its tail
+      const finish = (result: { status: BuildStatus; message?: string }) => log.end(() => resolve(result));
       child.on('error', (err) => {
         clearTimeout(timer);
-        log.end();
-        resolve({ status: 'FAULT', message: `could not start the build: ${err.message}` });
+        finish({ status: 'FAULT', message: `could not start the build: ${err.message}` });
       });
       child.on('close', (code, sig) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        log.end();
-        if (ended === 'TIMED_OUT') resolve({ status: 'TIMED_OUT', message: `exceeded the ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${timeoutMs / 1000} s`} timeout` });
-        else if (ended === 'STOPPED') resolve({ status: 'STOPPED', message: 'stopped' });
-        else if (code === 0) resolve({ status: 'SUCCEEDED' });
-        else resolve({ status: 'FAILED', message: sig ? `killed by ${sig}` : `build command exited with ${code}` });
+        if (ended === 'TIMED_OUT') finish({ status: 'TIMED_OUT', message: `exceeded the ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${timeoutMs / 1000} s`} timeout` });
+        else if (ended === 'STOPPED') finish({ status: 'STOPPED', message: 'stopped' });
+        else if (code === 0) finish({ status: 'SUCCEEDED' });
+        else finish({ status: 'FAILED', message: sig ? `killed by ${sig}` : `build command exited with ${code}` });
       });
     });
   }
@@ -171,8 +182,16 @@ export class LocalBuilder implements Builder {
 
 async function tail(path: string, lines: number): Promise<string | undefined> {
   try {
-    const text = await readFile(path, 'utf8');
-    return text.split('\n').slice(-lines).join('\n');
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      const len = Math.min(size, 16 * 1024);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      return buf.toString('utf8').split('\n').slice(-lines).join('\n');
+    } finally {
+      await fh.close();
+    }
   } catch {
     return undefined;
   }
