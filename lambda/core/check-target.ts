@@ -138,7 +138,7 @@ class TargetChecker {
     for (const artifact of planned.artifacts) {
       artifacts.push(await this.checkArtifact(artifact, build, built && !wrongCommit));
     }
-    const allPositive = built && !wrongCommit && artifacts.every((a) => a.verdict === 'VERIFIED');
+    const allPositive = built && !wrongCommit && artifacts.length > 0 && artifacts.every((a) => a.verdict === 'VERIFIED');
     const verdict = verdictOf([...findings, ...artifacts.flatMap((a) => a.findings)], allPositive);
     return {
       name: this.target,
