@@ -10,7 +10,8 @@ import { parse } from 'yaml';
 import { BuildSpec } from 'aws-cdk-lib/aws-codebuild';
 import { BUILDSPECS_DIR } from './paths';
 
-export type BuildspecKind = 'posix' | 'windows';
+/** posix/windows: target builds; diffoscope: the mismatch diff job */
+export type BuildspecKind = 'posix' | 'windows' | 'diffoscope';
 
 /** The buildspec document for a platform, as an object. */
 export function buildspecObject(kind: BuildspecKind): Record<string, unknown> {

@@ -15,6 +15,7 @@ import { AlertsTopic } from './constructs/alerts-topic';
 import { ArtifactsBucket } from './constructs/artifacts-bucket';
 import { ConfigLayer } from './constructs/config-layer';
 import { DeadMansSwitch } from './constructs/dead-mans-switch';
+import { DiffJobProject, type DiffJobProjectProps } from './constructs/diff-job-project';
 import { OperationalAlarms } from './constructs/operational-alarms';
 import { ResultsBucket } from './constructs/results-bucket';
 import { TargetBuildProject } from './constructs/target-build-project';
@@ -38,6 +39,11 @@ export interface ReleaseVerifierStackProps extends StackProps {
   readonly maxDaysWithoutRun?: number;
   /** Break-glass principals allowed to bypass Object Lock governance retention. @default none */
   readonly governanceBypassPrincipalArns?: string[];
+  /**
+   * The diffoscope job a mismatch starts (image pinned by digest, time limit, compute type).
+   * @default - DiffJobProject defaults: a digest-pinned Debian bookworm image — pin your own
+   */
+  readonly diffJob?: Omit<DiffJobProjectProps, 'projectName' | 'artifactsBucket' | 'artifactsKey'>;
 }
 
 /** The name of the secret the stack creates when the config names none. */
@@ -53,6 +59,7 @@ export class ReleaseVerifierStack extends Stack {
   readonly artifacts: ArtifactsBucket;
   readonly alerts: AlertsTopic;
   readonly projects: TargetBuildProject[];
+  readonly diffJob: DiffJobProject;
   readonly launcher: VerifierFunction;
   readonly checker: VerifierFunction;
   readonly deadman: VerifierFunction;
@@ -98,6 +105,8 @@ export class ReleaseVerifierStack extends Stack {
         }),
     );
     const projectArns = this.projects.map((p) => p.project.projectArn);
+    // `--` cannot occur in a target's project name (target names start with a letter or digit)
+    this.diffJob = new DiffJobProject(this, 'DiffJob', { ...props.diffJob, projectName: `${prefix}--diffoscope`, artifactsBucket: this.artifacts.bucket, artifactsKey: this.artifacts.key });
     const projectMap = JSON.stringify(Object.fromEntries(this.projects.map((p) => [p.target.name, `${prefix}-${p.target.name}`])));
 
     // ── Lambdas ──
@@ -136,6 +145,7 @@ export class ReleaseVerifierStack extends Stack {
         [ENV.tokenSecret]: this.tokenSecret.secretArn,
         [ENV.projects]: projectMap,
         [ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+        [ENV.diffProject]: this.diffJob.project.projectName,
       },
     });
     this.deadman = new VerifierFunction(this, 'DeadMan', {
@@ -174,6 +184,19 @@ export class ReleaseVerifierStack extends Stack {
       }),
     );
     checker.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadTargetBuilds', actions: ['codebuild:BatchGetBuilds'], resources: projectArns }));
+    // A mismatch: the checker uploads the two files under diffs/ and starts the diff job — that
+    // project only, with its own buildspec.
+    this.artifacts.grantWriteDiffInputs(checker);
+    checker.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartDiffJobs', actions: ['codebuild:StartBuild'], resources: [this.diffJob.project.projectArn] }));
+    checker.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyDiffBuildspecOverride',
+        effect: iam.Effect.DENY,
+        actions: ['codebuild:StartBuild'],
+        resources: [this.diffJob.project.projectArn],
+        conditions: { Null: { 'codebuild:source.buildspec': 'false' } },
+      }),
+    );
 
     // ── triggers ──
     new events.Rule(this, 'Schedule', {
@@ -205,7 +228,8 @@ export class ReleaseVerifierStack extends Stack {
     // ── outputs (run-now finds the launcher here) ──
     new CfnOutput(this, 'LauncherFunctionName', { value: launcher.functionName, description: 'invoke to start a run now (release-verifier run-now --stack …)' });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName, description: 'run records: runs/<runId>/{plan,summary}.json, targets/<target>.json, report.html' });
-    new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifacts.bucket.bucketName });
+    new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifacts.bucket.bucketName, description: 'rebuilt artifacts (builds/<target>/…) and mismatch reports (diffs/<runId>/<target>/<asset>/report.html)' });
+    new CfnOutput(this, 'DiffJobProjectName', { value: this.diffJob.project.projectName, description: 'CodeBuild project that runs diffoscope on a mismatch' });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
     new CfnOutput(this, 'GitLabTokenSecretArn', { value: this.tokenSecret.secretArn, description: 'store the GitLab token here (aws secretsmanager put-secret-value)' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });

@@ -5,6 +5,9 @@
  * from S3, and the verdict comes from the shared `checkTarget` — which downloads the published
  * assets and the rebuilt artifacts and digests, compares and verifies them itself.
  *
+ * A mismatch starts a diffoscope job in CodeBuild (codebuild-diff-job.ts) whose report location
+ * becomes a DIFFOSCOPE_REPORT notice; the verdict never depends on it.
+ *
  * Idempotent: a target's report is written once; a duplicate or late event neither writes a
  * second report nor publishes a second alert (see run-records.ts).
  */
@@ -15,12 +18,13 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { checkTarget } from '../core/check-target';
+import { checkTarget, type CheckDeps } from '../core/check-target';
 import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
 import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
 import { runKeys } from '../core/summary';
 import { BuildStillRunningError, ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
+import type { DiffJobRequest } from '../adapters/builder/codebuild-diff-job';
 import { launchKey, readPlan, recordTargetReport, summarizeIfComplete, type FanInDeps, type LaunchRecord, type RecordOutcome } from './run-records';
 import { METRIC, SERVICE } from './metric-names';
 
@@ -38,6 +42,8 @@ export interface CheckerDeps {
   results: { read(buildIdOrArn: string): Promise<BuildRecord>; toBuildResult(record: BuildRecord, plannedImage: string): BuildResult };
   forge: () => Promise<Forge>;
   formats: () => Promise<FormatOps>;
+  /** on a mismatch, start a diff job and return where its report will be. @default none (no diff jobs) */
+  diffJobs?: { start(request: DiffJobRequest): Promise<{ buildId: string; location: string }> };
   logger?: Logger;
   metrics?: Metrics;
   workRoot?: string;
@@ -117,6 +123,7 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
       workDir,
       limits: { maxBytes: deps.config.limits.maxAssetBytes, timeoutMs: deps.config.limits.downloadTimeoutSeconds * 1000 },
       formats: await deps.formats(),
+      explainMismatch: deps.diffJobs ? diffExplainer(deps, runId) : undefined,
       now: deps.now?.(),
     });
   } finally {
@@ -127,6 +134,21 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
   logger?.info('target checked', { runId, target, buildId: build.buildId, status: build.status, verdict: report.verdict, written, outcome });
   if (!written) return { status: 'duplicate', runId, target, outcome };
   return { status: 'checked', runId, target, verdict: report.verdict, outcome };
+}
+
+/** The core's explainMismatch hook: upload both files, start the diff job, report its location. */
+function diffExplainer(deps: CheckerDeps, runId: string): NonNullable<CheckDeps['explainMismatch']> {
+  return async (publishedPath, rebuiltPath, { target, asset }) => {
+    try {
+      const job = await deps.diffJobs!.start({ runId, target, asset, publishedPath, rebuiltPath });
+      deps.logger?.info('diff job started', { runId, target, asset, diffBuildId: job.buildId });
+      return job.location;
+    } catch (err) {
+      // The core records the failure as a notice; the verdict stays what the comparison said.
+      deps.logger?.warn('diff job not started', { runId, target, asset, error: String((err as Error)?.message ?? err) });
+      throw err;
+    }
+  };
 }
 
 // ───────────────────────── Lambda wiring ─────────────────────────
@@ -148,6 +170,8 @@ async function wire() {
   const config = loadRuntimeConfig();
   const token = new GitLabTokenReader(requireEnv(ENV.tokenSecret));
   const projects = projectsFromEnv(); // target → project
+  const diffProject = process.env[ENV.diffProject];
+  const diffJobs = diffProject ? new (await import('../adapters/builder/codebuild-diff-job')).CodeBuildDiffJobs({ projectName: diffProject, bucket: requireEnv(ENV.artifactsBucket) }) : undefined;
   const deps: CheckerDeps = {
     config,
     store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
@@ -155,6 +179,7 @@ async function wire() {
     results: new CodeBuildResults({ projects: Object.fromEntries(Object.entries(projects).map(([t, p]) => [p, t])), artifactsBucket: requireEnv(ENV.artifactsBucket) }),
     forge: async () => forgeFromConfig(config, await token.read()),
     formats: async () => (await import('../formats/ops')).formatOps,
+    diffJobs,
     logger,
     metrics,
   };

@@ -12,6 +12,8 @@ export const ENV = {
   /** JSON: target name → CodeBuild project name */
   projects: 'TARGET_PROJECTS',
   runWindowMinutes: 'RUN_WINDOW_MINUTES',
+  /** CodeBuild project that runs diffoscope on a mismatch (unset: no diff jobs) */
+  diffProject: 'DIFF_PROJECT',
   /** minutes after planning a run may stay open before the dead-man Lambda closes it */
   staleRunMinutes: 'STALE_RUN_MINUTES',
 } as const;

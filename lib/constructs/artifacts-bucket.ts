@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
+import { DIFF_OBJECTS, DIFFS_ROOT } from '../../lambda/adapters/builder/codebuild-diff-env';
 import { acknowledgeWildcards, arnToken } from './nag';
 
 export interface ArtifactsBucketProps {
@@ -21,6 +22,8 @@ export interface ArtifactsBucketProps {
  * Where builds upload what they produced: `builds/<target>/<build uuid>/out/…`. Each target's build
  * role may only PutObject under its own `builds/<target>/` prefix; only the checker reads.
  * The contents are untrusted by design — the checker digests and judges them itself.
+ * A mismatch adds `diffs/<runId>/<target>/<asset>/{published,rebuilt}` (written by the checker) and
+ * `report.html|txt` (written by the diff job); they expire with the builds.
  */
 export class ArtifactsBucket extends Construct {
   readonly bucket: s3.Bucket;
@@ -50,5 +53,17 @@ export class ArtifactsBucket extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('builds/*')] }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }));
     acknowledgeWildcards(grantee, [`Resource::${arnToken(this.bucket.node.defaultChild!)}/builds/*`], 'The checker reads every target\'s artifacts (read only); build ids are created at run time.');
+  }
+
+  /** PutObject for the checker on the diff job's inputs only (`diffs/…/published|rebuilt`), not on reports. */
+  grantWriteDiffInputs(grantee: iam.IGrantable & IConstruct): void {
+    const objects = [DIFF_OBJECTS.published, DIFF_OBJECTS.rebuilt].map((o) => `${DIFFS_ROOT}/*/${o}`);
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteDiffInputs', actions: ['s3:PutObject'], resources: objects.map((o) => this.bucket.arnForObjects(o)) }));
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.key.keyArn] }));
+    acknowledgeWildcards(
+      grantee,
+      objects.map((o) => `Resource::${arnToken(this.bucket.node.defaultChild!)}/${o}`),
+      'The checker uploads the two files of a mismatch for the diff job; run ids and asset names are known only at run time. No read of reports, no delete.',
+    );
   }
 }
