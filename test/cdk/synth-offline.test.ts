@@ -33,7 +33,7 @@ describe('cdk synth from a fresh clone, offline', () => {
     const out = join(clone, 'cdk.out');
     const template = JSON.parse(readFileSync(join(out, 'ReleaseVerifier.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
     const types = Object.values(template.Resources).map((x) => x.Type);
-    expect(types.filter((t) => t === 'AWS::CodeBuild::Project')).toHaveLength(3); // the example's three targets
+    expect(types.filter((t) => t === 'AWS::CodeBuild::Project')).toHaveLength(4); // the example's three targets + the diff job
     const bundles = readdirSync(out)
       .filter((d) => d.startsWith('asset.') && existsSync(join(out, d, 'index.mjs')))
       .map((d) => join(out, d, 'index.mjs'));
