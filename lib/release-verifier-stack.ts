@@ -40,7 +40,8 @@ export interface ReleaseVerifierStackProps extends StackProps {
   /** Break-glass principals allowed to bypass Object Lock governance retention. @default none */
   readonly governanceBypassPrincipalArns?: string[];
   /**
-   * The diffoscope job a mismatch starts (image pinned by digest, time limit, compute type).
+   * The diffoscope job a mismatch starts (image pinned by digest, time limit, compute type). The
+   * image can also be given as CDK context: `cdk deploy -c diffJobImage=<name>@sha256:<digest>`.
    * @default - DiffJobProject defaults: a digest-pinned Debian bookworm image — pin your own
    */
   readonly diffJob?: Omit<DiffJobProjectProps, 'projectName' | 'artifactsBucket' | 'artifactsKey'>;
@@ -106,7 +107,8 @@ export class ReleaseVerifierStack extends Stack {
     );
     const projectArns = this.projects.map((p) => p.project.projectArn);
     // `--` cannot occur in a target's project name (target names start with a letter or digit)
-    this.diffJob = new DiffJobProject(this, 'DiffJob', { ...props.diffJob, projectName: `${prefix}--diffoscope`, artifactsBucket: this.artifacts.bucket, artifactsKey: this.artifacts.key });
+    const diffJobImage = props.diffJob?.image ?? ((this.node.tryGetContext('diffJobImage') as string | undefined) || undefined);
+    this.diffJob = new DiffJobProject(this, 'DiffJob', { ...props.diffJob, image: diffJobImage, projectName: `${prefix}--diffoscope`, artifactsBucket: this.artifacts.bucket, artifactsKey: this.artifacts.key });
     const projectMap = JSON.stringify(Object.fromEntries(this.projects.map((p) => [p.target.name, `${prefix}-${p.target.name}`])));
 
     // ── Lambdas ──

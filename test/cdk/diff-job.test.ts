@@ -31,8 +31,8 @@ const config = parseConfig({
   ],
 });
 
-function synth(extra: Partial<ReleaseVerifierStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+function synth(extra: Partial<ReleaseVerifierStackProps> = {}, context: Record<string, string> = {}) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
   const stack = new ReleaseVerifierStack(app, 'RV', { config, ...extra });
   return { stack, template: Template.fromStack(stack) };
 }
@@ -92,6 +92,10 @@ describe('diff job project', () => {
     expect(p.Environment.Image).toBe(image);
     expect(p.Environment.EnvironmentVariables).toContainEqual({ Name: DIFF_ENV.timeoutSeconds, Type: 'PLAINTEXT', Value: '600' });
     expect(p.TimeoutInMinutes).toBe(35);
+    // or from the deploy command line: cdk deploy -c diffJobImage=…
+    const fromContext = Object.values(synth({}, { diffJobImage: image }).template.findResources('AWS::CodeBuild::Project')).find((r) => r.Properties.Name === DIFF_PROJECT)!;
+    expect(fromContext.Properties.Environment.Image).toBe(image);
+    expect(() => synth({}, { diffJobImage: 'debian:bookworm' })).toThrow(/must be pinned by digest/);
     expect(() => validateDiffImage('debian:bookworm')).toThrow(/diff job: image "debian:bookworm" must be pinned by digest/);
     expect(() => synth({ diffJob: { image: 'public.ecr.aws/docker/library/debian:bookworm-slim' } })).toThrow(/must be pinned by digest/);
   });
