@@ -25,7 +25,9 @@ import {
 } from '@sigstore/bundle';
 import { Bundle as BundleMessage, HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier, type SignedEntity, type Signer } from '@sigstore/verify';
+import * as pkijs from 'pkijs';
 import { FormatError } from '../core/errors';
+import { parseStrictDerSequence } from './der';
 import { readBoundedFile } from './bounded-read';
 import type { SignatureInput, SignatureResult } from './types';
 
@@ -89,10 +91,14 @@ export function parseBundle(bytes: Uint8Array): Bundle {
   } catch (err) {
     throw new FormatError('sigstore', `invalid bundle: ${(err as Error).message}`, { cause: err });
   }
-  // The protobuf JSON mapping silently drops fields it does not know. Data the verifier ignores has
-  // no place in a signature file: refuse it (fail closed), rather than verify something else.
+  // The protobuf JSON mapping silently drops fields it does not know, and decodes base64 leniently
+  // (skipping stray characters). Data the verifier ignores has no place in a signature file: refuse
+  // it (fail closed), rather than verify something other than what the file says.
   const unknown = unknownFields(obj, BundleMessage.toJSON(bundle), 'bundle');
   if (unknown.length) throw new FormatError('sigstore', `bundle has fields the verifier does not understand: ${unknown.slice(0, 5).join(', ')}`);
+  const uncanonical = nonCanonicalFields(obj, BundleMessage.toJSON(bundle), 'bundle');
+  if (uncanonical.length) throw new FormatError('sigstore', `bundle is not in canonical form at ${uncanonical.slice(0, 5).join(', ')} (e.g. non-canonical base64)`);
+  checkCertificates(bundle);
   checkInclusionProofs(bundle);
   return bundle;
 }
@@ -120,6 +126,45 @@ function unknownFields(input: unknown, decoded: unknown, path: string, depth = 0
   );
 }
 
+/** Same value, allowing only the number/numeric-string variance of protobuf's int64 JSON mapping. */
+function sameScalar(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if ((typeof a === 'number' || typeof a === 'string') && (typeof b === 'number' || typeof b === 'string')) return /^-?\d+$/.test(String(a)) && String(a) === String(b);
+  return false;
+}
+
+/** Paths where the input's value differs from its decoded-then-re-encoded form (known fields only). */
+function nonCanonicalFields(input: unknown, decoded: unknown, path: string, depth = 0): string[] {
+  if (depth > 32) return [`${path} (nested too deep)`];
+  if (Array.isArray(input)) {
+    if (!Array.isArray(decoded)) return isEmptyValue(input) ? [] : [path];
+    if (input.length !== decoded.length) return [path];
+    return input.flatMap((v, i) => nonCanonicalFields(v, decoded[i], `${path}[${i}]`, depth + 1));
+  }
+  if (typeof input === 'object' && input !== null) {
+    const d = (typeof decoded === 'object' && decoded !== null ? decoded : {}) as Record<string, unknown>;
+    return Object.entries(input as Record<string, unknown>).flatMap(([k, v]) => (k in d ? nonCanonicalFields(v, d[k], `${path}.${k}`, depth + 1) : []));
+  }
+  if (decoded === undefined) return isEmptyValue(input) ? [] : [path];
+  return sameScalar(input, decoded) ? [] : [path];
+}
+
+/** Certificates must be exactly one strict-DER X.509 SEQUENCE: a lenient parser would otherwise
+ * accept edited framing around the signed TBS part. */
+function checkCertificates(bundle: Bundle): void {
+  const vm = bundle.verificationMaterial.content;
+  const certs = vm.$case === 'certificate' ? [vm.certificate] : vm.$case === 'x509CertificateChain' ? vm.x509CertificateChain.certificates : [];
+  certs.forEach((c, i) => {
+    const fail = (m: string) => new FormatError('sigstore', `certificate ${i}: ${m}`);
+    const seq = parseStrictDerSequence(c.rawBytes, fail);
+    try {
+      new pkijs.Certificate({ schema: seq });
+    } catch (err) {
+      throw fail(`not an X.509 certificate (${(err as Error).message})`);
+    }
+  });
+}
+
 /**
  * @sigstore/verify checks an inclusion proof against its signed checkpoint and ignores the proof's
  * own rootHash/treeSize copies; require them to agree, so the bundle carries no unverified claims.
@@ -140,6 +185,12 @@ function checkInclusionProofs(bundle: Bundle): void {
     const sigLines = lines.slice(blank + 1).filter((l, j, all) => !(l === '' && j === all.length - 1));
     if (blank < 0 || sigLines.length === 0 || !sigLines.every(canonicalNoteSignature)) {
       throw new FormatError('sigstore', `tlog entry ${i}: malformed checkpoint signature line`);
+    }
+    // Signed-note verifiers skip signature lines from keys they do not know; a checkpoint is signed
+    // by its log, so every signature line must name the log of the origin line.
+    const origin = lines[0]!.split(' ')[0];
+    if (!sigLines.every((l) => l.split(' ')[1] === origin)) {
+      throw new FormatError('sigstore', `tlog entry ${i}: checkpoint carries a signature line not from its log ${origin}`);
     }
   }
 }

@@ -135,6 +135,30 @@ describe('sigstore bundles', () => {
     }
   });
 
+  // Each of these verified with @sigstore/verify alone (found by `npm run fuzz`): the library decodes
+  // base64 leniently, parses certificates leniently, and skips checkpoint signatures of unknown keys.
+  it('rejects edits the library tolerates: stray base64 characters, a certificate with edited DER framing, a foreign checkpoint signature line', async () => {
+    const variants: [string, (b: any) => void][] = [
+      ['stray character in base64', (b) => (b.verificationMaterial.certificate.rawBytes = b.verificationMaterial.certificate.rawBytes.replace(/^(.{20})/, '$1!'))],
+      [
+        'certificate outer tag edited',
+        (b) => {
+          const raw = Buffer.from(b.verificationMaterial.certificate.rawBytes, 'base64');
+          raw[0] = 0x34;
+          b.verificationMaterial.certificate.rawBytes = raw.toString('base64');
+        },
+      ],
+      ['extra checkpoint signature line', (b) => (b.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope += '\u2014 other.example AAAAAAAAAAAAAAAAAAAAAAAA\n')],
+    ];
+    for (const [name, edit] of variants) {
+      const b = JSON.parse(bundleJson);
+      edit(b);
+      const r = await verifySigstore({ assetPath: file, signaturePath: write(`strict-${name.replace(/\W+/g, '-')}.json`, JSON.stringify(b)), policy: policy() });
+      expect(r.valid, name).toBe(false);
+      expect(r.reason, name).toMatch(/canonical|certificate 0|signature line/);
+    }
+  });
+
   it('refuses the legacy cosign bundle format with a clear reason', async () => {
     const b = JSON.parse(bundleJson);
     const legacy = { base64Signature: b.messageSignature.signature, cert: b.verificationMaterial.certificate.rawBytes, rekorBundle: { SignedEntryTimestamp: 'x', Payload: {} } };

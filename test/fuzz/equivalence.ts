@@ -80,11 +80,20 @@ function pruneDefaults(v: unknown): unknown {
   return out;
 }
 
-/** Sigstore: the bundle as decoded (protobuf JSON mapping, default-valued fields aside) is unchanged. */
+/**
+ * Sigstore: the bundle as decoded (protobuf JSON mapping, default-valued fields aside) is unchanged.
+ * A DSSE signature's `keyid` is an unsigned, optional hint (DSSE spec: "MUST NOT" be relied on for
+ * security), so it does not count.
+ */
 export function sigstoreEquivalent(original: Uint8Array, mutated: Uint8Array): boolean {
   if (sameBytes(original, mutated)) return true;
   try {
-    const norm = (b: Uint8Array) => pruneDefaults(Bundle.toJSON(Bundle.fromJSON(JSON.parse(Buffer.from(b).toString('utf8')))));
+    const dropKeyIds = (j: unknown) => {
+      const sigs = (j as { dsseEnvelope?: { signatures?: { keyid?: string }[] } }).dsseEnvelope?.signatures ?? [];
+      for (const s of sigs) delete s.keyid;
+      return j;
+    };
+    const norm = (b: Uint8Array) => pruneDefaults(dropKeyIds(Bundle.toJSON(Bundle.fromJSON(JSON.parse(Buffer.from(b).toString('utf8'))))));
     return isDeepStrictEqual(norm(original), norm(mutated));
   } catch {
     return false;

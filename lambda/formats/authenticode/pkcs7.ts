@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { FormatError } from '../../core/errors';
+import { assertStrictEncoding } from '../der';
 import type { AuthenticodeHash } from '../pe/authenticode-digest';
 import { HASH_BY_OID, HASH_LENGTH, OID } from './oids';
 
@@ -51,7 +52,7 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   const asn = asn1js.fromBER(der);
   if (asn.offset === -1) throw bad(`not DER (${asn.result.error || 'parse error'})`);
   if (asn.offset !== der.byteLength) throw bad(`${der.byteLength - asn.offset} bytes follow the PKCS#7 structure`);
-  assertStrictEncoding(asn.result);
+  assertStrictEncoding(asn.result, bad);
 
   let contentInfo: pkijs.ContentInfo;
   let signedData: pkijs.SignedData;
@@ -130,30 +131,6 @@ const RSASSA_PSS = '1.2.840.113549.1.1.10';
 function requireNoParameters(alg: pkijs.AlgorithmIdentifier, what: string): void {
   const params = alg.algorithmParams as unknown;
   if (params !== undefined && !(params instanceof asn1js.Null)) throw bad(`${what} has unexpected parameters`);
-}
-
-/**
- * asn1js is lenient: a child may run past its parent's declared length, and BER forms are accepted.
- * Authenticode signatures are DER, so insist on definite lengths whose children exactly fill each
- * constructed value — otherwise edited framing could hide or shift data behind a verifying signature.
- */
-function assertStrictEncoding(root: asn1js.AsnType): void {
-  const stack: Array<{ block: asn1js.BaseBlock; depth: number }> = [{ block: root as asn1js.BaseBlock, depth: 0 }];
-  while (stack.length) {
-    const { block, depth } = stack.pop()!;
-    if (depth > 64) throw bad('ASN.1 nesting deeper than 64');
-    const len = block.lenBlock;
-    if (block.error || len.isIndefiniteForm) throw bad(`not DER: ${block.error || 'indefinite length'}`);
-    if (block.valueBeforeDecodeView.length !== block.idBlock.blockLength + len.blockLength + len.length) {
-      throw bad(`ASN.1 ${block.constructor.name} at depth ${depth} does not match its declared length`);
-    }
-    if (block.idBlock.isConstructed) {
-      const children = (block.valueBlock as unknown as { value?: asn1js.BaseBlock[] }).value ?? [];
-      const sum = children.reduce((n, c) => n + c.valueBeforeDecodeView.length, 0);
-      if (sum !== len.length) throw bad(`ASN.1 ${block.constructor.name} at depth ${depth}: content ${sum} bytes, declared ${len.length}`);
-      for (const c of children) stack.push({ block: c, depth: depth + 1 });
-    }
-  }
 }
 
 /** The original encodings of the certificates [0] set, so fingerprints hash the bytes as signed. */
