@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { DIGEST_PINNED_IMAGE } from '../../lambda/core/config/schema';
 import { DIFF_ENV, DIFF_OBJECTS, DIFFS_ROOT } from '../../lambda/adapters/builder/codebuild-diff-env';
 import { buildspecObject } from '../buildspec';
-import { acknowledgeWildcards, arnToken, refToken } from './nag';
+import { acknowledgeWildcards, arnToken, refToken, acknowledgeCodeBuildGrants } from './nag';
 
 /**
  * Debian 12 (bookworm-slim) on the ECR Public mirror of Docker's official images, pinned by the
@@ -111,16 +111,7 @@ export class DiffJobProject extends Construct {
     acknowledgeWildcards(boundary, ['Resource::*'], 'CodeBuild\'s UntrustedCodeBoundaryPolicy: a permissions boundary caps what the role may ever be granted, it grants nothing itself.');
     acknowledgeWildcards(boundary, objectFindings, 'The boundary caps the diff job to diff inputs (read) and reports (write); run ids and asset names are known only at run time.');
     acknowledgeWildcards(this.project, objectFindings, 'GetObject only on diff inputs, PutObject only on report objects under diffs/; run ids and asset names are known only at run time.');
-    acknowledgeWildcards(
-      this.project,
-      [
-        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/codebuild/${projectRef}:*`,
-        `Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/${projectRef}-*`,
-        'Action::kms:GenerateDataKey*',
-        'Action::kms:ReEncrypt*',
-      ],
-      'CodeBuild\'s own grants for this project: its log streams and report groups (named per build), and the artifacts key (CB4).',
-    );
+    acknowledgeCodeBuildGrants(this.project, projectRef);
     Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'A Debian image pinned by digest runs diffoscope from Debian\'s archive; no CodeBuild-curated image ships diffoscope.' });
   }
 }

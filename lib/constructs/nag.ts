@@ -18,3 +18,18 @@ export function arnToken(element: IConstruct): string {
 export function refToken(element: IConstruct): string {
   return `<${Stack.of(element).getLogicalId(element as CfnElement)}>`;
 }
+
+/** The wildcards CodeBuild itself grants any project's role: its log streams, its report groups
+ * (both named per build) and the use of the artifacts key (CB4). */
+export function acknowledgeCodeBuildGrants(project: IConstruct, projectRef: string): void {
+  acknowledgeWildcards(
+    project,
+    [
+      `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/codebuild/${projectRef}:*`,
+      `Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/${projectRef}-*`,
+      'Action::kms:GenerateDataKey*',
+      'Action::kms:ReEncrypt*',
+    ],
+    "CodeBuild's own grants for this project: its log streams and report groups (named per build), and the artifacts key it encrypts uploads with (CB4).",
+  );
+}

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { DIGEST_PINNED_IMAGE, type TargetConfig } from '../../lambda/core/config/schema';
 import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
 import { buildspecFor } from '../buildspec';
-import { acknowledgeWildcards, arnToken, refToken } from './nag';
+import { acknowledgeWildcards, arnToken, refToken, acknowledgeCodeBuildGrants } from './nag';
 
 export interface TargetBuildProjectProps {
   /** the target from the configuration (name, platform, image, command, timeout, env, fleet…) */
@@ -145,16 +145,7 @@ export class TargetBuildProject extends Construct {
     acknowledgeWildcards(boundary, ['Resource::*'], 'CodeBuild\'s UntrustedCodeBoundaryPolicy: a permissions boundary caps what the role may ever be granted, it grants nothing itself.');
     acknowledgeWildcards(boundary, [`Resource::${bucketArn}/${prefix}/*`], 'The boundary caps artifact writes to this target\'s own prefix; build ids are created at run time.');
     acknowledgeWildcards(this.project, [`Resource::${bucketArn}/${prefix}/*`], 'PutObject only, under this target\'s own prefix; CodeBuild names the per-build folder at run time.');
-    acknowledgeWildcards(
-      this.project,
-      [
-        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/codebuild/${projectRef}:*`,
-        `Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/${projectRef}-*`,
-        'Action::kms:GenerateDataKey*',
-        'Action::kms:ReEncrypt*',
-      ],
-      'CodeBuild\'s own grants for this project: its log streams and report groups (named per build), and the artifacts key it encrypts uploads with (CB4).',
-    );
+    acknowledgeCodeBuildGrants(this.project, projectRef);
     Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'The build image is the target\'s own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.' });
   }
 }
