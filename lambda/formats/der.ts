@@ -20,7 +20,10 @@ export function assertStrictEncoding(root: asn1js.AsnType, fail: (message: strin
       throw fail(`ASN.1 ${block.constructor.name} at depth ${depth} does not match its declared length`);
     }
     if (block.idBlock.isConstructed) {
-      const children = (block.valueBlock as unknown as { value?: asn1js.BaseBlock[] }).value ?? [];
+      const value = (block.valueBlock as unknown as { value?: unknown }).value ?? [];
+      // asn1js keeps some constructed forms (e.g. of string types it reads specially) unsplit
+      if (!Array.isArray(value)) throw fail(`ASN.1 ${block.constructor.name} at depth ${depth}: constructed value with unparsed content`);
+      const children = value as asn1js.BaseBlock[];
       const sum = children.reduce((n, c) => n + c.valueBeforeDecodeView.length, 0);
       if (sum !== len.length) throw fail(`ASN.1 ${block.constructor.name} at depth ${depth}: content ${sum} bytes, declared ${len.length}`);
       for (const c of children) stack.push({ block: c, depth: depth + 1 });
