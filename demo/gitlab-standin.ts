@@ -35,7 +35,8 @@
  * releases/:tag/downloads/* (302 to the link URL); repository/tags[/:tag]; packages (package_type,
  * package_name — substring match as GitLab —, package_version); packages/:id;
  * packages/:id/package_files; packages/generic/:name/:version/:file;
- * jobs/artifacts/:ref/raw/*?job=. Web: /<project>/-/releases/:tag/downloads/* (302 to the link URL);
+ * jobs/artifacts/:ref/raw/*?job=; protected_tags; protected_branches (set `project.protectedTags` /
+ * `protectedBranches`, e.g. from `PROTECTIONS.insecure`). Web: /<project>/-/releases/:tag/downloads/* (302 to the link URL);
  * /files/* (raw bytes).
  *
  * Auth: `PRIVATE-TOKEN` or `Authorization: Bearer` must equal `token` when given; a wrong token is
@@ -63,6 +64,17 @@ const RELEASE_TEMPLATE = template('GET_projects_4242_releases_v0.4.0.json');
 const TAG_TEMPLATE = template('GET_projects_4242_repository_tags_v0.4.0.json');
 const PACKAGE_TEMPLATE = template<Record<string, any>[]>('GET_projects_4242_packages.json')[0]!;
 const PACKAGE_FILE_TEMPLATE = template<Record<string, any>[]>('GET_projects_4242_packages_43519807_package_files.json')[0]!;
+/** Protected tags/branches as GitLab answers them: `secure` (Premium shape) and `insecure` (Free shape). */
+export const PROTECTIONS = {
+  secure: {
+    tags: template<Record<string, any>[]>('GET_projects_4242_protected_tags.secure.json'),
+    branches: template<Record<string, any>[]>('GET_projects_4242_protected_branches.secure.json'),
+  },
+  insecure: {
+    tags: template<Record<string, any>[]>('GET_projects_4242_protected_tags.insecure.json'),
+    branches: template<Record<string, any>[]>('GET_projects_4242_protected_branches.insecure.json'),
+  },
+} as const;
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -127,6 +139,9 @@ export interface StandInProject {
   packages: StandInPackage[];
   /** key: `${ref}\0${job}\0${path}` */
   jobArtifacts: Map<string, Buffer>;
+  /** raw JSON answered by protected_tags / protected_branches (default: the secure reference) */
+  protectedTags: Record<string, any>[];
+  protectedBranches: Record<string, any>[];
 }
 export type ProjectRef = StandInProject | number | string;
 
@@ -180,6 +195,8 @@ export class StandInModel {
       releases: new Map(),
       packages: [],
       jobArtifacts: new Map(),
+      protectedTags: clone(PROTECTIONS.secure.tags),
+      protectedBranches: clone(PROTECTIONS.secure.branches),
     };
     this.projects.push(p);
     return p;
@@ -640,6 +657,9 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
       }
       return notFound();
     }
+
+    if (rest[0] === 'protected_tags' && rest.length === 1) return paginate(url, p.protectedTags);
+    if (rest[0] === 'protected_branches' && rest.length === 1) return paginate(url, p.protectedBranches);
 
     if (rest[0] === 'repository' && rest[1] === 'tags') {
       if (rest.length === 2) {

@@ -8,6 +8,7 @@ import { expandPlaceholders, versionFromTag, type PlaceholderValues } from './co
 import { finding, type Finding } from './findings';
 import type { Forge, Release, ReleaseHistory } from './ports';
 import { historyFindings, type Ledger } from './ledger';
+import { auditFindings } from './audit';
 import { errorMessage } from './errors';
 
 export interface PlannedArtifact {
@@ -133,6 +134,12 @@ export async function planRun(config: Config, forge: Forge, options: { runId: st
     findings.push(...historyFindings(options.ledger ?? null, history));
   } catch (err) {
     findings.push(finding('HISTORY_UNCHECKED', `release history could not be checked: ${errorMessage(err)}`, { evidence: { error: errorMessage(err) } }));
+  }
+  // The forge's own protections (advisory notices; a token without Maintainer rights may not see them).
+  try {
+    findings.push(...auditFindings(await forge.getProtections(), release));
+  } catch (err) {
+    findings.push(finding('AUDIT_UNAVAILABLE', `GitLab's tag and branch protections could not be read: ${errorMessage(err)}`));
   }
   const { version, targets } = planTargets(config, release);
   return {

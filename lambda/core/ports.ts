@@ -64,6 +64,22 @@ export interface ReleaseHistory {
   complete: boolean;
 }
 
+/** One access level entry of a GitLab protection (0 no one, 30 Developers + Maintainers, 40 Maintainers, 60 Admins). */
+export interface AccessLevel {
+  accessLevel: number;
+  description?: string;
+  /** set when the entry grants one user or group (GitLab Premium) rather than a role */
+  userId?: number | null;
+  groupId?: number | null;
+}
+
+/** How the forge protects tags and branches, for the audit (advisory). */
+export interface ForgeProtections {
+  defaultBranch?: string;
+  protectedTags: { name: string; createAccessLevels: AccessLevel[] }[];
+  protectedBranches: { name: string; pushAccessLevels: AccessLevel[]; mergeAccessLevels: AccessLevel[]; allowForcePush: boolean }[];
+}
+
 export interface Forge {
   /** The latest release when `tag` is undefined. Throws ForgeError('not-found') when there is none. */
   getRelease(tag?: string): Promise<Release>;
@@ -78,6 +94,8 @@ export interface Forge {
   cloneUrl(): string;
   /** Recent releases (with their links) and tags, bounded. */
   getHistory(): Promise<ReleaseHistory>;
+  /** Protected tags and branches (may need a Maintainer token; failures make the audit unavailable, nothing more). */
+  getProtections(): Promise<ForgeProtections>;
 }
 
 // ───────────────────────────── Builder ─────────────────────────────

@@ -47,6 +47,9 @@ function forgeOf(files: Record<string, string | Error>): Forge {
     async getHistory() {
       return { releases: [], tags: {}, complete: true };
     },
+    async getProtections() {
+      return { protectedTags: [], protectedBranches: [] };
+    },
     async downloadAsset(req, dest) {
       const f = files[req.name];
       if (f === undefined) throw new ForgeError('not-found', `no asset named ${req.name}`);

@@ -74,6 +74,11 @@ export class DirectoryForge implements Forge {
     const r = this.release;
     return { releases: [{ tag: r.tag, commitSha: r.commitSha, links: r.links.map((l) => ({ name: l.name, url: l.url })) }], tags: { [r.tag]: r.tagCommitSha }, complete: true };
   }
+  /** protections as a well-kept project has them: all tags and the default branch Maintainers-only */
+  async getProtections() {
+    const maintainers = [{ accessLevel: 40 }];
+    return { defaultBranch: 'main', protectedTags: [{ name: '*', createAccessLevels: maintainers }], protectedBranches: [{ name: 'main', pushAccessLevels: maintainers, mergeAccessLevels: maintainers, allowForcePush: false }] };
+  }
 }
 
 export function testConfig(overrides: Partial<ConfigInput> = {}): Config {

@@ -26,13 +26,15 @@
 import { unlink } from 'node:fs/promises';
 import { Gitlab } from '@gitbeaker/rest';
 import { ForgeError } from '../../core/errors';
-import type { AssetRequest, DownloadedFile, DownloadLimits, Forge, Release, ReleaseHistory, ReleaseLink } from '../../core/ports';
+import type { AccessLevel, AssetRequest, DownloadedFile, DownloadLimits, Forge, ForgeProtections, Release, ReleaseHistory, ReleaseLink } from '../../core/ports';
 import { boundedRequesterFn } from './gitlab-requester';
 import {
   PackageFileJson,
   PackageJson,
   parseGitlab,
   ProjectJson,
+  ProtectedBranchJson,
+  ProtectedTagJson,
   ReleaseJson,
   ReleaseLinkJson,
   TagJson,
@@ -70,6 +72,7 @@ const MAX_PACKAGE_PAGES = 10;
 /** ledger listings: 500 releases, 2000 tags */
 const HISTORY_RELEASE_PAGES = 5;
 const HISTORY_TAG_PAGES = 20;
+const PROTECTION_PAGES = 5;
 const MAX_PACKAGE_FILE_PAGES = 20;
 /** releases scanned (one request) for the newest one that is not upcoming */
 const LATEST_SCAN_PER_PAGE = 50;
@@ -188,6 +191,41 @@ export class GitLabForge implements Forge {
    * Recent releases (newest first, with their embedded links) and tags, for the ledger. Bounded:
    * `complete` is false when more were left, so the ledger treats older entries as unknown.
    */
+  /** Protected tags and branches and the default branch, for the audit. */
+  async getProtections(): Promise<ForgeProtections> {
+    const project = await this.call(`project ${this.project}`, () => this.api.Projects.show(this.project), ProjectJson, {
+      notFound: `project ${this.project} not found (or the token cannot see it)`,
+    });
+    const tags = await this.callExpanded(
+      'the protected tags',
+      () => this.api.ProtectedTags.all(this.project, { perPage: PER_PAGE, maxPages: PROTECTION_PAGES, showExpanded: true } as { showExpanded: true }),
+      z.array(ProtectedTagJson),
+    );
+    const branches = await this.callExpanded(
+      'the protected branches',
+      () => this.api.ProtectedBranches.all(this.project, { perPage: PER_PAGE, maxPages: PROTECTION_PAGES, showExpanded: true } as { showExpanded: true }),
+      z.array(ProtectedBranchJson),
+    );
+    // a partial list could hide the rule that matters: refuse it
+    if (tags.more || branches.more) throw new ForgeError('bad-response', `more than ${PER_PAGE * PROTECTION_PAGES} protection rules; refusing a partial list`);
+    const level = (l: z.output<typeof ProtectedTagJson>['create_access_levels'][number]): AccessLevel => ({
+      accessLevel: l.access_level,
+      description: l.access_level_description ?? undefined,
+      userId: l.user_id,
+      groupId: l.group_id,
+    });
+    return {
+      defaultBranch: project.default_branch ?? undefined,
+      protectedTags: tags.items.map((t) => ({ name: t.name, createAccessLevels: t.create_access_levels.map(level) })),
+      protectedBranches: branches.items.map((b) => ({
+        name: b.name,
+        pushAccessLevels: b.push_access_levels.map(level),
+        mergeAccessLevels: b.merge_access_levels.map(level),
+        allowForcePush: b.allow_force_push === true,
+      })),
+    };
+  }
+
   async getHistory(): Promise<ReleaseHistory> {
     const releases = await this.callExpanded(
       'the release history',

@@ -95,8 +95,23 @@ export const ProjectJson = z.object({
   id: z.number().int().positive(),
   path_with_namespace: z.string().min(1),
   http_url_to_repo: httpUrl,
+  default_branch: z.string().nullish(),
 });
 export type ProjectJson = z.infer<typeof ProjectJson>;
+
+const AccessLevelJson = z.object({
+  access_level: z.number().int().min(0).max(100),
+  access_level_description: z.string().nullish(),
+  user_id: z.number().int().nullish(),
+  group_id: z.number().int().nullish(),
+});
+export const ProtectedTagJson = z.object({ name: z.string().min(1), create_access_levels: z.array(AccessLevelJson) });
+export const ProtectedBranchJson = z.object({
+  name: z.string().min(1),
+  push_access_levels: z.array(AccessLevelJson),
+  merge_access_levels: z.array(AccessLevelJson),
+  allow_force_push: z.boolean().nullish(),
+});
 
 /** Parses GitLab's answer for `what`, or throws ForgeError 'bad-response' naming the bad fields. */
 export function parseGitlab<S extends z.ZodType>(schema: S, value: unknown, what: string, url?: string): z.output<S> {
