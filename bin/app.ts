@@ -6,8 +6,12 @@
  *
  * Default: examples/release-verifier.example.yaml. The account and region are the CLI's
  * (AWS_PROFILE / AWS_REGION); the stack is meant for a dedicated account.
+ *
+ * cdk-nag's AwsSolutions rules run on every synth and deploy (`-c nag=false` turns them off): an
+ * unacknowledged finding fails the synth, and every acknowledgement carries its reason in lib/.
  */
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadConfig } from '../lambda/core/config/load';
 import { VerifierError } from '../lambda/core/errors';
 import { ReleaseVerifierStack } from '../lib/release-verifier-stack';
@@ -18,6 +22,7 @@ export function createApp(app: App = new App()): { app: App; stack: ReleaseVerif
   const configFile = (app.node.tryGetContext('config') as string | undefined) || process.env.RELEASE_VERIFIER_CONFIG || DEFAULT_CONFIG;
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) || process.env.RELEASE_VERIFIER_STACK || 'ReleaseVerifier';
   const config = loadConfig(configFile);
+  if (app.node.tryGetContext('nag') !== 'false' && app.node.tryGetContext('nag') !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new ReleaseVerifierStack(app, stackName, {
     config,
     description: `release-verifier: rebuilds and verifies releases of ${config.gitlab.project} (${config.gitlab.url})`,
