@@ -115,5 +115,52 @@ describe('LocalBuilder', () => {
     const r = await builder.run(request('mkdir -p out && head -c 4096 /dev/zero > out/app'));
     await expect(r.artifacts.fetch('out/app', join(mkdtempSync(join(tmpdir(), 'x-')), 'f'), { maxBytes: 1000, timeoutMs: 5000 })).rejects.toThrow();
   });
-});
 
+  /**
+   * No Docker engine runs here or in CI, so the `docker run` path is tested up to its boundary: a
+   * stand-in `docker` on PATH records the arguments and its own environment, then runs the command
+   * the way the container would (in the mounted checkout, with only the `-e` variables).
+   */
+  it('runs the build inside the digest-pinned image with `docker run --rm`, passing only the build environment', async () => {
+    const stubDir = mkdtempSync(join(tmpdir(), 'docker-stub-'));
+    const record = join(stubDir, 'record');
+    writeFileSync(
+      join(stubDir, 'docker'),
+      `#!/bin/sh
+{ printf '%s\n' "$@"; echo '--- env'; env; } > "${record}"
+src=""; set -- "$@"; envs=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -v) src="\${2%%:/src}"; shift 2;;
+    -e) envs="$envs $2"; shift 2;;
+    sh) shift; [ "$1" = "-c" ] && shift; cd "$src" && exec env -i PATH="/usr/bin:/bin:/usr/local/bin" $envs sh -c "$1";;
+    *) shift;;
+  esac
+done
+exit 99
+`,
+      { mode: 0o755 },
+    );
+    const dockerBuilder = new LocalBuilder({ docker: 'always', path: `${stubDir}:${process.env.PATH}` });
+    try {
+      const r = await dockerBuilder.run(request('mkdir -p out && env > out/app'));
+      expect(r.status).toBe('SUCCEEDED');
+      expect(r.image).toEqual({ ref: `debian@sha256:${'a'.repeat(64)}`, enforced: true, note: undefined });
+      const [args, dockerEnv] = readFileSync(record, 'utf8').split('--- env\n');
+      const argv = args!.trim().split('\n');
+      expect(argv.slice(0, 2)).toEqual(['run', '--rm']);
+      expect(argv).toContain(`debian@sha256:${'a'.repeat(64)}`);
+      expect(argv[argv.indexOf('-w') + 1]).toBe('/src');
+      expect(argv[argv.indexOf('-v') + 1]).toMatch(/\/src:\/src$/);
+      const passed = argv.filter((_, i) => argv[i - 1] === '-e').map((e) => e.split('=')[0]).sort();
+      expect(passed).toEqual(['APP_FLAVOUR', 'HOME', 'LANG', 'RELVERIFY_COMMIT', 'RELVERIFY_TAG', 'RELVERIFY_TARGET', 'RELVERIFY_VERSION', 'SOURCE_DATE_EPOCH']);
+      expect(dockerEnv).not.toContain('glpat-must-not-leak');
+      expect(dockerEnv).not.toContain('host-credential-must-not-leak');
+      const env = (await fetchText(r, 'out/app'))!;
+      expect(env).toMatch(/^RELVERIFY_COMMIT=[0-9a-f]{40}$/m);
+      expect(env).not.toContain('glpat-must-not-leak');
+    } finally {
+      await dockerBuilder.dispose();
+    }
+  });
+});
