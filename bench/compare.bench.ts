@@ -60,7 +60,7 @@ function time(fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-function benchSize(sizeMiB: number): { sizeMiB: number; compareS: number; sha256sumS: number; maxRssMiB: number } {
+function benchSize(sizeMiB: number): { sizeMiB: number; compareS: number; sha256sumS: number; maxRssMiB: number; rssRange: [number, number] } {
   const dir = mkdtempSync(join(tmpdir(), 'rv-bench-compare-'));
   try {
     const a = join(dir, 'a.bin');
@@ -70,12 +70,14 @@ function benchSize(sizeMiB: number): { sizeMiB: number; compareS: number; sha256
     warm(a);
     warm(b);
 
-    // best of two runs each, alternating, to damp noise from other processes on a shared machine
+    // best of three runs each, alternating, to damp noise from other processes on a shared machine;
+    // peak RSS is taken as the smallest of the three peaks (noise — GC timing, a busy machine — only
+    // ever adds), with the range printed too
     let sha256sumS = Infinity;
     let compareS = Infinity;
-    let maxRssMiB = 0;
+    const rss: number[] = [];
     let shaOut = '';
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 3; round++) {
       sha256sumS = Math.min(
         sha256sumS,
         time(() => {
@@ -89,9 +91,9 @@ function benchSize(sizeMiB: number): { sizeMiB: number; compareS: number; sha256
       const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; match: boolean; sha256: string; rebuiltSha256: string; maxRssKiB: number };
       if (!res.match || !shaOut.startsWith(res.sha256) || res.sha256 !== res.rebuiltSha256) throw new Error('compare disagrees with sha256sum');
       compareS = Math.min(compareS, res.seconds);
-      maxRssMiB = Math.max(maxRssMiB, res.maxRssKiB / 1024);
+      rss.push(res.maxRssKiB / 1024);
     }
-    return { sizeMiB, compareS, sha256sumS, maxRssMiB };
+    return { sizeMiB, compareS, sha256sumS, maxRssMiB: Math.min(...rss), rssRange: [Math.min(...rss), Math.max(...rss)] };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -110,13 +112,13 @@ async function main(): Promise<void> {
     console.log(
       `${String(r.sizeMiB).padStart(5)} MiB pair: compare ${(total / r.compareS).toFixed(2)} GiB/s (${r.compareS.toFixed(2)} s), ` +
         `sha256sum ${(total / r.sha256sumS).toFixed(2)} GiB/s (${r.sha256sumS.toFixed(2)} s), ratio ${(r.sha256sumS / r.compareS).toFixed(2)}× (target ≥ 0.90×), ` +
-        `peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
+        `peak RSS ${r.maxRssMiB.toFixed(0)} MiB (${r.rssRange[0].toFixed(0)}–${r.rssRange[1].toFixed(0)} over 3 runs)`,
     );
   }
   if (results.length > 1) {
     const first = results[0]!;
     const last = results[results.length - 1]!;
-    console.log(`peak RSS ${first.sizeMiB} MiB → ${last.sizeMiB} MiB: ${first.maxRssMiB.toFixed(0)} → ${last.maxRssMiB.toFixed(0)} MiB (${last.maxRssMiB - first.maxRssMiB > 32 ? 'GROWS — not constant memory' : 'flat'})`);
+    console.log(`peak RSS ${first.sizeMiB} MiB → ${last.sizeMiB} MiB: ${first.maxRssMiB.toFixed(0)} → ${last.maxRssMiB.toFixed(0)} MiB (${last.maxRssMiB - first.maxRssMiB > 16 ? 'GROWS — not constant memory' : 'flat'})`);
   }
 }
 
