@@ -103,6 +103,7 @@ export class ReleaseVerifierStack extends Stack {
           projectName: `${prefix}-${target.name}`,
           artifactsBucket: this.artifacts.bucket,
           artifactsKey: this.artifacts.key,
+          stagedSource: config.aws.stageSource,
         }),
     );
     const projectArns = this.projects.map((p) => p.project.projectArn);
@@ -126,13 +127,15 @@ export class ReleaseVerifierStack extends Stack {
       serviceName: SERVICE.launcher,
       configLayer,
       timeout: Duration.minutes(15),
-      memorySize: 1024,
+      // staging the source holds the fetched git pack in memory (isomorphic-git), up to 512 MiB
+      memorySize: config.aws.stageSource ? 3008 : 1024,
       ephemeralStorageSize: Size.gibibytes(10),
       environment: {
         ...common,
         [ENV.tokenSecret]: this.tokenSecret.secretArn,
         [ENV.projects]: projectMap,
         [ENV.runWindowMinutes]: String((props.runWindow ?? Duration.hours(12)).toMinutes()),
+        ...(config.aws.stageSource ? { [ENV.artifactsBucket]: this.artifacts.bucket.bucketName } : {}),
       },
     });
     this.checker = new VerifierFunction(this, 'Checker', {
@@ -169,6 +172,8 @@ export class ReleaseVerifierStack extends Stack {
     this.results.grantRecords(checker, { write: true, prefixes: ['runs/', 'ledger/'] });
     this.results.grantRecords(deadman, { write: true, prefixes: ['runs/', 'ledger/', 'deadman/'] });
     this.artifacts.grantReadArtifacts(checker);
+    // aws.stageSource: the launcher writes sources/<runId>/source.tar, the target builds read it
+    if (config.aws.stageSource) this.artifacts.grantWriteSources(launcher);
     for (const fn of [launcher, checker]) this.tokenSecret.grantRead(fn);
     for (const fn of [launcher, checker, deadman]) {
       // hand-written instead of grantPublish, which grants kms:GenerateDataKey* (a wildcard)

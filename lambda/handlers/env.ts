@@ -6,6 +6,7 @@ export const DEFAULT_CONFIG_FILE = '/opt/release-verifier/config.json';
 export const ENV = {
   configFile: 'RELEASE_VERIFIER_CONFIG_FILE',
   resultsBucket: 'RESULTS_BUCKET',
+  /** the artifacts bucket (checker: rebuilt artifacts and diff inputs; launcher: staged sources) */
   artifactsBucket: 'ARTIFACTS_BUCKET',
   topicArn: 'ALERTS_TOPIC_ARN',
   tokenSecret: 'GITLAB_TOKEN_SECRET',

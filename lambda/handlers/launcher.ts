@@ -26,6 +26,7 @@ import type { Verdict } from '../core/findings';
 import { failedRunReport, runKeys } from '../core/summary';
 import { loadLedger } from '../core/ledger-store';
 import type { StartedBuild } from '../adapters/builder/codebuild-launcher';
+import { sourceRecordKey, type StagedSource } from '../adapters/builder/source-stager';
 import { NO_ARTIFACTS } from '../adapters/builder/codebuild-results';
 import { finishRun, launchKey, readPlan, recordTargetReport, reportedTargets, windowedRunId, type FanInDeps, type LaunchRecord } from './run-records';
 import { METRIC, SERVICE } from './metric-names';
@@ -46,7 +47,10 @@ export interface LauncherDeps {
   notifier: Notifier;
   /** the forge, built with the token (read lazily: a failure becomes an INCOMPLETE report) */
   forge: () => Promise<Forge>;
-  builds: { start(plan: RunPlan, target: string, cloneUrl: string): Promise<StartedBuild> };
+  builds: { start(plan: RunPlan, target: string, cloneUrl: string, options?: { sourceS3?: string }): Promise<StartedBuild> };
+  /** aws.stageSource: fetches the source at the plan's commit with the token and stages it in S3
+   * (adapters/builder/source-stager.ts); builds then download it instead of cloning */
+  stageSource?: (plan: RunPlan, cloneUrl: string) => Promise<StagedSource>;
   /** only needed to judge a target whose build could not start (its published assets are still checked) */
   formats: () => Promise<FormatOps>;
   /** length of the de-duplication window */
@@ -114,6 +118,24 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
   const result: LaunchResult = { runId: plan.runId, release: plan.release.tag, planCreated, started: [], alreadyStarted: [], notStarted: [] };
   const p = plan;
 
+  // 2a. aws.stageSource: once per launch that starts anything, before any build. A failure to
+  // stage means no build can start (never a fallback to an anonymous clone): each target is
+  // judged as not started, with the reason.
+  let sourceS3: string | undefined;
+  let stagingFailure: string | undefined;
+  if (config.aws.stageSource && p.targets.some(({ name }) => !launched.has(name) && !reported.has(name))) {
+    try {
+      if (!deps.stageSource) throw new Error('aws.stageSource is set but this launcher has no source stager');
+      const staged = await deps.stageSource(p, cloneUrl);
+      sourceS3 = staged.uri;
+      await store.put(sourceRecordKey(p.runId), JSON.stringify(staged, null, 2));
+      logger?.info('source staged', { runId: p.runId, key: staged.key, sha256: staged.sha256, size: staged.size });
+    } catch (err) {
+      stagingFailure = `source could not be staged: ${errorMessage(err)}`;
+      logger?.error('source could not be staged', { runId: p.runId, error: errorMessage(err) });
+    }
+  }
+
   await Promise.all(
     p.targets.map(async ({ name, image }) => {
       if (launched.has(name) || reported.has(name)) {
@@ -122,7 +144,8 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
       }
       let started: StartedBuild;
       try {
-        started = await deps.builds.start(p, name, cloneUrl);
+        if (stagingFailure) throw new Error(stagingFailure);
+        started = await deps.builds.start(p, name, cloneUrl, sourceS3 ? { sourceS3 } : undefined);
       } catch (err) {
         const reason = errorMessage(err);
         logger?.error('build could not start', { runId: p.runId, target: name, error: reason });
@@ -185,7 +208,7 @@ let wired: { deps: LauncherDeps; logger: Logger; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildLauncher }, { forgeFromConfig }] =
+  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildLauncher }, { forgeFromConfig }, { SourceStager }] =
     await Promise.all([
       import('./runtime'),
       import('../adapters/store/s3-store'),
@@ -193,6 +216,7 @@ async function wire() {
       import('../adapters/secrets'),
       import('../adapters/builder/codebuild-launcher'),
       import('../adapters/forge/from-config'),
+      import('../adapters/builder/source-stager'),
     ]);
   const { logger, metrics } = powertools(SERVICE.launcher);
   const config = loadRuntimeConfig();
@@ -204,6 +228,19 @@ async function wire() {
     forge: async () => forgeFromConfig(config, await token.read()),
     builds: new CodeBuildLauncher({ projects: projectsFromEnv() }),
     formats: async () => (await import('../formats/ops')).formatOps,
+    stageSource: config.aws.stageSource
+      ? (() => {
+          const stager = new SourceStager({
+            bucket: requireEnv(ENV.artifactsBucket),
+            gitlabUrl: config.gitlab.url,
+            token: () => token.read(),
+            maxBytes: config.limits.maxAssetBytes,
+            // leave the launcher (15 min) time to start the builds after staging
+            timeoutMs: Math.min(config.limits.downloadTimeoutSeconds, 600) * 1000,
+          });
+          return (plan: RunPlan, cloneUrl: string) => stager.stage(plan, cloneUrl);
+        })()
+      : undefined,
     runWindowMs: numberEnv(ENV.runWindowMinutes, 12 * 60) * 60_000,
     logger,
     metrics,

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import { DIFF_OBJECTS, DIFFS_ROOT } from '../../lambda/adapters/builder/codebuild-diff-env';
+import { SOURCES_ROOT } from '../../lambda/adapters/builder/codebuild-env';
 import { acknowledgeWildcards, arnToken } from './nag';
 
 export interface ArtifactsBucketProps {
@@ -24,6 +25,8 @@ export interface ArtifactsBucketProps {
  * The contents are untrusted by design — the checker digests and judges them itself.
  * A mismatch adds `diffs/<runId>/<target>/<asset>/{published,rebuilt}` (written by the checker) and
  * `report.html|txt` (written by the diff job); they expire with the builds.
+ * With aws.stageSource the launcher writes `sources/<runId>/source.tar` (the source at the
+ * release commit) and the target builds read it; it expires with the builds too.
  */
 export class ArtifactsBucket extends Construct {
   readonly bucket: s3.Bucket;
@@ -53,6 +56,14 @@ export class ArtifactsBucket extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('builds/*')] }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }));
     acknowledgeWildcards(grantee, [`Resource::${arnToken(this.bucket.node.defaultChild!)}/builds/*`], 'The checker reads every target\'s artifacts (read only); build ids are created at run time.');
+  }
+
+  /** aws.stageSource: PutObject for the launcher on `sources/*` only (no read, no delete). */
+  grantWriteSources(grantee: iam.IGrantable & IConstruct): void {
+    const objects = `${SOURCES_ROOT}/*`;
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteStagedSources', actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(objects)] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.key.keyArn] }));
+    acknowledgeWildcards(grantee, [`Resource::${arnToken(this.bucket.node.defaultChild!)}/${objects}`], 'The launcher stages each run\'s source under sources/<runId>/; run ids are created at run time. No read, no delete.');
   }
 
   /** PutObject for the checker on the diff job's inputs only (`diffs/…/published|rebuilt`), not on reports. */

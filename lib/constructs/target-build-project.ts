@@ -5,7 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { DIGEST_PINNED_IMAGE, type TargetConfig } from '../../lambda/core/config/schema';
-import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
+import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV, SOURCES_ROOT } from '../../lambda/adapters/builder/codebuild-env';
 import { buildspecFor } from '../buildspec';
 import { acknowledgeWildcards, arnToken, refToken, acknowledgeCodeBuildGrants } from './nag';
 
@@ -22,6 +22,12 @@ export interface TargetBuildProjectProps {
    * @default - buildspecs/posix.yml (Linux, macOS) or buildspecs/windows.yml, inlined
    */
   readonly buildSpec?: codebuild.BuildSpec;
+  /**
+   * aws.stageSource: builds download the source the launcher staged under `sources/` of the
+   * artifacts bucket (GetObject on `sources/*`) instead of cloning. POSIX buildspec only.
+   * @default false
+   */
+  readonly stagedSource?: boolean;
   /**
    * How long a build may wait for capacity before CodeBuild gives up on it.
    * @default Duration.hours(8)
@@ -86,13 +92,20 @@ export class TargetBuildProject extends Construct {
     super(scope, id);
     const { target } = props;
     validateTarget(target);
+    if (props.stagedSource && target.platform === 'windows') {
+      throw new Error(`target "${target.name}": aws.stageSource is not supported for Windows targets yet (the PowerShell buildspec cannot use a staged source); remove the Windows target or set aws.stageSource: false`);
+    }
     this.target = target;
     const prefix = artifactsPathFor(target.name);
+    const sources = `${SOURCES_ROOT}/*`;
 
     const artifactStatements = [
       new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects(`${prefix}/*`)] }),
       new iam.PolicyStatement({ actions: ['s3:GetBucketAcl', 's3:GetBucketLocation'], resources: [props.artifactsBucket.bucketArn] }),
       new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], resources: [props.artifactsKey.keyArn] }),
+      // the staged source (every run's: its key is known only at run time; it is the same
+      // repository the build receives anyway, so reading another run's copy reveals nothing new)
+      ...(props.stagedSource ? [new iam.PolicyStatement({ sid: 'ReadStagedSource', actions: ['s3:GetObject'], resources: [props.artifactsBucket.arnForObjects(sources)] })] : []),
     ];
     const boundary = new codebuild.UntrustedCodeBoundaryPolicy(this, 'Boundary', { additionalStatements: artifactStatements });
 
@@ -145,6 +158,11 @@ export class TargetBuildProject extends Construct {
     acknowledgeWildcards(boundary, ['Resource::*'], 'CodeBuild\'s UntrustedCodeBoundaryPolicy: a permissions boundary caps what the role may ever be granted, it grants nothing itself.');
     acknowledgeWildcards(boundary, [`Resource::${bucketArn}/${prefix}/*`], 'The boundary caps artifact writes to this target\'s own prefix; build ids are created at run time.');
     acknowledgeWildcards(this.project, [`Resource::${bucketArn}/${prefix}/*`], 'PutObject only, under this target\'s own prefix; CodeBuild names the per-build folder at run time.');
+    if (props.stagedSource) {
+      const reason = 'GetObject only, on the sources the launcher stages (sources/<runId>/source.tar); run ids are created at run time, and the source is not secret to a build of it.';
+      acknowledgeWildcards(boundary, [`Resource::${bucketArn}/${sources}`], reason);
+      acknowledgeWildcards(this.project, [`Resource::${bucketArn}/${sources}`], reason);
+    }
     acknowledgeCodeBuildGrants(this.project, projectRef);
     Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'The build image is the target\'s own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.' });
   }

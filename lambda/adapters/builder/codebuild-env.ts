@@ -17,6 +17,9 @@ export const BUILD_ENV = {
   version: 'RELVERIFY_VERSION',
   /** credential-free clone URL */
   cloneUrl: 'RELVERIFY_CLONE_URL',
+  /** `s3://<artifacts bucket>/sources/<runId>/source.tar` when the launcher staged the source
+   * (aws.stageSource): the build downloads it with its own role instead of cloning */
+  sourceS3: 'RELVERIFY_SOURCE_S3',
   /** newline-separated artifact paths (relative to the source root) to stage for upload */
   artifacts: 'RELVERIFY_ARTIFACTS',
   /** the target's build command (project-level, from the configuration) */
@@ -32,3 +35,8 @@ export const STAGING_DIR = '.release-verifier-out';
  * for a later one). The IAM policy of the target's build role is scoped to `builds/<target>/*`. */
 export const artifactsPathFor = (target: string) => `builds/${target}`;
 export const ARTIFACTS_NAME = 'out';
+
+/** aws.stageSource: where the launcher stages a run's source in the artifacts bucket
+ * (`sources/<runId>/source.tar`). The target build roles may read `sources/*`. */
+export const SOURCES_ROOT = 'sources';
+export const sourceKeyFor = (runId: string) => `${SOURCES_ROOT}/${runId}/source.tar`;

@@ -41,7 +41,8 @@ export class CodeBuildLauncher {
     return name;
   }
 
-  async start(plan: RunPlan, target: string, cloneUrl: string): Promise<StartedBuild> {
+  /** `options.sourceS3`: where the launcher staged the source (aws.stageSource); a location, not a credential */
+  async start(plan: RunPlan, target: string, cloneUrl: string, options: { sourceS3?: string } = {}): Promise<StartedBuild> {
     const planned = plan.targets.find((t) => t.name === target);
     if (!planned) throw new BuildError(`target "${target}" is not in run plan ${plan.runId}`);
     const projectName = this.projectFor(target);
@@ -53,6 +54,7 @@ export class CodeBuildLauncher {
       [BUILD_ENV.version]: plan.version,
       [BUILD_ENV.cloneUrl]: cloneUrl,
       [BUILD_ENV.artifacts]: planned.artifacts.map((a) => a.path).join('\n'),
+      ...(options.sourceS3 ? { [BUILD_ENV.sourceS3]: options.sourceS3 } : {}),
     };
     const out = await this.client.send(
       new StartBuildCommand({

@@ -178,8 +178,9 @@ export const ConfigSchema = z.object({
       resultsRetentionDays: z.number().int().min(1).default(365),
       objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
       artifactRetentionDays: z.number().int().min(1).default(30),
+      stageSource: z.boolean().default(false).describe('launcher stages the source at the commit in S3 for builds (private projects); builds then never contact GitLab'),
     })
-    .default({ resultsRetentionDays: 365, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 30 }),
+    .default({ resultsRetentionDays: 365, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 30, stageSource: false }),
   targets: z.array(TargetSchema).min(1),
 });
 
