@@ -26,7 +26,9 @@ export function renderHtml(report: RunReport): string {
         : [`<tr><td>${escapeHtml(t.name)}</td><td colspan="6">${badge(t.verdict)} no artifact checked</td></tr>`],
     )
     .join('\n');
+  const order = { TAMPERED: 0, MISMATCH: 1, INCOMPLETE: 2, NOTICE: 3 } as const;
   const findings = allFindings(report)
+    .sort((a, b) => order[a.level] - order[b.level]) // problems first, notices last
     .map(
       (f) => `<li><b>${escapeHtml(f.level)}</b> <code>${escapeHtml(f.code)}</code> ${escapeHtml([f.target, f.artifact].filter(Boolean).join(' / '))}: ${escapeHtml(f.message)}
 ${f.evidence ? `<pre>${escapeHtml(JSON.stringify(f.evidence, null, 2))}</pre>` : ''}</li>`,
