@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildspecObject } from '../../lib/buildspec';
+import { runPosixBuildspec } from './buildspec-runner';
 import { BUILD_ENV, sourceKeyFor, STAGING_DIR } from '../../lambda/adapters/builder/codebuild-env';
 import { fetchTagAtCommit, gitHttpClient, writeSourceTar } from '../../lambda/adapters/builder/source-stager';
 import { startGitHttpServer, type GitHttpServer } from '../handlers/git-http-backend';
@@ -22,24 +23,6 @@ type Spec = { phases: Record<string, { commands: string[] }> };
 const RUN_ID = '20260101T000000Z-abcdef';
 const BUCKET = 'artifacts-bucket';
 
-function runBuildspec(env: Record<string, string>, path: string): { failedPhase?: string; log: string } {
-  const spec = buildspecObject('posix') as unknown as Spec;
-  let log = '';
-  let failedPhase: string | undefined;
-  for (const phase of ['install', 'pre_build', 'build', 'post_build']) {
-    if (!spec.phases[phase]) continue;
-    if (failedPhase && phase !== 'post_build') continue;
-    for (const command of spec.phases[phase]!.commands) {
-      const r = spawnSync('sh', ['-c', command], { env: { PATH: path, HOME: env.CODEBUILD_SRC_DIR, ...env, CODEBUILD_BUILD_SUCCEEDING: failedPhase ? '0' : '1' }, encoding: 'utf8' });
-      log += r.stdout + r.stderr;
-      if (r.status !== 0) {
-        failedPhase ??= phase;
-        break;
-      }
-    }
-  }
-  return { failedPhase, log };
-}
 
 describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () => {
   let work: string;
@@ -109,7 +92,7 @@ describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () =
 
   it('downloads, verifies the objects, checks out the planned commit, builds from it', async () => {
     const e = await env();
-    const r = runBuildspec(e, path);
+    const r = runPosixBuildspec(e, path);
     expect(r.failedPhase, r.log).toBeUndefined();
     expect(r.log).toContain('staged source fetched by the launcher, objects verified');
     expect(r.log).toContain(`source verified at ${repo.head}`);
@@ -121,7 +104,7 @@ describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () =
 
   it('fails PRE_BUILD when the planned commit is not the staged one (here: the previous commit)', async () => {
     const e = await env({ [BUILD_ENV.commit]: older });
-    const r = runBuildspec(e, path);
+    const r = runPosixBuildspec(e, path);
     expect(r.failedPhase).toBe('pre_build');
     expect(r.log).toMatch(new RegExp(`the staged source has no commit ${older}`));
     expect(await readdir(join(e.CODEBUILD_SRC_DIR, STAGING_DIR))).toEqual([]);
@@ -146,7 +129,7 @@ describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () =
     await writeFile(join(bin, 'aws'), stub);
     await chmod(join(bin, 'aws'), 0o755);
     const e = await env();
-    const r = runBuildspec(e, `${bin}:${process.env.PATH}`);
+    const r = runPosixBuildspec(e, `${bin}:${process.env.PATH}`);
     expect(r.failedPhase).toBe('pre_build');
     expect(r.log).toMatch(/hash(-path)? mismatch/i);
     expect(await readdir(join(e.CODEBUILD_SRC_DIR, STAGING_DIR))).toEqual([]);
@@ -154,7 +137,7 @@ describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () =
 
   it('refuses a staged-source location that is not this run\'s', async () => {
     const e = await env({ [BUILD_ENV.sourceS3]: `s3://${BUCKET}/sources/20250101T000000Z-other/source.tar` });
-    const r = runBuildspec(e, path);
+    const r = runPosixBuildspec(e, path);
     expect(r.failedPhase).toBe('pre_build');
     expect(r.log).toMatch(/RELVERIFY_SOURCE_S3 must be s3:\/\/<bucket>\/sources\/20260101T000000Z-abcdef\/source.tar/);
   });

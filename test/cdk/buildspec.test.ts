@@ -10,30 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildspecObject } from '../../lib/buildspec';
+import { runPosixBuildspec } from './buildspec-runner';
 import { BUILD_ENV, STAGING_DIR } from '../../lambda/adapters/builder/codebuild-env';
 import { git, makeRepo } from '../handlers/support';
 
 type Spec = { phases: Record<string, { commands: string[] }>; artifacts: { 'base-directory': string; files: string[] } };
 
-function runBuildspec(env: Record<string, string>): { failedPhase?: string; log: string; srcDir: string } {
-  const spec = buildspecObject('posix') as unknown as Spec;
-  let log = '';
-  let failedPhase: string | undefined;
-  for (const phase of ['install', 'pre_build', 'build', 'post_build']) {
-    if (!spec.phases[phase]) continue;
-    // CodeBuild skips BUILD after a failed PRE_BUILD, but always runs POST_BUILD
-    if (failedPhase && phase !== 'post_build') continue;
-    for (const command of spec.phases[phase]!.commands) {
-      const r = spawnSync('sh', ['-c', command], { env: { PATH: process.env.PATH, HOME: env.CODEBUILD_SRC_DIR, ...env, CODEBUILD_BUILD_SUCCEEDING: failedPhase ? '0' : '1' }, encoding: 'utf8' });
-      log += r.stdout + r.stderr;
-      if (r.status !== 0) {
-        failedPhase ??= phase;
-        break;
-      }
-    }
-  }
-  return { failedPhase, log, srcDir: env.CODEBUILD_SRC_DIR! };
-}
 
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -75,7 +57,7 @@ describe('buildspecs/posix.yml', () => {
   };
 
   it('clones at the launcher\'s commit, verifies HEAD, builds, stages only declared regular files', async () => {
-    const r = runBuildspec(await env());
+    const r = runPosixBuildspec(await env());
     expect(r.failedPhase, r.log).toBeUndefined();
     expect(r.log).toContain(`source verified at ${older}`);
     const staged = join(r.srcDir, STAGING_DIR);
@@ -90,7 +72,7 @@ describe('buildspecs/posix.yml', () => {
   });
 
   it('fails in PRE_BUILD when the commit does not exist, and stages nothing', async () => {
-    const r = runBuildspec(await env({ [BUILD_ENV.commit]: 'f'.repeat(40) }));
+    const r = runPosixBuildspec(await env({ [BUILD_ENV.commit]: 'f'.repeat(40) }));
     expect(r.failedPhase).toBe('pre_build');
     expect(await listFiles(join(r.srcDir, STAGING_DIR))).toEqual([]);
     expect(r.log).toMatch(/no artifacts staged/);
@@ -98,21 +80,21 @@ describe('buildspecs/posix.yml', () => {
 
   it('refuses an abbreviated or malformed commit', async () => {
     for (const commit of [older.slice(0, 12), 'HEAD', `${older}; rm -rf /`]) {
-      const r = runBuildspec(await env({ [BUILD_ENV.commit]: commit }));
+      const r = runPosixBuildspec(await env({ [BUILD_ENV.commit]: commit }));
       expect(r.failedPhase).toBe('pre_build');
       expect(r.log).toMatch(/must be a full lower-case commit SHA/);
     }
   });
 
   it('a failing build command fails the BUILD phase and stages nothing', async () => {
-    const r = runBuildspec(await env({ [BUILD_ENV.command]: 'sh build.sh && exit 3' }));
+    const r = runPosixBuildspec(await env({ [BUILD_ENV.command]: 'sh build.sh && exit 3' }));
     expect(r.failedPhase).toBe('build');
     expect(await listFiles(join(r.srcDir, STAGING_DIR))).toEqual([]);
   });
 
   it('a symlink escaping the source is never staged', async () => {
     const e = await env({ [BUILD_ENV.command]: 'mkdir -p dist && ln -s /etc/hostname dist/app-3.1.0.bin', [BUILD_ENV.artifacts]: 'dist/app-3.1.0.bin' });
-    const r = runBuildspec(e);
+    const r = runPosixBuildspec(e);
     expect(r.failedPhase).toBeUndefined();
     expect(await listFiles(join(r.srcDir, STAGING_DIR))).toEqual([]);
   });
