@@ -6,20 +6,18 @@
  * the build decides: the right commit passes; a commit not in the staged objects, and a forged
  * object under the planned commit's id, fail PRE_BUILD; nothing is cloned.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildspecObject } from '../../lib/buildspec';
 import { runPosixBuildspec } from './buildspec-runner';
 import { BUILD_ENV, sourceKeyFor, STAGING_DIR } from '../../lambda/adapters/builder/codebuild-env';
 import { fetchTagAtCommit, gitHttpClient, writeSourceTar } from '../../lambda/adapters/builder/source-stager';
 import { startGitHttpServer, type GitHttpServer } from '../handlers/git-http-backend';
 import { git, makeRepo } from '../handlers/support';
 
-type Spec = { phases: Record<string, { commands: string[] }> };
 const RUN_ID = '20260101T000000Z-abcdef';
 const BUCKET = 'artifacts-bucket';
 

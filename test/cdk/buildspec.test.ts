@@ -4,7 +4,6 @@
  * git repository made at test time: clone at the commit, HEAD verified, command run, only the
  * declared regular files staged for upload.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
