@@ -12,6 +12,7 @@ import { ENV } from '../lambda/handlers/env';
 import { SERVICE } from '../lambda/handlers/metric-names';
 import { ANONYMOUS_TOKEN } from '../lambda/adapters/secrets';
 import { AlertsTopic } from './constructs/alerts-topic';
+import { AttestationKey, type AttestationKeyProps } from './constructs/attestation-key';
 import { ArtifactsBucket } from './constructs/artifacts-bucket';
 import { ConfigLayer } from './constructs/config-layer';
 import { DeadMansSwitch } from './constructs/dead-mans-switch';
@@ -45,6 +46,11 @@ export interface ReleaseVerifierStackProps extends StackProps {
    * @default - DiffJobProject defaults: a digest-pinned Debian bookworm image — pin your own
    */
   readonly diffJob?: Omit<DiffJobProjectProps, 'projectName' | 'artifactsBucket' | 'artifactsKey'>;
+  /**
+   * The KMS key the checker signs run attestations with (runs/<runId>/attestation.dsse.json).
+   * @default - AttestationKey defaults: ECC_NIST_P256 SIGN_VERIFY, retained when the stack is deleted
+   */
+  readonly attestationKey?: AttestationKeyProps;
 }
 
 /** The name of the secret the stack creates when the config names none. */
@@ -59,6 +65,7 @@ export class ReleaseVerifierStack extends Stack {
   readonly results: ResultsBucket;
   readonly artifacts: ArtifactsBucket;
   readonly alerts: AlertsTopic;
+  readonly attestationKey: AttestationKey;
   readonly projects: TargetBuildProject[];
   readonly diffJob: DiffJobProject;
   readonly launcher: VerifierFunction;
@@ -80,6 +87,7 @@ export class ReleaseVerifierStack extends Stack {
     });
     this.artifacts = new ArtifactsBucket(this, 'Artifacts', { retention: Duration.days(config.aws.artifactRetentionDays) });
     this.alerts = new AlertsTopic(this, 'Alerts', { emails: config.alerts.emails, smsNumbers: config.alerts.sms });
+    this.attestationKey = new AttestationKey(this, 'Attestation', props.attestationKey);
 
     if (config.gitlab.token.secretName) {
       this.tokenSecret = secretsmanager.Secret.fromSecretNameV2(this, 'GitLabToken', config.gitlab.token.secretName);
@@ -151,6 +159,7 @@ export class ReleaseVerifierStack extends Stack {
         [ENV.projects]: projectMap,
         [ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
         [ENV.diffProject]: this.diffJob.project.projectName,
+        [ENV.attestationKey]: this.attestationKey.key.keyArn,
       },
     });
     this.deadman = new VerifierFunction(this, 'DeadMan', {
@@ -190,6 +199,8 @@ export class ReleaseVerifierStack extends Stack {
         conditions: { Null: { 'codebuild:source.buildspec': 'false' } },
       }),
     );
+    // The checker that writes a summary signs the run's attestation; no one else may use the key.
+    this.attestationKey.allowSigning(checker.role!);
     checker.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadTargetBuilds', actions: ['codebuild:BatchGetBuilds'], resources: projectArns }));
     // A mismatch: the checker uploads the two files under diffs/ and starts the diff job — that
     // project only, with its own buildspec.
@@ -240,5 +251,6 @@ export class ReleaseVerifierStack extends Stack {
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
     new CfnOutput(this, 'GitLabTokenSecretArn', { value: this.tokenSecret.secretArn, description: 'store the GitLab token here (aws secretsmanager put-secret-value)' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'AttestationKeyArn', { value: this.attestationKey.key.keyArn, description: 'verifies runs/<runId>/attestation.dsse.json: aws kms get-public-key --key-id <this ARN>' });
   }
 }

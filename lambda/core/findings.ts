@@ -61,6 +61,8 @@ export const FINDING_CODES = {
   SIGNATURE_NOT_REQUIRED: 'NOTICE',
   ARCHIVE_METADATA_DIFFERS: 'NOTICE',
   DIFFOSCOPE_REPORT: 'NOTICE',
+  /** the run's attestation could not be signed (AWS); the summary and the verdict stand */
+  ATTESTATION_UNSIGNED: 'NOTICE',
 } as const satisfies Record<string, FindingLevel>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

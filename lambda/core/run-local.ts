@@ -1,12 +1,14 @@
 /**
  * One whole run on one machine: plan, builds in parallel (bounded), a check per target as each
- * build ends, the summary, the records and the alert. The Lambdas do the same steps across
- * CodeBuild and EventBridge with the same functions (planRun, checkTarget, summarize).
+ * build ends, the summary, the records (with the run's unsigned in-toto statement) and the alert.
+ * The Lambdas do the same steps across CodeBuild and EventBridge with the same functions (planRun,
+ * checkTarget, summarize).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alertFor } from './alert';
+import { attestationKeys, statementBytes } from './attestation';
 import { checkTarget, type CheckDeps } from './check-target';
 import type { Config } from './config/schema';
 import { errorMessage } from './errors';
@@ -113,6 +115,8 @@ export async function runVerification(config: Config, ports: LocalRunPorts, opti
   const won = await ports.store.put(reportKey, JSON.stringify(report!, null, 2), { ifNoneMatch: true });
   // Only the run that wrote the summary records what it saw; history already recorded is kept.
   if (won && plan) await saveLedger(ports.store, updatedLedger(ledger, plan, plan.history ?? null, report!));
+  // … and writes its in-toto statement, unsigned: a laptop has no key a third party could pin (AWS signs it).
+  if (won) await ports.store.put(attestationKeys.statement(runId), statementBytes(report!), { ifNoneMatch: true, contentType: 'application/json' });
   await ports.store.put(runKeys.html(runId), renderHtml(report!), { ifNoneMatch: true });
   await ports.notifier.notify(alertFor(report!, { reportLocation: ports.store.locate(reportKey) }));
   return { report: report!, reportKey };

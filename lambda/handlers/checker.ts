@@ -18,6 +18,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
+import type { AttestationSigner } from '../core/attestation';
 import { checkTarget, type CheckDeps } from '../core/check-target';
 import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
@@ -42,6 +43,8 @@ export interface CheckerDeps {
   results: { read(buildIdOrArn: string): Promise<BuildRecord>; toBuildResult(record: BuildRecord, plannedImage: string): BuildResult };
   forge: () => Promise<Forge>;
   formats: () => Promise<FormatOps>;
+  /** signs the run's attestation when this checker writes the summary (KMS in AWS). @default none: no attestation */
+  signer?: AttestationSigner;
   /** on a mismatch, start a diff job and return where its report will be. @default none (no diff jobs) */
   diffJobs?: { start(request: DiffJobRequest): Promise<{ buildId: string; location: string }> };
   logger?: Logger;
@@ -98,6 +101,11 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
       logger?.info('run completed', { runId, verdict: report.verdict });
     },
     now: deps.now,
+    attestation: deps.signer && {
+      signer: deps.signer,
+      // the summary and the alert stand; the alert carries an ATTESTATION_UNSIGNED notice
+      onError: (error) => logger?.error('attestation not signed', { runId, keyId: deps.signer!.keyId, error: error instanceof Error ? error : String(error) }),
+    },
   };
 
   // The launcher records the build it started; another build carrying the same run variables is not this run's.
@@ -157,7 +165,7 @@ let wired: { deps: CheckerDeps; logger: Logger; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildResults }, { forgeFromConfig }] =
+  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildResults }, { forgeFromConfig }, { KmsAttestationSigner }] =
     await Promise.all([
       import('./runtime'),
       import('../adapters/store/s3-store'),
@@ -165,6 +173,7 @@ async function wire() {
       import('../adapters/secrets'),
       import('../adapters/builder/codebuild-results'),
       import('../adapters/forge/from-config'),
+      import('../adapters/signer/kms-signer'),
     ]);
   const { logger, metrics } = powertools(SERVICE.checker);
   const config = loadRuntimeConfig();
@@ -179,6 +188,7 @@ async function wire() {
     results: new CodeBuildResults({ projects: Object.fromEntries(Object.entries(projects).map(([t, p]) => [p, t])), artifactsBucket: requireEnv(ENV.artifactsBucket) }),
     forge: async () => forgeFromConfig(config, await token.read()),
     formats: async () => (await import('../formats/ops')).formatOps,
+    signer: new KmsAttestationSigner({ keyArn: requireEnv(ENV.attestationKey) }),
     diffJobs,
     logger,
     metrics,

@@ -17,4 +17,6 @@ export const ENV = {
   diffProject: 'DIFF_PROJECT',
   /** minutes after planning a run may stay open before the dead-man Lambda closes it */
   staleRunMinutes: 'STALE_RUN_MINUTES',
+  /** ARN of the KMS key the checker signs run attestations with (ECC_NIST_P256, SIGN_VERIFY) */
+  attestationKey: 'ATTESTATION_KEY_ARN',
 } as const;

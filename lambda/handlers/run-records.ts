@@ -8,6 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { alertFor } from '../core/alert';
+import { attestationKeys, signedAttestation, type AttestationSigner } from '../core/attestation';
+import { errorMessage } from '../core/errors';
+import { finding } from '../core/findings';
 import { updatedLedger, type Ledger } from '../core/ledger';
 import { loadLedger, saveLedger } from '../core/ledger-store';
 import type { RunPlan } from '../core/plan';
@@ -50,6 +53,13 @@ export interface FanInDeps {
   /** called once when this invocation wrote the summary (metrics) */
   onCompleted?: (report: RunReport) => void;
   now?: () => Date;
+  /**
+   * Sign the run's in-toto statement (DSSE) and store it as runs/<runId>/attestation.dsse.json —
+   * the checker only (it alone may use the KMS key). `onError` is told when signing or storing
+   * failed (the Lambda logs it); the alert then carries an ATTESTATION_UNSIGNED notice.
+   * @default no attestation (launcher, dead-man)
+   */
+  attestation?: { signer: AttestationSigner; onError?: (error: unknown) => void };
 }
 
 export type FinishOutcome = 'published' | 'completed-quietly' | 'already-summarized';
@@ -65,10 +75,32 @@ export async function finishRun(report: RunReport, deps: FanInDeps, planned?: { 
   if (planned) await saveLedger(deps.store, updatedLedger(planned.ledger, planned.plan, planned.plan.history ?? null, report));
   // The HTML rendering is a convenience copy; the JSON summary is the record.
   await deps.store.put(runKeys.html(report.runId), renderHtml(report), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' });
+  const alerted = deps.attestation ? await attest(report, deps.store, deps.attestation) : report;
   deps.onCompleted?.(report);
   if (report.verdict === 'VERIFIED' && !deps.notifyOnVerified) return 'completed-quietly';
-  await deps.notifier.notify(alertFor(report, { reportLocation: deps.store.locate(key) }));
+  await deps.notifier.notify(alertFor(alerted, { reportLocation: deps.store.locate(key) }));
   return 'published';
+}
+
+/**
+ * Signs and stores the run's attestation, write-once like the summary. A failure must lose neither
+ * the summary (already written) nor the alert: it returns the report to alert with, which then
+ * carries an ATTESTATION_UNSIGNED notice (the summary itself is not rewritten).
+ */
+async function attest(report: RunReport, store: Store, attestation: NonNullable<FanInDeps['attestation']>): Promise<RunReport> {
+  try {
+    const envelope = await signedAttestation(report, attestation.signer);
+    await store.put(attestationKeys.envelope(report.runId), JSON.stringify(envelope, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    return report;
+  } catch (err) {
+    try {
+      attestation.onError?.(err);
+    } catch {
+      // logging must not cost the alert
+    }
+    const note = finding('ATTESTATION_UNSIGNED', `no signed attestation for this run: ${errorMessage(err)}`, { evidence: { key: attestation.signer.keyId, error: errorMessage(err) } });
+    return { ...report, findings: [...report.findings, note] };
+  }
 }
 
 export type RecordOutcome = 'waiting' | FinishOutcome;
