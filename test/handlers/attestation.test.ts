@@ -29,7 +29,7 @@ import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { finishRun } from '../../lambda/handlers/run-records';
 import { status, toolsAvailable } from '../support/tools';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
-import { DirectoryForge, IMAGE, testConfig } from './support';
+import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -117,16 +117,7 @@ async function freshStore(): Promise<S3Store> {
 const config = testConfig({
   targets: [{ name: 'one', image: IMAGE, command: 'true', artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }] }],
 });
-const plan: RunPlan = {
-  schemaVersion: 1,
-  runId: RUN,
-  createdAt: '2026-03-02T03:00:00.000Z',
-  project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' },
-  release: { tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] },
-  version: '2.0.0',
-  targets: [{ name: 'one', image: IMAGE, artifacts: [{ path: 'out/one-2.0.0.txt', asset: 'one-2.0.0.txt', source: { type: 'release-link' }, compare: 'auto', signature: { scheme: 'none', reason: 'test' } }] }],
-  findings: [],
-};
+const plan: RunPlan = planFor(config, RUN, SHA);
 const event = { source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change', detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'SUCCEEDED', 'project-name': 'p-one' } };
 const record: BuildRecord = { runId: RUN, target: 'one', build: { id: 'p-one:u1', buildStatus: 'SUCCEEDED' } };
 

@@ -24,7 +24,7 @@ import type { TargetReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
-import { DirectoryForge, IMAGE, testConfig } from './support';
+import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
 const SHA = '2'.repeat(40);
 const RUN = '20260302T000000Z-bbbbbb';
@@ -43,16 +43,7 @@ const formats = async () => (await import('../../lambda/formats/ops')).formatOps
 const config = testConfig({
   targets: [{ name: 'one', image: IMAGE, command: 'true', artifacts: [{ path: 'out/app.bin', asset: ASSET, signature: { scheme: 'none', reason: 'test' } }] }],
 });
-const plan: RunPlan = {
-  schemaVersion: 1,
-  runId: RUN,
-  createdAt: '2026-03-02T03:00:00.000Z',
-  project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' },
-  release: { tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] },
-  version: '2.0.0',
-  targets: [{ name: 'one', image: IMAGE, artifacts: [{ path: 'out/app.bin', asset: ASSET, source: { type: 'release-link' }, compare: 'auto', signature: { scheme: 'none', reason: 'test' } }] }],
-  findings: [],
-};
+const plan: RunPlan = planFor(config, RUN, SHA);
 const event = { source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change', detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'SUCCEEDED' } };
 
 let s3: LocalS3;

@@ -25,7 +25,7 @@ import { deadman, FIRST_SEEN_KEY } from '../../lambda/handlers/deadman';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
 import { launchKey, windowedRunId } from '../../lambda/handlers/run-records';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
-import { DirectoryForge, IMAGE, testConfig } from './support';
+import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;
 const SHA = '1'.repeat(40);
@@ -188,16 +188,7 @@ describe('launcher', () => {
 // ───────────────────────── checker ─────────────────────────
 
 const RUN = '20260302T000000Z-aaaaaa';
-const plan: RunPlan = {
-  schemaVersion: 1,
-  runId: RUN,
-  createdAt: '2026-03-02T03:00:00.000Z',
-  project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' },
-  release: { tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] },
-  version: '2.0.0',
-  targets: [{ name: 'one', image: IMAGE, artifacts: [{ path: 'out/one-2.0.0.txt', asset: 'one-2.0.0.txt', source: { type: 'release-link' }, compare: 'auto', signature: { scheme: 'none', reason: 'test' } }] }],
-  findings: [],
-};
+const plan: RunPlan = planFor(config, RUN, SHA, ['one']);
 const event = (buildId = 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1') => ({ source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change', detail: { 'build-id': buildId, 'build-status': 'SUCCEEDED', 'project-name': 'p-one' } });
 
 function fakeResults(read: (id: string) => Promise<BuildRecord>, artifacts: BuildResult['artifacts'] = NO_ARTIFACTS): CheckerDeps['results'] {

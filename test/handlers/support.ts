@@ -14,6 +14,7 @@ import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, type Build, 
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseConfig } from '../../lambda/core/config/load';
+import { planTargets, type RunPlan } from '../../lambda/core/plan';
 import type { Config, ConfigInput } from '../../lambda/core/config/schema';
 import { ForgeError } from '../../lambda/core/errors';
 import type { AssetRequest, DownloadLimits, DownloadedFile, Forge, Release, ReleaseHistory } from '../../lambda/core/ports';
@@ -92,6 +93,25 @@ export function testConfig(overrides: Partial<ConfigInput> = {}): Config {
 }
 
 export const IMAGE = `debian@sha256:${'c'.repeat(64)}`;
+
+/**
+ * A run plan for release v2.0.0 at `sha`, expanded from `config` by the real planner (so fixtures
+ * cannot drift from what the launcher would write). `only` keeps a subset of the targets.
+ */
+export function planFor(config: Config, runId: string, sha: string, only?: string[]): RunPlan {
+  const release: Release = { tag: 'v2.0.0', name: 'v2.0.0', commitSha: sha, tagCommitSha: sha, links: [] };
+  const { version, targets } = planTargets(config, release);
+  return {
+    schemaVersion: 1,
+    runId,
+    createdAt: '2026-03-02T03:00:00.000Z',
+    project: { gitlabUrl: config.gitlab.url, project: config.gitlab.project },
+    release,
+    version,
+    targets: only ? targets.filter((t) => only.includes(t.name)) : targets,
+    findings: [],
+  };
+}
 
 /** The build state-change event exactly as EventBridge delivers it (AWS docs sample, all fields). */
 export function stateChangeEvent(build: Build, options: { lieSha256?: string } = {}): Record<string, unknown> {
