@@ -4,6 +4,7 @@
  */
 import type { Finding, Verdict } from './findings';
 import { allFindings, type RunReport } from './report';
+import { neutralise } from './text/neutralise';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -58,7 +59,8 @@ function evidenceLines(f: Finding): string[] {
 export function alertFor(report: RunReport, options: { reportLocation?: string } = {}): Alert {
   const tag = report.release?.tag;
   const project = String(report.project.project);
-  const subject = clip(`[release-verifier] ${report.verdict}: ${project}${tag ? ` ${tag}` : ''}`, 100);
+  // forge text (names, tags, URLs, messages) is neutralised before it is clipped and sent
+  const subject = clip(neutralise(`[release-verifier] ${report.verdict}: ${project}${tag ? ` ${tag}` : ''}`), 100);
   const problems = allFindings(report).filter((f) => f.level !== 'NOTICE');
   const notices = allFindings(report).filter((f) => f.level === 'NOTICE');
 
@@ -101,10 +103,10 @@ export function alertFor(report: RunReport, options: { reportLocation?: string }
 
   const firstProblem = problems[0];
   const short = clip(
-    `release-verifier ${report.verdict} ${project}${tag ? ` ${tag}` : ''}` +
+    neutralise(`release-verifier ${report.verdict} ${project}${tag ? ` ${tag}` : ''}` +
       (firstProblem ? `: ${firstProblem.code}${firstProblem.artifact ? ` ${firstProblem.artifact}` : ''}` : '') +
-      (problems.length > 1 ? ` (+${problems.length - 1} more)` : ''),
+      (problems.length > 1 ? ` (+${problems.length - 1} more)` : '')),
     160,
   );
-  return { verdict: report.verdict, severity: severityOf(report.verdict), subject, body: lines.join('\n'), short, runId: report.runId, release: tag };
+  return { verdict: report.verdict, severity: severityOf(report.verdict), subject, body: lines.map(neutralise).join('\n'), short, runId: report.runId, release: tag };
 }
