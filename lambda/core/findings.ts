@@ -49,6 +49,8 @@ export const FINDING_CODES = {
   NOT_CHECKED: 'INCOMPLETE',
   NO_TARGETS: 'INCOMPLETE',
   HISTORY_UNCHECKED: 'INCOMPLETE',
+  /** a release link the configuration does not cover (not an artifact, signature or manifest, not ignored) */
+  UNVERIFIED_ASSET: 'INCOMPLETE',
   // NOTICE: worth knowing, does not change the verdict
   IMAGE_NOT_ENFORCED: 'NOTICE',
   HISTORY_BASELINE: 'NOTICE',
