@@ -49,6 +49,12 @@ export const FINDING_CODES = {
   NOT_CHECKED: 'INCOMPLETE',
   NO_TARGETS: 'INCOMPLETE',
   HISTORY_UNCHECKED: 'INCOMPLETE',
+  /** the latest-release permalink and our own sort of the release listing name different releases */
+  LATEST_RELEASE_DISAGREES: 'INCOMPLETE',
+  /** the run did not finish within its hard deadline; what finished is reported, the rest is unchecked */
+  RUN_TIMED_OUT: 'INCOMPLETE',
+  /** an unexpected error (a bug, or an unhandled rejection/exception) ended the run; the report is all there is */
+  INTERNAL_ERROR: 'INCOMPLETE',
   /** a release link the configuration does not cover (not an artifact, signature or manifest, not ignored) */
   UNVERIFIED_ASSET: 'INCOMPLETE',
   // NOTICE: worth knowing, does not change the verdict
