@@ -34,6 +34,8 @@ export const FINDING_CODES = {
   BUILD_FAILED: 'INCOMPLETE',
   BUILD_TIMED_OUT: 'INCOMPLETE',
   BUILD_NOT_STARTED: 'INCOMPLETE',
+  /** no Docker and no bubblewrap: the build was refused, or ran on the host because --unsafe-host-build allowed it (a host build could alter the verifier's own files, so never VERIFIED) */
+  BUILD_NOT_SANDBOXED: 'INCOMPLETE',
   BUILD_WRONG_COMMIT: 'INCOMPLETE',
   TARGET_NOT_REPORTED: 'INCOMPLETE',
   ARTIFACT_MISSING: 'INCOMPLETE',
