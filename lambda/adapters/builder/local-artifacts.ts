@@ -1,9 +1,11 @@
 /**
  * Read access to a local build's output. Build outputs are untrusted: a path must stay inside the
  * output root after resolving symlinks, must be a regular file, and is copied with a size bound.
+ * The file is opened without following a symlink and without blocking (a FIFO would otherwise hang
+ * the open), and checked again on the open descriptor, so it cannot be swapped between check and read.
  */
-import { createReadStream } from 'node:fs';
-import { lstat, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { VerifierError } from '../../core/errors';
 import type { ArtifactSource, DownloadLimits, FetchedArtifact } from '../../core/ports';
@@ -40,7 +42,18 @@ export class LocalArtifactSource implements ArtifactSource {
   async fetch(relPath: string, destPath: string, limits: DownloadLimits): Promise<FetchedArtifact | null> {
     const real = await resolveInside(this.root, relPath);
     if (real === null) return null;
-    const { sha256, size } = await copyAndHash(createReadStream(real, { highWaterMark: 1 << 20 }), destPath, { maxBytes: limits.maxBytes, timeoutMs: limits.timeoutMs });
+    const fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    let stream;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new ArtifactPathError(`artifact "${relPath}" is not a regular file`);
+      if (st.size > limits.maxBytes) throw new ArtifactPathError(`artifact "${relPath}" is ${st.size} bytes, over the ${limits.maxBytes}-byte limit`);
+      stream = fh.createReadStream({ highWaterMark: 1 << 20 }); // closes fh when done
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    const { sha256, size } = await copyAndHash(stream, destPath, { maxBytes: limits.maxBytes, timeoutMs: limits.timeoutMs });
     return { path: destPath, sha256, size };
   }
 }

@@ -3,18 +3,27 @@
  * at the exact commit SHA (and checked), a minimal environment (no token, no host credentials, no
  * inherited variables), the build command under a timeout, and read access to what it produced.
  *
- * With a Docker engine the command runs inside the digest-pinned image (`docker run --rm …
- * image@sha256:…`). Without one it runs as a plain child process and says so: the report then
- * carries an IMAGE_NOT_ENFORCED notice, because the host toolchain — not the pinned image — built it.
+ * Isolation (sandbox.ts): with a Docker engine the command runs inside the digest-pinned image
+ * (`docker run --rm … image@sha256:…`). Without one it runs in the bubblewrap sandbox (bwrap.ts) with
+ * the host toolchain; the report then carries an IMAGE_NOT_ENFORCED notice, because the host
+ * toolchain — not the pinned image — built it. Without either the build is refused
+ * (BuildNotSandboxedError → BUILD_NOT_SANDBOXED) unless `unsafeHostBuild` allows a bare host process.
+ *
+ * Every build is its own process group and session; it is killed as a whole at the end and at the
+ * timeout, and output held open by something it left behind does not hold the run (process-group.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuildError, errorMessage } from '../../core/errors';
 import type { Builder, BuildRequest, BuildResult, BuildStatus } from '../../core/ports';
+import { bwrapArgs, SANDBOX_SCRATCH } from './bwrap';
 import { LocalArtifactSource } from './local-artifacts';
+import { runProcessGroup, type GroupRunResult } from './process-group';
+import { chooseIsolation, type Isolation } from './sandbox';
 
 export interface LocalBuilderOptions {
   /** parent of the per-target build directories. @default os.tmpdir() */
@@ -29,6 +38,16 @@ export interface LocalBuilderOptions {
   gitTimeoutMs?: number;
   /** caps every target's `timeoutMinutes` (tests, demos). @default no cap */
   maxTimeoutMs?: number;
+  /** build as a bare host process when neither Docker nor bubblewrap can be used (`--unsafe-host-build`). @default false */
+  unsafeHostBuild?: boolean;
+  /** the bubblewrap executable. @default 'bwrap' (on the verifier's PATH) */
+  bwrap?: string;
+  /** how long output may stay open after the build's main process exited. @default 2000 */
+  outputGraceMs?: number;
+  /** between SIGTERM and SIGKILL to the build's processes. @default 3000 */
+  killGraceMs?: number;
+  /** a build's log kept on disk at most. @default 64 MiB */
+  maxLogBytes?: number;
 }
 
 const GIT_ENV = (home: string, path: string): NodeJS.ProcessEnv => ({
@@ -41,7 +60,6 @@ const GIT_ENV = (home: string, path: string): NodeJS.ProcessEnv => ({
   GIT_ASKPASS: '/bin/false',
 });
 
-/** a build's log kept on disk at most */
 const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
 let dockerAnswer: boolean | undefined;
@@ -62,25 +80,34 @@ function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: 
   return r.stdout.toString().trim();
 }
 
+const IMAGE_NOTE: Record<Exclude<Isolation, 'docker'>, (image: string) => string> = {
+  bubblewrap: (image) => `no Docker engine: built in a bubblewrap sandbox with the host toolchain, not in ${image}`,
+  host: (image) => `no Docker engine and no sandbox: built by a bare host process (--unsafe-host-build) with the host toolchain, not in ${image}`,
+};
+
 export class LocalBuilder implements Builder {
   private readonly dirs: string[] = [];
+  private chosen: Isolation | undefined;
   constructor(private readonly options: LocalBuilderOptions = {}) {}
+
+  /** How builds run here; throws BuildNotSandboxedError when they may not run at all. */
+  isolation(): Isolation {
+    this.chosen ??= chooseIsolation({ docker: this.options.docker ?? 'auto', dockerAvailable: dockerEngineAvailable, bwrap: this.options.bwrap, unsafeHostBuild: this.options.unsafeHostBuild });
+    return this.chosen;
+  }
 
   async run(request: BuildRequest, signal?: AbortSignal): Promise<BuildResult> {
     const { target } = request;
     const startedAt = new Date();
+    // before anything is cloned: a build with no sandbox is refused (thrown, reported as BUILD_NOT_SANDBOXED)
+    const isolation = this.isolation();
     const root = await mkdtemp(join(this.options.workRoot ?? tmpdir(), `relverify-${target.name}-`));
     this.dirs.push(root);
     const src = join(root, 'src');
     const home = join(root, 'home');
     await mkdir(home);
     const logPath = join(root, 'build.log');
-    const useDocker = this.options.docker === 'always' || (this.options.docker !== 'never' && dockerEngineAvailable());
-    const image = {
-      ref: target.image,
-      enforced: useDocker,
-      note: useDocker ? undefined : `no Docker engine: built by a local process with the host toolchain, not in ${target.image}`,
-    };
+    const image = { ref: target.image, enforced: isolation === 'docker', note: isolation === 'docker' ? undefined : IMAGE_NOTE[isolation](target.image) };
     const base = { target: target.name, buildId: `local:${request.runId}:${target.name}`, startedAt: startedAt.toISOString(), image, artifacts: new LocalArtifactSource(src), logLink: logPath };
     const hostPath = this.options.path ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
     const gitEnv = GIT_ENV(home, hostPath);
@@ -102,9 +129,10 @@ export class LocalBuilder implements Builder {
     }
 
     // 2. The build, in a minimal environment: nothing from the host but PATH (and not even that in Docker).
+    const network = target.network ?? 'default';
     const buildEnv: Record<string, string> = {
       ...target.env,
-      HOME: useDocker ? '/tmp' : home,
+      HOME: isolation === 'host' ? home : SANDBOX_SCRATCH,
       LANG: 'C.UTF-8',
       SOURCE_DATE_EPOCH: commitEpoch,
       RELVERIFY_TAG: request.tag,
@@ -112,71 +140,74 @@ export class LocalBuilder implements Builder {
       RELVERIFY_COMMIT: request.commitSha,
       RELVERIFY_TARGET: target.name,
     };
-    const [cmd, args, env] = useDocker
-      ? [
-          'docker',
-          [
-            'run', '--rm', '--pull=missing', '--network=bridge',
-            '-v', `${src}:/src`, '-w', '/src',
-            ...Object.entries(buildEnv).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-            target.image, 'sh', '-c', target.command,
-          ],
-          { PATH: hostPath, HOME: home },
-        ]
-      : ['sh', ['-c', target.command], { ...buildEnv, PATH: hostPath }];
-    const { status, message } = await this.spawnBuild(cmd as string, args as string[], env, src, logPath, Math.min(target.timeoutMinutes * 60_000, this.options.maxTimeoutMs ?? Infinity), signal);
+    // the processes a host build leaves behind, even in sessions of their own, carry this mark
+    const marker = isolation === 'host' ? `RELVERIFY_BUILD_MARK=${randomBytes(12).toString('hex')}` : undefined;
+    const container = `relverify-${randomBytes(8).toString('hex')}`;
+    let cmd: string;
+    let args: string[];
+    let env: NodeJS.ProcessEnv;
+    if (isolation === 'docker') {
+      cmd = 'docker';
+      args = [
+        'run', '--rm', '--pull=missing', `--network=${network === 'none' ? 'none' : 'bridge'}`, '--name', container,
+        '-v', `${src}:/src`, '-w', '/src',
+        ...Object.entries(buildEnv).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+        target.image, 'sh', '-c', target.command,
+      ];
+      env = { PATH: hostPath, HOME: home };
+    } else if (isolation === 'bubblewrap') {
+      cmd = this.options.bwrap ?? 'bwrap';
+      args = bwrapArgs({ src, scratch: home, env: { ...buildEnv, PATH: hostPath }, network, command: target.command });
+      // bwrap's own process is the sandbox's PID 1, whose environ the build can read: give it nothing
+      env = { PATH: hostPath };
+    } else {
+      [cmd, args, env] = ['sh', ['-c', target.command], { ...buildEnv, PATH: hostPath, [marker!.split('=')[0]!]: marker!.split('=')[1] }];
+    }
+    const timeoutMs = Math.min(target.timeoutMinutes * 60_000, this.options.maxTimeoutMs ?? Infinity);
+    // `docker run` killed is not the container stopped: remove the container itself
+    const onKill = isolation === 'docker' ? () => void spawn('docker', ['rm', '-f', container], { env, stdio: 'ignore' }).on('error', () => {}) : undefined;
+    const { status, message } = await this.spawnBuild(cmd, args, env, src, logPath, timeoutMs, signal, marker, onKill);
     const logTail = await tail(logPath, 40);
     return { ...base, status, message, checkedOutSha, logTail, durationMs: Date.now() - startedAt.getTime() };
   }
 
-  private spawnBuild(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, logPath: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status: BuildStatus; message?: string }> {
-    return new Promise((resolve) => {
-      const log = createWriteStream(logPath);
-      // The log is build output, so untrusted: bounded, the rest dropped with a note.
-      let logged = 0;
-      const toLog = (chunk: Buffer) => {
-        if (logged >= MAX_LOG_BYTES) return;
-        const room = MAX_LOG_BYTES - logged;
-        log.write(chunk.length <= room ? chunk : Buffer.concat([chunk.subarray(0, room), Buffer.from('\n[log truncated by release-verifier]\n')]));
-        logged += Math.min(chunk.length, room);
-      };
-      // detached: its own process group, so a timeout kills the whole build tree.
-      const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.on('data', toLog);
-      child.stderr.on('data', toLog);
-      let ended: BuildStatus | undefined;
-      const kill = (why: BuildStatus) => {
-        ended ??= why;
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      };
-      const timer = setTimeout(() => kill('TIMED_OUT'), timeoutMs);
-      const onAbort = () => kill('STOPPED');
-      signal?.addEventListener('abort', onAbort, { once: true });
-      // resolve only once the log is flushed, so the caller can read its tail
-      const finish = (result: { status: BuildStatus; message?: string }) => log.end(() => resolve(result));
-      child.on('error', (err) => {
-        clearTimeout(timer);
-        finish({ status: 'FAULT', message: `could not start the build: ${err.message}` });
-      });
-      child.on('close', (code, sig) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (ended === 'TIMED_OUT') finish({ status: 'TIMED_OUT', message: `exceeded the ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${timeoutMs / 1000} s`} timeout` });
-        else if (ended === 'STOPPED') finish({ status: 'STOPPED', message: 'stopped' });
-        else if (code === 0) finish({ status: 'SUCCEEDED' });
-        else finish({ status: 'FAILED', message: sig ? `killed by ${sig}` : `build command exited with ${code}` });
-      });
-    });
+  private async spawnBuild(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, logPath: string, timeoutMs: number, signal: AbortSignal | undefined, marker: string | undefined, onKill: (() => void) | undefined): Promise<{ status: BuildStatus; message?: string }> {
+    const log = createWriteStream(logPath);
+    // The log is build output, so untrusted: bounded, the rest dropped with a note.
+    const maxLog = this.options.maxLogBytes ?? MAX_LOG_BYTES;
+    let logged = 0;
+    const toLog = (chunk: Buffer) => {
+      if (logged >= maxLog) return;
+      const room = maxLog - logged;
+      log.write(chunk.length <= room ? chunk : Buffer.concat([chunk.subarray(0, room), Buffer.from('\n[log truncated by release-verifier]\n')]));
+      logged += Math.min(chunk.length, room);
+    };
+    const r = await runProcessGroup(cmd, args, { cwd, env, timeoutMs, signal, onOutput: toLog, outputGraceMs: this.options.outputGraceMs, killGraceMs: this.options.killGraceMs, marker, onKill });
+    // resolve only once the log is flushed, so the caller can read its tail
+    await new Promise<void>((resolve) => log.end(() => resolve()));
+    return describeEnd(r, timeoutMs);
   }
 
   /** Removes the build directories (unless `keep`). */
   async dispose(): Promise<void> {
     if (this.options.keep) return;
     await Promise.all(this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  }
+}
+
+function describeEnd(r: GroupRunResult, timeoutMs: number): { status: BuildStatus; message?: string } {
+  const leftBehind = r.outputHeld || r.leftovers > 0 ? `processes left behind by the build were killed${r.outputHeld ? ' (they held its output open)' : ''}` : undefined;
+  const withNote = (m: string | undefined) => (leftBehind ? (m ? `${m}; ${leftBehind}` : leftBehind) : m);
+  switch (r.end) {
+    case 'SPAWN_FAILED':
+      return { status: 'FAULT', message: `could not start the build: ${r.error ?? 'unknown error'}` };
+    case 'TIMED_OUT':
+      return { status: 'TIMED_OUT', message: `exceeded the ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${timeoutMs / 1000} s`} timeout` };
+    case 'STOPPED':
+      return { status: 'STOPPED', message: 'stopped' };
+    case 'EXITED':
+      if (r.code === 0) return { status: 'SUCCEEDED', message: withNote(undefined) };
+      return { status: 'FAILED', message: withNote(r.signal ? `killed by ${r.signal}` : `build command exited with ${r.code}`) };
   }
 }
 
