@@ -2,6 +2,10 @@
  * The configuration file: one file describes the project under watch and drives `cdk deploy`, the
  * Lambdas and the CLI. Validated with zod; `npm run schema` publishes the JSON Schema for editors.
  *
+ * Every object is strict: an unknown key (a typo such as `notifyOnVerifed`) is an error, never
+ * silently ignored — load.ts names the nearest valid key. New objects must use z.strictObject too
+ * (test/core/config-strict.test.ts walks the published JSON Schema to hold that).
+ *
  * Key material may be given inline or as a path relative to the config file (`…File` fields);
  * `loadConfig` inlines every file, so the resolved configuration is self-contained (the CDK stack
  * embeds it in the Lambda environment).
@@ -33,7 +37,7 @@ const assetName = z
 
 // Key material: give exactly one of the inline field or its `…File` twin; checked in load.ts so
 // that the message can name the field.
-const minisignPolicy = z.object({
+const minisignPolicy = z.strictObject({
   scheme: z.literal('minisign'),
   publicKey: z.string().min(1).optional().describe('minisign public key (the "RW…" line or the whole .pub file)'),
   publicKeyFile: z.string().min(1).optional().describe('path to the minisign .pub file, relative to this config'),
@@ -41,14 +45,14 @@ const minisignPolicy = z.object({
   allowLegacy: z.boolean().default(false).describe('accept legacy non-prehashed "Ed" signatures'),
 });
 
-const tauriPolicy = z.object({
+const tauriPolicy = z.strictObject({
   scheme: z.literal('tauri'),
   publicKey: z.string().min(1).optional().describe('the updater "pubkey" as in tauri.conf.json (base64 of the minisign .pub file)'),
   publicKeyFile: z.string().min(1).optional(),
   signatureAsset: assetName.default('{asset}.sig'),
 });
 
-const openpgpPolicy = z.object({
+const openpgpPolicy = z.strictObject({
   scheme: z.literal('openpgp'),
   fingerprint: z
     .string()
@@ -57,9 +61,22 @@ const openpgpPolicy = z.object({
   publicKey: z.string().min(1).optional().describe('armored public key'),
   publicKeyFile: z.string().min(1).optional(),
   signatureAsset: assetName.default('{asset}.asc'),
+  allowTextMode: z
+    .boolean()
+    .default(false)
+    .describe('accept text-mode (0x01) signatures, which sign the text with canonical CRLF line endings rather than the bytes: for text assets only (default true for a sha256sums manifest, false for other assets)'),
 });
 
-const authenticodePolicy = z.object({
+/** A manifest is a text asset: text-mode signatures by default, and it may be cleartext-signed. */
+const openpgpManifestPolicy = openpgpPolicy.extend({
+  allowTextMode: z.boolean().default(true).describe('accept text-mode (0x01) signatures over the manifest (line endings are not signed; the manifest parser ignores them)'),
+  cleartext: z
+    .boolean()
+    .default(false)
+    .describe('the manifest asset is itself cleartext-signed (-----BEGIN PGP SIGNED MESSAGE-----, gpg --clearsign): verified, then read from the signed text only; no signature asset'),
+});
+
+const authenticodePolicy = z.strictObject({
   scheme: z.literal('authenticode'),
   certSha256: z
     .array(z.string().regex(HEX64, 'must be a SHA-256 certificate fingerprint: 64 hex digits'))
@@ -69,11 +86,15 @@ const authenticodePolicy = z.object({
   caCertificate: z.string().min(1).optional().describe('PEM of a pinned issuing CA (with subject)'),
   caCertificateFile: z.string().min(1).optional(),
   subject: z.string().min(1).optional().describe('required signer subject when pinning by CA, e.g. "CN=Mealplanner Maintainer"'),
-  tsaCertificate: z.string().min(1).optional().describe('PEM of CA(s) trusted for RFC 3161 timestamps, in addition to the system roots'),
+  tsaCertificate: z.string().min(1).optional().describe('PEM of CA(s) trusted for timestamps (RFC 3161 tokens and legacy PKCS#9 countersignatures), in addition to the system roots'),
   tsaCertificateFile: z.string().min(1).optional(),
+  signatures: z
+    .enum(['primary', 'any-pinned'])
+    .default('primary')
+    .describe('which signature must verify: "primary" (the first SignerInfo; nested signatures never stand in for it) or "any-pinned" (the primary or any nested signature, e.g. the SHA-256 one of a dual-signed file)'),
 });
 
-const sigstorePolicy = z.object({
+const sigstorePolicy = z.strictObject({
   scheme: z.literal('sigstore'),
   bundleAsset: assetName.default('{asset}.sigstore.json'),
   issuer: z.string().url().describe('OIDC issuer, compared exactly'),
@@ -82,29 +103,31 @@ const sigstorePolicy = z.object({
   trustedRootFile: z.string().min(1).optional(),
 });
 
-const nonePolicy = z.object({
+const nonePolicy = z.strictObject({
   scheme: z.literal('none'),
   reason: z.string().min(3).describe('why this asset is not signed; reported as a notice on every run'),
 });
 
 const directPolicies = [minisignPolicy, tauriPolicy, openpgpPolicy, authenticodePolicy, sigstorePolicy] as const;
 
-const sha256sumsPolicy = z.object({
+const sha256sumsPolicy = z.strictObject({
   scheme: z.literal('sha256sums'),
   manifestAsset: assetName.default('SHA256SUMS'),
-  manifestSignature: z.discriminatedUnion('scheme', [...directPolicies]).describe('how the manifest itself is signed'),
+  manifestSignature: z
+    .discriminatedUnion('scheme', [minisignPolicy, tauriPolicy, openpgpManifestPolicy, authenticodePolicy, sigstorePolicy])
+    .describe('how the manifest itself is signed'),
 });
 
 export const SignaturePolicySchema = z.discriminatedUnion('scheme', [...directPolicies, sha256sumsPolicy, nonePolicy]);
 
-const releaseLinkSource = z.object({ type: z.literal('release-link') });
-const genericPackageSource = z.object({
+const releaseLinkSource = z.strictObject({ type: z.literal('release-link') });
+const genericPackageSource = z.strictObject({
   type: z.literal('generic-package'),
   packageName: z.string().min(1),
   packageVersion: z.string().min(1).default('{version}'),
   fileName: assetName.optional().describe('defaults to the artifact asset name'),
 });
-const jobArtifactSource = z.object({
+const jobArtifactSource = z.strictObject({
   type: z.literal('job-artifact'),
   ref: z.string().min(1).default('{tag}'),
   job: z.string().min(1),
@@ -112,7 +135,7 @@ const jobArtifactSource = z.object({
 });
 export const AssetSourceSchema = z.discriminatedUnion('type', [releaseLinkSource, genericPackageSource, jobArtifactSource]);
 
-export const ArtifactSchema = z.object({
+export const ArtifactSchema = z.strictObject({
   path: relPath.describe('where the artifact appears in the build output (placeholders allowed)'),
   asset: assetName.describe('the release asset it corresponds to (placeholders allowed)'),
   source: AssetSourceSchema.default({ type: 'release-link' }),
@@ -120,7 +143,7 @@ export const ArtifactSchema = z.object({
   signature: SignaturePolicySchema,
 });
 
-export const TargetSchema = z.object({
+export const TargetSchema = z.strictObject({
   name: z.string().regex(TARGET_NAME, 'must be lower-case letters, digits and "-", at most 41 characters'),
   platform: z.enum(['linux', 'windows', 'macos']).default('linux'),
   image: z
@@ -131,14 +154,18 @@ export const TargetSchema = z.object({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe('non-secret build environment variables'),
   computeType: z.string().optional().describe('CodeBuild compute type, e.g. BUILD_GENERAL1_MEDIUM'),
   privileged: z.boolean().default(false),
+  network: z
+    .enum(['none', 'default'])
+    .default('default')
+    .describe('"none": the local build runs without any network (bubblewrap --unshare-net, docker --network=none); "default": the host network'),
   fleetArn: z.string().optional().describe('CodeBuild reserved fleet (required for macOS)'),
   artifacts: z.array(ArtifactSchema).min(1),
 });
 
-export const ConfigSchema = z.object({
+export const ConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   version: z.literal(1),
-  gitlab: z.object({
+  gitlab: z.strictObject({
     url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').default('https://gitlab.com'),
     project: z.union([z.string().regex(/^[^\s/][^\s]*\/[^\s]+$/, 'must be a path like group/project'), z.number().int().positive()]),
     token: z
@@ -153,7 +180,7 @@ export const ConfigSchema = z.object({
     cloneUrl: z.string().optional(),
   }),
   release: z
-    .union([z.literal('latest'), z.object({ tag: z.string().min(1) })])
+    .union([z.literal('latest'), z.strictObject({ tag: z.string().min(1) })])
     .default('latest'),
   schedule: z
     .string()
@@ -181,6 +208,12 @@ export const ConfigSchema = z.object({
       stageSource: z.boolean().default(false).describe('launcher stages the source at the commit in S3 for builds (private projects); builds then never contact GitLab'),
     })
     .default({ resultsRetentionDays: 365, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 30, stageSource: false }),
+  /** release links nobody needs to verify (changelogs, source tarballs); others are UNVERIFIED_ASSET */
+  ignoreAssets: z
+    .array(z.string().min(1).max(255))
+    .max(100)
+    .default([])
+    .describe('globs (picomatch) of release link names that are not verified and not reported, e.g. "CHANGELOG*", "*-src.tar.gz"'),
   targets: z.array(TargetSchema).min(1),
 });
 
