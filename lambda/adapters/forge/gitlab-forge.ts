@@ -3,10 +3,17 @@
  * gitlab-requester.ts), asset bytes through safe-download.ts.
  *
  * Decisions:
- * - **Latest release** = first entry of `GET /projects/:id/releases?order_by=released_at&sort=desc`
- *   that is not an upcoming release. Not `releases/permalink/latest`: that answers with a 302 the
- *   API client would have to follow with the token, and its ordering changed between GitLab versions
- *   (created_at when introduced, released_at later). The list is documented, one request, no redirect.
+ * - **Latest release** = what `GET /projects/:id/releases/permalink/latest` names (the URL users are
+ *   given for "the latest download"; GitLab answers with a same-origin 302 to the release, which the
+ *   requester follows), cross-checked against the release listing sorted by `released_at` **by us**
+ *   (a forge that ignores `sort` must not choose which release we verify). When the two disagree we
+ *   cannot tell which release users get: LatestReleaseDisagreesError (INCOMPLETE
+ *   LATEST_RELEASE_DISAGREES). Not TAMPERED: GitLab's own permalink ordering changed between versions
+ *   (created_at when introduced, released_at later), so a backdated `released_at` disagrees honestly.
+ * - **Deadlines**: every API request attempt has its own timer (requestTimeoutMs, deadline.ts), and
+ *   every port method (getRelease, getHistory, getProtections, downloadAsset) a hard deadline
+ *   (callTimeoutMs; downloads: plus their own limit) — a forge that accepts and never answers, or
+ *   trickles, ends the call with ForgeError 'timeout', never a hang.
  * - **Tag → commit** via the tag's `commit.id` (the peeled commit), never `target` (the tag object
  *   of an annotated tag). The release's own `commit.id` is returned as well; when they disagree the
  *   core flags it (both are in `Release`).
@@ -27,6 +34,7 @@ import { unlink } from 'node:fs/promises';
 import { Gitlab } from '@gitbeaker/rest';
 import { ForgeError } from '../../core/errors';
 import type { AccessLevel, AssetRequest, DownloadedFile, DownloadLimits, Forge, ForgeProtections, Release, ReleaseHistory, ReleaseLink } from '../../core/ports';
+import { withDeadline } from './deadline';
 import { boundedRequesterFn } from './gitlab-requester';
 import {
   PackageFileJson,
@@ -59,11 +67,13 @@ export interface GitLabForgeOptions {
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   /** one API request attempt; default 30 s */
   requestTimeoutMs?: number;
+  /** one port method (all its requests, pages and retries); default 15 min */
+  callTimeoutMs?: number;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** one gitbeaker call, all pages and retries included */
-const CALL_TIMEOUT_MS = 15 * 60_000;
+/** one port method (getRelease…), all its requests, pages and retries included */
+export const DEFAULT_CALL_TIMEOUT_MS = 15 * 60_000;
 /** API answers are JSON lists of ≤ 100 entries; 16 MiB is generous and still bounded */
 const MAX_API_RESPONSE_BYTES = 16 * 1024 * 1024;
 const PER_PAGE = 100;
@@ -99,6 +109,15 @@ export class ForgeDigestMismatchError extends ForgeError {
   }
 }
 
+/** The latest-release permalink and the release listing (sorted by us) name different releases.
+ * Kind 'bad-response', `details.code` LATEST_RELEASE_DISAGREES (an INCOMPLETE finding). */
+export class LatestReleaseDisagreesError extends ForgeError {
+  constructor(message: string, info: { permalinkTag?: string; listingTag?: string; url?: string }) {
+    super('bad-response', message, { url: info.url });
+    (this as { details?: Record<string, unknown> }).details = { code: 'LATEST_RELEASE_DISAGREES', url: info.url, permalinkTag: info.permalinkTag, listingTag: info.listingTag };
+  }
+}
+
 type ApiClient = InstanceType<typeof Gitlab<false>>;
 type Expanded = { data: unknown; paginationInfo?: { next?: number | null } };
 
@@ -110,6 +129,7 @@ export class GitLabForge implements Forge {
   private readonly token?: string;
   private readonly allowedAssetHosts: string[];
   private readonly retry: RetryPolicy;
+  private readonly callTimeoutMs: number;
   private resolvedCloneUrl?: string;
 
   constructor(options: GitLabForgeOptions) {
@@ -120,6 +140,7 @@ export class GitLabForge implements Forge {
     this.token = options.token;
     this.allowedAssetHosts = options.allowedAssetHosts ?? [];
     this.retry = resolveRetryPolicy(options.retry);
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const requesterFn = boundedRequesterFn({
       origin: this.origin,
       retry: this.retry,
@@ -128,7 +149,7 @@ export class GitLabForge implements Forge {
     });
     // queryTimeout: a wall-clock bound for one call including all its pages and retries; gitbeaker
     // shares its signal across the pages of a call, which is what the requester counts pages by
-    const common = { host: this.baseUrl, requesterFn, queryTimeout: CALL_TIMEOUT_MS } as const;
+    const common = { host: this.baseUrl, requesterFn, queryTimeout: this.callTimeoutMs } as const;
     this.api = (options.token ? new Gitlab({ ...common, token: options.token }) : new Gitlab(common)) as ApiClient;
     if (options.cloneUrl) {
       if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(options.cloneUrl)) {
@@ -146,7 +167,32 @@ export class GitLabForge implements Forge {
     return this.resolvedCloneUrl;
   }
 
-  async getRelease(tag?: string): Promise<Release> {
+  getRelease(tag?: string): Promise<Release> {
+    return this.bounded(`finding release ${tag ?? '(latest)'}`, this.callTimeoutMs, () => this.findRelease(tag));
+  }
+
+  downloadAsset(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile> {
+    // the download bounds itself (limits.timeoutMs); generic packages add API lookups before it
+    return this.bounded(`downloading ${request.name}`, this.callTimeoutMs + limits.timeoutMs, () => this.fetchAsset(request, destPath, limits)).catch(async (err: unknown) => {
+      await unlink(destPath).catch(() => undefined); // a late writer may have left a partial file
+      throw err;
+    });
+  }
+
+  getProtections(): Promise<ForgeProtections> {
+    return this.bounded('reading the protections', this.callTimeoutMs, () => this.readProtections());
+  }
+
+  getHistory(): Promise<ReleaseHistory> {
+    return this.bounded('reading the release history', this.callTimeoutMs, () => this.readHistory());
+  }
+
+  /** A hard deadline around one port method: it ends with its result, its error or a timeout. */
+  private bounded<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
+    return withDeadline(ms, () => new ForgeError('timeout', `GitLab: ${what} did not complete within ${Math.round(ms / 1000)} s`, { url: this.baseUrl }), fn);
+  }
+
+  private async findRelease(tag?: string): Promise<Release> {
     if (tag !== undefined && !isSaneTagName(tag)) throw new ForgeError('not-found', `"${tag}" is not a valid tag name`);
     const releaseJson = tag === undefined ? await this.latestRelease() : await this.releaseByTag(tag);
     const tagJson = await this.call(`tag ${releaseJson.tag_name}`, () => this.api.Tags.show(this.project, releaseJson.tag_name), TagJson, {
@@ -168,7 +214,7 @@ export class GitLabForge implements Forge {
     };
   }
 
-  async downloadAsset(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile> {
+  private async fetchAsset(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile> {
     const source = request.source;
     switch (source.type) {
       case 'release-link':
@@ -187,12 +233,8 @@ export class GitLabForge implements Forge {
     }
   }
 
-  /**
-   * Recent releases (newest first, with their embedded links) and tags, for the ledger. Bounded:
-   * `complete` is false when more were left, so the ledger treats older entries as unknown.
-   */
   /** Protected tags and branches and the default branch, for the audit. */
-  async getProtections(): Promise<ForgeProtections> {
+  private async readProtections(): Promise<ForgeProtections> {
     const project = await this.call(`project ${this.project}`, () => this.api.Projects.show(this.project), ProjectJson, {
       notFound: `project ${this.project} not found (or the token cannot see it)`,
     });
@@ -226,7 +268,11 @@ export class GitLabForge implements Forge {
     };
   }
 
-  async getHistory(): Promise<ReleaseHistory> {
+  /**
+   * Recent releases (newest first, with their embedded links) and tags, for the ledger. Bounded:
+   * `complete` is false when more were left, so the ledger treats older entries as unknown.
+   */
+  private async readHistory(): Promise<ReleaseHistory> {
     const releases = await this.callExpanded(
       'the release history',
       () => this.api.ProjectReleases.all(this.project, { orderBy: 'released_at', sort: 'desc', perPage: PER_PAGE, maxPages: HISTORY_RELEASE_PAGES, showExpanded: true }),
@@ -252,6 +298,14 @@ export class GitLabForge implements Forge {
   // ───────────────────────────── releases ─────────────────────────────
 
   private async latestRelease(): Promise<ReleaseJson> {
+    const permalinkUrl = `${this.projectApiUrl()}/releases/permalink/latest`;
+    // 404 means "no (non-upcoming) release"; whether that is true is checked against the listing
+    const permalink = await this.call('the latest-release permalink', () => this.api.ProjectReleases.showLatest(this.project), ReleaseJson, {
+      notFound: 'no latest release',
+    }).catch((err: unknown) => {
+      if (err instanceof ForgeError && err.kind === 'not-found') return undefined;
+      throw err;
+    });
     const page = await this.callExpanded(
       'the release list',
       () =>
@@ -264,12 +318,48 @@ export class GitLabForge implements Forge {
         }),
       z.array(ReleaseJson),
     );
-    const latest = page.items.find((r) => r.upcoming_release !== true);
-    if (latest) return latest;
-    if (page.more) {
-      throw new ForgeError('bad-response', `the newest ${page.items.length} releases are all upcoming; cannot tell which one is latest`);
+    const now = Date.now();
+    const dated = page.items.map((r) => ({ r, at: releasedAtMs(r) }));
+    // our own order, newest first; upcoming releases are not "latest" (GitLab's permalink skips them too)
+    const released = dated.filter((d) => d.r.upcoming_release !== true && d.at <= now).sort((a, b) => b.at - a.at);
+    const newest = released[0];
+    // equal timestamps: either of the tied releases is a fair "latest"
+    const tiedNewest = released.filter((d) => d.at === newest?.at).map((d) => d.r.tag_name);
+
+    if (!permalink) {
+      if (!newest) {
+        if (page.more) throw new ForgeError('bad-response', `the newest ${page.items.length} releases are all upcoming; cannot tell which one is latest`);
+        throw new ForgeError('not-found', `project ${this.project} has no releases${page.items.length ? ' (only upcoming ones)' : ''}`);
+      }
+      throw new LatestReleaseDisagreesError(
+        `GitLab's latest-release permalink names no release, but the release list has ${newest.r.tag_name} (released ${newest.r.released_at}); cannot tell which release users get`,
+        { listingTag: newest.r.tag_name, url: permalinkUrl },
+      );
     }
-    throw new ForgeError('not-found', `project ${this.project} has no releases${page.items.length ? ' (only upcoming ones)' : ''}`);
+    const permalinkAt = releasedAtMs(permalink);
+    if (permalink.upcoming_release === true || permalinkAt > now) {
+      throw new LatestReleaseDisagreesError(`GitLab's latest-release permalink names ${permalink.tag_name}, an upcoming release (released_at ${permalink.released_at})`, {
+        permalinkTag: permalink.tag_name,
+        listingTag: newest?.r.tag_name,
+        url: permalinkUrl,
+      });
+    }
+    if (!newest || !tiedNewest.includes(permalink.tag_name)) {
+      const listed = dated.find((d) => d.r.tag_name === permalink.tag_name);
+      throw new LatestReleaseDisagreesError(
+        `GitLab's latest-release permalink names ${permalink.tag_name} (released ${permalink.released_at}), but sorted by released_at the release list's newest is ` +
+          `${newest ? `${newest.r.tag_name} (released ${newest.r.released_at})` : 'none'}${listed ? '' : `, and ${permalink.tag_name} is not among the ${page.items.length} listed`}; ` +
+          'cannot tell which release users get (verify each with --release)',
+        { permalinkTag: permalink.tag_name, listingTag: newest?.r.tag_name, url: permalinkUrl },
+      );
+    }
+    const listed = newest.r.tag_name === permalink.tag_name ? newest.r : released.find((d) => d.r.tag_name === permalink.tag_name)!.r;
+    if (listed.commit.id !== permalink.commit.id) {
+      throw new ForgeError('bad-response', `GitLab contradicts itself about release ${permalink.tag_name}: the list says commit ${listed.commit.id}, the permalink ${permalink.commit.id}`, {
+        url: permalinkUrl,
+      });
+    }
+    return permalink;
   }
 
   private releaseByTag(tag: string): Promise<ReleaseJson> {
@@ -461,4 +551,12 @@ export class GitLabForge implements Forge {
     // anything else from gitbeaker itself (it should not happen with our requester)
     return new ForgeError('bad-response', `GitLab client error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/** `released_at` (GitLab always sets it; `created_at` as a fallback) in ms; unparseable is refused. */
+function releasedAtMs(r: ReleaseJson): number {
+  const value = r.released_at ?? r.created_at;
+  const ms = value ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw new ForgeError('bad-response', `release ${r.tag_name} has no usable released_at (${JSON.stringify(value ?? null)})`);
+  return ms;
 }

@@ -24,6 +24,7 @@ import {
   type ResponseBodyTypes,
 } from '@gitbeaker/requester-utils';
 import { ForgeError } from '../../core/errors';
+import { withDeadline } from './deadline';
 import { isRetryableStatus, parseRetryAfter, RetryableStatusError, withRetries, type RetryPolicy } from './retry';
 
 export interface BoundedRequesterOptions {
@@ -82,56 +83,63 @@ async function request(endpoint: string, opts: RequestOptions, cfg: BoundedReque
 
   return withRetries(
     cfg.retry,
-    async () => {
-      const attemptSignal = callerSignal
-        ? AbortSignal.any([callerSignal, AbortSignal.timeout(cfg.requestTimeoutMs)])
-        : AbortSignal.timeout(cfg.requestTimeoutMs);
-      let url = first;
-      for (let hop = 0; ; hop += 1) {
-        let response: Response;
-        try {
-          response = await fetch(url, { method, headers: opts.headers, redirect: 'manual', signal: attemptSignal });
-        } catch (err) {
-          throw networkError(err, url, attemptSignal, cfg);
-        }
-        if (response.status >= 300 && response.status < 400 && response.status !== 304) {
-          await response.body?.cancel().catch(() => undefined);
-          const location = response.headers.get('location');
-          let next: URL | undefined;
-          try {
-            next = location ? new URL(location, url) : undefined;
-          } catch {
-            next = undefined;
-          }
-          if (!next) throw new ForgeError('bad-response', `HTTP ${response.status} without a usable Location from ${url.href}`, { url: url.href, status: response.status });
-          // the request carries the token: it may only ever go to the GitLab origin
-          if (next.origin !== cfg.origin) {
-            throw new ForgeError('refused-host', `GitLab API redirected to another origin (${next.origin}); not following with credentials`, {
-              url: next.href,
-              status: response.status,
-            });
-          }
-          if (hop + 1 > maxRedirects) throw new ForgeError('bad-response', `too many redirects from ${first.href}`, { url: url.href });
-          url = next;
-          continue;
-        }
-        if (!response.ok) {
-          await response.body?.cancel().catch(() => undefined);
-          if (isRetryableStatus(response.status)) {
-            throw new RetryableStatusError(response.status, url.href, parseRetryAfter(response.headers.get('retry-after')));
-          }
-          throw statusError(response.status, url.href);
-        }
-        const body = await readBody(response, url, attemptSignal, cfg);
-        return { body, headers: Object.fromEntries(response.headers.entries()), status: response.status };
-      }
-    },
+    () =>
+      // one explicit timer per attempt, cleared when it settles (see deadline.ts: an
+      // AbortSignal.timeout inside AbortSignal.any can be collected on Node 20 and never fire)
+      withDeadline(
+        cfg.requestTimeoutMs,
+        () => new ForgeError('timeout', `GitLab did not answer ${first.pathname} within ${cfg.requestTimeoutMs} ms`, { url: first.href }),
+        (attemptSignal) => attempt(first, method, opts, attemptSignal, cfg, maxRedirects),
+        callerSignal,
+      ),
     { signal: callerSignal },
   ).catch((err: unknown) => {
     if (err instanceof ForgeError) throw err;
     // a wait between attempts was cut by gitbeaker's queryTimeout signal
     throw new ForgeError('timeout', `GitLab request ${first.pathname} did not complete in time`, { url: first.href, cause: err });
   });
+}
+
+async function attempt(first: URL, method: string, opts: RequestOptions, attemptSignal: AbortSignal, cfg: BoundedRequesterOptions, maxRedirects: number) {
+  let url = first;
+  for (let hop = 0; ; hop += 1) {
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers: opts.headers, redirect: 'manual', signal: attemptSignal });
+    } catch (err) {
+      throw networkError(err, url, attemptSignal, cfg);
+    }
+    if (response.status >= 300 && response.status < 400 && response.status !== 304) {
+      await response.body?.cancel().catch(() => undefined);
+      const location = response.headers.get('location');
+      let next: URL | undefined;
+      try {
+        next = location ? new URL(location, url) : undefined;
+      } catch {
+        next = undefined;
+      }
+      if (!next) throw new ForgeError('bad-response', `HTTP ${response.status} without a usable Location from ${url.href}`, { url: url.href, status: response.status });
+      // the request carries the token: it may only ever go to the GitLab origin
+      if (next.origin !== cfg.origin) {
+        throw new ForgeError('refused-host', `GitLab API redirected to another origin (${next.origin}); not following with credentials`, {
+          url: next.href,
+          status: response.status,
+        });
+      }
+      if (hop + 1 > maxRedirects) throw new ForgeError('bad-response', `too many redirects from ${first.href}`, { url: url.href });
+      url = next;
+      continue;
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      if (isRetryableStatus(response.status)) {
+        throw new RetryableStatusError(response.status, url.href, parseRetryAfter(response.headers.get('retry-after')));
+      }
+      throw statusError(response.status, url.href);
+    }
+    const body = await readBody(response, url, attemptSignal, cfg);
+    return { body, headers: Object.fromEntries(response.headers.entries()), status: response.status };
+  }
 }
 
 async function readBody(response: Response, url: URL, signal: AbortSignal, cfg: BoundedRequesterOptions) {

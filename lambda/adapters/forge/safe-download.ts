@@ -19,9 +19,12 @@
  *   never survives a failure.
  */
 import { unlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ForgeError } from '../../core/errors';
 import type { DownloadLimits } from '../../core/ports';
 import { copyAndHash, LimitError } from '../../formats/digest';
+import { withDeadline } from './deadline';
 import { isRetryableStatus, parseRetryAfter, RetryableStatusError, resolveRetryPolicy, withRetries, type RetryPolicy } from './retry';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -55,22 +58,31 @@ export async function safeDownload(url: string, destPath: string, limits: Downlo
   const allowed = normaliseAllowedHosts(options.allowedAssetHosts ?? []);
   const policy = resolveRetryPolicy(options.retry);
   const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
-  const deadline = AbortSignal.timeout(limits.timeoutMs);
   const startedAt = Date.now();
+  let deadlineSignal: AbortSignal | undefined;
 
   try {
-    return await withRetries(
-      policy,
-      async () => {
-        const { response, finalUrl, hops } = await resolveRedirects(url, { gitlabOrigin, allowed, token: options.token, maxRedirects, deadline, headers: options.headers });
-        return await receiveBody(response, finalUrl, hops, destPath, limits, deadline, startedAt);
+    // one explicit timer for the whole download (deadline.ts: never AbortSignal.timeout), and a race
+    // against it, so that a server that stops answering mid-body cannot hold us past the limit
+    return await withDeadline(
+      limits.timeoutMs,
+      () => timeoutError(url, limits, undefined),
+      (deadline) => {
+        deadlineSignal = deadline;
+        return withRetries(
+          policy,
+          async () => {
+            const { response, finalUrl, hops } = await resolveRedirects(url, { gitlabOrigin, allowed, token: options.token, maxRedirects, deadline, headers: options.headers });
+            return await receiveBody(response, finalUrl, hops, destPath, limits, deadline, startedAt);
+          },
+          { signal: deadline },
+        );
       },
-      { signal: deadline },
     );
   } catch (err) {
     await unlink(destPath).catch(() => undefined);
     if (err instanceof ForgeError) throw err;
-    if (deadline.aborted) throw timeoutError(url, limits, err);
+    if (deadlineSignal?.aborted) throw timeoutError(url, limits, err);
     throw new ForgeError('unreachable', `download of ${url} failed: ${describe(err)}`, { url, cause: err });
   }
 }
@@ -176,9 +188,18 @@ async function receiveBody(
     if (declared) throw new ForgeError('truncated', `${finalUrl} announced ${declared} bytes but sent no body`, { url: finalUrl });
   }
   const body = response.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  // Consumed as a Node stream with a listener for its whole life: undici can error the body (a socket
+  // closed before Content-Length, `TypeError: terminated`) after the copy already stopped reading,
+  // and an 'error' with no listener is an uncaught exception that kills the run (issue 15). The copy
+  // sees the first error through its iterator; later ones land here and are only kept as the reason.
+  const readable = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
+  let streamError: unknown;
+  readable.on('error', (err) => {
+    streamError ??= err;
+  });
   let digest;
   try {
-    digest = await copyAndHash(body, destPath, {
+    digest = await copyAndHash(readable, destPath, {
       maxBytes: limits.maxBytes,
       timeoutMs: Math.max(1, limits.timeoutMs - (Date.now() - startedAt)),
       signal: deadline,
@@ -192,7 +213,7 @@ async function receiveBody(
     }
     if (deadline.aborted) throw timeoutError(finalUrl, limits, err);
     // the connection ended before the body did (reset, or undici noticed a short Content-Length)
-    throw new ForgeError('truncated', `download of ${finalUrl} was cut off: ${describe(err)}`, { url: finalUrl, cause: err });
+    throw new ForgeError('truncated', `download of ${finalUrl} was cut off: ${describe(streamError ?? err)}`, { url: finalUrl, cause: err });
   }
   if (declared !== undefined && !encoded && digest.size !== declared) {
     throw new ForgeError('truncated', `${finalUrl} announced ${declared} bytes but sent ${digest.size}`, { url: finalUrl });
