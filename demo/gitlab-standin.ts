@@ -47,8 +47,13 @@
  * `'pass'` (answer normally), `{ status, headers?, body? }`, `{ redirect: url, status? }`,
  * `{ truncate: n }` (real answer, full Content-Length, only n bytes, then the socket is destroyed),
  * `{ reset: true }`, `{ hang: true }`, `{ stream: n, contentLength?: boolean | number }` (n zero
- * bytes, optionally announcing a length). After the last step, requests pass — or keep getting the
- * last step with `repeatLast` (e.g. 5xx forever).
+ * bytes, optionally announcing a length), `{ trickle: true, intervalMs? }` (one byte a second, never
+ * ending), `{ cut: true, contentLength, send, chunkSize? }` (announces `contentLength`, sends `send`
+ * bytes, destroys the socket at once: 0 = before the first byte). After the last step, requests
+ * pass — or keep getting the last step with `repeatLast` (e.g. 5xx forever).
+ *
+ * Hostile behaviour (`gl.hostile`, settable at any time): `ignoreSort` lists releases in publication
+ * order whatever `order_by`/`sort` say (a forge that must not choose which release is "latest").
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -483,7 +488,11 @@ export type FaultStep =
   | { truncate: number }
   | { reset: true }
   | { hang: true }
-  | { stream: number; contentLength?: boolean | number };
+  | { stream: number; contentLength?: boolean | number }
+  /** headers (200, no Content-Length), then one byte every `intervalMs` (default 1000) until the client leaves */
+  | { trickle: true; intervalMs?: number }
+  /** headers announcing `contentLength`, `send` bytes written in `chunkSize` writes (default 16 KiB), then the socket destroyed */
+  | { cut: true; contentLength: number; send: number; chunkSize?: number };
 export type RequestMatcher = string | RegExp | ((req: { method: string; pathname: string; search: string }) => boolean);
 
 interface FaultRule {
@@ -567,11 +576,18 @@ export interface StandInOptions {
   defaultPerPage?: number;
 }
 
+/** Ways the stand-in misbehaves on purpose (see the file header). */
+export interface StandInHostility {
+  /** list releases in publication order, ignoring `order_by` and `sort` */
+  ignoreSort: boolean;
+}
+
 export interface GitLabStandIn {
   /** e.g. http://127.0.0.1:41234 — the GitLab URL to configure */
   readonly url: string;
   readonly model: StandInModel;
   readonly faults: FaultInjector;
+  readonly hostile: StandInHostility;
   readonly requests: RecordedRequest[];
   close(): Promise<void>;
 }
@@ -580,6 +596,7 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
   let baseUrl = '';
   const model = new StandInModel(() => baseUrl);
   const faults = new FaultInjector();
+  const hostile: StandInHostility = { ignoreSort: false };
   const requests: RecordedRequest[] = [];
   const requireToken = options.requireToken ?? options.token !== undefined;
   const defaultPerPage = options.defaultPerPage ?? 20;
@@ -631,7 +648,8 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
       if (rest.length === 1) {
         const orderBy = q.get('order_by') === 'created_at' ? 'createdAt' : 'releasedAt';
         const dir = q.get('sort') === 'asc' ? 1 : -1;
-        const list = [...p.releases.values()].sort((a, b) => dir * (Date.parse(a[orderBy]) - Date.parse(b[orderBy])));
+        const all = [...p.releases.values()]; // Map order: publication order
+        const list = hostile.ignoreSort ? all : all.sort((a, b) => dir * (Date.parse(a[orderBy]) - Date.parse(b[orderBy])));
         return paginate(url, list.map((r) => releaseJson(urls, p, r)));
       }
       if (rest[1] === 'permalink' && rest[2] === 'latest') {
@@ -757,6 +775,7 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
     url: baseUrl,
     model,
     faults,
+    hostile,
     requests,
     close: () => closeServer(server, sockets),
   };
@@ -783,6 +802,24 @@ function serve(req: IncomingMessage, res: ServerResponse, step: FaultStep, real:
     res.write(reply.body.subarray(0, Math.min(step.truncate, reply.body.length)), () => {
       setTimeout(() => req.socket.destroy(), 20);
     });
+    return;
+  }
+  if ('trickle' in step) {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const timer = setInterval(() => {
+      if (res.destroyed) clearInterval(timer);
+      else res.write('\0');
+    }, step.intervalMs ?? 1000);
+    res.on('close', () => clearInterval(timer));
+    return;
+  }
+  if ('cut' in step) {
+    // written straight to the socket, so the cut lands exactly after `send` bytes of body
+    const socket = req.socket;
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: ${step.contentLength}\r\n\r\n`);
+    const chunkSize = step.chunkSize ?? 16 * 1024;
+    for (let sent = 0; sent < step.send; sent += chunkSize) socket.write(Buffer.alloc(Math.min(chunkSize, step.send - sent), 0x61));
+    socket.write(Buffer.alloc(0), () => socket.destroy());
     return;
   }
   if ('stream' in step) {
