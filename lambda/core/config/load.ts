@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { ConfigSchema, type Config, type SignaturePolicy } from './schema';
+import { unknownKeyMessage } from './suggest';
 
 /** Formats a zod path as `targets[1].artifacts[0].signature.publicKey`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -19,8 +20,41 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function issuesFromZod(error: z.ZodError): ConfigIssue[] {
-  return error.issues.map((issue) => {
+/**
+ * The valid keys of the object that reported each `unrecognized_keys` issue, keyed by the issue's
+ * `keys` array (zod hands the same array to the error map and to the final issue).
+ */
+type ValidKeys = WeakMap<readonly string[], readonly string[]>;
+
+/** A zod error map that records, for each unknown-key issue, the keys the object does accept. */
+function recordValidKeys(validKeys: ValidKeys) {
+  return (iss: { code?: string; keys?: readonly string[]; inst?: unknown }): undefined => {
+    if (iss.code === 'unrecognized_keys' && iss.keys) {
+      const shape = (iss.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
+      if (shape) validKeys.set(iss.keys, Object.keys(shape));
+    }
+    return undefined; // zod's own message otherwise
+  };
+}
+
+/** Of a union's failed branches, the one the input was meant for: the one that got past the input's type. */
+function intendedBranch(errors: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | undefined {
+  const plausible = errors.filter((branch) => !branch.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value')));
+  return plausible.length === 1 ? plausible[0] : undefined;
+}
+
+function issuesFromZod(error: { issues: readonly z.core.$ZodIssue[] }, validKeys: ValidKeys = new WeakMap(), prefix: readonly PropertyKey[] = []): ConfigIssue[] {
+  return error.issues.flatMap((issue): ConfigIssue[] => {
+    const fullPath = [...prefix, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      // one issue per key, at the key's own path, with the nearest valid key
+      const valid = validKeys.get(issue.keys) ?? [];
+      return issue.keys.map((key) => ({ path: formatPath([...fullPath, key]), message: unknownKeyMessage(key, valid) }));
+    }
+    if (issue.code === 'invalid_union' && !('discriminator' in issue && issue.discriminator) && issue.errors?.length) {
+      const branch = intendedBranch(issue.errors);
+      if (branch) return issuesFromZod({ issues: branch }, validKeys, fullPath);
+    }
     let message = issue.message;
     if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
       message = `unknown ${String(issue.discriminator)}: ${issue.message.replace(/^Invalid discriminator value\.\s*/, '')}`;
@@ -28,14 +62,15 @@ function issuesFromZod(error: z.ZodError): ConfigIssue[] {
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
       message = `is required (${issue.expected})`;
     }
-    return { path: formatPath(issue.path), message };
+    return [{ path: formatPath(fullPath), message }];
   });
 }
 
 /** Validates an already-parsed object. `baseDir` resolves `…File` fields; without it they are refused. */
 export function parseConfig(raw: unknown, options: { baseDir?: string; source?: string } = {}): Config {
-  const result = ConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(issuesFromZod(result.error), options.source);
+  const validKeys: ValidKeys = new WeakMap();
+  const result = ConfigSchema.safeParse(raw, { error: recordValidKeys(validKeys) });
+  if (!result.success) throw new ConfigError(issuesFromZod(result.error, validKeys), options.source);
   const config = result.data;
   const issues: ConfigIssue[] = [];
 

@@ -63,8 +63,8 @@ const openpgpPolicy = z.strictObject({
   signatureAsset: assetName.default('{asset}.asc'),
   allowTextMode: z
     .boolean()
-    .default(false)
-    .describe('accept text-mode (0x01) signatures, which sign the text with canonical CRLF line endings rather than the bytes: for text assets only (default true for a sha256sums manifest, false for other assets)'),
+    .optional()
+    .describe('accept text-mode (0x01) signatures, which sign the text with canonical CRLF line endings rather than the bytes: for text assets only (default: true for a sha256sums manifest, false for other assets)'),
 });
 
 /** A manifest is a text asset: text-mode signatures by default, and it may be cleartext-signed. */
@@ -72,7 +72,7 @@ const openpgpManifestPolicy = openpgpPolicy.extend({
   allowTextMode: z.boolean().default(true).describe('accept text-mode (0x01) signatures over the manifest (line endings are not signed; the manifest parser ignores them)'),
   cleartext: z
     .boolean()
-    .default(false)
+    .optional()
     .describe('the manifest asset is itself cleartext-signed (-----BEGIN PGP SIGNED MESSAGE-----, gpg --clearsign): verified, then read from the signed text only; no signature asset'),
 });
 
@@ -90,8 +90,8 @@ const authenticodePolicy = z.strictObject({
   tsaCertificateFile: z.string().min(1).optional(),
   signatures: z
     .enum(['primary', 'any-pinned'])
-    .default('primary')
-    .describe('which signature must verify: "primary" (the first SignerInfo; nested signatures never stand in for it) or "any-pinned" (the primary or any nested signature, e.g. the SHA-256 one of a dual-signed file)'),
+    .optional()
+    .describe('which signature must verify: "primary" (default: the first SignerInfo; nested signatures never stand in for it) or "any-pinned" (the primary or any nested signature, e.g. the SHA-256 one of a dual-signed file)'),
 });
 
 const sigstorePolicy = z.strictObject({
@@ -169,7 +169,7 @@ export const ConfigSchema = z.strictObject({
     url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').default('https://gitlab.com'),
     project: z.union([z.string().regex(/^[^\s/][^\s]*\/[^\s]+$/, 'must be a path like group/project'), z.number().int().positive()]),
     token: z
-      .object({
+      .strictObject({
         env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('GITLAB_TOKEN').describe('env var read by the CLI'),
         secretName: z.string().optional().describe('Secrets Manager secret read in AWS'),
       })
@@ -187,21 +187,21 @@ export const ConfigSchema = z.strictObject({
     .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. cron(0 3 ? * MON *)')
     .default('cron(0 3 ? * MON *)'),
   alerts: z
-    .object({
+    .strictObject({
       emails: z.array(z.string().email()).default([]),
       sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number, e.g. +14155550100')).default([]),
       notifyOnVerified: z.boolean().default(true),
     })
     .default({ emails: [], sms: [], notifyOnVerified: true }),
   limits: z
-    .object({
+    .strictObject({
       maxAssetBytes: z.number().int().positive().default(4 * 1024 ** 3),
       downloadTimeoutSeconds: z.number().int().positive().default(900),
       parallelBuilds: z.number().int().min(1).max(32).default(2),
     })
     .default({ maxAssetBytes: 4 * 1024 ** 3, downloadTimeoutSeconds: 900, parallelBuilds: 2 }),
   aws: z
-    .object({
+    .strictObject({
       resultsRetentionDays: z.number().int().min(1).default(365),
       objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
       artifactRetentionDays: z.number().int().min(1).default(30),
