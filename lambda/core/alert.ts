@@ -5,6 +5,7 @@
 import type { Finding, Verdict } from './findings';
 import { allFindings, type RunReport } from './report';
 import { neutralise } from './text/neutralise';
+import { smsText } from './sms-text';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -14,10 +15,12 @@ export interface Alert {
   /** ≤ 100 characters (SNS email subject limit) */
   subject: string;
   body: string;
-  /** ≤ 160 characters, for SMS */
+  /** for SMS: GSM-7 characters only, at most 2 segments (sms-text.ts) */
   short: string;
   runId: string;
   release?: string;
+  /** where the full report is (the summary in the results bucket), for a notifier that must shorten the body */
+  reportLocation?: string;
 }
 
 export function severityOf(verdict: Verdict): AlertSeverity {
@@ -73,7 +76,10 @@ export function alertFor(report: RunReport, options: { reportLocation?: string }
   } else {
     lines.push('Release:  (not determined)');
   }
-  lines.push(`Run:      ${report.runId} (${report.mode}), ${report.startedAt} → ${report.finishedAt}`, '');
+  lines.push(`Run:      ${report.runId} (${report.mode}), ${report.startedAt} → ${report.finishedAt}`);
+  // near the top: a notifier that must shorten a long body cuts from the end
+  if (options.reportLocation) lines.push(`Report:   ${options.reportLocation}`);
+  lines.push('');
   if (report.targets.length) {
     lines.push('Targets:');
     for (const t of report.targets) {
@@ -102,11 +108,21 @@ export function alertFor(report: RunReport, options: { reportLocation?: string }
   if (options.reportLocation) lines.push(`Full report: ${options.reportLocation}`);
 
   const firstProblem = problems[0];
-  const short = clip(
+  // SMS: GSM-7 only (one other character makes it UCS-2, 70 a segment), at most 2 segments
+  const short = smsText(
     neutralise(`release-verifier ${report.verdict} ${project}${tag ? ` ${tag}` : ''}` +
       (firstProblem ? `: ${firstProblem.code}${firstProblem.artifact ? ` ${firstProblem.artifact}` : ''}` : '') +
-      (problems.length > 1 ? ` (+${problems.length - 1} more)` : '')),
-    160,
+      (problems.length > 1 ? ` (+${problems.length - 1} more)` : '') +
+      ` run ${report.runId}`),
   );
-  return { verdict: report.verdict, severity: severityOf(report.verdict), subject, body: lines.map(neutralise).join('\n'), short, runId: report.runId, release: tag };
+  return {
+    verdict: report.verdict,
+    severity: severityOf(report.verdict),
+    subject,
+    body: lines.map(neutralise).join('\n'),
+    short,
+    runId: report.runId,
+    release: tag,
+    ...(options.reportLocation ? { reportLocation: options.reportLocation } : {}),
+  };
 }
