@@ -14,6 +14,7 @@ import { readBoundedFile } from '../formats/bounded-read';
 import { primaryFingerprint, readOpenpgpPublicKey } from '../formats/openpgp';
 import { verifySignature } from '../formats/signature';
 import type { SignatureResult } from '../formats/types';
+import { neutralise, safeJson } from '../core/text/neutralise';
 
 const SCHEMES = ['minisign', 'tauri', 'openpgp', 'authenticode', 'sigstore'] as const;
 type Scheme = (typeof SCHEMES)[number];
@@ -71,18 +72,19 @@ export async function run(argv: string[]): Promise<number> {
 
   const print = (out: Output): void => {
     if (json) {
-      process.stdout.write(JSON.stringify({ valid: out.valid, scheme: out.scheme, signer: out.signer, reason: out.reason }) + '\n');
+      process.stdout.write(safeJson({ valid: out.valid, scheme: out.scheme, signer: out.signer, reason: out.reason }) + '\n');
     } else if (out.valid) {
-      process.stdout.write(`VALID ${out.scheme} signature${out.signer ? ` by ${out.signer}` : ''}${out.reason ? ` — ${out.reason}` : ''}\n`);
+      // signer names (OpenPGP user ids, certificate subjects) are the signer's choice: neutralised
+      process.stdout.write(neutralise(`VALID ${out.scheme} signature${out.signer ? ` by ${out.signer}` : ''}${out.reason ? ` — ${out.reason}` : ''}`) + '\n');
     } else {
-      process.stdout.write(`INVALID ${out.scheme} signature${out.signer ? ` (signer ${out.signer})` : ''}: ${out.reason ?? 'not valid'}\n`);
+      process.stdout.write(neutralise(`INVALID ${out.scheme} signature${out.signer ? ` (signer ${out.signer})` : ''}: ${out.reason ?? 'not valid'}`) + '\n');
     }
-    for (const n of notes) (json ? process.stderr : process.stdout).write(`note: ${n}\n`);
+    for (const n of notes) (json ? process.stderr : process.stdout).write(`note: ${neutralise(n)}\n`);
   };
   const couldNotCheck = (err: unknown, usage: boolean): number => {
     const message = errorMessage(err);
-    if (json) process.stdout.write(JSON.stringify({ valid: false, scheme, signer: null, reason: `could not check: ${message}` }) + '\n');
-    process.stderr.write(`release-verifier check-signature: ${usage ? `${message}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${message}`}\n`);
+    if (json) process.stdout.write(safeJson({ valid: false, scheme, signer: null, reason: `could not check: ${message}` }) + '\n');
+    process.stderr.write(`release-verifier check-signature: ${usage ? `${neutralise(message)}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${neutralise(message)}`}\n`);
     return 2;
   };
 

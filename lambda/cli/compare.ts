@@ -19,6 +19,7 @@ import type { ComparisonReport, Difference } from '../core/report';
 import { compareArtifacts } from '../formats/compare/index';
 import { hashFile } from '../formats/digest';
 import { runDiffoscope, type DiffoscopeResult } from '../formats/compare/diffoscope';
+import { neutralise, safeJson } from '../core/text/neutralise';
 
 const HELP = `usage: release-verifier compare PUBLISHED REBUILT [--json] [--method auto|bytes]
                                  [--diffoscope [DIR]] [--details]
@@ -96,8 +97,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     args = parseCompareArgs(argv);
   } catch (err) {
-    process.stderr.write(`release-verifier compare: ${errorMessage(err)}\n\n${HELP}\n`);
-    if (json) process.stdout.write(JSON.stringify({ match: false, error: { code: 'USAGE', message: errorMessage(err) } }) + '\n');
+    process.stderr.write(`release-verifier compare: ${neutralise(errorMessage(err))}\n\n${HELP}\n`);
+    if (json) process.stdout.write(safeJson({ match: false, error: { code: 'USAGE', message: errorMessage(err) } }) + '\n');
     return 2;
   }
   if (args === 'help') {
@@ -111,8 +112,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     const code = err instanceof VerifierError ? err.code : ((err as { code?: string }).code ?? 'COMPARE_FAILED');
     const message = `could not compare ${args.published} with ${args.rebuilt}: ${errorMessage(err)}`;
-    if (json) process.stdout.write(JSON.stringify({ match: false, error: { code, message } }) + '\n');
-    else process.stderr.write(`release-verifier compare: ${message}\n`);
+    if (json) process.stdout.write(safeJson({ match: false, error: { code, message } }) + '\n');
+    else process.stderr.write(`release-verifier compare: ${neutralise(message)}\n`);
     return 2;
   }
 
@@ -140,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (diffoscope) out.diffoscope = diffoscope;
     if (args.details) out.details = report.details ?? {};
-    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    process.stdout.write(safeJson(out, 2) + '\n');
   } else {
     const lines: string[] = [];
     lines.push(
@@ -158,7 +159,8 @@ export async function run(argv: string[]): Promise<number> {
     const order = report.details?.entryOrder as { differs?: boolean } | undefined;
     if (order?.differs) lines.push('note: the archive entries are in a different order — reported, not content');
     if (diffoscope) lines.push(`diffoscope: ${diffoscope.message}`);
-    process.stdout.write(lines.join('\n') + '\n');
+    // entry names and details come from the files: neutralised, one line each
+    process.stdout.write(lines.map(neutralise).join('\n') + '\n');
   }
   return match ? 0 : 1;
 }

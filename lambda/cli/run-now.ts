@@ -15,6 +15,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { errorMessage } from '../core/errors';
 import type { LaunchResult } from '../handlers/launcher';
+import { neutralise, safeJson } from '../core/text/neutralise';
 
 export const LAUNCHER_OUTPUT = 'LauncherFunctionName';
 
@@ -105,17 +106,17 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
     } catch {
       /* keep the raw text */
     }
-    err.write(`release-verifier run-now: the launcher failed: ${message}\n`);
+    err.write(`release-verifier run-now: the launcher failed: ${neutralise(message)}\n`);
     return 1;
   }
   let result: LaunchResult;
   try {
     result = JSON.parse(text) as LaunchResult;
   } catch {
-    err.write(`release-verifier run-now: unexpected launcher answer: ${text.slice(0, 500)}\n`);
+    err.write(`release-verifier run-now: unexpected launcher answer: ${neutralise(text.slice(0, 500))}\n`);
     return 1;
   }
-  out.write(JSON.stringify(result, null, 2) + '\n');
+  out.write(safeJson(result, 2) + '\n');
   if (result.failedVerdict) {
     err.write(`run ${result.runId} could not be planned (${result.failedVerdict}); the alert explains why\n`);
     return 1;
@@ -127,6 +128,7 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
     ...result.notStarted.map((n) => `  NOT started ${n.target}: ${n.reason}`),
     'the verdict arrives by SNS when the last build has been checked; records: s3://<ResultsBucketName>/runs/' + result.runId + '/',
   ];
-  err.write(lines.join('\n') + '\n');
+  // release tags and reasons come from the forge: neutralised
+  err.write(lines.map(neutralise).join('\n') + '\n');
   return 0;
 }

@@ -1,14 +1,22 @@
 /**
  * A self-contained HTML rendering of a run report (stored next to the JSON). Everything that came
- * from the forge or a build is escaped: release names, asset names and messages are untrusted.
+ * from the forge or a build is escaped and neutralised: release names, asset names and messages are
+ * untrusted (markup, but also bidi overrides that make a name read backwards).
  */
 import { allFindings, type RunReport } from './report';
 import type { Verdict } from './findings';
+import { neutralise, neutraliseLines } from './text/neutralise';
 
 const COLOR: Record<Verdict, string> = { VERIFIED: '#1a7f37', INCOMPLETE: '#9a6700', MISMATCH: '#cf222e', TAMPERED: '#8250df' };
 
+/** Escapes for HTML text and attributes, and renders control/bidi/format characters visibly. */
 export function escapeHtml(s: unknown): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return neutralise(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** As escapeHtml, for a <pre> block: keeps its line breaks. */
+function escapeBlock(s: string): string {
+  return neutraliseLines(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 const badge = (v: Verdict) => `<span class="v" style="background:${COLOR[v]}">${v}</span>`;
@@ -31,7 +39,7 @@ export function renderHtml(report: RunReport): string {
     .sort((a, b) => order[a.level] - order[b.level]) // problems first, notices last
     .map(
       (f) => `<li><b>${escapeHtml(f.level)}</b> <code>${escapeHtml(f.code)}</code> ${escapeHtml([f.target, f.artifact].filter(Boolean).join(' / '))}: ${escapeHtml(f.message)}
-${f.evidence ? `<pre>${escapeHtml(JSON.stringify(f.evidence, null, 2))}</pre>` : ''}</li>`,
+${f.evidence ? `<pre>${escapeBlock(JSON.stringify(f.evidence, null, 2))}</pre>` : ''}</li>`,
     )
     .join('\n');
   return `<!doctype html>
