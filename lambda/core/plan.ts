@@ -10,6 +10,7 @@ import type { Forge, Release, ReleaseHistory } from './ports';
 import { historyFindings, type Ledger } from './ledger';
 import { auditFindings } from './audit';
 import { errorMessage } from './errors';
+import { unverifiedAssetFindings } from './unverified-assets';
 
 export interface PlannedArtifact {
   /** path in the build output, placeholders expanded */
@@ -142,6 +143,8 @@ export async function planRun(config: Config, forge: Forge, options: { runId: st
     findings.push(finding('AUDIT_UNAVAILABLE', `GitLab's tag and branch protections could not be read: ${errorMessage(err)}`));
   }
   const { version, targets } = planTargets(config, release);
+  // Links nobody verifies (not an artifact, signature or manifest, not ignored) are news on every run.
+  findings.push(...unverifiedAssetFindings(release, targets, { ignoreAssets: config.ignoreAssets, gitlabUrl: config.gitlab.url }));
   return {
     schemaVersion: 1,
     runId: options.runId,
