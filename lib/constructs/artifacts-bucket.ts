@@ -54,6 +54,9 @@ export class ArtifactsBucket extends Construct {
   /** Read access for the checker to every target's artifacts. */
   grantReadArtifacts(grantee: iam.IGrantable & IConstruct): void {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('builds/*')] }));
+    // a build that uploaded nothing: S3 says 404 (artifact missing) only to a caller allowed to
+    // list the bucket, 403 to anyone else — which would read as a permissions failure
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListArtifactsForMissingKeys', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }));
     acknowledgeWildcards(grantee, [`Resource::${arnToken(this.bucket.node.defaultChild!)}/builds/*`], 'The checker reads every target\'s artifacts (read only); build ids are created at run time.');
   }

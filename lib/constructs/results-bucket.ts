@@ -86,7 +86,11 @@ export class ResultsBucket extends Construct {
     const objectArns = prefixes.map((p) => this.bucket.arnForObjects(`${p}*`));
     const statements = [
       new iam.PolicyStatement({ actions: options.write ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'], resources: objectArns }),
-      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }),
+      // Unconditioned on purpose: S3 answers GetObject on a missing key with 404 only to a caller
+      // that may s3:ListBucket the bucket, and a GetObject carries no s3:prefix, so a
+      // prefix-conditioned grant turns every "not written yet?" read into 403 AccessDenied.
+      // Listing reveals only run ids and target names, which the same Lambdas write anyway.
+      new iam.PolicyStatement({ sid: 'ListForMissingKeys', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
       new iam.PolicyStatement({ actions: options.write ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], resources: [this.key.keyArn] }),
     ];
     for (const s of statements) grantee.grantPrincipal.addToPrincipalPolicy(s);

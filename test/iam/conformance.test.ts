@@ -1,0 +1,165 @@
+/**
+ * The IAM conformance suite: a whole run (launcher → builds → checker → diff job → summary,
+ * attestation, ledger, alert; then the dead-man check) with every AWS request recorded on the
+ * real SDK v3 clients and evaluated by @cloud-copilot/iam-simulate against the synthesized
+ * template. Every recorded request must be allowed; S3 answers missing keys as it would for
+ * each caller's real permissions (403 without s3:ListBucket). A second test removes one grant
+ * from the template and shows the same run's requests are then refused.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CodeBuildDiffJobs } from '../../lambda/adapters/builder/codebuild-diff-job';
+import { CodeBuildLauncher } from '../../lambda/adapters/builder/codebuild-launcher';
+import { CodeBuildResults } from '../../lambda/adapters/builder/codebuild-results';
+import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
+import { GitLabTokenReader } from '../../lambda/adapters/secrets';
+import { KmsAttestationSigner } from '../../lambda/adapters/signer/kms-signer';
+import { S3Store } from '../../lambda/adapters/store/s3-store';
+import { BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
+import { runKeys } from '../../lambda/core/summary';
+import type { RunReport } from '../../lambda/core/report';
+import { check } from '../../lambda/handlers/checker';
+import { deadman } from '../../lambda/handlers/deadman';
+import { launch } from '../../lambda/handlers/launcher';
+import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { DirectoryForge, IMAGE, stateChangeEvent, testConfig } from '../handlers/support';
+import { REGION, type CfnTemplate } from './cfn-resolve';
+import { describeDenied, StackUnderTest, synthTemplate } from './conformance';
+import { RequestRecorder, type RecordedRequest } from './recorder';
+import { StandIns } from './stand-ins';
+
+const formats = async () => (await import('../../lambda/formats/ops')).formatOps;
+const SHA = 'a'.repeat(40);
+const none = { scheme: 'none', reason: 'test asset' } as const;
+
+export const conformanceConfig = testConfig({
+  targets: [
+    { name: 'alpha', image: IMAGE, command: 'make alpha', artifacts: [{ path: 'dist/alpha-{version}.txt', asset: 'alpha-{version}.txt', signature: none }] },
+    { name: 'gamma', image: IMAGE, command: 'make gamma', artifacts: [{ path: 'dist/gamma-{version}.txt', asset: 'gamma-{version}.txt', signature: none }] },
+  ],
+});
+
+/** One whole run against `stack`; returns what was recorded and the run's summary. */
+async function wholeRun(stack: StackUnderTest, work: string): Promise<{ recorded: RecordedRequest[]; summary: RunReport | null; error?: unknown }> {
+  const names = stack.names;
+  const s3: LocalS3 = await startLocalS3();
+  await s3.createBucket(names.resultsBucket);
+  await s3.createBucket(names.artifactsBucket);
+  const recorder = new RequestRecorder();
+  const config = conformanceConfig;
+  const assets = await mkdtemp(join(work, 'published-'));
+  await writeFile(join(assets, 'alpha-2.0.0.txt'), 'alpha 2.0.0\n');
+  await writeFile(join(assets, 'gamma-2.0.0.txt'), 'gamma 2.0.0 (published with a backdoor)\n');
+  const forge = new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, assets, 'https://gitlab.example/g/app.git');
+  const aws = new StandIns({
+    stack,
+    names,
+    s3,
+    recorder,
+    config,
+    produce: (target, env) => ({ [`dist/${target}-${env.get(BUILD_ENV.version)}.txt`]: `${target} ${env.get(BUILD_ENV.version)}\n` }),
+  });
+  const forgeAs = (caller: string) => async () => {
+    await new GitLabTokenReader(names.tokenSecretArn, { client: aws.secrets(caller) }).read();
+    return forge;
+  };
+  const store = (caller: string) => new S3Store({ bucket: names.resultsBucket, client: aws.s3(caller) });
+  const notifier = (caller: string) => new SnsNotifier({ topicArn: names.topicArn, client: aws.sns(caller) });
+  try {
+    const now = new Date('2026-03-02T03:00:00Z');
+    const launched = await launch(
+      { source: 'schedule' },
+      { config, store: store('launcher'), notifier: notifier('launcher'), forge: forgeAs('launcher'), builds: new CodeBuildLauncher({ client: aws.codebuild('launcher'), projects: names.projects }), formats, runWindowMs: 12 * 3600_000, workRoot: work, now: () => now },
+    );
+    expect(launched.started.map((s) => s.target).sort(), JSON.stringify({ launched, recorded: recorder.requests.map((r) => [r.caller, r.operation, r.input.Key, r.outcome]) })).toEqual(['alpha', 'gamma']);
+    await aws.settled();
+    const checkerCodeBuild = aws.codebuild('checker');
+    const checkerS3 = aws.s3('checker');
+    const checkerDeps = {
+      config,
+      store: store('checker'),
+      notifier: notifier('checker'),
+      results: new CodeBuildResults({ codebuild: checkerCodeBuild, s3: checkerS3, projects: Object.fromEntries(Object.entries(names.projects).map(([t, p]) => [p, t])), artifactsBucket: names.artifactsBucket }),
+      forge: forgeAs('checker'),
+      formats,
+      signer: new KmsAttestationSigner({ keyArn: names.attestationKeyArn, client: aws.kms('checker') }),
+      diffJobs: new CodeBuildDiffJobs({ projectName: names.diffProject, bucket: names.artifactsBucket, region: REGION, codebuild: checkerCodeBuild, s3: checkerS3 }),
+      workRoot: work,
+      now: () => new Date(now.getTime() + 3600_000),
+    };
+    for (const build of [...aws.builds.values()]) await check(stateChangeEvent(build), checkerDeps);
+    await aws.settled(); // the diff job
+    await deadman({ store: store('deadman'), notifier: notifier('deadman'), notifyOnVerified: true, staleRunMs: 24 * 3600_000, now: () => new Date(now.getTime() + 2 * 86_400_000) });
+    const summary = JSON.parse((await new S3Store({ bucket: names.resultsBucket, client: s3.client() }).get(runKeys.summary(launched.runId))) ?? 'null') as RunReport | null;
+    return { recorded: recorder.requests, summary };
+  } catch (error) {
+    return { recorded: recorder.requests, summary: null, error };
+  } finally {
+    await s3.close();
+  }
+}
+
+describe('IAM conformance: every request of a whole run is allowed by the synthesized template', () => {
+  let work: string;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'relverify-iam-'));
+    await mkdir(work, { recursive: true });
+  });
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const template = synthTemplate(conformanceConfig);
+
+  it('launcher, target builds, checker, diff job, attestation and dead-man: all allowed', async () => {
+    const stack = new StackUnderTest(template);
+    const { recorded, summary, error } = await wholeRun(stack, work);
+    const result = await stack.check(recorded);
+    console.log(`IAM conformance: ${result.checked} IAM requests checked (from ${result.sdkRequests} recorded SDK requests), ${result.denied.length} denied`);
+    expect(result.denied, describeDenied(result.denied)).toEqual([]);
+    expect(error).toBeUndefined();
+    // the run really happened: a mismatch with a diff report and a signed attestation
+    expect(summary?.verdict).toBe('MISMATCH');
+    const callers = new Set(recorded.map((r) => r.caller));
+    expect([...callers].sort()).toEqual(['build:alpha', 'build:gamma', 'checker', 'deadman', 'diff', 'launcher']);
+    const ops = new Set(recorded.map((r) => `${r.caller} ${r.client}.${r.operation}`));
+    for (const op of [
+      'launcher S3Client.GetObjectCommand',
+      'launcher S3Client.PutObjectCommand',
+      'launcher CodeBuildClient.StartBuildCommand',
+      'launcher SecretsManagerClient.GetSecretValueCommand',
+      'checker CodeBuildClient.BatchGetBuildsCommand',
+      'checker CodeBuildClient.StartBuildCommand',
+      'checker KMSClient.SignCommand',
+      'checker SNSClient.PublishCommand',
+      'checker SecretsManagerClient.GetSecretValueCommand',
+      'deadman S3Client.ListObjectsV2Command',
+      'diff S3Client.GetObjectCommand',
+      'diff S3Client.PutObjectCommand',
+      'build:alpha S3Client.PutObjectCommand',
+    ]) expect(ops, op).toContain(op);
+    // missing keys were read (first ledger read, "already written?") and S3 answered 404, not 403
+    expect(recorded.some((r) => r.operation === 'GetObjectCommand' && r.outcome?.ok === false && (r.outcome as { status?: number }).status === 404)).toBe(true);
+    expect(recorded.filter((r) => r.outcome?.ok === false && (r.outcome as { status?: number }).status === 403)).toEqual([]);
+  });
+
+  it('fails when a grant is removed from the template (the checker\'s BatchGetBuilds)', async () => {
+    const broken = structuredClone(template) as CfnTemplate;
+    let removed = 0;
+    for (const r of Object.values(broken.Resources)) {
+      if (r.Type !== 'AWS::IAM::Policy') continue;
+      const doc = r.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] };
+      const before = doc.Statement.length;
+      doc.Statement = doc.Statement.filter((s) => ![s.Action].flat().includes('codebuild:BatchGetBuilds'));
+      removed += before - doc.Statement.length;
+    }
+    expect(removed).toBe(1);
+    const stack = new StackUnderTest(broken);
+    const { recorded } = await wholeRun(stack, work);
+    const result = await stack.check(recorded);
+    expect(result.denied.length).toBeGreaterThan(0);
+    expect(result.denied.every((d) => d.request.action === 'codebuild:BatchGetBuilds')).toBe(true);
+  });
+});
