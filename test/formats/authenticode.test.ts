@@ -84,7 +84,8 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode (osslsigncod
     expect(other).toMatchObject({ valid: false, unpinnedSigner: true });
   });
 
-  it.each(['sha1', 'sha384', 'sha512'] as const)('accepts a %s signature (digest algorithm named by the signature)', async (hash) => {
+  // SHA-1 and MD5 are refused as insecure (authenticode-wild.test.ts)
+  it.each(['sha384', 'sha512'] as const)('accepts a %s signature (digest algorithm named by the signature)', async (hash) => {
     const f = F.sign(pe, join(dir, `signed-${hash}.exe`), pki.leaf, { hash });
     expect(ossl(f)).toBe(true);
     const r = await verify(f, byFingerprint);

@@ -11,7 +11,7 @@ import * as pkijs from 'pkijs';
 import { FormatError } from '../../core/errors';
 import { assertStrictEncoding } from '../der';
 import type { AuthenticodeHash } from '../pe/authenticode-digest';
-import { HASH_BY_OID, HASH_LENGTH, OID } from './oids';
+import { HASH_BY_OID, HASH_LENGTH, INSECURE_HASH_BY_OID, OID, insecureDigestReason } from './oids';
 
 /** Bounds for untrusted signatures. */
 const MAX_CERTIFICATES = 64;
@@ -93,6 +93,10 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   if (!(alg instanceof asn1js.Sequence) || alg.valueBlock.value.length < 1 || alg.valueBlock.value.length > 2) throw bad('DigestInfo.algorithm is not an AlgorithmIdentifier');
   const algOid = oidOf(alg.valueBlock.value[0]) ?? '?';
   const digestAlgorithm = HASH_BY_OID[algOid];
+  // MD5 cannot even be computed here (AuthenticodeHash has no MD5): refused while parsing, with the
+  // same reason verify.ts gives for SHA-1. SHA-1 parses, so that a SHA-256 nested signature can
+  // still be found under it; verify.ts refuses SHA-1 when it judges a signature.
+  if (INSECURE_HASH_BY_OID[algOid] === 'md5') throw new FormatError('authenticode', insecureDigestReason('md5'));
   if (!digestAlgorithm) throw bad(`unsupported digest algorithm ${algOid}`);
   const digest = octets(digestBlock, 'DigestInfo.digest');
   if (digest.length !== HASH_LENGTH[digestAlgorithm]) throw bad(`${digestAlgorithm} digest of ${digest.length} bytes`);
@@ -110,6 +114,7 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   // algorithm parameters are absent or NULL.
   requireNoParameters(signerInfo.digestAlgorithm, 'SignerInfo digest algorithm');
   if (signerInfo.signatureAlgorithm.algorithmId !== RSASSA_PSS) requireNoParameters(signerInfo.signatureAlgorithm, 'SignerInfo signature algorithm');
+  if (INSECURE_HASH_BY_OID[signerInfo.digestAlgorithm.algorithmId] === 'md5') throw new FormatError('authenticode', insecureDigestReason('md5'));
   const signerDigestAlgorithm = HASH_BY_OID[signerInfo.digestAlgorithm.algorithmId];
   if (!signerDigestAlgorithm) throw bad(`unsupported SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
 

@@ -12,8 +12,16 @@
  *   CA and its subject equals the pinned subject exactly;
  * - the signer certificate (and, for CA pinning, its chain) is valid at the verified RFC 3161
  *   timestamp's genTime, or at `now` without one — and always at `now` for Lifetime Signing.
- * Nested signatures (unsigned attributes) are reported in `details` and never stand in for the
- * primary signer. MSI files (CFB magic) are verified the same way over the MSI digest.
+ * - MD5 and SHA-1 (file digest, SignerInfo digest or a signature algorithm naming them) are refused
+ *   with the reason "insecure digest algorithm".
+ * - The timestamp is an RFC 3161 token or a legacy PKCS#9 countersignature (timestamp.ts).
+ * Nested signatures (unsigned attribute 1.3.6.1.4.1.311.2.4.1) depend on `policy.signatures`:
+ * under "primary" (default) they are reported in `details` and never stand in for the primary
+ * signer; under "any-pinned" each one is judged exactly like the primary (its own digest over the
+ * same file, its own signer, pin and timestamp) and the file is valid when one of them is. They are
+ * unauthenticated attributes, so anyone can add one — which is harmless only because a nested
+ * signature must itself be by the pinned signer over this file's digest.
+ * MSI files (CFB magic) are verified the same way over the MSI digest.
  */
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -37,7 +45,7 @@ import {
   validAt,
   verifyChain,
 } from './certs';
-import { OID } from './oids';
+import { INSECURE_SIGNATURE_ALGORITHMS, OID, insecureDigestReason } from './oids';
 import { certificatesWithDer, findSignerCertificate, parseAuthenticodePkcs7, type AuthenticodePkcs7 } from './pkcs7';
 import { readTimestamp } from './timestamp';
 
@@ -51,8 +59,16 @@ export interface VerifyAuthenticodeOptions {
   tsaTrustAnchors?: string[];
 }
 
-/** Nested signatures reported at most (they are unsigned attributes: anyone can add them). */
+/** Nested signatures reported or judged at most (they are unsigned attributes: anyone can add them). */
 const MAX_NESTED_REPORTED = 16;
+
+/** A signature to judge: the primary, or (policy "any-pinned") a nested one. */
+interface Candidate {
+  label: string;
+  p7?: AuthenticodePkcs7;
+  /** why it could not be parsed */
+  error?: string;
+}
 
 export async function verifyAuthenticode(input: SignatureInput, options: VerifyAuthenticodeOptions = {}): Promise<SignatureResult> {
   const policy = input.policy;
@@ -85,26 +101,81 @@ async function verifyPeSignature(fh: FileHandle, policy: AuthenticodePolicy, now
   const layout = await parsePe(fh);
   const table = await readCertificateTable(fh, layout);
   if (!table) return invalid('the file carries no Authenticode signature', { unsigned: true });
-  const p7 = parseAuthenticodePkcs7(table.pkcs7, OID.spcPeImageData);
-  const computed = (await computeAuthenticodeDigest(fh, layout, [p7.digestAlgorithm]))[p7.digestAlgorithm];
-  return judgeSignature(p7, computed, policy, now, options, { format: 'pe', certificateTable: { offset: table.offset, size: table.size } });
+  const candidates = candidatesFor(parseAuthenticodePkcs7(table.pkcs7, OID.spcPeImageData), policy, OID.spcPeImageData);
+  const algorithms = digestAlgorithmsOf(candidates);
+  const digests = algorithms.length > 0 ? await computeAuthenticodeDigest(fh, layout, algorithms) : undefined;
+  return judgeCandidates(candidates, (a) => digests?.[a], policy, now, options, { format: 'pe', certificateTable: { offset: table.offset, size: table.size } });
 }
 
 async function verifyMsiSignature(path: string, policy: AuthenticodePolicy, now: Date, options: VerifyAuthenticodeOptions): Promise<SignatureResult> {
-  let p7: AuthenticodePkcs7 | undefined;
+  let candidates: Candidate[] | undefined;
   const msi = await readMsi(path, (signature) => {
     if (!signature) return [];
-    p7 = parseAuthenticodePkcs7(signature, OID.spcSipInfo);
-    return [p7.digestAlgorithm];
+    candidates = candidatesFor(parseAuthenticodePkcs7(signature, OID.spcSipInfo), policy, OID.spcSipInfo);
+    return digestAlgorithmsOf(candidates);
   });
-  if (!msi.signature || !p7) return invalid('the MSI carries no Authenticode signature (no \\x05DigitalSignature stream)', { unsigned: true });
+  if (!msi.signature || !candidates) return invalid('the MSI carries no Authenticode signature (no \\x05DigitalSignature stream)', { unsigned: true });
   if (msi.hasSignatureEx) return invalid('MSI signatures with MsiDigitalSignatureEx (metadata pre-hash) are not supported; cannot confirm the signed digest');
-  return judgeSignature(p7, msi.digest(p7.digestAlgorithm), policy, now, options, { format: 'msi' });
+  return judgeCandidates(candidates, (a) => msi.digest(a), policy, now, options, { format: 'msi' });
+}
+
+/** The primary signature, then (only under "any-pinned") each nested one, parsed. */
+function candidatesFor(primary: AuthenticodePkcs7, policy: AuthenticodePolicy, dataType: string): Candidate[] {
+  const list: Candidate[] = [{ label: 'primary signature', p7: primary }];
+  if (policy.signatures !== 'any-pinned') return list;
+  nestedValues(primary.signerInfo).slice(0, MAX_NESTED_REPORTED).forEach((value, i) => {
+    const label = `nested signature ${i + 1}`;
+    try {
+      list.push({ label, p7: parseAuthenticodePkcs7((value as asn1js.BaseBlock).valueBeforeDecodeView, dataType) });
+    } catch (err) {
+      list.push({ label, error: errorMessage(err) });
+    }
+  });
+  return list;
+}
+
+function insecureAlgorithm(p7: AuthenticodePkcs7): string | undefined {
+  if (p7.digestAlgorithm === 'sha1') return 'sha1';
+  if (p7.signerDigestAlgorithm === 'sha1') return 'sha1';
+  return INSECURE_SIGNATURE_ALGORITHMS[p7.signerInfo.signatureAlgorithm.algorithmId];
+}
+
+/** The file digests the candidates need (none for a refused algorithm). */
+function digestAlgorithmsOf(candidates: Candidate[]): AuthenticodeHash[] {
+  return [...new Set(candidates.flatMap((c) => (c.p7 && !insecureAlgorithm(c.p7) ? [c.p7.digestAlgorithm] : [])))];
+}
+
+async function judgeCandidates(
+  candidates: Candidate[],
+  digestOf: (algorithm: AuthenticodeHash) => Buffer | undefined,
+  policy: AuthenticodePolicy,
+  now: Date,
+  options: VerifyAuthenticodeOptions,
+  baseDetails: Record<string, unknown>,
+): Promise<SignatureResult> {
+  const results: SignatureResult[] = [];
+  for (const c of candidates) {
+    const r = c.p7 ? await judgeSignature(c.p7, insecureAlgorithm(c.p7) ? undefined : digestOf(c.p7.digestAlgorithm), policy, now, options, baseDetails) : invalid(c.error ?? 'unreadable');
+    if (r.valid && results.length === 0) return r;
+    if (r.valid) {
+      // A nested signature by the pinned signer: say which, and why the primary did not do.
+      return {
+        ...r,
+        reason: `${c.label} (policy signatures: any-pinned): ${r.reason}; primary signature not accepted: ${results[0]!.reason}`,
+        details: { ...r.details, acceptedSignature: c.label, primaryProblem: results[0]!.reason },
+      };
+    }
+    results.push(r);
+  }
+  const primary = results[0]!;
+  if (results.length === 1) return primary;
+  const nested = results.slice(1).map((r, i) => `${candidates[i + 1]!.label}: ${r.reason}`);
+  return { ...primary, reason: `${primary.reason}; no nested signature verified either (${nested.join('; ')})`, details: { ...primary.details, nestedProblems: nested } };
 }
 
 async function judgeSignature(
   p7: AuthenticodePkcs7,
-  computed: Buffer,
+  computed: Buffer | undefined,
   policy: AuthenticodePolicy,
   now: Date,
   options: VerifyAuthenticodeOptions,
@@ -114,17 +185,21 @@ async function judgeSignature(
     ...baseDetails,
     digestAlgorithm: p7.digestAlgorithm,
     signedDigest: p7.digest.toString('hex'),
-    computedDigest: computed.toString('hex'),
+    computedDigest: computed?.toString('hex'),
   };
   const { cert, der } = findSignerCertificate(p7, p7.signerInfo);
   const fingerprint = sha256Hex(der);
   const subject = formatName(cert.subject);
   const signer = `${subject} (sha256 ${fingerprint})`;
   Object.assign(details, { signerSubject: subject, signerIssuer: formatName(cert.issuer), signerCertSha256: fingerprint, signerValidity: describeValidity(cert) });
-  details.nestedSignatures = describeNested(p7.signerInfo);
+  details.nestedSignatures = describeNested(p7.signerInfo, policy);
   details.unsignedAttributes = (p7.signerInfo.unsignedAttrs?.attributes ?? []).map((a) => a.type);
   const fail = (reason: string, extra: Partial<SignatureResult> = {}) => invalid(reason, { signer, details, ...extra });
 
+  // 0. No MD5 / SHA-1 (MD5 is refused while parsing already).
+  const insecure = insecureAlgorithm(p7);
+  if (insecure) return fail(insecureDigestReason(insecure));
+  if (!computed) return fail(`the ${p7.digestAlgorithm} digest of the file was not computed`);
   // 1. The file is what was signed.
   if (!computed.equals(p7.digest)) {
     return fail(`${p7.digestAlgorithm} Authenticode digest of the file (${computed.toString('hex')}) differs from the signed digest (${p7.digest.toString('hex')}): modified after signing`);
@@ -150,7 +225,7 @@ async function judgeSignature(
   // 4. When to judge the certificate: at a verified timestamp, else now; Lifetime Signing: now.
   const caCerts = policy.caCertificate ? parsePemCertificates(policy.caCertificate) : [];
   const tsaAnchors = [...caCerts, ...(options.tsaTrustAnchors ?? []).flatMap((p) => parsePemCertificates(p)), ...systemRootCertificates()];
-  const ts = await readTimestamp(p7.signerInfo, tsaAnchors, now);
+  const ts = await readTimestamp(p7, tsaAnchors, now);
   const lifetimeSigning = ekus.includes(OID.ekuLifetimeSigning);
   const judgedAt = lifetimeSigning || !ts.genTime ? now : ts.genTime;
   details.timestamp = { kind: ts.kind, claimedTime: ts.claimedTime, tsa: ts.tsa, used: !!ts.genTime && !lifetimeSigning, problem: ts.problem };
@@ -196,10 +271,14 @@ async function judgeSignature(
   return { valid: true, scheme: 'authenticode', signer, reason: `${when}; pinned by ${pinnedBy}`, details };
 }
 
-/** Nested signatures, for the report only: signer and digest algorithm, never verified or used for pinning. */
-function describeNested(signerInfo: pkijs.SignerInfo): Array<Record<string, unknown>> {
-  const values = (signerInfo.unsignedAttrs?.attributes ?? []).filter((a) => a.type === OID.nestedSignature).flatMap((a) => a.values);
-  return values.slice(0, MAX_NESTED_REPORTED).map((value: unknown) => {
+function nestedValues(signerInfo: pkijs.SignerInfo): unknown[] {
+  return (signerInfo.unsignedAttrs?.attributes ?? []).filter((a) => a.type === OID.nestedSignature).flatMap((a) => a.values);
+}
+
+/** Nested signatures, for the report: signer and digest algorithm (judged separately only under "any-pinned"). */
+function describeNested(signerInfo: pkijs.SignerInfo, policy: AuthenticodePolicy): Array<Record<string, unknown>> {
+  const note = policy.signatures === 'any-pinned' ? 'nested signature: judged on its own (policy signatures: any-pinned)' : 'nested signature: not verified, never used for pinning (policy signatures: primary)';
+  return nestedValues(signerInfo).slice(0, MAX_NESTED_REPORTED).map((value: unknown) => {
     try {
       const der = (value as asn1js.BaseBlock).valueBeforeDecodeView;
       const nested = parseAuthenticodePkcs7(der);
@@ -208,7 +287,7 @@ function describeNested(signerInfo: pkijs.SignerInfo): Array<Record<string, unkn
         signer: `${formatName(cert.subject)} (sha256 ${sha256Hex(certDer)})`,
         digestAlgorithm: nested.digestAlgorithm as AuthenticodeHash,
         signedDigest: nested.digest.toString('hex'),
-        note: 'nested signature: not verified, never used for pinning',
+        note,
       };
     } catch (err) {
       return { error: errorMessage(err) };

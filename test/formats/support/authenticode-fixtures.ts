@@ -5,12 +5,18 @@
  * crafted certificate-table variants, and osslsigncode's own verdicts to agree with.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as asn1js from 'asn1js';
 import { run } from '../../support/tools';
 
 export const REQUIRED_TOOLS = ['osslsigncode', 'x86_64-w64-mingw32-gcc', 'openssl'] as const;
+
+const execFileAsync = promisify(execFile);
 
 export const HELLO_C = `#include <stdio.h>
 int main(void) { puts("hello from release-verifier"); return 0; }
@@ -281,4 +287,95 @@ export function signatureDer(signed: Buffer): Buffer {
   const n = der[1] < 0x80 ? 0 : der[1] & 0x7f;
   const len = n === 0 ? der[1] : der.readUIntBE(2, n);
   return Buffer.from(der.subarray(0, 2 + n + len));
+}
+
+// ------------------------------------------------------------ legacy (PKCS#9) timestamps
+
+/** Tools for legacy timestamps: the TSA backdates its signingTime with libfaketime. */
+export const LEGACY_TSA_TOOLS = [...REQUIRED_TOOLS, 'faketime'] as const;
+
+export interface LegacyTsaOptions {
+  /** the countersignature's digest algorithm (legacy servers answer with SHA-1) */
+  hash?: 'sha1' | 'sha256';
+  /** countersign these bytes instead of the signature value osslsigncode sent */
+  otherContent?: Buffer;
+}
+
+/** The first primitive OCTET STRING in a DER tree (the signature value in a TimeStampRequest). */
+function firstOctetString(block: asn1js.BaseBlock): Buffer | undefined {
+  if (block instanceof asn1js.OctetString && !block.idBlock.isConstructed) return Buffer.from(block.valueBlock.valueHexView);
+  const children = block.idBlock.isConstructed ? (block.valueBlock as { value?: unknown } | undefined)?.value : undefined;
+  if (Array.isArray(children)) {
+    for (const c of children) {
+      const found = firstOctetString(c as asn1js.BaseBlock);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A loopback HTTP server speaking the Authenticode ("legacy") timestamp protocol that
+ * `osslsigncode sign -t URL` (like `signtool /t`) uses: the request body is base64 of a DER
+ * TimeStampRequest { 1.3.6.1.4.1.311.3.2.1, ContentInfo { data, [0] signature value } }; the answer
+ * is base64 of a PKCS#7 SignedData whose SignerInfo osslsigncode adds as the countersignature
+ * (1.2.840.113549.1.9.6) and whose certificates it adds to the signature. The SignedData is made by
+ * `openssl cms -sign` over the signature value (signed attributes contentType, signingTime,
+ * messageDigest), under faketime so that signingTime is `time`.
+ */
+export async function startLegacyTsa(dir: string, tsa: Cert, time: Date, opts: LegacyTsaOptions = {}): Promise<{ url: string; requests: number; close(): Promise<void> }> {
+  const work = mkdtempSync(join(dir, 'legacy-tsa-'));
+  const state = { requests: 0 };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        state.requests++;
+        const der = Buffer.from(Buffer.concat(chunks).toString('latin1').replace(/\s+/g, ''), 'base64');
+        const asn = asn1js.fromBER(der);
+        const content = asn.offset === -1 ? undefined : firstOctetString(asn.result);
+        if (!content) throw new Error('no signature value in the timestamp request');
+        const contentFile = join(work, `content-${state.requests}.bin`);
+        const outFile = join(work, `response-${state.requests}.der`);
+        writeFileSync(contentFile, opts.otherContent ?? content);
+        const when = time.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+        run('faketime', [when, 'openssl', 'cms', '-sign', '-binary', '-nodetach', '-nosmimecap', '-md', opts.hash ?? 'sha1', '-in', contentFile, '-signer', tsa.crt, '-inkey', tsa.key, '-outform', 'DER', '-out', outFile], {
+          env: { ...process.env, TZ: 'UTC' },
+        });
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+        res.end(readFileSync(outFile).toString('base64'));
+      } catch (err) {
+        res.writeHead(500);
+        res.end(String(err));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    get requests() {
+      return state.requests;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * `osslsigncode sign -t URL` → `out`, asynchronously (the TSA runs in this process). `time` sets
+ * the signer's own signingTime attribute (osslsigncode `-time`).
+ */
+export async function signWithLegacyTimestamp(input: string, out: string, signer: Cert, tsaUrl: string, opts: { hash?: SignOptions['hash']; nest?: boolean; time?: Date } = {}): Promise<string> {
+  const args = ['sign', '-certs', signer.crt, '-key', signer.key, '-h', opts.hash ?? 'sha256', '-t', tsaUrl];
+  if (opts.time) args.push('-time', String(Math.floor(opts.time.getTime() / 1000)));
+  if (opts.nest) args.push('-nest');
+  args.push('-in', input, '-out', out);
+  try {
+    await execFileAsync('osslsigncode', args);
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`osslsigncode ${args.join(' ')} failed: ${e.stderr || e.stdout || e.message}`);
+  }
+  return out;
 }
