@@ -11,8 +11,20 @@ export const CSMAGIC_CODEDIRECTORY = 0xfade0c02;
 export const CSMAGIC_REQUIREMENTS = 0xfade0c01;
 export const CSMAGIC_BLOBWRAPPER = 0xfade0b01;
 export const CSSLOT_CODEDIRECTORY = 0;
+/** special slots: the CodeDirectory stores their hashes at negative indexes (-1 = Info.plist, …) */
+export const CSSLOT_INFOSLOT = 1;
+export const CSSLOT_REQUIREMENTS = 2;
+export const CSSLOT_RESOURCEDIR = 3;
+export const CSSLOT_APPLICATION = 4;
+export const CSSLOT_ENTITLEMENTS = 5;
+export const CSSLOT_REP_SPECIFIC = 6;
+export const CSSLOT_ENTITLEMENTS_DER = 7;
 export const CSSLOT_ALTERNATE_CODEDIRECTORIES = 0x1000;
 export const CSSLOT_SIGNATURESLOT = 0x10000;
+/** a stapled notarization ticket (DMGs; not covered by the CodeDirectory) */
+export const CSSLOT_TICKETSLOT = 0x10002;
+/** CodeDirectory flag: ad-hoc signed (no CMS signer) */
+export const CS_ADHOC = 0x2;
 
 /** a signature with more blobs than this is not one any signer writes */
 const MAX_BLOBS = 64;
@@ -56,6 +68,10 @@ export interface CodeDirectory {
   teamId?: string;
   /** raw page hashes, nCodeSlots × hashSize */
   codeHashes: Buffer;
+  /** special-slot hashes: index n - 1 holds slot -n (1 Info.plist, 2 requirements, 3 resources, …) */
+  specialHashes: Buffer[];
+  /** scatter vector offset (version ≥ 0x20100); non-zero means pages are not contiguous */
+  scatterOffset: number;
   /** the whole CD blob (its hash is the cdhash) */
   blob: Buffer;
 }
@@ -120,6 +136,8 @@ export function parseCodeDirectory(blob: Buffer, slot: number): CodeDirectory {
     identifier: cstringAt(blob, identOffset),
     teamId: teamOffset ? cstringAt(blob, teamOffset) || undefined : undefined,
     codeHashes: blob.subarray(hashOffset, hashOffset + nCodeSlots * hashSize),
+    specialHashes: Array.from({ length: nSpecialSlots }, (_, i) => blob.subarray(hashOffset - (i + 1) * hashSize, hashOffset - i * hashSize)),
+    scatterOffset: version >= 0x20100 && blob.length >= 48 ? blob.readUInt32BE(44) : 0,
     blob,
   };
 }

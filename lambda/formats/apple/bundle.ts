@@ -1,0 +1,314 @@
+/**
+ * `.app` bundles inside a zip / tar / tar.gz release archive (issue 12). The archive is scanned
+ * once (every entry's SHA-256, streamed and bounded: archive/scan.ts); only what must be parsed —
+ * Info.plist, CodeResources, executables — is extracted, to generated names in a scratch directory.
+ *
+ * A bundle verifies when its main executable's signature verifies with the bundle's Info.plist and
+ * CodeResources bound in its special slots, and every other entry of the bundle is accounted for
+ * by the resource seal: a sealed file with its SHA-256, a sealed symlink with its target, a path a
+ * rule omits, or nested code (a Mach-O file or a bundle) whose cdhash the seal records — verified
+ * the same way, recursively (bounded depth). Universal nested code is also judged against the pin
+ * slice by slice, since one cdhash can bind only one slice. Anything else (an unsealed file, a
+ * sealed file missing, unsealed content outside the content directory) makes the bundle invalid.
+ * Stapled notarization tickets (Contents/CodeResources) are reported as present, never verified.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parsePlist, parseBinary } from 'plist';
+import { FormatError } from '../../core/errors';
+import type { ArchiveKind } from '../archive/detect';
+import { extractEntries, scanArchive, type ArchiveEntry } from '../archive/scan';
+import { CSSLOT_INFOSLOT, CSSLOT_RESOURCEDIR } from '../macho/codesign';
+import { cdHash } from './cms';
+import type { CodeUnit } from './judge';
+import { readMachoSignatures, type SliceSignature } from './macho';
+import { parseCodeResources, ruleFor, type ResourceSeal } from './resources';
+
+const MAX_BUNDLES = 8;
+const MAX_NESTED_DEPTH = 3;
+const MAX_NESTED_CODE = 256;
+const MAX_PLIST_BYTES = 4 * 1024 * 1024;
+const BUNDLE_EXTENSIONS = /\.(app|framework|appex|xpc|bundle|plugin|kext|dext|systemextension|qlgenerator|mdimporter|prefPane|saver)$/;
+
+interface Layout {
+  /** archive path of the bundle directory, with a trailing "/" */
+  root: string;
+  /** the directory the seal's paths are relative to ("X.app/Contents/", "X.framework/Versions/A/") */
+  content: string;
+  infoPlist: string;
+  kind: 'app' | 'framework';
+}
+
+class BundleArchive {
+  readonly byName = new Map<string, ArchiveEntry>();
+  private extracted = new Map<string, string>();
+  private counter = 0;
+
+  constructor(
+    readonly path: string,
+    readonly kind: ArchiveKind,
+    entries: ArchiveEntry[],
+    readonly scratch: string,
+  ) {
+    for (const e of entries) this.byName.set(e.name.replace(/\/+$/, ''), e);
+  }
+
+  /** Extracts the named entries (one pass over the archive) and returns their scratch paths. */
+  async extract(names: string[]): Promise<Map<string, string>> {
+    const wanted = new Map<string, string>();
+    for (const n of names) if (!this.extracted.has(n) && this.byName.has(n)) wanted.set(n, join(this.scratch, `e${this.counter++}`));
+    await extractEntries(this.path, this.kind, wanted);
+    for (const [n, p] of wanted) this.extracted.set(n, p);
+    return new Map(names.filter((n) => this.extracted.has(n)).map((n) => [n, this.extracted.get(n)!]));
+  }
+
+  async bytes(name: string, max: number): Promise<Buffer> {
+    const entry = this.byName.get(name);
+    if (!entry || entry.type !== 'file') throw new FormatError('apple', `${name} is missing or not a file`);
+    if (entry.size > max) throw new FormatError('apple', `${name} is larger than ${max} bytes`);
+    const p = (await this.extract([name])).get(name)!;
+    return readFile(p);
+  }
+
+  /** A symlink's target (tar: the header; zip: the entry content). */
+  async linkTarget(name: string): Promise<string> {
+    const e = this.byName.get(name)!;
+    if (this.kind !== 'zip') return e.linkname ?? '';
+    const p = (await this.extract([name])).get(name)!;
+    return (await readFile(p)).toString('utf8');
+  }
+
+  /** Entries strictly below `dir` (with trailing "/"), directories excluded. */
+  below(dir: string): ArchiveEntry[] {
+    const out: ArchiveEntry[] = [];
+    for (const [n, e] of this.byName) if (n.startsWith(dir) && e.type !== 'directory') out.push(e);
+    return out;
+  }
+}
+
+function parseInfoPlist(bytes: Buffer, name: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = bytes.subarray(0, 8).toString('latin1') === 'bplist00' ? parseBinary(bytes) : parsePlist(bytes.toString('utf8'));
+  } catch (err) {
+    throw new FormatError('apple', `${name} does not parse: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FormatError('apple', `${name} is not a dictionary`);
+  return v as Record<string, unknown>;
+}
+
+function executableName(info: Record<string, unknown>, where: string): string {
+  const exe = info.CFBundleExecutable;
+  if (typeof exe !== 'string' || exe === '' || exe.includes('/') || exe === '.' || exe === '..') throw new FormatError('apple', `${where}: CFBundleExecutable missing or not a plain file name`);
+  return exe;
+}
+
+function sha256(b: Buffer | string): Buffer {
+  return createHash('sha256').update(b).digest();
+}
+
+interface BundleCheck {
+  units: CodeUnit[];
+  notes: string[];
+  /** the cdhashes (20-byte, of every CodeDirectory) of the thin main executable, for an outer seal */
+  cdhashes: Buffer[];
+  details: Record<string, unknown>;
+}
+
+async function layoutOf(archive: BundleArchive, root: string): Promise<Layout> {
+  if (archive.byName.has(`${root}Contents/Info.plist`)) return { root, content: `${root}Contents/`, infoPlist: `${root}Contents/Info.plist`, kind: 'app' };
+  const current = `${root}Versions/Current`;
+  if (archive.byName.get(current)?.type === 'symlink') {
+    const target = await archive.linkTarget(current);
+    if (!/^[^/]+$/.test(target) || target === '..' || target === '.') throw new FormatError('apple', `${current} points outside Versions/`);
+    const content = `${root}Versions/${target}/`;
+    return { root, content, infoPlist: `${content}Resources/Info.plist`, kind: 'framework' };
+  }
+  throw new FormatError('apple', `${root.slice(0, -1)}: unsupported bundle layout (no Contents/Info.plist, no Versions/Current)`);
+}
+
+/** Content of a framework outside its current version: only Versions/Current and top-level symlinks into it. */
+async function checkFrameworkOutside(archive: BundleArchive, l: Layout): Promise<string | undefined> {
+  for (const e of archive.below(l.root)) {
+    const n = e.name.replace(/\/+$/, '');
+    if (n.startsWith(l.content)) continue;
+    if (n === `${l.root}Versions/Current`) continue;
+    const top = n.slice(l.root.length);
+    if (e.type === 'symlink' && !top.includes('/') && (await archive.linkTarget(n)).startsWith('Versions/Current/')) continue;
+    return `${n} lies outside the framework's signed version directory and is not a symlink into it: not sealed`;
+  }
+  return undefined;
+}
+
+async function checkBundle(archive: BundleArchive, root: string, depth: number, budget: { nested: number }): Promise<BundleCheck> {
+  const label = root.slice(0, -1);
+  const l = await layoutOf(archive, root);
+  const info = parseInfoPlist(await archive.bytes(l.infoPlist, MAX_PLIST_BYTES), l.infoPlist);
+  const exe = executableName(info, l.infoPlist);
+  const exeRel = l.kind === 'app' ? `MacOS/${exe}` : exe;
+  const exeName = l.content + exeRel;
+  const sealName = `${l.content}_CodeSignature/CodeResources`;
+  const details: Record<string, unknown> = { bundle: label, identifier: info.CFBundleIdentifier, executable: exeRel };
+  const notes: string[] = [];
+  const fail = (problem: string): BundleCheck => ({ units: [{ name: label, problem: `${label}: ${problem}`, details }], notes, cdhashes: [], details });
+
+  const exeEntry = archive.byName.get(exeName);
+  if (!exeEntry || exeEntry.type !== 'file') return { units: [{ name: label, unsigned: true, problem: `main executable ${exeRel} is missing`, details }], notes, cdhashes: [], details };
+  const sealEntry = archive.byName.get(sealName);
+  const sealBytes = sealEntry ? await archive.bytes(sealName, MAX_PLIST_BYTES) : null;
+  const infoBytes = await archive.bytes(l.infoPlist, MAX_PLIST_BYTES);
+
+  // 1. The main executable, with Info.plist and CodeResources as its bound special slots.
+  const exePath = (await archive.extract([exeName])).get(exeName)!;
+  const fh = await open(exePath, 'r');
+  let slices: Awaited<ReturnType<typeof readMachoSignatures>>['slices'];
+  let kind: 'fat' | 'thin';
+  try {
+    ({ kind, slices } = await readMachoSignatures(exePath, fh, (await stat(exePath)).size, { [CSSLOT_INFOSLOT]: infoBytes, [CSSLOT_RESOURCEDIR]: sealBytes }));
+  } finally {
+    await fh.close();
+  }
+  const units: CodeUnit[] = slices.map((s) => ({
+    name: `${label} (${s.arch})`,
+    parsed: 'parsed' in s ? s.parsed : undefined,
+    unsigned: 'unsigned' in s ? s.unsigned : undefined,
+    problem: s.problem && !('unsigned' in s) ? `${label}: ${s.problem}` : s.problem,
+    details: s.details,
+  }));
+  const signed = slices.filter((s): s is SliceSignature => 'parsed' in s);
+  const cdhashes = kind === 'thin' && signed[0] ? signed[0].parsed.cds.map((cd) => cdHash(cd).subarray(0, 20)) : [];
+  if (units.some((u) => u.unsigned || u.problem || u.parsed?.adhoc)) return { units, notes, cdhashes, details };
+
+  // 2. Everything else in the bundle is accounted for by the seal.
+  if (l.kind === 'framework') {
+    const outside = await checkFrameworkOutside(archive, l);
+    if (outside) return fail(outside);
+  } else {
+    for (const e of archive.below(root)) if (!e.name.startsWith(l.content)) return fail(`${e.name} lies outside Contents/: not sealed`);
+  }
+  const seal: ResourceSeal | undefined = sealBytes ? parseCodeResources(sealBytes) : undefined;
+  const seen = new Set<string>();
+  const nestedBundles = new Set<string>();
+  const nestedFiles: string[] = [];
+  for (const e of archive.below(l.content)) {
+    const rel = e.name.replace(/\/+$/, '').slice(l.content.length);
+    if (rel === exeRel || rel.startsWith('_CodeSignature/')) continue;
+    if (l.kind === 'app' && rel === 'CodeResources') {
+      notes.push(`${label}: a notarization ticket is stapled (present; not verified)`);
+      details.notarizationTicket = 'stapled (present, not verified)';
+      continue;
+    }
+    if (!seal) return fail(`${rel} is not sealed: the bundle has no _CodeSignature/CodeResources`);
+    // inside a nested bundle the seal records by cdhash?
+    const parts = rel.split('/');
+    let owner: string | undefined;
+    for (let i = parts.length - 1; i >= 1; i--) {
+      const dir = parts.slice(0, i).join('/');
+      if (seal.files2.get(dir)?.cdhash && BUNDLE_EXTENSIONS.test(dir)) owner = dir;
+    }
+    if (owner) {
+      nestedBundles.add(owner);
+      seen.add(owner);
+      continue;
+    }
+    const sealed = seal.files2.get(rel);
+    if (!sealed) {
+      const rule = ruleFor(seal, rel);
+      if (rule?.omit) continue;
+      return fail(`${rel} is not sealed by CodeResources (added or renamed after signing)${rule ? '' : ' and no rule covers it'}`);
+    }
+    seen.add(rel);
+    if (e.type === 'symlink') {
+      if (sealed.symlink === undefined) return fail(`${rel} is a symlink, sealed as something else`);
+      if ((await archive.linkTarget(e.name)) !== sealed.symlink) return fail(`${rel}: symlink target differs from the sealed one (${JSON.stringify(sealed.symlink)})`);
+    } else if (e.type === 'file') {
+      if (sealed.cdhash) nestedFiles.push(rel);
+      else if (!sealed.hash2) return fail(`${rel} is a file, sealed as something else`);
+      else if (!e.sha256 || !Buffer.from(e.sha256, 'hex').equals(sealed.hash2)) return fail(`${rel} does not match its sealed SHA-256: modified after signing`);
+    } else {
+      return fail(`${rel} is a ${e.type} entry, which a bundle seal cannot cover`);
+    }
+  }
+  for (const [k, v] of seal?.files2 ?? []) {
+    if (!seen.has(k) && !v.optional) return fail(`${k} is sealed by CodeResources but missing from the archive`);
+  }
+
+  // 3. Nested code, bound by its cdhash.
+  if (nestedBundles.size + nestedFiles.length > 0 && depth >= MAX_NESTED_DEPTH) return fail(`nested code deeper than ${MAX_NESTED_DEPTH} levels`);
+  budget.nested += nestedBundles.size + nestedFiles.length;
+  if (budget.nested > MAX_NESTED_CODE) return fail(`more than ${MAX_NESTED_CODE} nested code items`);
+  const nestedDetails: Record<string, unknown>[] = [];
+  for (const rel of nestedFiles) {
+    const name = l.content + rel;
+    const p = (await archive.extract([name])).get(name)!;
+    const nfh = await open(p, 'r');
+    let nested: Awaited<ReturnType<typeof readMachoSignatures>>;
+    try {
+      nested = await readMachoSignatures(p, nfh, (await stat(p)).size);
+    } finally {
+      await nfh.close();
+    }
+    const r = bindNested(`${label}/${rel}`, seal!.files2.get(rel)!.cdhash!, nested.kind, nested.slices.map((s) => ({ name: `${label}/${rel} (${s.arch})`, parsed: 'parsed' in s ? s.parsed : undefined, unsigned: 'unsigned' in s ? s.unsigned : undefined, problem: s.problem, details: s.details })));
+    if ('problem' in r) return fail(r.problem);
+    units.push(...r.units);
+    nestedDetails.push({ code: rel, kind: 'mach-o' });
+  }
+  for (const rel of nestedBundles) {
+    const inner = await checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget);
+    notes.push(...inner.notes);
+    const bad = inner.units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
+    if (bad) return fail(`nested ${rel}: ${bad.problem ?? 'ad-hoc signed'}`);
+    const want = seal!.files2.get(rel)!.cdhash!;
+    if (inner.cdhashes.length) {
+      if (!inner.cdhashes.some((h) => h.equals(want))) return fail(`nested ${rel}: its cdhash does not match the one sealed by CodeResources`);
+    } else {
+      // universal nested bundle: judged slice by slice against the pin
+      units.push(...inner.units);
+    }
+    nestedDetails.push({ code: rel, kind: 'bundle', ...inner.details });
+  }
+  details.nested = nestedDetails;
+  return { units, notes, cdhashes, details };
+}
+
+/** Nested Mach-O code: its cdhash must be the sealed one (thin), or every slice is judged (universal). */
+function bindNested(name: string, want: Buffer, kind: 'fat' | 'thin', units: CodeUnit[]): { units: CodeUnit[] } | { problem: string } {
+  const bad = units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
+  if (bad) return { problem: `nested ${name}: ${bad.problem ?? 'ad-hoc signed'}` };
+  if (kind === 'thin') {
+    if (!units[0]!.parsed!.cds.some((cd) => cdHash(cd).subarray(0, 20).equals(want))) return { problem: `nested ${name}: its cdhash does not match the one sealed by CodeResources` };
+    return { units: [] };
+  }
+  return { units };
+}
+
+/** The top-level .app bundles of an archive, each checked. */
+export async function verifyBundles(path: string, kind: ArchiveKind): Promise<{ units: CodeUnit[]; notes: string[]; details: Record<string, unknown>[] }> {
+  const scanned = await scanArchive(path, kind);
+  const scratch = await mkdtemp(join(tmpdir(), 'rv-apple-'));
+  try {
+    const archive = new BundleArchive(path, kind, scanned.entries, scratch);
+    const roots = new Set<string>();
+    for (const name of archive.byName.keys()) {
+      const m = /^((?:[^/]+\/)*?[^/]+\.app\/)Contents\/Info\.plist$/.exec(name);
+      if (m && !/\.app\/.+\.app\/$/.test(m[1]!) && !m[1]!.slice(0, -1).split('/').slice(0, -1).some((p) => p.endsWith('.app'))) roots.add(m[1]!);
+    }
+    if (roots.size === 0) return { units: [{ name: 'archive', unsigned: true, problem: 'the archive holds no .app bundle (Contents/Info.plist) to verify', details: {} }], notes: [], details: [] };
+    if (roots.size > MAX_BUNDLES) throw new FormatError('apple', `the archive holds ${roots.size} .app bundles (limit ${MAX_BUNDLES})`);
+    const units: CodeUnit[] = [];
+    const notes: string[] = [];
+    const details: Record<string, unknown>[] = [];
+    const budget = { nested: 0 };
+    for (const root of [...roots].sort()) {
+      const r = await checkBundle(archive, root, 0, budget);
+      units.push(...r.units);
+      notes.push(...r.notes);
+      details.push(r.details);
+    }
+    return { units, notes, details };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
