@@ -3,7 +3,7 @@
  *    --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--json]`
  *
  * Exit codes (a contract): 0 valid, 1 invalid (unsigned, wrong signer, tampered, malformed
- * signature), 2 could not check (unreadable input, unusable key, usage error).
+ * signature), 2 could not check (unreadable input, unusable key), 3 usage error (as every command).
  * `--json` prints exactly {"valid": bool, "scheme": "...", "signer": "..."|null, "reason": "..."|null}.
  */
 import { existsSync } from 'node:fs';
@@ -38,7 +38,7 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
   --trusted-root FILE   sigstore: pinned trusted_root.json
   --issuer URL          sigstore: OIDC issuer, compared exactly
   --san STRING          sigstore: certificate SAN, compared exactly
-exit codes: 0 valid, 1 invalid (unsigned, wrong signer, tampered), 2 could not check or usage error`;
+exit codes: 0 valid, 1 invalid (unsigned, wrong signer, tampered), 2 could not check, 3 usage error`;
 
 const DEFAULT_SIGNATURE_SUFFIXES: Record<Exclude<Scheme, 'authenticode'>, string[]> = {
   minisign: ['.minisig'],
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     const message = errorMessage(err);
     if (json) process.stdout.write(safeJson({ valid: false, scheme, signer: null, reason: `could not check: ${message}` }) + '\n');
     process.stderr.write(`release-verifier check-signature: ${usage ? `${neutralise(message)}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${neutralise(message)}`}\n`);
-    return 2;
+    return usage ? 3 : 2;
   };
 
   let values;

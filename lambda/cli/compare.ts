@@ -4,7 +4,8 @@
  * Compares a published artifact with a rebuilt one, signature-transparently (the comparer is chosen
  * by content: PE/Authenticode, Mach-O, MSI, archive, else bytes).
  *
- * Contract: exit 0 match, 1 mismatch, 2 could not compare (unreadable input, refused input, usage).
+ * Contract: exit 0 match, 1 mismatch, 2 could not compare (unreadable input, refused input), 3 usage
+ * error (as every command).
  * `--json` prints exactly
  *   {"match": bool, "method": "bytes|authenticode|macho|msi|archive",
  *    "published": {"sha256": ...}, "rebuilt": {"sha256": ...}, "differences": [...]}
@@ -32,7 +33,7 @@ const HELP = `usage: release-verifier compare PUBLISHED REBUILT [--json] [--meth
                         report (DIR, default a new temporary directory); give DIR after the two
                         files or as --diffoscope=DIR
   --details             include the comparer's details (slices, entries, metadata differences)
-exit codes: 0 match, 1 mismatch, 2 could not compare or usage error`;
+exit codes: 0 match, 1 mismatch, 2 could not compare, 3 usage error`;
 
 interface Args {
   published: string;
@@ -99,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`release-verifier compare: ${neutralise(errorMessage(err))}\n\n${HELP}\n`);
     if (json) process.stdout.write(safeJson({ match: false, error: { code: 'USAGE', message: errorMessage(err) } }) + '\n');
-    return 2;
+    return 3;
   }
   if (args === 'help') {
     process.stdout.write(HELP + '\n');

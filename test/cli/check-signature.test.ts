@@ -48,17 +48,17 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('check-signature usage', () => {
-  it('exits 2 on usage errors, with the JSON shape under --json', async () => {
+  it('exits 3 on usage errors, with the JSON shape under --json', async () => {
     const cases = [[], ['--scheme', 'pgp', '--file', 'x'], ['--scheme', 'minisign'], ['--bogus'], ['--scheme', 'minisign', '--file', 'x', '--san', 'y']];
     const runs = await Promise.all(cases.map((args) => cli([...args, '--json'])));
     for (const [i, r] of runs.entries()) {
-      expect(r.code, cases[i]!.join(' ')).toBe(2);
+      expect(r.code, cases[i]!.join(' ')).toBe(3);
       const o = json(r);
       expect(o.valid).toBe(false);
       expect(o.reason).toMatch(/^could not check/);
     }
     const human = await cli(['--scheme', 'minisign']);
-    expect(human.code).toBe(2);
+    expect(human.code).toBe(3);
     expect(human.stderr).toMatch(/--file is required/);
   });
 
@@ -167,8 +167,8 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('check-signature openpgp', ()
     expect(otherSig.code).toBe(1);
   });
 
-  it('exits 2 for a malformed fingerprint (usage)', async () => {
-    expect((await cli(['--scheme', 'openpgp', '--file', file, '--key', p('key.asc'), '--fingerprint', 'ABCD'])).code).toBe(2);
+  it('exits 3 for a malformed fingerprint (usage)', async () => {
+    expect((await cli(['--scheme', 'openpgp', '--file', file, '--key', p('key.asc'), '--fingerprint', 'ABCD'])).code).toBe(3);
   });
 });
 
@@ -195,7 +195,7 @@ describe('check-signature sigstore', () => {
     expect(wrongIssuer.code).toBe(1);
   });
 
-  it('exits 2 when the trusted root is missing', async () => {
-    expect((await cli(['--scheme', 'sigstore', '--file', file, '--issuer', ISSUER, '--san', SAN])).code).toBe(2);
+  it('exits 3 (usage) when the trusted root is not given', async () => {
+    expect((await cli(['--scheme', 'sigstore', '--file', file, '--issuer', ISSUER, '--san', SAN])).code).toBe(3);
   });
 });

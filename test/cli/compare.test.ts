@@ -88,12 +88,12 @@ describe('release-verifier compare', () => {
     expect(JSON.parse(r.stdout).details.metadataDifferences.length).toBeGreaterThan(0);
   });
 
-  it('could not compare: exit 2 (missing file, usage errors)', () => {
+  it('could not compare: exit 2 (missing file); usage errors: exit 3', () => {
     const missing = cli([p('a.bin'), p('nope.bin'), '--json']);
     expect(missing.code).toBe(2);
     expect(JSON.parse(missing.stdout)).toMatchObject({ match: false, error: { code: 'ENOENT' } });
     const usage = cli([p('a.bin')]);
-    expect(usage.code).toBe(2);
+    expect(usage.code).toBe(3);
     expect(usage.stderr).toMatch(/expected PUBLISHED and REBUILT/);
     // the other usage errors are the same path: parseCompareArgs throws a UsageError
     expect(() => parseCompareArgs(['a', 'b', '--method', 'fuzzy'])).toThrow(UsageError);
