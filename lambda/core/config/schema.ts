@@ -13,6 +13,9 @@
 import { z } from 'zod';
 
 export const DIGEST_PINNED_IMAGE = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
+/** A CodeBuild-curated macOS image a MAC_ARM reserved fleet runs (`aws/codebuild/macos-arm-base:<n>`).
+ * Not pinned by digest: CodeBuild updates it in place; the report says so (IMAGE_NOT_DIGEST_PINNED). */
+export const CURATED_MACOS_IMAGE = /^aws\/codebuild\/macos-arm-base:\d+$/;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
 const OPENPGP_FPR = /^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/;
 const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,40}$/;
@@ -148,7 +151,8 @@ export const TargetSchema = z.strictObject({
   platform: z.enum(['linux', 'windows', 'macos']).default('linux'),
   image: z
     .string()
-    .regex(DIGEST_PINNED_IMAGE, 'must be pinned by digest, e.g. rust@sha256:<64 hex digits> — a tag such as rust:1.80 can be moved'),
+    .min(1)
+    .describe('container image pinned by digest; macOS targets: the image their MAC_ARM fleet provides, aws/codebuild/macos-arm-base:<n> (CodeBuild-curated, not pinnable by digest)'),
   command: z.string().min(1).describe('shell command run in the checked-out source'),
   timeoutMinutes: z.number().int().min(5).max(2160).default(60),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe('non-secret build environment variables'),
@@ -160,6 +164,12 @@ export const TargetSchema = z.strictObject({
     .describe('"none": the local build runs without any network (bubblewrap --unshare-net, docker --network=none); "default": the host network'),
   fleetArn: z.string().optional().describe('CodeBuild reserved fleet (required for macOS)'),
   artifacts: z.array(ArtifactSchema).min(1),
+}).superRefine((t, ctx) => {
+  // macOS runs only on a MAC_ARM reserved fleet, in the curated image the fleet provides;
+  // every other platform runs a container image pinned by digest
+  if (t.platform === 'macos' && !CURATED_MACOS_IMAGE.test(t.image)) ctx.addIssue({ code: 'custom', path: ['image'], message: 'a macOS target runs the image its MAC_ARM fleet provides: aws/codebuild/macos-arm-base:<n> (e.g. aws/codebuild/macos-arm-base:15)' });
+  if (t.platform !== 'macos' && !DIGEST_PINNED_IMAGE.test(t.image)) ctx.addIssue({ code: 'custom', path: ['image'], message: 'must be pinned by digest, e.g. rust@sha256:<64 hex digits> — a tag such as rust:1.80 can be moved' });
+  if (t.platform === 'macos' && !t.fleetArn) ctx.addIssue({ code: 'custom', path: ['fleetArn'], message: 'macOS builds need a CodeBuild MAC_ARM reserved-capacity fleet (on-demand CodeBuild has no macOS): set fleetArn' });
 });
 
 export const ConfigSchema = z.strictObject({
