@@ -6,13 +6,20 @@
  * /proc/<pid>/environ shows — which setting process.env in the test process cannot do).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bubblewrapUsable } from '../../lambda/adapters/builder/bwrap';
+import { LocalBuilder, type LocalBuilderOptions } from '../../lambda/adapters/builder/local-builder';
+import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
 import { parseConfig } from '../../lambda/core/config/load';
-import type { BuildRequest } from '../../lambda/core/ports';
+import type { Config } from '../../lambda/core/config/schema';
+import type { BuildRequest, Forge, Release } from '../../lambda/core/ports';
+import type { RunReport } from '../../lambda/core/report';
+import { runVerification, type LocalRunOptions } from '../../lambda/core/run-local';
+import { formatOps } from '../../lambda/formats/ops';
 import { toolsAvailable } from '../support/tools';
 
 export function bwrapReady(): boolean {
@@ -102,4 +109,34 @@ export function buildInVerifierProcess(input: { repo: string; sha: string; comma
       else resolve(JSON.parse(out) as DriverResult);
     });
   });
+}
+
+export const sha256 = (b: string) => createHash('sha256').update(b).digest('hex');
+
+/** A forge whose release `v1.0.0` is `repo`'s commit and publishes `published[asset]` for each asset. */
+export function stubForge(repo: { repo: string; sha: string }, published: Record<string, string>): Forge {
+  const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: repo.sha, tagCommitSha: repo.sha, links: [] };
+  return {
+    getRelease: async () => release,
+    cloneUrl: () => repo.repo,
+    getHistory: async () => ({ releases: [{ tag: 'v1.0.0', commitSha: repo.sha, links: [] }], tags: { 'v1.0.0': repo.sha }, complete: true }),
+    getProtections: async () => ({ protectedTags: [], protectedBranches: [] }),
+    async downloadAsset(req, dest) {
+      const bytes = published[req.name] ?? '';
+      writeFileSync(dest, bytes);
+      return { path: dest, sha256: sha256(bytes), size: bytes.length, url: `https://gitlab.example/${req.name}` };
+    },
+  };
+}
+
+/** One whole local run (run-local) with a real LocalBuilder; the store is a new temp dir (returned for cleanup). */
+export async function verifyLocally(cfg: Config, forge: Forge, builderOptions: LocalBuilderOptions, runOptions: LocalRunOptions = {}): Promise<{ report: RunReport; storeDir: string }> {
+  const storeDir = mkdtempSync(join(tmpdir(), 'sandbox-run-'));
+  const builder = new LocalBuilder({ docker: 'never', maxTimeoutMs: 20_000, ...builderOptions });
+  try {
+    const ports = { forge, builder, store: new DirectoryStore(storeDir), formats: formatOps, notifier: { notify: async () => {} } };
+    return { report: (await runVerification(cfg, ports, runOptions)).report, storeDir };
+  } finally {
+    await builder.dispose();
+  }
 }
