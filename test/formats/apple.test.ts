@@ -1,0 +1,349 @@
+/**
+ * Apple code signing (issue 12). Real files signed with Apple-issued certificates (origins in
+ * fixtures/apple/ORIGIN.md): their verdicts follow their origin — the Developer ID app verifies
+ * pinned by its Team ID, at its Apple timestamp (its certificate has since expired); the
+ * Apple Development / Mac Developer files verify only with requireDeveloperId: false and at a time
+ * their (untimestamped) certificates were valid. No Apple reference tool runs on Linux, so the
+ * tampered variants are judged by construction: each changes bytes a signature covers.
+ * Re-signed variants use a TEST CA mimicking Apple's structure (support/apple-sign.ts), trusted
+ * only where a test passes it as `testAnchors`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyApple } from '../../lambda/formats/apple/verify';
+import { hasTool, toolsAvailable } from '../support/tools';
+import { buildMachO } from './macho-fixtures';
+import {
+  buildSuperBlob,
+  makeTestAppleChain,
+  readSuperBlob,
+  readZip,
+  signCms,
+  signDmg,
+  stripUnsignedAttributes,
+  superBlobOf,
+  withSuperBlob,
+  wrapCms,
+  writeTar,
+  writeZip,
+  type Member,
+  type TestChain,
+} from './support/apple-sign';
+
+const FIX = join(__dirname, 'fixtures/apple');
+const DEVID_ZIP = join(FIX, 'DevSignedApp.zip');
+const DEVID_TEAM = 'ZCK58M894E';
+const DEVID_LEAF_SHA256 = '60c769956c1ee5bcde737d9d24f7a6fda91319112c37058cf29277a12bb034e2';
+const EXE = 'DevSignedApp.app/Contents/MacOS/SignedApp';
+
+let dir: string;
+let chain: TestChain;
+let n = 0;
+const tmp = (name: string) => join(dir, `${n++}-${name}`);
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'apple-test-'));
+  if (hasTool('openssl')) {
+    const d = join(dir, 'pki');
+    mkdirSync(d);
+    chain = makeTestAppleChain(d, 'TESTTEAM01');
+  }
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Pol = { teamId?: string; certSha256?: string[]; requireDeveloperId?: boolean };
+const verify = (assetPath: string, pin: Pol, extra: { now?: Date; testAnchors?: unknown[] } = {}) =>
+  verifyApple({ assetPath, policy: { scheme: 'apple', ...pin } as never, now: extra.now }, { testAnchors: extra.testAnchors as never });
+
+async function rezip(edit: (members: Member[]) => void | Promise<void>, kind: 'zip' | 'tar' = 'zip'): Promise<string> {
+  const members = await readZip(DEVID_ZIP);
+  await edit(members);
+  const out = tmp(`app.${kind}`);
+  if (kind === 'zip') await writeZip(out, members);
+  else await writeTar(out, members);
+  return out;
+}
+const member = (ms: Member[], name: string) => ms.find((m) => m.name === name)!;
+
+describe('apple: a real Developer ID app (Sparkle test data)', () => {
+  it('verifies pinned by Team ID, judged at its Apple timestamp (the certificate expired 2026-02-08)', async () => {
+    const r = await verify(DEVID_ZIP, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(true);
+    expect(r.signer).toContain('Developer ID Application: Mayur Pawashe (ZCK58M894E)');
+    expect(r.reason).toMatch(/timestamped 2023-03-12T23:28:41\.000Z by .*Timestamp Signer/);
+    expect(r.reason).toContain('pinned by Team ID ZCK58M894E');
+  });
+
+  it('verifies pinned by leaf certificate SHA-256', async () => {
+    const r = await verify(DEVID_ZIP, { certSha256: [DEVID_LEAF_SHA256.toUpperCase()] });
+    expect(r.valid).toBe(true);
+    expect(r.reason).toContain('pinned by certificate fingerprint');
+  });
+
+  it('another Team ID or fingerprint: SIGNER_NOT_PINNED', async () => {
+    for (const pin of [{ teamId: 'ABCDE12345' }, { certSha256: ['00'.repeat(32)] }]) {
+      const r = await verify(DEVID_ZIP, pin);
+      expect(r.valid).toBe(false);
+      expect(r.unpinnedSigner).toBe(true);
+      expect(r.reason).toContain('is not the pinned signer');
+    }
+  });
+
+  it('the same app as tar verifies too', async () => {
+    const r = await verify(await rezip(() => {}, 'tar'), { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(true);
+  });
+
+  it('without its timestamp, the expired certificate is judged now: invalid', async () => {
+    const p = await rezip((ms) => {
+      const exe = member(ms, EXE);
+      const blobs = readSuperBlob(superBlobOf(exe.data));
+      const cms = blobs.find((b) => b.slot === 0x10000)!;
+      cms.data = wrapCms(stripUnsignedAttributes(cms.data.subarray(8)));
+      exe.data = withSuperBlob(exe.data, buildSuperBlob(blobs));
+    });
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/not valid now.*no timestamp/);
+    // … and valid at a time the certificate was valid: the stripped CMS itself still verifies
+    expect((await verify(p, { teamId: DEVID_TEAM }, { now: new Date('2024-01-01') })).valid).toBe(true);
+  });
+
+  it('a flipped byte in a code page: invalid, naming the page', async () => {
+    const p = await rezip((ms) => {
+      const exe = member(ms, EXE);
+      exe.data = Buffer.from(exe.data);
+      exe.data[0x4000 + 17] ^= 0x01;
+    });
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/code page 4 .*does not match.*modified after signing/);
+  });
+
+  it('an edited CodeDirectory (page hashes consistent, the identifier changed): the CMS no longer verifies', async () => {
+    const p = await rezip((ms) => {
+      const exe = member(ms, EXE);
+      const blobs = readSuperBlob(superBlobOf(exe.data));
+      const cd = Buffer.from(blobs.find((b) => b.slot === 0)!.data);
+      const ident = cd.readUInt32BE(20);
+      cd[ident] ^= 0x20; // first letter of the identifier, upper/lower case
+      blobs.find((b) => b.slot === 0)!.data = cd;
+      exe.data = withSuperBlob(exe.data, buildSuperBlob(blobs));
+    });
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/CMS signature over the CodeDirectory does not verify/);
+  });
+
+  it.skipIf(!toolsAvailable('openssl'))('re-signed with another certificate (test CA mimicking Apple): not chained to a pinned Apple root', async () => {
+    const p = await rezip(async (ms) => {
+      const exe = member(ms, EXE);
+      const blobs = readSuperBlob(superBlobOf(exe.data));
+      const cd = blobs.find((b) => b.slot === 0)!.data;
+      blobs.find((b) => b.slot === 0x10000)!.data = wrapCms(await signCms(chain, [{ blob: cd, hash: 'sha256' }]));
+      exe.data = withSuperBlob(exe.data, buildSuperBlob(blobs));
+    });
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.unpinnedSigner).toBe(true);
+    expect(r.reason).toMatch(/does not chain to a pinned Apple root/);
+    // The re-signed CMS is itself sound: trusted only when the test CA is the anchor, and then
+    // the CodeDirectory's Team ID (ZCK58M894E) contradicts the test leaf's.
+    const t = await verify(p, { teamId: 'TESTTEAM01' }, { testAnchors: [chain.rootCert] });
+    expect(t.valid).toBe(false);
+    expect(t.reason).toContain('CodeDirectory team ID ZCK58M894E differs from the signer certificate');
+  });
+
+  it('the resource seal: a modified, an added and a removed resource are each refused; an omitted .DS_Store is not', async () => {
+    const nib = 'DevSignedApp.app/Contents/Resources/Base.lproj/MainMenu.nib';
+    const modified = await rezip((ms) => {
+      member(ms, nib).data = Buffer.concat([member(ms, nib).data, Buffer.from(' ')]);
+    });
+    expect((await verify(modified, { teamId: DEVID_TEAM })).reason).toContain('Resources/Base.lproj/MainMenu.nib does not match its sealed SHA-256');
+    const added = await rezip((ms) => {
+      ms.push({ name: 'DevSignedApp.app/Contents/Resources/evil.sh', data: Buffer.from('#!/bin/sh\n'), mode: 0o100755, dir: false, symlink: false });
+    });
+    expect((await verify(added, { teamId: DEVID_TEAM })).reason).toContain('Resources/evil.sh is not sealed by CodeResources');
+    const removed = await rezip((ms) => {
+      ms.splice(ms.findIndex((m) => m.name === nib), 1);
+    });
+    expect((await verify(removed, { teamId: DEVID_TEAM })).reason).toContain('Resources/Base.lproj/MainMenu.nib is sealed by CodeResources but missing');
+    const outside = await rezip((ms) => {
+      ms.push({ name: 'DevSignedApp.app/README', data: Buffer.from('x'), mode: 0o100644, dir: false, symlink: false });
+    });
+    expect((await verify(outside, { teamId: DEVID_TEAM })).reason).toContain('lies outside Contents/');
+    const dsStore = await rezip((ms) => {
+      ms.push({ name: 'DevSignedApp.app/Contents/Resources/.DS_Store', data: Buffer.from('x'), mode: 0o100644, dir: false, symlink: false });
+    });
+    expect((await verify(dsStore, { teamId: DEVID_TEAM })).valid).toBe(true);
+  });
+
+  it('Info.plist and CodeResources are bound by the special slots', async () => {
+    const info = await rezip((ms) => {
+      const m = member(ms, 'DevSignedApp.app/Contents/Info.plist');
+      m.data = Buffer.from(m.data.toString('utf8').replace('</dict>', '<key>X</key><string>y</string></dict>'));
+    });
+    expect((await verify(info, { teamId: DEVID_TEAM })).reason).toMatch(/Info\.plist \(special slot -1\).*does not match/);
+    const seal = await rezip((ms) => {
+      const m = member(ms, 'DevSignedApp.app/Contents/_CodeSignature/CodeResources');
+      m.data = Buffer.from(m.data.toString('utf8').replace('<key>files2</key>', '<key>files2</key><!-- -->'));
+    });
+    expect((await verify(seal, { teamId: DEVID_TEAM })).reason).toMatch(/resources \(CodeResources\) \(special slot -3\).*does not match/);
+  });
+
+  it('the executable taken out of its bundle cannot be verified alone (its Info.plist and seal are bound)', async () => {
+    const exe = member(await readZip(DEVID_ZIP), EXE);
+    const p = tmp('SignedApp');
+    writeFileSync(p, exe.data);
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/Info\.plist \(special slot -1\).*not available here/);
+  });
+
+  it('a stapled ticket (Contents/CodeResources) is reported as present, not verified', async () => {
+    const p = await rezip((ms) => {
+      ms.push({ name: 'DevSignedApp.app/Contents/CodeResources', data: Buffer.from('ticket bytes'), mode: 0o100644, dir: false, symlink: false });
+    });
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(true);
+    expect(r.reason).toContain('notarization ticket is stapled (present; not verified)');
+  });
+});
+
+describe('apple: real Apple Development / Mac Developer signatures', () => {
+  const universal = join(FIX, 'yikes-universal_signed');
+  it('a universal Mach-O: every slice verifies at a time its certificate was valid, with requireDeveloperId: false', async () => {
+    const r = await verify(universal, { teamId: '998Z9C32TC', requireDeveloperId: false }, { now: new Date('2018-01-01') });
+    expect(r.valid).toBe(true);
+    expect((r.details!.units as Array<{ name: string }>).map((u) => u.name)).toEqual(['slice i386', 'slice x86_64']);
+  });
+  it('… is refused by default (not Developer ID) and now (expired, no timestamp)', async () => {
+    const d = await verify(universal, { teamId: '998Z9C32TC' }, { now: new Date('2018-01-01') });
+    expect(d.reason).toContain('not Developer ID Application (requireDeveloperId)');
+    expect(d.unpinnedSigner).toBe(true);
+    const now = await verify(universal, { teamId: '998Z9C32TC', requireDeveloperId: false });
+    expect(now.reason).toMatch(/not valid now/);
+  });
+  it('… a flipped byte in the second slice is found', async () => {
+    const b = Buffer.from(readFileSync(universal));
+    const off = b.readUInt32BE(8 + 20 + 8); // second fat_arch's offset
+    b[off + 0x1000 + 3] ^= 0xff;
+    const p = tmp('universal');
+    writeFileSync(p, b);
+    const r = await verify(p, { teamId: '998Z9C32TC', requireDeveloperId: false }, { now: new Date('2018-01-01') });
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/^slice x86_64: code page 1 /);
+  });
+  it('a universal .app bundle in a zip (signapple test data)', async () => {
+    const r = await verify(join(FIX, 'signapple-test-universal.zip'), { teamId: '3U8RB33R2B', requireDeveloperId: false }, { now: new Date('2021-06-01') });
+    expect(r.valid).toBe(true);
+    expect(r.signer).toContain('OU=3U8RB33R2B');
+  });
+  it('a thin Mach-O, pinned by Team ID', async () => {
+    const r = await verify(join(FIX, 'signed-with-teamid'), { teamId: 'EQHXZ8M8AV', requireDeveloperId: false }, { now: new Date('2021-06-01') });
+    expect(r.valid).toBe(true);
+  });
+});
+
+describe('apple: unsigned and ad-hoc', () => {
+  it.skipIf(!toolsAvailable('clang', 'ld64.lld-14'))('ld64.lld ad-hoc signatures and unsigned links count as unsigned', async () => {
+    const d = mkdtempSync(join(dir, 'lld-'));
+    const adhoc = buildMachO(d, 'int main(void) { return 0; }\n', { arch: 'arm64', linkerSign: true, output: 'adhoc' });
+    const r = await verify(adhoc, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.unsigned).toBe(true);
+    expect(r.reason).toMatch(/ad-hoc signature.*counts as unsigned/);
+    const none = buildMachO(d, 'int main(void) { return 0; }\n', { arch: 'x86_64', linkerSign: false, output: 'none' });
+    const u = await verify(none, { teamId: DEVID_TEAM });
+    expect(u.unsigned).toBe(true);
+    expect(u.reason).toContain('no LC_CODE_SIGNATURE');
+  });
+  it('a file that is none of Mach-O, archive, DMG is unsigned; an archive without a .app too', async () => {
+    const p = tmp('text');
+    writeFileSync(p, 'hello');
+    expect((await verify(p, { teamId: DEVID_TEAM })).unsigned).toBe(true);
+    const z = tmp('plain.zip');
+    await writeZip(z, [{ name: 'README', data: Buffer.from('x'), mode: 0o100644, dir: false, symlink: false }]);
+    const r = await verify(z, { teamId: DEVID_TEAM });
+    expect(r.unsigned).toBe(true);
+    expect(r.reason).toContain('no .app bundle');
+  });
+  it('malformed signature data is invalid with a reason, never a crash', async () => {
+    const p = await rezip((ms) => {
+      const exe = member(ms, EXE);
+      const sb = Buffer.from(superBlobOf(exe.data));
+      sb.writeUInt32BE(0xffffff, 8); // blob count
+      exe.data = withSuperBlob(exe.data, sb);
+    });
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/blob count/);
+  });
+});
+
+describe.skipIf(!toolsAvailable('openssl'))('apple: DMG signatures (real unsigned image, signed in the test by a test CA mimicking Apple)', () => {
+  const dmg = () => readFileSync(join(FIX, 'SparkleTestCodeSignApp.dmg'));
+  const anchors = () => ({ testAnchors: [chain.rootCert] });
+
+  it('an unsigned DMG is UNSIGNED', async () => {
+    const r = await verify(join(FIX, 'SparkleTestCodeSignApp.dmg'), { teamId: DEVID_TEAM });
+    expect(r.unsigned).toBe(true);
+    expect(r.reason).toContain('carries no code signature of its own');
+  });
+  it('signed: valid with the test CA as anchor, pinned by Team ID; not with the Apple roots', async () => {
+    const p = tmp('signed.dmg');
+    writeFileSync(p, await signDmg(dmg(), chain));
+    const r = await verify(p, { teamId: 'TESTTEAM01' }, anchors());
+    expect(r.valid).toBe(true);
+    expect(r.reason).toContain('pinned by Team ID TESTTEAM01');
+    const apple = await verify(p, { teamId: 'TESTTEAM01' });
+    expect(apple.reason).toContain('does not chain to a pinned Apple root');
+  });
+  it('a flipped byte in the image, or an edited trailer, is refused', async () => {
+    const signed = await signDmg(dmg(), chain);
+    const a = Buffer.from(signed);
+    a[1000] ^= 1;
+    const pa = tmp('a.dmg');
+    writeFileSync(pa, a);
+    expect((await verify(pa, { teamId: 'TESTTEAM01' }, anchors())).reason).toMatch(/code page 0 .*does not match/);
+    const b = Buffer.from(signed);
+    b[b.length - 512 + 0x1ec + 7] ^= 1; // sector count in the koly trailer
+    const pb = tmp('b.dmg');
+    writeFileSync(pb, b);
+    expect((await verify(pb, { teamId: 'TESTTEAM01' }, anchors())).reason).toMatch(/representation-specific data \(special slot -6\).*does not match/);
+  });
+  it('a stapled ticket is reported, not verified; ad-hoc is unsigned', async () => {
+    const p = tmp('ticket.dmg');
+    writeFileSync(p, await signDmg(dmg(), chain, { ticket: true }));
+    const r = await verify(p, { teamId: 'TESTTEAM01' }, anchors());
+    expect(r.valid).toBe(true);
+    expect(r.reason).toContain('notarization ticket is stapled to the DMG (present; not verified)');
+    const q = tmp('adhoc.dmg');
+    writeFileSync(q, await signDmg(dmg(), null));
+    expect((await verify(q, { teamId: 'TESTTEAM01' }, anchors())).unsigned).toBe(true);
+  });
+  it('alternate CodeDirectories must be bound by cdhashes attributes', async () => {
+    const ok = tmp('alt.dmg');
+    writeFileSync(ok, await signDmg(dmg(), chain, { alternate: true }));
+    expect((await verify(ok, { teamId: 'TESTTEAM01' }, anchors())).valid).toBe(true);
+    const unbound = tmp('unbound.dmg');
+    writeFileSync(unbound, await signDmg(dmg(), chain, { alternate: true, cdhashes: false }));
+    expect((await verify(unbound, { teamId: 'TESTTEAM01' }, anchors())).reason).toMatch(/CodeDirectory slot\(s\) 0x1000 not bound by the CMS signature/);
+  });
+  it('an Apple Development leaf is refused unless requireDeveloperId is false', async () => {
+    const d = join(dir, 'dev-pki');
+    mkdirSync(d);
+    const dev = makeTestAppleChain(d, 'TESTTEAM02', { profile: 'dev' });
+    const p = tmp('dev.dmg');
+    writeFileSync(p, await signDmg(dmg(), dev));
+    // the test signer writes TESTTEAM01 into the CodeDirectory: pin by fingerprint to reach the identity check
+    const r = await verify(p, { certSha256: [dev.leaf.sha256] }, { testAnchors: [dev.rootCert] });
+    expect(r.reason).toContain('not Developer ID Application');
+    const any = await verify(p, { certSha256: [dev.leaf.sha256], requireDeveloperId: false }, { testAnchors: [dev.rootCert] });
+    expect(any.reason).toContain('CodeDirectory team ID TESTTEAM01 differs');
+    expect(createHash('sha256').update(dev.leaf.certDer).digest('hex')).toBe(dev.leaf.sha256);
+  });
+});
