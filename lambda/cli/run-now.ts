@@ -1,5 +1,5 @@
 /**
- * `release-verifier run-now --stack NAME [--region R] [--release TAG] [--fresh]`
+ * `release-verifier run-now --stack NAME [--region R] [--release TAG] [--fresh] [--dry-run]`
  *
  * Starts a run of the deployed stack now: finds the launcher function in the stack's outputs
  * (LauncherFunctionName) and invokes it synchronously with the caller's AWS credentials. The
@@ -7,27 +7,34 @@
  * results bucket). Without --fresh, a launch of the same release within the run window joins the
  * run already started instead of building again.
  *
- * Exit codes: 0 launched (or joined), 1 the launcher failed or the run could not be planned,
- * 3 usage error or the stack/function could not be found.
+ * `--dry-run`: the launcher resolves the release and plans the run as it would, and answers what
+ * the run would build (release, commit, targets, images, expected assets) — it writes nothing to
+ * S3, starts no build and sends no alert.
+ *
+ * Exit codes: 0 launched (or joined; dry run: the release resolved), 1 the launcher failed or the
+ * run could not be planned, 3 usage error or the stack/function could not be found.
  */
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { errorMessage } from '../core/errors';
-import type { LaunchResult } from '../handlers/launcher';
+import type { DryRunResult, LaunchResult } from '../handlers/launcher';
 import { neutralise, safeJson } from '../core/text/neutralise';
 
 export const LAUNCHER_OUTPUT = 'LauncherFunctionName';
 
-const HELP = `usage: release-verifier run-now --stack NAME [--region REGION] [--release TAG] [--fresh]
+const HELP = `usage: release-verifier run-now --stack NAME [--region REGION] [--release TAG] [--fresh] [--dry-run]
   --stack NAME      the deployed CloudFormation stack (default name of \`cdk deploy\`: ReleaseVerifier)
   --region REGION   its region (default: AWS_REGION / your AWS profile's region)
   --release TAG     verify this release instead of the configured one
   --fresh           start a new run even if this release was launched within the run window
   --function NAME   invoke this launcher function directly (skips the stack lookup)
+  --dry-run         resolve the release and show what the run would build; writes nothing,
+                    starts nothing, sends nothing
 credentials: the usual AWS SDK chain (AWS_PROFILE, environment, SSO…); needs
 cloudformation:DescribeStacks on the stack and lambda:InvokeFunction on the launcher.
-exit codes: 0 launched, 1 launch failed, 3 usage error or stack/function not found`;
+exit codes: 0 launched (dry run: release resolved), 1 launch failed or release not resolved,
+3 usage error or stack/function not found`;
 
 export interface RunNowClients {
   cloudformation?: CloudFormationClient;
@@ -50,6 +57,7 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
         region: { type: 'string' },
         release: { type: 'string' },
         fresh: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
         function: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -87,8 +95,9 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
     }
   }
 
-  const payload = { source: 'run-now', ...(values.release ? { tag: values.release } : {}), ...(values.fresh ? { fresh: true } : {}) };
-  err.write(`invoking ${functionName}${region ? ` in ${region}` : ''} …\n`);
+  const dry = values['dry-run'] === true;
+  const payload = { source: 'run-now', ...(values.release ? { tag: values.release } : {}), ...(values.fresh ? { fresh: true } : {}), ...(dry ? { dryRun: true } : {}) };
+  err.write(`invoking ${functionName}${region ? ` in ${region}` : ''}${dry ? ' (dry run)' : ''} …\n`);
   let response;
   try {
     response = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
@@ -109,6 +118,7 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
     err.write(`release-verifier run-now: the launcher failed: ${neutralise(message)}\n`);
     return 1;
   }
+  if (dry) return reportDryRun(text, out, err);
   let result: LaunchResult;
   try {
     result = JSON.parse(text) as LaunchResult;
@@ -131,4 +141,36 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
   // release tags and reasons come from the forge: neutralised
   err.write(lines.map(neutralise).join('\n') + '\n');
   return 0;
+}
+
+/** What the dry run answered: the JSON on stdout, a readable plan on stderr. */
+function reportDryRun(text: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  let answer: DryRunResult;
+  try {
+    answer = JSON.parse(text) as DryRunResult;
+    if (answer?.dryRun !== true) throw new Error('not a dry-run answer');
+  } catch {
+    // a launcher that does not know dry runs would have launched: say so loudly
+    err.write(`release-verifier run-now: the launcher did not answer a dry run (is the stack older than this CLI? redeploy): ${neutralise(text.slice(0, 500))}\n`);
+    return 1;
+  }
+  out.write(safeJson(answer, 2) + '\n');
+  err.write(dryRunLines(answer).map(neutralise).join('\n') + '\n');
+  return answer.error ? 1 : 0;
+}
+
+/** A dry-run answer as lines for a human (doctor prints them too). */
+export function dryRunLines(answer: DryRunResult): string[] {
+  if (answer.error) return [`dry run: the release could not be resolved — a run now would send an INCOMPLETE alert: ${answer.error}`];
+  const r = answer.release;
+  const lines = [
+    `dry run: nothing was written or started. A run now would verify release ${r?.tag ?? '?'}${r?.name && r.name !== r.tag ? ` (${r.name})` : ''} at commit ${r?.commitSha ?? '?'}${r && r.tagCommitSha !== r.commitSha ? ` (the tag points to ${r.tagCommitSha})` : ''}`,
+    answer.planExists ? `  run ${answer.runId} is already planned in this window: a launch now joins it (--fresh starts a new one)` : `  run id ${answer.runId ?? '(new, --fresh)'}`,
+  ];
+  for (const t of answer.targets) {
+    lines.push(`  ${t.name}: image ${t.image}${t.alreadyStarted ? ' (already started in this run)' : ''}`);
+    for (const a of t.artifacts) lines.push(`    ${a.path} → asset ${a.asset} (${a.source}, signature ${a.signature})`);
+  }
+  for (const f of answer.findings) lines.push(`  [${f.level}] ${f.code}: ${f.message}`);
+  return lines;
 }

@@ -18,11 +18,11 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { checkTarget } from '../core/check-target';
 import type { Config } from '../core/config/schema';
-import { errorMessage } from '../core/errors';
+import { errorMessage, VerifierError } from '../core/errors';
 import type { FormatOps } from '../core/format-ops';
 import { newRunId, planRun, type RunPlan } from '../core/plan';
-import type { Forge, Notifier, Store } from '../core/ports';
-import type { Verdict } from '../core/findings';
+import type { Forge, Notifier, Release, Store } from '../core/ports';
+import type { Finding, Verdict } from '../core/findings';
 import { failedRunReport, runKeys } from '../core/summary';
 import { loadLedger } from '../core/ledger-store';
 import type { StartedBuild } from '../adapters/builder/codebuild-launcher';
@@ -37,6 +37,8 @@ export const LauncherEventSchema = z
     tag: z.string().min(1).max(255).optional(),
     /** a new run even if this release was already launched in the current window */
     fresh: z.boolean().optional(),
+    /** resolve the release and answer what the run would build: nothing written, started or sent */
+    dryRun: z.boolean().optional(),
   })
   .loose();
 export type LauncherEvent = z.infer<typeof LauncherEventSchema>;
@@ -74,7 +76,9 @@ export interface LaunchResult {
 }
 
 export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<LaunchResult> {
-  const event = LauncherEventSchema.safeParse(rawEvent ?? {}).success ? LauncherEventSchema.parse(rawEvent ?? {}) : {};
+  const event: LauncherEvent = LauncherEventSchema.safeParse(rawEvent ?? {}).success ? LauncherEventSchema.parse(rawEvent ?? {}) : {};
+  // a dry run asked for must never start anything, whoever calls launch() with it
+  if (event.dryRun) throw new VerifierError('DRY_RUN_MISROUTED', 'a dry-run event reached launch(); dryRun() answers it');
   const { config, store, logger } = deps;
   const now = (deps.now ?? (() => new Date()))();
   const fanIn: FanInDeps = {
@@ -202,6 +206,102 @@ async function judgeUnstarted(plan: RunPlan, target: string, image: string, reas
   }
 }
 
+// ───────────────────────── dry run (`run-now --dry-run`, `doctor`) ─────────────────────────
+
+export interface DryRunResult {
+  dryRun: true;
+  /** the run a launch now would create or join */
+  runId?: string;
+  /** true when that run's plan exists already (a launch now would join it, starting only missing targets) */
+  planExists?: boolean;
+  release?: Pick<Release, 'tag' | 'name' | 'commitSha' | 'tagCommitSha' | 'releasedAt' | 'webUrl'>;
+  version?: string;
+  /** what a launch now would build: targets, images, the commit, the expected assets */
+  targets: { name: string; image: string; alreadyStarted: boolean; artifacts: { asset: string; path: string; source: string; signature: string }[] }[];
+  /** findings already known at planning time */
+  findings: Pick<Finding, 'level' | 'code' | 'message'>[];
+  /** why the release could not be resolved (a launch now would send an INCOMPLETE alert) */
+  error?: string;
+  /** the deployed configuration, for `doctor` (no secret is in it: the token lives in Secrets Manager) */
+  config: DeployedConfig;
+}
+
+export interface DeployedConfig {
+  gitlab: { url: string; project: string | number; tokenSecretName?: string };
+  release: Config['release'];
+  schedule: string;
+  alerts: Config['alerts'];
+  aws: Config['aws'];
+  targets: { name: string; platform: string; image: string; fleetArn?: string; computeType?: string }[];
+}
+
+export function isDryRun(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && (event as { dryRun?: unknown }).dryRun === true;
+}
+
+export function deployedConfig(config: Config): DeployedConfig {
+  return {
+    gitlab: { url: config.gitlab.url, project: config.gitlab.project, ...(config.gitlab.token.secretName ? { tokenSecretName: config.gitlab.token.secretName } : {}) },
+    release: config.release,
+    schedule: config.schedule,
+    alerts: config.alerts,
+    aws: config.aws,
+    targets: config.targets.map((t) => ({
+      name: t.name,
+      platform: t.platform,
+      image: t.image,
+      ...(t.fleetArn ? { fleetArn: t.fleetArn } : {}),
+      ...(t.computeType ? { computeType: t.computeType } : {}),
+    })),
+  };
+}
+
+/**
+ * Resolves the release and plans the run exactly as a launch would (same forge, token, ledger and
+ * planner) and answers what it would build. Reads only: no plan, launch record, staged source,
+ * summary or ledger is written, no build started, nothing published — a planning failure is
+ * answered, not alerted.
+ */
+export async function dryRun(rawEvent: unknown, deps: LauncherDeps): Promise<DryRunResult> {
+  const parsed = LauncherEventSchema.safeParse(rawEvent ?? {});
+  const event: LauncherEvent = parsed.success ? parsed.data : {};
+  const { config, store } = deps;
+  const now = (deps.now ?? (() => new Date()))();
+  const answer: DryRunResult = { dryRun: true, targets: [], findings: [], config: deployedConfig(config) };
+  let planned: RunPlan;
+  try {
+    const ledger = await loadLedger(store);
+    const forge = await deps.forge();
+    planned = await planRun(config, forge, { runId: 'unassigned', tag: event.tag, now, ledger });
+  } catch (err) {
+    answer.error = errorMessage(err);
+    return answer;
+  }
+  const r = planned.release;
+  const project = [config.gitlab.url, String(config.gitlab.project)];
+  const runId = event.fresh ? undefined : await runIdForRelease(store, now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]);
+  const existing = runId ? await readPlan(store, runId) : null;
+  const started = new Set<string>();
+  if (runId && existing) {
+    for (const k of await store.list(`runs/${runId}/builds/`)) started.add(k.slice(k.lastIndexOf('/') + 1, -'.json'.length));
+    for (const t of await reportedTargets(store, runId)) started.add(t);
+  }
+  // a launch now would judge against the plan already fixed in this window, if there is one
+  const plan = existing ?? planned;
+  answer.runId = runId;
+  answer.planExists = Boolean(existing);
+  answer.release = { tag: plan.release.tag, name: plan.release.name, commitSha: plan.release.commitSha, tagCommitSha: plan.release.tagCommitSha, releasedAt: plan.release.releasedAt, webUrl: plan.release.webUrl };
+  answer.version = plan.version;
+  answer.targets = plan.targets.map((t) => ({
+    name: t.name,
+    image: t.image,
+    alreadyStarted: started.has(t.name),
+    artifacts: t.artifacts.map((a) => ({ asset: a.asset, path: a.path, source: a.source.type, signature: a.signature.scheme })),
+  }));
+  answer.findings = plan.findings.map((f) => ({ level: f.level, code: f.code, message: f.message }));
+  return answer;
+}
+
 // ───────────────────────── Lambda wiring ─────────────────────────
 
 let wired: { deps: LauncherDeps; logger: Logger; metrics: Metrics } | undefined;
@@ -249,9 +349,14 @@ async function wire() {
   return wired;
 }
 
-export const handler = async (event: unknown): Promise<LaunchResult> => {
+export const handler = async (event: unknown): Promise<LaunchResult | DryRunResult> => {
   const { deps, logger, metrics } = await wire();
   try {
+    if (isDryRun(event)) {
+      const answer = await dryRun(event, deps);
+      logger.info('dry run', { runId: answer.runId, release: answer.release?.tag, error: answer.error });
+      return answer;
+    }
     const result = await launch(event, deps);
     logger.info('launch finished', { ...result });
     return result;
