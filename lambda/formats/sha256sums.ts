@@ -4,10 +4,15 @@
  * Strict: every non-empty line must match; names are bare file names (no "/", no "..", no
  * backslash-escaped names — coreutils' `\` prefix for names with newlines is refused). The
  * manifest's own signature is checked elsewhere (any scheme in signature.ts) before this is used.
+ *
+ * A cleartext-signed manifest (`gpg --clearsign`: a "-----BEGIN PGP SIGNED MESSAGE-----" block) is
+ * read from its signed text only — the one block openpgp.ts verifies, dash-escaping undone;
+ * anything before or after the block is ignored, never parsed, never trusted.
  */
 import { FormatError } from '../core/errors';
 import type { ManifestEntryStatus } from '../core/format-ops';
 import { readBoundedFile } from './bounded-read';
+import { MAX_CLEARTEXT_BYTES, looksCleartextSigned, readCleartextSignedText } from './openpgp';
 
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 const LINE = /^([0-9a-fA-F]{64}) ([ *])(.+)$/;
@@ -66,11 +71,11 @@ export function checkManifestEntry(manifest: Manifest, assetName: string, sha256
 
 /** File-level variant for the checker (FormatOps.checkManifestEntry): a bad manifest is 'malformed'. */
 export async function checkManifestFile(manifestPath: string, assetName: string, sha256: string): Promise<{ status: ManifestEntryStatus; expected?: string; reason?: string }> {
-  const read = await readBoundedFile(manifestPath, MAX_MANIFEST_BYTES);
-  if ('tooLarge' in read) return { status: 'malformed', reason: `manifest is larger than ${MAX_MANIFEST_BYTES} bytes` };
+  const read = await readBoundedFile(manifestPath, MAX_CLEARTEXT_BYTES);
+  if ('tooLarge' in read) return { status: 'malformed', reason: `manifest file is larger than ${MAX_CLEARTEXT_BYTES} bytes` };
   let manifest: Manifest;
   try {
-    manifest = parseSha256Sums(read.bytes);
+    manifest = parseSha256Sums(looksCleartextSigned(read.bytes) ? await readCleartextSignedText(read.bytes) : read.bytes);
   } catch (err) {
     if (err instanceof FormatError) return { status: 'malformed', reason: err.userMessage };
     throw err;

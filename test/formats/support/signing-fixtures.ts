@@ -4,7 +4,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { run, status } from '../../support/tools';
 
 // ---------------------------------------------------------------- minisign
@@ -115,4 +115,64 @@ export function gpgVerdict(dir: string, keyArmored: string, file: string, sig: s
   } finally {
     h.close();
   }
+}
+
+/** `gpg --clearsign` by `signer` → the signed file. */
+export function gpgClearsign(h: GpgHome, file: string, out: string, opts: { signer?: string; digestAlgo?: string } = {}): string {
+  const args = ['--yes', '--clearsign', '-o', out];
+  if (opts.signer) args.push('--local-user', `${opts.signer}!`);
+  if (opts.digestAlgo) args.push('--digest-algo', opts.digestAlgo);
+  h.gpg([...args, file]);
+  return out;
+}
+
+/** The public keys of `fingerprints` exported as one keyring (armored or binary). */
+export function gpgExportKeyring(h: GpgHome, fingerprints: string[], armor = true): Buffer {
+  return execFileSync('gpg', ['--batch', '--quiet', ...(armor ? ['--armor'] : []), '--export', ...fingerprints], { env: h.env });
+}
+
+/**
+ * gpg's verdict over `sig` (detached, or a cleartext-signed file when `file` is undefined) with
+ * `keyring` imported into a fresh home: the VALIDSIG primary fingerprint when GOODSIG, else null.
+ */
+export function gpgValidSigner(dir: string, keyring: string | Buffer, sig: string, file?: string): string | null {
+  const h = gpgHome(dir, `verify-${Math.random().toString(36).slice(2)}`);
+  try {
+    const keyFile = join(h.home, 'keyring.gpg');
+    writeFileSync(keyFile, keyring);
+    run('gpg', ['--batch', '--quiet', '--import', keyFile], { env: h.env });
+    const r = spawnSync('gpg', ['--batch', '--status-fd', '1', '--verify', sig, ...(file ? [file] : [])], { env: h.env, encoding: 'utf8' });
+    if (r.status !== 0 || !/^\[GNUPG:\] GOODSIG /m.test(r.stdout)) return null;
+    // VALIDSIG <sig-key-fpr> … <primary-key-fpr> (the last field)
+    const m = /^\[GNUPG:\] VALIDSIG (.*)$/m.exec(r.stdout);
+    return m ? m[1]!.trim().split(' ').at(-1)! : null;
+  } finally {
+    h.close();
+  }
+}
+
+/** The text gpg says a cleartext-signed file signed (`gpg --decrypt` output). */
+export function gpgSignedText(dir: string, keyring: string | Buffer, signedFile: string): string {
+  const h = gpgHome(dir, `text-${Math.random().toString(36).slice(2)}`);
+  try {
+    const keyFile = join(h.home, 'keyring.gpg');
+    writeFileSync(keyFile, keyring);
+    run('gpg', ['--batch', '--quiet', '--import', keyFile], { env: h.env });
+    return execFileSync('gpg', ['--batch', '--quiet', '--decrypt', signedFile], { env: h.env, stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8');
+  } finally {
+    h.close();
+  }
+}
+
+/** A key of another algorithm (`rsa1024`, `dsa2048`, …), certify+sign, for refused-algorithm cases. */
+export function gpgGenKeyAlgo(h: GpgHome, uid: string, algo: string): GpgKey {
+  h.gpg(['--quick-gen-key', uid, algo, 'sign,cert', '0']);
+  const fingerprint = listFingerprints(h, uid)[0]!;
+  return { fingerprint, armoredPublic: h.gpg(['--armor', '--export', fingerprint]) };
+}
+
+/** Detached signature with a chosen digest (`--digest-algo SHA1`). */
+export function gpgSignDigest(h: GpgHome, file: string, out: string, signer: string, digestAlgo: string): string {
+  h.gpg(['--yes', '--detach-sign', '--digest-algo', digestAlgo, '--local-user', `${signer}!`, '-o', out, file]);
+  return out;
 }
