@@ -13,7 +13,6 @@ import type { PlannedArtifact, RunPlan } from './plan';
 import type { BuildResult, DownloadLimits, DownloadedFile, Forge } from './ports';
 import type { ArtifactReport, ComparisonReport, SignatureReport, TargetReport } from './report';
 import type { FormatOps } from './format-ops';
-import { MANIFEST_DOWNLOAD_LIMIT, signatureDownloadLimit } from './companion-limits';
 
 export interface CheckDeps {
   forge: Forge;
@@ -87,10 +86,8 @@ class TargetChecker {
     return join(this.dir, `${++this.counter}-${safeFileName(name)}`);
   }
 
-  /** `maxBytes`: a tighter bound than the asset limit (signatures, manifests: companion-limits.ts) */
-  async download(name: string, source: AssetSource, maxBytes?: number): Promise<DownloadedFile> {
-    const limits = maxBytes === undefined ? this.deps.limits : { ...this.deps.limits, maxBytes: Math.min(maxBytes, this.deps.limits.maxBytes) };
-    return this.deps.forge.downloadAsset({ name, source, release: this.plan.release }, this.scratch(name), limits);
+  async download(name: string, source: AssetSource): Promise<DownloadedFile> {
+    return this.deps.forge.downloadAsset({ name, source, release: this.plan.release }, this.scratch(name), this.deps.limits);
   }
 
   async run(build: BuildResult): Promise<TargetReport> {
@@ -256,7 +253,7 @@ class TargetChecker {
       const manifestName = policy.manifestAsset;
       let manifest: DownloadedFile;
       try {
-        manifest = await this.download(manifestName, companionSource(artifact.source, manifestName), MANIFEST_DOWNLOAD_LIMIT);
+        manifest = await this.download(manifestName, companionSource(artifact.source, manifestName));
       } catch (err) {
         const f = findingForDownloadError(err, `checksum manifest ${manifestName}`, ctx);
         findings.push(f.code === 'ASSET_MISSING' ? finding('SIGNATURE_MISSING', f.message, { ...ctx, evidence: f.evidence }) : f);
@@ -303,7 +300,7 @@ class TargetChecker {
     if (policy.scheme !== 'authenticode' && !cleartext) {
       signatureAsset = policy.scheme === 'sigstore' ? policy.bundleAsset : policy.signatureAsset;
       try {
-        signaturePath = (await this.download(signatureAsset, companionSource(source, signatureAsset), signatureDownloadLimit(policy.scheme))).path;
+        signaturePath = (await this.download(signatureAsset, companionSource(source, signatureAsset))).path;
       } catch (err) {
         const f = findingForDownloadError(err, `signature ${signatureAsset} of ${fileName}`, ctx);
         findings.push(f.code === 'ASSET_MISSING' ? finding('SIGNATURE_MISSING', f.message, { ...ctx, evidence: f.evidence }) : f);
