@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { SignaturePolicySchema, type DirectSignaturePolicy } from '../core/config/schema';
 import { errorMessage, UsageError } from '../core/errors';
 import { readBoundedFile } from '../formats/bounded-read';
-import { primaryFingerprint, readOpenpgpPublicKey } from '../formats/openpgp';
+import { primaryFingerprint, readOpenpgpKeys, selectPinnedKey } from '../formats/openpgp';
 import { verifySignature } from '../formats/signature';
 import type { SignatureResult } from '../formats/types';
 import { neutralise, safeJson } from '../core/text/neutralise';
@@ -27,7 +27,8 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
   --signature SIGFILE   detached signature / bundle (default: ASSET.minisig, ASSET.sig,
                         ASSET.asc or ASSET.sig, ASSET.sigstore.json by scheme; none for authenticode)
   --key KEYFILE         minisign .pub file or "RW…" line; Tauri updater pubkey (base64);
-                        OpenPGP public key (armored or binary)
+                        OpenPGP public key or keyring (armored or binary; with several keys,
+                        --fingerprint names the pinned one)
   --cert-sha256 HEX     authenticode: pinned signer certificate SHA-256 (repeatable)
   --json                print {"valid", "scheme", "signer", "reason"} as JSON
  scheme-specific:
@@ -35,6 +36,15 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
   --fingerprint HEX     openpgp: pinned primary key fingerprint (default: the key file's own)
   --ca-cert FILE        authenticode: pinned issuing CA (PEM), with --subject
   --subject DN          authenticode: required signer subject when pinning by CA
+  --tsa-cert FILE       authenticode: trusted timestamping CA / TSA certificate(s), PEM
+                        (repeatable), for RFC 3161 tokens and legacy countersignatures,
+                        besides Node's bundled root store
+  --signatures WHICH    authenticode: "primary" (default: the first signature must verify) or
+                        "any-pinned" (a nested signature by the pinned signer also counts, e.g.
+                        the SHA-256 one of a SHA-1 + SHA-256 dual-signed file)
+  --text                openpgp: accept a text-mode (0x01) signature, for text files such as
+                        SHA256SUMS (line endings are then not signed)
+  --cleartext           openpgp: --file is cleartext-signed (gpg --clearsign); no --signature
   --trusted-root FILE   sigstore: pinned trusted_root.json
   --issuer URL          sigstore: OIDC issuer, compared exactly
   --san STRING          sigstore: certificate SAN, compared exactly
@@ -58,6 +68,17 @@ async function readText(path: string, max: number, what: string): Promise<string
   const read = await readBoundedFile(path, max);
   if ('tooLarge' in read) throw new UsageError(`${what} ${path} is larger than ${max} bytes`);
   return read.bytes.toString('utf8');
+}
+
+/** Every --tsa-cert file (PEM, one or more certificates each), as one PEM text. */
+async function readTsaCertificates(paths: string[]): Promise<string> {
+  const texts: string[] = [];
+  for (const p of paths) {
+    const text = await readText(p, MAX_KEY_FILE, 'TSA certificate');
+    if (!/-----BEGIN CERTIFICATE-----/.test(text)) throw new UsageError(`--tsa-cert ${p} holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
+    texts.push(text.trim());
+  }
+  return texts.join('\n') + '\n';
 }
 
 function required(value: string | undefined, flag: string, scheme: string): string {
@@ -104,6 +125,10 @@ export async function run(argv: string[]): Promise<number> {
         'allow-legacy': { type: 'boolean', default: false },
         fingerprint: { type: 'string' },
         'ca-cert': { type: 'string' },
+        'tsa-cert': { type: 'string', multiple: true },
+        signatures: { type: 'string' },
+        text: { type: 'boolean', default: false },
+        cleartext: { type: 'boolean', default: false },
         subject: { type: 'string' },
         'trusted-root': { type: 'string' },
         issuer: { type: 'string' },
@@ -132,6 +157,7 @@ export async function run(argv: string[]): Promise<number> {
     // force but is silently ignored would be worse than refusing.
     const foreign: Array<[keyof typeof values, Scheme[]]> = [
       ['cert-sha256', ['authenticode']], ['ca-cert', ['authenticode']], ['subject', ['authenticode']],
+      ['tsa-cert', ['authenticode']], ['signatures', ['authenticode']], ['text', ['openpgp']], ['cleartext', ['openpgp']],
       ['allow-legacy', ['minisign']], ['fingerprint', ['openpgp']],
       ['trusted-root', ['sigstore']], ['issuer', ['sigstore']], ['san', ['sigstore']],
       ['key', ['minisign', 'tauri', 'openpgp']], ['signature', ['minisign', 'tauri', 'openpgp', 'sigstore']],
@@ -153,13 +179,17 @@ export async function run(argv: string[]): Promise<number> {
         const keyPath = required(values.key, 'key', s);
         const read = await readBoundedFile(keyPath, MAX_KEY_FILE);
         if ('tooLarge' in read) throw new UsageError(`key file ${keyPath} is larger than ${MAX_KEY_FILE} bytes`);
-        const key = await readOpenpgpPublicKey(read.bytes);
+        const keys = await readOpenpgpKeys(read.bytes);
         let fingerprint = values.fingerprint?.replace(/\s+/g, '');
         if (!fingerprint) {
-          fingerprint = primaryFingerprint(key);
+          if (keys.length !== 1) throw new UsageError(`key file ${keyPath} holds ${keys.length} keys (${keys.map(primaryFingerprint).join(', ')}): name the pinned one with --fingerprint`);
+          fingerprint = primaryFingerprint(keys[0]!);
           notes.push(`no --fingerprint given: pinned the primary fingerprint of ${keyPath} (${fingerprint})`);
         }
-        raw = { scheme: s, publicKey: key.armor(), fingerprint };
+        if (values.cleartext && values.signature) throw new UsageError('--cleartext takes no --signature: the signature is inside --file');
+        // The pinned key of a keyring (or the one key, which verifyOpenpgp then finds not pinned).
+        const key = selectPinnedKey(keys, fingerprint) ?? keys[0]!;
+        raw = { scheme: s, publicKey: key.armor(), fingerprint, ...(values.text ? { allowTextMode: true } : {}) };
         break;
       }
       case 'authenticode': {
@@ -169,6 +199,8 @@ export async function run(argv: string[]): Promise<number> {
           scheme: s,
           ...(values['cert-sha256'] ? { certSha256: values['cert-sha256'].map((h) => h.replace(/[:\s]/g, '')) } : {}),
           ...(values['ca-cert'] ? { caCertificate: await readText(values['ca-cert'], MAX_KEY_FILE, 'CA certificate'), subject: values.subject } : {}),
+          ...(values['tsa-cert'] ? { tsaCertificate: await readTsaCertificates(values['tsa-cert']) } : {}),
+          ...(values.signatures !== undefined ? { signatures: values.signatures } : {}),
         };
         break;
       }
@@ -186,8 +218,10 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || s}: ${i.message}`).join('; '));
     }
     policy = parsed.data as DirectSignaturePolicy;
+    // A cleartext-signed file carries its signature (a manifest-only option in the config schema).
+    if (s === 'openpgp' && values.cleartext) policy = { ...policy, cleartext: true } as DirectSignaturePolicy;
 
-    if (s !== 'authenticode') {
+    if (s !== 'authenticode' && !(s === 'openpgp' && values.cleartext)) {
       signaturePath = values.signature;
       if (!signaturePath) {
         const candidates = DEFAULT_SIGNATURE_SUFFIXES[s].map((suffix) => values.file + suffix);

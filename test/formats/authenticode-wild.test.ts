@@ -104,6 +104,24 @@ describe.skipIf(!toolsAvailable(...F.LEGACY_TSA_TOOLS))('Authenticode legacy (PK
     expect((r.details?.timestamp as { problem?: string }).problem).toMatch(/countersignature/);
   });
 
+  it('check-signature --tsa-cert (repeatable) trusts the TSA; without it the expired signer is invalid; a non-PEM file is a usage error', async () => {
+    const f = await legacy('legacy-cli.exe', pki.oldLeaf, pki.tsa, tsaTime);
+    const base = ['--scheme', 'authenticode', '--file', f, '--cert-sha256', pki.oldLeaf.sha256, '--json'];
+    const ok = await F.checkSignatureCli([...base, '--tsa-cert', pki.fakeCa.cert.crt, '--tsa-cert', pki.ca.cert.crt]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ valid: true, reason: expect.stringMatching(/timestamped 2020-06-01T12:00:00.000Z/) });
+    const without = await F.checkSignatureCli(base);
+    expect(without.code).toBe(1);
+    expect(JSON.parse(without.stdout).reason).toMatch(/timestamp ignored: TSA not trusted/);
+    const wrongTsa = await F.checkSignatureCli([...base, '--tsa-cert', pki.fakeCa.cert.crt]);
+    expect(wrongTsa.code).toBe(1);
+    const notPemFile = join(dir, 'not-a-certificate.txt');
+    writeFileSync(notPemFile, 'no certificate here\n');
+    const notPem = await F.checkSignatureCli([...base, '--tsa-cert', notPemFile]);
+    expect(notPem.code).toBeGreaterThanOrEqual(2);
+    expect(notPem.stderr).toMatch(/holds no PEM certificate/);
+  });
+
   it('ignores a countersignature by a certificate without EKU timeStamping (stricter than osslsigncode, which does not check it)', async () => {
     const f = await legacy('legacy-not-tsa.exe', pki.oldLeaf, pki.colleague, tsaTime);
     const r = await verify(f, oldPolicy);
@@ -173,6 +191,19 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode nested signa
     expect(r.details?.acceptedSignature).toBe('nested signature 1');
     expect(r.details?.digestAlgorithm).toBe('sha256');
     expect(r.reason).toMatch(/^nested signature 1 \(policy signatures: any-pinned\).*primary signature not accepted: insecure digest algorithm SHA-1/);
+  });
+
+  it('check-signature --signatures any-pinned accepts the dual-signed file; the default refuses it; a bad value is a usage error', async () => {
+    const base = ['--scheme', 'authenticode', '--file', dual, '--cert-sha256', pki.leaf.sha256, '--json'];
+    const any = await F.checkSignatureCli([...base, '--signatures', 'any-pinned']);
+    expect(any.code).toBe(0);
+    expect(JSON.parse(any.stdout).reason).toMatch(/^nested signature 1/);
+    const primary = await F.checkSignatureCli(base);
+    expect(primary.code).toBe(1);
+    expect(JSON.parse(primary.stdout).reason).toMatch(/^insecure digest algorithm SHA-1/);
+    const bad = await F.checkSignatureCli([...base, '--signatures', 'all']);
+    expect(bad.code).toBeGreaterThanOrEqual(2);
+    expect(bad.stderr).toMatch(/signatures/);
   });
 
   it('under "any-pinned" a nested signature by another signer does not count', async () => {

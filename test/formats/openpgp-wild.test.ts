@@ -15,6 +15,7 @@ import { readCleartextSignedText, verifyOpenpgp } from '../../lambda/formats/ope
 import { checkManifestFile } from '../../lambda/formats/sha256sums';
 import type { SignatureInput } from '../../lambda/formats/types';
 import { toolsAvailable } from '../support/tools';
+import { checkSignatureCli } from './support/authenticode-fixtures';
 import * as S from './support/signing-fixtures';
 
 type OpenpgpPolicy = Extract<SignatureInput['policy'], { scheme: 'openpgp' }> & { cleartext?: boolean };
@@ -197,6 +198,26 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
 
     it('cleartext is a manifest-only option: the asset policy refuses the key', () => {
       expect(SignaturePolicySchema.safeParse({ scheme: 'openpgp', fingerprint: alice.fingerprint, publicKey: ring.toString(), cleartext: true }).success).toBe(false);
+    });
+  });
+
+  describe('check-signature --scheme openpgp', () => {
+    it('--cleartext verifies a cleartext-signed file; --text accepts a text-mode signature; a keyring needs --fingerprint', async () => {
+      const ringFile = write('ring.asc', ring);
+      const signed = S.gpgClearsign(h, manifest, join(dir, 'cli.asc'), { signer: alice.subkeyFingerprint });
+      const clear = await checkSignatureCli(['--scheme', 'openpgp', '--file', signed, '--key', ringFile, '--fingerprint', alice.fingerprint, '--cleartext', '--json']);
+      expect(clear.code).toBe(0);
+      expect(JSON.parse(clear.stdout)).toMatchObject({ valid: true, signer: alice.fingerprint });
+      // the other key of the ring pinned: not pinned (exit 1)
+      const other = await checkSignatureCli(['--scheme', 'openpgp', '--file', signed, '--key', ringFile, '--fingerprint', bob.fingerprint, '--cleartext', '--json']);
+      expect(other.code).toBe(1);
+      const noPin = await checkSignatureCli(['--scheme', 'openpgp', '--file', signed, '--key', ringFile, '--cleartext']);
+      expect(noPin.code).toBeGreaterThanOrEqual(2);
+      expect(noPin.stderr).toMatch(/holds 2 keys .*--fingerprint/);
+      const textSig = S.gpgSign(h, manifest, join(dir, 'cli.tsig'), { signer: alice.subkeyFingerprint, textmode: true });
+      const base = ['--scheme', 'openpgp', '--file', manifest, '--signature', textSig, '--key', ringFile, '--fingerprint', alice.fingerprint, '--json'];
+      expect((await checkSignatureCli(base)).code).toBe(1);
+      expect((await checkSignatureCli([...base, '--text'])).code).toBe(0);
     });
   });
 

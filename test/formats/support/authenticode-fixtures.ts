@@ -379,3 +379,23 @@ export async function signWithLegacyTimestamp(input: string, out: string, signer
   }
   return out;
 }
+
+// ------------------------------------------------------------ the CLI, spawned
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `release-verifier check-signature …` as a user runs it (bin/release-verifier.mjs, a child process). */
+export function checkSignatureCli(args: string[]): Promise<CliRun> {
+  const bin = join(__dirname, '..', '..', '..', 'bin', 'release-verifier.mjs');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [bin, 'check-signature', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+      if (err && code === null) reject(err);
+      else resolve({ code, stdout, stderr });
+    });
+  });
+}
