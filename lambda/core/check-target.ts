@@ -295,9 +295,9 @@ class TargetChecker {
   ): Promise<{ ok: boolean; report?: SignatureReport }> {
     let signaturePath: string | undefined;
     let signatureAsset: string | undefined;
-    // Embedded signatures have no companion: Authenticode, and a cleartext-signed OpenPGP manifest.
+    // Embedded signatures have no companion: Authenticode, Apple code signing, and a cleartext-signed OpenPGP manifest.
     const cleartext = policy.scheme === 'openpgp' && (policy as { cleartext?: boolean }).cleartext === true;
-    if (policy.scheme !== 'authenticode' && !cleartext) {
+    if (policy.scheme !== 'authenticode' && policy.scheme !== 'apple' && !cleartext) {
       signatureAsset = policy.scheme === 'sigstore' ? policy.bundleAsset : policy.signatureAsset;
       try {
         signaturePath = (await this.download(signatureAsset, companionSource(source, signatureAsset))).path;

@@ -83,6 +83,7 @@ export function expandPolicy(policy: SignaturePolicy, values: PlaceholderValues)
         manifestSignature: expandPolicy(policy.manifestSignature, { ...values, asset: expandPlaceholders(policy.manifestAsset, values) }) as typeof policy.manifestSignature,
       };
     case 'authenticode':
+    case 'apple':
     case 'none':
       return policy;
   }

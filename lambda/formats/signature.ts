@@ -20,12 +20,19 @@ async function verifyAuthenticode(input: SignatureInput): Promise<SignatureResul
   return verify(input, { tsaTrustAnchors: tsa ? [tsa] : undefined });
 }
 
+async function verifyApple(input: SignatureInput): Promise<SignatureResult> {
+  // Loaded on demand, like Authenticode: Mach-O, archive and plist parsing only for macOS assets.
+  const { verifyApple: verify } = await import('./apple/verify');
+  return verify(input);
+}
+
 const VERIFIERS: Record<SignatureInput['policy']['scheme'], Verify> = {
   minisign: verifyMinisign,
   tauri: verifyTauri,
   openpgp: verifyOpenpgp,
   sigstore: verifySigstore,
   authenticode: verifyAuthenticode,
+  apple: verifyApple,
 };
 
 export async function verifySignature(input: SignatureInput): Promise<SignatureResult> {
