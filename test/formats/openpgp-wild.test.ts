@@ -10,7 +10,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkTarget } from '../../lambda/core/check-target';
+import { parseConfig } from '../../lambda/core/config/load';
 import { SignaturePolicySchema } from '../../lambda/core/config/schema';
+import { ForgeError } from '../../lambda/core/errors';
+import { planTargets, type RunPlan } from '../../lambda/core/plan';
+import type { BuildResult, Forge } from '../../lambda/core/ports';
+import { formatOps } from '../../lambda/formats/ops';
 import { readCleartextSignedText, verifyOpenpgp } from '../../lambda/formats/openpgp';
 import { checkManifestFile } from '../../lambda/formats/sha256sums';
 import type { SignatureInput } from '../../lambda/formats/types';
@@ -198,6 +204,62 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
 
     it('cleartext is a manifest-only option: the asset policy refuses the key', () => {
       expect(SignaturePolicySchema.safeParse({ scheme: 'openpgp', fingerprint: alice.fingerprint, publicKey: ring.toString(), cleartext: true }).success).toBe(false);
+    });
+  });
+
+  describe('the sha256sums scheme with a cleartext-signed manifest (checkTarget, real format operations)', () => {
+    const COMMIT = 'c'.repeat(40);
+    const run = async (files: Record<string, Buffer | string>, fingerprint = alice.fingerprint) => {
+      const cfg = parseConfig({
+        version: 1,
+        gitlab: { url: 'https://gitlab.example.com', project: 'g/app' },
+        targets: [
+          {
+            name: 'linux',
+            image: `debian@sha256:${'a'.repeat(64)}`,
+            command: 'make',
+            artifacts: [{ path: 'out/app-{version}.tar.gz', asset: 'app-{version}.tar.gz', signature: { scheme: 'sha256sums', manifestAsset: 'SHA256SUMS.asc', manifestSignature: { scheme: 'openpgp', fingerprint, publicKey: ring.toString(), cleartext: true } } }],
+          },
+        ],
+      });
+      const release = { tag: 'v1.2.3', name: 'v1.2.3', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
+      const { version, targets } = planTargets(cfg, release);
+      const plan: RunPlan = { schemaVersion: 1, runId: 'r1', createdAt: new Date().toISOString(), project: { gitlabUrl: cfg.gitlab.url, project: cfg.gitlab.project }, release, version, targets, findings: [] };
+      const requested: string[] = [];
+      const forge = {
+        async downloadAsset(req: { name: string }, dest: string) {
+          requested.push(req.name);
+          const f = files[req.name];
+          if (f === undefined) throw new ForgeError('not-found', `no asset named ${req.name}`);
+          writeFileSync(dest, f);
+          return { path: dest, sha256: sha256(Buffer.from(f)), size: Buffer.from(f).length, url: `https://gitlab.example.com/${req.name}` };
+        },
+      } as unknown as Forge;
+      const build = {
+        target: 'linux', buildId: 'b1', status: 'SUCCEEDED', image: { ref: `debian@sha256:${'a'.repeat(64)}`, enforced: true }, checkedOutSha: COMMIT,
+        artifacts: { async fetch(_rel: string, dest: string) { writeFileSync(dest, asset); return { path: dest, sha256: sha256(asset), size: asset.length }; } },
+      } as unknown as BuildResult;
+      const report = await checkTarget(plan, 'linux', build, { forge, workDir: mkdtempSync(join(dir, 'ct-')), limits: { maxBytes: 1 << 20, timeoutMs: 10_000 }, formats: formatOps });
+      return { report, requested, codes: report.artifacts.flatMap((a) => a.findings.map((f) => f.code)) };
+    };
+
+    it('VERIFIED from the signed text; no companion signature is fetched; an asset listed only outside the block is not trusted', async () => {
+      const signed = readFileSync(S.gpgClearsign(h, manifest, join(dir, 'e2e.asc'), { signer: alice.subkeyFingerprint }));
+      const ok = await run({ 'app-1.2.3.tar.gz': asset, 'SHA256SUMS.asc': signed });
+      expect(ok.report.verdict).toBe('VERIFIED');
+      expect(ok.report.artifacts[0]!.signature).toMatchObject({ scheme: 'sha256sums+openpgp', valid: true, signer: alice.fingerprint });
+      expect(ok.requested.sort()).toEqual(['SHA256SUMS.asc', 'app-1.2.3.tar.gz']);
+      // the published asset swapped, its new digest listed only OUTSIDE the signed block
+      const evil = Buffer.from('evil build\n');
+      const wrapped = Buffer.concat([Buffer.from(`${sha256(evil)}  app-1.2.3.tar.gz\n`), signed]);
+      const bad = await run({ 'app-1.2.3.tar.gz': evil, 'SHA256SUMS.asc': wrapped });
+      expect(bad.report.verdict).toBe('TAMPERED');
+      expect(bad.codes).toContain('MANIFEST_DIGEST_MISMATCH');
+      // signed by the other key of the ring
+      const byBob = readFileSync(S.gpgClearsign(h, manifest, join(dir, 'e2e-bob.asc'), { signer: bob.fingerprint }));
+      const unpinned = await run({ 'app-1.2.3.tar.gz': asset, 'SHA256SUMS.asc': byBob });
+      expect(unpinned.report.verdict).toBe('TAMPERED');
+      expect(unpinned.codes).toContain('SIGNER_NOT_PINNED');
     });
   });
 
