@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   'check-signature': { summary: 'verify one file\'s signature against a pinned key or certificate', load: () => import('../lambda/cli/check-signature') },
   compare: { summary: 'compare a published artifact with a rebuilt one (signature-transparent)', load: () => import('../lambda/cli/compare') },
   'run-now': { summary: 'start a run of the deployed stack now (AWS)', load: () => import('../lambda/cli/run-now') },
+  doctor: { summary: 'check a deployed stack, read-only: subscriptions, token, images, fleets, quotas, last run, Object Lock, a dry run', load: () => import('../lambda/cli/doctor') },
 };
 
 function usage(): string {
