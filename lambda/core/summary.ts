@@ -61,7 +61,9 @@ export function failedRunReport(config: Pick<Config, 'gitlab'>, runId: string, m
   if (error instanceof ForgeError) {
     const evidence = { url: error.url, status: error.status, error: error.userMessage };
     f =
-      error.kind === 'not-found'
+      error.details?.code === 'LATEST_RELEASE_DISAGREES'
+        ? finding('LATEST_RELEASE_DISAGREES', `cannot tell which release is the latest: ${error.userMessage}`, { evidence: { ...evidence, ...error.details } })
+        : error.kind === 'not-found'
         ? finding('RELEASE_NOT_FOUND', `release ${tag ?? '(latest)'} not found: ${error.userMessage}`, { evidence })
         : error.kind === 'unreachable' || error.kind === 'timeout'
           ? finding('FORGE_UNREACHABLE', `GitLab could not be reached: ${error.userMessage}`, { evidence })
