@@ -9,6 +9,7 @@ import { loadConfig } from '../core/config/load';
 import { ConfigError, errorMessage } from '../core/errors';
 import { exitCodeFor } from '../core/findings';
 import { runVerification } from '../core/run-local';
+import { installProcessLastResort, leaveAfterLastResort } from '../core/last-resort';
 import { forgeFromConfig } from '../adapters/forge/from-config';
 import { LocalBuilder } from '../adapters/builder/local-builder';
 import { DirectoryStore } from '../adapters/store/directory-store';
@@ -37,6 +38,8 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
 exit codes: 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage or configuration error`;
 
 export async function run(argv: string[]): Promise<number> {
+  // the run itself is guarded (runVerification); this covers the rest of the process's life
+  installProcessLastResort();
   let values;
   try {
     ({ values } = parseArgs({
@@ -103,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else process.stdout.write(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${store.locate(reportKey)}\n`);
+    leaveAfterLastResort(report, exitCodeFor(report.verdict));
     return exitCodeFor(report.verdict);
   } catch (err) {
     // Fail closed: an unexpected failure is never success.

@@ -13,6 +13,7 @@ import type { PlannedArtifact, RunPlan } from './plan';
 import type { BuildResult, DownloadLimits, DownloadedFile, Forge } from './ports';
 import type { ArtifactReport, ComparisonReport, SignatureReport, TargetReport } from './report';
 import type { FormatOps } from './format-ops';
+import { MANIFEST_DOWNLOAD_LIMIT, signatureDownloadLimit } from './companion-limits';
 
 export interface CheckDeps {
   forge: Forge;
@@ -86,8 +87,10 @@ class TargetChecker {
     return join(this.dir, `${++this.counter}-${safeFileName(name)}`);
   }
 
-  async download(name: string, source: AssetSource): Promise<DownloadedFile> {
-    return this.deps.forge.downloadAsset({ name, source, release: this.plan.release }, this.scratch(name), this.deps.limits);
+  /** `maxBytes`: a tighter bound than the asset limit (signatures, manifests: companion-limits.ts) */
+  async download(name: string, source: AssetSource, maxBytes?: number): Promise<DownloadedFile> {
+    const limits = maxBytes === undefined ? this.deps.limits : { ...this.deps.limits, maxBytes: Math.min(maxBytes, this.deps.limits.maxBytes) };
+    return this.deps.forge.downloadAsset({ name, source, release: this.plan.release }, this.scratch(name), limits);
   }
 
   async run(build: BuildResult): Promise<TargetReport> {
@@ -253,7 +256,7 @@ class TargetChecker {
       const manifestName = policy.manifestAsset;
       let manifest: DownloadedFile;
       try {
-        manifest = await this.download(manifestName, companionSource(artifact.source, manifestName));
+        manifest = await this.download(manifestName, companionSource(artifact.source, manifestName), MANIFEST_DOWNLOAD_LIMIT);
       } catch (err) {
         const f = findingForDownloadError(err, `checksum manifest ${manifestName}`, ctx);
         findings.push(f.code === 'ASSET_MISSING' ? finding('SIGNATURE_MISSING', f.message, { ...ctx, evidence: f.evidence }) : f);
@@ -300,7 +303,7 @@ class TargetChecker {
     if (policy.scheme !== 'authenticode' && policy.scheme !== 'apple' && !cleartext) {
       signatureAsset = policy.scheme === 'sigstore' ? policy.bundleAsset : policy.signatureAsset;
       try {
-        signaturePath = (await this.download(signatureAsset, companionSource(source, signatureAsset))).path;
+        signaturePath = (await this.download(signatureAsset, companionSource(source, signatureAsset), signatureDownloadLimit(policy.scheme))).path;
       } catch (err) {
         const f = findingForDownloadError(err, `signature ${signatureAsset} of ${fileName}`, ctx);
         findings.push(f.code === 'ASSET_MISSING' ? finding('SIGNATURE_MISSING', f.message, { ...ctx, evidence: f.evidence }) : f);

@@ -12,6 +12,7 @@ import { attestationKeys, statementBytes } from './attestation';
 import { checkTarget, type CheckDeps } from './check-target';
 import type { Config } from './config/schema';
 import { errorMessage } from './errors';
+import { guardRun, lastResortReport, runDeadlineMs } from './last-resort';
 import { finding } from './findings';
 import type { FormatOps } from './format-ops';
 import { newRunId, planRun, type RunPlan } from './plan';
@@ -41,6 +42,8 @@ export interface LocalRunOptions {
   now?: Date;
   /** see CheckDeps.explainMismatch; gets the run id to place reports next to the run */
   explainMismatch?: (runId: string) => CheckDeps['explainMismatch'];
+  /** hard deadline of the whole run in ms. @default runDeadlineMs(config) */
+  deadlineMs?: number;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -62,7 +65,36 @@ function fmtDuration(ms: number | undefined): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
 }
 
+/**
+ * One whole run behind the last line of defence (last-resort.ts): it always ends with a report and
+ * its records. An unhandled rejection/exception anywhere in the process while it runs, any error the
+ * steps let through, or the run's hard deadline (`deadlineMs`, default runDeadlineMs(config)) makes
+ * it INCOMPLETE with INTERNAL_ERROR / RUN_TIMED_OUT — written, alerted and returned like any report.
+ */
 export async function runVerification(config: Config, ports: LocalRunPorts, options: LocalRunOptions = {}): Promise<{ report: RunReport; reportKey: string }> {
+  const runId = options.runId ?? newRunId(options.now);
+  const startedAt = (options.now ?? new Date()).toISOString();
+  try {
+    return await guardRun(() => runSteps(config, ports, { ...options, runId }), { deadlineMs: options.deadlineMs ?? runDeadlineMs(config) });
+  } catch (err) {
+    options.progress?.(`the run ended without a verdict: ${errorMessage(err)}`);
+    const report = lastResortReport(config, runId, { mode: 'local', startedAt }, err, options.tag);
+    return { report, reportKey: await recordFailedRun(ports, report) };
+  }
+}
+
+/** Writes what it can of a failed run (summary, HTML, alert); each step's failure is survived. */
+async function recordFailedRun(ports: LocalRunPorts, report: RunReport): Promise<string> {
+  const reportKey = runKeys.summary(report.runId);
+  const attempt = (step: () => Promise<unknown>) => step().catch(() => undefined);
+  // a summary the run already wrote stays (write-once); the caller still gets this report
+  await attempt(() => ports.store.put(reportKey, JSON.stringify(report, null, 2), { ifNoneMatch: true }));
+  await attempt(() => ports.store.put(runKeys.html(report.runId), renderHtml(report), { ifNoneMatch: true }));
+  await attempt(() => ports.notifier.notify(alertFor(report, { reportLocation: ports.store.locate(reportKey) })));
+  return reportKey;
+}
+
+async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunOptions): Promise<{ report: RunReport; reportKey: string }> {
   const progress = options.progress ?? (() => {});
   const startedAt = (options.now ?? new Date()).toISOString();
   const runId = options.runId ?? newRunId(options.now);
