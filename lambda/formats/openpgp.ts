@@ -257,8 +257,11 @@ async function verifyCleartext(assetPath: string, key: openpgp.Key, ownKeyIds: S
     if (err instanceof FormatError) return { valid: false, scheme, reason: `malformed cleartext-signed file: ${err.userMessage}` };
     throw err;
   }
-  const packets = [...message.signature.packets].filter((p) => p instanceof openpgp.SignaturePacket);
-  if (packets.length === 0 || packets.length !== message.signature.packets.length) {
+  // openpgp.js keeps the parsed signature on the message; its typings do not declare the field.
+  const signature = (message as unknown as { signature?: unknown }).signature;
+  if (!(signature instanceof openpgp.Signature)) return { valid: false, scheme, reason: 'the cleartext-signed block carries no readable signature' };
+  const packets = [...signature.packets].filter((p) => p instanceof openpgp.SignaturePacket);
+  if (packets.length === 0 || packets.length !== signature.packets.length) {
     return { valid: false, scheme, reason: 'the cleartext signature must hold only signature packets, at least one' };
   }
   if (packets.some((p) => p.signatureType !== openpgp.enums.signature.text)) return { valid: false, scheme, reason: 'a cleartext signature must be a text-mode (0x01) signature' };
