@@ -1,6 +1,6 @@
 /**
- * `release-verifier check-signature --scheme <minisign|tauri|openpgp|authenticode|sigstore>
- *    --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--json]`
+ * `release-verifier check-signature --scheme <minisign|tauri|openpgp|authenticode|sigstore|apple>
+ *    --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--team-id ID] [--json]`
  *
  * Exit codes (a contract): 0 valid, 1 invalid (unsigned, wrong signer, tampered, malformed
  * signature), 2 could not check (unreadable input, unusable key), 3 usage error (as every command).
@@ -16,20 +16,25 @@ import { verifySignature } from '../formats/signature';
 import type { SignatureResult } from '../formats/types';
 import { neutralise, safeJson } from '../core/text/neutralise';
 
-const SCHEMES = ['minisign', 'tauri', 'openpgp', 'authenticode', 'sigstore'] as const;
+const SCHEMES = ['minisign', 'tauri', 'openpgp', 'authenticode', 'sigstore', 'apple'] as const;
 type Scheme = (typeof SCHEMES)[number];
 const MAX_KEY_FILE = 1024 * 1024;
 const MAX_TRUSTED_ROOT = 4 * 1024 * 1024;
 
-const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|openpgp|authenticode|sigstore>
-         --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--json]
+const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|openpgp|authenticode|sigstore|apple>
+         --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--team-id ID] [--json]
   --file ASSET          the signed file
   --signature SIGFILE   detached signature / bundle (default: ASSET.minisig, ASSET.sig,
-                        ASSET.asc or ASSET.sig, ASSET.sigstore.json by scheme; none for authenticode)
+                        ASSET.asc or ASSET.sig, ASSET.sigstore.json by scheme; none for the
+                        embedded schemes authenticode and apple)
   --key KEYFILE         minisign .pub file or "RW…" line; Tauri updater pubkey (base64);
                         OpenPGP public key or keyring (armored or binary; with several keys,
                         --fingerprint names the pinned one)
-  --cert-sha256 HEX     authenticode: pinned signer certificate SHA-256 (repeatable)
+  --cert-sha256 HEX     authenticode, apple: pinned signer (leaf) certificate SHA-256 (repeatable)
+  --team-id ID          apple: pinned Apple Team ID (the signing certificate's OU); give it
+                        and/or --cert-sha256. --file: a Mach-O file (every slice), a zip/tar
+                        holding .app bundles, or a DMG; a stapled notarization ticket is
+                        reported as present, not verified
   --json                print {"valid", "scheme", "signer", "reason"} as JSON
  scheme-specific:
   --allow-legacy        minisign: accept legacy non-prehashed "Ed" signatures (Tauri always does)
@@ -45,12 +50,14 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
   --text                openpgp: accept a text-mode (0x01) signature, for text files such as
                         SHA256SUMS (line endings are then not signed)
   --cleartext           openpgp: --file is cleartext-signed (gpg --clearsign); no --signature
+  --any-apple-identity  apple: accept any Apple-issued code signing certificate, not only
+                        Developer ID Application (the default)
   --trusted-root FILE   sigstore: pinned trusted_root.json
   --issuer URL          sigstore: OIDC issuer, compared exactly
   --san STRING          sigstore: certificate SAN, compared exactly
 exit codes: 0 valid, 1 invalid (unsigned, wrong signer, tampered), 2 could not check, 3 usage error`;
 
-const DEFAULT_SIGNATURE_SUFFIXES: Record<Exclude<Scheme, 'authenticode'>, string[]> = {
+const DEFAULT_SIGNATURE_SUFFIXES: Record<Exclude<Scheme, 'authenticode' | 'apple'>, string[]> = {
   minisign: ['.minisig'],
   tauri: ['.sig'],
   openpgp: ['.asc', '.sig'],
@@ -121,6 +128,8 @@ export async function run(argv: string[]): Promise<number> {
         signature: { type: 'string' },
         key: { type: 'string' },
         'cert-sha256': { type: 'string', multiple: true },
+        'team-id': { type: 'string' },
+        'any-apple-identity': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         'allow-legacy': { type: 'boolean', default: false },
         fingerprint: { type: 'string' },
@@ -156,7 +165,8 @@ export async function run(argv: string[]): Promise<number> {
     // Options that do not belong to the scheme are a usage error: a pin the user believes is in
     // force but is silently ignored would be worse than refusing.
     const foreign: Array<[keyof typeof values, Scheme[]]> = [
-      ['cert-sha256', ['authenticode']], ['ca-cert', ['authenticode']], ['subject', ['authenticode']],
+      ['cert-sha256', ['authenticode', 'apple']], ['ca-cert', ['authenticode']], ['subject', ['authenticode']],
+      ['team-id', ['apple']], ['any-apple-identity', ['apple']],
       ['tsa-cert', ['authenticode']], ['signatures', ['authenticode']], ['text', ['openpgp']], ['cleartext', ['openpgp']],
       ['allow-legacy', ['minisign']], ['fingerprint', ['openpgp']],
       ['trusted-root', ['sigstore']], ['issuer', ['sigstore']], ['san', ['sigstore']],
@@ -204,6 +214,15 @@ export async function run(argv: string[]): Promise<number> {
         };
         break;
       }
+      case 'apple':
+        if (!values['team-id'] && !values['cert-sha256']) throw new UsageError('--team-id and/or --cert-sha256 is required for --scheme apple');
+        raw = {
+          scheme: s,
+          ...(values['team-id'] ? { teamId: values['team-id'] } : {}),
+          ...(values['cert-sha256'] ? { certSha256: values['cert-sha256'].map((h) => h.replace(/[:\s]/g, '')) } : {}),
+          requireDeveloperId: !values['any-apple-identity'],
+        };
+        break;
       case 'sigstore':
         raw = {
           scheme: s,
@@ -219,9 +238,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     policy = parsed.data as DirectSignaturePolicy;
     // A cleartext-signed file carries its signature (a manifest-only option in the config schema).
-    if (s === 'openpgp' && values.cleartext) policy = { ...policy, cleartext: true } as DirectSignaturePolicy;
+    if (s === 'openpgp' && values.cleartext) policy = { ...policy, cleartext: true } as unknown as DirectSignaturePolicy;
 
-    if (s !== 'authenticode' && !(s === 'openpgp' && values.cleartext)) {
+    if (s !== 'authenticode' && s !== 'apple' && !(s === 'openpgp' && values.cleartext)) {
       signaturePath = values.signature;
       if (!signaturePath) {
         const candidates = DEFAULT_SIGNATURE_SUFFIXES[s].map((suffix) => values.file + suffix);
