@@ -50,6 +50,8 @@ export async function readOpenpgpKeys(material: string | Uint8Array): Promise<op
   if (bytes.length > MAX_KEY_BYTES) throw new FormatError('openpgp', 'public key is larger than 1 MiB');
   const text = bytes.toString('latin1');
   if (/^\s*-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(text)) throw new FormatError('openpgp', 'a private key was given: pin the PUBLIC key (gpg --armor --export FPR)');
+  // Text (the configuration's publicKey) must be armored: binary key bytes do not survive as text.
+  if (typeof material === 'string' && !ARMOR_KEY.test(text)) throw new FormatError('openpgp', 'the configured public key is not an armored key block: export it with gpg --armor --export FPR…');
   let keys: openpgp.Key[];
   try {
     keys = ARMOR_KEY.test(text) ? await openpgp.readKeys({ armoredKeys: bytes.toString('utf8') }) : await openpgp.readKeys({ binaryKeys: bytes });

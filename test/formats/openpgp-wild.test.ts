@@ -91,6 +91,8 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
       const keys = await readOpenpgpKeys(binaryRing);
       expect(keys.map(primaryFingerprint).sort()).toEqual([alice.fingerprint, bob.fingerprint].sort());
       expect(primaryFingerprint(selectPinnedKey(keys, bob.fingerprint.toLowerCase())!)).toBe(bob.fingerprint);
+      // as configuration text, key material must be armored (binary bytes do not survive as text)
+      await expect(readOpenpgpKeys(binaryRing.toString('latin1'))).rejects.toThrow(/not an armored key block/);
     });
 
     it('a pin that no key of the ring has is SIGNER_NOT_PINNED, naming the keys it holds', async () => {
