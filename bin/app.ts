@@ -4,7 +4,8 @@
  *   npx cdk deploy -c config=path/to/release-verifier.yaml [-c stackName=ReleaseVerifier]
  *   RELEASE_VERIFIER_CONFIG=path/to/file npx cdk deploy
  *
- * Default: examples/release-verifier.example.yaml. The account and region are the CLI's
+ * There is no default configuration (the example is deployed only when named: -c config=examples/…);
+ * key files must parse and pinned fingerprints match their keys. The account and region are the CLI's
  * (AWS_PROFILE / AWS_REGION); the stack is meant for a dedicated account.
  *
  * cdk-nag's AwsSolutions rules run on every synth and deploy (`-c nag=false` turns them off): an
@@ -12,14 +13,14 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { deployConfigFile } from '../lambda/core/config/deploy-config';
+import { assertKeyMaterial } from '../lambda/core/config/key-material';
 import { loadConfig } from '../lambda/core/config/load';
 import { VerifierError } from '../lambda/core/errors';
 import { ReleaseVerifierStack } from '../lib/release-verifier-stack';
 
-export const DEFAULT_CONFIG = 'examples/release-verifier.example.yaml';
-
 export function createApp(app: App = new App()): { app: App; stack: ReleaseVerifierStack; configFile: string } {
-  const configFile = (app.node.tryGetContext('config') as string | undefined) || process.env.RELEASE_VERIFIER_CONFIG || DEFAULT_CONFIG;
+  const configFile = deployConfigFile(app.node.tryGetContext('config'), process.env);
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) || process.env.RELEASE_VERIFIER_STACK || 'ReleaseVerifier';
   const config = loadConfig(configFile);
   if (app.node.tryGetContext('nag') !== 'false' && app.node.tryGetContext('nag') !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -34,7 +35,9 @@ export function createApp(app: App = new App()): { app: App; stack: ReleaseVerif
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   try {
-    createApp().app.synth();
+    const { app, configFile } = createApp();
+    await assertKeyMaterial(loadConfig(configFile), configFile);
+    app.synth();
   } catch (err) {
     if (err instanceof VerifierError) {
       process.stderr.write(`release-verifier: ${err.userMessage}\n`);

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config/load';
+import { assertKeyMaterial } from '../core/config/key-material';
 import { ConfigError, errorMessage } from '../core/errors';
 import { exitCodeFor } from '../core/findings';
 import { runVerification } from '../core/run-local';
@@ -17,6 +18,7 @@ import { ConsoleNotifier } from '../adapters/notifier/console-notifier';
 import { formatOps } from '../formats/ops';
 import { runDiffoscope } from '../formats/compare/diffoscope';
 import { join } from 'node:path';
+import { neutralise, neutraliseLines, safeJson } from '../core/text/neutralise';
 
 /** Local mismatch explanation: diffoscope's HTML report next to the run records. */
 function diffoscopeExplainer(outRoot: string) {
@@ -32,6 +34,8 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
   --json            print the JSON report on stdout
   --store DIR       where run records are written: DIR/runs/<runId>/ (default: .)
   --docker MODE     auto | always | never: run builds in the pinned image with Docker (default: auto)
+  --unsafe-host-build  without Docker and bubblewrap, build on the host anyway (unsandboxed:
+                    the build could read the token; such targets are never VERIFIED)
   --keep            keep build directories and downloads for inspection
   --diffoscope      on a mismatch, attach a diffoscope report (when diffoscope is installed)
   --quiet           no progress lines
@@ -53,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
         store: { type: 'string', default: '.' },
         docker: { type: 'string', default: 'auto' },
         keep: { type: 'boolean', default: false },
+        'unsafe-host-build': { type: 'boolean', default: false },
         diffoscope: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -78,15 +83,29 @@ export async function run(argv: string[]): Promise<number> {
   let config;
   try {
     config = loadConfig(values.config);
+    // keys that do not parse, or fingerprints that are not the key's, are configuration errors now
+    await assertKeyMaterial(config, values.config);
   } catch (err) {
-    process.stderr.write(`release-verifier: ${err instanceof ConfigError ? err.userMessage : errorMessage(err)}\n`);
+    process.stderr.write(`release-verifier: ${neutraliseLines(err instanceof ConfigError ? err.userMessage : errorMessage(err))}\n`);
     return 3;
   }
 
   const token = process.env[config.gitlab.token.env] || undefined;
+  // Read once, then gone from our environment, so no child process inherits it. (Linux still shows
+  // the environment we were started with in /proc/<pid>/environ: the build sandbox hides /proc.)
+  delete process.env[config.gitlab.token.env];
   const store = new DirectoryStore(values.store!);
-  const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-  const builder = new LocalBuilder({ docker: values.docker as 'auto' | 'always' | 'never', keep: values.keep });
+  const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${neutralise(line)}\n`);
+  const builder = new LocalBuilder({ docker: values.docker as 'auto' | 'always' | 'never', keep: values.keep, unsafeHostBuild: values['unsafe-host-build'] });
+  let unsandboxedBuilds: string | undefined;
+  try {
+    if (builder.isolation() === 'host') {
+      unsandboxedBuilds = 'neither Docker nor bubblewrap is usable and --unsafe-host-build was given';
+      process.stderr.write(`release-verifier: WARNING — builds run on the host without a sandbox (--unsafe-host-build); targets cannot be VERIFIED\n`);
+    }
+  } catch {
+    /* no sandbox and no --unsafe-host-build: each build is refused and reported as BUILD_NOT_SANDBOXED */
+  }
   try {
     const { report, reportKey } = await runVerification(
       config,
@@ -101,16 +120,18 @@ export async function run(argv: string[]): Promise<number> {
         tag: values.release,
         progress,
         keepFiles: values.keep,
+        unsandboxedBuilds,
         explainMismatch: values.diffoscope ? (runId) => diffoscopeExplainer(join(store.locate(`runs/${runId}`), 'diffoscope')) : undefined,
       },
     );
-    if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else process.stdout.write(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${store.locate(reportKey)}\n`);
+    // forge text never reaches the terminal raw (tags, names and messages are the forge's choice)
+    if (values.json) process.stdout.write(safeJson(report, 2) + '\n');
+    else process.stdout.write(neutralise(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${store.locate(reportKey)}`) + '\n');
     leaveAfterLastResort(report, exitCodeFor(report.verdict));
     return exitCodeFor(report.verdict);
   } catch (err) {
     // Fail closed: an unexpected failure is never success.
-    process.stderr.write(`release-verifier: INCOMPLETE — the run failed: ${errorMessage(err)}\n`);
+    process.stderr.write(`release-verifier: INCOMPLETE — the run failed: ${neutralise(errorMessage(err))}\n`);
     return 2;
   } finally {
     await builder.dispose();

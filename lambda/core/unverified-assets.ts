@@ -28,8 +28,9 @@ function companionNames(policy: SignaturePolicy): string[] {
       return [policy.bundleAsset];
     case 'sha256sums':
       return [policy.manifestAsset, ...companionNames(policy.manifestSignature)];
-    case 'authenticode':
-    case 'none':
+    default:
+      // embedded signatures (authenticode, apple…) and none have no companion file; a scheme
+      // added later without an entry here only makes its companions show as UNVERIFIED_ASSET
       return [];
   }
 }

@@ -23,7 +23,8 @@ describe('cdk synth from a fresh clone, offline', () => {
     execFileSync('git', ['clone', '--quiet', '--no-hardlinks', REPO_ROOT, clone]);
     // npm ci needs the registry; the installed tree stands in for it
     await symlink(join(REPO_ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
-    const r = spawnSync('npx', ['--no-install', 'cdk', 'synth', '--quiet', '--no-notices', '--output', 'cdk.out'], {
+    // the example is deployed only when named: without a configuration the app refuses (test/core/config-keys.test.ts)
+    const r = spawnSync('npx', ['--no-install', 'cdk', 'synth', '-c', 'config=examples/release-verifier.example.yaml', '--quiet', '--no-notices', '--output', 'cdk.out'], {
       cwd: clone,
       env: { ...process.env, CDK_DOCKER: '/nonexistent/docker', CDK_DISABLE_VERSION_CHECK: '1', AWS_REGION: 'eu-west-1', RELEASE_VERIFIER_CONFIG: '' },
       encoding: 'utf8',

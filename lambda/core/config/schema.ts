@@ -17,6 +17,7 @@ export const DIGEST_PINNED_IMAGE = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}
  * Not pinned by digest: CodeBuild updates it in place; the report says so (IMAGE_NOT_DIGEST_PINNED). */
 export const CURATED_MACOS_IMAGE = /^aws\/codebuild\/macos-arm-base:\d+$/;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
+const MINISIGN_KEY_ID = /^[0-9a-fA-F]{1,16}$/;
 const OPENPGP_FPR = /^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/;
 const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,40}$/;
 
@@ -44,14 +45,20 @@ const minisignPolicy = z.strictObject({
   scheme: z.literal('minisign'),
   publicKey: z.string().min(1).optional().describe('minisign public key (the "RW…" line or the whole .pub file)'),
   publicKeyFile: z.string().min(1).optional().describe('path to the minisign .pub file, relative to this config'),
+  keyId: z.string().regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it (e.g. 7A1F5C0E2B3D4F60)').optional().describe('optional pin: the key id of publicKey, checked when the configuration is loaded'),
   signatureAsset: assetName.default('{asset}.minisig'),
-  allowLegacy: z.boolean().default(false).describe('accept legacy non-prehashed "Ed" signatures'),
+  prehashedOnly: z
+    .boolean()
+    .default(false)
+    .describe('refuse legacy non-prehashed "Ed" signatures (as minisign -V -H does); by default they are accepted, as minisign -V and the Tauri updater accept them'),
+  allowLegacy: z.boolean().optional().describe('older spelling, kept readable: allowLegacy: false is prehashedOnly: true (when the two disagree, legacy signatures are refused)'),
 });
 
 const tauriPolicy = z.strictObject({
   scheme: z.literal('tauri'),
   publicKey: z.string().min(1).optional().describe('the updater "pubkey" as in tauri.conf.json (base64 of the minisign .pub file)'),
   publicKeyFile: z.string().min(1).optional(),
+  keyId: z.string().regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it').optional().describe('optional pin: the minisign key id inside publicKey, checked when the configuration is loaded'),
   signatureAsset: assetName.default('{asset}.sig'),
 });
 
