@@ -21,6 +21,12 @@ import { OperationalAlarms } from './constructs/operational-alarms';
 import { ResultsBucket } from './constructs/results-bucket';
 import { TargetBuildProject } from './constructs/target-build-project';
 import { VerifierFunction } from './constructs/verifier-function';
+import { StartBuildGuard } from './constructs/start-build-guard';
+import { BUILD_ENV } from '../lambda/adapters/builder/codebuild-env';
+import { DIFF_ENV } from '../lambda/adapters/builder/codebuild-diff-env';
+
+/** The variables the launcher passes to a target build (codebuild-launcher.ts); RELVERIFY_COMMAND is the project's. */
+const LAUNCHER_VARIABLES = [BUILD_ENV.runId, BUILD_ENV.target, BUILD_ENV.commit, BUILD_ENV.tag, BUILD_ENV.version, BUILD_ENV.cloneUrl, BUILD_ENV.artifacts, BUILD_ENV.sourceS3];
 
 export interface ReleaseVerifierStackProps extends StackProps {
   /** the resolved configuration (`loadConfig` of the same file the CLI uses) */
@@ -190,15 +196,9 @@ export class ReleaseVerifierStack extends Stack {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.alerts.key.keyArn] }));
     }
     launcher.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartTargetBuilds', actions: ['codebuild:StartBuild'], resources: projectArns }));
-    launcher.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyBuildspecOverride',
-        effect: iam.Effect.DENY,
-        actions: ['codebuild:StartBuild'],
-        resources: projectArns,
-        conditions: { Null: { 'codebuild:source.buildspec': 'false' } },
-      }),
-    );
+    // no override of what a project fixes (image, buildspec, source, artifacts, privileges…);
+    // only the run's own variables (the command is the project's, not the launcher's)
+    new StartBuildGuard(this, 'LauncherStartBuildGuard', { role: launcher.role!, projectArns, allowedVariables: LAUNCHER_VARIABLES });
     // The checker that writes a summary signs the run's attestation; no one else may use the key.
     this.attestationKey.allowSigning(checker.role!);
     checker.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadTargetBuilds', actions: ['codebuild:BatchGetBuilds'], resources: projectArns }));
@@ -206,15 +206,7 @@ export class ReleaseVerifierStack extends Stack {
     // project only, with its own buildspec.
     this.artifacts.grantWriteDiffInputs(checker);
     checker.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartDiffJobs', actions: ['codebuild:StartBuild'], resources: [this.diffJob.project.projectArn] }));
-    checker.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyDiffBuildspecOverride',
-        effect: iam.Effect.DENY,
-        actions: ['codebuild:StartBuild'],
-        resources: [this.diffJob.project.projectArn],
-        conditions: { Null: { 'codebuild:source.buildspec': 'false' } },
-      }),
-    );
+    new StartBuildGuard(this, 'CheckerStartBuildGuard', { role: checker.role!, projectArns: [this.diffJob.project.projectArn], allowedVariables: [DIFF_ENV.prefix] });
 
     // ── triggers ──
     new events.Rule(this, 'Schedule', {

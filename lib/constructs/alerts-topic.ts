@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -16,8 +16,12 @@ export interface AlertsTopicProps {
 
 /**
  * The alerts topic: KMS-encrypted, TLS-only publishing, with the configuration's email and SMS
- * subscriptions. The key policy lets CloudWatch (alarms) and EventBridge use the key — without it
- * an encrypted topic silently drops alarm notifications.
+ * subscriptions. Publishers: the verifier Lambdas (their roles' identity policies, through the
+ * key policy's account delegation) and CloudWatch alarms of this account. A topic policy made by
+ * `enforceSSL` holds only a Deny, so CloudWatch gets an explicit Allow on the topic and on the key
+ * (an encrypted topic otherwise drops alarm notifications silently), both conditioned on
+ * aws:SourceAccount and on the source being an alarm of this account and region (confused
+ * deputy). EventBridge never publishes here (its rules target the Lambdas), so it gets nothing.
  */
 export class AlertsTopic extends Construct {
   readonly topic: sns.Topic;
@@ -25,16 +29,32 @@ export class AlertsTopic extends Construct {
 
   constructor(scope: Construct, id: string, props: AlertsTopicProps = {}) {
     super(scope, id);
+    const stack = Stack.of(this);
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+    };
+    const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
     this.key = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier alerts topic', removalPolicy: RemovalPolicy.DESTROY });
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'AllowAlarmAndEventServicesToPublish',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
+        sid: 'AllowAlarmsToPublishEncrypted',
+        principals: [cloudwatch],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: fromOurAlarms,
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'release-verifier', masterKey: this.key, enforceSSL: true });
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowAlarmsToPublish',
+        principals: [cloudwatch],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: fromOurAlarms,
+      }),
+    );
     for (const email of props.emails ?? []) this.topic.addSubscription(new subs.EmailSubscription(email));
     for (const phone of props.smsNumbers ?? []) this.topic.addSubscription(new subs.SmsSubscription(phone));
   }

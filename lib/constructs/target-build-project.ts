@@ -1,10 +1,11 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DIGEST_PINNED_IMAGE, type TargetConfig } from '../../lambda/core/config/schema';
+import { CURATED_MACOS_IMAGE, DIGEST_PINNED_IMAGE, type TargetConfig } from '../../lambda/core/config/schema';
 import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV, SOURCES_ROOT } from '../../lambda/adapters/builder/codebuild-env';
 import { buildspecFor } from '../buildspec';
 import { acknowledgeWildcards, arnToken, refToken, acknowledgeCodeBuildGrants } from './nag';
@@ -36,16 +37,23 @@ export interface TargetBuildProjectProps {
 }
 
 const RESERVED_ENV = /^(CODEBUILD_|RELVERIFY_)/;
-const ECR_PRIVATE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^@]+)@sha256:[0-9a-f]{64}$/;
+/** `<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>` */
+export const ECR_PRIVATE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^@]+)@(sha256:[0-9a-f]{64})$/;
+/** The curated macOS images CodeBuild's MAC_ARM fleets run (aws-cdk-lib's list). */
+const CURATED_MACOS = [codebuild.MacBuildImage.BASE_14, codebuild.MacBuildImage.BASE_15, codebuild.MacBuildImage.BASE_26];
 
 /** Fails synth with a message that names the target and the fix. */
 export function validateTarget(target: TargetConfig): void {
   const where = `target "${target.name}"`;
-  if (!DIGEST_PINNED_IMAGE.test(target.image)) {
-    throw new Error(`${where}: image "${target.image}" must be pinned by digest (name@sha256:<64 hex digits>) — a tag can be moved to another image`);
-  }
   if (target.platform === 'macos' && !target.fleetArn) {
     throw new Error(`${where}: macOS builds need a CodeBuild reserved-capacity fleet (on-demand CodeBuild has no macOS); set targets[].fleetArn to a MAC_ARM fleet ARN`);
+  }
+  if (target.platform === 'macos') {
+    if (!CURATED_MACOS_IMAGE.test(target.image) || !CURATED_MACOS.some((i) => i.imageId === target.image)) {
+      throw new Error(`${where}: a macOS target runs the image its MAC_ARM fleet provides; "${target.image}" is not one (use ${CURATED_MACOS.map((i) => i.imageId).join(', ')})`);
+    }
+  } else if (!DIGEST_PINNED_IMAGE.test(target.image)) {
+    throw new Error(`${where}: image "${target.image}" must be pinned by digest (name@sha256:<64 hex digits>) — a tag can be moved to another image`);
   }
   if (target.platform === 'windows' && target.privileged) {
     throw new Error(`${where}: CodeBuild does not run Windows builds in privileged mode; remove "privileged: true"`);
@@ -61,15 +69,31 @@ export function validateTarget(target: TargetConfig): void {
   }
 }
 
-function imageFor(target: TargetConfig): codebuild.IBuildImage {
+/**
+ * The project's image and who pulls it. A private ECR image is pulled with the project's own role
+ * (SERVICE_ROLE credentials: `fromEcrRepository` grants ecr:GetAuthorizationToken and the pull
+ * actions on that repository, and the boundary below allows them); public images are pulled by
+ * CodeBuild. macOS: the curated image the MAC_ARM fleet provides (CodeBuild's, nothing to pull).
+ */
+function imageFor(scope: Construct, target: TargetConfig): codebuild.IBuildImage {
+  const windowsType = target.fleetArn ? codebuild.WindowsImageType.SERVER_2022 : codebuild.WindowsImageType.SERVER_2019;
+  const ecrImage = ECR_PRIVATE.exec(target.image);
+  if (ecrImage && target.platform !== 'macos') {
+    const [, account, region, name, digest] = ecrImage;
+    const repository = ecr.Repository.fromRepositoryAttributes(scope, 'Repository', {
+      repositoryArn: Stack.of(scope).formatArn({ service: 'ecr', account, region, resource: 'repository', resourceName: name }),
+      repositoryName: name!,
+    });
+    return target.platform === 'windows' ? codebuild.WindowsBuildImage.fromEcrRepository(repository, digest, windowsType) : codebuild.LinuxBuildImage.fromEcrRepository(repository, digest);
+  }
   switch (target.platform) {
     case 'linux':
       return codebuild.LinuxBuildImage.fromDockerRegistry(target.image);
     case 'windows':
       // Windows Server 2022 images run only on reserved fleets; on demand means Server 2019.
-      return codebuild.WindowsBuildImage.fromDockerRegistry(target.image, {}, target.fleetArn ? codebuild.WindowsImageType.SERVER_2022 : codebuild.WindowsImageType.SERVER_2019);
+      return codebuild.WindowsBuildImage.fromDockerRegistry(target.image, {}, windowsType);
     case 'macos':
-      return codebuild.MacBuildImage.fromDockerRegistry(target.image);
+      return CURATED_MACOS.find((i) => i.imageId === target.image)!;
   }
 }
 
@@ -107,14 +131,27 @@ export class TargetBuildProject extends Construct {
       // repository the build receives anyway, so reading another run's copy reveals nothing new)
       ...(props.stagedSource ? [new iam.PolicyStatement({ sid: 'ReadStagedSource', actions: ['s3:GetObject'], resources: [props.artifactsBucket.arnForObjects(sources)] })] : []),
     ];
-    const boundary = new codebuild.UntrustedCodeBoundaryPolicy(this, 'Boundary', { additionalStatements: artifactStatements });
+    // The boundary caps what a private-ECR pull needs (CodeBuild pulls with the role): a token
+    // (resource "*" only) and the pull actions on this image's repository.
+    const ecrImage = ECR_PRIVATE.exec(target.image);
+    const ecrPull = ecrImage
+      ? [
+          new iam.PolicyStatement({ sid: 'EcrAuthorizationToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+          new iam.PolicyStatement({
+            sid: 'EcrPullTargetImage',
+            actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+            resources: [Stack.of(this).formatArn({ service: 'ecr', account: ecrImage[1], region: ecrImage[2], resource: 'repository', resourceName: ecrImage[3] })],
+          }),
+        ]
+      : undefined;
+    const boundary = new codebuild.UntrustedCodeBoundaryPolicy(this, 'Boundary', { additionalStatements: [...artifactStatements, ...(ecrPull ?? [])] });
 
     this.project = new codebuild.Project(this, 'Project', {
       projectName: props.projectName,
       description: `release-verifier: rebuild target ${target.name} (${target.platform}) from the release commit`,
       buildSpec: props.buildSpec ?? buildspecFor(target.platform),
       environment: {
-        buildImage: imageFor(target),
+        buildImage: imageFor(this, target),
         computeType: target.fleetArn ? undefined : ((target.computeType as codebuild.ComputeType | undefined) ?? codebuild.ComputeType.MEDIUM),
         privileged: target.privileged,
         fleet: target.fleetArn ? codebuild.Fleet.fromFleetArn(this, 'Fleet', target.fleetArn) : undefined,
@@ -145,12 +182,10 @@ export class TargetBuildProject extends Construct {
       encryptionDisabled: false,
     };
 
-    // A private ECR image in this account needs pull rights (the boundary allows them).
-    const ecr = ECR_PRIVATE.exec(target.image);
-    if (ecr) {
-      const stack = Stack.of(this);
-      this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], resources: [stack.formatArn({ service: 'ecr', account: ecr[1], region: ecr[2], resource: 'repository', resourceName: ecr[3] })] }));
-      this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    // A private ECR image: fromEcrRepository granted the pull to the role; the boundary allows it.
+    if (ecrPull) {
+      acknowledgeWildcards(this.project, ['Resource::*'], 'ecr:GetAuthorizationToken has no resource type (the Service Authorization Reference lists only "*"); the pull itself is scoped to the one repository.');
+      acknowledgeWildcards(boundary, ['Resource::*'], 'ecr:GetAuthorizationToken has no resource type; the boundary allows pulling from the one repository only.');
     }
 
     const bucketArn = arnToken(props.artifactsBucket.node.defaultChild!);
@@ -164,6 +199,6 @@ export class TargetBuildProject extends Construct {
       acknowledgeWildcards(this.project, [`Resource::${bucketArn}/${sources}`], reason);
     }
     acknowledgeCodeBuildGrants(this.project, projectRef);
-    Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'The build image is the target\'s own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.' });
+    if (target.platform !== 'macos') Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'The build image is the target\'s own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.' });
   }
 }

@@ -27,7 +27,7 @@ function config(overrides: Partial<ConfigInput> = {}): Config {
       { name: 'linux-x64', image: IMG, command: 'make release', timeoutMinutes: 45, env: { CARGO_TERM_COLOR: 'never' }, artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }] },
       { name: 'linux-docker', image: IMG, command: 'make docker', privileged: true, artifacts: [{ path: 'dist/img.tar', asset: 'img-{version}.tar', signature: none }] },
       { name: 'windows-x64', platform: 'windows', image: IMG, command: 'make win', artifacts: [{ path: 'dist/app.exe', asset: 'app-{version}.exe', signature: none }] },
-      { name: 'macos-arm64', platform: 'macos', image: IMG, fleetArn: FLEET, command: 'make mac', artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }] },
+      { name: 'macos-arm64', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: FLEET, command: 'make mac', artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }] },
     ],
     ...overrides,
   });
@@ -88,6 +88,20 @@ describe('build projects: one per target', () => {
     const mac = projectNamed('macos-arm64').Properties.Environment;
     expect(mac.Type).toBe('MAC_ARM');
     expect(mac.Fleet).toEqual({ FleetArn: FLEET });
+    // the curated image the fleet provides, pulled by CodeBuild (no registry credentials)
+    expect(mac.Image).toBe('aws/codebuild/macos-arm-base:15');
+    expect(mac.ImagePullCredentialsType ?? 'CODEBUILD').toBe('CODEBUILD');
+    expect(() => validateTarget({ ...config().targets[3]!, image: IMG })).toThrow(/macOS target runs the image its MAC_ARM fleet provides/);
+  });
+
+  it('a private ECR image is pulled with the project role (SERVICE_ROLE), which the boundary allows', () => {
+    const ecrImage = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/builders/rust@sha256:${'7'.repeat(64)}`;
+    const t = synth(config({ targets: [{ ...config().targets[0]!, image: ecrImage }] as never })).template;
+    const p = Object.values(t.findResources('AWS::CodeBuild::Project')).find((r) => r.Properties.Name === 'relverify-rv-linux-x64')!.Properties;
+    expect(p.Environment.ImagePullCredentialsType).toBe('SERVICE_ROLE');
+    expect(JSON.stringify(p.Environment.Image)).toContain(`builders/rust@sha256:${'7'.repeat(64)}`);
+    const boundary = Object.values(t.findResources('AWS::IAM::ManagedPolicy')).find((m) => JSON.stringify(m.Properties).includes('EcrPullTargetImage'))!;
+    expect(JSON.stringify(boundary.Properties.PolicyDocument)).toContain('ecr:GetAuthorizationToken');
   });
 
   it('build role: untrusted-code boundary, writes only its own prefix, nothing of token, results, alerts or other targets', () => {
@@ -153,11 +167,13 @@ describe('launcher', () => {
     const { roleId } = launcherRole();
     const docs = Object.values(resources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
     const allow = docs.find((s: { Sid?: string }) => s.Sid === 'StartTargetBuilds');
-    const deny = docs.find((s: { Sid?: string }) => s.Sid === 'DenyBuildspecOverride');
     expect(allow.Effect).toBe('Allow');
     expect(allow.Resource).toHaveLength(4);
     expect(JSON.stringify(allow.Resource)).not.toContain('*');
-    expect(deny).toMatchObject({ Effect: 'Deny', Action: 'codebuild:StartBuild', Condition: { Null: { 'codebuild:source.buildspec': 'false' } } });
+    // every override CodeBuild has a condition key for is denied (evaluated in test/iam/deny-matrix.test.ts)
+    const guard = Object.values(resources('AWS::IAM::ManagedPolicy')).find((p) => JSON.stringify(p.Properties.Roles ?? []).includes(roleId))!;
+    const keys = (guard.Properties.PolicyDocument.Statement as { Effect: string; Condition: Record<string, Record<string, unknown>> }[]).map((d) => (expect(d.Effect).toBe('Deny'), Object.keys(Object.values(d.Condition)[0]!)[0]));
+    expect(keys).toEqual(expect.arrayContaining(['codebuild:source.buildspec', 'codebuild:environment.image', 'codebuild:environment.privilegedMode', 'codebuild:source.location', 'codebuild:environment.type', 'codebuild:environment.computeType', 'codebuild:artifacts', 'codebuild:environment.environmentVariables.name']));
     expect(JSON.stringify(docs)).not.toMatch(/s3:DeleteObject|codebuild:\*|"s3:\*"/);
     // run records and the ledger, nothing else of the results bucket
     const s3Resources = JSON.stringify(docs.filter((d: { Action: string | string[] }) => [d.Action].flat().includes('s3:PutObject')).map((d: { Resource: unknown }) => d.Resource));
@@ -223,16 +239,17 @@ describe('results bucket', () => {
 });
 
 describe('alerts topic', () => {
-  it('KMS-encrypted, SSL-only, email and SMS subscriptions, key usable by CloudWatch alarms', () => {
+  it('KMS-encrypted, SSL-only, email and SMS subscriptions, key and topic usable by this account\'s CloudWatch alarms only', () => {
     const topicId = Object.keys(resources('AWS::SNS::Topic'))[0]!;
     const topic = resources('AWS::SNS::Topic')[topicId]!;
     const keyId = topic.Properties.KmsMasterKeyId['Fn::GetAtt'][0];
     const key = resources('AWS::KMS::Key')[keyId]!;
     expect(key.Properties.EnableKeyRotation).toBe(true);
-    expect(key.Properties.KeyPolicy.Statement).toEqual(
-      expect.arrayContaining([expect.objectContaining({ Principal: { Service: ['cloudwatch.amazonaws.com', 'events.amazonaws.com'] }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] })]),
-    );
+    const fromAlarms = { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': Match.anyValue() } };
+    template.hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Condition: fromAlarms })]) } });
+    expect(JSON.stringify(key.Properties.KeyPolicy)).not.toContain('events.amazonaws.com');
     template.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: fromAlarms })]) } });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'sms', Endpoint: '+14155550100' });
   });

@@ -23,7 +23,7 @@ function config(stageSource: boolean, overrides: Partial<ConfigInput> = {}): Con
     aws: { stageSource },
     targets: [
       { name: 'linux-x64', image: IMG, command: 'make release', artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }] },
-      { name: 'macos-arm64', platform: 'macos', image: IMG, fleetArn: FLEET, command: 'make mac', artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }] },
+      { name: 'macos-arm64', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: FLEET, command: 'make mac', artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }] },
     ],
     ...overrides,
   });

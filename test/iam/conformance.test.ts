@@ -24,7 +24,8 @@ import { check } from '../../lambda/handlers/checker';
 import { deadman } from '../../lambda/handlers/deadman';
 import { launch } from '../../lambda/handlers/launcher';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
-import { DirectoryForge, IMAGE, stateChangeEvent, testConfig } from '../handlers/support';
+import { DirectoryForge, stateChangeEvent } from '../handlers/support';
+import { conformanceConfig } from './fixture';
 import { REGION, type CfnTemplate } from './cfn-resolve';
 import { describeDenied, StackUnderTest, synthTemplate } from './conformance';
 import { RequestRecorder, type RecordedRequest } from './recorder';
@@ -32,14 +33,6 @@ import { StandIns } from './stand-ins';
 
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;
 const SHA = 'a'.repeat(40);
-const none = { scheme: 'none', reason: 'test asset' } as const;
-
-export const conformanceConfig = testConfig({
-  targets: [
-    { name: 'alpha', image: IMAGE, command: 'make alpha', artifacts: [{ path: 'dist/alpha-{version}.txt', asset: 'alpha-{version}.txt', signature: none }] },
-    { name: 'gamma', image: IMAGE, command: 'make gamma', artifacts: [{ path: 'dist/gamma-{version}.txt', asset: 'gamma-{version}.txt', signature: none }] },
-  ],
-});
 
 /** One whole run against `stack`; returns what was recorded and the run's summary. */
 async function wholeRun(stack: StackUnderTest, work: string): Promise<{ recorded: RecordedRequest[]; summary: RunReport | null; error?: unknown }> {
