@@ -27,7 +27,8 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
   --signature SIGFILE   detached signature / bundle (default: ASSET.minisig, ASSET.sig,
                         ASSET.asc or ASSET.sig, ASSET.sigstore.json by scheme; none for the
                         embedded schemes authenticode and apple)
-  --key KEYFILE         minisign .pub file or "RW…" line; Tauri updater pubkey (base64);
+  --key KEYFILE         minisign .pub file or "RW…" line; Tauri updater pubkey (base64 of the
+                        .pub file, as in tauri.conf.json) or the .pub file itself;
                         OpenPGP public key or keyring (armored or binary; with several keys,
                         --fingerprint names the pinned one)
   --cert-sha256 HEX     authenticode, apple: pinned signer (leaf) certificate SHA-256 (repeatable)
@@ -37,7 +38,9 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
                         reported as present, not verified
   --json                print {"valid", "scheme", "signer", "reason"} as JSON
  scheme-specific:
-  --allow-legacy        minisign: accept legacy non-prehashed "Ed" signatures (Tauri always does)
+  --prehashed-only      minisign: refuse legacy non-prehashed "Ed" signatures (minisign -V -H);
+                        by default they are accepted, as minisign -V and Tauri's updater do
+  --allow-legacy        minisign: accepted for older scripts (legacy signatures are the default)
   --fingerprint HEX     openpgp: pinned primary key fingerprint (default: the key file's own)
   --ca-cert FILE        authenticode: pinned issuing CA (PEM), with --subject
   --subject DN          authenticode: required signer subject when pinning by CA
@@ -132,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
         'any-apple-identity': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         'allow-legacy': { type: 'boolean', default: false },
+        'prehashed-only': { type: 'boolean', default: false },
         fingerprint: { type: 'string' },
         'ca-cert': { type: 'string' },
         'tsa-cert': { type: 'string', multiple: true },
@@ -168,7 +172,7 @@ export async function run(argv: string[]): Promise<number> {
       ['cert-sha256', ['authenticode', 'apple']], ['ca-cert', ['authenticode']], ['subject', ['authenticode']],
       ['team-id', ['apple']], ['any-apple-identity', ['apple']],
       ['tsa-cert', ['authenticode']], ['signatures', ['authenticode']], ['text', ['openpgp']], ['cleartext', ['openpgp']],
-      ['allow-legacy', ['minisign']], ['fingerprint', ['openpgp']],
+      ['allow-legacy', ['minisign']], ['prehashed-only', ['minisign']], ['fingerprint', ['openpgp']],
       ['trusted-root', ['sigstore']], ['issuer', ['sigstore']], ['san', ['sigstore']],
       ['key', ['minisign', 'tauri', 'openpgp']], ['signature', ['minisign', 'tauri', 'openpgp', 'sigstore']],
     ];
@@ -180,7 +184,8 @@ export async function run(argv: string[]): Promise<number> {
     let raw: Record<string, unknown>;
     switch (s) {
       case 'minisign':
-        raw = { scheme: s, publicKey: await readText(required(values.key, 'key', s), MAX_KEY_FILE, 'key file'), allowLegacy: values['allow-legacy'] };
+        if (values['allow-legacy'] && values['prehashed-only']) throw new UsageError('--allow-legacy and --prehashed-only contradict each other');
+        raw = { scheme: s, publicKey: await readText(required(values.key, 'key', s), MAX_KEY_FILE, 'key file'), prehashedOnly: values['prehashed-only'] };
         break;
       case 'tauri':
         raw = { scheme: s, publicKey: (await readText(required(values.key, 'key', s), MAX_KEY_FILE, 'key file')).trim() };

@@ -5,20 +5,27 @@
  *   signature    "untrusted comment: …" / base64(alg[2] ‖ keyId[8] ‖ sig[64]) /
  *                "trusted comment: …" / base64(globalSig[64])
  *   alg "ED"     sig = Ed25519(BLAKE2b-512(file))   — prehashed, streamed in constant memory
- *   alg "Ed"     sig = Ed25519(file)                — legacy; pure Ed25519 needs the whole message,
- *                                                    so it is bounded (MAX_LEGACY_BYTES)
+ *   alg "Ed"     sig = Ed25519(file)                — legacy; pure Ed25519, verified with the
+ *                                                    challenge hash streamed (ed25519-streamed.ts)
  *   globalSig = Ed25519(sig ‖ trusted comment)      — without it the trusted comment is forgeable
  *
  * Key ids are shown as minisign shows them: the little-endian u64, i.e. the 8 bytes reversed, in
  * upper-case hex.
+ *
+ * Legacy signatures are accepted by default, as `minisign -V` and Tauri's updater accept them;
+ * `prehashedOnly: true` refuses them (`minisign -V -H`).
+ *
+ * Layout: four lines, each ended by "\n" or "\r\n" (the last one's ending optional), nothing after.
+ * minisign -V (fgets four times) and minisign-verify (Rust `lines()`, four `next()`) stop reading
+ * after the fourth line and ignore whatever follows; we refuse it — deliberately: those bytes are
+ * signed by nobody and no signer writes them, so a file carrying them was not left as it was made.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { FormatError } from '../core/errors';
 import { digestFile, readBoundedFile } from './bounded-read';
+import { isStrictEd25519PublicKey, verifyEd25519File } from './ed25519-streamed';
 import type { SignatureInput, SignatureResult } from './types';
 
-/** Legacy signatures sign the raw message: we must hold it in memory, so refuse more than this. */
-export const MAX_LEGACY_BYTES = 64 * 1024 * 1024;
 /** A signature file is four short lines; minisign's trusted comment is at most ~8 KiB. */
 export const MAX_SIGNATURE_FILE_BYTES = 16 * 1024;
 const MAX_PUBLIC_KEY_TEXT = 4 * 1024;
@@ -31,6 +38,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 export interface MinisignPublicKey {
   keyId: Buffer; // 8 bytes as stored
   key: KeyObject;
+  /** the raw 32-byte Ed25519 public key (for the streamed legacy check) */
+  raw: Buffer;
   /** key id as minisign displays it */
   keyIdHex: string;
 }
@@ -64,10 +73,14 @@ function decodeBase64(text: string, expectedBytes: number, what: string, format:
   return bytes;
 }
 
+/**
+ * Lines ended by "\n" or "\r\n"; the final line ending is optional. Only an empty remainder after
+ * the last "\n" is dropped: a lone "\r" there is a (fifth) line of its own, not a line ending.
+ */
 function splitLines(text: string): string[] {
-  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines;
+  const lines = text.split('\n');
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
 }
 
 export function ed25519PublicKey(raw: Uint8Array): KeyObject {
@@ -88,13 +101,15 @@ export function parseMinisignPublicKey(text: string): MinisignPublicKey {
   const raw = decodeBase64(keyLine, 42, 'public key', 'minisign');
   if (raw.subarray(0, 2).toString('latin1') !== 'Ed') throw new FormatError('minisign', 'public key algorithm is not "Ed" (Ed25519)');
   const keyId = raw.subarray(2, 10);
+  // libsodium (minisign) refuses small-order and non-canonical keys; OpenSSL would not
+  if (!isStrictEd25519PublicKey(raw.subarray(10, 42))) throw new FormatError('minisign', 'public key is not a valid Ed25519 key (not canonical, or of small order)');
   let key: KeyObject;
   try {
     key = ed25519PublicKey(raw.subarray(10, 42));
   } catch (err) {
     throw new FormatError('minisign', 'public key is not a valid Ed25519 key', { cause: err });
   }
-  return { keyId: Buffer.from(keyId), key, keyIdHex: keyIdToHex(keyId) };
+  return { keyId: Buffer.from(keyId), key, raw: Buffer.from(raw.subarray(10, 42)), keyIdHex: keyIdToHex(keyId) };
 }
 
 /**
@@ -131,7 +146,8 @@ async function blake2b512File(path: string): Promise<Buffer> {
 }
 
 export interface MinisignVerifyOptions {
-  allowLegacy: boolean;
+  /** refuse legacy non-prehashed "Ed" signatures (minisign -V -H) */
+  prehashedOnly: boolean;
   /** scheme name to report (tauri reuses this verifier) */
   scheme: 'minisign' | 'tauri';
 }
@@ -151,25 +167,20 @@ export async function verifyMinisignParsed(
   if (!sig.keyId.equals(key.keyId)) {
     return { ...base, valid: false, unpinnedSigner: true, details, reason: `signed by key ${sig.keyIdHex}, but the pinned key is ${key.keyIdHex}` };
   }
-  if (sig.algorithm === 'Ed' && !options.allowLegacy) {
-    return { ...base, valid: false, details, reason: 'legacy (non-prehashed "Ed") signature, not allowed by the policy (allowLegacy: false)' };
+  if (sig.algorithm === 'Ed' && options.prehashedOnly) {
+    return { ...base, valid: false, details, reason: 'legacy (non-prehashed "Ed") signature, refused by the policy (prehashedOnly)' };
   }
   // The global signature binds the trusted comment to the file signature: check it first, it is cheap.
   const global = Buffer.concat([sig.signature, sig.trustedCommentBytes]);
   if (!cryptoVerify(null, global, key.key, sig.globalSignature)) {
     return { ...base, valid: false, details, reason: 'global signature (over the signature and the trusted comment) does not verify: trusted comment edited or signature forged' };
   }
-  let message: Buffer;
-  if (sig.algorithm === 'ED') {
-    message = await blake2b512File(assetPath);
-  } else {
-    const read = await readBoundedFile(assetPath, MAX_LEGACY_BYTES);
-    if ('tooLarge' in read) {
-      return { ...base, valid: false, details, reason: `legacy (non-prehashed) signature over a ${read.size}-byte file: refusing more than ${MAX_LEGACY_BYTES} bytes (re-sign with a prehashed signature, minisign's default)` };
-    }
-    message = read.bytes;
-  }
-  if (!cryptoVerify(null, message, key.key, sig.signature)) {
+  const matches =
+    sig.algorithm === 'ED'
+      ? cryptoVerify(null, await blake2b512File(assetPath), key.key, sig.signature)
+      : // legacy: Ed25519 over the file itself, any size, streamed
+        await verifyEd25519File(assetPath, key.raw, sig.signature);
+  if (!matches) {
     return { ...base, valid: false, details, reason: 'signature does not match the file (file modified or signed by another key with the same key id)' };
   }
   return { ...base, valid: true, details, reason: `trusted comment: ${sig.trustedComment}` };
@@ -192,5 +203,13 @@ export async function verifyMinisign(input: SignatureInput): Promise<SignatureRe
     if (err instanceof FormatError) return { valid: false, scheme: 'minisign', reason: `malformed signature: ${err.userMessage}` };
     throw err;
   }
-  return verifyMinisignParsed(input.assetPath, key, sig, { allowLegacy: policy.allowLegacy, scheme: 'minisign' });
+  return verifyMinisignParsed(input.assetPath, key, sig, { prehashedOnly: minisignPrehashedOnly(policy), scheme: 'minisign' });
+}
+
+/**
+ * The policy's choice: `prehashedOnly`, or — from older configurations — `allowLegacy: false`.
+ * Either one refusing legacy signatures refuses them (fail closed when the two disagree).
+ */
+export function minisignPrehashedOnly(policy: { prehashedOnly?: boolean; allowLegacy?: boolean }): boolean {
+  return policy.prehashedOnly === true || policy.allowLegacy === false;
 }

@@ -4,6 +4,9 @@
  *   `pubkey` = base64 of the minisign .pub file text, as in tauri.conf.json
  * The updater verifies with legacy signatures allowed, and so do we (tauri-apps/tauri
  * updater_signature.rs; plugins-workspace updater.rs).
+ *
+ * The pinned key may be given as Tauri stores it (base64 of the .pub file) or as minisign writes it
+ * (the .pub file itself, or its bare "RW…" key line): all three name one key unambiguously.
  */
 import { FormatError } from '../core/errors';
 import { readBoundedFile } from './bounded-read';
@@ -23,10 +26,28 @@ function decodeOuterBase64(text: string, what: string): Buffer {
   return bytes;
 }
 
-/** The updater `pubkey` (base64 of the .pub file text). Throws FormatError. */
+const KEY_LINE = /^RW[A-Za-z0-9+/]{54}$/; // base64 of "Ed" ‖ key id ‖ key: 42 bytes, 56 characters
+
+/**
+ * The pinned key: the updater `pubkey` (base64 of the .pub file text), the minisign .pub file, or
+ * its "RW…" line. Throws FormatError.
+ */
 export function parseTauriPublicKey(pubkey: string): MinisignPublicKey {
   // Configuration text (trusted, hand-pasted): surrounding whitespace is forgiven.
-  return parseMinisignPublicKey(decodeOuterBase64(pubkey.trim(), 'public key').toString('utf8'));
+  const text = pubkey.trim();
+  if (text.startsWith('untrusted comment:') || KEY_LINE.test(text)) return parseMinisignPublicKey(text);
+  let inner: string;
+  try {
+    inner = decodeOuterBase64(text, 'public key').toString('utf8');
+  } catch (err) {
+    if (err instanceof FormatError) {
+      throw new FormatError('tauri', 'public key must be the updater "pubkey" (base64 of the minisign .pub file, as in tauri.conf.json), the .pub file itself, or its "RW…" line', { cause: err });
+    }
+    throw err;
+  }
+  // Tauri's form is the base64 of the whole .pub file (what `tauri signer generate` writes)
+  if (!inner.startsWith('untrusted comment:')) throw new FormatError('tauri', 'public key is base64, but not of a minisign .pub file ("untrusted comment: …" and the "RW…" line)');
+  return parseMinisignPublicKey(inner);
 }
 
 /** A Tauri `.sig` file's content (base64 of the minisign signature text). Throws FormatError. */
@@ -50,5 +71,5 @@ export async function verifyTauri(input: SignatureInput): Promise<SignatureResul
     if (err instanceof FormatError) return { valid: false, scheme: 'tauri', reason: `malformed signature: ${err.userMessage}` };
     throw err;
   }
-  return verifyMinisignParsed(input.assetPath, key, sig, { allowLegacy: true, scheme: 'tauri' });
+  return verifyMinisignParsed(input.assetPath, key, sig, { prehashedOnly: false, scheme: 'tauri' });
 }

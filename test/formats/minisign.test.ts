@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../../lambda/core/errors';
-import { MAX_LEGACY_BYTES, parseMinisignPublicKey, parseMinisignSignature, verifyMinisign } from '../../lambda/formats/minisign';
+import { parseMinisignPublicKey, parseMinisignSignature, verifyMinisign } from '../../lambda/formats/minisign';
 import { verifySignature } from '../../lambda/formats/signature';
 import type { SignatureResult } from '../../lambda/formats/types';
 import { toolsAvailable } from '../support/tools';
@@ -18,9 +18,9 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
   let sig: string;
   let legacySig: string;
 
-  const policy = (publicKey: string, allowLegacy = false) => ({ scheme: 'minisign' as const, publicKey, signatureAsset: '{asset}.minisig', allowLegacy });
-  const verify = (publicKey: string, assetPath: string, signaturePath: string, allowLegacy = false): Promise<SignatureResult> =>
-    verifyMinisign({ assetPath, signaturePath, policy: policy(publicKey, allowLegacy) });
+  const policy = (publicKey: string, prehashedOnly = false) => ({ scheme: 'minisign' as const, publicKey, signatureAsset: '{asset}.minisig', prehashedOnly });
+  const verify = (publicKey: string, assetPath: string, signaturePath: string, prehashedOnly = false): Promise<SignatureResult> =>
+    verifyMinisign({ assetPath, signaturePath, policy: policy(publicKey, prehashedOnly) });
   /** copies `src` to a new file in the temp dir, optionally transformed */
   const variant = (name: string, content: Buffer | string): string => {
     const p = join(dir, name);
@@ -64,23 +64,36 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
     }
   });
 
-  it('accepts a legacy "Ed" signature only when the policy allows it (minisign -V / -V -H agree)', async () => {
+  it('accepts a legacy "Ed" signature by default, as minisign -V does, and refuses it with prehashedOnly, as minisign -V -H does', async () => {
     expect(parseMinisignSignature(readFileSync(legacySig)).algorithm).toBe('Ed');
     expect(minisignVerdict(keyA.pubPath, file, legacySig)).toBe(true);
-    expect((await verify(keyA.pubText, file, legacySig, true)).valid).toBe(true);
+    expect((await verify(keyA.pubText, file, legacySig)).valid).toBe(true);
     expect(minisignVerdict(keyA.pubPath, file, legacySig, true)).toBe(false);
-    const r = await verify(keyA.pubText, file, legacySig, false);
+    const r = await verify(keyA.pubText, file, legacySig, true);
     expect(r.valid).toBe(false);
-    expect(r.reason).toMatch(/legacy/);
+    expect(r.reason).toMatch(/legacy.*prehashedOnly/);
+    // prehashed signatures are what prehashedOnly is for
+    expect((await verify(keyA.pubText, file, sig, true)).valid).toBe(true);
+  });
+
+  it('reads an older configuration: allowLegacy: false refuses legacy signatures, allowLegacy: true accepts them', async () => {
+    // (prehashedOnly: false is what the schema fills in when only allowLegacy is written)
+    const old = (allowLegacy: boolean, prehashedOnly = false) =>
+      verifyMinisign({ assetPath: file, signaturePath: legacySig, policy: { scheme: 'minisign', publicKey: keyA.pubText, signatureAsset: '{asset}.minisig', allowLegacy, prehashedOnly } });
+    expect((await old(false)).valid).toBe(false);
+    expect((await old(true)).valid).toBe(true);
+    // the two spellings disagreeing: refused (fail closed)
+    expect((await old(true, true)).valid).toBe(false);
+    expect((await old(false, false)).valid).toBe(false);
   });
 
   it('rejects a file with one flipped byte', async () => {
     const bytes = readFileSync(file);
     bytes[bytes.length >> 1]! ^= 0x01;
     const tampered = variant('tampered.bin', bytes);
-    for (const [s, legacy] of [[sig, false], [legacySig, true]] as const) {
+    for (const s of [sig, legacySig]) {
       expect(minisignVerdict(keyA.pubPath, tampered, s)).toBe(false);
-      const r = await verify(keyA.pubText, tampered, s, legacy);
+      const r = await verify(keyA.pubText, tampered, s);
       expect(r.valid).toBe(false);
       expect(r.reason).toMatch(/does not match the file/);
     }
@@ -126,7 +139,7 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
     text[1] = blob.toString('base64');
     const downgraded = variant('downgraded.minisig', text.join('\n'));
     expect(minisignVerdict(keyA.pubPath, file, downgraded)).toBe(false);
-    expect((await verify(keyA.pubText, file, downgraded, true)).valid).toBe(false);
+    expect((await verify(keyA.pubText, file, downgraded)).valid).toBe(false);
   });
 
   it('rejects truncated signatures (malformed → invalid, never thrown)', async () => {
@@ -139,16 +152,22 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
     }
   });
 
-  it('refuses legacy signatures over files larger than the in-memory bound', async () => {
-    const big = join(dir, 'big.bin');
-    writeFileSync(big, '');
-    truncateSync(big, MAX_LEGACY_BYTES + 1);
-    const bigSig = minisignSign(keyA, big, { legacy: true });
-    expect(minisignVerdict(keyA.pubPath, big, bigSig)).toBe(true); // minisign itself would accept: our bound is a policy
-    const r = await verify(keyA.pubText, big, bigSig, true);
-    expect(r.valid).toBe(false);
-    expect(r.reason).toMatch(/refusing more than/);
-    rmSync(big);
+  it('refuses bytes after the fourth line, a lone trailing CR included — a deliberate disagreement with minisign -V', async () => {
+    // minisign -V reads four lines with fgets and never looks further (minisign.c sig_load), and
+    // minisign-verify (Tauri) takes four lines() and drops the rest: both accept. No signer writes
+    // such bytes and none of them is signed, so we refuse them (this input made `npm run fuzz` fail).
+    const text = readFileSync(sig, 'latin1');
+    for (const [name, tail] of [['cr', '\r'], ['extra-line', 'untrusted comment: more\n'], ['blank', '\n']] as const) {
+      const s = variant(`trailing-${name}.minisig`, Buffer.from(text + tail, 'latin1'));
+      expect(minisignVerdict(keyA.pubPath, file, s), name).toBe(true);
+      const r = await verify(keyA.pubText, file, s);
+      expect(r.valid, name).toBe(false);
+      expect(r.reason).toMatch(/malformed signature: signature file has 5 lines/);
+    }
+    // while a CR that ends the fourth line (CRLF, or CR without LF at the very end) is a line ending
+    const lastCr = variant('last-cr.minisig', Buffer.from(text.replace(/\n$/, '\r'), 'latin1'));
+    expect(minisignVerdict(keyA.pubPath, file, lastCr)).toBe(true);
+    expect((await verify(keyA.pubText, file, lastCr)).valid).toBe(true);
   });
 
   it('treats a malformed pinned key as a configuration error, a missing asset as "could not check"', async () => {

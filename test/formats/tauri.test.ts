@@ -49,8 +49,11 @@ describe.skipIf(!toolsAvailable('minisign'))('Tauri updater signatures', () => {
     expect(r.reason).toContain('file:app_1.2.3_x64.AppImage.tar.gz');
   });
 
-  it('accepts legacy signatures, as the Tauri updater does', async () => {
+  it('accepts legacy signatures, as the Tauri updater does (and rejects them over a changed file)', async () => {
     expect((await verify(pubkeyA, file, legacyTauriSig)).valid).toBe(true);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1]! ^= 0x01;
+    expect((await verify(pubkeyA, write('legacy-tampered.tar.gz', bytes), legacyTauriSig)).valid).toBe(false);
   });
 
   it('accepts one trailing newline after the base64, nothing else', async () => {
@@ -88,8 +91,32 @@ describe.skipIf(!toolsAvailable('minisign'))('Tauri updater signatures', () => {
     expect((await verify(pubkeyA, file, minisig)).valid).toBe(false); // one base64 layer missing
   });
 
-  it('refuses a pubkey that is not base64 of a .pub file (configuration error)', async () => {
-    await expect(verify(keyA.keyLine, file, tauriSig)).rejects.toBeInstanceOf(FormatError);
+  it('takes the pinned key as Tauri stores it (base64 of the .pub file), as the .pub file itself, or as its "RW…" line', async () => {
+    for (const form of [pubkeyA, keyA.pubText, keyA.keyLine, `  ${pubkeyA}\n`, keyA.pubText.replace(/\n/g, '\r\n')]) {
+      expect(parseTauriPublicKey(form).keyIdHex).toBe(parseTauriPublicKey(pubkeyA).keyIdHex);
+      expect((await verify(form, file, tauriSig)).valid).toBe(true);
+    }
+    // every form of the other key still names the other key
+    for (const form of [pubkeyB, keyB.pubText, keyB.keyLine]) expect((await verify(form, file, tauriSig)).unpinnedSigner).toBe(true);
+  });
+
+  it('refuses a pubkey that is none of these forms (configuration error)', async () => {
+    for (const bad of ['RWnotakey', tauriEncode(keyA.keyLine), tauriEncode('untrusted comment: x\n'), 'dW50cnVzdGVkIGNvbW1lbnQ6', keyA.keyLine.slice(0, -1)]) {
+      await expect(verify(bad, file, tauriSig), bad).rejects.toBeInstanceOf(FormatError);
+    }
+  });
+
+  it('refuses bytes after the fourth line of the decoded signature, a lone CR included (npm run fuzz -- --seed 113 found it)', async () => {
+    // minisign -V and Tauri's minisign-verify read four lines and ignore the rest: a deliberate
+    // disagreement, see minisign.ts. The mutation "Cg==" → "Cg0=" decodes to "…\n\r".
+    const inner = readFileSync(minisig, 'latin1');
+    const withCr = write('inner-cr.minisig', Buffer.from(inner + '\r', 'latin1'));
+    expect(minisignVerdict(keyA.pubPath, file, withCr)).toBe(true);
+    const r = await verify(pubkeyA, file, write('cr.sig', tauriEncode(Buffer.from(inner + '\r', 'latin1'))));
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/5 lines/);
+    // a CRLF inner text is still fine
+    expect((await verify(pubkeyA, file, write('crlf.sig', tauriEncode(inner.replace(/\n/g, '\r\n'))))).valid).toBe(true);
   });
 
   it('is reachable through the dispatcher', async () => {

@@ -21,21 +21,29 @@ const target: FuzzTarget = {
     const mutAsset = join(dir, 'mut.bin');
     const genuineSig = join(dir, 'genuine.minisig');
     writeFileSync(genuineSig, sig);
-    const policy = (allowLegacy: boolean) => ({ scheme: 'minisign' as const, publicKey: key.pubText, signatureAsset: '{asset}.minisig', allowLegacy });
+    const genuineLegacy = join(dir, 'genuine-legacy.minisig');
+    writeFileSync(genuineLegacy, legacy);
+    const policy = (prehashedOnly: boolean) => ({ scheme: 'minisign' as const, publicKey: key.pubText, signatureAsset: '{asset}.minisig', prehashedOnly });
     const cases: FuzzCase[] = [
       {
         bytes: sig,
-        check: (m) => checkWith(mutSig, m, () => verifyMinisign({ assetPath: asset, signaturePath: mutSig, policy: policy(false) })),
+        check: (m) => checkWith(mutSig, m, () => verifyMinisign({ assetPath: asset, signaturePath: mutSig, policy: policy(true) })),
         isEquivalent: (m) => minisignEquivalent(sig, m),
       },
       {
         bytes: legacy,
-        check: (m) => checkWith(mutSig, m, () => verifyMinisign({ assetPath: asset, signaturePath: mutSig, policy: policy(true) })),
+        check: (m) => checkWith(mutSig, m, () => verifyMinisign({ assetPath: asset, signaturePath: mutSig, policy: policy(false) })),
         isEquivalent: (m) => minisignEquivalent(legacy, m),
       },
       {
         bytes: original,
-        check: (m) => checkWith(mutAsset, m, () => verifyMinisign({ assetPath: mutAsset, signaturePath: genuineSig, policy: policy(false) })),
+        check: (m) => checkWith(mutAsset, m, () => verifyMinisign({ assetPath: mutAsset, signaturePath: genuineSig, policy: policy(true) })),
+        isEquivalent: (m) => sameBytes(original, m),
+      },
+      {
+        // the signed file under a legacy signature: the streamed Ed25519 check
+        bytes: original,
+        check: (m) => checkWith(mutAsset, m, () => verifyMinisign({ assetPath: mutAsset, signaturePath: genuineLegacy, policy: policy(false) })),
         isEquivalent: (m) => sameBytes(original, m),
       },
     ];
