@@ -97,7 +97,10 @@ export function quotaLabel(t: Target): string {
   return compute.startsWith('lambda/') ? `${env} ${compute}` : `${env}/${compute}`;
 }
 
+/** "Concurrently running builds for Linux/Medium environment" (per environment and compute type) */
 const QUOTA_NAME = /^Concurrently running builds for (.+) environment$/i;
+/** "Concurrently running builds" (all environments of the account) */
+const ACCOUNT_QUOTA = /^Concurrently running builds$/i;
 const normal = (s: string) => s.toLowerCase().replace(/\s+/g, ' ').trim();
 
 async function allQuotas(quotas: ServiceQuotasClient, which: 'applied' | 'default'): Promise<ServiceQuota[]> {
@@ -115,6 +118,14 @@ async function allQuotas(quotas: ServiceQuotasClient, which: 'applied' | 'defaul
   return out;
 }
 
+function quotaFor(byLabel: Map<string, ServiceQuota>, label: string): ServiceQuota | undefined {
+  const exact = byLabel.get(label);
+  if (exact || !label.startsWith('windows')) return exact;
+  // Windows quota names name the server version; any Windows entry of the same compute type
+  const compute = label.slice(label.indexOf('/'));
+  return [...byLabel].find(([l]) => l.startsWith('windows') && l.endsWith(compute))?.[1];
+}
+
 export async function quotaCheck(quotas: ServiceQuotasClient, ctx: DoctorContext): Promise<CheckResult> {
   const id = 'codebuild-quota';
   if (!ctx.config) return cannot(id, `the targets are unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE');
@@ -122,7 +133,7 @@ export async function quotaCheck(quotas: ServiceQuotasClient, ctx: DoctorContext
   const onDemand = ctx.config.targets.filter((t) => !t.fleetArn);
   if (onDemand.length === 0) return ok(id, 'every target builds on a reserved fleet: on-demand concurrency quotas do not apply');
   let applied: ServiceQuota[];
-  let defaults: ServiceQuota[] = [];
+  let defaults: ServiceQuota[];
   try {
     applied = await allQuotas(quotas, 'applied');
     defaults = await allQuotas(quotas, 'default');
@@ -130,10 +141,13 @@ export async function quotaCheck(quotas: ServiceQuotasClient, ctx: DoctorContext
     return failed(id, 'reading the CodeBuild service quotas', 'servicequotas:ListServiceQuotas and servicequotas:ListAWSDefaultServiceQuotas', err);
   }
   const byLabel = new Map<string, ServiceQuota>();
+  let account: ServiceQuota | undefined;
   // applied values win over defaults (ListServiceQuotas leaves out quotas without an applied value)
   for (const q of [...defaults, ...applied]) {
+    if (q.Value === undefined) continue;
     const m = QUOTA_NAME.exec(q.QuotaName ?? '');
-    if (m && q.Value !== undefined) byLabel.set(normal(m[1]!), q);
+    if (m) byLabel.set(normal(m[1]!), q);
+    else if (ACCOUNT_QUOTA.test(q.QuotaName ?? '')) account = q;
   }
   const need = new Map<string, string[]>();
   for (const t of onDemand) need.set(quotaLabel(t), [...(need.get(quotaLabel(t)) ?? []), t.name]);
@@ -141,13 +155,17 @@ export async function quotaCheck(quotas: ServiceQuotasClient, ctx: DoctorContext
   const unknown: string[] = [];
   const fine: string[] = [];
   for (const [label, names] of need) {
-    const q = byLabel.get(label) ?? (label.startsWith('windows server 2019/') ? byLabel.get(label.replace('windows server 2019/', 'windows/')) : undefined);
+    const q = quotaFor(byLabel, label);
     if (!q) unknown.push(`${label} (${names.join(', ')})`);
     else if (q.Value! < names.length) short.push(`${q.QuotaName} is ${q.Value} (${q.QuotaCode}) but ${names.length} targets build there at once: ${names.join(', ')}`);
     else fine.push(`${label}: ${names.length} of ${q.Value}`);
   }
+  if (account) {
+    if (account.Value! < onDemand.length) short.push(`${account.QuotaName} is ${account.Value} (${account.QuotaCode}) but ${onDemand.length} targets build at once`);
+    else fine.push(`account: ${onDemand.length} of ${account.Value}`);
+  }
   if (short.length) {
-    return problem(id, `${short.join('; ')} — builds beyond the quota queue and a queued build is dropped after its queue timeout`, 'request an increase in Service Quotas → AWS CodeBuild (new accounts start as low as 1)');
+    return problem(id, `${short.join('; ')} — builds beyond the quota queue, and a queued build is dropped after its queue timeout`, 'request an increase in Service Quotas → AWS CodeBuild (new accounts start as low as 1)');
   }
   if (unknown.length) return cannot(id, `no Service Quotas entry found for ${unknown.join('; ')}${fine.length ? ` (checked: ${fine.join('; ')})` : ''}`, 'look the quota up in Service Quotas → AWS CodeBuild');
   return ok(id, `CodeBuild concurrent builds: ${fine.join('; ')}`);
