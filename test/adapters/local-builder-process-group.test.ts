@@ -73,4 +73,16 @@ describe.each(modes)('a build %s', (_name, mode, ready) => {
     expect(r.status).toBe('STOPPED');
     expect(pidsWith(`sleep ${n}`)).toEqual([]);
   });
+
+  it.skipIf(!ready)('still running when the builder is disposed (the run is over) is stopped, nothing left', { timeout: 20_000 }, async () => {
+    const n = unique();
+    const b = builder({ maxTimeoutMs: 15_000 });
+    const running = b.run(buildRequest(repo, `setsid sleep ${n} & sleep ${n}`));
+    await new Promise((r) => setTimeout(r, 800));
+    const t0 = Date.now();
+    await b.dispose();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect((await running).status).toBe('STOPPED');
+    expect(pidsWith(`sleep ${n}`)).toEqual([]);
+  });
 });

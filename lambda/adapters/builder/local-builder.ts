@@ -87,7 +87,11 @@ const IMAGE_NOTE: Record<Exclude<Isolation, 'docker'>, (image: string) => string
 
 export class LocalBuilder implements Builder {
   private readonly dirs: string[] = [];
+  /** builds in flight, stopped by dispose() */
+  private readonly inFlight = new Map<Promise<unknown>, AbortController>();
   private chosen: Isolation | undefined;
+  /** bumped by dispose(): a build that began before it is stopped, even if still cloning then */
+  private generation = 0;
   constructor(private readonly options: LocalBuilderOptions = {}) {}
 
   /** How builds run here; throws BuildNotSandboxedError when they may not run at all. */
@@ -101,6 +105,7 @@ export class LocalBuilder implements Builder {
     const startedAt = new Date();
     // before anything is cloned: a build with no sandbox is refused (thrown, reported as BUILD_NOT_SANDBOXED)
     const isolation = this.isolation();
+    const generation = this.generation;
     const root = await mkdtemp(join(this.options.workRoot ?? tmpdir(), `relverify-${target.name}-`));
     this.dirs.push(root);
     const src = join(root, 'src');
@@ -166,7 +171,20 @@ export class LocalBuilder implements Builder {
     const timeoutMs = Math.min(target.timeoutMinutes * 60_000, this.options.maxTimeoutMs ?? Infinity);
     // `docker run` killed is not the container stopped: remove the container itself
     const onKill = isolation === 'docker' ? () => void spawn('docker', ['rm', '-f', container], { env, stdio: 'ignore' }).on('error', () => {}) : undefined;
-    const { status, message } = await this.spawnBuild(cmd, args, env, src, logPath, timeoutMs, signal, marker, onKill);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    if (signal?.aborted || generation !== this.generation) stop.abort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const building = this.spawnBuild(cmd, args, env, src, logPath, timeoutMs, stop.signal, marker, onKill);
+    this.inFlight.set(building, stop);
+    let ended: Awaited<typeof building>;
+    try {
+      ended = await building;
+    } finally {
+      this.inFlight.delete(building);
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const { status, message } = ended;
     const logTail = await tail(logPath, 40);
     return { ...base, status, message, checkedOutSha, logTail, durationMs: Date.now() - startedAt.getTime() };
   }
@@ -188,8 +206,11 @@ export class LocalBuilder implements Builder {
     return describeEnd(r, timeoutMs);
   }
 
-  /** Removes the build directories (unless `keep`). */
+  /** Stops builds still running (their whole groups), then removes the build directories (unless `keep`). */
   async dispose(): Promise<void> {
+    this.generation++;
+    for (const stop of this.inFlight.values()) stop.abort();
+    await Promise.allSettled([...this.inFlight.keys()]);
     if (this.options.keep) return;
     await Promise.all(this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
   }

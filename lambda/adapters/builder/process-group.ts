@@ -45,6 +45,19 @@ export interface GroupRunResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Groups of builds still running. If the verifier exits anyway (a run deadline, a fatal error), they
+ * are killed on the way out: a detached group would otherwise outlive us. */
+const liveGroups = new Set<number>();
+let exitHook = false;
+function track(pgid: number): void {
+  liveGroups.add(pgid);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const g of liveGroups) signalGroup(g, 'SIGKILL');
+  });
+}
+
 function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
@@ -124,6 +137,7 @@ export function runProcessGroup(cmd: string, args: string[], options: GroupRunOp
     const streams: Readable[] = [child.stdout, child.stderr];
     for (const s of streams) s.on('data', options.onOutput);
 
+    if (child.pid !== undefined) track(child.pid);
     let end: GroupEnd | undefined;
     let exited = false;
     let killing: Promise<number> | undefined;
@@ -147,6 +161,7 @@ export function runProcessGroup(cmd: string, args: string[], options: GroupRunOp
     const settle = (r: GroupRunResult) => {
       if (settled) return;
       settled = true;
+      if (pgid !== undefined) liveGroups.delete(pgid); // already killed; never signal a pgid that may be reused
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       resolve(r);
