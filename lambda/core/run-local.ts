@@ -11,9 +11,9 @@ import { alertFor } from './alert';
 import { attestationKeys, statementBytes } from './attestation';
 import { checkTarget, type CheckDeps } from './check-target';
 import type { Config } from './config/schema';
-import { errorMessage } from './errors';
+import { errorMessage, VerifierError } from './errors';
 import { guardRun, lastResortReport, runDeadlineMs } from './last-resort';
-import { finding } from './findings';
+import { finding, worseOf } from './findings';
 import type { FormatOps } from './format-ops';
 import { newRunId, planRun, type RunPlan } from './plan';
 import type { Builder, BuildResult, Forge, Notifier, Store } from './ports';
@@ -44,6 +44,12 @@ export interface LocalRunOptions {
   explainMismatch?: (runId: string) => CheckDeps['explainMismatch'];
   /** hard deadline of the whole run in ms. @default runDeadlineMs(config) */
   deadlineMs?: number;
+  /**
+   * Set when the builds run as bare host processes (`--unsafe-host-build`): every target then carries
+   * a BUILD_NOT_SANDBOXED finding with this message — such a build could have altered the
+   * verifier's own files, so its target is never VERIFIED (comparisons are still reported).
+   */
+  unsandboxedBuilds?: string;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -128,11 +134,19 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
           build = await ports.builder.run({ runId, target, cloneUrl, commitSha: p.release.tagCommitSha, tag: p.release.tag, version: p.version });
         } catch (err) {
           progress(`[${target.name}] build could not run: ${errorMessage(err)}`);
+          if (err instanceof VerifierError && err.code === 'BUILD_NOT_SANDBOXED') {
+            const f = finding('BUILD_NOT_SANDBOXED', `build of ${target.name} refused: ${err.userMessage}`, { target: target.name });
+            return { name: target.name, verdict: 'INCOMPLETE', artifacts: [], findings: [f] };
+          }
           const f = finding('BUILD_NOT_STARTED', `build of ${target.name} could not run: ${errorMessage(err)}`, { target: target.name });
           return { name: target.name, verdict: 'INCOMPLETE', artifacts: [], findings: [f] };
         }
         progress(`[${target.name}] build finished ${build.status} in ${fmtDuration(build.durationMs ?? Date.now() - t0)}${build.message ? ` (${build.message})` : ''}`);
         const result = await checkTarget(p, target.name, build, { forge: ports.forge, workDir, limits, formats: ports.formats, keepFiles: options.keepFiles, now: options.now, explainMismatch: options.explainMismatch?.(runId) });
+        if (options.unsandboxedBuilds) {
+          result.findings.push(finding('BUILD_NOT_SANDBOXED', `build of ${target.name} ran on the host without a sandbox: ${options.unsandboxedBuilds}`, { target: target.name, evidence: { buildId: build.buildId } }));
+          result.verdict = worseOf(result.verdict, 'INCOMPLETE');
+        }
         await ports.store.put(runKeys.target(runId, target.name), JSON.stringify(result, null, 2), { ifNoneMatch: true });
         progress(`[${target.name}] ${result.verdict} (checked in ${fmtDuration(Date.now() - t0)} total)`);
         return result;
