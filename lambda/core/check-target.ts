@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { errorMessage, ForgeError, VerifierError } from './errors';
 import { finding, verdictOf, type Finding } from './findings';
 import type { AssetSource, DirectSignaturePolicy } from './config/schema';
+import { CURATED_MACOS_IMAGE } from './config/schema';
 import type { PlannedArtifact, RunPlan } from './plan';
 import type { BuildResult, DownloadLimits, DownloadedFile, Forge } from './ports';
 import type { ArtifactReport, ComparisonReport, SignatureReport, TargetReport } from './report';
@@ -125,6 +126,22 @@ class TargetChecker {
         finding('BUILD_WRONG_COMMIT', `build of ${this.target} checked out ${build.checkedOutSha}, not the tagged commit ${expectedSha}`, {
           ...ctx,
           evidence: { expected: expectedSha, got: build.checkedOutSha, buildId: build.buildId },
+        }),
+      );
+    }
+    if (build.overrides?.length) {
+      findings.push(
+        finding('BUILD_OVERRIDDEN', `build of ${this.target} did not run the planned recipe: ${build.overrides.join('; ')}`, {
+          ...ctx,
+          evidence: { buildId: build.buildId, overrides: build.overrides },
+        }),
+      );
+    }
+    if (CURATED_MACOS_IMAGE.test(build.image.ref)) {
+      findings.push(
+        finding('IMAGE_NOT_DIGEST_PINNED', `image not pinned by digest: fleet-provided (${build.image.ref}, updated by CodeBuild in place); the build's OS and toolchain can change between runs`, {
+          ...ctx,
+          evidence: { image: build.image.ref },
         }),
       );
     }

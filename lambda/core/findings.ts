@@ -37,6 +37,10 @@ export const FINDING_CODES = {
   /** no Docker and no bubblewrap: the build was refused, or ran on the host because --unsafe-host-build allowed it (a host build could alter the verifier's own files, so never VERIFIED) */
   BUILD_NOT_SANDBOXED: 'INCOMPLETE',
   BUILD_WRONG_COMMIT: 'INCOMPLETE',
+  // the build's record (BatchGetBuilds) shows an image, command, variable or privileged mode the
+  // plan did not ask for: the rebuild is not evidence for the planned recipe. INCOMPLETE, not
+  // TAMPERED: it says nothing about the release, only that this check could not be made.
+  BUILD_OVERRIDDEN: 'INCOMPLETE',
   TARGET_NOT_REPORTED: 'INCOMPLETE',
   ARTIFACT_MISSING: 'INCOMPLETE',
   ARTIFACT_REFUSED: 'INCOMPLETE',
@@ -61,6 +65,9 @@ export const FINDING_CODES = {
   UNVERIFIED_ASSET: 'INCOMPLETE',
   // NOTICE: worth knowing, does not change the verdict
   IMAGE_NOT_ENFORCED: 'NOTICE',
+  // a macOS target runs the curated image its fleet provides (aws/codebuild/macos-arm-base:<n>),
+  // which CodeBuild updates in place: the image is named, not pinned by digest
+  IMAGE_NOT_DIGEST_PINNED: 'NOTICE',
   HISTORY_BASELINE: 'NOTICE',
   AUDIT_TAG_UNPROTECTED: 'NOTICE',
   AUDIT_TAG_CREATE_TOO_WIDE: 'NOTICE',

@@ -137,6 +137,9 @@ export interface BuildResult {
   image: BuildImageInfo;
   /** the commit the build actually checked out, as the build reported it */
   checkedOutSha?: string;
+  /** what the build's own record shows differs from the plan (image, command, variables,
+   * privileged mode): the build did not run the planned recipe. Empty or absent: none seen. */
+  overrides?: string[];
   artifacts: ArtifactSource;
 }
 

@@ -185,7 +185,12 @@ async function wire() {
     config,
     store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
     notifier: new SnsNotifier({ topicArn: requireEnv(ENV.topicArn) }),
-    results: new CodeBuildResults({ projects: Object.fromEntries(Object.entries(projects).map(([t, p]) => [p, t])), artifactsBucket: requireEnv(ENV.artifactsBucket) }),
+    results: new CodeBuildResults({
+      projects: Object.fromEntries(Object.entries(projects).map(([t, p]) => [p, t])),
+      artifactsBucket: requireEnv(ENV.artifactsBucket),
+      // the build's record is compared with what the stack fixed (BUILD_OVERRIDDEN)
+      recipes: Object.fromEntries(config.targets.map((t) => [t.name, { command: t.command, env: t.env, privileged: t.privileged }])),
+    }),
     forge: async () => forgeFromConfig(config, await token.read()),
     formats: async () => (await import('../formats/ops')).formatOps,
     signer: new KmsAttestationSigner({ keyArn: requireEnv(ENV.attestationKey) }),

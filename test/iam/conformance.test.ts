@@ -74,7 +74,7 @@ async function wholeRun(stack: StackUnderTest, work: string): Promise<{ recorded
       config,
       store: store('checker'),
       notifier: notifier('checker'),
-      results: new CodeBuildResults({ codebuild: checkerCodeBuild, s3: checkerS3, projects: Object.fromEntries(Object.entries(names.projects).map(([t, p]) => [p, t])), artifactsBucket: names.artifactsBucket }),
+      results: new CodeBuildResults({ codebuild: checkerCodeBuild, s3: checkerS3, projects: Object.fromEntries(Object.entries(names.projects).map(([t, p]) => [p, t])), artifactsBucket: names.artifactsBucket, recipes: Object.fromEntries(config.targets.map((t) => [t.name, { command: t.command, env: t.env, privileged: t.privileged }])) }),
       forge: forgeAs('checker'),
       formats,
       signer: new KmsAttestationSigner({ keyArn: names.attestationKeyArn, client: aws.kms('checker') }),
@@ -115,6 +115,9 @@ describe('IAM conformance: every request of a whole run is allowed by the synthe
     expect(error).toBeUndefined();
     // the run really happened: a mismatch with a diff report and a signed attestation
     expect(summary?.verdict).toBe('MISMATCH');
+    // the builds' records match the plan: no BUILD_OVERRIDDEN
+    expect(JSON.stringify(summary)).not.toContain('BUILD_OVERRIDDEN');
+    expect(summary?.targets.find((t) => t.name === 'alpha')?.verdict).toBe('VERIFIED');
     const callers = new Set(recorded.map((r) => r.caller));
     expect([...callers].sort()).toEqual(['build:alpha', 'build:gamma', 'checker', 'deadman', 'diff', 'launcher']);
     const ops = new Set(recorded.map((r) => `${r.caller} ${r.client}.${r.operation}`));

@@ -99,10 +99,56 @@ export interface BuildRecord {
   build: Build;
 }
 
+/** What the stack fixed in a target's project (its configuration): compared with the build's record. */
+export interface ExpectedRecipe {
+  command: string;
+  env: Record<string, string>;
+  privileged: boolean;
+}
+
+/** The variables the launcher passes (codebuild-launcher.ts); anything else came from elsewhere. */
+const LAUNCHER_VARIABLES: ReadonlySet<string> = new Set([BUILD_ENV.runId, BUILD_ENV.target, BUILD_ENV.commit, BUILD_ENV.tag, BUILD_ENV.version, BUILD_ENV.cloneUrl, BUILD_ENV.artifacts, BUILD_ENV.sourceS3]);
+
+/**
+ * Where a build's own record (BatchGetBuilds) departs from the plan: another image, another
+ * command, a configured variable changed or missing, a variable nobody planned, privileged mode.
+ * IAM denies these overrides at StartBuild; this catches what IAM cannot see (a grant changed
+ * by hand, a field without a condition key) from what CodeBuild says it ran.
+ */
+export function overridesOf(build: Build, plannedImage: string, expected: ExpectedRecipe): string[] {
+  const out: string[] = [];
+  const recorded = build.environment?.image;
+  if (recorded !== plannedImage) out.push(`image ${recorded ?? '(none recorded)'}, planned ${plannedImage}`);
+  const vars = build.environment?.environmentVariables ?? [];
+  const values = new Map<string, Set<string>>();
+  for (const v of vars) {
+    const name = v.name ?? '';
+    if (!values.has(name)) values.set(name, new Set());
+    values.get(name)!.add(v.value ?? '');
+    if (v.type && v.type !== 'PLAINTEXT') out.push(`variable ${name} is ${v.type}, not PLAINTEXT`);
+  }
+  const expectedVars: Record<string, string> = { ...expected.env, [BUILD_ENV.command]: expected.command };
+  for (const [name, value] of Object.entries(expectedVars)) {
+    const got = values.get(name);
+    if (!got) out.push(`variable ${name} missing`);
+    else if (got.size !== 1 || !got.has(value)) out.push(`variable ${name} is ${JSON.stringify([...got].join(' | '))}, planned ${JSON.stringify(value)}`);
+  }
+  for (const [name, got] of values) {
+    if (name in expectedVars) continue;
+    if (!LAUNCHER_VARIABLES.has(name)) out.push(`variable ${name} was not planned`);
+    else if (got.size !== 1) out.push(`variable ${name} has ${got.size} values`);
+  }
+  if (build.environment?.privilegedMode === true && !expected.privileged) out.push('privileged mode on, planned off');
+  return out;
+}
+
 export interface CodeBuildResultsOptions {
   /** CodeBuild project name → target name */
   projects: Record<string, string>;
   artifactsBucket: string;
+  /** target name → what its project fixes; with it, toBuildResult reports every departure
+   * (BUILD_OVERRIDDEN). The Lambda always passes it. @default no comparison */
+  recipes?: Record<string, ExpectedRecipe>;
   codebuild?: CodeBuildClient;
   s3?: S3Client;
 }
@@ -172,6 +218,7 @@ export class CodeBuildResults {
       // The buildspec fails the build (PRE_BUILD) unless HEAD is the planned commit; the build's
       // own claims about what it checked out are not evidence, so none is reported here.
       checkedOutSha: undefined,
+      overrides: this.options.recipes ? (this.options.recipes[target] ? overridesOf(build, plannedImage, this.options.recipes[target]) : [`no recipe for target ${target}`]) : undefined,
       artifacts: this.artifactsOf(build, target),
     };
   }
