@@ -68,7 +68,7 @@ const emptyStore: Store = {
   put: async () => {
     throw new Error('a dry run must not write');
   },
-  locate: (k) => `s3://results/${k}`,
+  locate: (k: string) => `s3://results/${k}`,
 } as unknown as Store;
 
 async function dryRunAnswer(config: Config, forgeFails?: string): Promise<DryRunResult> {
