@@ -76,9 +76,9 @@ export interface LaunchResult {
 }
 
 export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<LaunchResult> {
-  const event: LauncherEvent = LauncherEventSchema.safeParse(rawEvent ?? {}).success ? LauncherEventSchema.parse(rawEvent ?? {}) : {};
   // a dry run asked for must never start anything, whoever calls launch() with it
-  if (event.dryRun) throw new VerifierError('DRY_RUN_MISROUTED', 'a dry-run event reached launch(); dryRun() answers it');
+  if (isDryRun(rawEvent)) throw new VerifierError('DRY_RUN_MISROUTED', 'a dry-run event reached launch(); dryRun() answers it');
+  const event: LauncherEvent = LauncherEventSchema.safeParse(rawEvent ?? {}).success ? LauncherEventSchema.parse(rawEvent ?? {}) : {};
   const { config, store, logger } = deps;
   const now = (deps.now ?? (() => new Date()))();
   const fanIn: FanInDeps = {
@@ -235,8 +235,11 @@ export interface DeployedConfig {
   targets: { name: string; platform: string; image: string; fleetArn?: string; computeType?: string }[];
 }
 
+/** Any `dryRun` other than absent or `false` is a dry run: a malformed one ("true", 1) must not launch. */
 export function isDryRun(event: unknown): boolean {
-  return typeof event === 'object' && event !== null && (event as { dryRun?: unknown }).dryRun === true;
+  if (typeof event !== 'object' || event === null) return false;
+  const v = (event as { dryRun?: unknown }).dryRun;
+  return v !== undefined && v !== false && v !== null;
 }
 
 export function deployedConfig(config: Config): DeployedConfig {

@@ -122,8 +122,12 @@ describe('launcher dry run', () => {
 
   it('launch() refuses a dry-run event instead of starting builds; a real launch does write and start (the mocks would see it)', async () => {
     expect(isDryRun({ dryRun: true })).toBe(true);
-    expect(isDryRun({ dryRun: 'yes' })).toBe(false);
+    // a malformed dry-run flag is still a dry run: it must never launch
+    expect(isDryRun({ dryRun: 'true' })).toBe(true);
+    expect(isDryRun({ dryRun: false })).toBe(false);
+    expect(isDryRun({ source: 'schedule' })).toBe(false);
     await expect(launch({ dryRun: true }, deps())).rejects.toThrow(/dry-run event reached launch/);
+    await expect(launch({ dryRun: 'true' }, deps())).rejects.toThrow(/dry-run event reached launch/);
     expectNothingWritten();
     // the control: the same deps, a real launch — the assertions above would catch it
     await launch({}, deps({ stageSource: async (plan) => ({ key: `sources/${plan.runId}/source.tar`, uri: `s3://artifacts/sources/${plan.runId}/source.tar`, sha256: 'a'.repeat(64), size: 1, commit: SHA }) as never }));
