@@ -18,11 +18,17 @@ import { hasTool, toolsAvailable } from '../support/tools';
 import { buildMachO } from './macho-fixtures';
 import {
   buildSuperBlob,
+  cdhashOf,
+  codeResources,
+  file,
+  infoPlist,
+  link,
   makeTestAppleChain,
   readSuperBlob,
   readZip,
   signCms,
   signDmg,
+  signMachO,
   stripUnsignedAttributes,
   superBlobOf,
   withSuperBlob,
@@ -345,5 +351,78 @@ describe.skipIf(!toolsAvailable('openssl'))('apple: DMG signatures (real unsigne
     const any = await verify(p, { certSha256: [dev.leaf.sha256], requireDeveloperId: false }, { testAnchors: [dev.rootCert] });
     expect(any.reason).toContain('CodeDirectory team ID TESTTEAM01 differs');
     expect(createHash('sha256').update(dev.leaf.certDer).digest('hex')).toBe(dev.leaf.sha256);
+  });
+});
+
+describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14'))('apple: a bundle with nested code (built by clang + ld64.lld, signed by a test CA mimicking Apple)', () => {
+  const T = 'TESTTEAM01';
+  let base: Buffer;
+  beforeAll(() => {
+    const d = mkdtempSync(join(dir, 'nested-'));
+    base = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'arm64', linkerSign: true, output: 'base' }));
+  });
+
+  interface Parts { helper?: Buffer; fwExe?: Buffer; extra?: Member[]; drop?: string }
+  async function app(p: Parts = {}): Promise<string> {
+    const fwInfo = infoPlist('Lib', 'com.example.lib');
+    const fwData = Buffer.from('framework resource');
+    const fwSeal = codeResources({ 'Resources/Info.plist': fwInfo, 'Resources/data.txt': fwData });
+    const fwExe = p.fwExe ?? (await signMachO(base, chain, { identifier: 'com.example.lib', teamId: T, special: { 1: fwInfo, 3: fwSeal } }));
+    const helper = p.helper ?? (await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T }));
+    const appInfo = infoPlist('Main', 'com.example.app');
+    const appData = Buffer.from('app resource');
+    const realFw = await signMachO(base, chain, { identifier: 'com.example.lib', teamId: T, special: { 1: fwInfo, 3: fwSeal } });
+    const realHelper = await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T });
+    const appSeal = codeResources({ 'Resources/data.txt': appData, 'MacOS/helper': { cdhash: cdhashOf(realHelper) }, 'Frameworks/Lib.framework': { cdhash: cdhashOf(realFw) } });
+    const main = await signMachO(base, chain, { identifier: 'com.example.app', teamId: T, special: { 1: appInfo, 3: appSeal } });
+    const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
+    const members: Member[] = [
+      file('Main.app/Contents/Info.plist', appInfo),
+      file('Main.app/Contents/MacOS/Main', main, 0o100755),
+      file('Main.app/Contents/MacOS/helper', helper, 0o100755),
+      file('Main.app/Contents/Resources/data.txt', appData),
+      file('Main.app/Contents/_CodeSignature/CodeResources', appSeal),
+      file(`${fw}Versions/A/Lib`, fwExe, 0o100755),
+      file(`${fw}Versions/A/Resources/Info.plist`, fwInfo),
+      file(`${fw}Versions/A/Resources/data.txt`, fwData),
+      file(`${fw}Versions/A/_CodeSignature/CodeResources`, fwSeal),
+      link(`${fw}Versions/Current`, 'A'),
+      link(`${fw}Lib`, 'Versions/Current/Lib'),
+      link(`${fw}Resources`, 'Versions/Current/Resources'),
+    ].filter((m) => m.name !== p.drop);
+    members.push(...(p.extra ?? []));
+    const out = tmp('nested.zip');
+    await writeZip(out, members);
+    return out;
+  }
+  const check = (path: string) => verify(path, { teamId: T }, { testAnchors: [chain.rootCert] });
+
+  it('verifies: main executable, resources, a nested helper and a framework bound by their cdhashes', async () => {
+    const r = await check(await app());
+    expect(r.reason).toContain('pinned by Team ID TESTTEAM01');
+    expect(r.valid).toBe(true);
+    const bundle = (r.details!.bundles as Array<{ nested: Array<{ code: string }> }>)[0]!;
+    expect(bundle.nested.map((x) => x.code).sort()).toEqual(['Frameworks/Lib.framework', 'MacOS/helper']);
+  });
+  it('a modified nested helper, or one validly re-signed (another cdhash), is refused', async () => {
+    const flipped = Buffer.from(await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T }));
+    flipped[100] ^= 1;
+    expect((await check(await app({ helper: flipped }))).reason).toMatch(/nested Main\.app\/MacOS\/helper: slice arm64: code page 0 .*does not match/);
+    const other = await signMachO(base, chain, { identifier: 'com.example.other', teamId: T });
+    expect((await check(await app({ helper: other }))).reason).toContain('MacOS/helper: its cdhash does not match the one sealed by CodeResources');
+    expect((await check(await app({ helper: base }))).reason).toContain('nested Main.app/MacOS/helper: ad-hoc signed (nested code must be signed)');
+  });
+  it('a framework with a changed resource, an unsealed file, or a non-symlink beside Versions is refused', async () => {
+    const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
+    const changed = await app({ drop: `${fw}Versions/A/Resources/data.txt`, extra: [file(`${fw}Versions/A/Resources/data.txt`, 'changed')] });
+    expect((await check(changed)).reason).toMatch(/^Main\.app\/Contents\/Frameworks\/Lib\.framework: Resources\/data\.txt does not match its sealed SHA-256/);
+    const added = await app({ extra: [file(`${fw}Versions/A/Resources/new.txt`, 'x')] });
+    expect((await check(added)).reason).toContain('Resources/new.txt is not sealed by CodeResources');
+    const beside = await app({ extra: [file(`${fw}evil`, 'x')] });
+    expect((await check(beside)).reason).toContain("lies outside the framework's signed version directory");
+  });
+  it('a file beside the .app in the archive is refused; __MACOSX metadata is not', async () => {
+    expect((await check(await app({ extra: [file('install.sh', '#!/bin/sh\n')] }))).reason).toContain('install.sh lies outside the archive\'s .app bundles');
+    expect((await check(await app({ extra: [file('__MACOSX/Main.app/._Main', 'x')] }))).valid).toBe(true);
   });
 });

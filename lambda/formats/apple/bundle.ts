@@ -259,7 +259,8 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     const inner = await checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget);
     notes.push(...inner.notes);
     const bad = inner.units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
-    if (bad) return fail(`nested ${rel}: ${bad.problem ?? 'ad-hoc signed'}`);
+    // the inner problem names the nested bundle by its archive path already
+    if (bad) return { units: [{ name: label, problem: bad.problem ? (bad.unsigned ? `${bad.name}: ${bad.problem}` : bad.problem) : `${bad.name}: ad-hoc signed (nested code must be signed)`, details }], notes, cdhashes: [], details };
     const want = seal!.files2.get(rel)!.cdhash!;
     if (inner.cdhashes.length) {
       if (!inner.cdhashes.some((h) => h.equals(want))) return fail(`nested ${rel}: its cdhash does not match the one sealed by CodeResources`);
@@ -276,7 +277,7 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
 /** Nested Mach-O code: its cdhash must be the sealed one (thin), or every slice is judged (universal). */
 function bindNested(name: string, want: Buffer, kind: 'fat' | 'thin', units: CodeUnit[]): { units: CodeUnit[] } | { problem: string } {
   const bad = units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
-  if (bad) return { problem: `nested ${name}: ${bad.problem ?? 'ad-hoc signed'}` };
+  if (bad) return { problem: `nested ${name}: ${bad.problem ?? 'ad-hoc signed (nested code must be signed)'}` };
   if (kind === 'thin') {
     if (!units[0]!.parsed!.cds.some((cd) => cdHash(cd).subarray(0, 20).equals(want))) return { problem: `nested ${name}: its cdhash does not match the one sealed by CodeResources` };
     return { units: [] };
@@ -297,6 +298,10 @@ export async function verifyBundles(path: string, kind: ArchiveKind): Promise<{ 
     }
     if (roots.size === 0) return { units: [{ name: 'archive', unsigned: true, problem: 'the archive holds no .app bundle (Contents/Info.plist) to verify', details: {} }], notes: [], details: [] };
     if (roots.size > MAX_BUNDLES) throw new FormatError('apple', `the archive holds ${roots.size} .app bundles (limit ${MAX_BUNDLES})`);
+    // Files beside the bundles are covered by no signature (a user may run them all the same);
+    // __MACOSX/ holds the AppleDouble metadata Finder and ditto add, never code that runs.
+    const loose = [...archive.byName.values()].find((e) => e.type !== 'directory' && !e.name.startsWith('__MACOSX/') && ![...roots].some((r) => e.name.startsWith(r)));
+    if (loose) return { units: [{ name: 'archive', problem: `${loose.name} lies outside the archive's .app bundles: no signature covers it`, details: {} }], notes: [], details: [] };
     const units: CodeUnit[] = [];
     const notes: string[] = [];
     const details: Record<string, unknown>[] = [];

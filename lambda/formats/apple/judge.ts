@@ -25,7 +25,7 @@ export interface JudgeOptions {
 }
 
 export function appleInvalid(reason: string, extra: Partial<SignatureResult> = {}): SignatureResult {
-  return { valid: false, scheme: 'apple' as SignatureResult['scheme'], reason, ...extra };
+  return { valid: false, scheme: 'apple', reason, ...extra };
 }
 
 export async function judgeUnits(units: CodeUnit[], options: JudgeOptions, notes: string[], details: Record<string, unknown>): Promise<SignatureResult> {
@@ -48,5 +48,5 @@ export async function judgeUnits(units: CodeUnit[], options: JudgeOptions, notes
     first ??= verdict;
   }
   const reason = [first!.reason, ...notes].filter(Boolean).join('; ');
-  return { valid: true, scheme: 'apple' as SignatureResult['scheme'], signer: first!.signer, reason, details };
+  return { valid: true, scheme: 'apple', signer: first!.signer, reason, details };
 }

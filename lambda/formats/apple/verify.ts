@@ -21,7 +21,6 @@ import { appleInvalid, judgeUnits, type CodeUnit, type JudgeOptions } from './ju
 import { readMachoSignatures } from './macho';
 import { verifyBundles } from './bundle';
 import { isDmg, readDmgSignature } from './dmg';
-import type { ApplePin } from './cms';
 
 export interface VerifyAppleOptions {
   /** trust anchors replacing the pinned Apple roots — tests only (a test CA mimicking Apple's structure) */
@@ -33,7 +32,7 @@ function isIoError(err: unknown): boolean {
 }
 
 export async function verifyApple(input: SignatureInput, options: VerifyAppleOptions = {}): Promise<SignatureResult> {
-  const policy = input.policy as unknown as { scheme: string } & ApplePin;
+  const policy = input.policy;
   if (policy.scheme !== 'apple') return appleInvalid(`policy scheme "${policy.scheme}" is not apple`);
   const judge: JudgeOptions = {
     pin: { teamId: policy.teamId, certSha256: policy.certSha256, requireDeveloperId: policy.requireDeveloperId },

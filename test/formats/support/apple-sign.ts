@@ -159,8 +159,8 @@ export function buildCodeDirectory(o: { identifier: string; teamId?: string; has
 
 // ── CMS ─────────────────────────────────────────────────────────────────────────────────────────
 
-async function importKey(pkcs8: Buffer): Promise<CryptoKey> {
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']) as Promise<CryptoKey>;
+async function importKey(pkcs8: Buffer): Promise<webcrypto.CryptoKey> {
+  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
 }
 
 /**
@@ -319,7 +319,7 @@ export async function writeZip(path: string, members: Member[]): Promise<void> {
 export async function writeTar(path: string, members: Member[]): Promise<void> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((res) => pack.on('end', () => res()));
   for (const m of members) {
     if (m.dir) pack.entry({ name: m.name, type: 'directory', mode: 0o755 });
@@ -330,3 +330,84 @@ export async function writeTar(path: string, members: Member[]): Promise<void> {
   await done;
   writeFileSync(path, Buffer.concat(chunks));
 }
+
+// ── signing a Mach-O and a bundle (test CA) ─────────────────────────────────────────────────────
+
+const EMPTY_REQUIREMENTS = Buffer.from([0xfa, 0xde, 0x0c, 0x01, 0, 0, 0, 12, 0, 0, 0, 0]);
+const align = (n: number, a: number) => Math.ceil(n / a) * a;
+
+/**
+ * Re-signs a thin 64-bit LE Mach-O that has an LC_CODE_SIGNATURE (e.g. ld64.lld -adhoc_codesign
+ * output) with the test chain: the signature space grown to fit a CMS (datasize and __LINKEDIT
+ * sizes edited, as a signer does), a SHA-256 CodeDirectory over the edited bytes before the
+ * signature, requirements, and `special` hashes (slot → bound content: 1 Info.plist, 3 CodeResources).
+ */
+export async function signMachO(m: Buffer, chain: TestChain, o: { identifier: string; teamId: string; special?: Partial<Record<number, Buffer>> }): Promise<Buffer> {
+  const { dataoff } = codeSignatureOf(m);
+  const out = Buffer.alloc(dataoff);
+  m.copy(out, 0, 0, dataoff);
+  const datasize = 16 * 1024;
+  const ncmds = out.readUInt32LE(16);
+  let off = 32;
+  for (let i = 0; i < ncmds; i++) {
+    const cmd = out.readUInt32LE(off);
+    if (cmd === 0x1d) out.writeUInt32LE(datasize, off + 12);
+    if (cmd === 0x19 && out.toString('latin1', off + 8, off + 24).replace(/\0+$/, '') === '__LINKEDIT') {
+      const fileoff = Number(out.readBigUInt64LE(off + 40));
+      out.writeBigUInt64LE(BigInt(dataoff + datasize - fileoff), off + 48);
+      out.writeBigUInt64LE(BigInt(align(dataoff + datasize - fileoff, 16384)), off + 32);
+    }
+    off += out.readUInt32LE(off + 4);
+  }
+  const special: (Buffer | null)[] = [1, 2, 3].map((slot) => {
+    const content = slot === 2 ? EMPTY_REQUIREMENTS : o.special?.[slot];
+    return content ? createHash('sha256').update(content).digest() : null;
+  });
+  const cd = buildCodeDirectory({ identifier: o.identifier, teamId: o.teamId, hash: 'sha256', pageSizeLog2: 12, codeLimit: dataoff, code: out, special });
+  const cms = await signCms(chain, [{ blob: cd, hash: 'sha256' }]);
+  const sb = buildSuperBlob([{ slot: 0, data: cd }, { slot: 2, data: EMPTY_REQUIREMENTS }, { slot: 0x10000, data: wrapCms(cms) }]);
+  if (sb.length > datasize) throw new Error('test: signature space too small');
+  const sig = Buffer.alloc(datasize);
+  sb.copy(sig);
+  return Buffer.concat([out, sig]);
+}
+
+/** The 20-byte cdhash of a thin Mach-O's primary (SHA-256) CodeDirectory. */
+export function cdhashOf(m: Buffer): Buffer {
+  const cd = readSuperBlob(superBlobOf(m)).find((b) => b.slot === 0)!.data;
+  return createHash('sha256').update(cd).digest().subarray(0, 20);
+}
+
+export const STANDARD_RULES2 = `<key>rules2</key><dict>
+<key>.*\\.dSYM($|/)</key><dict><key>weight</key><real>11</real></dict>
+<key>^(.*/)?\\.DS_Store$</key><dict><key>omit</key><true/><key>weight</key><real>2000</real></dict>
+<key>^(Frameworks|SharedFrameworks|PlugIns|Plug-ins|XPCServices|Helpers|MacOS|Library/(Automator|Spotlight|LoginItems))/</key><dict><key>nested</key><true/><key>weight</key><real>10</real></dict>
+<key>^.*</key><true/>
+<key>^Info\\.plist$</key><dict><key>omit</key><true/><key>weight</key><real>20</real></dict>
+<key>^PkgInfo$</key><dict><key>omit</key><true/><key>weight</key><real>20</real></dict>
+<key>^Resources/</key><dict><key>weight</key><real>20</real></dict>
+<key>^[^/]+$</key><dict><key>nested</key><true/><key>weight</key><real>10</real></dict>
+</dict>`;
+
+/** CodeResources with files2 entries: a Buffer is a file (hash2), {cdhash} nested code, {symlink} a link. */
+export function codeResources(files: Record<string, Buffer | { cdhash: Buffer } | { symlink: string }>): Buffer {
+  const entries = Object.entries(files)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => {
+      const body = Buffer.isBuffer(v)
+        ? `<key>hash2</key><data>${createHash('sha256').update(v).digest('base64')}</data>`
+        : 'cdhash' in v
+          ? `<key>cdhash</key><data>${v.cdhash.toString('base64')}</data><key>requirement</key><string>anchor apple generic</string>`
+          : `<key>symlink</key><string>${v.symlink}</string>`;
+      return `<key>${k}</key><dict>${body}</dict>`;
+    })
+    .join('\n');
+  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0"><dict>\n<key>files</key><dict/>\n<key>files2</key><dict>\n${entries}\n</dict>\n<key>rules</key><dict/>\n${STANDARD_RULES2}\n</dict></plist>\n`);
+}
+
+export function infoPlist(executable: string, identifier: string): Buffer {
+  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>CFBundleExecutable</key><string>${executable}</string><key>CFBundleIdentifier</key><string>${identifier}</string></dict></plist>\n`);
+}
+
+export const file = (name: string, data: Buffer | string, mode = 0o100644): Member => ({ name, data: Buffer.from(data), mode, dir: false, symlink: false });
+export const link = (name: string, target: string): Member => ({ name, data: Buffer.from(target), mode: 0o120777, dir: false, symlink: true });
