@@ -74,6 +74,16 @@ describe('unknown configuration keys', () => {
     expect(messageOf(raw)).toContain(expected);
   });
 
+  it.each([
+    ['a misspelt scheme', (r: any) => (r.targets[0].artifacts[0].signature.scheme = 'minisgn'), /targets\[0\]\.artifacts\[0\]\.signature\.scheme: unknown scheme: .* — did you mean minisign\?/],
+    ['a misspelt compare value', (r: any) => (r.targets[0].artifacts[0].compare = 'byte'), /targets\[0\]\.artifacts\[0\]\.compare: .* — did you mean bytes\?/],
+    ['a misspelt source type', (r: any) => (r.targets[0].artifacts[1].source.type = 'generic-packag'), /source\.type: unknown type: .* — did you mean generic-package\?/],
+  ])('names the nearest valid value for %s', (_what, mutate, expected) => {
+    const raw = valid();
+    mutate(raw);
+    expect(messageOf(raw)).toMatch(expected);
+  });
+
   it('lists the valid keys when none is near, and reports every unknown key', () => {
     const raw = valid();
     raw.alerts.pagerduty = 'x';

@@ -41,7 +41,8 @@ describe('configuration', () => {
     expect(c.gitlab.token.env).toBe('GITLAB_TOKEN');
     expect(c.targets[0]!.timeoutMinutes).toBe(60);
     expect(c.targets[0]!.artifacts[0]!.source).toEqual({ type: 'release-link' });
-    expect(c.targets[0]!.artifacts[0]!.signature).toMatchObject({ scheme: 'minisign', signatureAsset: '{asset}.minisig', allowLegacy: false });
+    expect(c.targets[0]!.artifacts[0]!.signature).toMatchObject({ scheme: 'minisign', signatureAsset: '{asset}.minisig', prehashedOnly: false });
+    expect(c.targets[0]!.artifacts[0]!.signature).not.toHaveProperty('allowLegacy');
   });
 
   it('rejects an image pinned by tag, naming the field and the fix', () => {

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { ConfigSchema, type Config, type SignaturePolicy } from './schema';
-import { unknownKeyMessage } from './suggest';
+import { nearestKey, unknownKeyMessage } from './suggest';
 
 /** Formats a zod path as `targets[1].artifacts[0].signature.publicKey`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -59,6 +59,16 @@ function issuesFromZod(error: { issues: readonly z.core.$ZodIssue[] }, validKeys
     if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
       message = `unknown ${String(issue.discriminator)}: ${issue.message.replace(/^Invalid discriminator value\.\s*/, '')}`;
     }
+    // a misspelt value of a fixed set (scheme: minisgn, compare: byte) names the nearest one too
+    const raw = (issue as { input?: unknown }).input;
+    const discriminator = 'discriminator' in issue ? issue.discriminator : undefined;
+    // a discriminated union reports the whole object; the misspelt value is its discriminator
+    const input = discriminator && raw && typeof raw === 'object' ? (raw as Record<PropertyKey, unknown>)[discriminator as PropertyKey] : raw;
+    const choices = 'options' in issue && Array.isArray(issue.options) ? issue.options : issue.code === 'invalid_value' ? issue.values : undefined;
+    if (typeof input === 'string' && choices) {
+      const near = nearestKey(input, choices.filter((c): c is string => typeof c === 'string'));
+      if (near && near !== input) message += ` — did you mean ${near}?`;
+    }
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
       message = `is required (${issue.expected})`;
     }
@@ -69,7 +79,8 @@ function issuesFromZod(error: { issues: readonly z.core.$ZodIssue[] }, validKeys
 /** Validates an already-parsed object. `baseDir` resolves `…File` fields; without it they are refused. */
 export function parseConfig(raw: unknown, options: { baseDir?: string; source?: string } = {}): Config {
   const validKeys: ValidKeys = new WeakMap();
-  const result = ConfigSchema.safeParse(raw, { error: recordValidKeys(validKeys) });
+  // reportInput: a rejected value is in its issue, to suggest the nearest valid one (never printed whole)
+  const result = ConfigSchema.safeParse(raw, { error: recordValidKeys(validKeys), reportInput: true });
   if (!result.success) throw new ConfigError(issuesFromZod(result.error, validKeys), options.source);
   const config = result.data;
   const issues: ConfigIssue[] = [];
