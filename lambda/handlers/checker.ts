@@ -26,7 +26,7 @@ import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
 import { runKeys } from '../core/summary';
 import { BuildStillRunningError, ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
 import type { DiffJobRequest } from '../adapters/builder/codebuild-diff-job';
-import { launchKey, readPlan, recordTargetReport, summarizeIfComplete, type FanInDeps, type LaunchRecord, type RecordOutcome } from './run-records';
+import { launchKey, readPlan, recordTargetReport, summarizeIfComplete, windowedRunId, type FanInDeps, type LaunchRecord, type RecordOutcome } from './run-records';
 import { METRIC, SERVICE } from './metric-names';
 
 /** The parts of the EventBridge event the checker reads — as a lookup key only. */
@@ -202,10 +202,14 @@ async function wire() {
   return wired;
 }
 
-export const handler = async (event: unknown): Promise<CheckOutcome> => {
+export const handler = async (event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<CheckOutcome> => {
   const { deps, metrics } = await wire();
+  const { withLastResort, lambdaDeadlineMs } = await import('./runtime');
   try {
-    return await check(event, deps);
+    // keyed by the build: Lambda's retries of one tripped event record and alert once
+    const buildRef = BuildStateChangeSchema.safeParse(event).data?.detail['build-id'] ?? 'unknown-event';
+    const runId = windowedRunId(new Date(), 24 * 3_600_000, ['check-internal-error', buildRef]);
+    return await withLastResort(() => check(event, deps), deps, { runId, deadlineMs: lambdaDeadlineMs(context) });
   } finally {
     metrics.publishStoredMetrics();
   }

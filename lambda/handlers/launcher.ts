@@ -352,15 +352,18 @@ async function wire() {
   return wired;
 }
 
-export const handler = async (event: unknown): Promise<LaunchResult | DryRunResult> => {
+export const handler = async (event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<LaunchResult | DryRunResult> => {
   const { deps, logger, metrics } = await wire();
+  const { withLastResort, lambdaDeadlineMs } = await import('./runtime');
   try {
     if (isDryRun(event)) {
       const answer = await dryRun(event, deps);
       logger.info('dry run', { runId: answer.runId, release: answer.release?.tag, error: answer.error });
       return answer;
     }
-    const result = await launch(event, deps);
+    // one failure record per window for this project: Lambda's retries of a tripped launch alert once
+    const runId = windowedRunId(new Date(), deps.runWindowMs, [deps.config.gitlab.url, String(deps.config.gitlab.project), 'launch-internal-error']);
+    const result = await withLastResort(() => launch(event, deps), deps, { runId, deadlineMs: lambdaDeadlineMs(context) });
     logger.info('launch finished', { ...result });
     return result;
   } finally {

@@ -9,7 +9,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Config } from '../core/config/schema';
 import { parseConfig } from '../core/config/load';
-import { VerifierError } from '../core/errors';
+import { errorMessage, VerifierError } from '../core/errors';
+import { guardRun, isLastResortError, lastResortReport } from '../core/last-resort';
+import type { Notifier, Store } from '../core/ports';
+import { finishRun } from './run-records';
 import { METRIC_NAMESPACE } from './metric-names';
 
 export { DEFAULT_CONFIG_FILE, ENV } from './env';
@@ -53,4 +56,48 @@ export function powertools(serviceName: string): { logger: Logger; metrics: Metr
     logger: new Logger({ serviceName }),
     metrics: new Metrics({ namespace: METRIC_NAMESPACE, serviceName }),
   };
+}
+
+// ───────────────────────── last line of defence ─────────────────────────
+
+/** What a handler needs to record a run the last resort ended. */
+export interface LastResortDeps {
+  config: Pick<Config, 'gitlab'>;
+  store: Store;
+  notifier: Notifier;
+  logger?: Pick<Logger, 'error'>;
+}
+
+/** Time left for the run: the invocation's remaining time less a margin to write the report and alert. */
+export function lambdaDeadlineMs(context?: { getRemainingTimeInMillis?: () => number }, marginMs = 30_000): number | undefined {
+  const left = context?.getRemainingTimeInMillis?.();
+  return left === undefined ? undefined : Math.max(1_000, left - marginMs);
+}
+
+/**
+ * Runs a handler's work behind the last line of defence (core/last-resort.ts). When an unhandled
+ * rejection or uncaught exception strikes while it runs, or its deadline passes, the run is recorded
+ * as failed — an INCOMPLETE summary with INTERNAL_ERROR / RUN_TIMED_OUT under `runId`, written once
+ * and alerted (finishRun) — and the error is rethrown, so the invocation counts as failed too (the
+ * function's Errors alarm). Ordinary errors pass through untouched: Lambda's retry handles them as
+ * before. `runId` should be stable across Lambda's retries of one event, so a retry that trips again
+ * finds the summary written and does not alert twice.
+ */
+export async function withLastResort<T>(work: () => Promise<T>, deps: LastResortDeps, options: { runId: string; deadlineMs?: number; now?: Date }): Promise<T> {
+  const startedAt = (options.now ?? new Date()).toISOString();
+  try {
+    return await guardRun(work, { deadlineMs: options.deadlineMs });
+  } catch (err) {
+    if (!isLastResortError(err)) throw err;
+    const report = lastResortReport(deps.config, options.runId, { mode: 'aws', startedAt }, err);
+    try {
+      deps.logger?.error('the run was ended by the last line of defence', { runId: options.runId, error: errorMessage(err) });
+      const outcome = await finishRun(report, { store: deps.store, notifier: deps.notifier, notifyOnVerified: false });
+      deps.logger?.error('failed run recorded', { runId: options.runId, outcome });
+    } catch (recordError) {
+      // the invocation still fails below: the Errors alarm is the alert of last resort
+      deps.logger?.error('the failed run could not be recorded', { runId: options.runId, error: errorMessage(recordError) });
+    }
+    throw err;
+  }
 }
