@@ -267,6 +267,14 @@ describe('apple: unsigned and ad-hoc', () => {
     expect(u.unsigned).toBe(true);
     expect(u.reason).toContain('no LC_CODE_SIGNATURE');
   });
+  it('a flat installer package is named as unsupported, not called unsigned', async () => {
+    const p = tmp('x.pkg');
+    writeFileSync(p, Buffer.concat([Buffer.from('xar!'), Buffer.alloc(60)]));
+    const r = await verify(p, { teamId: DEVID_TEAM });
+    expect(r.valid).toBe(false);
+    expect(r.unsigned).toBeUndefined();
+    expect(r.reason).toContain('flat installer package');
+  });
   it('a file that is none of Mach-O, archive, DMG is unsigned; an archive without a .app too', async () => {
     const p = tmp('text');
     writeFileSync(p, 'hello');
@@ -338,6 +346,9 @@ describe.skipIf(!toolsAvailable('openssl'))('apple: DMG signatures (real unsigne
     const unbound = tmp('unbound.dmg');
     writeFileSync(unbound, await signDmg(dmg(), chain, { alternate: true, cdhashes: false }));
     expect((await verify(unbound, { teamId: 'TESTTEAM01' }, anchors())).reason).toMatch(/CodeDirectory slot\(s\) 0x1000 not bound by the CMS signature/);
+    const sha1 = tmp('sha1.dmg');
+    writeFileSync(sha1, await signDmg(dmg(), chain, { sha1Only: true }));
+    expect((await verify(sha1, { teamId: 'TESTTEAM01' }, anchors())).reason).toContain('insecure digest algorithm SHA-1');
   });
   it('an Apple Development leaf is refused unless requireDeveloperId is false', async () => {
     const d = join(dir, 'dev-pki');

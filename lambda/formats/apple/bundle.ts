@@ -21,14 +21,14 @@ import { FormatError } from '../../core/errors';
 import type { ArchiveKind } from '../archive/detect';
 import { extractEntries, scanArchive, type ArchiveEntry } from '../archive/scan';
 import { CSSLOT_INFOSLOT, CSSLOT_RESOURCEDIR } from '../macho/codesign';
-import { cdHash } from './cms';
+import { cdHash, isStrongCodeDirectory } from './cms';
 import type { CodeUnit } from './judge';
 import { readMachoSignatures, type SliceSignature } from './macho';
 import { parseCodeResources, ruleFor, type ResourceSeal } from './resources';
 
 const MAX_BUNDLES = 8;
 const MAX_NESTED_DEPTH = 3;
-const MAX_NESTED_CODE = 256;
+const MAX_NESTED_CODE = 1024;
 const MAX_PLIST_BYTES = 4 * 1024 * 1024;
 const BUNDLE_EXTENSIONS = /\.(app|framework|appex|xpc|bundle|plugin|kext|dext|systemextension|qlgenerator|mdimporter|prefPane|saver)$/;
 
@@ -178,7 +178,7 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     details: s.details,
   }));
   const signed = slices.filter((s): s is SliceSignature => 'parsed' in s);
-  const cdhashes = kind === 'thin' && signed[0] ? signed[0].parsed.cds.map((cd) => cdHash(cd).subarray(0, 20)) : [];
+  const cdhashes = kind === 'thin' && signed[0] ? signed[0].parsed.cds.filter(isStrongCodeDirectory).map((cd) => cdHash(cd).subarray(0, 20)) : [];
   if (units.some((u) => u.unsigned || u.problem || u.parsed?.adhoc)) return { units, notes, cdhashes, details };
 
   // 2. Everything else in the bundle is accounted for by the seal.
@@ -263,7 +263,7 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     if (bad) return { units: [{ name: label, problem: bad.problem ? (bad.unsigned ? `${bad.name}: ${bad.problem}` : bad.problem) : `${bad.name}: ad-hoc signed (nested code must be signed)`, details }], notes, cdhashes: [], details };
     const want = seal!.files2.get(rel)!.cdhash!;
     if (inner.cdhashes.length) {
-      if (!inner.cdhashes.some((h) => h.equals(want))) return fail(`nested ${rel}: its cdhash does not match the one sealed by CodeResources`);
+      if (!inner.cdhashes.some((h) => h.equals(want))) return fail(`nested ${rel}: its cdhash does not match the one sealed by CodeResources (by a SHA-256 CodeDirectory)`);
     } else {
       // universal nested bundle: judged slice by slice against the pin
       units.push(...inner.units);
@@ -279,7 +279,8 @@ function bindNested(name: string, want: Buffer, kind: 'fat' | 'thin', units: Cod
   const bad = units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
   if (bad) return { problem: `nested ${name}: ${bad.problem ?? 'ad-hoc signed (nested code must be signed)'}` };
   if (kind === 'thin') {
-    if (!units[0]!.parsed!.cds.some((cd) => cdHash(cd).subarray(0, 20).equals(want))) return { problem: `nested ${name}: its cdhash does not match the one sealed by CodeResources` };
+    // only a SHA-256 (or stronger) CodeDirectory binds: a SHA-1 cdhash could be matched by a collision
+    if (!units[0]!.parsed!.cds.some((cd) => isStrongCodeDirectory(cd) && cdHash(cd).subarray(0, 20).equals(want))) return { problem: `nested ${name}: its cdhash does not match the one sealed by CodeResources (by a SHA-256 CodeDirectory)` };
     return { units: [] };
   }
   return { units };

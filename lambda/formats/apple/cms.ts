@@ -54,6 +54,18 @@ export interface CmsVerdict {
 const MAX_CDHASHES = 16;
 const MAX_PLIST_ATTRIBUTE = 64 * 1024;
 const INSECURE_DIGESTS: Record<string, string> = { '1.2.840.113549.2.5': 'MD5', '1.3.14.3.2.26': 'SHA-1' };
+const INSECURE_SIGNATURES: Record<string, string> = {
+  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.3.14.3.2.29': 'sha1WithRSASignature',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.2.840.10040.4.3': 'dsa-with-sha1',
+};
+
+/** CodeDirectory hash type 1 is SHA-1: page hashes an attacker with a chosen-prefix collision could match. */
+export function isStrongCodeDirectory(cd: CodeDirectory): boolean {
+  return cd.hashType !== 1;
+}
 
 function bad(message: string): FormatError {
   return new FormatError('apple', `CMS signature: ${message}`);
@@ -158,6 +170,7 @@ function identityKind(cert: pkijs.Certificate): string {
 export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[], pin: ApplePin, options: CmsOptions): Promise<CmsVerdict> {
   const details: Record<string, unknown> = {};
   const fail = (reason: string, extra: Partial<CmsVerdict> = {}): CmsVerdict => ({ ok: false, reason, details, ...extra });
+  if (!cds.some(isStrongCodeDirectory)) return fail('insecure digest algorithm SHA-1: the signature has only SHA-1 CodeDirectories (no SHA-256 one): refused');
   let parsed: ReturnType<typeof parseCms>;
   try {
     parsed = parseCms(blob);
@@ -168,6 +181,8 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
   const signerInfo = signedData.signerInfos[0]!;
   const digestOid = signerInfo.digestAlgorithm.algorithmId;
   if (INSECURE_DIGESTS[digestOid]) return fail(`insecure digest algorithm ${INSECURE_DIGESTS[digestOid]} in the CMS signer: refused`);
+  const sigOid = signerInfo.signatureAlgorithm.algorithmId;
+  if (INSECURE_SIGNATURES[sigOid]) return fail(`insecure digest algorithm in the CMS signature algorithm ${INSECURE_SIGNATURES[sigOid]}: refused`);
   if (!signerInfo.signedAttrs) return fail('CMS signer has no signed attributes');
 
   let signerCert: { cert: pkijs.Certificate; der: Uint8Array };

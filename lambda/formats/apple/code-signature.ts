@@ -77,19 +77,24 @@ export function blobOf(data: Buffer, sig: EmbeddedSignature, slot: number): Buff
 
 /** Feeds [0, codeLimit) to one PageHasher per CodeDirectory and compares; returns a problem or undefined. */
 export async function checkCodePages(cds: CodeDirectory[], feed: (update: (chunk: Buffer) => void) => Promise<void>): Promise<string | undefined> {
-  const hashers = cds.map((cd) => new PageHasher(HASH_TYPES[cd.hashType]!.algorithm, cd.hashSize, cd.pageSize, cd.codeLimit));
+  // page hashes are compared as they complete: constant memory whatever the code size
+  const firstBad: Array<number | undefined> = cds.map(() => undefined);
+  const hashers = cds.map(
+    (cd, k) =>
+      new PageHasher(HASH_TYPES[cd.hashType]!.algorithm, cd.hashSize, cd.pageSize, cd.codeLimit, (p, hash) => {
+        if (firstBad[k] === undefined && !hash.equals(cd.codeHashes.subarray(p * cd.hashSize, (p + 1) * cd.hashSize))) firstBad[k] = p;
+      }),
+  );
   await feed((chunk) => {
     for (const h of hashers) h.update(chunk);
   });
   for (let k = 0; k < cds.length; k++) {
     const cd = cds[k]!;
-    const pages = hashers[k]!.finish();
-    if (pages.length !== cd.nCodeSlots) return `file ends before the code limit of CodeDirectory slot 0x${cd.slot.toString(16)} (${pages.length} of ${cd.nCodeSlots} pages)`;
-    for (let p = 0; p < pages.length; p++) {
-      if (!pages[p]!.equals(cd.codeHashes.subarray(p * cd.hashSize, (p + 1) * cd.hashSize))) {
-        return `code page ${p} (offset ${cd.pageSize ? p * cd.pageSize : 0}) does not match its ${cd.hashName} hash in CodeDirectory slot 0x${cd.slot.toString(16)}: modified after signing`;
-      }
-    }
+    hashers[k]!.finish();
+    const p = firstBad[k];
+    if (p !== undefined) return `code page ${p} (offset ${cd.pageSize ? p * cd.pageSize : 0}) does not match its ${cd.hashName} hash in CodeDirectory slot 0x${cd.slot.toString(16)}: modified after signing`;
+    const count = hashers[k]!.pageCount;
+    if (count !== cd.nCodeSlots) return `file ends before the code limit of CodeDirectory slot 0x${cd.slot.toString(16)} (${count} of ${cd.nCodeSlots} pages)`;
   }
   return undefined;
 }

@@ -62,6 +62,8 @@ export async function verifyApple(input: SignatureInput, options: VerifyAppleOpt
       const dmg = await readDmgSignature(input.assetPath, fh, size);
       units = [dmg.unit];
       notes.push(...dmg.notes);
+    } else if (head.subarray(0, 4).toString('latin1') === 'xar!') {
+      return appleInvalid('a flat installer package (.pkg, xar) carries an installer signature, which the apple scheme does not check (Mach-O, .app archives and DMGs only)');
     } else {
       return appleInvalid('not a Mach-O file, an archive holding a .app bundle, or a DMG: no Apple code signature to check', { unsigned: true });
     }

@@ -184,13 +184,21 @@ export class PageHasher {
   private current: Hash | undefined;
   private inPage = 0;
   private consumed = 0;
+  private pages = 0;
 
+  /** With `onPage`, each page hash is handed over as it completes and not kept (constant memory). */
   constructor(
     private readonly algorithm: string,
     private readonly hashSize: number,
     private readonly pageSize: number,
     private readonly codeLimit: number,
+    private readonly onPage?: (index: number, hash: Buffer) => void,
   ) {}
+
+  /** pages completed so far */
+  get pageCount(): number {
+    return this.pages;
+  }
 
   update(chunk: Uint8Array): void {
     let pos = 0;
@@ -211,7 +219,10 @@ export class PageHasher {
 
   private closePage(): void {
     if (!this.current) return;
-    this.hashes.push(this.current.digest().subarray(0, this.hashSize));
+    const hash = this.current.digest().subarray(0, this.hashSize);
+    if (this.onPage) this.onPage(this.pages, hash);
+    else this.hashes.push(hash);
+    this.pages++;
     this.current = undefined;
   }
 

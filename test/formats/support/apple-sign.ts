@@ -243,7 +243,7 @@ export function superBlobOf(m: Buffer): Buffer {
 // ── DMG ─────────────────────────────────────────────────────────────────────────────────────────
 
 /** Signs an (unsigned) UDIF image: SuperBlob after the data, koly fields 0x128/0x130, CD over [0, offset), slot -6 over the trailer with size 0. */
-export async function signDmg(dmg: Buffer, chain: TestChain | null, opts: { alternate?: boolean; cdhashes?: boolean; ticket?: boolean } = {}): Promise<Buffer> {
+export async function signDmg(dmg: Buffer, chain: TestChain | null, opts: { alternate?: boolean; cdhashes?: boolean; ticket?: boolean; sha1Only?: boolean } = {}): Promise<Buffer> {
   const koly = Buffer.from(dmg.subarray(dmg.length - 512));
   if (koly.toString('latin1', 0, 4) !== 'koly') throw new Error('test: not a DMG');
   const body = dmg.subarray(0, dmg.length - 512);
@@ -254,7 +254,8 @@ export async function signDmg(dmg: Buffer, chain: TestChain | null, opts: { alte
     identifier: 'test-image', teamId: 'TESTTEAM01', hash, pageSizeLog2: 0, codeLimit: body.length, code: body, flags: chain ? 0 : 2,
     special: [null, createHash(hash).update(requirements).digest(), null, null, null, createHash(hash).update(koly).digest()],
   });
-  const cds = [{ blob: cd(opts.alternate ? 'sha1' : 'sha256'), hash: (opts.alternate ? 'sha1' : 'sha256') as 'sha1' | 'sha256' }];
+  const first = opts.alternate || opts.sha1Only ? 'sha1' : 'sha256';
+  const cds = [{ blob: cd(first), hash: first as 'sha1' | 'sha256' }];
   if (opts.alternate) cds.push({ blob: cd('sha256'), hash: 'sha256' });
   const cms = chain ? await signCms(chain, cds, { cdhashes: opts.cdhashes }) : Buffer.alloc(0);
   const blobs: Blob[] = [{ slot: 0, data: cds[0]!.blob }, { slot: 2, data: requirements }];
