@@ -15,6 +15,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   doctor: { summary: 'check a deployed stack, read-only: subscriptions, token, images, fleets, quotas, last run, Object Lock, a dry run', load: () => import('../lambda/cli/doctor') },
 };
 
+/** The command names (tests run every one of them with a bad flag). */
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
+
 function usage(): string {
   return [
     'usage: release-verifier <command> [options]',

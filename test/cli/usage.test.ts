@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { commandNames } from '../../bin/cli';
 
 const CLI = fileURLToPath(new URL('../../bin/release-verifier.mjs', import.meta.url));
 
@@ -43,6 +44,13 @@ describe.concurrent('usage errors exit 3 in every command', () => {
     const r = await cli(args);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/usage: release-verifier|unknown|required|expected|must|argument|option/i);
+  }, 60_000);
+});
+
+describe.concurrent('every command, including ones added later, exits 3 on an unknown flag', () => {
+  it.each(commandNames())('%s --no-such-flag', async (name) => {
+    const r = await cli([name, '--no-such-flag']);
+    expect(r.code, r.stderr).toBe(3);
   }, 60_000);
 });
 
