@@ -11,6 +11,7 @@ import type { Config } from '../lambda/core/config/schema';
 import { ENV } from '../lambda/handlers/env';
 import { SERVICE } from '../lambda/handlers/metric-names';
 import { ANONYMOUS_TOKEN } from '../lambda/adapters/secrets';
+import { AccessLogsBucket } from './constructs/access-logs-bucket';
 import { AlertsTopic } from './constructs/alerts-topic';
 import { AttestationKey, type AttestationKeyProps } from './constructs/attestation-key';
 import { ArtifactsBucket } from './constructs/artifacts-bucket';
@@ -69,6 +70,7 @@ export const defaultTokenSecretName = (stackName: string) => `release-verifier/$
  */
 export class ReleaseVerifierStack extends Stack {
   readonly results: ResultsBucket;
+  readonly accessLogs: AccessLogsBucket;
   readonly artifacts: ArtifactsBucket;
   readonly alerts: AlertsTopic;
   readonly attestationKey: AttestationKey;
@@ -82,16 +84,24 @@ export class ReleaseVerifierStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ReleaseVerifierStackProps) {
     super(scope, id, props);
+    // Access logs are delivered under a bucket policy naming logging.s3.amazonaws.com, not the
+    // legacy log-delivery ACL (the buckets enforce bucket-owner object ownership: no ACLs). Set
+    // here, not only in cdk.json, so every app that instantiates the stack gets the same template.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const { config } = props;
     const prefix = (props.projectNamePrefix ?? `relverify-${this.stackName}`).toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 200);
 
     // ── storage, alerts, token ──
+    // S3 server access logs of both buckets, in a separate bucket (Object Lock and SSE-KMS buckets
+    // cannot receive them), kept as long as the records they describe
+    this.accessLogs = new AccessLogsBucket(this, 'AccessLogs', { retention: Duration.days(config.aws.resultsRetentionDays) });
     this.results = new ResultsBucket(this, 'Results', {
       retention: Duration.days(config.aws.resultsRetentionDays),
       objectLockMode: config.aws.objectLockMode,
       governanceBypassPrincipalArns: props.governanceBypassPrincipalArns,
+      accessLogs: { bucket: this.accessLogs.bucket, prefix: 'results/' },
     });
-    this.artifacts = new ArtifactsBucket(this, 'Artifacts', { retention: Duration.days(config.aws.artifactRetentionDays) });
+    this.artifacts = new ArtifactsBucket(this, 'Artifacts', { retention: Duration.days(config.aws.artifactRetentionDays), accessLogs: { bucket: this.accessLogs.bucket, prefix: 'artifacts/' } });
     this.alerts = new AlertsTopic(this, 'Alerts', { emails: config.alerts.emails, smsNumbers: config.alerts.sms });
     this.attestationKey = new AttestationKey(this, 'Attestation', props.attestationKey);
 
@@ -238,6 +248,7 @@ export class ReleaseVerifierStack extends Stack {
     // ── outputs (run-now finds the launcher here) ──
     new CfnOutput(this, 'LauncherFunctionName', { value: launcher.functionName, description: 'invoke to start a run now (release-verifier run-now --stack …)' });
     new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName, description: 'run records: runs/<runId>/{plan,summary}.json, targets/<target>.json, report.html' });
+    new CfnOutput(this, 'AccessLogsBucketName', { value: this.accessLogs.bucket.bucketName, description: 'S3 server access logs of the results (results/) and artifacts (artifacts/) buckets' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifacts.bucket.bucketName, description: 'rebuilt artifacts (builds/<target>/…) and mismatch reports (diffs/<runId>/<target>/<asset>/report.html)' });
     new CfnOutput(this, 'DiffJobProjectName', { value: this.diffJob.project.projectName, description: 'CodeBuild project that runs diffoscope on a mismatch' });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });

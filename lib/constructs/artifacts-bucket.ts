@@ -15,8 +15,15 @@ export interface ArtifactsBucketProps {
   readonly retention?: Duration;
   /** @default - a new customer-managed key with rotation (separate from the results key: builds use it) */
   readonly encryptionKey?: kms.IKey;
-  /** @default RemovalPolicy.DESTROY with auto-delete off: an empty bucket is removed with the stack */
+  /**
+   * Deleting the stack keeps the bucket (CloudFormation cannot delete a bucket that holds
+   * objects, and auto-delete would need a custom-resource Lambda allowed to delete every object):
+   * its lifecycle rule empties it within the retention; delete it by hand after that.
+   * @default RemovalPolicy.RETAIN
+   */
   readonly removalPolicy?: RemovalPolicy;
+  /** where S3 server access logs go (see AccessLogsBucket). @default none */
+  readonly accessLogs?: { bucket: s3.IBucket; prefix: string };
 }
 
 /**
@@ -34,7 +41,7 @@ export class ArtifactsBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: ArtifactsBucketProps = {}) {
     super(scope, id);
-    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier build artifacts (untrusted builds write with it)' });
+    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier build artifacts (untrusted builds write with it)', removalPolicy: RemovalPolicy.RETAIN });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.key,
@@ -43,12 +50,11 @@ export class ArtifactsBucket extends Construct {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ expiration: props.retention ?? Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      serverAccessLogsBucket: props.accessLogs?.bucket,
+      serverAccessLogsPrefix: props.accessLogs?.prefix,
     });
-    Validations.of(this.bucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'Short-lived, untrusted build outputs; writers are the per-target CodeBuild roles (logged in CodeBuild), the only reader is the checker.',
-    });
+    if (!props.accessLogs) Validations.of(this.bucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'The caller chose no access-log bucket (the stack always gives one).' });
   }
 
   /** Read access for the checker to every target's artifacts. */

@@ -28,7 +28,7 @@ export interface VerifierFunctionProps {
 
 /**
  * A release-verifier Lambda: Node.js 22 on arm64, bundled with the local esbuild into one ESM file
- * (no Docker), the AWS SDK v3 left to the runtime, the configuration layer attached, JSON logs to
+ * (no Docker), the pinned AWS SDK v3 bundled in (not the runtime's), the configuration layer attached, JSON logs to
  * its own log group. Handlers are thin: parse the event, wire adapters, call the core.
  */
 export class VerifierFunction extends Construct {
@@ -64,7 +64,10 @@ export class VerifierFunction extends Construct {
         // ESM output still contains CommonJS dependencies that call require() and use __dirname.
         banner:
           "import { createRequire as __rvCreateRequire } from 'node:module'; import { fileURLToPath as __rvFileURLToPath } from 'node:url'; import { dirname as __rvDirname } from 'node:path'; const require = __rvCreateRequire(import.meta.url); const __filename = __rvFileURLToPath(import.meta.url); const __dirname = __rvDirname(__filename);",
-        externalModules: ['@aws-sdk/*'],
+        // The SDK is bundled: the function runs the @aws-sdk/* versions package-lock.json pins and
+        // the tests ran, not whatever version the Lambda runtime ships (which AWS updates without
+        // notice). NodejsFunction leaves @aws-sdk/* external by default; this list replaces that.
+        externalModules: [],
         minify: true,
         sourceMap: false,
         forceDockerBundling: false,

@@ -44,7 +44,7 @@ const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type) as Record<string, Res>;
 const DIFF_PROJECT = 'relverify-rv--diffoscope';
 const diffProjectEntry = () => Object.entries(resources('AWS::CodeBuild::Project')).find(([, r]) => r.Properties.Name === DIFF_PROJECT)!;
-const artifactsBucketId = () => Object.entries(resources('AWS::S3::Bucket')).find(([, r]) => !r.Properties.ObjectLockEnabled)![0];
+const artifactsBucketId = () => Object.entries(resources('AWS::S3::Bucket')).find(([id, r]) => !r.Properties.ObjectLockEnabled && id.startsWith('ArtifactsBucket'))![0];
 const resultsBucketId = () => Object.entries(resources('AWS::S3::Bucket')).find(([, r]) => r.Properties.ObjectLockEnabled)![0];
 const statementsOfRole = (roleId: string): Statement[] =>
   Object.values(resources('AWS::IAM::Policy'))

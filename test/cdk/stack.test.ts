@@ -72,7 +72,7 @@ describe('build projects: one per target', () => {
   it('uploads artifacts to the target\'s own prefix, one folder per build', () => {
     expect(projectNamed('linux-x64').Properties.Artifacts).toEqual({
       Type: 'S3',
-      Location: { Ref: logicalIdOf('AWS::S3::Bucket', (r) => !r.Properties.ObjectLockEnabled) },
+      Location: { Ref: logicalIdOf('AWS::S3::Bucket', (r) => !r.Properties.ObjectLockEnabled && JSON.stringify(r.Properties.BucketEncryption).includes('aws:kms')) },
       Path: 'builds/linux-x64',
       NamespaceType: 'BUILD_ID',
       Name: 'out',
@@ -281,6 +281,30 @@ describe('alarms', () => {
     expect(alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')).toHaveLength(3);
     expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Namespace === 'AWS/SQS')).toHaveLength(1);
     for (const a of alarms) expect(a.AlarmActions).toEqual([topicRef()]);
+  });
+});
+
+describe('access logging and deletion', () => {
+  it('both buckets log to a separate SSE-S3 access-log bucket that only S3 logging writes to', () => {
+    const logId = logicalIdOf('AWS::S3::Bucket', (r) => JSON.stringify(r.Properties.BucketEncryption ?? {}).includes('AES256'));
+    const logged = Object.values(resources('AWS::S3::Bucket')).filter((b) => b.Properties.LoggingConfiguration);
+    expect(logged).toHaveLength(2);
+    for (const b of logged) expect(b.Properties.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: logId });
+    const results = Object.values(resources('AWS::S3::Bucket')).find((b) => b.Properties.ObjectLockEnabled === true)!;
+    expect(results.Properties.LoggingConfiguration.LogFilePrefix).toBe('results/');
+    const policy = Object.values(resources('AWS::S3::BucketPolicy')).find((p) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: logId }))!;
+    expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('logging.s3.amazonaws.com');
+  });
+
+  it('deleting the stack retains the evidence and the artifacts (no auto-delete Lambda), removes the rest', () => {
+    const json = template.toJSON() as { Resources: Record<string, { Type: string; DeletionPolicy?: string }> };
+    const buckets = Object.values(json.Resources).filter((r) => r.Type === 'AWS::S3::Bucket');
+    expect(buckets).toHaveLength(3);
+    for (const b of buckets) expect(b.DeletionPolicy).toBe('Retain');
+    expect(Object.values(json.Resources).filter((r) => r.Type === 'Custom::S3AutoDeleteObjects')).toHaveLength(0);
+    const keys = Object.values(json.Resources).filter((r) => r.Type === 'AWS::KMS::Key').map((k) => k.DeletionPolicy);
+    // results, artifacts and attestation keys are kept (what they encrypt or sign outlives the stack); the alerts key goes
+    expect(keys.sort()).toEqual(['Delete', 'Retain', 'Retain', 'Retain']);
   });
 });
 

@@ -39,7 +39,7 @@ function synth(cfg: Config, nag = false) {
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
 function helpers(template: Template) {
   const resources = (type: string) => template.findResources(type);
-  const artifactsId = Object.entries(resources('AWS::S3::Bucket')).find(([, r]) => !r.Properties.ObjectLockEnabled)![0];
+  const artifactsId = Object.entries(resources('AWS::S3::Bucket')).find(([id, r]) => !r.Properties.ObjectLockEnabled && id.startsWith('ArtifactsBucket'))![0];
   const statementsOfRole = (roleId: string): Statement[] =>
     Object.values(resources('AWS::IAM::Policy'))
       .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
