@@ -14,11 +14,10 @@
  * Exit codes: 0 every check ok, 1 a problem, 2 no problem but something could not be checked,
  * 3 usage error.
  */
-import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -33,6 +32,7 @@ import { fleetChecks, imageCheck, quotaCheck } from './doctor/builds';
 import { lastRunCheck, objectLockCheck } from './doctor/records';
 import { tokenCheck } from './doctor/token';
 import { dryRunLines, LAUNCHER_OUTPUT } from './run-now';
+import { invokeLauncher, parseCommand } from './stack-commands';
 
 /** The outputs the stack defines (lib/release-verifier-stack.ts); doctor needs them all. */
 export const REQUIRED_OUTPUTS = [
@@ -106,15 +106,15 @@ async function launcherDryRun(lambda: LambdaClient, stack: StackFacts): Promise<
   const id = 'dry-run';
   const fn = stack.outputs[LAUNCHER_OUTPUT];
   if (!fn) return { check: cannot(id, `the stack has no ${LAUNCHER_OUTPUT} output`, 'redeploy the stack (cdk deploy)') };
-  let response;
+  let text: string;
   try {
-    response = await lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ source: 'doctor', dryRun: true })) }));
+    const answer = await invokeLauncher(lambda, fn, { source: 'doctor', dryRun: true });
+    text = answer.text;
+    if (answer.functionError) {
+      return { check: problem(id, `the launcher failed the dry run: ${text.slice(0, 500)}`, 'read the launcher\'s log group in CloudWatch Logs; redeploy if its configuration layer is missing') };
+    }
   } catch (err) {
     return { check: failed(id, `invoking ${fn} for a dry run`, 'lambda:InvokeFunction on the launcher', err) };
-  }
-  const text = response.Payload ? new TextDecoder().decode(response.Payload) : '';
-  if (response.FunctionError) {
-    return { check: problem(id, `the launcher failed the dry run: ${text.slice(0, 500)}`, 'read the launcher\'s log group in CloudWatch Logs; redeploy if its configuration layer is missing') };
   }
   let answer: DryRunResult;
   try {
@@ -195,28 +195,13 @@ export function renderLines(report: DoctorReport): string {
 export async function run(argv: string[], clients: DoctorClients = {}): Promise<number> {
   const out = clients.out ?? process.stdout;
   const err = clients.err ?? process.stderr;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stack: { type: 'string' },
-        region: { type: 'string' },
-        config: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    err.write(`release-verifier doctor: ${errorMessage(e)}\n\n${HELP}\n`);
-    return 3;
-  }
-  if (values.help) {
-    out.write(HELP + '\n');
-    return 0;
-  }
+  const parsed = parseCommand<{ stack?: string; region?: string; config?: string; json: boolean }>(
+    argv,
+    { stack: { type: 'string' }, region: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean', default: false } },
+    { name: 'doctor', help: HELP, out, err },
+  );
+  if (typeof parsed === 'number') return parsed;
+  const values = parsed;
   if (!values.stack) {
     err.write(`release-verifier doctor: --stack is required\n\n${HELP}\n`);
     return 3;

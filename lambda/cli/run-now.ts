@@ -14,12 +14,12 @@
  * Exit codes: 0 launched (or joined; dry run: the release resolved), 1 the launcher failed or the
  * run could not be planned, 3 usage error or the stack/function could not be found.
  */
-import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { errorMessage } from '../core/errors';
 import type { DryRunResult, LaunchResult } from '../handlers/launcher';
 import { neutralise, safeJson } from '../core/text/neutralise';
+import { invokeLauncher, parseCommand } from './stack-commands';
 
 export const LAUNCHER_OUTPUT = 'LauncherFunctionName';
 
@@ -46,30 +46,20 @@ export interface RunNowClients {
 export async function run(argv: string[], clients: RunNowClients = {}): Promise<number> {
   const out = clients.out ?? process.stdout;
   const err = clients.err ?? process.stderr;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stack: { type: 'string' },
-        region: { type: 'string' },
-        release: { type: 'string' },
-        fresh: { type: 'boolean', default: false },
-        'dry-run': { type: 'boolean', default: false },
-        function: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    err.write(`release-verifier run-now: ${errorMessage(e)}\n\n${HELP}\n`);
-    return 3;
-  }
-  if (values.help) {
-    out.write(HELP + '\n');
-    return 0;
-  }
+  const parsed = parseCommand<{ stack?: string; region?: string; release?: string; fresh: boolean; 'dry-run': boolean; function?: string }>(
+    argv,
+    {
+      stack: { type: 'string' },
+      region: { type: 'string' },
+      release: { type: 'string' },
+      fresh: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      function: { type: 'string' },
+    },
+    { name: 'run-now', help: HELP, out, err },
+  );
+  if (typeof parsed === 'number') return parsed;
+  const values = parsed;
   if (!values.stack && !values.function) {
     err.write(`release-verifier run-now: --stack is required\n\n${HELP}\n`);
     return 3;
@@ -98,16 +88,16 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
   const dry = values['dry-run'] === true;
   const payload = { source: 'run-now', ...(values.release ? { tag: values.release } : {}), ...(values.fresh ? { fresh: true } : {}), ...(dry ? { dryRun: true } : {}) };
   err.write(`invoking ${functionName}${region ? ` in ${region}` : ''}${dry ? ' (dry run)' : ''} …\n`);
-  let response;
+  let answer;
   try {
-    response = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
+    answer = await invokeLauncher(lambda, functionName, payload);
   } catch (e) {
     const name = (e as { name?: string }).name;
     err.write(`release-verifier run-now: cannot invoke ${functionName}: ${errorMessage(e)}\n`);
     return name === 'ResourceNotFoundException' ? 3 : 1;
   }
-  const text = response.Payload ? new TextDecoder().decode(response.Payload) : '';
-  if (response.FunctionError) {
+  const { text } = answer;
+  if (answer.functionError) {
     let message = text;
     try {
       const parsed = JSON.parse(text) as { errorType?: string; errorMessage?: string };

@@ -3,7 +3,7 @@
  * and response shapes of each API, the "all ok" account and each problem case. The launcher's
  * dry-run answer is produced by the real dryRun() (planner, forge stand-in), not written by hand.
  */
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { BatchGetFleetsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
@@ -24,6 +24,7 @@ import type { Config } from '../../lambda/core/config/schema';
 import type { Store } from '../../lambda/core/ports';
 import { dryRun, type DryRunResult } from '../../lambda/handlers/launcher';
 import { DirectoryForge, testConfig } from '../handlers/support';
+import { sink } from '../support/sink';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
@@ -174,11 +175,6 @@ async function healthyAccount(config = configWith()) {
   m.s3.on(GetObjectLockConfigurationCommand).resolves({ ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } } });
 }
 
-function sink() {
-  let text = '';
-  const stream = new Writable({ write(chunk, _enc, cb) { text += chunk.toString(); cb(); } });
-  return { stream, text: () => text };
-}
 
 async function runDoctor(args: string[] = ['--stack', 'ReleaseVerifier', '--region', REGION]) {
   const out = sink();
