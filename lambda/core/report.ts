@@ -17,6 +17,9 @@ export interface Difference {
   publishedRange?: [number, number];
   rebuiltRange?: [number, number];
   detail?: string;
+  /** for a differing TEXT file or archive member: a bounded unified diff (published → rebuilt),
+   * forge/build text — neutralise before display (formats/compare/text-diff.ts) */
+  textDiff?: { unified: string; truncated: boolean; totalLines?: number };
 }
 
 export type CompareMethod = 'bytes' | 'authenticode' | 'macho' | 'msi' | 'archive';

@@ -26,6 +26,7 @@ import { archiveKind, type ArchiveKind } from './detect';
 import { DEFAULT_ARCHIVE_LIMITS, extractEntries, scanArchive, type ArchiveEntry, type ArchiveLimits } from './scan';
 import { compareArtifacts } from '../compare/index';
 import { readHead } from '../compare/read-at';
+import { withTextDiff } from '../compare/text-diff';
 
 /** archives inside archives inside archives… stop here */
 export const MAX_ARCHIVE_DEPTH = 3;
@@ -33,6 +34,8 @@ export const MAX_ARCHIVE_DEPTH = 3;
 const MAX_NESTED_COMPARISONS = 32;
 const MAX_NESTED_DIFFERENCES = 5;
 const MAX_METADATA_DIFFERENCES = 200;
+/** differing text members that get an inline unified diff (each bounded in text-diff.ts) */
+const MAX_TEXT_DIFFS = 8;
 
 export interface MetadataDifference {
   entry: string;
@@ -169,6 +172,7 @@ async function compareMembers(
     const rWanted = new Map(deep.map(([, r], i) => [r.name, join(rDir, `m${i}`)]));
     await Promise.all([extractEntries(publishedPath, kind, pWanted, limits), extractEntries(rebuiltPath, kind, rWanted, limits)]);
 
+    let textDiffs = 0;
     for (const [i, [p, r]] of deep.entries()) {
       const memberScratch = join(scratch, `s${i}`);
       await mkdir(memberScratch);
@@ -186,10 +190,13 @@ async function compareMembers(
           continue;
         }
         const inner = report.differences.slice(0, MAX_NESTED_DIFFERENCES);
-        out.differences.push({
+        const memberDifference: Difference = {
           where: `entry ${p.name}`,
           detail: `content differs (${report.method} comparison; ${digestText(p, r)})`,
-        });
+        };
+        // a text member (config, script, manifest): a bounded unified diff for the report
+        if (report.method === 'bytes' && textDiffs < MAX_TEXT_DIFFS && (await withTextDiff(memberDifference, join(pDir, `m${i}`), join(rDir, `m${i}`), p.name)).textDiff) textDiffs++;
+        out.differences.push(memberDifference);
         for (const d of inner) {
           const ranges = [d.publishedRange && `published member bytes ${d.publishedRange[0]}–${d.publishedRange[1]}`, d.rebuiltRange && `rebuilt member bytes ${d.rebuiltRange[0]}–${d.rebuiltRange[1]}`].filter(Boolean).join(', ');
           out.differences.push({ where: `entry ${p.name}: ${d.where}`, detail: [d.detail, ranges].filter(Boolean).join('; ') });

@@ -21,6 +21,7 @@ import type { Comparer, CompareContext } from '../types';
 import { hashFile, type Digest } from '../digest';
 import { bytesComparer, compareBytes } from './bytes';
 import { readHead } from './read-at';
+import { withTextDiff } from './text-diff';
 import { machoComparer } from '../macho/compare';
 import { archiveComparer } from '../archive/compare';
 import { peComparer } from '../pe/compare';
@@ -59,13 +60,21 @@ async function digestOf(path: string, known: string | undefined): Promise<Digest
   return hashFile(path);
 }
 
+/** A byte comparison; when top-level files differ and both are text, the first difference carries a
+ * bounded unified diff (archive members get theirs from the archive comparer, under their own name). */
+async function compareBytesWithText(publishedPath: string, rebuiltPath: string, depth = 0): Promise<ComparisonReport> {
+  const report = await compareBytes(publishedPath, rebuiltPath);
+  if (!report.match && depth === 0 && report.differences[0]) await withTextDiff(report.differences[0], publishedPath, rebuiltPath, 'file');
+  return report;
+}
+
 export async function compareArtifacts(publishedPath: string, rebuiltPath: string, options: CompareOptions = {}): Promise<ComparisonReport> {
-  if (options.method === 'bytes') return compareBytes(publishedPath, rebuiltPath);
+  if (options.method === 'bytes') return compareBytesWithText(publishedPath, rebuiltPath, options.depth);
 
   const [pHead, rHead] = await Promise.all([readHead(publishedPath, HEAD_BYTES), readHead(rebuiltPath, HEAD_BYTES)]);
   const list = formatComparers();
   const comparer = comparerFor(pHead, list);
-  if (comparer === bytesComparer) return compareBytes(publishedPath, rebuiltPath);
+  if (comparer === bytesComparer) return compareBytesWithText(publishedPath, rebuiltPath, options.depth);
 
   const [published, rebuilt] = await Promise.all([digestOf(publishedPath, options.publishedSha256), digestOf(rebuiltPath, options.rebuiltSha256)]);
   const digests = { published, rebuilt };
