@@ -7,6 +7,11 @@
  * tampered variants are judged by construction: each changes bytes a signature covers.
  * Re-signed variants use a TEST CA mimicking Apple's structure (support/apple-sign.ts), trusted
  * only where a test passes it as `testAnchors`.
+ *
+ * Deliberate disagreements with Apple's own checks, each tested here: an unsigned DMG is UNSIGNED
+ * even when the app inside is signed (the image content is not read); files beside the .app in
+ * an archive are refused (no signature covers them); SHA-1-only CodeDirectories are refused
+ * (older macOS accepts them); ad-hoc nested code is refused.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -346,6 +351,18 @@ describe.skipIf(!toolsAvailable('openssl'))('apple: DMG signatures (real unsigne
     const unbound = tmp('unbound.dmg');
     writeFileSync(unbound, await signDmg(dmg(), chain, { alternate: true, cdhashes: false }));
     expect((await verify(unbound, { teamId: 'TESTTEAM01' }, anchors())).reason).toMatch(/CodeDirectory slot\(s\) 0x1000 not bound by the CMS signature/);
+    // an alternate CodeDirectory edited after signing (its pages still match): its cdhash no longer does
+    const signed = Buffer.from(await signDmg(dmg(), chain, { alternate: true }));
+    const at = Number(signed.readBigUInt64BE(signed.length - 512 + 0x128));
+    const size = Number(signed.readBigUInt64BE(signed.length - 512 + 0x130));
+    const blobs = readSuperBlob(signed.subarray(at, at + size));
+    const alt = Buffer.from(blobs.find((b) => b.slot === 0x1000)!.data);
+    alt[alt.readUInt32BE(20)] ^= 0x20; // the identifier
+    blobs.find((b) => b.slot === 0x1000)!.data = alt;
+    buildSuperBlob(blobs).copy(signed, at);
+    const edited = tmp('alt-edited.dmg');
+    writeFileSync(edited, signed);
+    expect((await verify(edited, { teamId: 'TESTTEAM01' }, anchors())).reason).toMatch(/cdhashes plist entry 1 does not match CodeDirectory slot 0x1000/);
     const sha1 = tmp('sha1.dmg');
     writeFileSync(sha1, await signDmg(dmg(), chain, { sha1Only: true }));
     expect((await verify(sha1, { teamId: 'TESTTEAM01' }, anchors())).reason).toContain('insecure digest algorithm SHA-1');
