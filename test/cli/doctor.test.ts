@@ -411,6 +411,16 @@ describe('release-verifier doctor', () => {
     expect(code).toBe(2);
   });
 
+  it('an SMS subscription SNS shows without "+" is the configured number; no credentials is "cannot check" with how to sign in', async () => {
+    m.sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [{ SubscriptionArn: `${TOPIC}:1`, Protocol: 'email', Endpoint: 'OPS@example.com', TopicArn: TOPIC }, { SubscriptionArn: `${TOPIC}:2`, Protocol: 'sms', Endpoint: '14155550100', TopicArn: TOPIC }] });
+    const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
+    expect(report.checks.filter((c) => c.id.startsWith('subscription')).map((c) => c.status)).toEqual(['ok', 'ok']);
+    m.cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    const { code, out } = await runDoctor();
+    expect(code).toBe(2);
+    expect(out).toMatch(/^CANNOT CHECK {2}stack: .*no usable AWS credentials .* — fix: sign in: AWS_PROFILE=/m);
+  });
+
   it('the placeholder token of a public project is fine; GitLab is asked anonymously about that project only', async () => {
     m.secrets.on(GetSecretValueCommand).resolves({ ARN: SECRET, SecretString: 'anonymous' });
     const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());

@@ -27,6 +27,10 @@ async function subscriptionsOf(sns: SNSClient, topicArn: string): Promise<Subscr
 }
 
 const isPending = (s: Subscription) => s.SubscriptionArn === 'PendingConfirmation';
+/** Email addresses compare case-insensitively; phone numbers by their digits (SNS may show them without "+"). */
+function sameEndpoint(protocol: string, a: string, b: string): boolean {
+  return protocol === 'sms' ? a.replace(/\D/g, '') === b.replace(/\D/g, '') : a.toLowerCase() === b.toLowerCase();
+}
 
 export async function subscriptionChecks(sns: SNSClient, ctx: DoctorContext): Promise<CheckResult[]> {
   const topicArn = ctx.stack.outputs.AlertsTopicArn;
@@ -54,7 +58,7 @@ export async function subscriptionChecks(sns: SNSClient, ctx: DoctorContext): Pr
     ? [...ctx.config.alerts.emails.map((e) => ['email', e] as const), ...ctx.config.alerts.sms.map((n) => ['sms', n] as const)]
     : [];
   for (const [protocol, endpoint] of configured) {
-    const found = subs.some((s) => s.Protocol === protocol && (s.Endpoint ?? '').toLowerCase() === endpoint.toLowerCase());
+    const found = subs.some((s) => s.Protocol === protocol && sameEndpoint(protocol, s.Endpoint ?? '', endpoint));
     if (!found) results.push(problem(`subscription:${protocol}:${endpoint}`, `${protocol} ${endpoint} is configured (alerts.${protocol === 'sms' ? 'sms' : 'emails'}) but not subscribed to the topic`, 'deploy the configuration (cdk deploy); the stack subscribes it'));
   }
   if (subs.length === 0 && configured.length === 0) {
