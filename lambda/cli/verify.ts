@@ -10,7 +10,6 @@ import { assertKeyMaterial } from '../core/config/key-material';
 import { ConfigError, errorMessage } from '../core/errors';
 import { exitCodeFor } from '../core/findings';
 import { runVerification } from '../core/run-local';
-import { installProcessLastResort, leaveAfterLastResort } from '../core/last-resort';
 import { forgeFromConfig } from '../adapters/forge/from-config';
 import { LocalBuilder } from '../adapters/builder/local-builder';
 import { DirectoryStore } from '../adapters/store/directory-store';
@@ -42,8 +41,6 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
 exit codes: 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage or configuration error`;
 
 export async function run(argv: string[]): Promise<number> {
-  // the run itself is guarded (runVerification); this covers the rest of the process's life
-  installProcessLastResort();
   let values;
   try {
     ({ values } = parseArgs({
@@ -127,7 +124,6 @@ export async function run(argv: string[]): Promise<number> {
     // forge text never reaches the terminal raw (tags, names and messages are the forge's choice)
     if (values.json) process.stdout.write(safeJson(report, 2) + '\n');
     else process.stdout.write(neutralise(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${store.locate(reportKey)}`) + '\n');
-    leaveAfterLastResort(report, exitCodeFor(report.verdict));
     return exitCodeFor(report.verdict);
   } catch (err) {
     // Fail closed: an unexpected failure is never success.

@@ -136,30 +136,3 @@ export function runDeadlineMs(config: Pick<Config, 'targets' | 'limits'>): numbe
 function formatMs(ms: number): string {
   return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 100) / 10} s`;
 }
-
-let processGuardInstalled = false;
-/**
- * For a CLI process, outside any guarded run: an unhandled rejection/exception prints one line and
- * ends the process with exit code 2 (INCOMPLETE) — never a stack-trace crash with exit code 1, which
- * would read as MISMATCH/TAMPERED, and never a silent success.
- */
-export function installProcessLastResort(write: (line: string) => void = (l) => process.stderr.write(l)): void {
-  if (processGuardInstalled) return;
-  processGuardInstalled = true;
-  const die = (kind: string) => (err: unknown) => {
-    write(`release-verifier: INCOMPLETE — internal error (${kind}): ${errorMessage(err)}\n`);
-    process.exit(2);
-  };
-  process.on('unhandledRejection', die('unhandled rejection'));
-  process.on('uncaughtException', die('uncaught exception'));
-}
-
-/**
- * After the report of a run that the last resort ended was printed: abandoned work (a hung socket, a
- * build that ignores its kill) may still hold the event loop, so leave with `exitCode` shortly even
- * then. A run that ended by itself exits normally.
- */
-export function leaveAfterLastResort(report: RunReport, exitCode: number, graceMs = 2_000): void {
-  if (!report.findings.some((f) => f.code === 'INTERNAL_ERROR' || f.code === 'RUN_TIMED_OUT')) return;
-  setTimeout(() => process.exit(exitCode), graceMs).unref();
-}

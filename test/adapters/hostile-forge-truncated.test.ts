@@ -159,4 +159,14 @@ describe('the real CLI process', () => {
       expect(JSON.parse(readFileSync(join(store, 'runs', report.runId, 'summary.json'), 'utf8')).findings[0].code).toBe('INTERNAL_ERROR');
     }
   }, 120_000);
+
+  it('a fault outside any run (after the command answered): exit 2 with one line, not a crash with exit 1', async () => {
+    const preload = join(dir, 'inject-after.mjs');
+    // strikes once the command has written its answer: no run is active, the entry point's handler decides
+    writeFileSync(preload, `const w = process.stdout.write.bind(process.stdout);\nlet armed = true;\nprocess.stdout.write = (...a) => { if (armed) { armed = false; setTimeout(() => { throw new Error('late fault'); }, 10); } return w(...a); };\n`);
+    const r = await cli(['verify', '--help'], { NODE_IMPORT: preload });
+    expect(r.stdout).toContain('usage: release-verifier verify');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toBe('release-verifier: INCOMPLETE — internal error (uncaughtException): late fault\n');
+  }, 60_000);
 });
