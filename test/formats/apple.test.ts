@@ -320,6 +320,9 @@ describe.skipIf(!toolsAvailable('openssl'))('apple: DMG signatures (real unsigne
     expect(r.reason).toContain('pinned by Team ID TESTTEAM01');
     const apple = await verify(p, { teamId: 'TESTTEAM01' });
     expect(apple.reason).toContain('does not chain to a pinned Apple root');
+    const rc = tmp('rcodesign-style.dmg');
+    writeFileSync(rc, await signDmg(dmg(), chain, { hashOffsetAfterPlist: true }));
+    expect((await verify(rc, { teamId: 'TESTTEAM01' }, anchors())).valid).toBe(true);
   });
   it('a flipped byte in the image, or an edited trailer, is refused', async () => {
     const signed = await signDmg(dmg(), chain);

@@ -13,12 +13,14 @@ import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { FormatError } from '../../core/errors';
 import { readAt } from '../compare/read-at';
-import { CSSLOT_INFOSLOT, CSSLOT_REP_SPECIFIC, CSSLOT_RESOURCEDIR } from '../macho/codesign';
+import { CSSLOT_APPLICATION, CSSLOT_INFOSLOT, CSSLOT_REP_SPECIFIC, CSSLOT_RESOURCEDIR } from '../macho/codesign';
 import { checkCodePages, checkSpecialSlots, describeSignature, parseCodeSignature } from './code-signature';
 import type { CodeUnit } from './judge';
 import { MAX_SIGNATURE_BYTES } from './macho';
 
 export const KOLY_SIZE = 512;
+const KOLY_PLIST_OFFSET = 0xd8;
+const KOLY_PLIST_LENGTH = 0xe0;
 const KOLY_SIG_OFFSET = 0x128;
 const KOLY_SIG_SIZE = 0x130;
 
@@ -55,9 +57,14 @@ export async function readDmgSignature(path: string, fh: FileHandle, size: numbe
     for await (const chunk of createReadStream(path, { start: 0, end: sigOffset - 1, highWaterMark: 1024 * 1024 })) update(chunk as Buffer);
   });
   if (pages) return { unit: { ...unit, problem: `DMG: ${pages}` }, notes };
+  // The trailer as hashed: size zeroed. rcodesign also writes the offset as "just after the XML
+  // plist"; both spellings are tried — the offset is pinned anyway, by the code limit above.
   const trailer = Buffer.from(koly);
   trailer.writeBigUInt64BE(0n, KOLY_SIG_SIZE);
-  const special = checkSpecialSlots(parsed, data, { [CSSLOT_REP_SPECIFIC]: trailer, [CSSLOT_INFOSLOT]: null, [CSSLOT_RESOURCEDIR]: null, 4: null });
-  if (special) return { unit: { ...unit, problem: `DMG: ${special}` }, notes };
+  const afterPlist = Buffer.from(trailer);
+  afterPlist.writeBigUInt64BE(koly.readBigUInt64BE(KOLY_PLIST_OFFSET) + koly.readBigUInt64BE(KOLY_PLIST_LENGTH), KOLY_SIG_OFFSET);
+  const others = { [CSSLOT_INFOSLOT]: null, [CSSLOT_RESOURCEDIR]: null, [CSSLOT_APPLICATION]: null };
+  const special = checkSpecialSlots(parsed, data, { ...others, [CSSLOT_REP_SPECIFIC]: trailer });
+  if (special && checkSpecialSlots(parsed, data, { ...others, [CSSLOT_REP_SPECIFIC]: afterPlist })) return { unit: { ...unit, problem: `DMG: ${special}` }, notes };
   return { unit, notes };
 }

@@ -243,16 +243,19 @@ export function superBlobOf(m: Buffer): Buffer {
 // ── DMG ─────────────────────────────────────────────────────────────────────────────────────────
 
 /** Signs an (unsigned) UDIF image: SuperBlob after the data, koly fields 0x128/0x130, CD over [0, offset), slot -6 over the trailer with size 0. */
-export async function signDmg(dmg: Buffer, chain: TestChain | null, opts: { alternate?: boolean; cdhashes?: boolean; ticket?: boolean; sha1Only?: boolean } = {}): Promise<Buffer> {
+export async function signDmg(dmg: Buffer, chain: TestChain | null, opts: { alternate?: boolean; cdhashes?: boolean; ticket?: boolean; sha1Only?: boolean; hashOffsetAfterPlist?: boolean } = {}): Promise<Buffer> {
   const koly = Buffer.from(dmg.subarray(dmg.length - 512));
   if (koly.toString('latin1', 0, 4) !== 'koly') throw new Error('test: not a DMG');
   const body = dmg.subarray(0, dmg.length - 512);
   koly.writeBigUInt64BE(BigInt(body.length), 0x128);
   koly.writeBigUInt64BE(0n, 0x130);
   const requirements = Buffer.from([0xfa, 0xde, 0x0c, 0x01, 0, 0, 0, 12, 0, 0, 0, 0]);
+  // rcodesign hashes the trailer with the offset "just after the XML plist" (here a resource fork follows it)
+  const hashed = Buffer.from(koly);
+  if (opts.hashOffsetAfterPlist) hashed.writeBigUInt64BE(koly.readBigUInt64BE(0xd8) + koly.readBigUInt64BE(0xe0), 0x128);
   const cd = (hash: 'sha1' | 'sha256') => buildCodeDirectory({
     identifier: 'test-image', teamId: 'TESTTEAM01', hash, pageSizeLog2: 0, codeLimit: body.length, code: body, flags: chain ? 0 : 2,
-    special: [null, createHash(hash).update(requirements).digest(), null, null, null, createHash(hash).update(koly).digest()],
+    special: [null, createHash(hash).update(requirements).digest(), null, null, null, createHash(hash).update(hashed).digest()],
   });
   const first = opts.alternate || opts.sha1Only ? 'sha1' : 'sha256';
   const cds = [{ blob: cd(first), hash: first as 'sha1' | 'sha256' }];
