@@ -58,6 +58,8 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
   --trusted-root FILE   sigstore: pinned trusted_root.json
   --issuer URL          sigstore: OIDC issuer, compared exactly
   --san STRING          sigstore: certificate SAN, compared exactly
+  --public-key FILE     sigstore: pinned signing key (PEM, e.g. cosign.pub) for key-based
+                        bundles (cosign sign-blob --key … --bundle); instead of --issuer/--san
 exit codes: 0 valid, 1 invalid (unsigned, wrong signer, tampered), 2 could not check, 3 usage error`;
 
 const DEFAULT_SIGNATURE_SUFFIXES: Record<Exclude<Scheme, 'authenticode' | 'apple'>, string[]> = {
@@ -146,6 +148,7 @@ export async function run(argv: string[]): Promise<number> {
         'trusted-root': { type: 'string' },
         issuer: { type: 'string' },
         san: { type: 'string' },
+        'public-key': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -173,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
       ['team-id', ['apple']], ['any-apple-identity', ['apple']],
       ['tsa-cert', ['authenticode']], ['signatures', ['authenticode']], ['text', ['openpgp']], ['cleartext', ['openpgp']],
       ['allow-legacy', ['minisign']], ['prehashed-only', ['minisign']], ['fingerprint', ['openpgp']],
-      ['trusted-root', ['sigstore']], ['issuer', ['sigstore']], ['san', ['sigstore']],
+      ['trusted-root', ['sigstore']], ['issuer', ['sigstore']], ['san', ['sigstore']], ['public-key', ['sigstore']],
       ['key', ['minisign', 'tauri', 'openpgp']], ['signature', ['minisign', 'tauri', 'openpgp', 'sigstore']],
     ];
     for (const [flag, schemes] of foreign) {
@@ -228,14 +231,17 @@ export async function run(argv: string[]): Promise<number> {
           requireDeveloperId: !values['any-apple-identity'],
         };
         break;
-      case 'sigstore':
-        raw = {
-          scheme: s,
-          trustedRoot: await readText(required(values['trusted-root'], 'trusted-root', s), MAX_TRUSTED_ROOT, 'trusted root'),
-          issuer: required(values.issuer, 'issuer', s),
-          san: required(values.san, 'san', s),
-        };
+      case 'sigstore': {
+        const trustedRoot = await readText(required(values['trusted-root'], 'trusted-root', s), MAX_TRUSTED_ROOT, 'trusted root');
+        if (values['public-key'] !== undefined) {
+          // key-based bundle (cosign sign-blob --key … --bundle): the key is the pin, not an identity
+          if (values.issuer !== undefined || values.san !== undefined) throw new UsageError('--public-key pins a key-based bundle: give it instead of --issuer and --san, not with them');
+          raw = { scheme: s, trustedRoot, publicKey: await readText(values['public-key'], MAX_KEY_FILE, 'public key') };
+        } else {
+          raw = { scheme: s, trustedRoot, issuer: required(values.issuer, 'issuer', s), san: required(values.san, 'san', s) };
+        }
         break;
+      }
     }
     const parsed = SignaturePolicySchema.safeParse(raw);
     if (!parsed.success) {

@@ -1,19 +1,28 @@
 /**
  * Sigstore bundles (cosign sign-blob --bundle, protobuf bundle format), verified offline against a
- * pinned trusted root and a pinned identity (@sigstore/verify 3.1 — v4 needs Node 22).
+ * pinned trusted root and either a pinned identity (keyless: Fulcio certificate, issuer + SAN) or a
+ * pinned public key (key-based: `cosign sign-blob --key … --bundle`), with @sigstore/verify 3.1
+ * (v4 needs Node 22) doing the cryptography and this module what it does not:
  *
  * - Identity: the issuer is compared exactly; @sigstore/verify matches the SAN with an UNANCHORED
  *   regex (String.match), so the configured SAN is escaped and anchored, and then compared exactly
  *   once more against the verified signer.
- * - Only keyless (Fulcio certificate) bundles: a bare public-key bundle has no identity to pin.
+ * - Key-based bundles carry an unauthenticated key hint: the pinned key is the signing key, the
+ *   hint is ignored. A policy never accepts the other kind of bundle (a pinned key never stands in
+ *   for a certificate, an identity never for a bare key).
  * - The legacy cosign format {base64Signature, cert, rekorBundle} is refused with a clear reason.
+ * - Trusted roots: every log, CA and TSA needs a `validFor.start`; windows are honoured also for the
+ *   checkpoint's log key (see sigstore/trusted-root, sigstore/checkpoint).
+ * - Rekor v2: checkpoints may carry witness cosignatures (ignored, the log's own is required), and
+ *   0.0.2 bodies are checked against the bundle (sigstore/rekor-v2).
+ * - Malformed bundles end in a FormatError with a reason (shape checks before the library runs).
  * - Artifact-sized data is streamed: @sigstore/verify's message-signature content wants the whole
  *   artifact as one Buffer, so we give it an equivalent content object backed by a streaming
  *   digest and a streaming crypto.Verify over the same bytes (one pass, constant memory).
  * - DSSE bundles (in-toto attestations) sign a statement, not the file: the file is bound by its
  *   SHA-256 appearing among the statement's subjects.
  */
-import { createHash, createVerify, timingSafeEqual, type KeyObject, type Verify } from 'node:crypto';
+import { createHash, createVerify, timingSafeEqual, X509Certificate, type KeyObject, type Verify } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import {
   BUNDLE_V01_MEDIA_TYPE,
@@ -23,18 +32,30 @@ import {
   bundleFromJSON,
   type Bundle,
 } from '@sigstore/bundle';
-import { Bundle as BundleMessage, HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
-import { toSignedEntity, toTrustMaterial, Verifier, type SignedEntity, type Signer } from '@sigstore/verify';
+import { Bundle as BundleMessage, HashAlgorithm } from '@sigstore/protobuf-specs';
+import { toSignedEntity, Verifier, type KeyFinderFunc, type SignedEntity, type Signer } from '@sigstore/verify';
 import * as pkijs from 'pkijs';
 import { FormatError } from '../core/errors';
 import { parseStrictDerSequence } from './der';
 import { readBoundedFile } from './bounded-read';
+import { nonCanonicalFields, unknownFields } from './sigstore/canonical';
+import { checkCheckpoint, parseCheckpoint } from './sigstore/checkpoint';
+import { parseSigstorePublicKey, type PinnedPublicKey } from './sigstore/public-key';
+import { checkV2Body, type SignedContent, type SigningMaterial } from './sigstore/rekor-v2';
+import { readTrustedRoot, type PinnedLog, type PinnedTrust } from './sigstore/trusted-root';
 import type { SignatureInput, SignatureResult } from './types';
+
+export { parseTrustedRoot, readTrustedRoot } from './sigstore/trusted-root';
+export { parseSigstorePublicKey } from './sigstore/public-key';
 
 export const MAX_BUNDLE_BYTES = 1024 * 1024;
 const MEDIA_TYPES = new Set([BUNDLE_V01_MEDIA_TYPE, BUNDLE_V02_MEDIA_TYPE, BUNDLE_V03_LEGACY_MEDIA_TYPE, BUNDLE_V03_MEDIA_TYPE]);
 const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const MAX_DSSE_SUBJECTS = 10_000;
+const MAX_TLOG_ENTRIES = 16;
+const MAX_TIMESTAMPS = 16;
+/** entry kinds and versions the verifier knows how to bind to the bundle */
+const KNOWN_KINDS: Record<string, string[]> = { hashedrekord: ['0.0.1', '0.0.2'], dsse: ['0.0.1', '0.0.2'], intoto: ['0.0.1', '0.0.2'] };
 
 type SignatureContent = SignedEntity['signature'];
 
@@ -56,18 +77,7 @@ export function exactSanPattern(san: string): RegExp {
   return new RegExp(`^${escapeRegExp(san)}$`);
 }
 
-/** Parses the pinned trusted_root.json. Throws FormatError (a configuration problem). */
-export function parseTrustedRoot(json: string): ReturnType<typeof toTrustMaterial> {
-  try {
-    const obj: unknown = JSON.parse(json);
-    if (typeof obj !== 'object' || obj === null || !String((obj as { mediaType?: unknown }).mediaType ?? '').startsWith('application/vnd.dev.sigstore.trustedroot')) {
-      throw new Error('not a sigstore trusted root (mediaType application/vnd.dev.sigstore.trustedroot+json…)');
-    }
-    return toTrustMaterial(TrustedRoot.fromJSON(obj));
-  } catch (err) {
-    throw new FormatError('sigstore', `trusted root unreadable: ${(err as Error).message}`, { cause: err });
-  }
-}
+const malformed = (m: string) => new FormatError('sigstore', m);
 
 /** Parses a bundle (JSON bytes), refusing the legacy cosign format. Throws FormatError. */
 export function parseBundle(bytes: Uint8Array): Bundle {
@@ -77,76 +87,112 @@ export function parseBundle(bytes: Uint8Array): Bundle {
   } catch (err) {
     throw new FormatError('sigstore', 'bundle is not JSON', { cause: err });
   }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new FormatError('sigstore', 'bundle is not a JSON object');
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw malformed('bundle is not a JSON object');
   const o = obj as Record<string, unknown>;
   if (!('mediaType' in o) && ('base64Signature' in o || 'rekorBundle' in o || 'cert' in o)) {
-    throw new FormatError('sigstore', 'legacy cosign bundle format ({base64Signature, cert, rekorBundle}) is not supported: sign with `cosign sign-blob --new-bundle-format --bundle …` (the protobuf bundle)');
+    throw malformed('legacy cosign bundle format ({base64Signature, cert, rekorBundle}) is not supported: sign with `cosign sign-blob --new-bundle-format --bundle …` (the protobuf bundle)');
   }
   if (typeof o.mediaType !== 'string' || !MEDIA_TYPES.has(o.mediaType)) {
-    throw new FormatError('sigstore', `unknown bundle mediaType ${JSON.stringify(o.mediaType)}`);
+    throw malformed(`unknown bundle mediaType ${JSON.stringify(o.mediaType)?.slice(0, 100)}`);
   }
+  assertJsonShape(o);
   let bundle: Bundle;
   try {
     bundle = bundleFromJSON(obj);
   } catch (err) {
-    throw new FormatError('sigstore', `invalid bundle: ${(err as Error).message}`, { cause: err });
+    const fields = (err as { fields?: unknown }).fields;
+    throw new FormatError('sigstore', `invalid bundle: ${(err as Error).message}${Array.isArray(fields) && fields.length ? ` (${fields.slice(0, 5).join(', ')})` : ''}`, { cause: err });
   }
   // The protobuf JSON mapping silently drops fields it does not know, and decodes base64 leniently
   // (skipping stray characters). Data the verifier ignores has no place in a signature file: refuse
   // it (fail closed), rather than verify something other than what the file says.
   const unknown = unknownFields(obj, BundleMessage.toJSON(bundle), 'bundle');
-  if (unknown.length) throw new FormatError('sigstore', `bundle has fields the verifier does not understand: ${unknown.slice(0, 5).join(', ')}`);
+  if (unknown.length) throw malformed(`bundle has fields the verifier does not understand: ${unknown.slice(0, 5).join(', ')}`);
   const uncanonical = nonCanonicalFields(obj, BundleMessage.toJSON(bundle), 'bundle');
-  if (uncanonical.length) throw new FormatError('sigstore', `bundle is not in canonical form at ${uncanonical.slice(0, 5).join(', ')} (e.g. non-canonical base64)`);
+  if (uncanonical.length) throw malformed(`bundle is not in canonical form at ${uncanonical.slice(0, 5).join(', ')} (e.g. non-canonical base64)`);
   checkCertificates(bundle);
-  checkInclusionProofs(bundle);
+  checkTlogEntries(bundle);
   return bundle;
 }
 
-function canonicalNoteSignature(line: string): boolean {
-  const m = /^\u2014 (\S+) ([A-Za-z0-9+/]+={0,2})$/.exec(line);
-  return !!m && m[2]!.length % 4 === 0 && Buffer.from(m[2]!, 'base64').toString('base64') === m[2];
-}
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function isEmptyValue(v: unknown): boolean {
-  return v === null || v === '' || v === 0 || v === '0' || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
-}
+/**
+ * JSON types of the fields the protobuf mapping and the verifier read: the generated decoder
+ * throws TypeErrors (or silently coerces) on wrong types, and a missing nested message surfaces as
+ * "cannot read properties of undefined" deep inside the library. Each problem is named here.
+ */
+function assertJsonShape(o: Json): void {
+  const need = (cond: boolean, path: string, what: string) => {
+    if (!cond) throw malformed(`malformed bundle: ${path} ${what}`);
+  };
+  const str = (v: unknown, path: string) => need(typeof v === 'string', path, 'must be a string');
+  const optStr = (v: unknown, path: string) => v === undefined || str(v, path);
+  const obj = (v: unknown, path: string): Json => {
+    need(isObject(v), path, v === undefined ? 'is missing' : 'must be an object');
+    return v as Json;
+  };
+  const arr = (v: unknown, path: string, max: number): unknown[] => {
+    need(Array.isArray(v), path, v === undefined ? 'is missing' : 'must be an array');
+    need((v as unknown[]).length <= max, path, `has more than ${max} items`);
+    return v as unknown[];
+  };
+  const int = (v: unknown, path: string) => need((typeof v === 'string' && /^-?\d{1,20}$/.test(v)) || Number.isSafeInteger(v), path, 'must be an integer');
 
-/** Paths of keys present (with a non-default value) in `input` but absent from its decoded form. */
-function unknownFields(input: unknown, decoded: unknown, path: string, depth = 0): string[] {
-  if (depth > 32) return [`${path} (nested too deep)`];
-  if (Array.isArray(input)) {
-    if (!Array.isArray(decoded)) return isEmptyValue(input) ? [] : [path];
-    return input.flatMap((v, i) => unknownFields(v, decoded[i], `${path}[${i}]`, depth + 1));
+  const vm = obj(o.verificationMaterial, 'verificationMaterial');
+  const materials = ['certificate', 'x509CertificateChain', 'publicKey'].filter((k) => vm[k] !== undefined && vm[k] !== null);
+  need(materials.length === 1, 'verificationMaterial', materials.length ? `has ${materials.join(' and ')}, expected one` : 'has no certificate, x509CertificateChain or publicKey');
+  if (materials[0] === 'certificate') str(obj(vm.certificate, 'verificationMaterial.certificate').rawBytes, 'verificationMaterial.certificate.rawBytes');
+  if (materials[0] === 'x509CertificateChain') {
+    const certs = arr(obj(vm.x509CertificateChain, 'verificationMaterial.x509CertificateChain').certificates, 'verificationMaterial.x509CertificateChain.certificates', 10);
+    certs.forEach((c, i) => str(obj(c, `verificationMaterial.x509CertificateChain.certificates[${i}]`).rawBytes, `verificationMaterial.x509CertificateChain.certificates[${i}].rawBytes`));
   }
-  if (typeof input !== 'object' || input === null) return [];
-  const d = (typeof decoded === 'object' && decoded !== null ? decoded : {}) as Record<string, unknown>;
-  return Object.entries(input as Record<string, unknown>).flatMap(([k, v]) =>
-    k in d ? unknownFields(v, d[k], `${path}.${k}`, depth + 1) : isEmptyValue(v) ? [] : [`${path}.${k}`],
-  );
-}
-
-/** Same value, allowing only the number/numeric-string variance of protobuf's int64 JSON mapping. */
-function sameScalar(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if ((typeof a === 'number' || typeof a === 'string') && (typeof b === 'number' || typeof b === 'string')) return /^-?\d+$/.test(String(a)) && String(a) === String(b);
-  return false;
-}
-
-/** Paths where the input's value differs from its decoded-then-re-encoded form (known fields only). */
-function nonCanonicalFields(input: unknown, decoded: unknown, path: string, depth = 0): string[] {
-  if (depth > 32) return [`${path} (nested too deep)`];
-  if (Array.isArray(input)) {
-    if (!Array.isArray(decoded)) return isEmptyValue(input) ? [] : [path];
-    if (input.length !== decoded.length) return [path];
-    return input.flatMap((v, i) => nonCanonicalFields(v, decoded[i], `${path}[${i}]`, depth + 1));
+  if (materials[0] === 'publicKey') optStr(obj(vm.publicKey, 'verificationMaterial.publicKey').hint, 'verificationMaterial.publicKey.hint');
+  const entries = vm.tlogEntries === undefined ? [] : arr(vm.tlogEntries, 'verificationMaterial.tlogEntries', MAX_TLOG_ENTRIES);
+  entries.forEach((e, i) => {
+    const p = `verificationMaterial.tlogEntries[${i}]`;
+    const entry = obj(e, p);
+    int(entry.logIndex, `${p}.logIndex`);
+    str(obj(entry.logId, `${p}.logId`).keyId, `${p}.logId.keyId`);
+    const kv = obj(entry.kindVersion, `${p}.kindVersion`);
+    str(kv.kind, `${p}.kindVersion.kind`);
+    str(kv.version, `${p}.kindVersion.version`);
+    if (entry.integratedTime !== undefined) int(entry.integratedTime, `${p}.integratedTime`);
+    str(entry.canonicalizedBody, `${p}.canonicalizedBody`);
+    if (entry.inclusionPromise !== undefined) str(obj(entry.inclusionPromise, `${p}.inclusionPromise`).signedEntryTimestamp, `${p}.inclusionPromise.signedEntryTimestamp`);
+    if (entry.inclusionProof !== undefined) {
+      const proof = obj(entry.inclusionProof, `${p}.inclusionProof`);
+      int(proof.logIndex, `${p}.inclusionProof.logIndex`);
+      int(proof.treeSize, `${p}.inclusionProof.treeSize`);
+      str(proof.rootHash, `${p}.inclusionProof.rootHash`);
+      arr(proof.hashes ?? [], `${p}.inclusionProof.hashes`, 64).forEach((h, j) => str(h, `${p}.inclusionProof.hashes[${j}]`));
+      str(obj(proof.checkpoint, `${p}.inclusionProof.checkpoint`).envelope, `${p}.inclusionProof.checkpoint.envelope`);
+    }
+  });
+  if (vm.timestampVerificationData !== undefined) {
+    const tvd = obj(vm.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
+    const ts = tvd.rfc3161Timestamps === undefined ? [] : arr(tvd.rfc3161Timestamps, 'verificationMaterial.timestampVerificationData.rfc3161Timestamps', MAX_TIMESTAMPS);
+    ts.forEach((t, i) => str(obj(t, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}]`).signedTimestamp, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}].signedTimestamp`));
   }
-  if (typeof input === 'object' && input !== null) {
-    const d = (typeof decoded === 'object' && decoded !== null ? decoded : {}) as Record<string, unknown>;
-    return Object.entries(input as Record<string, unknown>).flatMap(([k, v]) => (k in d ? nonCanonicalFields(v, d[k], `${path}.${k}`, depth + 1) : []));
+  const contents = ['messageSignature', 'dsseEnvelope'].filter((k) => o[k] !== undefined && o[k] !== null);
+  need(contents.length === 1, 'bundle', contents.length ? 'has both messageSignature and dsseEnvelope' : 'has neither messageSignature nor dsseEnvelope');
+  if (contents[0] === 'messageSignature') {
+    const ms = obj(o.messageSignature, 'messageSignature');
+    str(ms.signature, 'messageSignature.signature');
+    const md = obj(ms.messageDigest, 'messageSignature.messageDigest');
+    str(md.digest, 'messageSignature.messageDigest.digest');
+    optStr(md.algorithm, 'messageSignature.messageDigest.algorithm');
+  } else {
+    const env = obj(o.dsseEnvelope, 'dsseEnvelope');
+    str(env.payload, 'dsseEnvelope.payload');
+    str(env.payloadType, 'dsseEnvelope.payloadType');
+    arr(env.signatures, 'dsseEnvelope.signatures', 16).forEach((s, i) => {
+      const sig = obj(s, `dsseEnvelope.signatures[${i}]`);
+      str(sig.sig, `dsseEnvelope.signatures[${i}].sig`);
+      optStr(sig.keyid, `dsseEnvelope.signatures[${i}].keyid`);
+    });
   }
-  if (decoded === undefined) return isEmptyValue(input) ? [] : [path];
-  return sameScalar(input, decoded) ? [] : [path];
 }
 
 /** Certificates must be exactly one strict-DER X.509 SEQUENCE: a lenient parser would otherwise
@@ -166,33 +212,49 @@ function checkCertificates(bundle: Bundle): void {
 }
 
 /**
- * @sigstore/verify checks an inclusion proof against its signed checkpoint and ignores the proof's
- * own rootHash/treeSize copies; require them to agree, so the bundle carries no unverified claims.
+ * Each tlog entry: a kind/version we can bind, a body that is a JSON object naming the same
+ * kind/version, and (when there is an inclusion proof) a well-formed checkpoint whose tree size and
+ * root hash are the proof's own copies — @sigstore/verify checks the proof against the signed
+ * checkpoint and ignores those copies, so they must agree (no unverified claims in the bundle).
  */
-function checkInclusionProofs(bundle: Bundle): void {
+function checkTlogEntries(bundle: Bundle): void {
   for (const [i, entry] of bundle.verificationMaterial.tlogEntries.entries()) {
+    const { kind, version } = entry.kindVersion!;
+    if (!KNOWN_KINDS[kind]?.includes(version)) throw malformed(`tlog entry ${i}: unsupported entry kind ${JSON.stringify(kind).slice(0, 40)} version ${JSON.stringify(version).slice(0, 20)}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.from(entry.canonicalizedBody).toString('utf8'));
+    } catch {
+      throw malformed(`tlog entry ${i}: canonicalizedBody is not JSON`);
+    }
+    if (!isObject(body) || body.kind !== kind || body.apiVersion !== version || !isObject(body.spec)) {
+      throw malformed(`tlog entry ${i}: canonicalizedBody is not a ${kind} ${version} entry`);
+    }
+    if (!isRekorV2(kind, version)) assertV1BodyShape(i, kind, body.spec);
     const proof = entry.inclusionProof;
-    if (!proof?.checkpoint) continue;
-    const lines = proof.checkpoint.envelope.split('\n');
-    const size = lines[1];
-    const root = lines[2] !== undefined ? Buffer.from(lines[2], 'base64') : undefined;
-    if (size === undefined || root === undefined || size !== String(proof.treeSize) || !root.equals(Buffer.from(proof.rootHash))) {
-      throw new FormatError('sigstore', `tlog entry ${i}: inclusion proof rootHash/treeSize disagree with its checkpoint`);
-    }
-    // Signed-note signature lines ("— <name> <base64>"): the library decodes base64 leniently
-    // (skipping stray characters); accept only the canonical spelling.
-    const blank = lines.indexOf('');
-    const sigLines = lines.slice(blank + 1).filter((l, j, all) => !(l === '' && j === all.length - 1));
-    if (blank < 0 || sigLines.length === 0 || !sigLines.every(canonicalNoteSignature)) {
-      throw new FormatError('sigstore', `tlog entry ${i}: malformed checkpoint signature line`);
-    }
-    // Signed-note verifiers skip signature lines from keys they do not know; a checkpoint is signed
-    // by its log, so every signature line must name the log of the origin line.
-    const origin = lines[0]!.split(' ')[0];
-    if (!sigLines.every((l) => l.split(' ')[1] === origin)) {
-      throw new FormatError('sigstore', `tlog entry ${i}: checkpoint carries a signature line not from its log ${origin}`);
+    if (!proof) continue;
+    if (!proof.checkpoint) throw malformed(`tlog entry ${i}: inclusion proof without a checkpoint`);
+    const cp = parseCheckpoint(proof.checkpoint.envelope, i);
+    if (cp.size !== String(proof.treeSize) || !cp.rootHash.equals(Buffer.from(proof.rootHash))) {
+      throw malformed(`tlog entry ${i}: inclusion proof rootHash/treeSize disagree with its checkpoint`);
     }
   }
+}
+
+/** Rekor v2 writes hashedrekord and dsse 0.0.2 (intoto 0.0.2 is a Rekor v1 type). */
+function isRekorV2(kind: string, version: string): boolean {
+  return version === '0.0.2' && (kind === 'hashedrekord' || kind === 'dsse');
+}
+
+/** The Rekor v1 body fields @sigstore/verify dereferences without looking. */
+function assertV1BodyShape(i: number, kind: string, spec: Json): void {
+  const ok =
+    kind === 'hashedrekord'
+      ? isObject(spec.signature) && isObject(spec.data) && (spec.data.hash === undefined || isObject(spec.data.hash))
+      : kind === 'dsse'
+        ? Array.isArray(spec.signatures) && spec.signatures.every((s) => isObject(s) && typeof s.signature === 'string') && (spec.payloadHash === undefined || isObject(spec.payloadHash))
+        : isObject(spec.content) && (spec.content.hash === undefined || isObject(spec.content.hash)) && (spec.content.payloadHash === undefined || isObject(spec.content.payloadHash)) && (spec.content.envelope === undefined || isObject(spec.content.envelope));
+  if (!ok) throw malformed(`tlog entry ${i}: canonicalizedBody is missing fields of a Rekor v1 ${kind} entry`);
 }
 
 function bufferEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -220,9 +282,26 @@ class StreamedMessageSignatureContent implements SignatureContent {
   }
   verifySignature(key: KeyObject): boolean {
     // crypto.Verify is single-use; Verifier calls this once, cache for safety.
-    if (this.verified === undefined) this.verified = this.verifier.verify(key, this.signature);
+    if (this.verified === undefined) {
+      try {
+        this.verified = this.verifier.verify(key, this.signature);
+      } catch {
+        this.verified = false; // e.g. an Ed25519 key: no streaming Verify for pure EdDSA
+      }
+    }
     return this.verified;
   }
+}
+
+/** The library's DSSE content, also accepting the one digest our own check found for a Rekor v2
+ * hashedrekord-over-DSSE entry (Hash(PAE)), which @sigstore/verify 3.1 does not know. */
+function dsseContent(inner: SignatureContent, paeDigests: Buffer[]): SignatureContent {
+  return {
+    signature: inner.signature,
+    compareSignature: (s) => inner.compareSignature(s),
+    compareDigest: (d) => inner.compareDigest(d) || paeDigests.some((p) => bufferEqual(p, d)),
+    verifySignature: (k) => inner.verifySignature(k),
+  };
 }
 
 async function streamFile(path: string, sinks: Array<{ update(b: Buffer): unknown }>): Promise<void> {
@@ -244,49 +323,65 @@ function statementCoversDigest(payload: Buffer, sha256Hex: string): { ok: boolea
   } catch {
     return { ok: false, why: 'DSSE payload is not JSON' };
   }
-  const subjects = (st as { subject?: unknown }).subject;
+  const subjects = (st as { subject?: unknown } | null)?.subject;
   if (!Array.isArray(subjects) || subjects.length === 0 || subjects.length > MAX_DSSE_SUBJECTS) return { ok: false, why: 'in-toto statement has no usable subject list' };
   const predicateType = typeof (st as { predicateType?: unknown }).predicateType === 'string' ? (st as { predicateType: string }).predicateType : undefined;
   const hit = subjects.some((s) => typeof s === 'object' && s !== null && typeof (s as { digest?: { sha256?: unknown } }).digest?.sha256 === 'string' && (s as { digest: { sha256: string } }).digest.sha256.toLowerCase() === sha256Hex);
   return hit ? { ok: true, predicateType } : { ok: false, why: 'the file\'s SHA-256 is not among the in-toto statement subjects', predicateType };
 }
 
+/** The signing times the library will verify: TSA tokens' genTime, and integrated times backed by a SET. */
+function signingTimes(entity: SignedEntity): Date[] {
+  return entity.timestamps.map((t) => (t.$case === 'timestamp-authority' ? t.timestamp.signingTime : t.tlogEntry.inclusionPromise ? new Date(Number(t.tlogEntry.integratedTime) * 1000) : undefined)).filter((d): d is Date => d instanceof Date);
+}
+
+function findLog(trust: PinnedTrust, keyId: Uint8Array): PinnedLog | undefined {
+  const id = Buffer.from(keyId);
+  return trust.tlogs.find((l) => l.logId.equals(id) || l.checkpointKeyId.equals(id));
+}
+
+type Outcome = SignatureResult;
+
 export async function verifySigstore(input: SignatureInput): Promise<SignatureResult> {
   const { policy } = input;
   if (policy.scheme !== 'sigstore') throw new FormatError('sigstore', `policy scheme is ${policy.scheme}, not sigstore`);
   const scheme = 'sigstore' as const;
-  if (!policy.trustedRoot) return { valid: false, scheme, reason: 'no pinned trusted root in the policy' };
-  const trust = parseTrustedRoot(policy.trustedRoot);
-  if (!input.signaturePath) return { valid: false, scheme, reason: 'no bundle file' };
+  const invalid = (reason: string, extra: Partial<Outcome> = {}): Outcome => ({ valid: false, scheme, reason, ...extra });
+  if (!policy.trustedRoot) return invalid('no pinned trusted root in the policy');
+  const pinnedKeyText = (policy as { publicKey?: string }).publicKey;
+  const identity = policy.san !== undefined && policy.issuer !== undefined ? { san: policy.san, issuer: policy.issuer } : undefined;
+  if (!pinnedKeyText === !identity) return invalid('the policy must pin either issuer + san or a publicKey (exactly one of the two)');
+  const trust = readTrustedRoot(policy.trustedRoot); // FormatError: a configuration problem
+  const pinnedKey: PinnedPublicKey | undefined = pinnedKeyText ? parseSigstorePublicKey(pinnedKeyText) : undefined;
+  if (!input.signaturePath) return invalid('no bundle file');
   const read = await readBoundedFile(input.signaturePath, MAX_BUNDLE_BYTES);
-  if ('tooLarge' in read) return { valid: false, scheme, reason: `bundle is larger than ${MAX_BUNDLE_BYTES} bytes` };
+  if ('tooLarge' in read) return invalid(`bundle is larger than ${MAX_BUNDLE_BYTES} bytes`);
 
   let bundle: Bundle;
   try {
     bundle = parseBundle(read.bytes);
   } catch (err) {
-    if (err instanceof FormatError) return { valid: false, scheme, reason: err.userMessage };
+    if (err instanceof FormatError) return invalid(err.userMessage);
     throw err;
   }
-  const material = bundle.verificationMaterial.content.$case;
-  if (material !== 'certificate' && material !== 'x509CertificateChain') {
-    return { valid: false, scheme, reason: 'bundle is signed with a bare public key, not a Fulcio certificate: there is no identity to pin' };
-  }
+  const vm = bundle.verificationMaterial.content;
+  if (vm.$case === 'publicKey' && !pinnedKey) return invalid('bundle is signed with a bare public key, not a Fulcio certificate: pin the key (publicKey) to verify it; there is no identity to pin');
+  if (vm.$case !== 'publicKey' && pinnedKey) return invalid('bundle is signed with a Fulcio certificate, but the policy pins a public key (pin issuer + san for keyless bundles)');
 
   // One pass over the file: SHA-256 (tlog/DSSE binding) and, for message signatures, the declared
   // digest algorithm plus a Verify object over the same bytes.
   const sha256 = createHash('sha256');
-  let content: SignatureContent | undefined;
   let declared: { alg: string; hash: ReturnType<typeof createHash>; digest: Buffer } | undefined;
   let verifyObj: Verify | undefined;
   if (bundle.content.$case === 'messageSignature') {
     const ms = bundle.content.messageSignature;
     const alg = NODE_HASH[ms.messageDigest?.algorithm ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED] ?? (ms.messageDigest?.algorithm === HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED ? 'sha256' : undefined);
-    if (!alg || !ms.messageDigest) return { valid: false, scheme, reason: 'unsupported message digest algorithm in the bundle' };
+    if (!alg || !ms.messageDigest) return invalid('unsupported message digest algorithm in the bundle');
+    if (pinnedKey?.key.asymmetricKeyType === 'ed25519') return invalid('message signatures with an Ed25519 key sign the whole file (no prehash): not supported, the file would have to be held in memory');
     try {
       verifyObj = createVerify(alg);
     } catch {
-      return { valid: false, scheme, reason: `digest algorithm ${alg} unavailable` };
+      return invalid(`digest algorithm ${alg} unavailable`);
     }
     declared = { alg, hash: alg === 'sha256' ? sha256 : createHash(alg), digest: Buffer.from(ms.messageDigest.digest) };
   }
@@ -298,41 +393,85 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
   const notes: string[] = [];
 
   try {
-    const entity = toSignedEntity(bundle);
+    let entity: SignedEntity;
+    try {
+      entity = toSignedEntity(bundle);
+    } catch (err) {
+      return invalid(`malformed bundle: certificate or timestamp unreadable (${(err as Error).message})`);
+    }
+    let signed: SignedContent;
     if (bundle.content.$case === 'messageSignature') {
       const actual = declared!.hash === sha256 ? fileSha256 : declared!.hash.digest();
-      if (!bufferEqual(declared!.digest, actual)) {
-        return { valid: false, scheme, reason: 'the bundle\'s message digest is not the file\'s digest (file modified or bundle for another file)' };
-      }
-      content = new StreamedMessageSignatureContent(Buffer.from(bundle.content.messageSignature.signature), declared!.digest, actual, verifyObj!);
-      entity.signature = content;
+      if (!bufferEqual(declared!.digest, actual)) return invalid('the bundle\'s message digest is not the file\'s digest (file modified or bundle for another file)');
+      const ms = bundle.content.messageSignature;
+      entity.signature = new StreamedMessageSignatureContent(Buffer.from(ms.signature), declared!.digest, actual, verifyObj!);
+      signed = { kind: 'message', algorithm: ms.messageDigest!.algorithm, digest: declared!.digest, signature: Buffer.from(ms.signature) };
     } else {
       const env = bundle.content.dsseEnvelope;
-      if (env.signatures.length !== 1) return { valid: false, scheme, reason: `DSSE envelope has ${env.signatures.length} signatures, expected exactly 1` };
-      if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return { valid: false, scheme, reason: `DSSE payload type ${env.payloadType} is not an in-toto statement` };
+      if (env.signatures.length !== 1) return invalid(`DSSE envelope has ${env.signatures.length} signatures, expected exactly 1`);
+      if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return invalid(`DSSE payload type ${env.payloadType.slice(0, 100)} is not an in-toto statement`);
       const covers = statementCoversDigest(Buffer.from(env.payload), fileSha256.toString('hex'));
-      if (!covers.ok) return { valid: false, scheme, reason: covers.why };
-      notes.push(`in-toto statement${covers.predicateType ? ` (${covers.predicateType})` : ''}`);
+      if (!covers.ok) return invalid(covers.why!);
+      notes.push(`in-toto statement${covers.predicateType ? ` (${covers.predicateType.slice(0, 200)})` : ''}`);
+      signed = { kind: 'dsse', payloadType: env.payloadType, payload: Buffer.from(env.payload), signature: Buffer.from(env.signatures[0]!.sig) };
     }
-    const signer = new Verifier(trust).verify(entity, {
-      subjectAlternativeName: exactSanPattern(policy.san) as unknown as string,
-      extensions: { issuer: policy.issuer },
+    const leaf = vm.$case === 'certificate' ? vm.certificate.rawBytes : vm.$case === 'x509CertificateChain' ? vm.x509CertificateChain.certificates[0]?.rawBytes : undefined;
+    const material: SigningMaterial = pinnedKey
+      ? { kind: 'publicKey', spki: pinnedKey.spki, key: pinnedKey.key }
+      : { kind: 'certificate', der: Buffer.from(leaf!), key: new X509Certificate(Buffer.from(leaf!)).publicKey };
+
+    // Our own checks of every tlog entry, before the library's: the pinned log, its checkpoint
+    // (witness lines dropped, validity window), and Rekor v2 bodies.
+    const times = signingTimes(entity);
+    const paeDigests: Buffer[] = [];
+    let v2 = false;
+    entity.tlogEntries = entity.tlogEntries.map((entry, i) => {
+      const log = findLog(trust, entry.logId!.keyId);
+      if (!log) throw new Refusal(`tlog entry ${i}: from a transparency log the trusted root does not pin`);
+      let out = entry;
+      if (entry.inclusionProof?.checkpoint) {
+        const r = checkCheckpoint(entry.inclusionProof.checkpoint.envelope, i, log, times);
+        if ('reason' in r) throw new Refusal(r.reason);
+        out = { ...entry, inclusionProof: { ...entry.inclusionProof, checkpoint: { envelope: r.envelope } } };
+      }
+      if (isRekorV2(entry.kindVersion!.kind, entry.kindVersion!.version)) {
+        v2 = true;
+        const r = checkV2Body(i, Buffer.from(entry.canonicalizedBody), entry.kindVersion!, signed, material);
+        if (r.reason) throw new Refusal(r.reason);
+        if (r.dsseAsHashedRekord) paeDigests.push(r.dsseAsHashedRekord);
+      }
+      return out;
+    });
+    if (paeDigests.length) entity.signature = dsseContent(entity.signature, paeDigests);
+    if (v2) notes.push('Rekor v2 entry');
+
+    const keys: KeyFinderFunc | undefined = pinnedKey ? () => ({ publicKey: pinnedKey.key, validFor: () => true }) : undefined;
+    const verifier = new Verifier(trust.material(keys));
+    if (pinnedKey) {
+      verifier.verify(entity);
+      return { valid: true, scheme, signer: `public key sha256:${pinnedKey.sha256}`, reason: notes.join('; ') || undefined, details: { sha256: fileSha256.toString('hex') } };
+    }
+    const signer = verifier.verify(entity, {
+      subjectAlternativeName: exactSanPattern(identity!.san) as unknown as string,
+      extensions: { issuer: identity!.issuer },
     });
     const san = signer.identity?.subjectAlternativeName;
     const issuer = signer.identity?.extensions?.issuer;
     // Belt and braces: the library matched a pattern; we require equality.
-    if (san !== policy.san || issuer !== policy.issuer) {
-      return { valid: false, scheme, signer: describeSigner(signer), unpinnedSigner: true, reason: `signed by ${describeSigner(signer)}, not the pinned ${policy.san} (issuer ${policy.issuer})` };
+    if (san !== identity!.san || issuer !== identity!.issuer) {
+      return invalid(`signed by ${describeSigner(signer)}, not the pinned ${identity!.san} (issuer ${identity!.issuer})`, { signer: describeSigner(signer), unpinnedSigner: true });
     }
     return { valid: true, scheme, signer: describeSigner(signer), reason: notes.join('; ') || undefined, details: { sha256: fileSha256.toString('hex') } };
   } catch (err) {
-    const e = err as { code?: string; message?: string };
+    if (err instanceof Refusal) return invalid(err.message);
+    if (err instanceof FormatError) return invalid(err.userMessage);
+    const e = err as { code?: string; message?: string; name?: string };
+    if (!e.code) return invalid(`malformed bundle: the verifier could not read it (${e.name ?? 'Error'}: ${String(e.message ?? err).slice(0, 200)})`);
     const unpinned = e.code === 'UNTRUSTED_SIGNER_ERROR';
-    return {
-      valid: false,
-      scheme,
-      ...(unpinned ? { unpinnedSigner: true } : {}),
-      reason: `${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`,
-    };
+    return invalid(`${e.code}: ${e.message ?? String(err)}`, unpinned ? { unpinnedSigner: true } : {});
   }
 }
+
+/** A verdict reached by our own checks (not an error). */
+class Refusal extends Error {}
+

@@ -161,6 +161,7 @@ function inlinePolicy(policy: SignaturePolicy, path: string, baseDir: string | u
       break;
     case 'sigstore':
       inlinePair(p, 'trustedRoot', path, baseDir, issues, true);
+      inlinePair(p, 'publicKey', path, baseDir, issues, false);
       break;
     case 'authenticode': {
       inlinePair(p, 'caCertificate', path, baseDir, issues, false);
