@@ -25,7 +25,7 @@ interface Job { format: string; seed: number; start: number; count: number; time
 type ChildMessage =
   | { type: 'ready'; dir: string }
   | { type: 'result'; index: number; caseIndex: number; result: CaseResult; detail?: string }
-  | { type: 'done' }
+  | { type: 'done'; maxRssKiB: number }
   | { type: 'fatal'; message: string };
 
 async function loadTarget(format: string): Promise<FuzzTarget> {
@@ -48,7 +48,7 @@ async function child(job: Job): Promise<void> {
       const { result, detail } = await runMutation(fuzzCase, mutated, job.timeoutMs);
       await send({ type: 'result', index: i, caseIndex, result, detail });
     }
-    await send({ type: 'done' });
+    await send({ type: 'done', maxRssKiB: process.resourceUsage().maxRSS });
   } catch (err) {
     await send({ type: 'fatal', message: err instanceof Error ? err.stack ?? err.message : String(err) });
   } finally {
@@ -57,7 +57,7 @@ async function child(job: Job): Promise<void> {
 }
 
 // ----------------------------------------------------------------------------------- parent side
-interface FormatReport { format: string; tally: Tally; failures: string[]; fatal?: string; seconds: number }
+interface FormatReport { format: string; tally: Tally; failures: string[]; fatal?: string; seconds: number; maxRssMiB: number }
 
 function runFormat(format: string, seed: number, count: number, timeoutMs: number): Promise<FormatReport> {
   const tally = emptyTally();
@@ -65,6 +65,7 @@ function runFormat(format: string, seed: number, count: number, timeoutMs: numbe
   const began = Date.now();
   let next = 0;
   let fatal: string | undefined;
+  let maxRssKiB = 0;
 
   return new Promise((resolve) => {
     const startChild = () => {
@@ -102,6 +103,7 @@ function runFormat(format: string, seed: number, count: number, timeoutMs: numbe
           if (FAILING.has(m.result)) failures.push(`#${m.index} (case ${m.caseIndex}): ${m.result}${m.detail ? ` — ${m.detail}` : ''}`);
           next = m.index + 1;
         } else if (m.type === 'done') {
+          maxRssKiB = Math.max(maxRssKiB, m.maxRssKiB);
           finished = true;
           clearTimeout(watchdog);
           finish();
@@ -128,7 +130,7 @@ function runFormat(format: string, seed: number, count: number, timeoutMs: numbe
     const finish = () => {
       if (done) return;
       done = true;
-      resolve({ format, tally, failures, fatal, seconds: (Date.now() - began) / 1000 });
+      resolve({ format, tally, failures, fatal, seconds: (Date.now() - began) / 1000, maxRssMiB: maxRssKiB / 1024 });
     };
     startChild();
   });
@@ -174,8 +176,11 @@ async function main(): Promise<number> {
     const bad = t.valid + t.crash + t.timeout > 0 || r.fatal !== undefined || total < count;
     failed ||= bad;
     process.stdout.write(
-      `${bad ? 'FAIL' : 'ok  '} ${format.padEnd(14)} ${total} mutations: invalid ${t.invalid}, error ${t.error}, valid-but-equivalent ${t.equivalent}, ` +
-        `VALID ${t.valid}, crash ${t.crash}, timeout ${t.timeout} (${r.seconds.toFixed(1)} s)\n`,
+      (format.startsWith('compare-')
+        ? `${bad ? 'FAIL' : 'ok  '} ${format.padEnd(14)} ${total} mutations: mismatch ${t.invalid}, typed error ${t.error}, match inside the transparent ranges ${t.equivalent}, ` +
+          `MATCH OUTSIDE ${t.valid}, crash ${t.crash}, hang ${t.timeout}`
+        : `${bad ? 'FAIL' : 'ok  '} ${format.padEnd(14)} ${total} mutations: invalid ${t.invalid}, error ${t.error}, valid-but-equivalent ${t.equivalent}, ` +
+          `VALID ${t.valid}, crash ${t.crash}, timeout ${t.timeout}`) + ` (${r.seconds.toFixed(1)} s, max RSS ${r.maxRssMiB.toFixed(0)} MiB)\n`,
     );
     if (r.fatal) process.stdout.write(`     setup/loop failed: ${r.fatal}\n`);
     for (const f of r.failures.slice(0, 20)) process.stdout.write(`     ${f}\n`);

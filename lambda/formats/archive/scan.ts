@@ -12,13 +12,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { crc32, createGunzip } from 'node:zlib';
 import * as yauzl from 'yauzl';
 import * as tar from 'tar-stream';
 import { FormatError } from '../../core/errors';
 import { copyAndHash, LimitError } from '../digest';
 import type { ArchiveKind } from './detect';
-import { readHead } from '../compare/read-at';
+import { readAt, readHead } from '../compare/read-at';
+import { open } from 'node:fs/promises';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
@@ -87,9 +88,10 @@ function asFormatError(err: unknown, what: string): unknown {
 /** Node or streamx (tar-stream) readable: async-iterable and destroyable. */
 type ByteStream = AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown };
 
-async function hashStream(stream: ByteStream, limit: number, what: string): Promise<{ sha256: string; size: number }> {
+async function hashStream(stream: ByteStream, limit: number, what: string): Promise<{ sha256: string; size: number; crc32: number }> {
   const hash = createHash('sha256');
   let size = 0;
+  let crc = 0;
   for await (const chunk of stream) {
     size += chunk.length;
     if (size > limit) {
@@ -97,8 +99,9 @@ async function hashStream(stream: ByteStream, limit: number, what: string): Prom
       throw new LimitError('too-large', `${what} exceeds the ${limit}-byte bound`, { limit });
     }
     hash.update(chunk);
+    crc = crc32(chunk, crc);
   }
-  return { sha256: hash.digest('hex'), size };
+  return { sha256: hash.digest('hex'), size, crc32: crc >>> 0 };
 }
 
 // ── zip ────────────────────────────────────────────────────────────────────────────────────────
@@ -134,6 +137,49 @@ async function openZip(path: string): Promise<yauzl.ZipFile> {
   }
 }
 
+/**
+ * The local header must agree with the central directory entry: same name (raw bytes) and method.
+ * yauzl reads names from the central directory only and a local header only when it opens the
+ * data, so a zip whose local headers name other files (or are not local headers at all) would
+ * otherwise read as the rebuild here while a streaming unzipper sees something else (found by
+ * `npm run fuzz`). Checked for every entry, directories and empty files included.
+ */
+async function checkLocalHeader(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<void> {
+  const local = await zip.readLocalFileHeaderPromise(e);
+  if (!Buffer.from(local.fileName).equals(e.fileNameRaw)) {
+    throw new FormatError('archive', `zip entry ${e.fileName}: its local header names "${Buffer.from(local.fileName).toString('latin1').slice(0, 200)}" (local header and central directory disagree)`);
+  }
+  if (local.compressionMethod !== e.compressionMethod) {
+    throw new FormatError('archive', `zip entry ${e.fileName}: compression method ${local.compressionMethod} in the local header, ${e.compressionMethod} in the central directory`);
+  }
+}
+
+/**
+ * The end record's central-directory offset and size, located as yauzl locates it (the last
+ * signature whose comment reaches the end of the file). yauzl reads the directory by entry count
+ * and ignores its recorded size; readers that use the size (Python's zipfile derives the offset of
+ * prepended data from it) would read another directory, so the size must be exact and the directory
+ * must end where the end record begins (found by `npm run fuzz`). Zip64 values are left to yauzl.
+ */
+async function zipDirectoryBounds(path: string): Promise<{ offset: number; size: number; eocd: number } | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const { size: fileSize } = await handle.stat();
+    const tailLength = Math.min(fileSize, 22 + 0xffff);
+    const tail = await readAt(handle, fileSize - tailLength, tailLength);
+    for (let i = tail.length - 22; i >= 0; i--) {
+      if (tail.readUInt32LE(i) !== 0x06054b50 || i + 22 + tail.readUInt16LE(i + 20) !== tail.length) continue;
+      const size = tail.readUInt32LE(i + 12);
+      const offset = tail.readUInt32LE(i + 16);
+      if (size === 0xffffffff || offset === 0xffffffff) return undefined;
+      return { offset, size, eocd: fileSize - tailLength + i };
+    }
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
 function checkZipEntry(e: yauzl.Entry, limits: ArchiveLimits): void {
   checkEntryName(e.fileName);
   if (e.uncompressedSize > 1024 * 1024 && e.uncompressedSize > e.compressedSize * limits.maxRatio) {
@@ -153,14 +199,24 @@ async function scanZip(path: string, limits: ArchiveLimits): Promise<ScannedArch
       if (total > limits.maxTotalBytes) throw new LimitError('too-large', `zip expands to more than ${limits.maxTotalBytes} bytes: refused`);
       const type = zipType(e);
       const entry: ArchiveEntry = { name: e.fileName, index: entries.length, type, size: e.uncompressedSize, metadata: zipMetadata(e) };
+      await checkLocalHeader(zip, e);
       if (type !== 'directory') {
         const raw = !e.canDecodeFileData();
         if (raw) entry.metadata.rawCompared = `method ${e.compressionMethod}${e.isEncrypted() ? ', encrypted' : ''}`;
         const stream = await zip.openReadStreamPromise(e, raw ? { decodeFileData: false } : {});
         const digest = await hashStream(stream, raw ? e.compressedSize : e.uncompressedSize, `zip entry ${e.fileName}`);
+        // yauzl does not check CRC-32; unzip does, so a wrong one is a broken archive, not a match
+        if (!raw && digest.crc32 !== e.crc32 >>> 0) {
+          throw new FormatError('archive', `zip entry ${e.fileName}: CRC-32 ${digest.crc32.toString(16).padStart(8, '0')} of its content, ${(e.crc32 >>> 0).toString(16).padStart(8, '0')} recorded`);
+        }
         entry.sha256 = digest.sha256; // for a zip symlink, the content is its target
       }
       entries.push(entry);
+    }
+    const bounds = await zipDirectoryBounds(path);
+    const cursor = (zip as unknown as { readEntryCursor: number }).readEntryCursor;
+    if (bounds && (bounds.offset + bounds.size !== bounds.eocd || cursor !== bounds.eocd)) {
+      throw new FormatError('archive', `zip central directory: recorded at ${bounds.offset} with ${bounds.size} bytes, its entries end at ${cursor}, the end record is at ${bounds.eocd} (they must agree)`);
     }
     const metadata: Record<string, string | number> = {};
     if (zip.comment) metadata.comment = zip.comment;

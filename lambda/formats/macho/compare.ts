@@ -13,6 +13,9 @@
  *     against the rebuild with the release's signature transplanted onto it (§3.4 "transplant") —
  *     the differing pages are reported by index, with the regions they cover.
  *  4. Nothing may follow the SuperBlob in the release but zero padding.
+ *  5. Universal: the bytes of the release outside the fat header and the slices (alignment gaps,
+ *     anything after the last slice) must be zero, as lipo and signers write them — they belong to
+ *     no slice, so no comparison would otherwise look at them (found by `npm run fuzz`).
  *
  * Linker signatures (§3.5): a rebuild linked with a different signing mode or output name has a
  * different layout and is reported as a mismatch — the rebuild must reproduce the pre-signing build.
@@ -289,6 +292,29 @@ function formatPages(pages: number[]): string {
 
 const sliceKey = (s: Slice) => `${s.cputype}/${s.cpusubtype & 0x00ffffff}`;
 
+/** The first non-zero byte of a universal file outside its fat header and slices, if any (streamed). */
+async function nonZeroOutsideSlices(handle: FileHandle, fileSize: number, slices: Slice[]): Promise<number | undefined> {
+  const magic = (await readAt(handle, 0, 4)).readUInt32BE(0);
+  const headerEnd = 8 + slices.length * (magic === 0xcafebabf ? 32 : 20);
+  const sorted = [...slices].sort((a, b) => a.offset - b.offset);
+  const gaps: Array<[number, number]> = [];
+  let at = headerEnd;
+  for (const s of sorted) {
+    if (s.offset > at) gaps.push([at, s.offset]);
+    at = Math.max(at, s.offset + s.size);
+  }
+  if (fileSize > at) gaps.push([at, fileSize]);
+  const CHUNK = 1024 * 1024;
+  for (const [start, end] of gaps) {
+    for (let pos = start; pos < end; pos += CHUNK) {
+      const bytes = await readAt(handle, pos, Math.min(CHUNK, end - pos));
+      const i = bytes.findIndex((b) => b !== 0);
+      if (i !== -1) return pos + i;
+    }
+  }
+  return undefined;
+}
+
 /** Compares two Mach-O files (thin or universal) signature-transparently. */
 export async function compareMachO(publishedPath: string, rebuiltPath: string): Promise<ComparisonReport> {
   const [pHandle, rHandle] = await Promise.all([open(publishedPath, 'r'), open(rebuiltPath, 'r')]);
@@ -338,6 +364,12 @@ export async function compareMachO(publishedPath: string, rebuiltPath: string): 
     }
     for (const rs of rFile.slices) {
       if (!seen.has(sliceKey(rs))) differences.push({ where: `slice ${rs.arch}`, rebuiltRange: [rs.offset, rs.offset + rs.size], detail: `the published file has no ${rs.arch} slice` });
+    }
+    if (pFile.kind === 'fat') {
+      const at = await nonZeroOutsideSlices(pHandle, pStat.size, pFile.slices);
+      if (at !== undefined) {
+        differences.push({ where: 'universal file, outside the slices', publishedRange: [at, at + 1], detail: `non-zero byte at 0x${at.toString(16)}, between or after the slices (alignment padding must be zero)` });
+      }
     }
     details.slices = slices;
     return { method: 'macho', match: differences.length === 0, differences, details };

@@ -72,6 +72,8 @@ export async function openCfb(fh: FileHandle, fileSize: number): Promise<CfbFile
   if (header.readUInt16LE(0x1c) !== 0xfffe) throw bad('byte order mark is not little-endian');
   if (!((major === 3 && sectorShift === 9) || (major === 4 && sectorShift === 12))) throw bad(`version ${major} with sector shift ${sectorShift}`);
   if (miniShift !== 6) throw bad(`mini sector shift ${miniShift}`);
+  // [MS-CFB] 2.2: six reserved bytes that MUST be zero (other readers refuse the file otherwise)
+  if (header.subarray(0x22, 0x28).some((b) => b !== 0)) throw bad('reserved header bytes are not zero');
   const ssz = 1 << sectorShift;
   const miniCutoff = header.readUInt32LE(0x38);
   if (miniCutoff !== 4096) throw bad(`mini stream cutoff ${miniCutoff}`);
@@ -180,6 +182,9 @@ export async function openCfb(fh: FileHandle, fileSize: number): Promise<CfbFile
     const type: CfbEntryType | undefined = d.typeByte === 1 ? 'storage' : d.typeByte === 2 ? 'stream' : d.typeByte === 5 ? 'root' : undefined;
     if (!type) throw bad(`directory entry ${id} has type ${d.typeByte}`);
     if (d.nameLen < 2 || d.nameLen > 64 || d.nameLen % 2) throw bad(`directory entry ${id} has a name length of ${d.nameLen}`);
+    // [MS-CFB] 2.6.1: the name MUST end with a UTF-16 NUL; a reader that takes the length as
+    // given would see one more character (the cfb package does) — found by `npm run fuzz`
+    if (d.raw.readUInt16LE(d.nameLen - 2) !== 0) throw bad(`directory entry ${id}: its name is not NUL-terminated within its length`);
     const rawName = Buffer.from(d.raw.subarray(0, d.nameLen));
     const entry: CfbEntry = { id, name: rawName.subarray(0, d.nameLen - 2).toString('utf16le'), rawName, type, clsid: d.clsid, stateBits: d.stateBits, start: d.start, size: d.size, children: [] };
     if (type !== 'stream' && d.child !== NOSTREAM) collectSiblings(d.child, depth + 1, entry.children);
@@ -200,6 +205,11 @@ export async function openCfb(fh: FileHandle, fileSize: number): Promise<CfbFile
   };
   if (entryCount === 0) throw bad('empty directory');
   if (entryAt(0).typeByte !== 5) throw bad('first directory entry is not the root');
+  // [MS-CFB] 2.6.2: the root is named "Root Entry"; other readers name every path after it
+  {
+    const r = entryAt(0);
+    if (r.nameLen !== 22 || r.raw.subarray(0, 22).toString('utf16le') !== 'Root Entry\0') throw bad('the root directory entry is not named "Root Entry"');
+  }
   const root = makeEntry(0, 0);
 
   // Mini FAT and mini stream (root entry's data), loaded lazily and bounded.
