@@ -21,6 +21,16 @@ export interface Alert {
   release?: string;
   /** where the full report is (the summary in the results bucket), for a notifier that must shorten the body */
   reportLocation?: string;
+  /** where a person reads it: the HTML report and the run history (console links in AWS, file paths locally) */
+  links?: AlertLinks;
+}
+
+/** Links for the reader of the mail: never presigned URLs (they would grant access to whoever the mail reaches, for days). */
+export interface AlertLinks {
+  /** the HTML report of the run */
+  report?: string;
+  /** the run history page (runs/index.html) */
+  history?: string;
 }
 
 export function severityOf(verdict: Verdict): AlertSeverity {
@@ -59,7 +69,7 @@ function evidenceLines(f: Finding): string[] {
     .map(([k, v]) => `      ${k}: ${clip(typeof v === 'string' ? v : JSON.stringify(v), 300)}`);
 }
 
-export function alertFor(report: RunReport, options: { reportLocation?: string } = {}): Alert {
+export function alertFor(report: RunReport, options: { reportLocation?: string; links?: AlertLinks } = {}): Alert {
   const tag = report.release?.tag;
   const project = String(report.project.project);
   // forge text (names, tags, URLs, messages) is neutralised before it is clipped and sent
@@ -78,7 +88,9 @@ export function alertFor(report: RunReport, options: { reportLocation?: string }
   }
   lines.push(`Run:      ${report.runId} (${report.mode}), ${report.startedAt} → ${report.finishedAt}`);
   // near the top: a notifier that must shorten a long body cuts from the end
-  if (options.reportLocation) lines.push(`Report:   ${options.reportLocation}`);
+  if (options.links?.report) lines.push(`Report:   ${options.links.report}`);
+  if (options.links?.history) lines.push(`History:  ${options.links.history}`);
+  if (options.reportLocation) lines.push(`${options.links?.report ? 'JSON:    ' : 'Report:  '} ${options.reportLocation}`);
   lines.push('');
   if (report.targets.length) {
     lines.push('Targets:');
@@ -105,7 +117,8 @@ export function alertFor(report: RunReport, options: { reportLocation?: string }
     for (const f of notices) lines.push(`  ${describeFinding(f)}`);
     lines.push('');
   }
-  if (options.reportLocation) lines.push(`Full report: ${options.reportLocation}`);
+  if (options.links?.report) lines.push(`Full report: ${options.links.report}`);
+  else if (options.reportLocation) lines.push(`Full report: ${options.reportLocation}`);
 
   const firstProblem = problems[0];
   // SMS: GSM-7 only (one other character makes it UCS-2, 70 a segment), at most 2 segments
@@ -124,5 +137,6 @@ export function alertFor(report: RunReport, options: { reportLocation?: string }
     runId: report.runId,
     release: tag,
     ...(options.reportLocation ? { reportLocation: options.reportLocation } : {}),
+    ...(options.links ? { links: options.links } : {}),
   };
 }

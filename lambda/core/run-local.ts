@@ -7,7 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alertFor } from './alert';
+import { alertFor, type AlertLinks } from './alert';
+import { HISTORY_KEYS, regenerateHistory } from './history';
 import { attestationKeys, statementBytes } from './attestation';
 import { checkTarget, type CheckDeps } from './check-target';
 import type { Config } from './config/schema';
@@ -96,8 +97,14 @@ async function recordFailedRun(ports: LocalRunPorts, report: RunReport): Promise
   // a summary the run already wrote stays (write-once); the caller still gets this report
   await attempt(() => ports.store.put(reportKey, JSON.stringify(report, null, 2), { ifNoneMatch: true }));
   await attempt(() => ports.store.put(runKeys.html(report.runId), renderHtml(report), { ifNoneMatch: true }));
-  await attempt(() => ports.notifier.notify(alertFor(report, { reportLocation: ports.store.locate(reportKey) })));
+  await attempt(() => regenerateHistory(ports.store, { project: String(report.project.project), current: report }));
+  await attempt(() => ports.notifier.notify(alertFor(report, { reportLocation: ports.store.locate(reportKey), links: readerLinks(ports.store, report.runId) })));
   return reportKey;
+}
+
+/** Where a person reads the run: its HTML report and the history page (file paths locally). */
+function readerLinks(store: Store, runId: string): AlertLinks {
+  return { report: store.locate(runKeys.html(runId)), history: store.locate(HISTORY_KEYS.html) };
 }
 
 async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunOptions): Promise<{ report: RunReport; reportKey: string }> {
@@ -164,6 +171,10 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
   // … and writes its in-toto statement, unsigned: a laptop has no key a third party could pin (AWS signs it).
   if (won) await ports.store.put(attestationKeys.statement(runId), statementBytes(report!), { ifNoneMatch: true, contentType: 'application/json' });
   await ports.store.put(runKeys.html(runId), renderHtml(report!), { ifNoneMatch: true });
-  await ports.notifier.notify(alertFor(report!, { reportLocation: ports.store.locate(reportKey) }));
+  // runs/index.json + index.html from the store's summaries; a failure costs the page, not the run
+  await regenerateHistory(ports.store, { project: String(report!.project.project), current: report!, now: options.now }).catch((err) =>
+    progress(`the run history (${ports.store.locate(HISTORY_KEYS.html)}) could not be regenerated: ${errorMessage(err)}`),
+  );
+  await ports.notifier.notify(alertFor(report!, { reportLocation: ports.store.locate(reportKey), links: readerLinks(ports.store, runId) }));
   return { report: report!, reportKey };
 }

@@ -101,6 +101,7 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
       logger?.info('run completed', { runId, verdict: report.verdict });
     },
     now: deps.now,
+    onHistoryError: (error) => logger?.warn('run history not regenerated', { runId, error: error instanceof Error ? error : String(error) }),
     attestation: deps.signer && {
       signer: deps.signer,
       // the summary and the alert stand; the alert carries an ATTESTATION_UNSIGNED notice

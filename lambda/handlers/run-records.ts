@@ -16,6 +16,8 @@ import { loadLedger, saveLedger } from '../core/ledger-store';
 import type { RunPlan } from '../core/plan';
 import type { Notifier, Store } from '../core/ports';
 import { renderHtml } from '../core/render-html';
+import { HISTORY_KEYS, regenerateHistory } from '../core/history';
+import { consoleLinkFor } from '../adapters/builder/codebuild-diff-env';
 import type { RunReport, TargetReport } from '../core/report';
 import { runKeys, summarize } from '../core/summary';
 
@@ -60,6 +62,8 @@ export interface FanInDeps {
    * @default no attestation (launcher, dead-man)
    */
   attestation?: { signer: AttestationSigner; onError?: (error: unknown) => void };
+  /** told when the history page could not be regenerated (the run and its alert stand) */
+  onHistoryError?: (error: unknown) => void;
 }
 
 export type FinishOutcome = 'published' | 'completed-quietly' | 'already-summarized';
@@ -74,12 +78,25 @@ export async function finishRun(report: RunReport, deps: FanInDeps, planned?: { 
   if (!won) return 'already-summarized';
   if (planned) await saveLedger(deps.store, updatedLedger(planned.ledger, planned.plan, planned.plan.history ?? null, report));
   // The HTML rendering is a convenience copy; the JSON summary is the record.
-  await deps.store.put(runKeys.html(report.runId), renderHtml(report), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' });
+  const recordUrl = (k: string) => consoleUrlFor(deps.store, k);
+  await deps.store.put(runKeys.html(report.runId), renderHtml(report, { recordUrl }), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' });
   const alerted = deps.attestation ? await attest(report, deps.store, deps.attestation) : report;
+  // runs/index.json + index.html, regenerated from the summaries; a failure costs the page, never the alert
+  await regenerateHistory(deps.store, { project: String(report.project.project), current: report, now: deps.now?.(), recordUrl }).catch((err) => deps.onHistoryError?.(err));
   deps.onCompleted?.(report);
   if (report.verdict === 'VERIFIED' && !deps.notifyOnVerified) return 'completed-quietly';
-  await deps.notifier.notify(alertFor(alerted, { reportLocation: deps.store.locate(key) }));
+  const links = { report: recordUrl(runKeys.html(report.runId)) ?? deps.store.locate(runKeys.html(report.runId)), history: recordUrl(HISTORY_KEYS.html) ?? deps.store.locate(HISTORY_KEYS.html) };
+  await deps.notifier.notify(alertFor(alerted, { reportLocation: deps.store.locate(key), links }));
   return 'published';
+}
+
+/**
+ * A console link for a key in the results bucket (the reader signs in; nothing in the mail grants
+ * access by itself — no presigned URLs). `undefined` for a store that is not S3 (a directory).
+ */
+export function consoleUrlFor(store: Store, key: string): string | undefined {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(store.locate(key));
+  return m ? consoleLinkFor(m[1]!, m[2]!, process.env.AWS_REGION) : undefined;
 }
 
 /**
