@@ -10,12 +10,14 @@ import { Construct } from 'constructs';
  * StartBuild fields with no condition key (so IAM cannot refuse them): timeoutInMinutesOverride,
  * queuedTimeoutInMinutesOverride, sourceVersion, gitCloneDepthOverride,
  * gitSubmodulesConfigOverride, reportBuildStatusOverride, debugSessionEnabled and the `type` of an
- * environment variable. The checker compares what the build recorded with the plan instead
+ * environment variable. `sourceTypeOverride` is not denied by a key of its own: the reference does
+ * not say which StartBuild field the aggregate `codebuild:source` key stands for, and a Deny on a
+ * key CodeBuild might set for every request would stop every build; a source type change needs a
+ * location (`codebuild:source.location`, denied) and shows in the build's record. The checker compares what the build recorded with the plan instead
  * (BUILD_OVERRIDDEN).
  */
 export const OVERRIDE_CONDITION_KEYS = [
   'codebuild:source.buildspec',
-  'codebuild:source',
   'codebuild:source.location',
   'codebuild:source.auth.type',
   'codebuild:source.insecureSsl',

@@ -26,7 +26,6 @@ export const START_BUILD_OVERRIDE_KEYS: Record<string, string> = {
   registryCredentialOverride: 'codebuild:environment.registryCredential',
   certificateOverride: 'codebuild:environment.certificate',
   sourceLocationOverride: 'codebuild:source.location',
-  sourceTypeOverride: 'codebuild:source',
   sourceAuthOverride: 'codebuild:source.auth.type',
   insecureSslOverride: 'codebuild:source.insecureSsl',
   artifactsOverride: 'codebuild:artifacts',
@@ -39,7 +38,7 @@ export const START_BUILD_OVERRIDE_KEYS: Record<string, string> = {
   autoRetryLimitOverride: 'codebuild:autoRetryLimit',
 };
 
-const BOOL_KEYS = new Set(['codebuild:source.buildspec', 'codebuild:environment.privilegedMode', 'codebuild:source', 'codebuild:source.insecureSsl', 'codebuild:artifacts', 'codebuild:secondaryArtifacts', 'codebuild:secondarySources', 'codebuild:cache', 'codebuild:logsConfig', 'codebuild:environment.registryCredential']);
+const BOOL_KEYS = new Set(['codebuild:source.buildspec', 'codebuild:environment.privilegedMode', 'codebuild:source.insecureSsl', 'codebuild:artifacts', 'codebuild:secondaryArtifacts', 'codebuild:secondarySources', 'codebuild:cache', 'codebuild:logsConfig', 'codebuild:environment.registryCredential']);
 
 /** The condition keys of a StartBuild request with this input. */
 export function startBuildContext(input: Record<string, unknown>): Record<string, string | string[]> {

@@ -52,6 +52,8 @@ describe('the build record compared with the plan', () => {
     expect(overridesOf(build((b) => (vars(b)[3]!.type = 'PARAMETER_STORE')), IMAGE, recipe)).toEqual([`variable ${BUILD_ENV.runId} is PARAMETER_STORE, not PLAINTEXT`]);
     expect(overridesOf(build((b) => (b.environment!.privilegedMode = true)), IMAGE, recipe)).toEqual(['privileged mode on, planned off']);
     expect(overridesOf(build((b) => (b.environment!.privilegedMode = true)), IMAGE, { ...recipe, privileged: true })).toEqual([]);
+    expect(overridesOf(build((b) => (b.source = { type: 'S3', location: 'evil-bucket/src.zip' })), IMAGE, recipe)).toEqual(['source S3 evil-bucket/src.zip, planned none (NO_SOURCE)']);
+    expect(overridesOf(build((b) => (b.source = { type: 'NO_SOURCE' })), IMAGE, recipe)).toEqual([]);
   });
   it('toBuildResult carries them (and a target without a recipe is refused, not trusted); the finding is INCOMPLETE', () => {
     const results = new CodeBuildResults({ projects: { 'relverify-rv-linux': 'linux' }, artifactsBucket: 'a', recipes: { linux: recipe } });

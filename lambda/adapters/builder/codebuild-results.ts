@@ -139,6 +139,9 @@ export function overridesOf(build: Build, plannedImage: string, expected: Expect
     else if (got.size !== 1) out.push(`variable ${name} has ${got.size} values`);
   }
   if (build.environment?.privilegedMode === true && !expected.privileged) out.push('privileged mode on, planned off');
+  // every target project is NO_SOURCE (the buildspec fetches the source at the planned commit)
+  if (build.source?.type && build.source.type !== 'NO_SOURCE') out.push(`source ${build.source.type}${build.source.location ? ` ${build.source.location}` : ''}, planned none (NO_SOURCE)`);
+  if (build.sourceVersion) out.push(`source version ${build.sourceVersion} set`);
   return out;
 }
 
