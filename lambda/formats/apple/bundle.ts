@@ -30,6 +30,7 @@ const MAX_BUNDLES = 8;
 const MAX_NESTED_DEPTH = 3;
 const MAX_NESTED_CODE = 1024;
 const MAX_PLIST_BYTES = 4 * 1024 * 1024;
+const MAX_PREFETCH = 10_000;
 const BUNDLE_EXTENSIONS = /\.(app|framework|appex|xpc|bundle|plugin|kext|dext|systemextension|qlgenerator|mdimporter|prefPane|saver)$/;
 
 interface Layout {
@@ -154,6 +155,8 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
   const notes: string[] = [];
   const fail = (problem: string): BundleCheck => ({ units: [{ name: label, problem: `${label}: ${problem}`, details }], notes, cdhashes: [], details });
 
+  // one pass over the archive for this level's main executable (plists and links are prefetched)
+  await archive.extract([exeName]);
   const exeEntry = archive.byName.get(exeName);
   if (!exeEntry || exeEntry.type !== 'file') return { units: [{ name: label, unsigned: true, problem: `main executable ${exeRel} is missing`, details }], notes, cdhashes: [], details };
   const sealEntry = archive.byName.get(sealName);
@@ -240,6 +243,7 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
   budget.nested += nestedBundles.size + nestedFiles.length;
   if (budget.nested > MAX_NESTED_CODE) return fail(`more than ${MAX_NESTED_CODE} nested code items`);
   const nestedDetails: Record<string, unknown>[] = [];
+  await archive.extract(nestedFiles.map((rel) => l.content + rel));
   for (const rel of nestedFiles) {
     const name = l.content + rel;
     const p = (await archive.extract([name])).get(name)!;
@@ -292,6 +296,13 @@ export async function verifyBundles(path: string, kind: ArchiveKind): Promise<{ 
   const scratch = await mkdtemp(join(tmpdir(), 'rv-apple-'));
   try {
     const archive = new BundleArchive(path, kind, scanned.entries, scratch);
+    // One pass for the small files every level reads: plists, seals and (zip) symlink targets.
+    await archive.extract(
+      scanned.entries
+        .filter((e) => e.size <= MAX_PLIST_BYTES && ((e.type === 'file' && /(^|\/)(Info\.plist|_CodeSignature\/CodeResources)$/.test(e.name)) || (kind === 'zip' && e.type === 'symlink')))
+        .map((e) => e.name)
+        .slice(0, MAX_PREFETCH), // beyond that, read when needed
+    );
     const roots = new Set<string>();
     for (const name of archive.byName.keys()) {
       const m = /^((?:[^/]+\/)*?[^/]+\.app\/)Contents\/Info\.plist$/.exec(name);
