@@ -38,7 +38,7 @@ async function serve(mode: 'silent' | 'trickle'): Promise<{ url: string; close()
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
-const pressure = setInterval(gc, 5);
+const pressure = setInterval(gc, 20);
 
 const silent = await serve('silent');
 const trickle = await serve('trickle');

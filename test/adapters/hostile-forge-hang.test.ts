@@ -23,7 +23,7 @@ describe('hung forge requests under GC pressure (child process, --expose-gc)', (
   it('every request and download against a silent or trickling server ends with a timeout, none hangs', () => {
     const TIMEOUT_MS = 300;
     const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD], {
-      env: { ...process.env, HANG_TIMEOUT_MS: String(TIMEOUT_MS), HANG_SENTINEL_MS: '8000', HANG_N: '40' },
+      env: { ...process.env, HANG_TIMEOUT_MS: String(TIMEOUT_MS), HANG_SENTINEL_MS: '20000', HANG_N: '40' },
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -34,8 +34,8 @@ describe('hung forge requests under GC pressure (child process, --expose-gc)', (
     expect(hung, `hung: ${JSON.stringify(hung.slice(0, 3))}`).toEqual([]);
     for (const o of outcomes) {
       expect(o.ended, o.what).toBe('timeout');
-      // the deadline plus scheduling slack on a busy machine, far below the 8 s sentinel
-      expect(o.ms, o.what).toBeLessThan(TIMEOUT_MS + 4_000);
+      // the deadline plus scheduling slack on a busy machine (GC runs every 20 ms), well below the 20 s sentinel
+      expect(o.ms, o.what).toBeLessThan(12_000);
     }
     expect(new Set(outcomes.map((o) => o.what))).toEqual(new Set(['api-silent', 'api-trickle', 'download-silent', 'download-trickle']));
   }, 90_000);
