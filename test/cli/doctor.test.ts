@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { BatchGetFleetsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { BatchGetFleetsCommand, CodeBuildClient, ListFleetsCommand, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, GetObjectLockConfigurationCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -384,8 +384,10 @@ describe('release-verifier doctor', () => {
       fleets: [{ arn: FLEET, name: 'mac-fleet', id: 'mac-fleet:0f0e', created: new Date(), lastModified: new Date(), status: { statusCode: 'PENDING_DELETION', context: 'ACTION_REQUIRED', message: 'deleting' }, baseCapacity: 1, environmentType: 'MAC_ARM', computeType: 'BUILD_GENERAL1_MEDIUM' }],
       fleetsNotFound: [`${FLEET}-gone`],
     });
+    m.codebuild.on(ListFleetsCommand).resolves({ fleets: [FLEET] });
     const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
     expect(m.codebuild).toHaveReceivedCommandWith(BatchGetFleetsCommand, { names: [FLEET, `${FLEET}-gone`] });
+    expect(byId(report, 'fleet:mac-x')!.fix).toContain(`fleets in this region: ${FLEET}`);
     expect(byId(report, 'fleet:mac-arm64')).toMatchObject({ status: 'problem', detail: expect.stringMatching(/PENDING_DELETION .*not ACTIVE/) });
     expect(byId(report, 'fleet:mac-x')).toMatchObject({ status: 'problem', detail: expect.stringMatching(/does not exist/) });
     expect(byId(report, 'image:mac-arm64')).toMatchObject({ status: 'cannot check', detail: expect.stringMatching(/curated image .* no digest/) });

@@ -4,7 +4,7 @@
  * present and ACTIVE (macOS: MAC_ARM), and CodeBuild's concurrent-build quotas against the number
  * of targets the launcher starts at once.
  */
-import { BatchGetFleetsCommand, type CodeBuildClient, type Fleet } from '@aws-sdk/client-codebuild';
+import { BatchGetFleetsCommand, ListFleetsCommand, type CodeBuildClient, type Fleet } from '@aws-sdk/client-codebuild';
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { ListAWSDefaultServiceQuotasCommand, ListServiceQuotasCommand, type ServiceQuota, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import type { DeployedConfig } from '../../handlers/launcher';
@@ -62,11 +62,13 @@ export async function fleetChecks(codebuild: CodeBuildClient, ctx: DoctorContext
   } catch (err) {
     return [...results, ...withFleet.map((t) => failed(`fleet:${t.name}`, `${t.name}: reading fleet ${t.fleetArn}`, 'codebuild:BatchGetFleets', err))];
   }
+  let existing: Promise<string> | undefined;
   for (const t of withFleet) {
     const id = `fleet:${t.name}`;
     const fleet = fleets.find((f) => f.arn === t.fleetArn || f.name === t.fleetArn);
     if (!fleet || notFound.includes(t.fleetArn!)) {
-      results.push(problem(id, `${t.name}: fleet ${t.fleetArn} does not exist (in this region)`, 'create the fleet (CodeBuild → Compute fleets) or fix targets[].fleetArn; aws codebuild list-fleets lists what there is'));
+      existing ??= fleetsInRegion(codebuild);
+      results.push(problem(id, `${t.name}: fleet ${t.fleetArn} does not exist (in this region)`, `create the fleet (CodeBuild → Compute fleets) or fix targets[].fleetArn; ${await existing}`));
       continue;
     }
     const status = fleet.status?.statusCode ?? 'UNKNOWN';
@@ -88,6 +90,16 @@ export async function fleetChecks(codebuild: CodeBuildClient, ctx: DoctorContext
     );
   }
   return results;
+}
+
+/** The fleets there are, for the fix of a fleet that is not (ListFleets answers ARNs). */
+async function fleetsInRegion(codebuild: CodeBuildClient): Promise<string> {
+  try {
+    const arns = (await codebuild.send(new ListFleetsCommand({ maxResults: 10 }))).fleets ?? [];
+    return arns.length ? `fleets in this region: ${arns.slice(0, 5).join(', ')}${arns.length > 5 ? ' …' : ''}` : 'there is no fleet in this region';
+  } catch {
+    return 'aws codebuild list-fleets lists what there is';
+  }
 }
 
 /** The Service Quotas label of a target's on-demand environment, e.g. "linux/medium". */
