@@ -111,6 +111,7 @@ export function parseBundle(bytes: Uint8Array): Bundle {
   const uncanonical = nonCanonicalFields(obj, BundleMessage.toJSON(bundle), 'bundle');
   if (uncanonical.length) throw malformed(`bundle is not in canonical form at ${uncanonical.slice(0, 5).join(', ')} (e.g. non-canonical base64)`);
   checkCertificates(bundle);
+  checkTimestamps(bundle);
   checkTlogEntries(bundle);
   return bundle;
 }
@@ -209,6 +210,13 @@ function checkCertificates(bundle: Bundle): void {
       throw fail(`not an X.509 certificate (${(err as Error).message})`);
     }
   });
+}
+
+/** RFC 3161 tokens are DER CMS SignedData: strict DER, so the library's parser never sees edited framing. */
+function checkTimestamps(bundle: Bundle): void {
+  for (const [i, t] of (bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps ?? []).entries()) {
+    parseStrictDerSequence(t.signedTimestamp, (m) => new FormatError('sigstore', `RFC 3161 timestamp ${i}: ${m}`));
+  }
 }
 
 /**

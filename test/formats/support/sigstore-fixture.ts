@@ -6,7 +6,7 @@
  * ephemeral P-256 key, a short-lived certificate for (SAN, issuer), an ECDSA-SHA256 signature over
  * the file, a hashedrekord tlog entry, and a v0.3 protobuf bundle.
  */
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { initializeCA, initializeCTLog, initializeTLog } from '@sigstore/mock';
 
 type CA = Awaited<ReturnType<typeof initializeCA>>;
@@ -28,6 +28,8 @@ export interface SigstoreDeployment {
   /** trusted_root.json pinning this deployment's CA, CT log and transparency log */
   trustedRootJson: string;
   signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string>;
+  /** `cosign sign-blob --key cosign.key --bundle`-like: a bundle with a public-key hint, no certificate */
+  signBlobWithKey(artifact: Uint8Array, key: { privateKey: KeyObject; publicKey: KeyObject }): Promise<string>;
   attest(subjects: Array<{ name: string; sha256: string }>, identity: { san: string; issuer: string }, payloadType?: string): Promise<string>;
 }
 
@@ -130,6 +132,31 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
     return JSON.stringify(bundle, null, 2);
   }
 
+  async function signBlobWithKey(artifact: Uint8Array, key: { privateKey: KeyObject; publicKey: KeyObject }): Promise<string> {
+    const digest = createHash('sha256').update(artifact).digest();
+    const signature = sign('sha256', artifact, key.privateKey);
+    const pem = key.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const tlogEntry = await logEntry(
+      {
+        apiVersion: '0.0.1',
+        kind: 'hashedrekord',
+        spec: {
+          data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
+          signature: { content: b64(signature), publicKey: { content: Buffer.from(pem).toString('base64') } },
+        },
+      },
+      'hashedrekord',
+    );
+    // cosign's hint: base64 of the SHA-256 of the key's DER (unauthenticated; verifiers use the pinned key)
+    const hint = createHash('sha256').update(key.publicKey.export({ format: 'der', type: 'spki' })).digest('base64');
+    const bundle = {
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint }, tlogEntries: [tlogEntry], timestampVerificationData: {} },
+      messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: b64(digest) }, signature: b64(signature) },
+    };
+    return JSON.stringify(bundle, null, 2);
+  }
+
   /** `cosign attest-blob`-like: a DSSE envelope over an in-toto statement naming the subjects. */
   async function attest(subjects: Array<{ name: string; sha256: string }>, identity: { san: string; issuer: string }, payloadType = 'application/vnd.in-toto+json'): Promise<string> {
     const { signing, leaf, leafPem } = await certify(identity);
@@ -159,5 +186,5 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
     return JSON.stringify(bundle, null, 2);
   }
 
-  return { trustedRootJson: JSON.stringify(trustedRoot, null, 2), signBlob, attest };
+  return { trustedRootJson: JSON.stringify(trustedRoot, null, 2), signBlob, signBlobWithKey, attest };
 }
