@@ -6,6 +6,7 @@
  * each caller's real permissions (403 without s3:ListBucket). A second test removes one grant
  * from the template and shows the same run's requests are then refused.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,11 @@ import { check } from '../../lambda/handlers/checker';
 import { deadman } from '../../lambda/handlers/deadman';
 import { launch } from '../../lambda/handlers/launcher';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
-import { DirectoryForge, stateChangeEvent } from '../handlers/support';
+import { DirectoryForge, git, makeRepo, stateChangeEvent, testConfig } from '../handlers/support';
+import { startGitHttpServer, type GitHttpServer } from '../handlers/git-http-backend';
+import { SourceStager } from '../../lambda/adapters/builder/source-stager';
+import { ForgeError } from '../../lambda/core/errors';
+import type { Config } from '../../lambda/core/config/schema';
 import { conformanceConfig } from './fixture';
 import { REGION, type CfnTemplate } from './cfn-resolve';
 import { describeDenied, StackUnderTest, synthTemplate } from './conformance';
@@ -34,18 +39,29 @@ import { StandIns } from './stand-ins';
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;
 const SHA = 'a'.repeat(40);
 
+interface RunOptions {
+  config?: Config;
+  /** the forge cannot be reached: the launcher closes the run itself */
+  forgeFails?: boolean;
+  /** no build state-change event arrives: the dead-man closes the run */
+  noEvents?: boolean;
+  /** aws.stageSource: the launcher stages the source from this git server */
+  git?: { server: GitHttpServer; token: string; head: string };
+}
+
 /** One whole run against `stack`; returns what was recorded and the run's summary. */
-async function wholeRun(stack: StackUnderTest, work: string): Promise<{ recorded: RecordedRequest[]; summary: RunReport | null; error?: unknown }> {
+async function wholeRun(stack: StackUnderTest, work: string, options: RunOptions = {}): Promise<{ recorded: RecordedRequest[]; summary: RunReport | null; error?: unknown }> {
   const names = stack.names;
   const s3: LocalS3 = await startLocalS3();
   await s3.createBucket(names.resultsBucket);
   await s3.createBucket(names.artifactsBucket);
   const recorder = new RequestRecorder();
-  const config = conformanceConfig;
+  const config = options.config ?? conformanceConfig;
   const assets = await mkdtemp(join(work, 'published-'));
   await writeFile(join(assets, 'alpha-2.0.0.txt'), 'alpha 2.0.0\n');
   await writeFile(join(assets, 'gamma-2.0.0.txt'), 'gamma 2.0.0 (published with a backdoor)\n');
-  const forge = new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, assets, 'https://gitlab.example/g/app.git');
+  const commit = options.git?.head ?? SHA;
+  const forge = new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: commit, tagCommitSha: commit, links: [] }, assets, options.git ? `${options.git.server.origin}/g/app.git` : 'https://gitlab.example/g/app.git');
   const aws = new StandIns({
     stack,
     names,
@@ -56,17 +72,33 @@ async function wholeRun(stack: StackUnderTest, work: string): Promise<{ recorded
   });
   const forgeAs = (caller: string) => async () => {
     await new GitLabTokenReader(names.tokenSecretArn, { client: aws.secrets(caller) }).read();
+    if (options.forgeFails) throw new ForgeError('unreachable', 'connect ECONNREFUSED gitlab.example:443');
     return forge;
   };
+  const stager = options.git
+    ? new SourceStager({ bucket: names.artifactsBucket, gitlabUrl: options.git.server.origin, token: async () => options.git!.token, maxBytes: 64 << 20, timeoutMs: 60_000, client: aws.s3('launcher'), workRoot: work })
+    : undefined;
   const store = (caller: string) => new S3Store({ bucket: names.resultsBucket, client: aws.s3(caller) });
   const notifier = (caller: string) => new SnsNotifier({ topicArn: names.topicArn, client: aws.sns(caller) });
   try {
     const now = new Date('2026-03-02T03:00:00Z');
     const launched = await launch(
       { source: 'schedule' },
-      { config, store: store('launcher'), notifier: notifier('launcher'), forge: forgeAs('launcher'), builds: new CodeBuildLauncher({ client: aws.codebuild('launcher'), projects: names.projects }), formats, runWindowMs: 12 * 3600_000, workRoot: work, now: () => now },
+      {
+        config,
+        store: store('launcher'),
+        notifier: notifier('launcher'),
+        forge: forgeAs('launcher'),
+        builds: new CodeBuildLauncher({ client: aws.codebuild('launcher'), projects: names.projects }),
+        stageSource: stager ? (plan, cloneUrl) => stager.stage(plan, cloneUrl) : undefined,
+        formats,
+        runWindowMs: 12 * 3600_000,
+        workRoot: work,
+        now: () => now,
+      },
     );
-    expect(launched.started.map((s) => s.target).sort(), JSON.stringify({ launched, recorded: recorder.requests.map((r) => [r.caller, r.operation, r.input.Key, r.outcome]) })).toEqual(['alpha', 'gamma']);
+    const expected = options.forgeFails ? [] : config.targets.map((t) => t.name).sort();
+    expect(launched.started.map((s) => s.target).sort(), JSON.stringify({ launched, recorded: recorder.requests.map((r) => [r.caller, r.operation, r.input.Key, r.outcome]) })).toEqual(expected);
     await aws.settled();
     const checkerCodeBuild = aws.codebuild('checker');
     const checkerS3 = aws.s3('checker');
@@ -82,7 +114,7 @@ async function wholeRun(stack: StackUnderTest, work: string): Promise<{ recorded
       workRoot: work,
       now: () => new Date(now.getTime() + 3600_000),
     };
-    for (const build of [...aws.builds.values()]) await check(stateChangeEvent(build), checkerDeps);
+    if (!options.noEvents) for (const build of [...aws.builds.values()]) await check(stateChangeEvent(build), checkerDeps);
     await aws.settled(); // the diff job
     await deadman({ store: store('deadman'), notifier: notifier('deadman'), notifyOnVerified: true, staleRunMs: 24 * 3600_000, now: () => new Date(now.getTime() + 2 * 86_400_000) });
     const summary = JSON.parse((await new S3Store({ bucket: names.resultsBucket, client: s3.client() }).get(runKeys.summary(launched.runId))) ?? 'null') as RunReport | null;
@@ -139,6 +171,64 @@ describe('IAM conformance: every request of a whole run is allowed by the synthe
     // missing keys were read (first ledger read, "already written?") and S3 answered 404, not 403
     expect(recorded.some((r) => r.operation === 'GetObjectCommand' && r.outcome?.ok === false && (r.outcome as { status?: number }).status === 404)).toBe(true);
     expect(recorded.filter((r) => r.outcome?.ok === false && (r.outcome as { status?: number }).status === 403)).toEqual([]);
+  });
+
+  it('the paths a normal run does not take: a forge failure (the launcher closes the run) and a stale run (the dead-man closes it)', async () => {
+    const stack = new StackUnderTest(template);
+    const failed = await wholeRun(stack, work, { forgeFails: true });
+    expect(failed.error).toBeUndefined();
+    expect(failed.summary?.verdict).toBe('INCOMPLETE');
+    const stale = await wholeRun(stack, work, { noEvents: true });
+    expect(stale.error).toBeUndefined();
+    expect(stale.summary?.verdict).toBe('INCOMPLETE');
+    const recorded = [...failed.recorded, ...stale.recorded];
+    const ops = new Set(recorded.map((r) => `${r.caller} ${r.client}.${r.operation}`));
+    for (const op of ['launcher SNSClient.PublishCommand', 'deadman S3Client.PutObjectCommand', 'deadman SNSClient.PublishCommand', 'deadman S3Client.GetObjectCommand']) expect(ops, op).toContain(op);
+    const result = await stack.check(recorded);
+    console.log(`IAM conformance: ${result.checked} IAM requests checked (launcher and dead-man closing runs), ${result.denied.length} denied`);
+    expect(result.denied, describeDenied(result.denied)).toEqual([]);
+  });
+
+  it('aws.stageSource: the launcher stages the source, each build reads it with its own role', async () => {
+    const TOKEN = 'glpat-conformance-token';
+    const repo = await makeRepo({ 'build.sh': 'echo build\n' });
+    git(repo.dir, 'tag', 'v2.0.0');
+    const projects = join(work, 'git-projects');
+    await mkdir(join(projects, 'g'), { recursive: true });
+    execFileSync('git', ['clone', '--bare', '--quiet', repo.dir, join(projects, 'g', 'app.git')]);
+    const server = await startGitHttpServer({ projectRoot: projects, password: TOKEN });
+    try {
+      const config = testConfig({ gitlab: { url: server.origin, project: 'g/app' }, aws: { stageSource: true } as never, targets: conformanceConfig.targets as never });
+      const stack = new StackUnderTest(synthTemplate(config));
+      const run = await wholeRun(stack, work, { config, git: { server, token: TOKEN, head: repo.head } });
+      expect(run.error).toBeUndefined();
+      const ops = new Set(run.recorded.map((r) => `${r.caller} ${r.client}.${r.operation} ${String(r.input.Key ?? '').split('/')[0]}`));
+      for (const op of ['launcher S3Client.PutObjectCommand sources', 'build:alpha S3Client.GetObjectCommand sources', 'build:gamma S3Client.GetObjectCommand sources']) expect(ops, op).toContain(op);
+      const result = await stack.check(run.recorded);
+      console.log(`IAM conformance: ${result.checked} IAM requests checked (aws.stageSource), ${result.denied.length} denied`);
+      expect(result.denied, describeDenied(result.denied)).toEqual([]);
+    } finally {
+      await server.close();
+      await rm(repo.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('would have caught issue 8 item 4: with ListBucket conditioned on s3:prefix, S3 answers missing keys 403 and the run breaks', async () => {
+    const broken = structuredClone(template) as CfnTemplate;
+    let conditioned = 0;
+    for (const r of Object.values(broken.Resources)) {
+      if (r.Type !== 'AWS::IAM::Policy') continue;
+      for (const st of (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Condition?: unknown }[] }).Statement) {
+        if ([st.Action].flat().includes('s3:ListBucket') && !st.Condition) {
+          st.Condition = { StringLike: { 's3:prefix': ['runs/*', 'ledger/*', 'deadman/*', 'builds/*'] } };
+          conditioned++;
+        }
+      }
+    }
+    expect(conditioned).toBeGreaterThanOrEqual(3);
+    const { recorded, error } = await wholeRun(new StackUnderTest(broken), work);
+    expect(recorded.filter((r) => r.outcome?.ok === false && (r.outcome as { status?: number }).status === 403).map((r) => `${r.caller} ${String(r.input.Key)}`)).toContain('launcher ledger/ledger.json');
+    expect(error).toBeDefined(); // no build was started
   });
 
   it('fails when a grant is removed from the template (the checker\'s BatchGetBuilds)', async () => {

@@ -121,8 +121,14 @@ export class StandIns {
   private async runTargetBuild(build: Build, target: string, uuid: string, env: Map<string, string>): Promise<void> {
     const files = this.options.produce(target, env);
     const prefix = `${artifactsPathFor(target)}/${uuid}/${ARTIFACTS_NAME}`;
+    const s3 = this.s3(`build:${target}`);
+    // aws.stageSource: the buildspec downloads the staged source with the build's own role
+    const staged = env.get(BUILD_ENV.sourceS3);
+    if (staged) {
+      const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(staged)!;
+      await (await s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }))).Body!.transformToByteArray();
+    }
     if (files) {
-      const s3 = this.s3(`build:${target}`);
       for (const [path, content] of Object.entries(files)) await s3.send(new PutObjectCommand({ Bucket: this.options.names.artifactsBucket, Key: `${prefix}/${path}`, Body: content }));
     }
     Object.assign(build, {
