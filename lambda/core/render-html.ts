@@ -67,7 +67,7 @@ function findingRefs(findings: readonly Finding[], ids: Map<Finding, string>): s
 function artifactCard(report: RunReport, t: TargetReport, a: ArtifactReport, ids: Map<Finding, string>): string {
   const row = artifactRowVerdict(report, t, a);
   const raised = row.raisedBy.length
-    ? `<p class="note">${badge(row.verdict)} because of ${row.raisedBy.map((f) => `<a href="#${ids.get(f)}">${escapeHtml(f.code)}</a>`).join(', ')} (the file's own check: ${escapeHtml(a.verdict)})</p>`
+    ? `<p class="note">${escapeHtml(row.verdict)} because of ${row.raisedBy.map((f) => `<a href="#${ids.get(f)}">${escapeHtml(f.code)}</a>`).join(', ')} (the file's own check: ${escapeHtml(a.verdict)})</p>`
     : '';
   const digests = digestBlock([
     { label: 'published', value: a.published?.sha256 },

@@ -47,7 +47,7 @@ mark{background:#ffd8b5;color:inherit;font-weight:700;border-radius:2px}
  table.cards thead{display:none}
  table.cards tr{border:1px solid #d0d7de;border-radius:6px;margin:.5em 0;padding:4px 0}
  table.cards td{border:0;padding:3px 10px}
- table.cards td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#57606a}
+ table.cards td[data-label]::before{content:attr(data-label) ": ";font:600 14px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#57606a}
  .digests{grid-template-columns:1fr}
  dl.ev{grid-template-columns:1fr}
 }

@@ -67,7 +67,8 @@ export async function textDiffOf(publishedPath: string, rebuiltPath: string, nam
   if (p === null || r === null) return { unavailable: `not compared as text: binary or larger than ${MAX_TEXT_BYTES / 1024} KiB` };
   const unified = createTwoFilesPatch(`published/${name}`, `rebuilt/${name}`, p, r, undefined, undefined, { context: 3, maxEditLength: MAX_EDIT_LENGTH });
   if (unified === undefined) return { unavailable: `more than ${MAX_EDIT_LENGTH} changed lines: no inline diff` };
-  return clipDiff(unified);
+  // the library starts with a "=====" separator line (as `svn diff` does): not part of a unified diff
+  return clipDiff(unified.replace(/^=+\n/, ''));
 }
 
 /** Adds the text diff to `difference` when both files are text (best effort: the verdict never depends on it). */
