@@ -159,15 +159,21 @@ export async function doctor(options: { stack: string; region?: string; configFi
   const ecrClients = new Map<string, ECRClient>();
   const ecrFor = clients.ecr ?? ((r: string) => ecrClients.get(r) ?? ecrClients.set(r, new ECRClient({ region: r })).get(r)!);
   const s3 = clients.s3 ?? new S3Client(base);
+  // a check that fails unexpectedly is "cannot check", never a crash that hides the other lines
+  const guard = (id: string, work: () => Promise<CheckResult | CheckResult[]>) =>
+    work().then(
+      (r) => (Array.isArray(r) ? r : [r]),
+      (err: unknown) => [cannot(id, `the check failed: ${errorMessage(err)}`, 'report this; the other lines stand')],
+    );
   const groups = await Promise.all([
-    subscriptionChecks(sns, ctx),
-    smsSandboxChecks(sns, ctx),
-    tokenCheck(clients.secrets ?? new SecretsManagerClient(base), ctx, clients.fetch).then((c) => [c]),
-    config ? Promise.all(config.targets.map((t) => imageCheck(ecrFor, t))) : Promise.resolve([cannot('images', `the targets are unknown (${configSource})`, 'fix the launcher dry run, or pass --config FILE')]),
-    fleetChecks(clients.codebuild ?? new CodeBuildClient(base), ctx),
-    quotaCheck(clients.quotas ?? new ServiceQuotasClient(base), ctx).then((c) => [c]),
-    lastRunCheck(s3, ctx).then((c) => [c]),
-    objectLockCheck(s3, ctx).then((c) => [c]),
+    guard('subscriptions', () => subscriptionChecks(sns, ctx)),
+    guard('sms-sandbox', () => smsSandboxChecks(sns, ctx)),
+    guard('token-secret', () => tokenCheck(clients.secrets ?? new SecretsManagerClient(base), ctx, clients.fetch)),
+    guard('images', async () => (config ? Promise.all(config.targets.map((t) => imageCheck(ecrFor, t))) : cannot('images', `the targets are unknown (${configSource})`, 'fix the launcher dry run, or pass --config FILE'))),
+    guard('fleets', () => fleetChecks(clients.codebuild ?? new CodeBuildClient(base), ctx)),
+    guard('codebuild-quota', () => quotaCheck(clients.quotas ?? new ServiceQuotasClient(base), ctx)),
+    guard('last-run', () => lastRunCheck(s3, ctx)),
+    guard('object-lock', () => objectLockCheck(s3, ctx)),
   ]);
   checks.push(...groups.flat(), dry.check);
   return { stack: options.stack, region, ok: checks.every((c) => c.status === 'ok'), checks, ...(dry.answer ? { dryRun: dry.answer } : {}) };

@@ -423,6 +423,15 @@ describe('release-verifier doctor', () => {
     expect(out).toMatch(/^CANNOT CHECK {2}stack: .*no usable AWS credentials .* — fix: sign in: AWS_PROFILE=/m);
   });
 
+  it('an answer a check does not expect is "cannot check" for that check, the others stand', async () => {
+    m.s3.on(GetObjectLockConfigurationCommand).resolves(null as never);
+    m.quotas.on(ListServiceQuotasCommand).callsFake(() => { throw new TypeError('boom'); });
+    const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
+    expect(byId(report, 'object-lock')!.status).not.toBe('ok');
+    expect(byId(report, 'codebuild-quota')!.status).toBe('cannot check');
+    expect(byId(report, 'last-run')!.status).toBe('ok');
+  });
+
   it('the placeholder token of a public project is fine; GitLab is asked anonymously about that project only', async () => {
     m.secrets.on(GetSecretValueCommand).resolves({ ARN: SECRET, SecretString: 'anonymous' });
     const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
