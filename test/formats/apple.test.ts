@@ -393,7 +393,7 @@ describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14'))('apple: a bu
     base = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'arm64', linkerSign: true, output: 'base' }));
   });
 
-  interface Parts { helper?: Buffer; fwExe?: Buffer; extra?: Member[]; drop?: string }
+  interface Parts { helper?: Buffer; fwExe?: Buffer; extra?: Member[]; drop?: string; badRule?: boolean }
   async function app(p: Parts = {}): Promise<string> {
     const fwInfo = infoPlist('Lib', 'com.example.lib');
     const fwData = Buffer.from('framework resource');
@@ -404,7 +404,8 @@ describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14'))('apple: a bu
     const appData = Buffer.from('app resource');
     const realFw = await signMachO(base, chain, { identifier: 'com.example.lib', teamId: T, special: { 1: fwInfo, 3: fwSeal } });
     const realHelper = await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T });
-    const appSeal = codeResources({ 'Resources/data.txt': appData, 'MacOS/helper': { cdhash: cdhashOf(realHelper) }, 'Frameworks/Lib.framework': { cdhash: cdhashOf(realFw) } });
+    let appSeal = codeResources({ 'Resources/data.txt': appData, 'MacOS/helper': { cdhash: cdhashOf(realHelper) }, 'Frameworks/Lib.framework': { cdhash: cdhashOf(realFw) } });
+    if (p.badRule) appSeal = Buffer.from(appSeal.toString('utf8').replace('<key>^.*</key><true/>', '<key>^.*</key><true/>\n<key>(</key><true/>'));
     const main = await signMachO(base, chain, { identifier: 'com.example.app', teamId: T, special: { 1: appInfo, 3: appSeal } });
     const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
     const members: Member[] = [
@@ -451,6 +452,13 @@ describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14'))('apple: a bu
     expect((await check(added)).reason).toContain('Resources/new.txt is not sealed by CodeResources');
     const beside = await app({ extra: [file(`${fw}evil`, 'x')] });
     expect((await check(beside)).reason).toContain("lies outside the framework's signed version directory");
+  });
+  it('the seal is read only once the signature binding it is authentic (its rules are the signer\'s)', async () => {
+    const bad = await app({ badRule: true });
+    const other = await verify(bad, { teamId: 'OTHERTEAM1' }, { testAnchors: [chain.rootCert] });
+    expect(other.reason).toContain('is not the pinned signer');
+    expect(other.unpinnedSigner).toBe(true);
+    expect((await check(bad)).reason).toContain('is not a usable regular expression');
   });
   it('a file beside the .app in the archive is refused; __MACOSX metadata is not', async () => {
     expect((await check(await app({ extra: [file('install.sh', '#!/bin/sh\n')] }))).reason).toContain('install.sh lies outside the archive\'s .app bundles');

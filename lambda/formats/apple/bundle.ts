@@ -11,6 +11,10 @@
  * slice by slice, since one cdhash can bind only one slice. Anything else (an unsealed file, a
  * sealed file missing, unsealed content outside the content directory) makes the bundle invalid.
  * Stapled notarization tickets (Contents/CodeResources) are reported as present, never verified.
+ *
+ * Order matters: a seal (and the regular expressions of its rules) is read only after the
+ * signature binding it is authentic — the pinned signer's CMS for a top-level bundle, the outer
+ * seal's cdhash for nested code — so an attacker's CodeResources is never evaluated.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
@@ -21,8 +25,8 @@ import { FormatError } from '../../core/errors';
 import type { ArchiveKind } from '../archive/detect';
 import { extractEntries, scanArchive, type ArchiveEntry } from '../archive/scan';
 import { CSSLOT_INFOSLOT, CSSLOT_RESOURCEDIR } from '../macho/codesign';
-import { cdHash, isStrongCodeDirectory } from './cms';
-import type { CodeUnit } from './judge';
+import { cdHash, isStrongCodeDirectory, verifyCodeSignatureCms } from './cms';
+import type { CodeUnit, JudgeOptions } from './judge';
 import { readMachoSignatures, type SliceSignature } from './macho';
 import { parseCodeResources, ruleFor, type ResourceSeal } from './resources';
 
@@ -143,7 +147,15 @@ async function checkFrameworkOutside(archive: BundleArchive, l: Layout): Promise
   return undefined;
 }
 
-async function checkBundle(archive: BundleArchive, root: string, depth: number, budget: { nested: number }): Promise<BundleCheck> {
+/**
+ * Decides whether a bundle's main executable is authentic before its seal is read: CodeResources
+ * (and the regular expressions of its rules) is only trusted once the signature binding it is —
+ * by the pinned signer's CMS at the top, by the outer seal's cdhash for nested code. `ok: false`
+ * without a problem leaves the verdict to the judge (which then names the signer problem).
+ */
+type Authenticate = (units: CodeUnit[], cdhashes: Buffer[], kind: 'fat' | 'thin') => Promise<{ ok: true } | { ok: false; problem?: string }>;
+
+async function checkBundle(archive: BundleArchive, root: string, depth: number, budget: { nested: number }, authenticate: Authenticate, pinned: Authenticate): Promise<BundleCheck> {
   const label = root.slice(0, -1);
   const l = await layoutOf(archive, root);
   const info = parseInfoPlist(await archive.bytes(l.infoPlist, MAX_PLIST_BYTES), l.infoPlist);
@@ -183,6 +195,8 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
   const signed = slices.filter((s): s is SliceSignature => 'parsed' in s);
   const cdhashes = kind === 'thin' && signed[0] ? signed[0].parsed.cds.filter(isStrongCodeDirectory).map((cd) => cdHash(cd).subarray(0, 20)) : [];
   if (units.some((u) => u.unsigned || u.problem || u.parsed?.adhoc)) return { units, notes, cdhashes, details };
+  const gate = await authenticate(units, cdhashes, kind);
+  if (!gate.ok) return gate.problem ? fail(gate.problem) : { units, notes, cdhashes, details };
 
   // 2. Everything else in the bundle is accounted for by the seal.
   if (l.kind === 'framework') {
@@ -260,18 +274,19 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     nestedDetails.push({ code: rel, kind: 'mach-o' });
   }
   for (const rel of nestedBundles) {
-    const inner = await checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget);
+    const want = seal!.files2.get(rel)!.cdhash!;
+    // a thin nested bundle is bound by the sealed cdhash; a universal one (one cdhash cannot bind
+    // every slice) must carry the pinned signer's signature on each slice
+    const bound: Authenticate = async (innerUnits, innerHashes, innerKind) => {
+      if (innerKind === 'fat') return (await pinned(innerUnits, innerHashes, innerKind)).ok ? { ok: true } : { ok: false, problem: `nested ${rel} is universal and not signed by the pinned signer on every slice` };
+      return innerHashes.some((h) => h.equals(want)) ? { ok: true } : { ok: false, problem: `nested ${rel}: its cdhash does not match the one sealed by CodeResources (by a SHA-256 CodeDirectory)` };
+    };
+    const inner = await checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget, bound, pinned);
     notes.push(...inner.notes);
     const bad = inner.units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
     // the inner problem names the nested bundle by its archive path already
     if (bad) return { units: [{ name: label, problem: bad.problem ? (bad.unsigned ? `${bad.name}: ${bad.problem}` : bad.problem) : `${bad.name}: ad-hoc signed (nested code must be signed)`, details }], notes, cdhashes: [], details };
-    const want = seal!.files2.get(rel)!.cdhash!;
-    if (inner.cdhashes.length) {
-      if (!inner.cdhashes.some((h) => h.equals(want))) return fail(`nested ${rel}: its cdhash does not match the one sealed by CodeResources (by a SHA-256 CodeDirectory)`);
-    } else {
-      // universal nested bundle: judged slice by slice against the pin
-      units.push(...inner.units);
-    }
+    if (!inner.cdhashes.length) units.push(...inner.units); // universal: judged again, and reported, with the rest
     nestedDetails.push({ code: rel, kind: 'bundle', ...inner.details });
   }
   details.nested = nestedDetails;
@@ -291,7 +306,14 @@ function bindNested(name: string, want: Buffer, kind: 'fat' | 'thin', units: Cod
 }
 
 /** The top-level .app bundles of an archive, each checked. */
-export async function verifyBundles(path: string, kind: ArchiveKind): Promise<{ units: CodeUnit[]; notes: string[]; details: Record<string, unknown>[] }> {
+export async function verifyBundles(path: string, kind: ArchiveKind, judge: JudgeOptions): Promise<{ units: CodeUnit[]; notes: string[]; details: Record<string, unknown>[] }> {
+  const pinned: Authenticate = async (units) => {
+    for (const u of units) {
+      const v = await verifyCodeSignatureCms(u.parsed!.cms, u.parsed!.cds, judge.pin, { anchors: judge.anchors, now: judge.now });
+      if (!v.ok) return { ok: false };
+    }
+    return { ok: true };
+  };
   const scanned = await scanArchive(path, kind);
   const scratch = await mkdtemp(join(tmpdir(), 'rv-apple-'));
   try {
@@ -319,7 +341,7 @@ export async function verifyBundles(path: string, kind: ArchiveKind): Promise<{ 
     const details: Record<string, unknown>[] = [];
     const budget = { nested: 0 };
     for (const root of [...roots].sort()) {
-      const r = await checkBundle(archive, root, 0, budget);
+      const r = await checkBundle(archive, root, 0, budget, pinned, pinned);
       units.push(...r.units);
       notes.push(...r.notes);
       details.push(r.details);

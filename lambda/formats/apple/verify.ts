@@ -53,7 +53,7 @@ export async function verifyApple(input: SignatureInput, options: VerifyAppleOpt
       units = slices.map((s) => ({ name: kind === 'fat' ? `slice ${s.arch}` : `Mach-O (${s.arch})`, parsed: 'parsed' in s ? s.parsed : undefined, unsigned: 'unsigned' in s ? s.unsigned : undefined, problem: s.problem, details: s.details }));
     } else if (archiveKind(head)) {
       details.format = `${archiveKind(head)} archive`;
-      const bundles = await verifyBundles(input.assetPath, archiveKind(head)!);
+      const bundles = await verifyBundles(input.assetPath, archiveKind(head)!, judge);
       units = bundles.units;
       notes.push(...bundles.notes);
       details.bundles = bundles.details;
