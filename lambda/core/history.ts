@@ -19,6 +19,7 @@ import type { RunReport } from './report';
 import { allFindings } from './report';
 import { runKeys } from './summary';
 import { renderHistoryHtml } from './history-html';
+import { targetRowVerdict } from './report-html/verdict';
 
 export const HISTORY_KEYS = { json: 'runs/index.json', html: 'runs/index.html' } as const;
 
@@ -96,7 +97,8 @@ export function entryFor(report: RunReport): RunIndexEntry {
     mode: report.mode,
     verdict: report.verdict,
     release: report.release ? { tag: report.release.tag, commitSha: report.release.commitSha, webUrl: report.release.webUrl } : null,
-    targets: report.targets.map((t) => ({ name: t.name, verdict: t.verdict })),
+    // raised by run-level findings naming the target (a history change), as the report's rows are
+    targets: report.targets.map((t) => ({ name: t.name, verdict: targetRowVerdict(report, t) })),
     problems: [...counts].map(([code, count]) => ({ code, count })),
     changes,
     links: { summary: runKeys.summary(report.runId), html: runKeys.html(report.runId) },

@@ -12,7 +12,7 @@ import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import type { Alert } from '../../lambda/core/alert';
 import { finding } from '../../lambda/core/findings';
-import { buildRunIndex, HISTORY_KEYS, MAX_SUMMARY_READS, regenerateHistory, timelines, type RunIndex } from '../../lambda/core/history';
+import { buildRunIndex, entryFor, HISTORY_KEYS, MAX_SUMMARY_READS, regenerateHistory, timelines, type RunIndex } from '../../lambda/core/history';
 import { releaseAnchor } from '../../lambda/core/history-html';
 import type { Store } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
@@ -75,6 +75,14 @@ describe('history in a local store', () => {
       { name: 'windows', verdict: 'INCOMPLETE' },
     ]);
     expect(incomplete.problems.map((p) => p.code).sort()).toEqual(['BUILD_FAILED', 'NOT_CHECKED', 'TARGET_NOT_REPORTED']);
+    // a target's verdict raised by a run-level history finding naming it, as in the report
+    const raised = verifiedReport();
+    raised.findings.push(finding('PAST_ASSET_CHANGED', 'app-setup.exe of v1.2.0 changed', { target: 'windows', artifact: 'app-setup.exe', evidence: { firstSeenRunId: RUN_IDS.first } }));
+    expect(raised.targets.map((t) => t.verdict)).toEqual(['VERIFIED', 'VERIFIED']);
+    expect(entryFor(raised).targets).toEqual([
+      { name: 'linux', verdict: 'VERIFIED' },
+      { name: 'windows', verdict: 'TAMPERED' },
+    ]);
     expect(incomplete.links).toEqual({ summary: `runs/${RUN_IDS.incomplete}/summary.json`, html: `runs/${RUN_IDS.incomplete}/report.html` });
     // written as JSON, the same index
     expect(JSON.parse(readFileSync(join(dir, HISTORY_KEYS.json), 'utf8'))).toEqual(index);

@@ -18,7 +18,7 @@ a{color:#0969da}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 code{word-break:break-all}
 pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:8px;margin:.4em 0;max-height:32em;overflow-y:auto}
-.v{display:inline-block;color:#fff;padding:1px 8px;border-radius:4px;font-weight:700;font-size:.9em;letter-spacing:.02em}
+.v{display:inline-block;white-space:nowrap;overflow-wrap:normal;color:#fff;padding:1px 8px;border-radius:4px;font-weight:700;font-size:.9em;letter-spacing:.02em}
 .v-VERIFIED{background:#1a7f37}.v-INCOMPLETE{background:#9a6700}.v-MISMATCH{background:#cf222e}.v-TAMPERED{background:#8250df}.v-NOTICE{background:#57606a}
 .verdict{border-left:6px solid #57606a;padding:10px 14px;background:#f6f8fa;border-radius:6px}
 .verdict-VERIFIED{border-color:#1a7f37;background:#dafbe1}.verdict-INCOMPLETE{border-color:#9a6700;background:#fff8c5}.verdict-MISMATCH{border-color:#cf222e;background:#ffebe9}.verdict-TAMPERED{border-color:#8250df;background:#fbefff}
@@ -28,6 +28,7 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;border:1px soli
 table{border-collapse:collapse;width:100%;margin:.4em 0}
 th,td{border:1px solid #d0d7de;padding:5px 8px;vertical-align:top;text-align:left}
 th{background:#f6f8fa}
+table.runs td[data-label="time"]{white-space:nowrap}
 .finding{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:.6em 0}
 .finding-TAMPERED{border-left:6px solid #8250df}.finding-MISMATCH{border-left:6px solid #cf222e}.finding-INCOMPLETE{border-left:6px solid #9a6700}.finding-NOTICE{border-left:6px solid #8c959f}
 .finding p{margin:.3em 0}.label{font-weight:600}
