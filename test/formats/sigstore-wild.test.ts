@@ -6,17 +6,18 @@
  * `*_fail` must not verify); @sigstore/verify's own buffered verdict is computed too, and where we
  * deliberately disagree with it the test names the case and why.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignaturePolicySchema } from '../../lambda/core/config/schema';
 import { FormatError } from '../../lambda/core/errors';
 import { exactSanPattern, parseBundle, readTrustedRoot, verifySigstore } from '../../lambda/formats/sigstore';
+import { checkV2Body } from '../../lambda/formats/sigstore/rekor-v2';
 import { makeSigstoreDeployment } from './support/sigstore-fixture';
 
 const FIXTURES = join(__dirname, 'fixtures', 'sigstore');
@@ -453,5 +454,58 @@ describe('malformed bundles end in a FormatError with a reason', () => {
     writeFileSync(p, json);
     const r = await verifySigstore({ assetPath: file, signaturePath: p, policy: policyFor({ root, san: 'https://x.example/ci', issuer: 'https://x.example' }) });
     expect(r).toMatchObject({ valid: false, reason });
+  });
+});
+
+describe('Rekor v2 bodies against the bundle (checkV2Body on real entries)', () => {
+  const load = (name: string) => JSON.parse(readFileSync(CASES.find((c) => c.name === name)!.bundle, 'utf8'));
+  const bodyOf = (b: any) => JSON.parse(Buffer.from(b.verificationMaterial.tlogEntries[0].canonicalizedBody, 'base64').toString());
+  const materialOf = (b: any) => {
+    const der = Buffer.from(b.verificationMaterial.certificate.rawBytes, 'base64');
+    return { kind: 'certificate' as const, der, key: new X509Certificate(der).publicKey };
+  };
+  const message = (b: any) => ({ kind: 'message' as const, algorithm: HashAlgorithm.SHA2_256, digest: Buffer.from(b.messageSignature.messageDigest.digest, 'base64'), signature: Buffer.from(b.messageSignature.signature, 'base64') });
+  const dsseOf = (b: any) => ({ kind: 'dsse' as const, payloadType: b.dsseEnvelope.payloadType, payload: Buffer.from(b.dsseEnvelope.payload, 'base64'), signature: Buffer.from(b.dsseEnvelope.signatures[0].sig, 'base64') });
+  const check = (body: unknown, kv: { kind: string; version: string }, content: any, material: any) => checkV2Body(0, Buffer.from(JSON.stringify(body)), kv, content, material);
+  const HR = { kind: 'hashedrekord', version: '0.0.2' };
+
+  it('accepts the genuine hashedrekord 0.0.2 and DSSE-as-hashedrekord bodies, and the dsse 0.0.2 one', () => {
+    const m = load('rekor2-happy-path');
+    expect(check(bodyOf(m), HR, message(m), materialOf(m))).toEqual({});
+    const d = load('rekor2-dsse-happy-path');
+    expect(check(bodyOf(d), HR, dsseOf(d), materialOf(d)).dsseAsHashedRekord).toBeInstanceOf(Buffer);
+    const v = load('rekor2-dsse-v002-happy-path');
+    expect(check(bodyOf(v), { kind: 'dsse', version: '0.0.2' }, dsseOf(v), materialOf(v))).toEqual({});
+  });
+
+  it('refuses a body naming another certificate, key details that do not fit, another digest or algorithm, another signature', () => {
+    const m = load('rekor2-happy-path');
+    const other = load('happy-path-v0.3');
+    const variants: Array<[string, (body: any) => void, RegExp]> = [
+      ['another certificate', (b) => (b.spec.hashedRekordV002.signature.verifier.x509Certificate.rawBytes = other.verificationMaterial.certificate.rawBytes), /another certificate/],
+      ['a public key instead', (b) => (b.spec.hashedRekordV002.signature.verifier = { keyDetails: 'PKIX_ECDSA_P256_SHA_256', publicKey: { rawBytes: b.spec.hashedRekordV002.signature.verifier.x509Certificate.rawBytes } }), /another public key/],
+      ['P-384 key details', (b) => (b.spec.hashedRekordV002.signature.verifier.keyDetails = 'PKIX_ECDSA_P384_SHA_384'), /key details/],
+      ['another digest', (b) => (b.spec.hashedRekordV002.data.digest = Buffer.alloc(32, 7).toString('base64')), /digest is not the file's/],
+      ['another algorithm', (b) => (b.spec.hashedRekordV002.data.algorithm = 'SHA2_384'), /digest algorithm/],
+      ['another signature', (b) => (b.spec.hashedRekordV002.signature.content = Buffer.alloc(70, 1).toString('base64')), /signature differs/],
+    ];
+    for (const [name, edit, reason] of variants) {
+      const body = bodyOf(m);
+      edit(body);
+      expect(check(body, HR, message(m), materialOf(m)).reason, name).toMatch(reason);
+    }
+    // the DSSE envelope's body checked as if it were a message signature, and the reverse
+    const d = load('rekor2-dsse-happy-path');
+    expect(check(bodyOf(d), HR, message(m), materialOf(d)).reason).toBeTruthy();
+    expect(check(bodyOf(m), HR, dsseOf(d), materialOf(m)).reason).toMatch(/Hash\(PAE/);
+  });
+
+  it('throws FormatError for a body with unknown fields, a kind that disagrees, or no spec', () => {
+    const m = load('rekor2-happy-path');
+    const extra = bodyOf(m);
+    extra.spec.hashedRekordV002.note = 'unsigned claim';
+    expect(() => check(extra, HR, message(m), materialOf(m))).toThrow(FormatError);
+    expect(() => check(bodyOf(m), { kind: 'dsse', version: '0.0.2' }, message(m), materialOf(m))).toThrow(/says hashedrekord\/0\.0\.2/);
+    expect(check({ kind: 'hashedrekord', apiVersion: '0.0.2', spec: {} }, HR, message(m), materialOf(m)).reason).toMatch(/unsupported spec/);
   });
 });
