@@ -60,6 +60,14 @@ const CASES: Case[] = [
   ...readdirSync(join(FIXTURES, 'conformance-1a8529b')).map((d) => loadCase(join(FIXTURES, 'conformance-1a8529b', d), d)),
 ];
 
+const tempDirs: string[] = [];
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  tempDirs.push(d);
+  return d;
+}
+afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 /** @sigstore/verify alone, buffered, with the same pins (the key-based cases: the pinned key for the bundle's hint). */
 function libraryVerdict(bundleJson: string, rootJson: string, artifact: Buffer, pin: { san: string; issuer: string } | { key: string }): boolean {
   try {
@@ -134,9 +142,8 @@ describe('Rekor v2 checkpoints, edited', () => {
   const happy = () => CASES.find((c) => c.name === 'rekor2-happy-path')!;
   const cosigned = () => CASES.find((c) => c.name === 'rekor2-checkpoint-multiple-cosigs')!;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rv-sigstore-wild-'));
+    dir = tempDir('rv-sigstore-wild');
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** the case's bundle with its first checkpoint rewritten by `edit` */
   function variant(c: Case, name: string, edit: (envelope: string) => string) {
@@ -204,9 +211,8 @@ describe('Rekor v2 checkpoints, edited', () => {
 describe('trusted root validity windows', () => {
   let dir: string;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rv-sigstore-windows-'));
+    dir = tempDir('rv-sigstore-windows');
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   // rekor2-happy-path: TSA genTime 2025-06-12T12:02:20Z, log log2025-alpha1 (validFor from 2025-04-16)
   const base = () => CASES.find((c) => c.name === 'rekor2-happy-path')!;
   const rootWith = (edit: (r: any) => void) => {
@@ -273,7 +279,7 @@ describe('key-based bundles (pinned public key)', () => {
   let bundle: string;
   let bundleJson: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rv-sigstore-key-'));
+    dir = tempDir('rv-sigstore-key');
     deployment = await makeSigstoreDeployment();
     artifact = randomBytes(300_000);
     file = join(dir, 'app.tar.gz');
@@ -282,7 +288,6 @@ describe('key-based bundles (pinned public key)', () => {
     bundle = join(dir, 'app.tar.gz.sigstore.json');
     writeFileSync(bundle, bundleJson);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('accepts a bundle made with the pinned P-256 key (the library agrees) and refuses it for another key', async () => {
     const c = { bundle, artifact: file, root: deployment.trustedRootJson };
@@ -338,7 +343,7 @@ describe('malformed bundles end in a FormatError with a reason', () => {
   let root: string;
   let file: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rv-sigstore-malformed-'));
+    dir = tempDir('rv-sigstore-malformed');
     const d = await makeSigstoreDeployment();
     root = d.trustedRootJson;
     const artifact = randomBytes(1000);
@@ -348,7 +353,6 @@ describe('malformed bundles end in a FormatError with a reason', () => {
     dsse = JSON.parse(await d.attest([{ name: 'a.bin', sha256: '00'.repeat(32) }], { san: 'https://x.example/ci', issuer: 'https://x.example' }));
     v2 = JSON.parse(readFileSync(CASES.find((c) => c.name === 'rekor2-happy-path')!.bundle, 'utf8'));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   type Edit = [string, 'message' | 'dsse' | 'v2', (b: any) => unknown];

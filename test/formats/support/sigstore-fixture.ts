@@ -109,52 +109,33 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
     };
   }
 
-  async function signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string> {
-    const { signing, leaf, leafPem } = await certify(identity);
+  /** A hashedrekord-logged message signature bundle; `material` is the bundle's verification material,
+   * `pem` the signer's certificate or public key as the v1 body records it. */
+  async function messageBundle(artifact: Uint8Array, privateKey: KeyObject, pem: string, material: object): Promise<string> {
     const digest = createHash('sha256').update(artifact).digest();
-    const signature = sign('sha256', artifact, signing.privateKey);
-    const tlogEntry = await logEntry(
-      {
-        apiVersion: '0.0.1',
-        kind: 'hashedrekord',
-        spec: {
-          data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
-          signature: { content: b64(signature), publicKey: { content: Buffer.from(leafPem).toString('base64') } },
-        },
-      },
-      'hashedrekord',
-    );
+    const signature = sign('sha256', artifact, privateKey);
+    const spec = {
+      data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
+      signature: { content: b64(signature), publicKey: { content: Buffer.from(pem).toString('base64') } },
+    };
+    const tlogEntry = await logEntry({ apiVersion: '0.0.1', kind: 'hashedrekord', spec }, 'hashedrekord');
     const bundle = {
       mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-      verificationMaterial: { certificate: { rawBytes: b64(leaf) }, tlogEntries: [tlogEntry], timestampVerificationData: {} },
+      verificationMaterial: { ...material, tlogEntries: [tlogEntry], timestampVerificationData: {} },
       messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: b64(digest) }, signature: b64(signature) },
     };
     return JSON.stringify(bundle, null, 2);
   }
 
+  async function signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string> {
+    const { signing, leaf, leafPem } = await certify(identity);
+    return messageBundle(artifact, signing.privateKey, leafPem, { certificate: { rawBytes: b64(leaf) } });
+  }
+
   async function signBlobWithKey(artifact: Uint8Array, key: { privateKey: KeyObject; publicKey: KeyObject }): Promise<string> {
-    const digest = createHash('sha256').update(artifact).digest();
-    const signature = sign('sha256', artifact, key.privateKey);
-    const pem = key.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-    const tlogEntry = await logEntry(
-      {
-        apiVersion: '0.0.1',
-        kind: 'hashedrekord',
-        spec: {
-          data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
-          signature: { content: b64(signature), publicKey: { content: Buffer.from(pem).toString('base64') } },
-        },
-      },
-      'hashedrekord',
-    );
     // cosign's hint: base64 of the SHA-256 of the key's DER (unauthenticated; verifiers use the pinned key)
     const hint = createHash('sha256').update(key.publicKey.export({ format: 'der', type: 'spki' })).digest('base64');
-    const bundle = {
-      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-      verificationMaterial: { publicKey: { hint }, tlogEntries: [tlogEntry], timestampVerificationData: {} },
-      messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: b64(digest) }, signature: b64(signature) },
-    };
-    return JSON.stringify(bundle, null, 2);
+    return messageBundle(artifact, key.privateKey, key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), { publicKey: { hint } });
   }
 
   /** `cosign attest-blob`-like: a DSSE envelope over an in-toto statement naming the subjects. */
