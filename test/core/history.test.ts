@@ -4,7 +4,8 @@
  * per release (first seen, last verified, what changed) — in a local store directory and, through
  * the Lambdas' fan-in, in the results bucket (S3 API on loopback), with the alert linking both.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,10 @@ import type { Alert } from '../../lambda/core/alert';
 import { finding } from '../../lambda/core/findings';
 import { buildRunIndex, entryFor, HISTORY_KEYS, MAX_SUMMARY_READS, regenerateHistory, timelines, type RunIndex } from '../../lambda/core/history';
 import { releaseAnchor } from '../../lambda/core/history-html';
-import type { Store } from '../../lambda/core/ports';
+import { parseConfig } from '../../lambda/core/config/load';
+import { ForgeError } from '../../lambda/core/errors';
+import type { Builder, BuildResult, Forge, Release, Store } from '../../lambda/core/ports';
+import { runVerification } from '../../lambda/core/run-local';
 import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/summary';
 import { finishRun } from '../../lambda/handlers/run-records';
@@ -227,5 +231,81 @@ describe('history in the results bucket (S3 API on loopback), through the fan-in
     expect(outcome).toBe('published');
     expect(alerts).toHaveLength(1);
     expect(String(errors[0])).toContain('AccessDenied');
+  });
+});
+
+describe('history of local runs (runVerification, the CLI and the demo)', () => {
+  const COMMIT = 'e'.repeat(40);
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const cfg = parseConfig({
+    version: 1,
+    gitlab: { url: 'https://gitlab.example', project: 'g/app' },
+    targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
+  });
+  const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
+  const bytes = 'the app 1.0.0\n';
+  let forgeDown = false;
+  const forge: Forge = {
+    getRelease: async () => {
+      if (forgeDown) throw new ForgeError('unreachable', 'connect ECONNREFUSED', {});
+      return release;
+    },
+    cloneUrl: () => 'file:///nowhere',
+    getHistory: async () => ({ releases: [{ tag: 'v1.0.0', commitSha: COMMIT, links: [] }], tags: { 'v1.0.0': COMMIT }, complete: true }),
+    getProtections: async () => ({ protectedTags: [], protectedBranches: [] }),
+    async downloadAsset(req, dest) {
+      writeFileSync(dest, bytes);
+      return { path: dest, sha256: sha(bytes), size: bytes.length, url: `https://gitlab.example/${req.name}` };
+    },
+  };
+  const builder: Builder = {
+    async run(req): Promise<BuildResult> {
+      return {
+        target: req.target.name,
+        buildId: 'b1',
+        status: 'SUCCEEDED',
+        image: { ref: req.target.image, enforced: true },
+        checkedOutSha: COMMIT,
+        artifacts: {
+          async fetch(_rel, dest) {
+            writeFileSync(dest, bytes);
+            return { path: dest, sha256: sha(bytes), size: bytes.length };
+          },
+        },
+      };
+    },
+  };
+
+  it('each run regenerates runs/index.json and index.html in the store, and its alert names both', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rv-history-local-'));
+    try {
+      const store = new DirectoryStore(root);
+      const alerts: Alert[] = [];
+      const ports = { forge, builder, store, formats: (await import('../../lambda/formats/ops')).formatOps, notifier: { notify: async (a: Alert) => void alerts.push(a) } };
+      await runVerification(cfg, ports, { runId: '20260302T030000Z-abcdef', now: new Date('2026-03-02T03:00:00Z') });
+      let index = JSON.parse(readFileSync(join(root, HISTORY_KEYS.json), 'utf8')) as RunIndex;
+      expect(index.runs.map((r) => [r.runId, r.verdict])).toEqual([['20260302T030000Z-abcdef', 'VERIFIED']]);
+      forgeDown = true;
+      await runVerification(cfg, ports, { runId: '20260309T030000Z-abcdef', now: new Date('2026-03-09T03:00:00Z') });
+      forgeDown = false;
+      await runVerification(cfg, ports, { runId: '20260316T030000Z-abcdef', now: new Date('2026-03-16T03:00:00Z') });
+      index = JSON.parse(readFileSync(join(root, HISTORY_KEYS.json), 'utf8')) as RunIndex;
+      expect(index.runs.map((r) => [r.runId, r.verdict, r.release?.tag ?? null])).toEqual([
+        ['20260316T030000Z-abcdef', 'VERIFIED', 'v1.0.0'],
+        ['20260309T030000Z-abcdef', 'INCOMPLETE', null],
+        ['20260302T030000Z-abcdef', 'VERIFIED', 'v1.0.0'],
+      ]);
+      expect(index.runs[1]!.problems).toEqual([{ code: 'FORGE_UNREACHABLE', count: 1 }]);
+      expect(index.releases).toHaveLength(1);
+      expect(index.releases[0]).toMatchObject({ tag: 'v1.0.0', firstSeen: { runId: '20260302T030000Z-abcdef' }, lastVerified: { runId: '20260316T030000Z-abcdef' }, runs: 2 });
+      expect(readFileSync(join(root, HISTORY_KEYS.html), 'utf8')).toContain('href="20260309T030000Z-abcdef/report.html"');
+      expect(alerts).toHaveLength(3);
+      for (const a of alerts) {
+        expect(a.body).toContain(`Report:   ${join(root, 'runs', a.runId, 'report.html')}`);
+        expect(a.body).toContain(`History:  ${join(root, 'runs', 'index.html')}`);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
