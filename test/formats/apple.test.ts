@@ -25,6 +25,7 @@ import {
   buildSuperBlob,
   cdhashOf,
   codeResources,
+  codeSignatureOf,
   file,
   infoPlist,
   link,
@@ -221,6 +222,29 @@ describe('apple: a real Developer ID app (Sparkle test data)', () => {
     const r = await verify(p, { teamId: DEVID_TEAM });
     expect(r.valid).toBe(true);
     expect(r.reason).toContain('notarization ticket is stapled (present; not verified)');
+  });
+});
+
+describe('apple: random single-byte changes to the signed Developer ID executable', () => {
+  it('a flip anywhere in the code or the CodeDirectory is never valid (fixed seed)', async () => {
+    const members = await readZip(DEVID_ZIP);
+    const exe = member(members, EXE).data;
+    const { dataoff } = codeSignatureOf(exe);
+    const sb = superBlobOf(exe);
+    const cdAt = dataoff + sb.readUInt32BE(16); // the first index entry is the CodeDirectory (slot 0)
+    const cdLen = sb.readUInt32BE(sb.readUInt32BE(16) + 4);
+    let seed = 12;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let i = 0; i < 24; i++) {
+      const at = i % 3 === 2 ? cdAt + rnd(cdLen) : rnd(dataoff);
+      const p = await rezip((ms) => {
+        const m = member(ms, EXE);
+        m.data = Buffer.from(m.data);
+        m.data[at] ^= 1 << rnd(8);
+      });
+      const r = await verify(p, { teamId: DEVID_TEAM });
+      expect(r.valid, `flip at ${at}`).toBe(false);
+    }
   });
 });
 
