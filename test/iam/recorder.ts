@@ -5,7 +5,6 @@
  * their middleware stack (the stub replaces `send`), so for those the recorder runs the client's
  * own middleware stack up to a terminal step that stops before the network, then calls the stub.
  */
-import type { Client, Command, MetadataBearer } from '@smithy/types';
 
 export interface RecordedRequest {
   /** who sends it: a role label the conformance suite maps to a role of the template */
@@ -20,7 +19,8 @@ export interface RecordedRequest {
   outcome?: { ok: true } | { ok: false; name?: string; status?: number };
 }
 
-type AnyClient = Client<unknown, object, MetadataBearer, unknown> & {
+/** the parts of an SDK v3 client the recorder uses */
+type AnyClient = {
   middlewareStack: { add: (...a: unknown[]) => void; clone: () => { add: (...a: unknown[]) => void } };
   config: { region: () => Promise<string> | string };
   send: (...a: unknown[]) => Promise<unknown>;
@@ -59,7 +59,7 @@ export class RequestRecorder {
       // aws-sdk-client-mock: run the real middleware stack up to a stop, then answer from the stub
       const stub = c.send.bind(c);
       c.send = async (...args: unknown[]) => {
-        const command = args[0] as Command<object, object, object, object, MetadataBearer> & { resolveMiddleware: (stack: unknown, config: unknown, options: unknown) => (a: { input: unknown }) => Promise<unknown> };
+        const command = args[0] as { input: unknown; resolveMiddleware: (stack: unknown, config: unknown, options: unknown) => (a: { input: unknown }) => Promise<unknown> };
         const before = this.requests.length;
         const stack = c.middlewareStack.clone();
         stack.add((() => async () => ({ output: {}, response: {} })) as never, { step: 'initialize', priority: 'low', name: 'iamRecorderStop' });
