@@ -41,6 +41,7 @@ import { readBoundedFile } from './bounded-read';
 import { nonCanonicalFields, unknownFields } from './sigstore/canonical';
 import { checkCheckpoint, parseCheckpoint } from './sigstore/checkpoint';
 import { parseSigstorePublicKey, type PinnedPublicKey } from './sigstore/public-key';
+import { checkV1Signer } from './sigstore/rekor-v1';
 import { checkV2Body, type SignedContent, type SigningMaterial } from './sigstore/rekor-v2';
 import { readTrustedRoot, type PinnedLog, type PinnedTrust } from './sigstore/trusted-root';
 import type { SignatureInput, SignatureResult } from './types';
@@ -442,7 +443,11 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
         if ('reason' in r) throw new Refusal(r.reason);
         out = { ...entry, inclusionProof: { ...entry.inclusionProof, checkpoint: { envelope: r.envelope } } };
       }
-      if (isRekorV2(entry.kindVersion!.kind, entry.kindVersion!.version)) {
+      if (!isRekorV2(entry.kindVersion!.kind, entry.kindVersion!.version)) {
+        const body = JSON.parse(Buffer.from(entry.canonicalizedBody).toString('utf8')) as { spec: Json }; // shape-checked in parseBundle
+        const r = checkV1Signer(i, entry.kindVersion!.kind, body.spec, material);
+        if (r) throw new Refusal(r);
+      } else {
         v2 = true;
         const r = checkV2Body(i, Buffer.from(entry.canonicalizedBody), entry.kindVersion!, signed, material);
         if (r.reason) throw new Refusal(r.reason);

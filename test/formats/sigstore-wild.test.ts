@@ -461,6 +461,28 @@ describe('malformed bundles end in a FormatError with a reason', () => {
   });
 });
 
+describe('Rekor v1 bodies name the bundle\'s signer', () => {
+  it('refuses an entry the log signed for another key with the same signature bytes (deliberate: the library compares only signature and digest)', async () => {
+    const d = await makeSigstoreDeployment();
+    const dir = tempDir('rv-sigstore-v1-signer');
+    const artifact = randomBytes(2000);
+    const file = join(dir, 'a.bin');
+    writeFileSync(file, artifact);
+    const identity = { san: 'https://x.example/ci', issuer: 'https://x.example' };
+    const otherPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const forged = await d.signBlob(artifact, identity, { loggedPem: otherPem });
+    const bundle = join(dir, 'forged.json');
+    writeFileSync(bundle, forged);
+    expect(libraryVerdict(forged, d.trustedRootJson, artifact, identity)).toBe(true);
+    const r = await ours({ bundle, artifact: file, root: d.trustedRootJson, ...identity });
+    expect(r).toMatchObject({ valid: false, reason: expect.stringMatching(/body names another signer than the bundle's certificate/) });
+    // the same bundle logged with its own certificate verifies
+    const genuine = join(dir, 'genuine.json');
+    writeFileSync(genuine, await d.signBlob(artifact, identity));
+    expect((await ours({ bundle: genuine, artifact: file, root: d.trustedRootJson, ...identity })).valid).toBe(true);
+  });
+});
+
 describe('Rekor v2 bodies against the bundle (checkV2Body on real entries)', () => {
   const load = (name: string) => JSON.parse(readFileSync(CASES.find((c) => c.name === name)!.bundle, 'utf8'));
   const bodyOf = (b: any) => JSON.parse(Buffer.from(b.verificationMaterial.tlogEntries[0].canonicalizedBody, 'base64').toString());

@@ -27,7 +27,8 @@ const REKOR_URL = 'https://rekor.test.invalid';
 export interface SigstoreDeployment {
   /** trusted_root.json pinning this deployment's CA, CT log and transparency log */
   trustedRootJson: string;
-  signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string>;
+  /** `options.loggedPem` records another signer (PEM) in the tlog body, for tampering tests */
+  signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }, options?: { loggedPem?: string }): Promise<string>;
   /** `cosign sign-blob --key cosign.key --bundle`-like: a bundle with a public-key hint, no certificate */
   signBlobWithKey(artifact: Uint8Array, key: { privateKey: KeyObject; publicKey: KeyObject }): Promise<string>;
   attest(subjects: Array<{ name: string; sha256: string }>, identity: { san: string; issuer: string }, payloadType?: string): Promise<string>;
@@ -127,9 +128,9 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
     return JSON.stringify(bundle, null, 2);
   }
 
-  async function signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }): Promise<string> {
+  async function signBlob(artifact: Uint8Array, identity: { san: string; issuer: string }, options: { loggedPem?: string } = {}): Promise<string> {
     const { signing, leaf, leafPem } = await certify(identity);
-    return messageBundle(artifact, signing.privateKey, leafPem, { certificate: { rawBytes: b64(leaf) } });
+    return messageBundle(artifact, signing.privateKey, options.loggedPem ?? leafPem, { certificate: { rawBytes: b64(leaf) } });
   }
 
   async function signBlobWithKey(artifact: Uint8Array, key: { privateKey: KeyObject; publicKey: KeyObject }): Promise<string> {
