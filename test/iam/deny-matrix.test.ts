@@ -4,7 +4,7 @@
  * "cannot" is paired with the nearest "can", so a matrix that denies everything fails too.
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lambda/core/config/load';
+import { loadConfig, parseConfig } from '../../lambda/core/config/load';
 import { BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
 import { DIFF_ENV } from '../../lambda/adapters/builder/codebuild-diff-env';
 import { ACCOUNT, REGION } from './cfn-resolve';
@@ -141,5 +141,21 @@ describe('private ECR image: the build role may pull it (identity policy and per
     for (const action of ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability']) expect((await ecrStack.decide('build:alpha', { action, resource: repo })).result, action).toBe('Allowed');
     expect((await ecrStack.decide('build:alpha', { action: 'ecr:BatchGetImage', resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/other` })).allowed).toBe(false);
     expect((await ecrStack.decide('build:alpha', { action: 'ecr:PutImage', resource: repo })).allowed).toBe(false);
+  });
+});
+
+describe('the shipped example (a named token secret, Windows cross-build, macOS fleet target)', () => {
+  const example = new StackUnderTest(synthTemplate(loadConfig('examples/release-verifier.example.yaml')));
+  const secret = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:release-verifier/gitlab-token-AbCdEf`;
+  it('the launcher and the checker read the named token secret; no build, the diff job or the dead-man can', async () => {
+    for (const caller of ['launcher', 'checker']) expect((await example.decide(caller, { action: 'secretsmanager:GetSecretValue', resource: secret })).result, caller).toBe('Allowed');
+    for (const caller of ['deadman', 'diff', ...Object.keys(example.names.projects).map((t) => `build:${t}`)]) expect((await example.decide(caller, { action: 'secretsmanager:GetSecretValue', resource: secret })).allowed, caller).toBe(false);
+  });
+  it('the macOS target\'s build role is as confined as the others', async () => {
+    const mac = 'build:macos-arm64';
+    const bucket = example.names.artifactsBucket;
+    expect((await example.decide(mac, { action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/builds/macos-arm64/u/out/app.dmg` })).result).toBe('Allowed');
+    expect((await example.decide(mac, { action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/builds/linux-x64/u/out/app` })).allowed).toBe(false);
+    expect((await example.decide(mac, { action: 'sns:Publish', resource: example.names.topicArn })).allowed).toBe(false);
   });
 });
