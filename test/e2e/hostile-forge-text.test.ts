@@ -72,7 +72,7 @@ describe('verify against a forge with unconfigured, hostile release links', () =
     expect(r.code, stderr).toBe(2);
     expect(rawHits(r.stdout)).toEqual([]);
     expect(rawHits(r.stderr)).toEqual([]);
-    expect(r.stdout.toString()).toMatch(/^INCOMPLETE: v1\.0\.0 — report /);
+    expect(r.stdout.toString(), stderr).toMatch(/^INCOMPLETE: v1\.0\.0 — report /);
     expect(stderr).toContain('UNVERIFIED_ASSET');
     expect(stderr).toContain('notes\\u{1b}[2J\\u{1b}[H.txt'); // shown, not executed
     expect(stderr).toContain('invoice\\u{202e}gpj.exe');
@@ -85,11 +85,11 @@ describe('verify against a forge with unconfigured, hostile release links', () =
     expect(rawHits(r.stdout)).toEqual([]);
     expect(rawHits(r.stderr)).toEqual([]);
     const report = JSON.parse(r.stdout.toString()) as RunReport;
-    expect(report.verdict).toBe('INCOMPLETE');
+    expect(report.verdict, r.stderr.toString()).toBe('INCOMPLETE');
     const unverified = report.findings.filter((f) => f.code === 'UNVERIFIED_ASSET').map((f) => f.artifact);
     expect(unverified.sort()).toEqual([BIDI_LINK, LOOKALIKE_LINK, ESC_LINK].sort()); // README.md ignored; the artifacts and signatures covered
     // apart from the unverified links, the genuine release still verifies
-    expect(report.targets.map((t) => t.verdict)).toEqual(['VERIFIED', 'VERIFIED']);
+    expect(report.targets.map((t) => t.verdict), JSON.stringify(report.findings.concat(report.targets.flatMap((t) => t.findings)))).toEqual(['VERIFIED', 'VERIFIED']);
   }, 240_000);
 
   it('a release whose tag carries escapes: progress and summary lines show it neutralised', async () => {
