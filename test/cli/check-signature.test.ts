@@ -65,7 +65,7 @@ describe('check-signature usage', () => {
   it('prints help with exit 0', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/--scheme <minisign\|tauri\|openpgp\|authenticode\|sigstore>/);
+    expect(r.stdout).toMatch(/--scheme <minisign\|tauri\|openpgp\|authenticode\|sigstore\|apple>/);
   });
 });
 
