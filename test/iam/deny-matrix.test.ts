@@ -49,6 +49,18 @@ describe('deny matrix: a target build role', () => {
   });
 });
 
+describe('what every role needs to run at all', () => {
+  it('each build writes its own CodeBuild log stream and uploads with the artifacts key (identity policy and boundary), not another project\'s', async () => {
+    const stream = (p: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/codebuild/${p}:log-stream:0b8e9c3e-2f57-4c5e-9a3e-6d1f2b3c4d5e`;
+    for (const [t, p] of Object.entries(n.projects)) {
+      for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) expect(await decide(`build:${t}`, action, stream(p)), `${t} ${action}`).toBe('Allowed');
+      expect(await decide(`build:${t}`, 'kms:GenerateDataKey', stack.policies.bucketKeys.get(n.artifactsBucket)!)).toBe('Allowed');
+    }
+    expect(await decide('build:alpha', 'logs:PutLogEvents', stream(n.projects.gamma!))).not.toBe('Allowed');
+    expect(await decide('diff', 'logs:PutLogEvents', stream(n.diffProject))).toBe('Allowed');
+  });
+});
+
 describe('deny matrix: StartBuild overrides', () => {
   it('the launcher starts a target build with the run variables, and with no override', async () => {
     expect(await decide('launcher', 'codebuild:StartBuild', project(n.projects.alpha!), startBuildContext(runVars()))).toBe('Allowed');
