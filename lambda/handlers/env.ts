@@ -19,4 +19,6 @@ export const ENV = {
   staleRunMinutes: 'STALE_RUN_MINUTES',
   /** ARN of the KMS key the checker signs run attestations with (ECC_NIST_P256, SIGN_VERIFY) */
   attestationKey: 'ATTESTATION_KEY_ARN',
+  /** the launcher the watch invokes (asynchronously) when the latest release has no run yet */
+  launcherFunction: 'LAUNCHER_FUNCTION_NAME',
 } as const;

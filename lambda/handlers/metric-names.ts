@@ -9,6 +9,7 @@ export const SERVICE = {
   launcher: 'release-verifier-launcher',
   checker: 'release-verifier-checker',
   deadman: 'release-verifier-deadman',
+  watch: 'release-verifier-watch',
 } as const;
 
 export const METRIC = {
@@ -22,4 +23,8 @@ export const METRIC = {
   /** state-change events for builds that are not ours or have no plan */
   eventsIgnored: 'EventsIgnored',
   staleRunsClosed: 'StaleRunsClosed',
+  /** the watch started a full run for a release without one */
+  watchRunsStarted: 'WatchRunsStarted',
+  /** a watch check could not ask GitLab for the latest release */
+  watchForgeDown: 'WatchForgeDown',
 } as const;

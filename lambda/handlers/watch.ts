@@ -1,0 +1,180 @@
+/**
+ * Watch Lambda (default hourly, `watch.schedule`): one forge call for the latest release; when that
+ * release has no run yet, a full run starts at once; otherwise nothing. Weekly runs alone leave a
+ * tampered new release undetected for up to seven days; with the watch it is one schedule
+ * interval plus the run's own time. The weekly full run stays.
+ *
+ * The run is started by invoking the launcher asynchronously with the tag (`{source:'watch', tag}`),
+ * not by running the launcher's code here: the watch then needs lambda:InvokeFunction on one
+ * function instead of the launcher's StartBuild on every target project (with its override guard),
+ * write access to runs/ and ledger/, and 15 minutes and 1 GiB of Lambda. The launcher's own
+ * de-duplication (a windowed run id per release) means a watch launch racing the weekly schedule
+ * joins the same run instead of building twice.
+ *
+ * GitLab down: a finding and one alert per outage (state in watch/state.json), one notice when it
+ * answers again — not one alert an hour. The watch writes no run summary, so it cannot make the
+ * dead-man's switch believe a run happened; the runs it starts are ordinary runs and feed it as the
+ * weekly run does.
+ *
+ * Reads: runs/index.json (the run history; derived from the summaries) and watch/state.json.
+ * Writes: watch/state.json, only when something changed (an outage began or ended, a run started).
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Config } from '../core/config/schema';
+import { errorMessage } from '../core/errors';
+import type { Finding } from '../core/findings';
+import { HISTORY_KEYS } from '../core/history';
+import type { Forge, Notifier, Release, Store } from '../core/ports';
+import { failedRunReport } from '../core/summary';
+import { initialWatchState, parseWatchState, runsFromIndex, runsOfRelease, WATCH_STATE_KEY, watchAlert, type WatchState } from '../core/watch';
+import { METRIC, SERVICE } from './metric-names';
+
+export interface WatchDeps {
+  config: Pick<Config, 'gitlab' | 'release'>;
+  store: Store;
+  notifier: Notifier;
+  /** the forge, built with the token (a failure to read the token counts as the forge being down) */
+  forge: () => Promise<Forge>;
+  /** starts a full run of `tag` without waiting for it (the launcher, invoked asynchronously) */
+  startRun: (tag: string) => Promise<void>;
+  /**
+   * A run the watch started is started again only when no run of that release was summarized this
+   * long after (the launch failed before planning, or its summary was lost). The stack uses the
+   * time after which the dead-man closes a run that never finished.
+   */
+  relaunchAfterMs: number;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  metrics?: Pick<Metrics, 'addMetric'>;
+  now?: () => Date;
+}
+
+export type WatchOutcome = 'started' | 'known' | 'pending' | 'forge-down';
+
+export interface WatchResult {
+  outcome: WatchOutcome;
+  release?: Pick<Release, 'tag' | 'commitSha'>;
+  /** the run of the release the history lists (outcome 'known') */
+  knownRunId?: string;
+  /** forge down: why (FORGE_UNREACHABLE, FORGE_ERROR, RELEASE_NOT_FOUND…) */
+  findings: Finding[];
+  /** which alert this check sent, if any */
+  alerted?: 'forge-down' | 'forge-recovered';
+}
+
+export async function watch(deps: WatchDeps): Promise<WatchResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const { store, config, logger } = deps;
+  const context = { project: String(config.gitlab.project), gitlabUrl: config.gitlab.url, stateLocation: store.locate(WATCH_STATE_KEY) };
+  const stored = parseWatchState(await store.get(WATCH_STATE_KEY));
+  const state: WatchState = stored ?? initialWatchState(now);
+  const save = async (next: WatchState) => {
+    await store.put(WATCH_STATE_KEY, JSON.stringify({ ...next, updatedAt: now.toISOString() }, null, 2), { contentType: 'application/json' });
+  };
+
+  // 1. The one forge call.
+  let release: Release;
+  try {
+    const forge = await deps.forge();
+    release = await forge.getRelease(config.release === 'latest' ? undefined : config.release.tag);
+  } catch (err) {
+    // the same finding a run that cannot reach GitLab reports (summary.ts maps the forge's errors)
+    const f = failedRunReport(config, 'watch', { mode: 'aws', startedAt: now.toISOString() }, err).findings[0]!;
+    deps.metrics?.addMetric(METRIC.watchForgeDown, MetricUnit.Count, 1);
+    if (state.forge.status === 'down') {
+      logger?.warn('GitLab still down; alerted when the outage began', { since: state.forge.since, code: f.code, error: errorMessage(err) });
+      return { outcome: 'forge-down', findings: [f] };
+    }
+    logger?.error('GitLab down: alerting once for this outage', { code: f.code, error: errorMessage(err) });
+    // alert first: when the publish fails, the state stays 'up' and the next check alerts again
+    await deps.notifier.notify(watchAlert({ kind: 'forge-down', finding: f, since: now.toISOString() }, context));
+    await save({ ...state, forge: { status: 'down', since: now.toISOString(), error: f.message } });
+    return { outcome: 'forge-down', findings: [f], alerted: 'forge-down' };
+  }
+
+  const found = { tag: release.tag, commitSha: release.commitSha };
+  let next: WatchState = state;
+  let alerted: WatchResult['alerted'];
+  if (state.forge.status === 'down') {
+    await deps.notifier.notify(watchAlert({ kind: 'forge-recovered', since: state.forge.since, until: now.toISOString(), error: state.forge.error, release: release.tag }, context));
+    logger?.info('GitLab answers again', { since: state.forge.since });
+    next = { ...state, forge: { status: 'up', since: now.toISOString() } };
+    alerted = 'forge-recovered';
+    // saved at once: a failure below (the launch) must not send this notice again next time
+    await save(next);
+  }
+  const changedFrom = next;
+
+  // 2. Has this release been run? (any planned run of the tag at this commit, any verdict)
+  const known = runsOfRelease(runsFromIndex(await store.get(HISTORY_KEYS.json)), release)[0];
+  let outcome: WatchOutcome;
+  let knownRunId: string | undefined;
+  if (known) {
+    outcome = 'known';
+    knownRunId = known.runId;
+  } else if (
+    state.launched?.tag === release.tag &&
+    state.launched.commitSha === release.commitSha &&
+    now.getTime() - Date.parse(state.launched.at) < deps.relaunchAfterMs
+  ) {
+    // started by an earlier check and not summarized yet: the run is under way
+    outcome = 'pending';
+  } else {
+    // 3. A new release: a full run, at once.
+    await deps.startRun(release.tag);
+    next = { ...next, launched: { tag: release.tag, commitSha: release.commitSha, at: now.toISOString() } };
+    deps.metrics?.addMetric(METRIC.watchRunsStarted, MetricUnit.Count, 1);
+    logger?.info('new release: full run started', { tag: release.tag, commit: release.commitSha });
+    outcome = 'started';
+  }
+  if (next !== changedFrom || !stored) await save(next);
+  logger?.info('watch check', { outcome, tag: release.tag, knownRunId });
+  return { outcome, release: found, ...(knownRunId ? { knownRunId } : {}), findings: [], ...(alerted ? { alerted } : {}) };
+}
+
+// ───────────────────────── Lambda wiring ─────────────────────────
+
+let wired: { deps: WatchDeps; metrics: Metrics } | undefined;
+
+async function wire() {
+  if (wired) return wired;
+  const [{ loadRuntimeConfig, powertools, requireEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { forgeFromConfig }, { LambdaClient, InvokeCommand }] = await Promise.all([
+    import('./runtime'),
+    import('../adapters/store/s3-store'),
+    import('../adapters/notifier/sns-notifier'),
+    import('../adapters/secrets'),
+    import('../adapters/forge/from-config'),
+    import('@aws-sdk/client-lambda'),
+  ]);
+  const { logger, metrics } = powertools(SERVICE.watch);
+  const config = loadRuntimeConfig();
+  const token = new GitLabTokenReader(requireEnv(ENV.tokenSecret));
+  const lambda = new LambdaClient({});
+  const launcher = requireEnv(ENV.launcherFunction);
+  const deps: WatchDeps = {
+    config,
+    store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
+    notifier: new SnsNotifier({ topicArn: requireEnv(ENV.topicArn) }),
+    forge: async () => forgeFromConfig(config, await token.read()),
+    startRun: async (tag) => {
+      // 'Event': queued by Lambda (202), retried by it and dead-lettered on failure like a schedule delivery
+      const out = await lambda.send(new InvokeCommand({ FunctionName: launcher, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ source: 'watch', tag })) }));
+      if (out.StatusCode !== 202) throw new Error(`the launcher was not queued (status ${out.StatusCode ?? 'none'}${out.FunctionError ? `, ${out.FunctionError}` : ''})`);
+    },
+    relaunchAfterMs: numberEnv(ENV.staleRunMinutes, 24 * 60) * 60_000,
+    logger,
+    metrics,
+  };
+  wired = { deps, metrics };
+  return wired;
+}
+
+export const handler = async (): Promise<WatchResult> => {
+  const { deps, metrics } = await wire();
+  try {
+    return await watch(deps);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};
