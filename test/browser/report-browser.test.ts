@@ -23,6 +23,12 @@ import { runKeys } from '../../lambda/core/summary';
 import { toolsAvailable } from '../support/tools';
 import { incompleteReport, mismatchReport, tamperedReport, verifiedReport } from '../core/report-html-fixtures';
 
+// browser globals used inside page.evaluate (that code runs in Chromium; the project compiles without the DOM lib)
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any;
+declare const window: any;
+declare function getComputedStyle(e: any): any;
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? 'test-artifacts/screenshots');
 const WIDTHS = { desktop: 1280, phone: 390 } as const;
