@@ -236,6 +236,17 @@ export const ConfigSchema = z.strictObject({
     .string()
     .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. cron(0 3 ? * MON *)')
     .default('cron(0 3 ? * MON *)'),
+  watch: z
+    .strictObject({
+      schedule: z
+        .string()
+        .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. rate(1 hour)')
+        .default('rate(1 hour)')
+        .describe('how often the watch asks GitLab for the latest release and starts a full run when it has none yet (the weekly `schedule` run stays)'),
+      enabled: z.boolean().default(true).describe('deploy the watch (AWS); false: only the weekly schedule runs'),
+    })
+    .default({ schedule: 'rate(1 hour)', enabled: true })
+    .describe('the cheap watch between full runs: detection latency is this interval plus the run time'),
   alerts: z
     .strictObject({
       emails: z.array(z.string().email()).default([]),
