@@ -42,7 +42,7 @@ function runRow(e: RunIndexEntry, options: HistoryRenderOptions): string {
   const tag = e.release?.tag;
   const release = tag ? `<a href="#${releaseAnchor(tag)}">${escapeHtml(tag)}</a>${e.release?.webUrl && safeHref(e.release.webUrl) ? ` <span class="note">(${link(e.release.webUrl, 'GitLab')})</span>` : ''}` : '<span class="note">not determined</span>';
   const targets = e.targets.length ? e.targets.map((t) => `${escapeHtml(t.name)} ${badge(t.verdict)}`).join(' ') : '<span class="note">none</span>';
-  const problems = e.problems.length ? `<br><span class="note">${e.problems.map((p) => `${escapeHtml(p.code)}${p.count > 1 ? ` ×${p.count}` : ''}`).join(', ')}</span>` : '';
+  const problems = e.problems.length ? `<br><span class="note">${e.problems.map((p) => `${escapeHtml(p.code)}${Number(p.count) > 1 ? ` ×${escapeHtml(String(Number(p.count)))}` : ''}`).join(', ')}</span>` : '';
   return `<tr><td data-label="time" class="mono">${escapeHtml(e.startedAt)}</td><td data-label="run"><code>${escapeHtml(e.runId)}</code> <span class="note">${escapeHtml(e.mode)}</span></td><td data-label="release">${release}</td><td data-label="verdict">${badge(e.verdict)}</td><td data-label="targets">${targets}${problems}</td><td data-label="links">${runLinks(e, options)}</td></tr>`;
 }
 

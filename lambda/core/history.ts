@@ -20,6 +20,7 @@ import { allFindings } from './report';
 import { runKeys } from './summary';
 import { renderHistoryHtml } from './history-html';
 import { targetRowVerdict } from './report-html/verdict';
+import { HISTORY_CODES } from './report-html/history-codes';
 
 export const HISTORY_KEYS = { json: 'runs/index.json', html: 'runs/index.html' } as const;
 
@@ -30,8 +31,7 @@ export const MAX_TIMELINE_EVENTS = 50;
 /** summaries larger than this are not parsed (they are our own records; this is a guard) */
 const MAX_SUMMARY_CHARS = 16 * 1024 * 1024;
 
-/** Findings that say the published history changed (the timeline's "what changed"). */
-export const HISTORY_CODES = new Set(['TAG_MOVED', 'RELEASE_COMMIT_DIFFERS', 'PAST_ASSET_CHANGED', 'PAST_LINK_CHANGED', 'PAST_RELEASE_REMOVED']);
+export { HISTORY_CODES } from './report-html/history-codes';
 
 export interface RunIndexEntry {
   runId: string;

@@ -101,9 +101,15 @@ describe('history changes and manifest lines', () => {
     expect(html).toContain('<span class="v v-TAMPERED">TAMPERED</span> target linux');
   });
 
-  it('links the earlier run the history finding cites', () => {
+  it('links the earlier run the history finding cites, and the release timeline in the history', () => {
     expect(html).toContain(`href="../${RUN_IDS.first}/report.html"`);
     expect(html).toContain(`href="../${RUN_IDS.first}/summary.json"`);
+    const card = html.slice(html.indexOf('PAST_ASSET_CHANGED</code></b>'));
+    expect(card.slice(0, card.indexOf('</ul>'))).toMatch(/href="\.\.\/index\.html#release-v1\.2\.0-[0-9a-f]+">history of v1\.2\.0</);
+    // a moved tag of another release links that release's timeline
+    const r = tamperedReport();
+    r.findings.push(finding('TAG_MOVED', 'tag v1.1.0 moved', { evidence: { tag: 'v1.1.0', was: 'a'.repeat(40), now: 'b'.repeat(40) } }));
+    expect(renderHtml(r)).toMatch(/href="\.\.\/index\.html#release-v1\.1\.0-[0-9a-f]+">history of v1\.1\.0</);
   });
 
   it('a manifest line that does not match reads as that, not as an invalid signature', () => {

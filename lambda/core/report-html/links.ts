@@ -13,12 +13,11 @@ import type { Finding } from '../findings';
 import type { RunReport } from '../report';
 import { runKeys } from '../summary';
 import { escapeHtml, link, relLink, safeHref } from './escape';
+import { HISTORY_CODES } from './history-codes';
 
 export interface LinkOptions {
   /** an absolute link for a store key, e.g. the S3 console (AWS); none locally */
   recordUrl?: (key: string) => string | undefined;
-  /** run ids that have records in the store (from the history), to link only runs that exist */
-  knownRuns?: ReadonlySet<string>;
 }
 
 /** The project's web address: from the release's web URL, else the GitLab URL and the project path. */
@@ -96,10 +95,13 @@ export function findingLinks(f: Finding, report: RunReport, options: LinkOptions
   for (const key of ['firstSeenRunId', 'previousRunId', 'runId'] as const) {
     const id = ev[key];
     if (typeof id === 'string' && RUN_ID_PATTERN.test(id) && id !== report.runId) {
-      const exists = !options.knownRuns || options.knownRuns.has(id);
-      out.push(exists ? `earlier run: ${recordLink(`../${id}/report.html`, runKeys.html(id), id, options)} (${relLink(`../${id}/summary.json`, 'JSON')})` : `earlier run: <code>${escapeHtml(id)}</code> (no record in this store)`);
+      out.push(`earlier run: ${recordLink(`../${id}/report.html`, runKeys.html(id), id, options)} (${relLink(`../${id}/summary.json`, 'JSON')})`);
     }
   }
+  // a change to a past release (moved tag, changed link, removed release): that release's timeline
+  // in the history says when it was first seen and which runs saw what
+  const tag = typeof ev.tag === 'string' ? ev.tag : f.code === 'PAST_ASSET_CHANGED' ? report.release?.tag : undefined;
+  if (tag && HISTORY_CODES.has(f.code)) out.push(relLink(`../index.html#${releaseAnchor(tag)}`, `history of ${tag}`));
   if (f.code === 'DIFFOSCOPE_REPORT') {
     const where = typeof ev.report === 'string' ? ev.report : '';
     for (const u of urlsIn(where)) out.push(u.startsWith('s3://') ? `diffoscope report: <code>${escapeHtml(u)}</code>` : link(u, u.includes('console.aws') ? 'diffoscope report (console)' : 'diffoscope report'));
