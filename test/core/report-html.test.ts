@@ -16,6 +16,8 @@ import { CSP, CSS } from '../../lambda/core/report-html/layout';
 import { digestBlock } from '../../lambda/core/report-html/digests';
 import { safeHref } from '../../lambda/core/report-html/escape';
 import type { RunReport } from '../../lambda/core/report';
+import { failedRunReport } from '../../lambda/core/summary';
+import { ForgeError } from '../../lambda/core/errors';
 import { toolsAvailable } from '../support/tools';
 import { incompleteReport, mismatchReport, RUN_IDS, tamperedReport, verifiedReport } from './report-html-fixtures';
 
@@ -78,6 +80,19 @@ describe('verdict in plain language', () => {
     const t = text(renderHtml(r));
     expect(t).toContain('the release could NOT be verified');
     expect(t).toMatch(/Why: BUILD_FAILED — The rebuild of this target failed/);
+  });
+});
+
+describe('a run that could not be planned', () => {
+  it('renders without a release or targets: INCOMPLETE, the reason explained, no GitLab links', () => {
+    const r = failedRunReport({ gitlab: { url: 'https://gitlab.example.com', project: 'acme/app' } } as never, RUN_IDS.incomplete, { mode: 'aws', startedAt: '2026-12-01T09:00:00Z' }, new ForgeError('unreachable', 'connect ECONNREFUSED'));
+    const html = renderHtml(r);
+    const t = text(html);
+    expect(r.verdict).toBe('INCOMPLETE');
+    expect(t).toContain('No target was checked; 1 problem found.');
+    expect(t).toContain(EXPLANATIONS.FORGE_UNREACHABLE.next);
+    expect(html).not.toContain('/-/tags/');
+    expect(html).toContain('href="attestation.dsse.json"');
   });
 });
 

@@ -65,7 +65,7 @@ export function reportLinks(report: RunReport, options: LinkOptions): string {
   if (RUN_ID_PATTERN.test(id)) {
     items.push(recordLink('summary.json', runKeys.summary(id), 'summary.json', options));
     if (report.release) items.push(recordLink('plan.json', runKeys.plan(id), 'plan.json', options));
-    items.push(recordLink(report.mode === 'aws' ? 'attestation.dsse.json' : 'attestation.intoto.json', report.mode === 'aws' ? attestationKeys.envelope(id) : attestationKeys.statement(id), 'attestation', options));
+    items.push(recordLink(report.mode === 'aws' ? 'attestation.dsse.json' : 'attestation.intoto.json', report.mode === 'aws' ? attestationKeys.envelope(id) : attestationKeys.statement(id), report.mode === 'aws' ? 'attestation (when signed)' : 'attestation', options));
     items.push(`${recordLink('../index.html', 'runs/index.html', 'run history', options)}${report.release ? ` (${relLink(`../index.html#${releaseAnchor(report.release.tag)}`, `timeline of ${report.release.tag}`)})` : ''}`);
   }
   return `<ul class="links">${items.map((i) => `<li>${i}</li>`).join('')}</ul>`;
