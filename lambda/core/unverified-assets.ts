@@ -22,8 +22,10 @@ function companionNames(policy: SignaturePolicy): string[] {
   switch (policy.scheme) {
     case 'minisign':
     case 'tauri':
-    case 'openpgp':
       return [policy.signatureAsset];
+    case 'openpgp':
+      // a cleartext-signed manifest carries its signature inside: no signature asset is read
+      return (policy as { cleartext?: boolean }).cleartext ? [] : [policy.signatureAsset];
     case 'sigstore':
       return [policy.bundleAsset];
     case 'sha256sums':

@@ -105,6 +105,12 @@ describe('UNVERIFIED_ASSET', () => {
     expect(found[2]!.evidence?.suspiciousName).toEqual(['contains control or invisible characters (U+202E)']);
   });
 
+  it('a cleartext-signed manifest reads no signature asset, so a link named like one is not covered', () => {
+    const cfg = config();
+    (cfg.targets[0]!.artifacts[1]!.signature as { manifestSignature: { cleartext?: boolean } }).manifestSignature.cleartext = true;
+    expect(check(release([]), cfg).map((f) => f.artifact)).toEqual(['SHA256SUMS.asc']);
+  });
+
   it('ordinary non-ASCII names are not lookalikes', () => {
     expect(suspiciousNameReasons('café-1.0.tar.gz')).toEqual([]);
     expect(suspiciousNameReasons('日本語.zip')).toEqual([]);
