@@ -80,6 +80,46 @@ export interface ForgeProtections {
   protectedBranches: { name: string; pushAccessLevels: AccessLevel[]; mergeAccessLevels: AccessLevel[]; allowForcePush: boolean }[];
 }
 
+/** Bounds for reading the repository at a commit (untrusted: a release commit may hold anything). */
+export interface TreeLimits {
+  /** tree entries listed (files and folders) */
+  maxEntries: number;
+  /** files read */
+  maxFiles: number;
+  /** one file */
+  maxFileBytes: number;
+  /** all files read together */
+  maxTotalBytes: number;
+}
+
+export interface TreeEntry {
+  path: string;
+  type: 'blob' | 'tree' | 'commit';
+  mode?: string;
+}
+
+/** The file listing of a commit; `complete` is false when the listing hit `maxEntries`. */
+export interface RepositoryTree {
+  commitSha: string;
+  entries: TreeEntry[];
+  complete: boolean;
+}
+
+/** One way to change what users download, as far as the token can see it (null: not visible). */
+export interface ForgeWritePaths {
+  /** deploy keys of the project; null when the token may not list them */
+  deployKeys: { id: number; title: string; canPush: boolean }[] | null;
+  deployTokens: { id: number; name: string; scopes: string[]; active: boolean }[] | null;
+  /** the job-token inbound allow-list switch ("Limit access to this project"); null when unseen */
+  jobTokenInboundLimited: boolean | null;
+  /** push rules: `absent` where the tier has none, null when unseen */
+  pushRules: { denyDeleteTag: boolean } | 'absent' | null;
+  /** project settings for releases and the package registry; null fields were not in the answer */
+  settings: { releasesAccessLevel?: string; packagesEnabled?: boolean; packageRegistryAccessLevel?: string } | null;
+  /** what could not be read and the permission it needs, e.g. "deploy keys: Maintainer role (HTTP 403)" */
+  unavailable: { what: string; permission: string; reason: string }[];
+}
+
 export interface Forge {
   /** The latest release when `tag` is undefined. Throws ForgeError('not-found') when there is none. */
   getRelease(tag?: string): Promise<Release>;
@@ -96,6 +136,12 @@ export interface Forge {
   getHistory(): Promise<ReleaseHistory>;
   /** Protected tags and branches (may need a Maintainer token; failures make the audit unavailable, nothing more). */
   getProtections(): Promise<ForgeProtections>;
+  /** The file listing at `commitSha`, bounded by `limits.maxEntries` (optional: a forge without it makes the hygiene audit unavailable). */
+  readTree?(commitSha: string, limits: TreeLimits): Promise<RepositoryTree>;
+  /** One file at `commitSha` as UTF-8 text; ForgeError 'bad-response' when over `limits.maxFileBytes`. */
+  readFile?(commitSha: string, path: string, limits: Pick<TreeLimits, 'maxFileBytes'>): Promise<string>;
+  /** Deploy keys and tokens, job-token scope, push rules, release/package settings — what the token may see. */
+  getWritePaths?(): Promise<ForgeWritePaths>;
 }
 
 // ───────────────────────────── Builder ─────────────────────────────

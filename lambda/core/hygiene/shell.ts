@@ -1,0 +1,174 @@
+/**
+ * Shell text rules, shared by Dockerfile RUN instructions, CI `script:` lines and script files:
+ * a download piped into a shell, apt sources that are not the distribution's, git clones and
+ * `cargo install --git` without a pinned revision, downloads whose checksum is never checked.
+ *
+ * Not a shell parser (no maintained one handles every dialect); commands are split on `;`, `&&`,
+ * `||` and newlines, and judged by their words. What it cannot resolve (a revision in a variable
+ * set elsewhere) is reported, with the fix saying what would satisfy it.
+ */
+import { FULL_SHA, HAS_FULL_SHA, hit, type HygieneHit } from './types';
+
+/** One logical shell line (continuations joined) and where it started. */
+export interface ShellLine {
+  line: number;
+  text: string;
+}
+
+/** Joins backslash-newline continuations; drops comment-only lines. */
+export function shellLines(source: string, firstLine = 1): ShellLine[] {
+  const out: ShellLine[] = [];
+  const raw = source.split(/\r?\n/);
+  let buf = '';
+  let start = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const l = raw[i]!;
+    if (buf === '' && /^\s*#/.test(l)) continue;
+    if (buf === '') start = i;
+    if (/\\$/.test(l)) {
+      buf += l.slice(0, -1) + ' ';
+      continue;
+    }
+    buf += l;
+    if (buf.trim()) out.push({ line: firstLine + start, text: buf });
+    buf = '';
+  }
+  if (buf.trim()) out.push({ line: firstLine + start, text: buf });
+  return out;
+}
+
+/** the distributions' own archives (Debian, Ubuntu, their mirrors and snapshots) */
+const DISTRO_HOSTS = /^(?:deb\.debian\.org|security\.debian\.org|snapshot\.debian\.org|archive\.debian\.org|ftp\.[a-z.]*debian\.org|[a-z]{2}\.archive\.ubuntu\.com|archive\.ubuntu\.com|security\.ubuntu\.com|ports\.ubuntu\.com|old-releases\.ubuntu\.com|snapshot\.ubuntu\.com|cdn-fastly\.deb\.debian\.org|httpredir\.debian\.org)$/i;
+
+const DOWNLOADER = /(?:^|[\s;&|(])(curl|wget)\s/;
+const PIPE_TO_SHELL = /\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+\S+=\S*\s+)*(?:\/(?:usr\/)?bin\/)?(?:ba|z|da|k|fi)?sh\b/;
+const PIPE_TO_INTERPRETER = /\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:python3?|perl|ruby|node)\b/;
+const SUBSHELL_DOWNLOAD = /\b(?:ba|z|da)?sh\s+(?:-\S+\s+)*(?:-c\s+)?["']?\$\(\s*(?:curl|wget)\b/;
+const CHECKSUM_CHECK = /\b(?:sha(?:1|224|256|384|512)sum|b2sum|md5sum|shasum)\b[^;&|]*(?:\s-c\b|\s--check\b)|\bgpg\b[^;&|]*--verify\b|\bgpgv\b|\bminisign\b[^;&|]*\s-V\b|\bcosign\s+verify(?:-blob)?\b|\bsigntool\s+verify\b|\bosslsigncode\s+verify\b/;
+
+export interface ShellContext {
+  file: string;
+  /** variable → value, from ARG/ENV/assignments seen before (for `$REV` in a checkout) */
+  vars?: Map<string, string>;
+}
+
+/** Splits one logical line into simple commands (quotes respected, crudely). */
+function commands(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = null;
+      cur += c;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      quote = c;
+      cur += c;
+      continue;
+    }
+    if (c === ';' || (c === '&' && text[i + 1] === '&') || (c === '|' && text[i + 1] === '|')) {
+      if (c !== ';') i++;
+      out.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  out.push(cur);
+  return out.map((s) => s.trim()).filter(Boolean);
+}
+
+function expand(word: string, vars: Map<string, string> | undefined): string {
+  return word.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, name: string) => vars?.get(name) ?? m);
+}
+
+/** records simple `NAME=value` assignments (shell, `export`) into vars */
+function noteAssignments(cmd: string, vars: Map<string, string>): void {
+  const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(["']?)([^"'\s]*)\2$/.exec(cmd);
+  if (m) vars.set(m[1]!, expand(m[3]!, vars));
+}
+
+interface PendingClone {
+  line: number;
+  text: string;
+}
+interface PendingDownload {
+  line: number;
+  text: string;
+}
+
+/**
+ * Judges a sequence of shell lines that run one after the other (one RUN, one job's scripts, one
+ * file). A clone is pinned when a later command checks out (or resets to) a full SHA, or the clone
+ * names one (`--revision`); a download is checked when a later command verifies a checksum or
+ * signature.
+ */
+export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): HygieneHit[] {
+  const hits: HygieneHit[] = [];
+  const vars = ctx.vars ?? new Map<string, string>();
+  const clones: PendingClone[] = [];
+  const downloads: PendingDownload[] = [];
+  for (const { line, text } of lines) {
+    // whole-line rules (pipes span commands)
+    if (PIPE_TO_SHELL.test(text) || PIPE_TO_INTERPRETER.test(text) || SUBSHELL_DOWNLOAD.test(text)) {
+      hits.push(hit('HYGIENE_REMOTE_SCRIPT', ctx.file, line, text, 'download the installer to a file, check its SHA-256 (sha256sum -c) or signature, then run it'));
+    }
+    if (/\badd-apt-repository\b/.test(text) || /(?:^|[\s'"])ppa:[\w.-]+\/[\w.-]+/.test(text)) {
+      hits.push(hit('HYGIENE_APT_SOURCE', ctx.file, line, text, "use only the distribution's own archive; vendor the package or build it from pinned source"));
+    } else {
+      for (const m of text.matchAll(/\bdeb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(https?|ftp):\/\/([^/\s'"]+)/g)) {
+        if (!DISTRO_HOSTS.test(m[2]!)) {
+          hits.push(hit('HYGIENE_APT_SOURCE', ctx.file, line, text, `remove the apt source on ${m[2]}; install from the distribution archive or from pinned, checksummed files`));
+          break;
+        }
+      }
+    }
+    for (const cmd of commands(text)) {
+      noteAssignments(cmd, vars);
+      const words = cmd.split(/\s+/);
+      const gitAt = words.findIndex((w) => w === 'git' || w.endsWith('/git'));
+      if (gitAt >= 0) {
+        const rest = words.slice(gitAt + 1);
+        // skip git's own options (-C dir, -c k=v)
+        let i = 0;
+        while (i < rest.length && rest[i]!.startsWith('-')) i += rest[i] === '-C' || rest[i] === '-c' ? 2 : 1;
+        const sub = rest[i];
+        const args = rest.slice(i + 1).map((w) => expand(w.replace(/^["']|["']$/g, ''), vars));
+        if (sub === 'clone') {
+          const revision = args.find((a) => a.startsWith('--revision='))?.slice('--revision='.length);
+          if (!(revision && FULL_SHA.test(revision))) clones.push({ line, text: cmd });
+        } else if (sub === 'checkout' || sub === 'reset' || sub === 'switch' || (sub === 'fetch' && args.some((a) => FULL_SHA.test(a)))) {
+          if (args.some((a) => FULL_SHA.test(a))) clones.length = 0; // pins the clones before it
+        }
+      }
+      const cargoAt = words.indexOf('cargo');
+      if (cargoAt >= 0 && words[cargoAt + 1] === 'install' && words.includes('--git')) {
+        const revAt = words.indexOf('--rev');
+        const rev = revAt >= 0 ? expand(words[revAt + 1] ?? '', vars) : words.find((w) => w.startsWith('--rev='))?.slice(6);
+        if (!(rev && FULL_SHA.test(rev.replace(/^["']|["']$/g, '')))) {
+          hits.push(hit('HYGIENE_TOOL_NOT_PINNED', ctx.file, line, cmd, 'add --rev <full commit SHA> to cargo install --git (a branch or tag can be moved)'));
+        }
+      }
+      if (DOWNLOADER.test(` ${cmd} `) && !PIPE_TO_SHELL.test(text) && writesFile(cmd)) downloads.push({ line, text: cmd });
+      if (CHECKSUM_CHECK.test(cmd) || /\|\s*sha(?:256|512)sum\s+(?:-c|--check)\b/.test(text)) downloads.length = 0;
+    }
+  }
+  for (const c of clones) {
+    hits.push(hit('HYGIENE_TOOL_NOT_PINNED', ctx.file, c.line, c.text, 'after the clone, git checkout <full commit SHA> (or git clone --revision=<SHA>); a branch or tag can be moved'));
+  }
+  for (const d of downloads) {
+    hits.push(hit('HYGIENE_UNVERIFIED_DOWNLOAD', ctx.file, d.line, d.text, 'check the download against a pinned SHA-256 (echo "<sha256>  <file>" | sha256sum -c) before using it'));
+  }
+  return hits.sort((a, b) => a.line - b.line);
+}
+
+/** curl/wget that saves to a file or feeds an unpacker (not a probe like `curl -fsS …/health`) */
+function writesFile(cmd: string): boolean {
+  if (/\bwget\b/.test(cmd)) return !/\s-O\s*-(?:\s|$)|\s-qO-|--spider\b/.test(cmd);
+  return /\s(?:-o|--output)\s|\s-[a-zA-Z]*[oO](?:\s|$)|\s--remote-name\b|\s-[a-zA-Z]*O[a-zA-Z]*\s|\|\s*(?:tar|unzip|bsdtar|gunzip|xz|zstd)\b|>\s*\S/.test(` ${cmd} `);
+}
+
+export { HAS_FULL_SHA };
