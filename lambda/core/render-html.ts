@@ -24,6 +24,8 @@ export { escapeHtml } from './report-html/escape';
 export type RenderOptions = LinkOptions;
 
 const LEVEL_ORDER = { TAMPERED: 0, MISMATCH: 1, INCOMPLETE: 2, NOTICE: 3 } as const;
+/** finding cards per section at most (the page stays readable and bounded; the JSON has them all) */
+export const MAX_FINDING_CARDS = 300;
 const MANIFEST_CODES = new Set(['MANIFEST_DIGEST_MISMATCH', 'MANIFEST_ENTRY_MISSING', 'MANIFEST_ENTRY_DUPLICATE']);
 
 const where = (f: Pick<Finding, 'target' | 'artifact'>) => [f.target, f.artifact].filter(Boolean).join(' / ');
@@ -111,6 +113,12 @@ ${evidenceDetails(f.evidence, { skip: f.code === 'ARTIFACT_MISMATCH' ? ['differe
 </div>`;
 }
 
+function cards(findings: readonly Finding[], report: RunReport, ids: Map<Finding, string>, options: RenderOptions): string {
+  const shown = findings.slice(0, MAX_FINDING_CARDS).map((f) => findingCard(f, ids.get(f)!, report, options));
+  if (findings.length > MAX_FINDING_CARDS) shown.push(`<p class="note">${findings.length - MAX_FINDING_CARDS} more not shown here: they are in summary.json.</p>`);
+  return shown.join('\n');
+}
+
 export function renderHtml(report: RunReport, options: RenderOptions = {}): string {
   const findings = allFindings(report);
   const ids = new Map(findings.map((f, i) => [f, `f${i + 1}`]));
@@ -139,9 +147,9 @@ ${reportLinks(report, options)}
 <h2>Files</h2>
 ${report.targets.length ? report.targets.map((t) => targetSection(report, t, ids, options)).join('\n') : '<p>No target was checked.</p>'}
 <h2>Problems (${problems.length})</h2>
-${problems.length ? problems.map((f) => findingCard(f, ids.get(f)!, report, options)).join('\n') : '<p>None.</p>'}
+${problems.length ? cards(problems, report, ids, options) : '<p>None.</p>'}
 <h2>Notices (${notices.length})</h2>
-${notices.length ? `<details${problems.length === 0 ? ' open' : ''}><summary>${notices.length} notice(s): worth knowing, they do not change the verdict</summary>${notices.map((f) => findingCard(f, ids.get(f)!, report, options)).join('\n')}</details>` : '<p>None.</p>'}
+${notices.length ? `<details${problems.length === 0 ? ' open' : ''}><summary>${notices.length} notice(s): worth knowing, they do not change the verdict</summary>${cards(notices, report, ids, options)}</details>` : '<p>None.</p>'}
 </main>`;
   return page(`release-verifier ${v} ${project} ${tag}`, body);
 }

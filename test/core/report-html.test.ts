@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINDING_CODES, finding } from '../../lambda/core/findings';
-import { renderHtml } from '../../lambda/core/render-html';
+import { MAX_FINDING_CARDS, renderHtml } from '../../lambda/core/render-html';
 import { EXPLANATIONS, explain } from '../../lambda/core/report-html/explanations';
 import { CSP, CSS } from '../../lambda/core/report-html/layout';
 import { digestBlock } from '../../lambda/core/report-html/digests';
@@ -80,6 +80,16 @@ describe('verdict in plain language', () => {
     const t = text(renderHtml(r));
     expect(t).toContain('the release could NOT be verified');
     expect(t).toMatch(/Why: BUILD_FAILED — The rebuild of this target failed/);
+  });
+});
+
+describe('bounds', () => {
+  it(`shows at most ${MAX_FINDING_CARDS} finding cards per section and says how many more the JSON has`, () => {
+    const r = verifiedReport();
+    for (let i = 0; i < MAX_FINDING_CARDS + 25; i++) r.findings.push(finding('UNVERIFIED_ASSET', `link extra-${i} is not covered`));
+    const html = renderHtml(r);
+    expect((html.match(/<div class="finding finding-INCOMPLETE" id="f/g) ?? []).length).toBe(MAX_FINDING_CARDS);
+    expect(html).toContain('25 more not shown here: they are in summary.json.');
   });
 });
 
