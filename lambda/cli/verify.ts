@@ -16,7 +16,8 @@ import { DirectoryStore } from '../adapters/store/directory-store';
 import { ConsoleNotifier } from '../adapters/notifier/console-notifier';
 import { formatOps } from '../formats/ops';
 import { runDiffoscope } from '../formats/compare/diffoscope';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { neutralise, neutraliseLines, safeJson } from '../core/text/neutralise';
 
 /** Local mismatch explanation: diffoscope's HTML report next to the run records. */
@@ -118,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
         progress,
         keepFiles: values.keep,
         unsandboxedBuilds,
+        policyUri: pathToFileURL(resolve(values.config)).href,
         explainMismatch: values.diffoscope ? (runId) => diffoscopeExplainer(join(store.locate(`runs/${runId}`), 'diffoscope')) : undefined,
       },
     );

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { alertFor, type AlertLinks } from './alert';
 import { HISTORY_KEYS, regenerateHistory } from './history';
 import { attestationKeys, statementBytes } from './attestation';
+import { policyRef, vsaBytes, vsaKeys } from './vsa';
 import { checkTarget, type CheckDeps } from './check-target';
 import type { Config } from './config/schema';
 import { errorMessage, VerifierError } from './errors';
@@ -51,6 +52,8 @@ export interface LocalRunOptions {
    * verifier's own files, so its target is never VERIFIED (comparisons are still reported).
    */
   unsandboxedBuilds?: string;
+  /** where the configuration was read from (a file: URL), named as the VSA's policy. @default a URN of its digest */
+  policyUri?: string;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -170,6 +173,8 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
   if (won && plan) await saveLedger(ports.store, updatedLedger(ledger, plan, plan.history ?? null, report!));
   // … and writes its in-toto statement, unsigned: a laptop has no key a third party could pin (AWS signs it).
   if (won) await ports.store.put(attestationKeys.statement(runId), statementBytes(report!), { ifNoneMatch: true, contentType: 'application/json' });
+  // … and the standard SLSA Verification Summary of the same run (vsa.ts), unsigned too
+  if (won) await ports.store.put(vsaKeys.statement(runId), vsaBytes(report!, policyRef(config, options.policyUri)), { ifNoneMatch: true, contentType: 'application/json' });
   await ports.store.put(runKeys.html(runId), renderHtml(report!), { ifNoneMatch: true });
   // runs/index.json + index.html from the store's summaries; a failure costs the page, not the run
   await regenerateHistory(ports.store, { project: String(report!.project.project), current: report!, now: options.now }).catch((err) =>

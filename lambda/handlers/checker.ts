@@ -14,11 +14,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import type { AttestationSigner } from '../core/attestation';
+import { policyRef } from '../core/vsa';
 import { checkTarget, type CheckDeps } from '../core/check-target';
 import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
@@ -45,6 +47,8 @@ export interface CheckerDeps {
   formats: () => Promise<FormatOps>;
   /** signs the run's attestation when this checker writes the summary (KMS in AWS). @default none: no attestation */
   signer?: AttestationSigner;
+  /** where `config` was read from (a file: URL), named as the policy of the run's VSA. @default a URN of its digest */
+  configUri?: string;
   /** on a mismatch, start a diff job and return where its report will be. @default none (no diff jobs) */
   diffJobs?: { start(request: DiffJobRequest): Promise<{ buildId: string; location: string }> };
   logger?: Logger;
@@ -104,6 +108,7 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
     onHistoryError: (error) => logger?.warn('run history not regenerated', { runId, error: error instanceof Error ? error : String(error) }),
     attestation: deps.signer && {
       signer: deps.signer,
+      policy: policyRef(deps.config, deps.configUri),
       // the summary and the alert stand; the alert carries an ATTESTATION_UNSIGNED notice
       onError: (error) => logger?.error('attestation not signed', { runId, keyId: deps.signer!.keyId, error: error instanceof Error ? error : String(error) }),
     },
@@ -166,7 +171,7 @@ let wired: { deps: CheckerDeps; logger: Logger; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildResults }, { forgeFromConfig }, { KmsAttestationSigner }] =
+  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, ENV, DEFAULT_CONFIG_FILE }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildResults }, { forgeFromConfig }, { KmsAttestationSigner }] =
     await Promise.all([
       import('./runtime'),
       import('../adapters/store/s3-store'),
@@ -195,6 +200,7 @@ async function wire() {
     forge: async () => forgeFromConfig(config, await token.read()),
     formats: async () => (await import('../formats/ops')).formatOps,
     signer: new KmsAttestationSigner({ keyArn: requireEnv(ENV.attestationKey) }),
+    configUri: pathToFileURL(process.env[ENV.configFile] || DEFAULT_CONFIG_FILE).href,
     diffJobs,
     logger,
     metrics,

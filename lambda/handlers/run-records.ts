@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { alertFor } from '../core/alert';
-import { attestationKeys, signedAttestation, type AttestationSigner } from '../core/attestation';
+import { attestationKeys, signedAttestation, signedStatement, type AttestationSigner } from '../core/attestation';
+import { vsaBytes, vsaKeys, type PolicyRef } from '../core/vsa';
 import { errorMessage } from '../core/errors';
 import { finding } from '../core/findings';
 import { updatedLedger, type Ledger } from '../core/ledger';
@@ -61,7 +62,12 @@ export interface FanInDeps {
    * failed (the Lambda logs it); the alert then carries an ATTESTATION_UNSIGNED notice.
    * @default no attestation (launcher, dead-man)
    */
-  attestation?: { signer: AttestationSigner; onError?: (error: unknown) => void };
+  attestation?: {
+    signer: AttestationSigner;
+    onError?: (error: unknown) => void;
+    /** the configuration the run was checked against: with it, the run's SLSA VSA is signed too (runs/<runId>/vsa.dsse.json) */
+    policy?: PolicyRef;
+  };
   /** told when the history page could not be regenerated (the run and its alert stand) */
   onHistoryError?: (error: unknown) => void;
 }
@@ -108,6 +114,10 @@ async function attest(report: RunReport, store: Store, attestation: NonNullable<
   try {
     const envelope = await signedAttestation(report, attestation.signer);
     await store.put(attestationKeys.envelope(report.runId), JSON.stringify(envelope, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    if (attestation.policy) {
+      const vsa = await signedStatement(vsaBytes(report, attestation.policy), attestation.signer);
+      await store.put(vsaKeys.envelope(report.runId), JSON.stringify(vsa, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    }
     return report;
   } catch (err) {
     try {

@@ -19,6 +19,7 @@ import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { KMS_RAW_MESSAGE_LIMIT, KmsAttestationSigner } from '../../lambda/adapters/signer/kms-signer';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import { attestationKeys, dssePae, statementBytes, type DsseEnvelope } from '../../lambda/core/attestation';
+import { configurationDigest, policyRef, vsaBytes, vsaKeys } from '../../lambda/core/vsa';
 import { finding } from '../../lambda/core/findings';
 import type { RunPlan } from '../../lambda/core/plan';
 import type { BuildResult } from '../../lambda/core/ports';
@@ -164,7 +165,7 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
     });
 
     const calls = kms.commandCalls(SignCommand);
-    expect(calls).toHaveLength(1);
+    expect(calls).toHaveLength(2); // the detailed statement, then the VSA
     const input = calls[0]!.args[0].input;
     expect(input).toMatchObject({ KeyId: KEY_ARN, SigningAlgorithm: 'ECDSA_SHA_256', MessageType: 'RAW' });
     expect(Buffer.from(input.Message!).equals(dssePae(envelope.payloadType, payload))).toBe(true);
@@ -178,11 +179,24 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
     expect(await opensslVerifies(forged)).not.toBe(0);
     expect(verifies(envelope, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)).toBe(false);
 
+    // the SLSA VSA of the same run, signed by the same key: PASSED, the configuration's digest as its policy
+    const vsa = JSON.parse((await store.get(vsaKeys.envelope(RUN)))!) as DsseEnvelope;
+    const vsaPayload = Buffer.from(vsa.payload, 'base64');
+    expect(vsaPayload.equals(vsaBytes(summary, policyRef(config)))).toBe(true);
+    expect(JSON.parse(vsaPayload.toString('utf8'))).toMatchObject({
+      predicateType: 'https://slsa.dev/verification_summary/v1',
+      subject: [{ name: 'one-2.0.0.txt' }],
+      predicate: { verificationResult: 'PASSED', verifiedLevels: ['SLSA_BUILD_LEVEL_0'], policy: { digest: { sha256: configurationDigest(config) } } },
+    });
+    expect(Buffer.from(calls[1]!.args[0].input.Message!).equals(dssePae(vsa.payloadType, vsaPayload))).toBe(true);
+    expect(verifies(vsa)).toBe(true);
+    expect(await opensslVerifies(vsa)).toBe(0);
+
     // one alert, without a notice about the attestation; a late duplicate signs nothing again
     expect(alertBodies()).toHaveLength(1);
     expect(alertBodies()[0]).not.toContain('ATTESTATION_UNSIGNED');
     expect(await check(event, checkerDeps(store, errors))).toMatchObject({ status: 'duplicate', outcome: 'already-summarized' });
-    expect(kms.commandCalls(SignCommand)).toHaveLength(1);
+    expect(kms.commandCalls(SignCommand)).toHaveLength(2);
   });
 
   it('a PAE over 4096 bytes is signed as a SHA-256 DIGEST, and verifies the same way', async () => {
