@@ -94,7 +94,7 @@ describe('comparer fuzz findings, pinned', () => {
     expect((await compareArtifacts(p, rebuilt)).match).toBe(false);
   });
 
-  it.skipIf(!toolsAvailable('zip'))('zip: a local header naming another file than the central directory, or a wrong CRC-32, is a mismatch', async () => {
+  it.skipIf(!toolsAvailable('zip'))('zip: local headers disagreeing with the central directory, wrong CRC-32s, inexact directory bounds and overlapping entries are mismatches', async () => {
     const { dir, cases } = await setUp(compareZip);
     const zip = Buffer.from(cases[0]!.bytes);
     const rebuilt = join(dir, 'rebuild.zip');
@@ -124,9 +124,20 @@ describe('comparer fuzz findings, pinned', () => {
     expect(zip.readUInt32LE(eocd)).toBe(0x06054b50);
     const cdSize = await check('cd-size', (b) => void b.writeUInt32LE(b.readUInt32LE(eocd + 12) + 0x100, eocd + 12));
     expect(JSON.stringify(cdSize.differences)).toMatch(/central directory/);
+    // found at 10,000 mutations (seed 7): a directory entry's CRC; the per-disk entry count; a local
+    // header's compressed size (a streaming reader uses it); a central size running into the directory
+    const centralOf = (name: string) => zip.indexOf(Buffer.concat([Buffer.from(name, 'latin1')]), central) - 46;
+    const binCentral = centralOf('bin/');
+    expect(zip.readUInt32LE(binCentral)).toBe(0x02014b50);
+    await check('dir-crc', (b) => void (b[binCentral + 16] = 0xa6));
+    await check('disk-count', (b) => void (b[eocd + 9] = 0x51));
+    await check('local-csize', (b) => void (b[19] = 0xe2));
+    const last = centralOf('bin/app-link');
+    expect(zip.readUInt32LE(last)).toBe(0x02014b50);
+    await check('csize-overlap', (b) => void b.writeUInt32LE(b.readUInt32LE(last + 20) + 0x54, last + 20));
   });
 
-  it.skipIf(!toolsAvailable(...PE_TOOLS, 'wixl'))('MSI: a directory entry name not NUL-terminated within its length is a mismatch', async () => {
+  it.skipIf(!toolsAvailable(...PE_TOOLS, 'wixl'))('MSI: layouts the specification forbids (names not NUL-terminated, reserved bytes, root siblings, FAT marks, sizes) are mismatches', async () => {
     const { dir, cases } = await setUp(compareMsi);
     const msi = Buffer.from(cases[0]!.bytes);
     // find a stream's directory entry through the independent reader's view: its UTF-16 name
@@ -145,23 +156,42 @@ describe('comparer fuzz findings, pinned', () => {
     expect(JSON.stringify(r.differences)).toMatch(/NUL-terminated/);
 
     // the header's reserved bytes, and the root entry's name: the cfb package refuses / renames
-    const variants: Array<[string, (b: Buffer) => void, RegExp]> = [
+    // the last element: whether the cfb package refuses (or misreads) the variant too
+    const variants: Array<[string, (b: Buffer) => void, RegExp, boolean?]> = [
       ['reserved', (b) => void (b[0x25] = 0x74), /reserved header bytes/],
       ['root-name', (b) => {
         const root = b.indexOf(Buffer.from('Root Entry', 'utf16le'));
         b[root] = 0x96;
       }, /Root Entry/],
+      // found at 10,000 mutations (seed 7)
+      ['dir-sector-count', (b) => void (b[0x29] = 0x08), /directory sector count/],
+      ['difat-count', (b) => void (b[0x48] = 0x35), /DIFAT sectors/],
+      ['root-sibling', (b) => {
+        const root = b.indexOf(Buffer.from('Root Entry', 'utf16le'));
+        b[root + 0x47] = 0x5b;
+      }, /root directory entry has siblings/],
+      ['fat-sector-mark', (b) => {
+        const fatSector = b.readUInt32LE(0x4c);
+        b[(fatSector + 1) * 512 + fatSector * 4] = 0x00;
+      }, /not marked as one/, false], // the spec's MUST; the cfb package reads on
     ];
-    for (const [name, edit, why] of variants) {
+    for (const [name, edit, why, otherReaderRefuses = true] of variants) {
       const v = Buffer.from(msi);
       edit(v);
       const c = msiContent(v);
-      expect(c === undefined || !c.model.has('Root Entry/\u0005SummaryInformation'), name).toBe(true);
+      if (otherReaderRefuses) expect(c === undefined || !c.model.has('Root Entry/\u0005SummaryInformation'), name).toBe(true);
       const q = join(dir, `${name}.msi`);
       writeFileSync(q, v);
       const rv = await compareArtifacts(q, join(dir, 'app.msi'));
       expect(rv.match, name).toBe(false);
       expect(JSON.stringify(rv.differences), name).toMatch(why);
     }
+    // three bytes inserted into the last (FAT) sector: a size that is no multiple of the sector
+    const grown = Buffer.concat([msi.subarray(0, msi.length - 429), Buffer.from([1, 2, 3]), msi.subarray(msi.length - 429)]);
+    const g = join(dir, 'grown.msi');
+    writeFileSync(g, grown);
+    const rg = await compareArtifacts(g, join(dir, 'app.msi'));
+    expect(rg.match).toBe(false);
+    expect(JSON.stringify(rg.differences)).toMatch(/multiple of the 512-byte sector size/);
   });
 });

@@ -144,7 +144,7 @@ async function openZip(path: string): Promise<yauzl.ZipFile> {
  * otherwise read as the rebuild here while a streaming unzipper sees something else (found by
  * `npm run fuzz`). Checked for every entry, directories and empty files included.
  */
-async function checkLocalHeader(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<void> {
+async function checkLocalHeader(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<[number, number]> {
   const local = await zip.readLocalFileHeaderPromise(e);
   if (!Buffer.from(local.fileName).equals(e.fileNameRaw)) {
     throw new FormatError('archive', `zip entry ${e.fileName}: its local header names "${Buffer.from(local.fileName).toString('latin1').slice(0, 200)}" (local header and central directory disagree)`);
@@ -152,6 +152,13 @@ async function checkLocalHeader(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<voi
   if (local.compressionMethod !== e.compressionMethod) {
     throw new FormatError('archive', `zip entry ${e.fileName}: compression method ${local.compressionMethod} in the local header, ${e.compressionMethod} in the central directory`);
   }
+  // without a data descriptor (flag bit 3) the local header carries CRC and sizes: a streaming
+  // reader uses those, so they must be the central directory's
+  if (!(local.generalPurposeBitFlag & 8) && (local.crc32 !== e.crc32 || local.compressedSize !== e.compressedSize || local.uncompressedSize !== e.uncompressedSize)) {
+    throw new FormatError('archive', `zip entry ${e.fileName}: CRC-32 or sizes in the local header differ from the central directory`);
+  }
+  if (e.fileName.endsWith('/') && (e.uncompressedSize !== 0 || e.crc32 !== 0)) throw new FormatError('archive', `zip directory entry ${e.fileName} carries data`);
+  return [e.relativeOffsetOfLocalHeader, local.fileDataStart + e.compressedSize];
 }
 
 /**
@@ -172,6 +179,10 @@ async function zipDirectoryBounds(path: string): Promise<{ offset: number; size:
       const size = tail.readUInt32LE(i + 12);
       const offset = tail.readUInt32LE(i + 16);
       if (size === 0xffffffff || offset === 0xffffffff) return undefined;
+      // one disk: disk numbers zero, the entries on this disk are all the entries
+      if (tail.readUInt16LE(i + 4) !== 0 || tail.readUInt16LE(i + 6) !== 0 || tail.readUInt16LE(i + 8) !== tail.readUInt16LE(i + 10)) {
+        throw new FormatError('archive', 'zip end record describes a multi-disk archive (disk numbers or per-disk entry count)');
+      }
       return { offset, size, eocd: fileSize - tailLength + i };
     }
     return undefined;
@@ -192,6 +203,8 @@ async function scanZip(path: string, limits: ArchiveLimits): Promise<ScannedArch
   try {
     if (zip.entryCount > limits.maxEntries) throw new LimitError('too-large', `zip has ${zip.entryCount} entries (bound ${limits.maxEntries})`);
     const entries: ArchiveEntry[] = [];
+    /** [local header, end of data) of each entry: they may not overlap one another or the directory */
+    const spans: Array<[number, number]> = [];
     let total = 0;
     for await (const e of zip.eachEntry()) {
       checkZipEntry(e, limits);
@@ -199,7 +212,7 @@ async function scanZip(path: string, limits: ArchiveLimits): Promise<ScannedArch
       if (total > limits.maxTotalBytes) throw new LimitError('too-large', `zip expands to more than ${limits.maxTotalBytes} bytes: refused`);
       const type = zipType(e);
       const entry: ArchiveEntry = { name: e.fileName, index: entries.length, type, size: e.uncompressedSize, metadata: zipMetadata(e) };
-      await checkLocalHeader(zip, e);
+      spans.push(await checkLocalHeader(zip, e));
       if (type !== 'directory') {
         const raw = !e.canDecodeFileData();
         if (raw) entry.metadata.rawCompared = `method ${e.compressionMethod}${e.isEncrypted() ? ', encrypted' : ''}`;
@@ -217,6 +230,11 @@ async function scanZip(path: string, limits: ArchiveLimits): Promise<ScannedArch
     const cursor = (zip as unknown as { readEntryCursor: number }).readEntryCursor;
     if (bounds && (bounds.offset + bounds.size !== bounds.eocd || cursor !== bounds.eocd)) {
       throw new FormatError('archive', `zip central directory: recorded at ${bounds.offset} with ${bounds.size} bytes, its entries end at ${cursor}, the end record is at ${bounds.eocd} (they must agree)`);
+    }
+    spans.sort((a, b) => a[0] - b[0]);
+    for (let i = 0; i < spans.length; i++) {
+      const limit = i + 1 < spans.length ? spans[i + 1]![0] : (bounds?.offset ?? Infinity);
+      if (spans[i]![1] > limit) throw new FormatError('archive', `zip entries overlap (the data of the entry at ${spans[i]![0]} runs past ${limit})`);
     }
     const metadata: Record<string, string | number> = {};
     if (zip.comment) metadata.comment = zip.comment;
