@@ -132,6 +132,17 @@ describe('sigstore trusted root', () => {
     expect(bad[0]).toMatchObject({ path: 'targets[0].artifacts[0].signature.trustedRoot', message: expect.stringMatching(/^is not a usable sigstore trusted root/) });
   });
 
+  it('a key-based bundle’s pinned key must be a PEM public key', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const { trustedRootJson } = await makeSigstoreDeployment();
+    const keyed = (publicKey: string) => ({ scheme: 'sigstore', publicKey, trustedRoot: trustedRootJson });
+    expect(await issuesOf(keyed(pem))).toEqual([]);
+    const bad = await issuesOf(keyed('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'), keyed('not pem'));
+    expect(bad.map((i) => i.path)).toEqual(['targets[0].artifacts[0].signature.publicKey', 'targets[0].artifacts[1].signature.publicKey']);
+    expect(bad[0]!.message).toMatch(/^is not a usable PEM public key/);
+  });
+
   it('the shipped example configuration’s keys are usable', async () => {
     expect(await keyMaterialIssues(loadConfig(join(ROOT, 'examples/release-verifier.example.yaml')))).toEqual([]);
   });

@@ -7,7 +7,8 @@
  *  - minisign / tauri: the public key parses (Ed25519, canonical base64); a pinned `keyId` is the key's;
  *  - openpgp: the key parses, is public, and its primary fingerprint is the pinned `fingerprint`;
  *  - authenticode: the pinned CA and timestamp CA PEMs parse (at least one certificate each);
- *  - sigstore: the pinned trusted root parses as a sigstore trusted root.
+ *  - sigstore: the pinned trusted root parses as a sigstore trusted root; a pinned key (key-based
+ *    bundles) is a PEM public key.
  *
  * This module reads keys with the format parsers themselves (the same code that verifies later),
  * so "parses here" means "parses when it matters".
@@ -73,6 +74,16 @@ async function policyIssues(policy: SignaturePolicy, path: string, out: ConfigIs
       return;
     }
     case 'sigstore': {
+      if (p.publicKey !== undefined) {
+        // a key-based bundle's pinned key: a PEM "PUBLIC KEY" node can read
+        const { createPublicKey } = await import('node:crypto');
+        try {
+          if (!/-----BEGIN PUBLIC KEY-----/.test(p.publicKey)) throw new Error('no "-----BEGIN PUBLIC KEY-----" block');
+          createPublicKey(p.publicKey);
+        } catch (err) {
+          out.push({ path: `${path}.publicKey`, message: `is not a usable PEM public key: ${reason(err)}` });
+        }
+      }
       if (p.trustedRoot === undefined) return;
       const { parseTrustedRoot } = await import('../../formats/sigstore');
       try {
