@@ -216,6 +216,66 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     meaning: "GitLab's tag and branch protections could not be read (the token may lack the Maintainer role).",
     next: 'Optional: give the token read access to protections to get the audit.',
   },
+  AUDIT_DEPLOY_KEY_CAN_PUSH: {
+    meaning: 'A deploy key has write access: whoever holds that key can push commits and tags.',
+    next: 'Make the deploy key read-only (Settings → Repository → Deploy keys) unless something must push with it, and then keep it off machines that do not need it.',
+  },
+  AUDIT_DEPLOY_TOKEN_WRITE: {
+    meaning: 'A deploy token can write the repository, container images or packages: whoever holds it can change what users download.',
+    next: 'Give the deploy token read scopes only, or revoke it (Settings → Repository → Deploy tokens).',
+  },
+  AUDIT_JOB_TOKEN_SCOPE_OPEN: {
+    meaning: 'CI jobs of any other project may use their job token against this project.',
+    next: 'Turn on "Limit access to this project" (Settings → CI/CD → Job token permissions) and allow only the projects that need it.',
+  },
+  AUDIT_TAG_DELETABLE: {
+    meaning: 'Push rules allow deleting tags with git push: a release tag can be deleted and re-created at another commit.',
+    next: 'Protect release tags and forbid tag deletion in the push rules.',
+  },
+  AUDIT_RELEASES_OPEN: {
+    meaning: 'Developers (not only Maintainers) can create or edit this release, its links, or the packages its assets are served from.',
+    next: 'Restrict tag creation to Maintainers (releases follow it), and serve assets from a place only the release process may write.',
+  },
+  HYGIENE_IMAGE_NOT_PINNED: {
+    meaning: 'The repository builds with a container image named by tag, not by digest: the image can change under the same name, so builds are not reproducible.',
+    next: 'Pin the image by digest (name@sha256:<digest>) at the line the evidence names.',
+  },
+  HYGIENE_TOOL_NOT_PINNED: {
+    meaning: 'A build tool is fetched from a branch or tag that can be moved, not from a fixed commit.',
+    next: 'Pin it to a full commit SHA, as the evidence suggests.',
+  },
+  HYGIENE_GIT_DEP_NOT_PINNED: {
+    meaning: 'A dependency comes from git without a fixed commit: whoever controls that repository controls what gets built.',
+    next: 'Pin the git dependency to a full commit SHA (or use a locked registry version).',
+  },
+  HYGIENE_LOCKFILE_MISSING: {
+    meaning: 'Dependencies are not locked with checksums, so a rebuild may fetch different code than the release did.',
+    next: 'Commit the lock file (with integrity hashes) and build with it (npm ci, cargo --locked).',
+  },
+  HYGIENE_APT_SOURCE: {
+    meaning: 'The build adds a package source outside the distribution archive: its owner can ship anything into the build.',
+    next: "Use only the distribution's own archive, or vendor and checksum what that source provided.",
+  },
+  HYGIENE_REMOTE_SCRIPT: {
+    meaning: 'The build pipes a downloaded script into a shell without checking it.',
+    next: 'Download it to a file, check its SHA-256 or signature, then run it.',
+  },
+  HYGIENE_UNVERIFIED_DOWNLOAD: {
+    meaning: 'The build downloads a file and uses it without checking a pinned checksum.',
+    next: 'Check the download against a pinned SHA-256 before using it.',
+  },
+  HYGIENE_TOOLCHAIN_NOT_PINNED: {
+    meaning: 'The toolchain is not an exact version, so a later rebuild may use a different compiler.',
+    next: 'Name an exact toolchain version (e.g. channel = "1.80.1").',
+  },
+  HYGIENE_CI_INCLUDE_NOT_PINNED: {
+    meaning: 'The CI configuration includes a file from another place without a fixed commit: whoever changes it changes this pipeline.',
+    next: 'Include it at a full commit SHA, or copy it into the repository.',
+  },
+  HYGIENE_CI_PUBLISHES_RELEASE: {
+    meaning: "The project's own CI can publish releases or upload assets: anyone who can change the pipeline can change what users download.",
+    next: 'Publish from a protected, reviewed process; keep any release job manual and limited to protected tags.',
+  },
   SIGNATURE_NOT_REQUIRED: {
     meaning: 'The configuration says this file needs no signature, so none was checked.',
     next: 'Nothing, if that is intended; otherwise configure its signature.',
