@@ -4,11 +4,11 @@
  * differing byte ranges. Ranges are named after the sections they fall in when the published file
  * is an ELF, PE or Mach-O binary.
  */
-import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { ComparisonReport, Difference } from '../../core/report';
 import type { Comparer, CompareContext } from '../types';
-import { readChunks, type Digest } from '../digest';
+import type { Digest } from '../digest';
+import { pairPass, type PassResult } from './pair-pass';
 import { RangeCollector, collectDifferences, describeRange, regionNames, type Range, type Region } from './regions';
 import { describeLayout } from './layout';
 
@@ -32,59 +32,41 @@ export interface BytesOptions {
   /** differences closer than this merge into one range (default 64 bytes) */
   mergeGap?: number;
   chunkSize?: number;
+  /** hash in worker threads (default: when a file is at least parallelPolicy.minBytes) */
+  parallel?: boolean;
 }
 
-/** Streams both files once: SHA-256 of each, and the differing ranges when they differ. */
+/**
+ * Reads both files once (pair-pass.ts): SHA-256 of each in its own worker thread for large files
+ * (both cores), the differing ranges found here while the workers hash.
+ */
 export async function compareBytes(publishedPath: string, rebuiltPath: string, options: BytesOptions = {}): Promise<BytesReport> {
-  const [pub, reb] = await Promise.all([open(publishedPath, 'r'), open(rebuiltPath, 'r')]);
-  try {
-    return await compareHandles(pub, reb, options);
-  } finally {
-    await Promise.all([pub.close(), reb.close()]);
-  }
-}
-
-async function compareHandles(pub: FileHandle, reb: FileHandle, options: BytesOptions): Promise<BytesReport> {
   const collector = new RangeCollector(options.maxRanges ?? 20, options.mergeGap ?? 64);
-  const hashes = [createHash('sha256'), createHash('sha256')] as const;
-  const sizes = [0, 0];
-  const readers = [readChunks(pub, { chunkSize: options.chunkSize }), readChunks(reb, { chunkSize: options.chunkSize })] as const;
-  const done = [false, false];
-  let offset = 0;
   let sameSoFar = true;
-
-  while (!done[0] || !done[1]) {
-    const [a, b] = await Promise.all(readers.map((r, i) => (done[i] ? Promise.resolve({ done: true as const, value: undefined }) : r.next())));
-    const chunks = [a, b].map((r, i) => {
-      if (r.done) {
-        done[i] = true;
-        return undefined;
-      }
-      return r.value;
-    });
-    const [ca, cb] = chunks;
-    if (ca) {
-      hashes[0].update(ca);
-      sizes[0] += ca.length;
-    }
-    if (cb) {
-      hashes[1].update(cb);
-      sizes[1] += cb.length;
-    }
-    // readers yield full chunks until EOF, so both chunks start at `offset`
-    if (ca && cb) {
+  const pass = await pairPass(
+    [publishedPath, rebuiltPath],
+    [
+      { side: 0, algorithm: 'sha256' },
+      { side: 1, algorithm: 'sha256' },
+    ],
+    (ca, cb, offset) => {
+      // both chunks start at `offset`; only the common part is compared (sizes are compared at the end)
+      if (!ca || !cb || collector.truncated) return;
       const n = Math.min(ca.length, cb.length);
       const equal = ca.length === cb.length ? ca.equals(cb) : ca.subarray(0, n).equals(cb.subarray(0, n));
       if (!equal) {
         sameSoFar = false;
         collectDifferences(ca.subarray(0, n), cb.subarray(0, n), offset, collector);
       }
-    }
-    offset += Math.max(ca?.length ?? 0, cb?.length ?? 0);
-  }
+    },
+    { chunkSize: options.chunkSize, parallel: options.parallel },
+  );
+  return explain(publishedPath, rebuiltPath, pass, sameSoFar, collector);
+}
 
-  const published: Digest = { sha256: hashes[0].digest('hex'), size: sizes[0] };
-  const rebuilt: Digest = { sha256: hashes[1].digest('hex'), size: sizes[1] };
+async function explain(publishedPath: string, rebuiltPath: string, pass: PassResult, sameSoFar: boolean, collector: RangeCollector): Promise<BytesReport> {
+  const published: Digest = { sha256: pass.digests[0]!.toString('hex'), size: pass.sizes[0] };
+  const rebuilt: Digest = { sha256: pass.digests[1]!.toString('hex'), size: pass.sizes[1] };
   const match = sameSoFar && published.size === rebuilt.size;
   const report: BytesReport = { method: 'bytes', match, differences: [], details: { published, rebuilt } };
   if (match) return report;
@@ -93,8 +75,16 @@ async function compareHandles(pub: FileHandle, reb: FileHandle, options: BytesOp
     throw new Error('files changed while they were compared');
   }
 
-  const layout = await describeLayout(pub, published.size).catch(() => null);
-  const rebuiltLayout = layout ? await describeLayout(reb, rebuilt.size).catch(() => null) : null;
+  // only the headers are read again, to name the differing ranges
+  const [pub, reb] = await Promise.all([open(publishedPath, 'r'), open(rebuiltPath, 'r')]);
+  let layout: Awaited<ReturnType<typeof describeLayout>> | null;
+  let rebuiltLayout: typeof layout;
+  try {
+    layout = await describeLayout(pub, published.size).catch(() => null);
+    rebuiltLayout = layout ? await describeLayout(reb, rebuilt.size).catch(() => null) : null;
+  } finally {
+    await Promise.all([pub.close(), reb.close()]);
+  }
   report.differences = explainRanges(collector.ranges, layout?.regions ?? [], rebuiltLayout?.regions ?? []);
   if (collector.truncated) {
     const last = collector.ranges[collector.ranges.length - 1];

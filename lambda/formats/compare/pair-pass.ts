@@ -1,0 +1,234 @@
+/**
+ * One read of each of two files that feeds every consumer at once (issue 14): the files are read
+ * once, in lock-step chunks, into a bounded ring of shared-memory slots; hash jobs (SHA-256 of a
+ * whole file, an Authenticode digest over some ranges) run in worker threads — one per job, so the
+ * two files' hashes use both cores — while this thread compares the two chunks at the same offset.
+ *
+ * Memory is bounded by the ring (SLOTS × chunk size per file), whatever the file size. A slot is
+ * reused only after every job hashed it and the pair callback saw it. Small inputs (below
+ * `parallelPolicy.minBytes`) are hashed in this thread instead: starting workers costs more than it
+ * saves there; the code path is otherwise the same (tests force both ways).
+ *
+ * Fail closed: a worker error, a read error or a file shorter than it was rejects the whole pass and
+ * terminates every worker; nothing partial is returned.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+
+export const PASS_CHUNK = 4 * 1024 * 1024;
+/** chunks in flight per file: enough for the reads, the hashes and the comparison to overlap */
+const SLOTS = 4;
+
+/** Inputs at least this big (the larger of the two) are hashed in worker threads. Tests change it. */
+export const parallelPolicy = { minBytes: 16 * 1024 * 1024 };
+
+export type PassAlgorithm = 'sha1' | 'sha256' | 'sha384' | 'sha512';
+
+export interface HashJob {
+  /** which file: 0 (first / published) or 1 (second / rebuilt) */
+  side: 0 | 1;
+  algorithm: PassAlgorithm;
+  /** [start, end) ranges to hash, in order; undefined = the whole file */
+  ranges?: Array<[number, number]>;
+  /** zero bytes appended after the ranges (Authenticode's virtual padding) */
+  zeroPad?: number;
+}
+
+export interface PassResult {
+  /** bytes read from each file (its size, read to EOF) */
+  sizes: [number, number];
+  /** one digest per job, in the order given */
+  digests: Buffer[];
+  /** true when the jobs ran in worker threads */
+  parallel: boolean;
+}
+
+/**
+ * `onPair(a, b, offset)` gets the chunks of both files at `offset` (a chunk is undefined once its
+ * file ended; both are full-size until the shorter file's last chunk). The buffers are only valid
+ * during the call and must not be modified: the hash jobs may still be reading them.
+ */
+export async function pairPass(
+  paths: [string, string],
+  jobs: readonly HashJob[],
+  onPair: (a: Buffer | undefined, b: Buffer | undefined, offset: number) => void,
+  options: { chunkSize?: number; parallel?: boolean } = {},
+): Promise<PassResult> {
+  const chunkSize = options.chunkSize ?? PASS_CHUNK;
+  const handles = await Promise.all(paths.map((p) => open(p, 'r')));
+  const runners: JobRunner[] = [];
+  try {
+    const sizes = await Promise.all(handles.map(async (h) => (await h.stat()).size));
+    const parallel = options.parallel ?? Math.max(...sizes) >= parallelPolicy.minBytes;
+    const rings = [0, 1].map(() => (parallel ? new SharedArrayBuffer(SLOTS * chunkSize) : new ArrayBuffer(SLOTS * chunkSize)));
+    for (const job of jobs) runners.push(parallel ? new WorkerJob(job, rings[job.side]!, chunkSize) : new InlineJob(job, rings[job.side]!, chunkSize));
+    const read = [0, 0];
+    const ended = [false, false];
+    const free: Array<Promise<unknown>> = new Array(SLOTS).fill(Promise.resolve());
+
+    const readSide = async (side: 0 | 1, slot: number, offset: number): Promise<number> => {
+      if (ended[side]) return 0;
+      const view = new Uint8Array(rings[side]!, slot * chunkSize, chunkSize);
+      let got = 0;
+      while (got < chunkSize) {
+        const { bytesRead } = await handles[side]!.read(view, got, chunkSize - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got < chunkSize) ended[side] = true;
+      read[side] += got;
+      return got;
+    };
+    const readPair = (slot: number, offset: number) => Promise.all([readSide(0, slot, offset), readSide(1, slot, offset)]);
+
+    let index = 0;
+    let next = readPair(0, 0);
+    for (;;) {
+      const slot = index % SLOTS;
+      const offset = index * chunkSize;
+      const [na, nb] = await next;
+      if (na === 0 && nb === 0) break;
+      const acks = runners.map((r) => {
+        const n = r.job.side === 0 ? na : nb;
+        return n > 0 ? r.feed(slot, offset, n) : undefined;
+      });
+      const more = !ended[0] || !ended[1];
+      if (more) {
+        const nextSlot = (index + 1) % SLOTS;
+        await free[nextSlot];
+        next = readPair(nextSlot, offset + chunkSize);
+      } else next = Promise.resolve([0, 0]);
+      const a = na > 0 ? Buffer.from(rings[0]!, slot * chunkSize, na) : undefined;
+      const b = nb > 0 ? Buffer.from(rings[1]!, slot * chunkSize, nb) : undefined;
+      onPair(a, b, offset);
+      free[slot] = Promise.all(acks);
+      // surface a failed job now rather than at the end
+      free[slot].catch(() => undefined);
+      index++;
+      if (!more) break;
+    }
+    await Promise.all(free);
+    const digests = await Promise.all(runners.map((r) => r.finish()));
+    if (read[0] < sizes[0]! || read[1] < sizes[1]!) throw new Error('a file became shorter while it was read');
+    return { sizes: [read[0]!, read[1]!], digests, parallel };
+  } finally {
+    for (const r of runners) r.close();
+    await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+  }
+}
+
+interface JobRunner {
+  readonly job: HashJob;
+  /** hash bytes [offset, offset + n) held in `slot`; resolves when the slot may be reused */
+  feed(slot: number, offset: number, n: number): Promise<void>;
+  finish(): Promise<Buffer>;
+  close(): void;
+}
+
+/** The part of [offset, offset + n) inside the job's ranges, as [from, to) within the chunk. */
+function rangePieces(ranges: Array<[number, number]> | undefined, offset: number, n: number): Array<[number, number]> {
+  if (!ranges) return [[0, n]];
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of ranges) {
+    const from = Math.max(s, offset);
+    const to = Math.min(e, offset + n);
+    if (to > from) out.push([from - offset, to - offset]);
+  }
+  return out;
+}
+
+class InlineJob implements JobRunner {
+  private readonly hash: Hash;
+  constructor(
+    readonly job: HashJob,
+    private readonly ring: ArrayBufferLike,
+    private readonly chunkSize: number,
+  ) {
+    this.hash = createHash(job.algorithm);
+  }
+  feed(slot: number, offset: number, n: number): Promise<void> {
+    const view = Buffer.from(this.ring, slot * this.chunkSize, n);
+    for (const [from, to] of rangePieces(this.job.ranges, offset, n)) this.hash.update(view.subarray(from, to));
+    return Promise.resolve();
+  }
+  finish(): Promise<Buffer> {
+    if (this.job.zeroPad) this.hash.update(Buffer.alloc(this.job.zeroPad));
+    return Promise.resolve(this.hash.digest());
+  }
+  close(): void {}
+}
+
+/**
+ * The worker's whole program, plain JavaScript evaluated as a script: no file to locate, the same
+ * under tsx, under vitest and in the bundled CLI (dist/). It hashes the pieces it is told to and
+ * answers each message, in order, with an acknowledgement.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { ring, chunkSize, algorithm, zeroPad } = workerData;
+const hash = createHash(algorithm);
+parentPort.on('message', (m) => {
+  try {
+    if (m.finish) {
+      if (zeroPad) hash.update(Buffer.alloc(zeroPad));
+      parentPort.postMessage({ digest: hash.digest() });
+      return;
+    }
+    const view = Buffer.from(ring, m.slot * chunkSize, m.n);
+    for (const [from, to] of m.pieces) hash.update(view.subarray(from, to));
+    parentPort.postMessage({ ack: true });
+  } catch (err) {
+    parentPort.postMessage({ error: String(err && err.message || err) });
+  }
+});
+`;
+
+class WorkerJob implements JobRunner {
+  private readonly worker: Worker;
+  private readonly waiting: Array<{ resolve: (v: Buffer | undefined) => void; reject: (e: Error) => void }> = [];
+  private failure: Error | undefined;
+  constructor(
+    readonly job: HashJob,
+    ring: SharedArrayBuffer | ArrayBuffer,
+    private readonly chunkSize: number,
+  ) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, chunkSize, algorithm: job.algorithm, zeroPad: job.zeroPad ?? 0 } });
+    this.worker.on('message', (m: { ack?: true; digest?: Uint8Array; error?: string }) => {
+      const w = this.waiting.shift();
+      if (!w) return;
+      if (m.error !== undefined) this.fail(new Error(`hash worker: ${m.error}`), w);
+      else w.resolve(m.digest ? Buffer.from(m.digest) : undefined);
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`hash worker exited (${code})`)));
+  }
+  private fail(err: Error, first?: { reject: (e: Error) => void }): void {
+    this.failure ??= err;
+    first?.reject(this.failure);
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+  private send(message: unknown): Promise<Buffer | undefined> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.worker.postMessage(message);
+    });
+  }
+  async feed(slot: number, offset: number, n: number): Promise<void> {
+    const pieces = rangePieces(this.job.ranges, offset, n);
+    if (pieces.length === 0) return;
+    await this.send({ slot, n, pieces });
+  }
+  async finish(): Promise<Buffer> {
+    const digest = await this.send({ finish: true });
+    if (!digest) throw new Error('hash worker gave no digest');
+    return digest;
+  }
+  close(): void {
+    this.worker.removeAllListeners('exit');
+    this.worker.on('exit', () => undefined);
+    void this.worker.terminate();
+  }
+}
