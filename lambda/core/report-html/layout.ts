@@ -16,8 +16,8 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 h1{font-size:1.5em;margin:.2em 0 .4em}h2{font-size:1.2em;margin:1.4em 0 .5em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}h3{font-size:1.05em;margin:1em 0 .3em}
 a{color:#0969da}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
-code{word-break:break-all}
-pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:8px;margin:.4em 0;max-height:32em;overflow-y:auto}
+code{overflow-wrap:anywhere}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:8px;margin:.4em 0;max-height:32em;overflow-y:auto}
 .v{display:inline-block;white-space:nowrap;overflow-wrap:normal;color:#fff;padding:1px 8px;border-radius:4px;font-weight:700;font-size:.9em;letter-spacing:.02em}
 .v-VERIFIED{background:#1a7f37}.v-INCOMPLETE{background:#9a6700}.v-MISMATCH{background:#cf222e}.v-TAMPERED{background:#8250df}.v-NOTICE{background:#57606a}
 .verdict{border-left:6px solid #57606a;padding:10px 14px;background:#f6f8fa;border-radius:6px}
