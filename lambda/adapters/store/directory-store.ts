@@ -66,7 +66,10 @@ export class DirectoryStore implements Store {
         }
       }
     };
-    await walk(this.root);
+    // walk only the prefix's folder: the store may be the working directory (`--store .`), and a
+    // listing of runs/ must not read a whole project tree (node_modules, .git) to find it
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    await walk(folder ? this.pathOf(folder) : this.root);
     return out.sort();
   }
 
