@@ -5,6 +5,7 @@
  * parts (test/fuzz/compare-support.ts, the targets' oracles). Then the fuzz's findings, each pinned
  * by the input that found it.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +136,44 @@ describe('comparer fuzz findings, pinned', () => {
     const last = centralOf('bin/app-link');
     expect(zip.readUInt32LE(last)).toBe(0x02014b50);
     await check('csize-overlap', (b) => void b.writeUInt32LE(b.readUInt32LE(last + 20) + 0x54, last + 20));
+  });
+
+  it.skipIf(!toolsAvailable('tar', 'gzip'))('tar: a checksum field without its terminator, or data in or after the end-of-archive block, is a mismatch (GNU tar refuses them)', async () => {
+    const { dir, cases } = await setUp(compareTar);
+    const tarBytes = Buffer.from(cases[0]!.bytes);
+    const rebuilt = join(dir, 'rebuild.tar');
+    // the end-of-archive block: after the last entry's header and data
+    let at = 0;
+    while (!tarBytes.subarray(at, at + 512).every((x) => x === 0)) at += 512 + Math.ceil(parseInt(tarBytes.toString('latin1', at + 124, at + 136).replace(/[\0 ]+$/, ''), 8) / 512) * 512;
+    const variants: Array<[string, (b: Buffer) => void]> = [
+      ['checksum-nul', (b) => void (b[154] = 0x83)], // "006072\0 " → "006072\x83 "
+      ['end-block', (b) => void (b[at + 153] = 0x0e)],
+    ];
+    for (const [name, edit] of variants) {
+      const m = Buffer.from(tarBytes);
+      edit(m);
+      const p = join(dir, `${name}.tar`);
+      writeFileSync(p, m);
+      expect(spawnSync('tar', ['-tf', p], { stdio: 'ignore' }).status, `GNU tar on ${name}`).not.toBe(0);
+      const r = await compareArtifacts(p, rebuilt);
+      expect(r.match, name).toBe(false);
+    }
+    // data after the end-of-archive block: GNU tar stops reading there and accepts; we refuse it —
+    // deliberately: bytes in a published file that no reader looks at are bytes nobody verified
+    const after = Buffer.from(tarBytes);
+    after[after.length - 1] = 0x01;
+    const pa = join(dir, 'after-end.tar');
+    writeFileSync(pa, after);
+    expect(spawnSync('tar', ['-tf', pa], { stdio: 'ignore' }).status).toBe(0);
+    expect((await compareArtifacts(pa, rebuilt)).match).toBe(false);
+    // what follows the checksum's NUL terminator GNU tar ignores, and so do we (and the oracle)
+    const m = Buffer.from(tarBytes);
+    m[155] = 0xc2;
+    const p = join(dir, 'after-terminator.tar');
+    writeFileSync(p, m);
+    expect(spawnSync('tar', ['-tf', p], { stdio: 'ignore' }).status).toBe(0);
+    expect(cases[0]!.isEquivalent!(m)).toBe(true);
+    expect((await compareArtifacts(p, rebuilt)).match).toBe(true);
   });
 
   it.skipIf(!toolsAvailable(...PE_TOOLS, 'wixl'))('MSI: layouts the specification forbids (names not NUL-terminated, reserved bytes, root siblings, FAT marks, sizes) are mismatches', async () => {

@@ -104,9 +104,9 @@ export function zipContent(bytes: Uint8Array): ContentModel | undefined {
 // ------------------------------------------------------------------------------------------ tar
 function octal(b: Buffer, at: number, len: number): number | undefined {
   if (b[at]! & 0x80) return undefined; // base-256: not in these fixtures
-  const s = b.toString('latin1', at, at + len).replace(/[\0 ]+$/, '').replace(/^ +/, '');
-  if (s === '') return 0;
-  return /^[0-7]+$/.test(s) ? parseInt(s, 8) : undefined;
+  // as GNU tar: leading spaces, octal digits, then the end of the field or a NUL/space terminator
+  const m = /^ *([0-7]*)(?:[ \0]|$)/.exec(b.toString('latin1', at, at + len));
+  return m ? (m[1] ? parseInt(m[1], 8) : 0) : undefined;
 }
 const cstr = (b: Buffer, at: number, len: number) => {
   const s = b.subarray(at, at + len);

@@ -311,6 +311,91 @@ function gzipHeaderMetadata(head: Buffer): Record<string, string | number> {
   return m;
 }
 
+/**
+ * A tar number field as GNU tar reads it: leading spaces, octal digits, then the field's end or a
+ * NUL/space (what follows that terminator is ignored); or GNU base-256.
+ */
+function tarNumber(h: Buffer, at: number, len: number): number | undefined {
+  if (h[at]! & 0x80) {
+    let n = 0;
+    for (let i = at + 1; i < at + len; i++) n = n * 256 + h[i]!;
+    return h[at] === 0x80 && Number.isSafeInteger(n) ? n : undefined;
+  }
+  const m = /^ *([0-7]*)(?:[ \0]|$)/.exec(h.toString('latin1', at, at + len));
+  return m ? (m[1] ? parseInt(m[1], 8) : 0) : undefined;
+}
+
+/**
+ * Walks the raw tar stream beside tar-stream and holds it to the layout GNU tar reads: every header
+ * with well-formed number fields and a right checksum, the data in whole blocks after it, an
+ * all-zero block at the end and nothing but zeros after that. tar-stream parses numbers up to the
+ * first odd character and skips non-zero blocks that begin with NUL, so without this a header with
+ * junk in its checksum field or an "end" block with data read as the rebuild here and as broken to
+ * GNU tar (found by `npm run fuzz`).
+ */
+class TarLayoutAudit extends Transform {
+  private pos = 0;
+  private nextHeader = 0;
+  private ended = false;
+  private header = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.audit(chunk);
+      cb(null, chunk);
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (!this.ended) cb(new FormatError('archive', 'tar ends without an end-of-archive (all-zero) block'));
+    else cb();
+  }
+
+  private audit(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.ended) {
+        const nz = chunk.subarray(i).findIndex((b) => b !== 0);
+        if (nz !== -1) throw new FormatError('archive', `tar has data after its end-of-archive block (at ${this.pos + nz})`);
+        this.pos += chunk.length - i;
+        return;
+      }
+      if (this.pos < this.nextHeader) {
+        const skip = Math.min(chunk.length - i, this.nextHeader - this.pos);
+        i += skip;
+        this.pos += skip;
+        continue;
+      }
+      const take = Math.min(chunk.length - i, 512 - this.header.length);
+      this.header = Buffer.concat([this.header, chunk.subarray(i, i + take)]);
+      i += take;
+      this.pos += take;
+      if (this.header.length < 512) continue;
+      const h = this.header;
+      this.header = Buffer.alloc(0);
+      if (h.every((b) => b === 0)) {
+        this.ended = true;
+        continue;
+      }
+      const at = this.pos - 512;
+      const checksum = tarNumber(h, 148, 8);
+      let unsigned = 0;
+      let signed = 0;
+      for (let k = 0; k < 512; k++) {
+        const v = k >= 148 && k < 156 ? 0x20 : h[k]!;
+        unsigned += v;
+        signed += v > 127 ? v - 256 : v;
+      }
+      if (checksum === undefined || (checksum !== unsigned && checksum !== signed)) throw new FormatError('archive', `tar header at ${at}: checksum field malformed or wrong`);
+      const size = tarNumber(h, 124, 12);
+      if (size === undefined) throw new FormatError('archive', `tar header at ${at}: size field malformed`);
+      this.nextHeader = this.pos + Math.ceil(size / 512) * 512;
+    }
+  }
+}
+
 async function walkTar(
   path: string,
   gz: boolean,
@@ -320,7 +405,7 @@ async function walkTar(
   const extract = tar.extract();
   const stages: NodeJS.ReadWriteStream[] = gz ? [createGunzip()] : [];
   const source = createReadStream(path);
-  const feeding = pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), new ByteLimit(limits.maxTotalBytes + 1024 * 1024 + limits.maxEntries * 1536), extract);
+  const feeding = pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), new ByteLimit(limits.maxTotalBytes + 1024 * 1024 + limits.maxEntries * 1536), new TarLayoutAudit(), extract);
   // iteration and feeding run together; either failing fails both
   const feedingResult = feeding.then(
     () => null,
