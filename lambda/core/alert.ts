@@ -2,6 +2,7 @@
  * Alerts are written from findings, never from free text: a subject, a body for email, an
  * SMS-sized short form, and a severity subscribers can filter on (SNS message attribute).
  */
+import { costLine } from './cost/format';
 import type { Finding, Verdict } from './findings';
 import { allFindings, type RunReport } from './report';
 import { neutralise } from './text/neutralise';
@@ -87,6 +88,7 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
     lines.push('Release:  (not determined)');
   }
   lines.push(`Run:      ${report.runId} (${report.mode}), ${report.startedAt} → ${report.finishedAt}`);
+  if (report.cost) lines.push(`Cost:     ${costLine(report.cost)}`);
   // near the top: a notifier that must shorten a long body cuts from the end
   if (options.links?.report) lines.push(`Report:   ${options.links.report}`);
   if (options.links?.history) lines.push(`History:  ${options.links.history}`);

@@ -2,6 +2,7 @@
  * The report of a run: what was expected, what was seen, and the verdict. This JSON shape is a
  * contract (`verify --json`, S3 run records): extend it, never rename fields.
  */
+import type { BuildBilling, LambdaUsage, RunCost } from './cost/types';
 import type { Finding, Verdict } from './findings';
 
 export interface FileDigest {
@@ -61,6 +62,8 @@ export interface BuildReport {
   imageEnforced: boolean;
   logLink?: string;
   message?: string;
+  /** what CodeBuild bills for the build, from its own record (AWS) */
+  billing?: BuildBilling;
 }
 
 export interface TargetReport {
@@ -69,6 +72,8 @@ export interface TargetReport {
   build?: BuildReport;
   artifacts: ArtifactReport[];
   findings: Finding[];
+  /** the checker invocation that judged this target (AWS) */
+  lambda?: LambdaUsage;
 }
 
 export interface ReleaseReport {
@@ -91,6 +96,8 @@ export interface RunReport {
   /** run-level findings (forge, release, history) */
   findings: Finding[];
   mode: 'local' | 'aws';
+  /** what the run cost, estimated from the builds' and Lambdas' records and the price table (cost/); absent in older summaries */
+  cost?: RunCost;
 }
 
 /** Every finding of the run, run-level first. */

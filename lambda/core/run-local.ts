@@ -11,6 +11,7 @@ import { alertFor, type AlertLinks } from './alert';
 import { HISTORY_KEYS, regenerateHistory } from './history';
 import { attestationKeys, statementBytes } from './attestation';
 import { policyRef, vsaBytes, vsaKeys } from './vsa';
+import { priceTable } from './cost/prices';
 import { checkTarget, type CheckDeps } from './check-target';
 import type { Config } from './config/schema';
 import { errorMessage, VerifierError } from './errors';
@@ -114,7 +115,7 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
   const progress = options.progress ?? (() => {});
   const startedAt = (options.now ?? new Date()).toISOString();
   const runId = options.runId ?? newRunId(options.now);
-  const meta = { mode: 'local' as const, startedAt };
+  const meta = { mode: 'local' as const, startedAt, prices: priceTable(config.pricing) };
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'relverify-check-')));
   const limits = { maxBytes: config.limits.maxAssetBytes, timeoutMs: config.limits.downloadTimeoutSeconds * 1000 };
 

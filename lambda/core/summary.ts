@@ -6,12 +6,16 @@ import { errorMessage, ForgeError } from './errors';
 import { finding, verdictOf, worseOf, type Finding, type Verdict } from './findings';
 import type { RunPlan } from './plan';
 import type { RunReport, TargetReport } from './report';
+import { runCost } from './cost/run-cost';
+import type { PriceTable } from './cost/prices';
 import { assetChangeFindings, type Ledger } from './ledger';
 
 export interface RunMeta {
   mode: 'local' | 'aws';
   startedAt: string;
   finishedAt?: string;
+  /** prices for the run's `cost` (the configuration's pricing over the defaults). @default DEFAULT_PRICES */
+  prices?: PriceTable;
 }
 
 /**
@@ -52,6 +56,7 @@ export function summarize(plan: RunPlan, reported: readonly TargetReport[], meta
     targets,
     findings,
     mode: meta.mode,
+    cost: runCost(targets, meta.mode, meta.prices),
   };
 }
 
@@ -82,6 +87,7 @@ export function failedRunReport(config: Pick<Config, 'gitlab'>, runId: string, m
     targets: [],
     findings: [f],
     mode: meta.mode,
+    cost: runCost([], meta.mode, meta.prices),
   };
 }
 

@@ -26,7 +26,9 @@ import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
 import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
 import { runKeys } from '../core/summary';
-import { BuildStillRunningError, ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
+import { billingOf, BuildStillRunningError, ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
+import { priceTable } from '../core/cost/prices';
+import type { LambdaUsage } from '../core/cost/types';
 import type { DiffJobRequest } from '../adapters/builder/codebuild-diff-job';
 import { launchKey, readPlan, recordTargetReport, summarizeIfComplete, windowedRunId, type FanInDeps, type LaunchRecord, type RecordOutcome } from './run-records';
 import { METRIC, SERVICE } from './metric-names';
@@ -55,6 +57,12 @@ export interface CheckerDeps {
   metrics?: Metrics;
   workRoot?: string;
   now?: () => Date;
+  /**
+   * This invocation's billed memory and architecture, recorded with its duration in each target's
+   * report for the run's cost. @default from the Lambda environment (AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+   * process.arch); outside Lambda none is recorded
+   */
+  lambda?: { memoryMb: number; architecture: LambdaUsage['architecture'] };
   /** re-reads of a build the API still shows running, before failing for a retry. @default 3 */
   stillRunningRetries?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -66,6 +74,7 @@ export type CheckOutcome =
   | { status: 'checked'; runId: string; target: string; verdict: string; outcome: RecordOutcome };
 
 export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<CheckOutcome> {
+  const invokedAt = Date.now();
   const { store, logger } = deps;
   const ignore = (reason: string, extra: Record<string, unknown> = {}): CheckOutcome => {
     logger?.warn('event ignored', { reason, ...extra });
@@ -100,6 +109,7 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
     store,
     notifier: deps.notifier,
     notifyOnVerified: deps.config.alerts.notifyOnVerified,
+    prices: priceTable(deps.config.pricing),
     onCompleted: (report) => {
       deps.metrics?.addMetric(METRIC.runCompleted, MetricUnit.Count, 1);
       logger?.info('run completed', { runId, verdict: report.verdict });
@@ -143,11 +153,22 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+  // what this target cost: the build as CodeBuild bills it, this invocation as Lambda bills it
+  if (report.build) report.build = { ...report.build, billing: billingOf(record.build) };
+  const usage = lambdaUsage(deps, Date.now() - invokedAt);
+  if (usage) report.lambda = usage;
   const { written, outcome } = await recordTargetReport(plan, report, fanIn);
   deps.metrics?.addMetric(METRIC.targetsChecked, MetricUnit.Count, 1);
   logger?.info('target checked', { runId, target, buildId: build.buildId, status: build.status, verdict: report.verdict, written, outcome });
   if (!written) return { status: 'duplicate', runId, target, outcome };
   return { status: 'checked', runId, target, verdict: report.verdict, outcome };
+}
+
+/** This invocation's usage, when it runs in Lambda (or the deps say what it would be billed as). */
+function lambdaUsage(deps: CheckerDeps, durationMs: number): LambdaUsage | undefined {
+  const memoryMb = deps.lambda?.memoryMb ?? Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  if (!Number.isFinite(memoryMb) || memoryMb <= 0) return undefined;
+  return { function: 'checker', durationMs, memoryMb, architecture: deps.lambda?.architecture ?? (process.arch === 'arm64' ? 'arm64' : 'x86_64') };
 }
 
 /** The core's explainMismatch hook: upload both files, start the diff job, report its location. */

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { alertFor } from '../core/alert';
 import { attestationKeys, signedAttestation, signedStatement, type AttestationSigner } from '../core/attestation';
 import { vsaBytes, vsaKeys, type PolicyRef } from '../core/vsa';
+import type { PriceTable } from '../core/cost/prices';
 import { errorMessage } from '../core/errors';
 import { finding } from '../core/findings';
 import { updatedLedger, type Ledger } from '../core/ledger';
@@ -68,6 +69,8 @@ export interface FanInDeps {
     /** the configuration the run was checked against: with it, the run's SLSA VSA is signed too (runs/<runId>/vsa.dsse.json) */
     policy?: PolicyRef;
   };
+  /** prices for the summary's `cost` (the configuration's pricing over the defaults). @default DEFAULT_PRICES */
+  prices?: PriceTable;
   /** told when the history page could not be regenerated (the run and its alert stand) */
   onHistoryError?: (error: unknown) => void;
 }
@@ -157,7 +160,7 @@ export async function summarizeIfComplete(plan: RunPlan, deps: FanInDeps, option
   const now = (deps.now ?? (() => new Date()))();
   // The ledger as earlier runs left it: assets whose bytes changed since first seen are TAMPERED.
   const ledger = await loadLedger(deps.store);
-  const report = summarize(plan, reports, { mode: 'aws', startedAt: plan.createdAt, finishedAt: now.toISOString() }, ledger);
+  const report = summarize(plan, reports, { mode: 'aws', startedAt: plan.createdAt, finishedAt: now.toISOString(), prices: deps.prices }, ledger);
   return finishRun(report, deps, { plan, ledger });
 }
 

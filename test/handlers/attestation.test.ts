@@ -236,3 +236,29 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
     expect(JSON.stringify(errors[0])).toContain('attestation not signed');
   });
 });
+
+describe.skipIf(!hasOpenssl)("the summary's cost (checker)", () => {
+  it('prices the build from its BatchGetBuilds record and the checker invocation from its memory, with the configuration\'s pricing', async () => {
+    const store = await freshStore();
+    await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    const timed: BuildRecord = {
+      ...record,
+      build: { ...record.build, startTime: new Date('2026-03-02T03:00:00Z'), endTime: new Date('2026-03-02T03:12:10Z'), environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_LARGE', image: IMAGE } },
+    };
+    const base = checkerDeps(store, []);
+    const priced = { ...config, pricing: { region: 'eu-west-1', codebuildPerMinute: { 'linux:BUILD_GENERAL1_LARGE': 0.025 } } };
+    const out = await check(event, { ...base, config: priced, results: { ...base.results, read: async () => timed }, lambda: { memoryMb: 2048, architecture: 'arm64' } });
+    expect(out).toMatchObject({ status: 'checked', outcome: 'published' });
+    const summary = JSON.parse((await store.get(runKeys.summary(RUN)))!) as RunReport;
+    expect(summary.targets[0]!.build!.billing).toEqual({ environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_LARGE', billedMinutes: 13 });
+    expect(summary.targets[0]!.lambda).toMatchObject({ function: 'checker', memoryMb: 2048, architecture: 'arm64' });
+    const cost = summary.cost!;
+    expect(cost).toMatchObject({ currency: 'USD', complete: true, prices: { region: 'eu-west-1' } });
+    expect(cost.items[0]).toMatchObject({ kind: 'codebuild', target: 'one', quantity: 13, unitPriceUsd: 0.025, usd: 0.325 });
+    expect(cost.items.map((i) => i.unit)).toEqual(['build-minute', 'GB-second', 'request']);
+    expect(cost.totalUsd).toBeGreaterThanOrEqual(0.325);
+    expect(cost.totalUsd).toBeLessThan(0.33);
+    // the alert carries it
+    expect(alertBodies()[0]).toContain('$0.33');
+  });
+});

@@ -8,6 +8,8 @@
  */
 import { BatchGetBuildsCommand, CodeBuildClient, type Build } from '@aws-sdk/client-codebuild';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { BuildBilling } from '../../core/cost/types';
+import { billedMinutes } from '../../core/cost/run-cost';
 import { VerifierError } from '../../core/errors';
 import { RUN_ID_PATTERN } from '../../core/plan';
 import type { ArtifactSource, BuildResult, BuildStatus, DownloadLimits, FetchedArtifact } from '../../core/ports';
@@ -170,6 +172,22 @@ function phaseMessage(build: Build): string | undefined {
       return `phase ${p.phaseType} ${p.phaseStatus}${ctx ? ` (${ctx})` : ''}`;
     })
     .join(', ');
+}
+
+/**
+ * What CodeBuild bills for a build, from its record: the environment type (OS), compute type and
+ * fleet, and the duration from submission (startTime) to endTime rounded up to the minute, as
+ * CodeBuild bills on-demand builds. Absent times leave the minutes unknown (the cost says so).
+ */
+export function billingOf(build: Build): BuildBilling {
+  const start = build.startTime?.getTime();
+  const end = build.endTime?.getTime();
+  return {
+    environmentType: build.environment?.type,
+    computeType: build.environment?.computeType,
+    fleetArn: build.environment?.fleet?.fleetArn,
+    billedMinutes: start !== undefined && end !== undefined && end >= start ? billedMinutes(start, end) : undefined,
+  };
 }
 
 export class CodeBuildResults {

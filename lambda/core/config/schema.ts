@@ -275,6 +275,20 @@ export const ConfigSchema = z.strictObject({
     .max(100)
     .default([])
     .describe('globs (picomatch) of release link names that are not verified and not reported, e.g. "CHANGELOG*", "*-src.tar.gz"'),
+  /** prices for each run's `cost` and nothing else (lambda/core/cost/prices.ts holds the defaults) */
+  pricing: z
+    .strictObject({
+      region: z.string().min(1).optional().describe('the region these prices are for (reported with the cost)'),
+      readOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, e.g. 2026-12-01').optional().describe('the day the prices were read'),
+      codebuildPerMinute: z
+        .record(z.string().regex(/^(linux|arm|windows|macos|linux-gpu|lambda):[A-Z0-9_]+$/, 'must be "<os>:<compute type>", e.g. linux:BUILD_GENERAL1_MEDIUM'), z.number().nonnegative())
+        .optional()
+        .describe('USD per on-demand build minute by "<os>:<compute type>" (os: linux, arm, windows, macos, linux-gpu, lambda)'),
+      lambdaPerGbSecond: z.strictObject({ x86_64: z.number().nonnegative().optional(), arm64: z.number().nonnegative().optional() }).optional().describe('USD per GB-second of Lambda duration'),
+      lambdaPerRequest: z.number().nonnegative().optional().describe('USD per Lambda request'),
+    })
+    .optional()
+    .describe("overrides of the default price table (us-east-1 list prices) used for each run's estimated cost"),
   targets: z.array(TargetSchema).min(1),
 });
 
