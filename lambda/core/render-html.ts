@@ -10,6 +10,7 @@
  */
 import type { Finding, Verdict } from './findings';
 import { allFindings, type ArtifactReport, type RunReport, type TargetReport } from './report';
+import { costHtml } from './cost/html';
 import { differencesSection } from './report-html/diffs';
 import { digestBlock } from './report-html/digests';
 import { escapeHtml } from './report-html/escape';
@@ -141,6 +142,7 @@ ${why}
 </div>
 <p class="meta">${report.release?.name && report.release.name !== tag ? `release “${escapeHtml(report.release.name)}” · ` : ''}commit <code>${escapeHtml(report.release?.commitSha ?? 'unknown')}</code>${report.release?.releasedAt ? ` · released ${escapeHtml(report.release.releasedAt)}` : ''}</p>
 <p class="meta">run <code>${escapeHtml(report.runId)}</code> (${escapeHtml(report.mode)}) · ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)} · GitLab ${escapeHtml(report.project.gitlabUrl)}</p>
+${report.cost ? costHtml(report.cost) : ''}
 ${reportLinks(report, options)}
 </header>
 <main>

@@ -11,7 +11,10 @@ import { parseConfig } from '../../lambda/core/config/load';
 import { DEFAULT_PRICES, priceTable } from '../../lambda/core/cost/prices';
 import { billedMinutes, gbSeconds, runCost } from '../../lambda/core/cost/run-cost';
 import type { BuildBilling, LambdaUsage } from '../../lambda/core/cost/types';
-import type { TargetReport } from '../../lambda/core/report';
+import type { RunReport, TargetReport } from '../../lambda/core/report';
+import { alertFor } from '../../lambda/core/alert';
+import { costHtml } from '../../lambda/core/cost/html';
+import { renderHtml } from '../../lambda/core/render-html';
 
 function target(name: string, billing?: BuildBilling, lambda?: LambdaUsage): TargetReport {
   return { name, verdict: 'VERIFIED', artifacts: [], findings: [], build: { id: `${name}:1`, status: 'SUCCEEDED', image: 'x', imageEnforced: true, billing }, lambda };
@@ -82,5 +85,28 @@ describe('cost', () => {
   it('a local run costs nothing in AWS and says so; its items are absent', () => {
     const cost = runCost([target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', billedMinutes: 20 })], 'local');
     expect(cost).toMatchObject({ totalUsd: 0, complete: true, items: [], note: expect.stringMatching(/^local run: .*nothing was billed by AWS/) });
+  });
+});
+
+describe('cost in the HTML report and the alert', () => {
+  const targets = [target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', billedMinutes: 20 }, { function: 'checker', durationMs: 90_000, memoryMb: 2048, architecture: 'arm64' }), target('odd<b>', { environmentType: 'ARM_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 2 })];
+  const report: RunReport = {
+    schemaVersion: 1, runId: '20260302T000000Z-abcdef', startedAt: '2026-03-02T03:00:00.000Z', finishedAt: '2026-03-02T03:20:00.000Z', verdict: 'VERIFIED',
+    project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' }, release: { tag: 'v1' }, mode: 'aws', findings: [], targets, cost: runCost(targets, 'aws'),
+  };
+
+  it('the report shows the total and each item (escaped), the alert one line; a lower bound says so', () => {
+    const html = renderHtml(report);
+    expect(html).toContain('<span class="label">Cost:</span> at least $0.20 estimated: 2 build(s) and the checker, us-east-1 prices read');
+    expect(html).toContain('linux: CodeBuild BUILD_GENERAL1_MEDIUM LINUX_CONTAINER, 20 min');
+    expect(html).toContain('odd&lt;b&gt;: CodeBuild');
+    expect(html).not.toContain('odd<b>');
+    expect(html).toContain('not priced');
+    expect(alertFor(report).body).toMatch(/^Cost: {5}at least \$0\.20 estimated: .* some items could not be priced$/m);
+    const local = { ...report, mode: 'local' as const, cost: runCost(targets, 'local') };
+    expect(costHtml(local.cost)).toBe('<p class="meta"><span class="label">Cost:</span> $0 (local run: the builds ran on this machine and nothing was billed by AWS; no items are priced)</p>');
+    expect(alertFor(local).body).toContain('Cost:     $0 (local run:');
+    // older summaries without a cost: no line at all
+    expect(alertFor({ ...report, cost: undefined }).body).not.toContain('Cost:');
   });
 });
