@@ -7,6 +7,7 @@ import type { Finding, Verdict } from './findings';
 import { allFindings, type RunReport } from './report';
 import { neutralise } from './text/neutralise';
 import { smsText } from './sms-text';
+import { artifactRowVerdict, targetRowVerdict } from './report-html/verdict';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -98,11 +99,14 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
     lines.push('Targets:');
     for (const t of report.targets) {
       const build = t.build ? ` build ${t.build.status}${t.build.id ? ` (${t.build.id})` : ''}` : '';
-      lines.push(`  ${t.name}: ${t.verdict}${build}`);
+      // rows raised by run-level findings naming them (a history change), as in the HTML report
+      lines.push(`  ${t.name}: ${targetRowVerdict(report, t)}${build}`);
       for (const a of t.artifacts) {
-        const sig = a.signature ? `, signature ${a.signature.scheme} ${a.signature.valid ? 'valid' : 'INVALID'}` : '';
+        // a manifest line that does not match is not an invalid signature: the manifest's signature held
+        const line = a.findings.find((f) => f.code.startsWith('MANIFEST_'));
+        const sig = a.signature ? `, signature ${a.signature.scheme} ${a.signature.valid ? 'valid' : line ? `of the manifest valid, but ${line.code}` : 'INVALID'}` : '';
         const cmp = a.comparison ? `, ${a.comparison.method} ${a.comparison.match ? 'match' : 'DIFFERS'}` : '';
-        lines.push(`    ${a.asset}: ${a.verdict}${cmp}${sig}`);
+        lines.push(`    ${a.asset}: ${artifactRowVerdict(report, t, a).verdict}${cmp}${sig}`);
         if (a.published) lines.push(`      published sha256 ${a.published.sha256}`);
         if (a.rebuilt) lines.push(`      rebuilt   sha256 ${a.rebuilt.sha256}`);
       }

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertFor } from '../../lambda/core/alert';
 import { FINDING_CODES, finding } from '../../lambda/core/findings';
 import { MAX_FINDING_CARDS, renderHtml } from '../../lambda/core/render-html';
 import { EXPLANATIONS, explain } from '../../lambda/core/report-html/explanations';
@@ -142,6 +143,14 @@ describe('history changes and manifest lines', () => {
     expect(c).not.toContain('INVALID');
     expect(text(c)).toMatch(/signature of SHA256SUMS valid — signed by RWQf6LRCGA9i53ml ?; but this file's SHA-256 is not the one listed in SHA256SUMS/);
     expect(text(html)).toContain(EXPLANATIONS.MANIFEST_DIGEST_MISMATCH.meaning);
+  });
+
+  it('the email says the same: the changed asset TAMPERED, the manifest line not an invalid signature', () => {
+    const body = alertFor(r).body;
+    expect(body).toContain('  linux: TAMPERED');
+    expect(body).toContain('    app-linux-x86_64.tar.gz: TAMPERED, bytes match, signature minisign valid');
+    expect(body).toContain('    cli-linux: TAMPERED, bytes match, signature sha256sums+minisign of the manifest valid, but MANIFEST_DIGEST_MISMATCH');
+    expect(body).not.toContain('INVALID');
   });
 
   it('shows the listed and published digests with the differing characters marked', () => {
