@@ -79,7 +79,9 @@ function verifies(envelope: DsseEnvelope, key: KeyObject = publicKey): boolean {
  */
 async function opensslVerifies(envelope: DsseEnvelope): Promise<number> {
   const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-  const block = /\*\*Attestations\.\*\*[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+  // the section's openssl-only block (the one that ends in `openssl dgst -verify`)
+  const section = readme.slice(readme.indexOf('**Attestations.**'));
+  const block = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => /^openssl dgst -sha256 -verify /m.test(b));
   if (!block) throw new Error('README.md: no Attestations command block');
   const commands = block.split('\n').filter((l) => l.trim() && !l.startsWith('aws '));
   expect(commands.at(-1)).toMatch(/^openssl dgst -sha256 -verify /);
