@@ -23,6 +23,7 @@ import { ResultsBucket } from './constructs/results-bucket';
 import { TargetBuildProject } from './constructs/target-build-project';
 import { VerifierFunction } from './constructs/verifier-function';
 import { StartBuildGuard } from './constructs/start-build-guard';
+import { WatchSchedule } from './constructs/watch-schedule';
 import { BUILD_ENV } from '../lambda/adapters/builder/codebuild-env';
 import { DIFF_ENV } from '../lambda/adapters/builder/codebuild-diff-env';
 
@@ -79,6 +80,8 @@ export class ReleaseVerifierStack extends Stack {
   readonly launcher: VerifierFunction;
   readonly checker: VerifierFunction;
   readonly deadman: VerifierFunction;
+  /** the hourly watch (config `watch`); undefined when `watch.enabled` is false */
+  readonly watch?: WatchSchedule;
   readonly deadLetterQueue: sqs.Queue;
   readonly tokenSecret: secretsmanager.ISecret;
 
@@ -143,6 +146,7 @@ export class ReleaseVerifierStack extends Stack {
       [ENV.topicArn]: this.alerts.topic.topicArn,
     };
     const maxTimeout = Math.max(...config.targets.map((t) => t.timeoutMinutes));
+    const staleRunMinutes = maxTimeout + 8 * 60 + 120;
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
     Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue.' });
 
@@ -184,7 +188,7 @@ export class ReleaseVerifierStack extends Stack {
       configLayer,
       timeout: Duration.minutes(5),
       memorySize: 512,
-      environment: { ...common, [ENV.staleRunMinutes]: String(maxTimeout + 8 * 60 + 120) },
+      environment: { ...common, [ENV.staleRunMinutes]: String(staleRunMinutes) },
     });
 
     // ── permissions (hand-scoped; no deletes anywhere) ──
@@ -241,8 +245,23 @@ export class ReleaseVerifierStack extends Stack {
     checker.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(this.deadLetterQueue) });
     launcher.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(this.deadLetterQueue) });
 
+    // the watch (lambda/handlers/watch.ts): a new release gets a full run within one interval
+    if (config.watch.enabled) {
+      this.watch = new WatchSchedule(this, 'Watch', {
+        schedule: config.watch.schedule,
+        configLayer,
+        launcher,
+        results: this.results,
+        tokenSecret: this.tokenSecret,
+        topic: this.alerts.topic,
+        topicKey: this.alerts.key,
+        deadLetterQueue: this.deadLetterQueue,
+        relaunchAfterMinutes: staleRunMinutes,
+      });
+    }
+
     // ── alarms ──
-    new OperationalAlarms(this, 'Alarms', { topic: this.alerts.topic, functions: { Launcher: launcher, Checker: checker, DeadMan: deadman }, deadLetterQueue: this.deadLetterQueue });
+    new OperationalAlarms(this, 'Alarms', { topic: this.alerts.topic, functions: { Launcher: launcher, Checker: checker, DeadMan: deadman, ...(this.watch ? { Watch: this.watch.function.fn } : {}) }, deadLetterQueue: this.deadLetterQueue });
     new DeadMansSwitch(this, 'DeadMansSwitch', { handler: deadman, topic: this.alerts.topic, maxDaysWithoutRun: props.maxDaysWithoutRun ?? 8 });
 
     // ── outputs (run-now finds the launcher here) ──

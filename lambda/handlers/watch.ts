@@ -135,16 +135,19 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
 
 // ───────────────────────── Lambda wiring ─────────────────────────
 
+/** the one GitLab lookup's deadline (the function's timeout is 2 minutes: lib/constructs/watch-schedule.ts) */
+export const FORGE_CALL_TIMEOUT_MS = 60_000;
+
 let wired: { deps: WatchDeps; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { forgeFromConfig }, { LambdaClient, InvokeCommand }] = await Promise.all([
+  const [{ loadRuntimeConfig, powertools, requireEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { GitLabForge }, { LambdaClient, InvokeCommand }] = await Promise.all([
     import('./runtime'),
     import('../adapters/store/s3-store'),
     import('../adapters/notifier/sns-notifier'),
     import('../adapters/secrets'),
-    import('../adapters/forge/from-config'),
+    import('../adapters/forge/gitlab-forge'),
     import('@aws-sdk/client-lambda'),
   ]);
   const { logger, metrics } = powertools(SERVICE.watch);
@@ -156,7 +159,8 @@ async function wire() {
     config,
     store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
     notifier: new SnsNotifier({ topicArn: requireEnv(ENV.topicArn) }),
-    forge: async () => forgeFromConfig(config, await token.read()),
+    // bounded well inside the function's 2 minutes: a hanging GitLab is reported as down, not a timeout
+    forge: async () => new GitLabForge({ url: config.gitlab.url, project: config.gitlab.project, token: await token.read(), allowedAssetHosts: config.gitlab.allowedAssetHosts, cloneUrl: config.gitlab.cloneUrl, callTimeoutMs: FORGE_CALL_TIMEOUT_MS }),
     startRun: async (tag) => {
       // 'Event': queued by Lambda (202), retried by it and dead-lettered on failure like a schedule delivery
       const out = await lambda.send(new InvokeCommand({ FunctionName: launcher, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ source: 'watch', tag })) }));

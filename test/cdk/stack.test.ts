@@ -270,15 +270,15 @@ describe('alarms', () => {
     });
     expect(alarm.Period * alarm.EvaluationPeriods).toBeLessThanOrEqual(7 * 86400);
     // the dead-man Lambda is scheduled more often than the alarm period, and runs once at deploy
-    const rate = Object.values(resources('AWS::Events::Rule')).map((r) => r.Properties.ScheduleExpression).find((e) => /^rate/.test(e));
+    const rate = Object.values(resources('AWS::Events::Rule')).filter((r) => /dead-man/.test(r.Properties.Description)).map((r) => r.Properties.ScheduleExpression).find((e) => /^rate/.test(e));
     expect(rate).toBe('rate(3 hours)');
     expect(alarm.Period).toBe(6 * 3600);
     expect(Object.keys(resources('Custom::Trigger'))).toHaveLength(1);
   });
 
-  it('Lambda errors (all three) and DLQ messages alarm to the topic', () => {
+  it('Lambda errors (all four: launcher, checker, dead-man, watch) and DLQ messages alarm to the topic', () => {
     const alarms = Object.values(resources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    expect(alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')).toHaveLength(3);
+    expect(alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')).toHaveLength(4);
     expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Namespace === 'AWS/SQS')).toHaveLength(1);
     for (const a of alarms) expect(a.AlarmActions).toEqual([topicRef()]);
   });
@@ -309,12 +309,12 @@ describe('access logging and deletion', () => {
 });
 
 describe('token secret', () => {
-  it('created (placeholder "anonymous") when the config names none; granted to launcher and checker only', () => {
+  it('created (placeholder "anonymous") when the config names none; granted to launcher, checker and the watch only', () => {
     const t = synth(config()).template;
     t.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'release-verifier/RV/gitlab-token', SecretString: 'anonymous' });
     const secretId = Object.keys(t.findResources('AWS::SecretsManager::Secret'))[0]!;
     const holders = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'));
-    expect(holders).toHaveLength(2);
+    expect(holders).toHaveLength(3); // launcher, checker, watch (test/cdk/watch.test.ts)
     expect(JSON.stringify(holders)).toContain(secretId);
   });
 
