@@ -1,5 +1,5 @@
 /**
- * `release-verifier verify --config FILE [--release TAG] [--json]`
+ * `release-verifier verify --config FILE [--release TAG] [--json] [--if-new]`
  *
  * Exit codes (a contract): 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage/configuration.
  * The report goes to stdout (`--json`: the JSON report); progress and the human summary to stderr.
@@ -10,6 +10,7 @@ import { assertKeyMaterial } from '../core/config/key-material';
 import { ConfigError, errorMessage } from '../core/errors';
 import { exitCodeFor } from '../core/findings';
 import { runVerification } from '../core/run-local';
+import { skipIfVerified } from './if-new';
 import { forgeFromConfig } from '../adapters/forge/from-config';
 import { LocalBuilder } from '../adapters/builder/local-builder';
 import { DirectoryStore } from '../adapters/store/directory-store';
@@ -39,6 +40,9 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
   --keep            keep build directories and downloads for inspection
   --diffoscope      on a mismatch, attach a diffoscope report (when diffoscope is installed)
   --quiet           no progress lines
+  --if-new          (for cron) when the store's newest run of the release is VERIFIED, stop
+                    after one GitLab lookup: exit 0, one line on stderr, {"skipped":true,"tag":…}
+                    with --json. Any other verdict, a moved tag or no run yet: a full run
 exit codes: 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage or configuration error`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -58,6 +62,7 @@ export async function run(argv: string[]): Promise<number> {
         'unsafe-host-build': { type: 'boolean', default: false },
         diffoscope: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
+        'if-new': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -105,10 +110,19 @@ export async function run(argv: string[]): Promise<number> {
     /* no sandbox and no --unsafe-host-build: each build is refused and reported as BUILD_NOT_SANDBOXED */
   }
   try {
+    const forge = forgeFromConfig(config, token);
+    if (values['if-new']) {
+      const skip = await skipIfVerified(config, forge, store, values.release);
+      if (skip) {
+        process.stderr.write(neutralise(`release-verifier: ${skip.tag} is already VERIFIED (run ${skip.runId}); nothing to do (--if-new)`) + '\n');
+        if (values.json) process.stdout.write(safeJson({ skipped: true, tag: skip.tag }) + '\n');
+        return 0;
+      }
+    }
     const { report, reportKey } = await runVerification(
       config,
       {
-        forge: forgeFromConfig(config, token),
+        forge,
         builder,
         store,
         notifier: new ConsoleNotifier({ stream: process.stderr }),
