@@ -4,6 +4,7 @@
  */
 import { costLine } from './cost/format';
 import type { Finding, Verdict } from './findings';
+import { isAuditFinding } from './audit-history';
 import { allFindings, type RunReport } from './report';
 import { neutralise } from './text/neutralise';
 import { smsText } from './sms-text';
@@ -71,6 +72,15 @@ function evidenceLines(f: Finding): string[] {
     .map(([k, v]) => `      ${k}: ${clip(typeof v === 'string' ? v : JSON.stringify(v), 300)}`);
 }
 
+/** "HYGIENE_IMAGE_NOT_PINNED ×3, AUDIT_BRANCH_FORCE_PUSH" for the codes left after the new ones */
+function summariseCodes(all: string[], appeared: string[]): string {
+  const counts = new Map<string, number>();
+  for (const c of all) counts.set(c, (counts.get(c) ?? 0) + 1);
+  for (const c of appeared) counts.set(c, (counts.get(c) ?? 1) - 1);
+  const parts = [...counts].filter(([, n]) => n > 0).map(([c, n]) => (n > 1 ? `${c} ×${n}` : c));
+  return clip(parts.join(', '), 300);
+}
+
 export function alertFor(report: RunReport, options: { reportLocation?: string; links?: AlertLinks } = {}): Alert {
   const tag = report.release?.tag;
   const project = String(report.project.project);
@@ -118,9 +128,29 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
     for (const f of problems) lines.push(`  ${describeFinding(f)}`, ...evidenceLines(f));
     lines.push('');
   }
-  if (notices.length) {
+  // the audit over time (issue 11): a new weakness is a WARNING line, one that went away is named,
+  // the unchanged ones are one line — the verdict still comes from the rebuild and the signatures
+  const audit = report.audit;
+  const shown = audit ? notices.filter((f) => !isAuditFinding(f)) : notices;
+  if (audit) {
+    const c = audit.changes;
+    const current = notices.filter(isAuditFinding).length;
+    lines.push(`Audit (repository at ${audit.commitSha.slice(0, 12)} and forge settings; advisory, not part of the verdict):`);
+    if (c.previousRunId === null) {
+      lines.push(`  first audit: ${current} weakness(es), listed in the report; later runs list what changes`);
+    } else {
+      for (const e of c.appeared) lines.push(`  [WARNING] new since ${c.previousRunId}: ${e.code}: ${e.message}`);
+      for (const e of c.disappeared) lines.push(`  gone since ${c.previousRunId}: ${e.code}: ${e.message}`);
+      lines.push(`  unchanged since ${c.previousRunId}: ${c.unchanged} weakness(es)${c.unchanged ? ` (${summariseCodes(notices.filter(isAuditFinding).map((f) => f.code), c.appeared.map((e) => e.code))})` : ''}`);
+    }
+    const unavailable = notices.filter((f) => f.code === 'AUDIT_UNAVAILABLE');
+    if (unavailable.length) lines.push(`  not checked: ${unavailable.length} part(s) (AUDIT_UNAVAILABLE in the report)`);
+    lines.push('');
+  }
+  const rest = shown.filter((f) => !(audit && f.code === 'AUDIT_UNAVAILABLE'));
+  if (rest.length) {
     lines.push('Notices:');
-    for (const f of notices) lines.push(`  ${describeFinding(f)}`);
+    for (const f of rest) lines.push(`  ${describeFinding(f)}`);
     lines.push('');
   }
   if (options.links?.report) lines.push(`Full report: ${options.links.report}`);

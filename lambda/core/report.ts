@@ -98,6 +98,48 @@ export interface RunReport {
   mode: 'local' | 'aws';
   /** what the run cost, estimated from the builds' and Lambdas' records and the price table (cost/); absent in older summaries */
   cost?: RunCost;
+  /** the repository and forge audit (issue 11): advisory, never part of the verdict; absent when not run */
+  audit?: AuditReport;
+}
+
+/** One audit finding, reduced to what identifies it across runs (file and text, not the line). */
+export interface AuditEntry {
+  code: string;
+  /** stable identity: code + file + offending text (hygiene) or code + the forge object (write paths) */
+  key: string;
+  message: string;
+  file?: string;
+  line?: number;
+}
+
+/** The `audit` block of the JSON report (README "Repository and forge audit"). */
+export interface AuditReport {
+  /** the commit whose tree was read */
+  commitSha: string;
+  hygiene: {
+    /** each hit: code, file, line, the offending text (bounded, neutralised) and a one-line fix */
+    findings: { code: string; file: string; line: number; text: string; fix: string }[];
+    coverage: {
+      treeEntries: number;
+      treeComplete: boolean;
+      candidates: number;
+      filesRead: number;
+      bytesRead: number;
+      skipped: { file: string; reason: string }[];
+      complete: boolean;
+    } | null;
+    /** why the tree could not be read, when it could not */
+    unavailable?: string;
+  };
+  writePaths: {
+    /** the parts that were read (deploy keys, deploy tokens, job token scope, push rules, settings) */
+    checked: string[];
+    unavailable: { what: string; permission: string; reason: string }[];
+  };
+  /** against the previous run's audit (null previousRunId: this run is the baseline) */
+  changes: { previousRunId: string | null; appeared: AuditEntry[]; disappeared: AuditEntry[]; unchanged: number };
+  /** the maintainer's checklist → the check that automates each item, or why it cannot be automated */
+  checklist: { item: string; automatedBy: string[]; note: string }[];
 }
 
 /** Every finding of the run, run-level first. */

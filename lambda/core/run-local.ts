@@ -8,6 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alertFor, type AlertLinks } from './alert';
+import { auditForPlan } from './audit';
+import { recordAudit } from './audit-history';
 import { HISTORY_KEYS, regenerateHistory } from './history';
 import { attestationKeys, statementBytes } from './attestation';
 import { policyRef, vsaBytes, vsaKeys } from './vsa';
@@ -21,7 +23,7 @@ import type { FormatOps } from './format-ops';
 import { newRunId, planRun, type RunPlan } from './plan';
 import type { Builder, BuildResult, Forge, Notifier, Store } from './ports';
 import { renderHtml } from './render-html';
-import type { RunReport, TargetReport } from './report';
+import type { AuditReport, RunReport, TargetReport } from './report';
 import { failedRunReport, runKeys, summarize } from './summary';
 import { loadLedger, saveLedger } from './ledger-store';
 import { updatedLedger, type Ledger } from './ledger';
@@ -122,11 +124,17 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
   let report: RunReport;
   let plan: RunPlan | undefined;
   let ledger: Ledger | null = null;
+  let audit: Omit<AuditReport, 'changes'> | undefined;
   try {
     try {
       ledger = await loadLedger(ports.store);
       progress(`finding release ${options.tag ?? (config.release === 'latest' ? '(latest)' : config.release.tag)} of ${config.gitlab.project} at ${config.gitlab.url}`);
       plan = await planRun(config, ports.forge, { runId, tag: options.tag, now: options.now, ledger });
+      // the repository and forge audit (advisory NOTICEs; never throws), stored with the run's plan
+      progress(`auditing the repository at ${plan.release.tagCommitSha} and the forge's write paths`);
+      const audited = await auditForPlan(ports.forge, plan);
+      plan.findings.push(...audited.findings);
+      audit = audited.report;
       await ports.store.put(runKeys.plan(runId), JSON.stringify(plan, null, 2), { ifNoneMatch: true });
       progress(`release ${plan.release.tag} → commit ${plan.release.tagCommitSha}; ${plan.targets.length} target(s)`);
     } catch (err) {
@@ -163,6 +171,8 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
         return result;
       });
       report = summarize(p, targets, meta, ledger);
+      // over time: what appeared or disappeared since the last run's audit (audit-history.ts)
+      if (audit) report = { ...report, audit: await recordAudit(ports.store, { runId, release: p.release.tag, createdAt: p.createdAt, findings: report.findings }, audit, progress) };
     }
   } finally {
     if (!options.workDir && !options.keepFiles) await rm(workDir, { recursive: true, force: true });

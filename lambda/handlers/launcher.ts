@@ -21,6 +21,8 @@ import type { Config } from '../core/config/schema';
 import { errorMessage, VerifierError } from '../core/errors';
 import type { FormatOps } from '../core/format-ops';
 import { newRunId, planRun, type RunPlan } from '../core/plan';
+import { auditForPlan } from '../core/audit';
+import { recordAudit } from '../core/audit-history';
 import type { Forge, Notifier, Release, Store } from '../core/ports';
 import type { Finding, Verdict } from '../core/findings';
 import { failedRunReport, runKeys } from '../core/summary';
@@ -108,7 +110,12 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
 
   const r = planned.release;
   let plan: RunPlan = { ...planned, runId: event.fresh ? newRunId(now) : await runIdForRelease(store, now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]) };
+  // the repository and forge audit (advisory NOTICEs, never throws): its findings join the plan's
+  const audited = await auditForPlan(forge, plan);
+  plan = { ...plan, findings: [...plan.findings, ...audited.findings] };
   const planCreated = await store.put(runKeys.plan(plan.runId), JSON.stringify(plan, null, 2), { ifNoneMatch: true });
+  // … and the audit block, with what changed since the last run, is stored with the run (runs/<id>/audit.json)
+  if (planCreated) await recordAudit(store, { runId: plan.runId, release: plan.release.tag, createdAt: plan.createdAt, findings: plan.findings }, audited.report, (line) => logger?.warn(line));
   if (!planCreated) {
     // Judge against the plan that was fixed first, never a newer forge answer.
     plan = (await readPlan(store, plan.runId)) ?? plan;

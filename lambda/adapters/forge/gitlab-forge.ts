@@ -33,10 +33,16 @@
 import { unlink } from 'node:fs/promises';
 import { Gitlab } from '@gitbeaker/rest';
 import { ForgeError } from '../../core/errors';
-import type { AccessLevel, AssetRequest, DownloadedFile, DownloadLimits, Forge, ForgeProtections, Release, ReleaseHistory, ReleaseLink } from '../../core/ports';
+import type { AccessLevel, AssetRequest, DownloadedFile, DownloadLimits, Forge, ForgeProtections, ForgeWritePaths, Release, ReleaseHistory, ReleaseLink, RepositoryTree, TreeLimits } from '../../core/ports';
 import { withDeadline } from './deadline';
 import { boundedRequesterFn } from './gitlab-requester';
 import {
+  DeployKeyJson,
+  DeployTokenJson,
+  JobTokenScopeJson,
+  ProjectSettingsJson,
+  PushRuleJson,
+  TreeEntryJson,
   PackageFileJson,
   PackageJson,
   parseGitlab,
@@ -47,6 +53,7 @@ import {
   ReleaseLinkJson,
   TagJson,
   isSaneTagName,
+  COMMIT_SHA,
 } from './gitlab-schemas';
 import { resolveRetryPolicy, type RetryPolicy } from './retry';
 import { parseHttpUrl, safeDownload } from './safe-download';
@@ -84,6 +91,9 @@ const HISTORY_RELEASE_PAGES = 5;
 const HISTORY_TAG_PAGES = 20;
 const PROTECTION_PAGES = 5;
 const MAX_PACKAGE_FILE_PAGES = 20;
+/** tree listing: 50 pages of 100 (the requester follows at most 64 pages per call) */
+const TREE_MAX_PAGES = 50;
+const WRITE_PATH_PAGES = 5;
 /** releases scanned (one request) for the newest one that is not upcoming */
 const LATEST_SCAN_PER_PAGE = 50;
 const LATEST_SCAN_PAGES = 1;
@@ -130,6 +140,7 @@ export class GitLabForge implements Forge {
   private readonly allowedAssetHosts: string[];
   private readonly retry: RetryPolicy;
   private readonly callTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
   private resolvedCloneUrl?: string;
 
   constructor(options: GitLabForgeOptions) {
@@ -141,6 +152,7 @@ export class GitLabForge implements Forge {
     this.allowedAssetHosts = options.allowedAssetHosts ?? [];
     this.retry = resolveRetryPolicy(options.retry);
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const requesterFn = boundedRequesterFn({
       origin: this.origin,
       retry: this.retry,
@@ -181,6 +193,18 @@ export class GitLabForge implements Forge {
 
   getProtections(): Promise<ForgeProtections> {
     return this.bounded('reading the protections', this.callTimeoutMs, () => this.readProtections());
+  }
+
+  readTree(commitSha: string, limits: TreeLimits): Promise<RepositoryTree> {
+    return this.bounded(`listing the tree at ${commitSha}`, this.callTimeoutMs, () => this.listTree(commitSha, limits));
+  }
+
+  readFile(commitSha: string, path: string, limits: Pick<TreeLimits, 'maxFileBytes'>): Promise<string> {
+    return this.bounded(`reading ${path} at ${commitSha}`, this.callTimeoutMs, () => this.rawFile(commitSha, path, limits.maxFileBytes));
+  }
+
+  getWritePaths(): Promise<ForgeWritePaths> {
+    return this.bounded('reading the write paths', this.callTimeoutMs, () => this.readWritePaths());
   }
 
   getHistory(): Promise<ReleaseHistory> {
@@ -266,6 +290,100 @@ export class GitLabForge implements Forge {
         allowForcePush: b.allow_force_push === true,
       })),
     };
+  }
+
+  // ───────────────────────────── audit (issue 11) ─────────────────────────────
+
+  /** The recursive tree at a commit, at most `maxEntries` entries (`complete` false past that). */
+  private async listTree(commitSha: string, limits: TreeLimits): Promise<RepositoryTree> {
+    if (!COMMIT_SHA.test(commitSha)) throw new ForgeError('bad-response', `not a commit SHA: ${commitSha}`);
+    const pages = Math.max(1, Math.min(TREE_MAX_PAGES, Math.ceil(limits.maxEntries / PER_PAGE)));
+    const page = await this.callExpanded(
+      `the tree at ${commitSha}`,
+      () => this.api.Repositories.allRepositoryTrees(this.project, { ref: commitSha, recursive: true, perPage: PER_PAGE, maxPages: pages, showExpanded: true }),
+      z.array(TreeEntryJson),
+    );
+    const entries = page.items.slice(0, limits.maxEntries).map((e) => ({ path: e.path, type: e.type, mode: e.mode ?? undefined }));
+    return { commitSha, entries, complete: !page.more && page.items.length <= limits.maxEntries };
+  }
+
+  /** One file's bytes at a commit through a requester bounded to `maxFileBytes`. */
+  private async rawFile(commitSha: string, path: string, maxFileBytes: number): Promise<string> {
+    if (!COMMIT_SHA.test(commitSha)) throw new ForgeError('bad-response', `not a commit SHA: ${commitSha}`);
+    const api = this.rawClient(maxFileBytes);
+    let body: unknown;
+    try {
+      body = await api.RepositoryFiles.showRaw(this.project, path, commitSha);
+    } catch (err) {
+      throw this.explain(err, `${path} not found at ${commitSha}`);
+    }
+    // the requester returns text for non-JSON answers; a JSON content type is parsed, give it back as text
+    if (typeof body === 'string') return body;
+    if (body === null || body === undefined) return '';
+    return JSON.stringify(body, null, 2);
+  }
+
+  private readonly rawClients = new Map<number, ApiClient>();
+  private rawClient(maxBytes: number): ApiClient {
+    let c = this.rawClients.get(maxBytes);
+    if (!c) {
+      const requesterFn = boundedRequesterFn({ origin: this.origin, retry: this.retry, requestTimeoutMs: this.requestTimeoutMs, maxResponseBytes: maxBytes });
+      const common = { host: this.baseUrl, requesterFn, queryTimeout: this.callTimeoutMs } as const;
+      c = (this.token ? new Gitlab({ ...common, token: this.token }) : new Gitlab(common)) as ApiClient;
+      this.rawClients.set(maxBytes, c);
+    }
+    return c;
+  }
+
+  /**
+   * Deploy keys, deploy tokens, job token scope, push rules and the release/package settings. Each
+   * part is read on its own: a 401/403 (the token lacks the role) makes that part unavailable with
+   * the permission it needs; a 404 on push rules means the tier has none.
+   */
+  private async readWritePaths(): Promise<ForgeWritePaths> {
+    const unavailable: ForgeWritePaths['unavailable'] = [];
+    const part = async <T>(what: string, permission: string, fn: () => Promise<T>, onNotFound?: () => T): Promise<T | null> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof ForgeError && err.kind === 'not-found' && onNotFound) return onNotFound();
+        if (err instanceof ForgeError && (err.kind === 'unauthorized' || err.kind === 'not-found')) {
+          unavailable.push({ what, permission, reason: err.userMessage });
+          return null;
+        }
+        throw err;
+      }
+    };
+    const MAINTAINER = 'a token of a Maintainer (read_api)';
+    const deployKeys = await part('deploy keys', MAINTAINER, async () => {
+      const page = await this.callExpanded('the deploy keys', () => this.api.DeployKeys.all({ projectId: this.project, perPage: PER_PAGE, maxPages: WRITE_PATH_PAGES, showExpanded: true }), z.array(DeployKeyJson));
+      if (page.more) throw new ForgeError('bad-response', `more than ${PER_PAGE * WRITE_PATH_PAGES} deploy keys; refusing a partial list`);
+      return page.items.map((k) => ({ id: k.id, title: k.title, canPush: k.can_push }));
+    });
+    const deployTokens = await part('deploy tokens', MAINTAINER, async () => {
+      const page = await this.callExpanded('the deploy tokens', () => this.api.DeployTokens.all({ projectId: this.project, perPage: PER_PAGE, maxPages: WRITE_PATH_PAGES, showExpanded: true }), z.array(DeployTokenJson));
+      if (page.more) throw new ForgeError('bad-response', `more than ${PER_PAGE * WRITE_PATH_PAGES} deploy tokens; refusing a partial list`);
+      return page.items.map((t) => ({ id: t.id, name: t.name, scopes: t.scopes, active: t.revoked !== true && t.expired !== true }));
+    });
+    const jobTokenInboundLimited = await part('job token scope', MAINTAINER, async () => {
+      const scope = await this.call('the job token scope', () => this.api.ProjectJobTokenScopes.show(this.project), JobTokenScopeJson, { notFound: 'job token scope not found' });
+      return scope.inbound_enabled;
+    });
+    const pushRules = await part(
+      'push rules',
+      MAINTAINER,
+      async (): Promise<ForgeWritePaths['pushRules']> => {
+        const rule = await this.call('the push rules', () => this.api.ProjectPushRules.show(this.project), PushRuleJson, { notFound: 'push rules not found' });
+        // Premium with no push rule configured: tags may be deleted
+        return { denyDeleteTag: rule?.deny_delete_tag === true };
+      },
+      (): ForgeWritePaths['pushRules'] => 'absent',
+    );
+    const settings = await part('release and package settings', 'read_api', async () => {
+      const p = await this.call(`project ${this.project}`, () => this.api.Projects.show(this.project), ProjectSettingsJson, { notFound: `project ${this.project} not found` });
+      return { releasesAccessLevel: p.releases_access_level ?? undefined, packagesEnabled: p.packages_enabled ?? undefined, packageRegistryAccessLevel: p.package_registry_access_level ?? undefined };
+    });
+    return { deployKeys, deployTokens, jobTokenInboundLimited, pushRules, settings, unavailable };
   }
 
   /**

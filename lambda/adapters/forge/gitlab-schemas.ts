@@ -123,3 +123,49 @@ export function parseGitlab<S extends z.ZodType>(schema: S, value: unknown, what
     .join('; ');
   throw new ForgeError('bad-response', `GitLab answered ${what} with an unexpected shape (${issues})`, { url, cause: result.error });
 }
+
+// ───────── repository and write paths, for the audit (issue 11) ─────────
+
+/** `GET /projects/:id/repository/tree` entries */
+export const TreeEntryJson = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['blob', 'tree', 'commit']),
+  path: z.string().min(1).max(4096),
+  mode: z.string().nullish(),
+});
+
+/** `GET /projects/:id/deploy_keys` */
+export const DeployKeyJson = z.object({
+  id: z.number().int(),
+  title: z.string(),
+  can_push: z.boolean(),
+  created_at: z.string().nullish(),
+  expires_at: z.string().nullish(),
+  fingerprint: z.string().nullish(),
+});
+
+/** `GET /projects/:id/deploy_tokens` */
+export const DeployTokenJson = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  username: z.string().nullish(),
+  expires_at: z.string().nullish(),
+  revoked: z.boolean().nullish(),
+  expired: z.boolean().nullish(),
+  scopes: z.array(z.string()).default([]),
+});
+
+/** `GET /projects/:id/job_token_scope` */
+export const JobTokenScopeJson = z.object({ inbound_enabled: z.boolean(), outbound_enabled: z.boolean().nullish() });
+
+/** `GET /projects/:id/push_rule` (Premium and Ultimate; `null` when the project has none) */
+export const PushRuleJson = z.object({ id: z.number().int(), project_id: z.number().int().nullish(), deny_delete_tag: z.boolean().nullish() }).nullable();
+
+/** the release and package settings of `GET /projects/:id` */
+export const ProjectSettingsJson = z.object({
+  id: z.number().int().positive(),
+  releases_access_level: z.string().nullish(),
+  packages_enabled: z.boolean().nullish(),
+  package_registry_access_level: z.string().nullish(),
+});

@@ -16,7 +16,7 @@ import { isScriptFile, scriptHits } from './scripts';
 import { toolchainHits } from './toolchain';
 import type { HygieneHit, TreeReader } from './types';
 
-export const DEFAULT_TREE_LIMITS: TreeLimits = { maxEntries: 20_000, maxFiles: 200, maxFileBytes: 1024 * 1024, maxTotalBytes: 16 * 1024 * 1024 };
+export const DEFAULT_TREE_LIMITS: TreeLimits = { maxEntries: 5_000, maxFiles: 200, maxFileBytes: 1024 * 1024, maxTotalBytes: 16 * 1024 * 1024 };
 
 export type RuleFamily = 'dockerfile' | 'gitlab-ci' | 'cargo' | 'cargo-lock' | 'npm' | 'npm-lock' | 'toolchain' | 'apt' | 'script';
 
