@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import type { ComparisonReport, Difference } from '../../core/report';
 import type { Comparer, CompareContext } from '../types';
 import type { Digest } from '../digest';
-import { pairPass, type PassResult } from './pair-pass';
+import { pairPass, type HashJob } from './pair-pass';
 import { RangeCollector, collectDifferences, describeRange, regionNames, type Range, type Region } from './regions';
 import { describeLayout } from './layout';
 
@@ -34,6 +34,8 @@ export interface BytesOptions {
   chunkSize?: number;
   /** hash in worker threads (default: when a file is at least parallelPolicy.minBytes) */
   parallel?: boolean;
+  /** SHA-256s the caller already has (computed while downloading): not hashed again, only compared */
+  knownSha256?: [string | undefined, string | undefined];
 }
 
 /**
@@ -43,12 +45,13 @@ export interface BytesOptions {
 export async function compareBytes(publishedPath: string, rebuiltPath: string, options: BytesOptions = {}): Promise<BytesReport> {
   const collector = new RangeCollector(options.maxRanges ?? 20, options.mergeGap ?? 64);
   let sameSoFar = true;
+  const known = options.knownSha256 ?? [undefined, undefined];
+  const jobs: HashJob[] = [];
+  if (!known[0]) jobs.push({ side: 0, algorithm: 'sha256' });
+  if (!known[1]) jobs.push({ side: 1, algorithm: 'sha256' });
   const pass = await pairPass(
     [publishedPath, rebuiltPath],
-    [
-      { side: 0, algorithm: 'sha256' },
-      { side: 1, algorithm: 'sha256' },
-    ],
+    jobs,
     (ca, cb, offset) => {
       // both chunks start at `offset`; only the common part is compared (sizes are compared at the end)
       if (!ca || !cb || collector.truncated) return;
@@ -61,14 +64,19 @@ export async function compareBytes(publishedPath: string, rebuiltPath: string, o
     },
     { chunkSize: options.chunkSize, parallel: options.parallel },
   );
-  return explain(publishedPath, rebuiltPath, pass, sameSoFar, collector);
+  const digests = [...pass.digests];
+  const published: Digest = { sha256: known[0] ?? digests.shift()!.toString('hex'), size: pass.sizes[0] };
+  const rebuilt: Digest = { sha256: known[1] ?? digests.shift()!.toString('hex'), size: pass.sizes[1] };
+  return explain(publishedPath, rebuiltPath, published, rebuilt, sameSoFar, collector);
 }
 
-async function explain(publishedPath: string, rebuiltPath: string, pass: PassResult, sameSoFar: boolean, collector: RangeCollector): Promise<BytesReport> {
-  const published: Digest = { sha256: pass.digests[0]!.toString('hex'), size: pass.sizes[0] };
-  const rebuilt: Digest = { sha256: pass.digests[1]!.toString('hex'), size: pass.sizes[1] };
+async function explain(publishedPath: string, rebuiltPath: string, published: Digest, rebuilt: Digest, sameSoFar: boolean, collector: RangeCollector): Promise<BytesReport> {
   const match = sameSoFar && published.size === rebuilt.size;
   const report: BytesReport = { method: 'bytes', match, differences: [], details: { published, rebuilt } };
+  if (match && published.sha256 !== rebuilt.sha256) {
+    // equal bytes under different (caller-known) digests: a file changed since it was digested
+    throw new Error('files changed since their digests were computed');
+  }
   if (match) return report;
   if (published.sha256 === rebuilt.sha256 && published.size === rebuilt.size) {
     // impossible unless a file changed while it was read; never call that a match

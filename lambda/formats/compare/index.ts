@@ -18,13 +18,14 @@ import { stat } from 'node:fs/promises';
 import type { ComparisonReport } from '../../core/report';
 import { FormatError } from '../../core/errors';
 import type { Comparer, CompareContext } from '../types';
-import { hashFile, type Digest } from '../digest';
+import type { Digest } from '../digest';
+import { pairPass, type HashJob } from './pair-pass';
 import { bytesComparer, compareBytes } from './bytes';
 import { readHead } from './read-at';
 import { withTextDiff } from './text-diff';
 import { machoComparer } from '../macho/compare';
 import { archiveComparer } from '../archive/compare';
-import { peComparer } from '../pe/compare';
+import { comparePeOnce, peComparer } from '../pe/compare';
 import { msiComparer } from '../msi/compare';
 
 export type CompareOptions = CompareContext & { method?: 'auto' | 'bytes' };
@@ -55,33 +56,64 @@ function safeDetect(c: Comparer, head: Uint8Array): boolean {
   }
 }
 
-async function digestOf(path: string, known: string | undefined): Promise<Digest> {
-  if (known) return { sha256: known, size: (await stat(path)).size };
-  return hashFile(path);
+/**
+ * Both files' SHA-256 in one parallel pass (pair-pass.ts), skipping any the caller already has
+ * (the checker digests while downloading).
+ */
+async function digestsOf(paths: [string, string], known: [string | undefined, string | undefined]): Promise<{ published: Digest; rebuilt: Digest }> {
+  const jobs: HashJob[] = [];
+  if (!known[0]) jobs.push({ side: 0, algorithm: 'sha256' });
+  if (!known[1]) jobs.push({ side: 1, algorithm: 'sha256' });
+  if (jobs.length === 0) {
+    const [a, b] = await Promise.all(paths.map((p) => stat(p)));
+    return { published: { sha256: known[0]!, size: a!.size }, rebuilt: { sha256: known[1]!, size: b!.size } };
+  }
+  const r = await pairPass(paths, jobs, () => undefined);
+  const d = [...r.digests];
+  return {
+    published: { sha256: known[0] ?? d.shift()!.toString('hex'), size: r.sizes[0] },
+    rebuilt: { sha256: known[1] ?? d.shift()!.toString('hex'), size: r.sizes[1] },
+  };
 }
 
 /** A byte comparison; when top-level files differ and both are text, the first difference carries a
  * bounded unified diff (archive members get theirs from the archive comparer, under their own name). */
-async function compareBytesWithText(publishedPath: string, rebuiltPath: string, depth = 0): Promise<ComparisonReport> {
-  const report = await compareBytes(publishedPath, rebuiltPath);
-  if (!report.match && depth === 0 && report.differences[0]) await withTextDiff(report.differences[0], publishedPath, rebuiltPath, 'file');
+async function compareBytesWithText(publishedPath: string, rebuiltPath: string, options: CompareOptions): Promise<ComparisonReport> {
+  const report = await compareBytes(publishedPath, rebuiltPath, { knownSha256: [options.publishedSha256, options.rebuiltSha256] });
+  if (!report.match && (options.depth ?? 0) === 0 && report.differences[0]) await withTextDiff(report.differences[0], publishedPath, rebuiltPath, 'file');
   return report;
 }
 
 export async function compareArtifacts(publishedPath: string, rebuiltPath: string, options: CompareOptions = {}): Promise<ComparisonReport> {
-  if (options.method === 'bytes') return compareBytesWithText(publishedPath, rebuiltPath, options.depth);
+  if (options.method === 'bytes') return compareBytesWithText(publishedPath, rebuiltPath, options);
 
   const [pHead, rHead] = await Promise.all([readHead(publishedPath, HEAD_BYTES), readHead(rebuiltPath, HEAD_BYTES)]);
   const list = formatComparers();
   const comparer = comparerFor(pHead, list);
-  if (comparer === bytesComparer) return compareBytesWithText(publishedPath, rebuiltPath, options.depth);
+  if (comparer === bytesComparer) return compareBytesWithText(publishedPath, rebuiltPath, options);
 
-  const [published, rebuilt] = await Promise.all([digestOf(publishedPath, options.publishedSha256), digestOf(rebuiltPath, options.rebuiltSha256)]);
-  const digests = { published, rebuilt };
+  const paths: [string, string] = [publishedPath, rebuiltPath];
+  const rebuiltSameKind = safeDetect(comparer, rHead);
+  const bothKnown = !!options.publishedSha256 && !!options.rebuiltSha256;
+  // PE: one read per file gives the digests, the Authenticode digest and the diff (pe/compare.ts)
+  const onePass = comparer === peComparer && rebuiltSameKind && !bothKnown;
+  let digests: { published: Digest; rebuilt: Digest };
+  let peResult: Awaited<ReturnType<typeof comparePeOnce>> | undefined;
+  if (onePass) {
+    try {
+      peResult = await comparePeOnce(publishedPath, rebuiltPath, options);
+    } catch (err) {
+      if (!(err instanceof FormatError)) throw err;
+      // refused layout: the digests still decide identity, then the reason is the mismatch
+      peResult = { ...(await digestsOf(paths, [options.publishedSha256, options.rebuiltSha256])), report: { method: comparer.method, match: false, differences: [{ where: 'format', detail: err.userMessage }] } };
+    }
+    digests = { published: peResult.published, rebuilt: peResult.rebuilt };
+  } else digests = await digestsOf(paths, [options.publishedSha256, options.rebuiltSha256]);
+  const { published, rebuilt } = digests;
   if (published.sha256 === rebuilt.sha256 && published.size === rebuilt.size) {
     return { method: comparer.method, match: true, differences: [], details: { ...digests, identical: true } };
   }
-  if (!safeDetect(comparer, rHead)) {
+  if (!rebuiltSameKind) {
     const rebuiltKind = comparerFor(rHead, list).method;
     return {
       method: comparer.method,
@@ -93,7 +125,7 @@ export async function compareArtifacts(publishedPath: string, rebuiltPath: strin
 
   let report: ComparisonReport;
   try {
-    report = await comparer.compare(publishedPath, rebuiltPath, options);
+    report = peResult ? peResult.report : await comparer.compare(publishedPath, rebuiltPath, options);
   } catch (err) {
     if (!(err instanceof FormatError)) throw err;
     report = { method: comparer.method, match: false, differences: [{ where: 'format', detail: err.userMessage }] };

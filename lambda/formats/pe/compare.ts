@@ -13,12 +13,13 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ComparisonReport, Difference } from '../../core/report';
-import { errorMessage } from '../../core/errors';
+import { errorMessage, FormatError } from '../../core/errors';
 import type { Comparer, CompareContext } from '../types';
 import { OID } from '../authenticode/oids';
 import { parseAuthenticodePkcs7 } from '../authenticode/pkcs7';
-import { computeAuthenticodeDigest, readCertificateTable, type AuthenticodeHash, type CertificateTable } from './authenticode-digest';
-import { forEachChunkPair } from './chunks';
+import type { Digest } from '../digest';
+import { pairPass, PASS_CHUNK, type HashJob } from '../compare/pair-pass';
+import { computeAuthenticodeDigest, digestedRanges, readCertificateTable, type AuthenticodeHash, type CertificateTable } from './authenticode-digest';
 import { looksLikePe, parsePe, peRegions, splitByRegion, type PeLayout, type PeRegion } from './parse';
 
 /** How many differing ranges a report lists. */
@@ -64,12 +65,33 @@ function isIo(err: unknown): boolean {
   return typeof (err as { syscall?: unknown })?.syscall === 'string';
 }
 
-export async function comparePe(publishedPath: string, rebuiltPath: string, _context: CompareContext = {}): Promise<ComparisonReport> {
+/** The report, and both files' SHA-256 from the same read (or the caller's, when it knew them). */
+export interface PeComparison {
+  report: ComparisonReport;
+  published: Digest;
+  rebuilt: Digest;
+}
+
+export async function comparePe(publishedPath: string, rebuiltPath: string, context: CompareContext = {}): Promise<ComparisonReport> {
+  return (await comparePeOnce(publishedPath, rebuiltPath, context)).report;
+}
+
+/**
+ * One read per file (issue 14): the headers and the certificate table are read first (a few KiB),
+ * then one pass over both files computes their SHA-256s (unless the caller knows them), the
+ * rebuild's Authenticode digest and the masked byte diff, hashes in worker threads.
+ *
+ * The release's own Authenticode digest is not hashed when the diff proves it equal to the rebuild's:
+ * same masked bytes up to the signature, the release's extra bytes the zero padding the rebuild's
+ * digest adds virtually (or both signed at the same offset). Otherwise — a mismatch anyway — it is
+ * computed in a second read, so the report says whether the release was modified after signing.
+ */
+export async function comparePeOnce(publishedPath: string, rebuiltPath: string, context: CompareContext = {}): Promise<PeComparison> {
   const pub = await openSide(publishedPath);
   try {
     const reb = await openSide(rebuiltPath);
     try {
-      return await compareSides(pub, reb);
+      return await compareSides(pub, reb, [publishedPath, rebuiltPath], context);
     } finally {
       await reb.fh.close();
     }
@@ -85,19 +107,47 @@ function masksOf(layout: PeLayout | undefined): Array<[number, number]> {
   return m;
 }
 
-async function compareSides(pub: Side, reb: Side): Promise<ComparisonReport> {
+interface DiffPlan {
+  pubLength: number;
+  rebLength: number;
+  masksPub: Array<[number, number]>;
+  masksReb: Array<[number, number]>;
+  regions: PeRegion[];
+}
+
+async function compareSides(pub: Side, reb: Side, paths: [string, string], context: CompareContext): Promise<PeComparison> {
   const differences: Difference[] = [];
   const details: Record<string, unknown> = { published: { size: pub.size }, rebuilt: { size: reb.size } };
-  const report = (): ComparisonReport => ({ method: 'authenticode', match: differences.length === 0, differences, details });
+  let plan: DiffPlan | undefined;
+  let authJob: HashJob | undefined;
+  /** runs the one pass: digests, the planned diff and the Authenticode job */
+  const pass = async () => {
+    const jobs: HashJob[] = [];
+    if (!context.publishedSha256) jobs.push({ side: 0, algorithm: 'sha256' });
+    if (!context.rebuiltSha256) jobs.push({ side: 1, algorithm: 'sha256' });
+    if (authJob) jobs.push(authJob);
+    const diff = plan ? new MaskedDiff(plan) : undefined;
+    const r = await pairPass(paths, jobs, (a, b, at) => diff?.onPair(a, b, at));
+    const digests = [...r.digests];
+    const published: Digest = { sha256: context.publishedSha256 ?? digests.shift()!.toString('hex'), size: r.sizes[0] };
+    const rebuilt: Digest = { sha256: context.rebuiltSha256 ?? digests.shift()!.toString('hex'), size: r.sizes[1] };
+    return { published, rebuilt, auth: authJob ? digests.shift() : undefined, diff: diff?.result() ?? [] };
+  };
+  const done = (p: Awaited<ReturnType<typeof pass>>): PeComparison => ({
+    report: { method: 'authenticode', match: differences.length === 0, differences, details },
+    published: p.published,
+    rebuilt: p.rebuilt,
+  });
 
   // Not a parseable PE on one side: say so, and explain with a plain byte comparison.
   if (!pub.layout || !reb.layout) {
     if (pub.layoutError) differences.push({ where: 'published file', detail: `not a valid PE: ${pub.layoutError}` });
     if (reb.layoutError) differences.push({ where: 'rebuilt file', detail: `not a valid PE: ${reb.layoutError}` });
-    const plain = await diffBytes(pub, reb, pub.size, reb.size, [], [], pub.layout ? peRegions(pub.layout) : []);
-    if (plain.length === 0 && pub.size === reb.size) differences.length = 0; // identical bytes match whatever they are
-    else differences.push(...plain);
-    return report();
+    plan = { pubLength: pub.size, rebLength: reb.size, masksPub: [], masksReb: [], regions: pub.layout ? peRegions(pub.layout) : [] };
+    const r = await pass();
+    if (r.diff.length === 0 && pub.size === reb.size) differences.length = 0; // identical bytes match whatever they are
+    else differences.push(...r.diff);
+    return done(r);
   }
   if (pub.tableError) differences.push({ where: 'certificate table', detail: `published signature is malformed: ${pub.tableError}` });
   if (reb.tableError) differences.push({ where: 'certificate table (rebuilt)', detail: `rebuilt certificate table is malformed: ${reb.tableError}` });
@@ -108,20 +158,26 @@ async function compareSides(pub: Side, reb: Side): Promise<ComparisonReport> {
   Object.assign(details.rebuilt as object, { signed: rebSigned });
 
   if (pub.tableError || reb.tableError) {
-    differences.push(...(await diffBytes(pub, reb, pub.size, reb.size, masksOf(pub.layout), masksOf(reb.layout), pubRegions)));
-    return report();
+    plan = { pubLength: pub.size, rebLength: reb.size, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
+    const r = await pass();
+    differences.push(...r.diff);
+    return done(r);
   }
 
   if (!pubSigned && !rebSigned) {
     details.mode = 'both unsigned: byte equality';
-    differences.push(...(await diffBytes(pub, reb, pub.size, reb.size, [], [], pubRegions)));
-    return report();
+    plan = { pubLength: pub.size, rebLength: reb.size, masksPub: [], masksReb: [], regions: pubRegions };
+    const r = await pass();
+    differences.push(...r.diff);
+    return done(r);
   }
   if (!pubSigned && rebSigned) {
     details.mode = 'rebuild signed, release unsigned';
     differences.push({ where: 'certificate table', rebuiltRange: [reb.table!.offset, reb.size], detail: 'the rebuild carries an Authenticode signature, the release does not' });
-    differences.push(...(await diffBytes(pub, reb, pub.size, reb.table!.offset, masksOf(pub.layout), masksOf(reb.layout), pubRegions)));
-    return report();
+    plan = { pubLength: pub.size, rebLength: reb.table!.offset, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
+    const r = await pass();
+    differences.push(...r.diff);
+    return done(r);
   }
 
   // The release is signed: the signed digest, and the bytes outside the signature.
@@ -135,8 +191,41 @@ async function compareSides(pub: Side, reb: Side): Promise<ComparisonReport> {
   } catch (err) {
     differences.push({ where: 'certificate table', publishedRange: [table.offset, pub.size], detail: `published signature is malformed: ${errorMessage(err)}` });
   }
-  const pubDigest = (await computeAuthenticodeDigest(pub.fh, pub.layout, [algorithm]))[algorithm];
-  const rebDigest = (await computeAuthenticodeDigest(reb.fh, reb.layout, [algorithm]))[algorithm];
+  digestedRanges(pub.layout); // a crafted layout is refused here (FormatError), before any hashing
+  const rebRanges = digestedRanges(reb.layout);
+  authJob = { side: 1, algorithm, ranges: rebRanges.ranges, zeroPad: rebRanges.zeroPad };
+
+  const pubEnd = table.offset;
+  // The rebuild's image data: all of it when unsigned; the part before its own table when signed.
+  const rebEnd = rebSigned ? reb.table!.offset : reb.size;
+  const common = Math.min(pubEnd, rebEnd);
+  // Bytes before the signature, masked fields aside; then the padding must be zeros.
+  plan = { pubLength: common, rebLength: common, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
+  const r = await pass();
+  const rebDigest = r.auth!;
+
+  const tail: Difference[] = [];
+  let paddingZero = true;
+  if (!rebSigned && pubEnd > rebEnd && pubEnd - rebEnd < 8) {
+    const pad = Buffer.alloc(pubEnd - rebEnd);
+    await pub.fh.read(pad, 0, pad.length, rebEnd);
+    paddingZero = !pad.some((b) => b !== 0);
+    if (!paddingZero) tail.push({ where: 'padding before the certificate table', publishedRange: [rebEnd, pubEnd], detail: 'padding bytes are not zero' });
+  } else if (pubEnd !== rebEnd) {
+    const [longer, from, to, side] = pubEnd > rebEnd ? ['published', rebEnd, pubEnd, 'publishedRange'] as const : ['rebuilt', pubEnd, rebEnd, 'rebuiltRange'] as const;
+    const regions = longer === 'published' ? pubRegions : peRegions(reb.layout);
+    for (const part of splitByRegion(regions, from, to).slice(0, MAX_LISTED_RANGES)) {
+      tail.push({ where: part.name, [side]: [part.start, part.end], detail: `${part.end - part.start} bytes only in the ${longer} file` });
+    }
+  }
+  const sameDigestedBytes =
+    r.diff.length === 0 &&
+    paddingZero &&
+    pub.layout.checksumOffset === reb.layout.checksumOffset &&
+    pub.layout.certDirOffset === reb.layout.certDirOffset &&
+    (rebSigned ? pubEnd === rebEnd : pubEnd === Math.ceil(rebEnd / 8) * 8);
+  const pubDigest = sameDigestedBytes ? rebDigest : (await computeAuthenticodeDigest(pub.fh, pub.layout, [algorithm]))[algorithm];
+
   Object.assign(details.published as object, { digestAlgorithm: algorithm, signedDigest: signedDigest?.toString('hex'), computedDigest: pubDigest.toString('hex') });
   Object.assign(details.rebuilt as object, { computedDigest: rebDigest.toString('hex') });
   if (signedDigest && !signedDigest.equals(rebDigest)) {
@@ -145,10 +234,6 @@ async function compareSides(pub: Side, reb: Side): Promise<ComparisonReport> {
   if (signedDigest && !signedDigest.equals(pubDigest)) {
     differences.push({ where: 'authenticode digest (published)', detail: `the release was modified after signing: its digest is ${pubDigest.toString('hex')}` });
   }
-
-  const pubEnd = table.offset;
-  // The rebuild's image data: all of it when unsigned; the part before its own table when signed.
-  const rebEnd = rebSigned ? reb.table!.offset : reb.size;
   details.mode = rebSigned ? 'both signed: compare outside the signatures' : 'release signed, rebuild unsigned';
   if (!rebSigned) {
     const expected = Math.ceil(rebEnd / 8) * 8;
@@ -161,51 +246,34 @@ async function compareSides(pub: Side, reb: Side): Promise<ComparisonReport> {
       });
     }
   }
-  // Bytes before the signature, masked fields aside; then the padding must be zeros.
-  differences.push(...(await diffBytes(pub, reb, Math.min(pubEnd, rebEnd), Math.min(pubEnd, rebEnd), masksOf(pub.layout), masksOf(reb.layout), pubRegions)));
-  if (!rebSigned && pubEnd > rebEnd && pubEnd - rebEnd < 8) {
-    const pad = Buffer.alloc(pubEnd - rebEnd);
-    await pub.fh.read(pad, 0, pad.length, rebEnd);
-    if (pad.some((b) => b !== 0)) differences.push({ where: 'padding before the certificate table', publishedRange: [rebEnd, pubEnd], detail: 'padding bytes are not zero' });
-  } else if (pubEnd !== rebEnd) {
-    const [longer, from, to, side] = pubEnd > rebEnd ? ['published', rebEnd, pubEnd, 'publishedRange'] as const : ['rebuilt', pubEnd, rebEnd, 'rebuiltRange'] as const;
-    const regions = longer === 'published' ? pubRegions : peRegions(reb.layout);
-    for (const r of splitByRegion(regions, from, to).slice(0, MAX_LISTED_RANGES)) {
-      differences.push({ where: r.name, [side]: [r.start, r.end], detail: `${r.end - r.start} bytes only in the ${longer} file` });
-    }
-  }
-  return report();
+  differences.push(...r.diff, ...tail);
+  return done(r);
 }
 
 /**
- * Streams both files over [0, min(lengths)) and returns the first differing ranges, named by the
- * published file's regions; bytes in `masks` are ignored. A length difference is reported too.
+ * The first differing ranges of two files over [0, min(lengths)), fed chunk pairs at equal offsets,
+ * named by the published file's regions; bytes in the masks are ignored. A length difference is
+ * reported too.
  */
-async function diffBytes(
-  pub: Side,
-  reb: Side,
-  pubLength: number,
-  rebLength: number,
-  masksPub: Array<[number, number]>,
-  masksReb: Array<[number, number]>,
-  regions: PeRegion[],
-): Promise<Difference[]> {
-  const ranges: Array<[number, number]> = [];
-  let moreChunks = 0;
-  const common = Math.min(pubLength, rebLength);
-  const zeroMasks = (buf: Buffer, at: number, masks: Array<[number, number]>) => {
-    for (const [s, e] of masks) {
-      const from = Math.max(s, at) - at;
-      const to = Math.min(e, at + buf.length) - at;
-      if (to > from) buf.fill(0, from, to);
-    }
-  };
-  await forEachChunkPair(pub.fh, 0, reb.fh, 0, common, (a, b, at) => {
-    zeroMasks(a, at, masksPub);
-    zeroMasks(b, at, masksReb);
+class MaskedDiff {
+  private readonly ranges: Array<[number, number]> = [];
+  private moreChunks = 0;
+  private readonly common: number;
+  constructor(private readonly plan: DiffPlan) {
+    this.common = Math.min(plan.pubLength, plan.rebLength);
+  }
+
+  onPair(pa: Buffer | undefined, pb: Buffer | undefined, at: number): void {
+    if (at >= this.common) return;
+    if (!pa || !pb) throw new FormatError('file', `file ended at ${at}`);
+    const n = Math.min(pa.length, pb.length, this.common - at);
+    if (n < Math.min(PASS_CHUNK, this.common - at)) throw new FormatError('file', `file ended at ${at + n}`);
+    const a = masked(pa.subarray(0, n), at, this.plan.masksPub);
+    const b = masked(pb.subarray(0, n), at, this.plan.masksReb);
     if (a.equals(b)) return;
+    const ranges = this.ranges;
     if (ranges.length >= MAX_LISTED_RANGES) {
-      moreChunks++;
+      this.moreChunks++;
       return;
     }
     for (let i = 0; i < a.length; i++) {
@@ -215,25 +283,43 @@ async function diffBytes(
       if (last && pos - last[1] < MERGE_GAP) last[1] = pos + 1;
       else if (ranges.length < MAX_LISTED_RANGES) ranges.push([pos, pos + 1]);
       else {
-        moreChunks++;
+        this.moreChunks++;
         break;
       }
     }
-  });
-  const out: Difference[] = [];
-  for (const [s, e] of ranges) {
-    for (const r of splitByRegion(regions, s, e, 'bytes')) {
-      out.push({ where: r.name, publishedRange: [r.start, r.end], rebuiltRange: [r.start, r.end], detail: `${r.end - r.start} bytes differ` });
-    }
   }
-  if (moreChunks > 0) out.push({ where: 'further differences', detail: `more differing bytes in ${moreChunks} further chunk(s) not listed` });
-  if (pubLength !== rebLength) {
-    out.push({
-      where: 'file size',
-      publishedRange: [common, pubLength],
-      rebuiltRange: [common, rebLength],
-      detail: `compared part is ${pubLength} bytes published vs ${rebLength} bytes rebuilt`,
-    });
+
+  result(): Difference[] {
+    const { pubLength, rebLength, regions } = this.plan;
+    const out: Difference[] = [];
+    for (const [s, e] of this.ranges) {
+      for (const r of splitByRegion(regions, s, e, 'bytes')) {
+        out.push({ where: r.name, publishedRange: [r.start, r.end], rebuiltRange: [r.start, r.end], detail: `${r.end - r.start} bytes differ` });
+      }
+    }
+    if (this.moreChunks > 0) out.push({ where: 'further differences', detail: `more differing bytes in ${this.moreChunks} further chunk(s) not listed` });
+    if (pubLength !== rebLength) {
+      out.push({
+        where: 'file size',
+        publishedRange: [this.common, pubLength],
+        rebuiltRange: [this.common, rebLength],
+        detail: `compared part is ${pubLength} bytes published vs ${rebLength} bytes rebuilt`,
+      });
+    }
+    return out;
+  }
+}
+
+/** `buf` (at file offset `at`) with the masked bytes zeroed — a copy when a mask falls in it (the pass's buffers are shared with the hash workers). */
+function masked(buf: Buffer, at: number, masks: Array<[number, number]>): Buffer {
+  let out = buf;
+  for (const [s, e] of masks) {
+    const from = Math.max(s, at) - at;
+    const to = Math.min(e, at + buf.length) - at;
+    if (to > from) {
+      if (out === buf) out = Buffer.from(buf);
+      out.fill(0, from, to);
+    }
   }
   return out;
 }
