@@ -14,6 +14,7 @@ import { stableJson, statementSubjects } from '../../lambda/core/attestation';
 import { parseConfig } from '../../lambda/core/config/load';
 import type { BuildResult, Builder, Forge, Release } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
+import { renderHtml } from '../../lambda/core/render-html';
 import { runVerification } from '../../lambda/core/run-local';
 import { runKeys } from '../../lambda/core/summary';
 import { configurationDigest, policyRef, resourceUriOf, VERIFIER_ID, VSA_PREDICATE_TYPE, vsaBytes, vsaKeys, vsaStatement } from '../../lambda/core/vsa';
@@ -80,6 +81,11 @@ describe('VSA statement', () => {
     expect(policyRef(a)).toEqual({ uri: `urn:release-verifier:configuration:sha256:${configurationDigest(a)}`, sha256: configurationDigest(a) });
     expect(policyRef(a, 'file:///x.yaml').uri).toBe('file:///x.yaml');
     expect(() => vsaStatement(report('VERIFIED'), { uri: 'x', sha256: 'nope' })).toThrow(/64 hex/);
+  });
+
+  it('the HTML report links the VSA record next to the run (signed in AWS, unsigned locally)', () => {
+    expect(renderHtml(report('VERIFIED'))).toContain('href="vsa.dsse.json"');
+    expect(renderHtml(report('VERIFIED', { mode: 'local' }))).toContain('href="vsa.intoto.json"');
   });
 
   it('bytes are canonical and share the detailed statement\'s subjects', () => {

@@ -8,6 +8,7 @@
  * Run ids are checked against RUN_ID_PATTERN before they become a path.
  */
 import { attestationKeys } from '../attestation';
+import { vsaKeys } from '../vsa';
 import { RUN_ID_PATTERN } from '../plan';
 import type { Finding } from '../findings';
 import type { RunReport } from '../report';
@@ -66,6 +67,7 @@ export function reportLinks(report: RunReport, options: LinkOptions): string {
     items.push(recordLink('summary.json', runKeys.summary(id), 'summary.json', options));
     if (report.release) items.push(recordLink('plan.json', runKeys.plan(id), 'plan.json', options));
     items.push(recordLink(report.mode === 'aws' ? 'attestation.dsse.json' : 'attestation.intoto.json', report.mode === 'aws' ? attestationKeys.envelope(id) : attestationKeys.statement(id), report.mode === 'aws' ? 'attestation (when signed)' : 'attestation', options));
+    items.push(recordLink(report.mode === 'aws' ? 'vsa.dsse.json' : 'vsa.intoto.json', report.mode === 'aws' ? vsaKeys.envelope(id) : vsaKeys.statement(id), report.mode === 'aws' ? 'SLSA VSA (when signed)' : 'SLSA VSA', options));
     items.push(`${recordLink('../index.html', 'runs/index.html', 'run history', options)}${report.release ? ` (${relLink(`../index.html#${releaseAnchor(report.release.tag)}`, `timeline of ${report.release.tag}`)})` : ''}`);
   }
   return `<ul class="links">${items.map((i) => `<li>${i}</li>`).join('')}</ul>`;
