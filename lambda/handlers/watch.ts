@@ -19,6 +19,7 @@
  * Reads: runs/index.json (the run history; derived from the summaries) and watch/state.json.
  * Writes: watch/state.json, only when something changed (an outage began or ended, a run started).
  */
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -135,6 +136,17 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
 
 // ───────────────────────── Lambda wiring ─────────────────────────
 
+/**
+ * startRun on the launcher: an asynchronous invoke ('Event') with `{source:'watch', tag}`, which
+ * Lambda queues (202), retries and dead-letters like a schedule delivery. Anything but 202 throws.
+ */
+export function launcherInvoker(lambda: LambdaClient, functionName: string): (tag: string) => Promise<void> {
+  return async (tag) => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ source: 'watch', tag })) }));
+    if (out.StatusCode !== 202) throw new Error(`the launcher was not queued (status ${out.StatusCode ?? 'none'}${out.FunctionError ? `, ${out.FunctionError}` : ''})`);
+  };
+}
+
 /** the one GitLab lookup's deadline (the function's timeout is 2 minutes: lib/constructs/watch-schedule.ts) */
 export const FORGE_CALL_TIMEOUT_MS = 60_000;
 
@@ -142,7 +154,7 @@ let wired: { deps: WatchDeps; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { GitLabForge }, { LambdaClient, InvokeCommand }] = await Promise.all([
+  const [{ loadRuntimeConfig, powertools, requireEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { GitLabForge }, { LambdaClient }] = await Promise.all([
     import('./runtime'),
     import('../adapters/store/s3-store'),
     import('../adapters/notifier/sns-notifier'),
@@ -153,19 +165,13 @@ async function wire() {
   const { logger, metrics } = powertools(SERVICE.watch);
   const config = loadRuntimeConfig();
   const token = new GitLabTokenReader(requireEnv(ENV.tokenSecret));
-  const lambda = new LambdaClient({});
-  const launcher = requireEnv(ENV.launcherFunction);
   const deps: WatchDeps = {
     config,
     store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
     notifier: new SnsNotifier({ topicArn: requireEnv(ENV.topicArn) }),
     // bounded well inside the function's 2 minutes: a hanging GitLab is reported as down, not a timeout
     forge: async () => new GitLabForge({ url: config.gitlab.url, project: config.gitlab.project, token: await token.read(), allowedAssetHosts: config.gitlab.allowedAssetHosts, cloneUrl: config.gitlab.cloneUrl, callTimeoutMs: FORGE_CALL_TIMEOUT_MS }),
-    startRun: async (tag) => {
-      // 'Event': queued by Lambda (202), retried by it and dead-lettered on failure like a schedule delivery
-      const out = await lambda.send(new InvokeCommand({ FunctionName: launcher, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ source: 'watch', tag })) }));
-      if (out.StatusCode !== 202) throw new Error(`the launcher was not queued (status ${out.StatusCode ?? 'none'}${out.FunctionError ? `, ${out.FunctionError}` : ''})`);
-    },
+    startRun: launcherInvoker(new LambdaClient({}), requireEnv(ENV.launcherFunction)),
     relaunchAfterMs: numberEnv(ENV.staleRunMinutes, 24 * 60) * 60_000,
     logger,
     metrics,

@@ -17,7 +17,7 @@ import { HISTORY_KEYS } from '../../lambda/core/history';
 import type { Forge, Release } from '../../lambda/core/ports';
 import { WATCH_STATE_KEY } from '../../lambda/core/watch';
 import { LauncherEventSchema } from '../../lambda/handlers/launcher';
-import { watch, type WatchDeps, type WatchResult } from '../../lambda/handlers/watch';
+import { launcherInvoker, watch, type WatchDeps, type WatchResult } from '../../lambda/handlers/watch';
 import { IMAGE, testConfig } from './support';
 
 const HOUR = 3600_000;
@@ -71,11 +71,8 @@ function deps(overrides: Partial<WatchDeps> = {}): WatchDeps {
     store: new S3Store({ bucket: BUCKET, client: s3Client }),
     notifier: new SnsNotifier({ topicArn: TOPIC, client: snsClient }),
     forge: async () => forge,
-    // the handler's own call shape (wire() in watch.ts), on the mocked client
-    startRun: async (tag) => {
-      const out = await lambdaClient.send(new InvokeCommand({ FunctionName: LAUNCHER, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ source: 'watch', tag })) }));
-      if (out.StatusCode !== 202) throw new Error(`not queued: ${out.StatusCode}`);
-    },
+    // the handler's own invoker (wire() in watch.ts), on the mocked client
+    startRun: launcherInvoker(lambdaClient, LAUNCHER),
     relaunchAfterMs: 24 * HOUR,
     ...overrides,
   };

@@ -32,6 +32,8 @@ export interface StackNames {
   /** target → CodeBuild project name */
   projects: Record<string, string>;
   diffProject: string;
+  /** the launcher's function name (the watch invokes it) */
+  launcherFunction: string;
 }
 
 export class StackUnderTest {
@@ -58,15 +60,17 @@ export class StackUnderTest {
       attestationKeyArn: out('AttestationKeyArn'),
       projects,
       diffProject,
+      launcherFunction: out('LauncherFunctionName'),
     };
   }
 
-  /** launcher | checker | deadman | build:<target> | diff */
+  /** launcher | checker | deadman | watch | build:<target> | diff */
   role(caller: string): RolePolicies {
     const p = this.policies;
     if (caller === 'launcher') return p.roleOf(p.find('AWS::Lambda::Function', 'LauncherFunction'));
     if (caller === 'checker') return p.roleOf(p.find('AWS::Lambda::Function', 'CheckerFunction'));
     if (caller === 'deadman') return p.roleOf(p.find('AWS::Lambda::Function', 'DeadManFunction'));
+    if (caller === 'watch') return p.roleOf(p.find('AWS::Lambda::Function', 'WatchFunction'));
     const project = caller === 'diff' ? this.names.diffProject : caller.startsWith('build:') ? this.names.projects[caller.slice(6)] : undefined;
     const id = project && p.resolver.idsOf('AWS::CodeBuild::Project').find((x) => p.resolver.ref(x) === project);
     if (!id) throw new Error(`unknown caller ${caller}`);

@@ -107,6 +107,12 @@ export function iamRequestsFor(r: RecordedRequest, policies: TemplatePolicies): 
     case 'KMSClient.GetPublicKeyCommand':
       add('kms:GetPublicKey', String(i.KeyId), { 'kms:CallerAccount': ACCOUNT });
       break;
+    case 'LambdaClient.InvokeCommand': {
+      // the watch starts a run: an unqualified function name (or ARN) is the function itself
+      const fn = String(i.FunctionName);
+      add('lambda:InvokeFunction', fn.startsWith('arn:') ? fn : `arn:aws:lambda:${region}:${ACCOUNT}:function:${fn}`);
+      break;
+    }
     case 'SecretsManagerClient.GetSecretValueCommand': {
       const id = String(i.SecretId);
       // a full secret ARN ends in -<6 random characters>; a name or partial ARN gets them in AWS
