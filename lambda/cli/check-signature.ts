@@ -11,7 +11,6 @@ import { parseArgs } from 'node:util';
 import { SignaturePolicySchema, type DirectSignaturePolicy } from '../core/config/schema';
 import { errorMessage, UsageError } from '../core/errors';
 import { readBoundedFile } from '../formats/bounded-read';
-import { primaryFingerprint, readOpenpgpKeys, selectPinnedKey } from '../formats/openpgp';
 import { verifySignature } from '../formats/signature';
 import type { SignatureResult } from '../formats/types';
 import { neutralise, safeJson } from '../core/text/neutralise';
@@ -197,6 +196,8 @@ export async function run(argv: string[]): Promise<number> {
         const keyPath = required(values.key, 'key', s);
         const read = await readBoundedFile(keyPath, MAX_KEY_FILE);
         if ('tooLarge' in read) throw new UsageError(`key file ${keyPath} is larger than ${MAX_KEY_FILE} bytes`);
+        // openpgp is loaded only for this scheme (issue 14: startup)
+        const { primaryFingerprint, readOpenpgpKeys, selectPinnedKey } = await import('../formats/openpgp');
         const keys = await readOpenpgpKeys(read.bytes);
         let fingerprint = values.fingerprint?.replace(/\s+/g, '');
         if (!fingerprint) {

@@ -4,10 +4,6 @@
  * only when it could not check (unreadable files, unusable pinned key material).
  */
 import { FormatError } from '../core/errors';
-import { verifyMinisign } from './minisign';
-import { verifyOpenpgp } from './openpgp';
-import { verifySigstore } from './sigstore';
-import { verifyTauri } from './tauri';
 import type { SignatureInput, SignatureResult } from './types';
 
 type Verify = (input: SignatureInput) => Promise<SignatureResult>;
@@ -25,6 +21,14 @@ async function verifyApple(input: SignatureInput): Promise<SignatureResult> {
   const { verifyApple: verify } = await import('./apple/verify');
   return verify(input);
 }
+
+// Every scheme's code is imported when a signature of that scheme is checked, never before (issue
+// 14): openpgp, the sigstore libraries and pkijs cost a few hundred milliseconds to load, and a
+// check-signature of one scheme must not pay for the others.
+const verifyMinisign: Verify = async (input) => (await import('./minisign')).verifyMinisign(input);
+const verifyTauri: Verify = async (input) => (await import('./tauri')).verifyTauri(input);
+const verifyOpenpgp: Verify = async (input) => (await import('./openpgp')).verifyOpenpgp(input);
+const verifySigstore: Verify = async (input) => (await import('./sigstore')).verifySigstore(input);
 
 const VERIFIERS: Record<SignatureInput['policy']['scheme'], Verify> = {
   minisign: verifyMinisign,

@@ -49,7 +49,15 @@ export interface TimestampReport {
  * Reads and verifies the timestamp of `p7`'s SignerInfo. Never throws for bad tokens (see `problem`).
  * An RFC 3161 token takes precedence over a legacy countersignature when a signature carries both.
  */
-export async function readTimestamp(source: TimestampSource | pkijs.SignerInfo, anchors: pkijs.Certificate[], now: Date): Promise<TimestampReport> {
+/** Trust anchors, or a function giving them: parsing the system root store is only worth it once a
+ * timestamp's chain is actually checked (issue 14: most checks have no timestamp). */
+export type Anchors = pkijs.Certificate[] | (() => pkijs.Certificate[]);
+
+function anchorList(anchors: Anchors): pkijs.Certificate[] {
+  return typeof anchors === 'function' ? anchors() : anchors;
+}
+
+export async function readTimestamp(source: TimestampSource | pkijs.SignerInfo, anchors: Anchors, now: Date): Promise<TimestampReport> {
   // A bare SignerInfo (Apple's reader passes one) has no certificate set: RFC 3161 tokens only.
   const p7 = 'signerInfo' in source ? source : undefined;
   const signerInfo = p7 ? p7.signerInfo : (source as pkijs.SignerInfo);
@@ -88,7 +96,7 @@ export async function readTimestamp(source: TimestampSource | pkijs.SignerInfo, 
     if (!(extendedKeyUsages(tsaCert) ?? []).includes(OID.ekuTimeStamping)) return { ...report, problem: 'TSA certificate lacks EKU timeStamping' };
     if (tstInfo.genTime.getTime() > now.getTime() + MAX_FUTURE_MS) return { ...report, problem: `timestamp ${report.claimedTime} is in the future` };
     const others = certificatesWithDer({ signedData: sd, certificatesDer: certsDer }).map((c) => c.cert);
-    const chain = await verifyChain(tsaCert, others, anchors, tstInfo.genTime);
+    const chain = await verifyChain(tsaCert, others, anchorList(anchors), tstInfo.genTime);
     if (!chain.ok) return { ...report, problem: `TSA not trusted: ${chain.message}` };
     return { ...report, genTime: tstInfo.genTime };
   } catch (err) {
@@ -106,7 +114,7 @@ function attributeValues(si: pkijs.SignerInfo, type: string): unknown[] | undefi
 async function readCountersignature(
   p7: TimestampSource,
   attrs: pkijs.Attribute[],
-  anchors: pkijs.Certificate[],
+  anchors: Anchors,
   now: Date,
 ): Promise<TimestampReport> {
   const report: TimestampReport = { kind: 'countersignature' };
@@ -153,7 +161,7 @@ async function readCountersignature(
     if (!(extendedKeyUsages(tsaCert) ?? []).includes(OID.ekuTimeStamping)) return { ...report, problem: 'TSA certificate lacks EKU timeStamping' };
     if (signingTime.getTime() > now.getTime() + MAX_FUTURE_MS) return { ...report, problem: `timestamp ${report.claimedTime} is in the future` };
     const others = certificatesWithDer(p7).map((c) => c.cert);
-    const chain = await verifyChain(tsaCert, others, anchors, signingTime);
+    const chain = await verifyChain(tsaCert, others, anchorList(anchors), signingTime);
     if (!chain.ok) return { ...report, problem: `TSA not trusted: ${chain.message}` };
     return { ...report, genTime: signingTime };
   } catch (err) {

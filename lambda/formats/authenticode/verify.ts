@@ -224,7 +224,8 @@ async function judgeSignature(
 
   // 4. When to judge the certificate: at a verified timestamp, else now; Lifetime Signing: now.
   const caCerts = policy.caCertificate ? parsePemCertificates(policy.caCertificate) : [];
-  const tsaAnchors = [...caCerts, ...(options.tsaTrustAnchors ?? []).flatMap((p) => parsePemCertificates(p)), ...systemRootCertificates()];
+  // parsed only when a timestamp's chain is checked (the system store is ~150 certificates)
+  const tsaAnchors = () => [...caCerts, ...(options.tsaTrustAnchors ?? []).flatMap((p) => parsePemCertificates(p)), ...systemRootCertificates()];
   const ts = await readTimestamp(p7, tsaAnchors, now);
   const lifetimeSigning = ekus.includes(OID.ekuLifetimeSigning);
   const judgedAt = lifetimeSigning || !ts.genTime ? now : ts.genTime;

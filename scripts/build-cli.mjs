@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * `npm run build` (also run by `npm ci` / `npm install` through the `prepare` script): compiles the
+ * CLI (bin/cli.ts and everything it imports) to JavaScript in dist/ with esbuild, so that starting
+ * the CLI does not transpile TypeScript (issue 10, issue 14).
+ *
+ * - Code split (ESM chunks): each command and each signature scheme is a chunk loaded by its dynamic
+ *   import, so `--version` loads dist/cli.js and nothing else of ours.
+ * - Packages stay external (node_modules is there after `npm ci`): the AWS SDK, openpgp, sigstore and
+ *   pkijs load from node_modules exactly as under tsx.
+ * - dist/inputs.json lists the project sources the build read; bin/release-verifier.mjs runs dist/
+ *   only while none of them is newer than the build (a stale build falls back to tsx).
+ *
+ * When esbuild is not installed (e.g. `npm ci --omit=dev` without tsx's copy of it), nothing is built
+ * and this says so; the launcher then runs the TypeScript through tsx.
+ *
+ *   node scripts/build-cli.mjs [--outdir DIR]
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const i = process.argv.indexOf('--outdir');
+const outdir = i > 0 ? resolve(process.argv[i + 1]) : join(root, 'dist');
+
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch {
+  process.stderr.write('build-cli: esbuild is not installed; the CLI will run its TypeScript through tsx (slower start)\n');
+  process.exit(0);
+}
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+const started = Date.now();
+const result = await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: { cli: 'bin/cli.ts' },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+  // chunk names say which module they hold
+  chunkNames: 'chunks/[name]-[hash]',
+});
+const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules'));
+writeFileSync(join(outdir, 'inputs.json'), JSON.stringify({ builtAt: started, inputs }, null, 1) + '\n');
+// dist/ is ESM whatever a parent package.json says
+writeFileSync(join(outdir, 'package.json'), '{ "type": "module" }\n');
+process.stdout.write(`build-cli: dist/cli.js and ${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length - 1} chunks from ${inputs.length} sources in ${Date.now() - started} ms\n`);
