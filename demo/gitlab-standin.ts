@@ -147,6 +147,46 @@ export interface StandInProject {
   /** raw JSON answered by protected_tags / protected_branches (default: the secure reference) */
   protectedTags: Record<string, any>[];
   protectedBranches: Record<string, any>[];
+  /** files of the repository at each commit, for repository/tree and repository/files/:path/raw (audit) */
+  repository: Map<string, Record<string, string>>;
+  /** the forge's write paths as GitLab answers them (audit; defaults: the templates) */
+  writePaths: StandInWritePaths;
+}
+/** Raw JSON the audit endpoints answer; `forbidden` names endpoints that answer 403 (a token below Maintainer). */
+export interface StandInWritePaths {
+  deployKeys: Record<string, any>[];
+  deployTokens: Record<string, any>[];
+  jobTokenScope: Record<string, any>;
+  jobTokenAllowlist: Record<string, any>[];
+  /** 'absent': the tier has no push rules (404); null: Premium without a rule */
+  pushRule: Record<string, any> | null | 'absent';
+  settings: { packages_enabled: boolean; package_registry_access_level: string; releases_access_level: string };
+  forbidden: Set<'deploy_keys' | 'deploy_tokens' | 'job_token_scope' | 'push_rule' | 'repository'>;
+}
+/** The write paths of a well-kept project (read-only keys and tokens, inbound allow-list on, tags undeletable). */
+export function secureWritePaths(): StandInWritePaths {
+  return {
+    deployKeys: clone(template<Record<string, any>[]>('GET_projects_4242_deploy_keys.json')).map((k) => ({ ...k, can_push: false })),
+    deployTokens: clone(template<Record<string, any>[]>('GET_projects_4242_deploy_tokens.json')).map((t) => ({ ...t, scopes: t.scopes.filter((x: string) => x.startsWith('read_')) })),
+    jobTokenScope: { ...template('GET_projects_4242_job_token_scope.json'), inbound_enabled: true },
+    jobTokenAllowlist: clone(template<Record<string, any>[]>('GET_projects_4242_job_token_scope_allowlist.json')),
+    pushRule: { ...template<Record<string, any>>('GET_projects_4242_push_rule.json'), deny_delete_tag: true },
+    settings: { packages_enabled: true, package_registry_access_level: 'enabled', releases_access_level: 'enabled' },
+    forbidden: new Set(),
+  };
+}
+/** The write paths exactly as the templates are: a pushing deploy key, a writing deploy token, an open job token scope, deletable tags. */
+export function insecureWritePaths(): StandInWritePaths {
+  const t = template<Record<string, any>>('GET_projects_4242.settings.json');
+  return {
+    deployKeys: clone(template<Record<string, any>[]>('GET_projects_4242_deploy_keys.json')),
+    deployTokens: clone(template<Record<string, any>[]>('GET_projects_4242_deploy_tokens.json')),
+    jobTokenScope: template('GET_projects_4242_job_token_scope.json'),
+    jobTokenAllowlist: clone(template<Record<string, any>[]>('GET_projects_4242_job_token_scope_allowlist.json')),
+    pushRule: template('GET_projects_4242_push_rule.json'),
+    settings: { packages_enabled: t.packages_enabled, package_registry_access_level: t.package_registry_access_level, releases_access_level: t.releases_access_level },
+    forbidden: new Set(),
+  };
 }
 export type ProjectRef = StandInProject | number | string;
 
@@ -202,6 +242,8 @@ export class StandInModel {
       jobArtifacts: new Map(),
       protectedTags: clone(PROTECTIONS.secure.tags),
       protectedBranches: clone(PROTECTIONS.secure.branches),
+      repository: new Map(),
+      writePaths: secureWritePaths(),
     };
     this.projects.push(p);
     return p;
@@ -642,7 +684,7 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
     if (!p) return notFound('Project');
     const rest = seg.slice(2);
     const q = url.searchParams;
-    if (rest.length === 0) return json(200, projectJson(urls, p));
+    if (rest.length === 0) return json(200, { ...projectJson(urls, p), ...p.writePaths.settings });
 
     if (rest[0] === 'releases') {
       if (rest.length === 1) {
@@ -674,6 +716,46 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
         return link ? redirect(link.url) : notFound();
       }
       return notFound();
+    }
+
+    // audit endpoints (issue 11): the repository at a commit and the write paths
+    const forbidden = (what: Parameters<StandInWritePaths['forbidden']['has']>[0]) => p.writePaths.forbidden.has(what);
+    if (rest[0] === 'repository' && (rest[1] === 'tree' || rest[1] === 'files')) {
+      if (forbidden('repository')) return json(403, { message: '403 Forbidden' });
+      const files = p.repository.get(q.get('ref') ?? '');
+      if (!files) return notFound('Tree');
+      if (rest[1] === 'tree' && rest.length === 2) {
+        const base = clone(template<Record<string, any>[]>('GET_projects_4242_repository_tree.json'));
+        const dirs = new Set<string>();
+        for (const f of Object.keys(files)) f.split('/').slice(0, -1).forEach((_, i, parts) => dirs.add(parts.slice(0, i + 1).join('/')));
+        const entry = (path: string, type: 'tree' | 'blob') => ({
+          ...(type === 'tree' ? base[0] : base[1]),
+          id: fakeSha(`${type}:${path}:${type === 'blob' ? files[path] : ''}`),
+          name: path.split('/').pop()!,
+          type,
+          path,
+          mode: type === 'tree' ? '040000' : '100644',
+        });
+        const list = [...[...dirs].sort().map((d) => entry(d, 'tree')), ...Object.keys(files).sort().map((f) => entry(f, 'blob'))];
+        return paginate(url, list);
+      }
+      if (rest[1] === 'files' && rest.length === 4 && rest[3] === 'raw') {
+        const text = files[rest[2]!];
+        return text === undefined ? notFound('File') : { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(text) };
+      }
+      return notFound();
+    }
+    if (rest[0] === 'deploy_keys' && rest.length === 1) return forbidden('deploy_keys') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployKeys);
+    if (rest[0] === 'deploy_tokens' && rest.length === 1) return forbidden('deploy_tokens') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployTokens);
+    if (rest[0] === 'job_token_scope') {
+      if (forbidden('job_token_scope')) return json(403, { message: '403 Forbidden' });
+      if (rest.length === 1) return json(200, p.writePaths.jobTokenScope);
+      if (rest[1] === 'allowlist' && rest.length === 2) return paginate(url, p.writePaths.jobTokenAllowlist);
+      return notFound();
+    }
+    if (rest[0] === 'push_rule' && rest.length === 1) {
+      if (forbidden('push_rule')) return json(403, { message: '403 Forbidden' });
+      return p.writePaths.pushRule === 'absent' ? notFound() : json(200, p.writePaths.pushRule);
     }
 
     if (rest[0] === 'protected_tags' && rest.length === 1) return paginate(url, p.protectedTags);
