@@ -114,9 +114,11 @@ export function consoleUrlFor(store: Store, key: string): string | undefined {
  * carries an ATTESTATION_UNSIGNED notice (the summary itself is not rewritten).
  */
 async function attest(report: RunReport, store: Store, attestation: NonNullable<FanInDeps['attestation']>): Promise<RunReport> {
+  let detailed = false;
   try {
     const envelope = await signedAttestation(report, attestation.signer);
     await store.put(attestationKeys.envelope(report.runId), JSON.stringify(envelope, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    detailed = true;
     if (attestation.policy) {
       const vsa = await signedStatement(vsaBytes(report, attestation.policy), attestation.signer);
       await store.put(vsaKeys.envelope(report.runId), JSON.stringify(vsa, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
@@ -128,7 +130,8 @@ async function attest(report: RunReport, store: Store, attestation: NonNullable<
     } catch {
       // logging must not cost the alert
     }
-    const note = finding('ATTESTATION_UNSIGNED', `no signed attestation for this run: ${errorMessage(err)}`, { evidence: { key: attestation.signer.keyId, error: errorMessage(err) } });
+    const what = detailed ? `the detailed attestation is signed, but not the SLSA VSA (${vsaKeys.envelope(report.runId)})` : 'no signed attestation for this run';
+    const note = finding('ATTESTATION_UNSIGNED', `${what}: ${errorMessage(err)}`, { evidence: { key: attestation.signer.keyId, error: errorMessage(err) } });
     return { ...report, findings: [...report.findings, note] };
   }
 }

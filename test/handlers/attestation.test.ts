@@ -239,6 +239,20 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
   });
 });
 
+describe.skipIf(!hasOpenssl)('the VSA signature failing alone', () => {
+  it('keeps the detailed envelope; the notice says which one is missing', async () => {
+    const store = await freshStore();
+    await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    kms.reset();
+    kms.on(SignCommand).callsFakeOnce(kmsSign).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const errors: unknown[] = [];
+    expect(await check(event, checkerDeps(store, errors))).toMatchObject({ status: 'checked', outcome: 'published' });
+    expect(verifies(JSON.parse((await store.get(attestationKeys.envelope(RUN)))!) as DsseEnvelope)).toBe(true);
+    expect(await store.get(vsaKeys.envelope(RUN))).toBeNull();
+    expect(alertBodies()[0]).toContain(`ATTESTATION_UNSIGNED: the detailed attestation is signed, but not the SLSA VSA (runs/${RUN}/vsa.dsse.json): Rate exceeded`);
+  });
+});
+
 describe.skipIf(!hasOpenssl)("the summary's cost (checker)", () => {
   it('prices the build from its BatchGetBuilds record and the checker invocation from its memory, with the configuration\'s pricing', async () => {
     const store = await freshStore();
