@@ -38,9 +38,10 @@ export interface HygieneHit {
 export const MAX_HIT_TEXT = 200;
 
 export function hit(code: HygieneCode, file: string, line: number, text: string, fix: string): HygieneHit {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  const bounded = oneLine.length > MAX_HIT_TEXT ? `${oneLine.slice(0, MAX_HIT_TEXT - 1)}…` : oneLine;
-  return { code, file: neutralise(file), line, text: neutralise(bounded), fix };
+  // neutralised first (escapes are longer than what they stand for), then bounded without cutting an escape
+  const oneLine = neutralise(text.replace(/[ \t\r\n]+/g, ' ').trim());
+  const bounded = oneLine.length > MAX_HIT_TEXT ? `${oneLine.slice(0, MAX_HIT_TEXT - 1).replace(/\\u\{[0-9a-f]*$/, '')}…` : oneLine;
+  return { code, file: neutralise(file), line, text: bounded, fix };
 }
 
 /** A full git commit SHA (SHA-1; SHA-256 repositories use 64). */

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { aptSourceHits } from '../../../lambda/core/hygiene/apt';
+import { memoryTree, ruleFor, runHygiene } from '../../../lambda/core/hygiene/runner';
+import { scriptHits } from '../../../lambda/core/hygiene/scripts';
+import type { TreeReader } from '../../../lambda/core/hygiene/types';
+
+const COMMIT = '1'.repeat(40);
+
+describe('apt source files and scripts', () => {
+  it('one-line and deb822 sources: foreign archives flagged, the distribution passes', () => {
+    expect(aptSourceHits('docker/sources.list', 'deb http://deb.debian.org/debian bookworm main\ndeb https://ppa.launchpadcontent.net/x/y/ubuntu jammy main\n').map((h) => h.line)).toEqual([2]);
+    expect(aptSourceHits('apt/x.sources', 'Types: deb\nURIs: https://apt.example.com/\nSuites: stable\n').map((h) => h.line)).toEqual([2]);
+    expect(aptSourceHits('apt/d.sources', 'Types: deb\nURIs: http://deb.debian.org/debian\n')).toEqual([]);
+  });
+  it('scripts and Makefile recipes get the shell rules', () => {
+    expect(scriptHits('ci/setup.sh', '#!/bin/sh\n# curl x | sh\ncurl -fsSL https://x.test/i | sh\n').map((h) => `${h.code}@${h.line}`)).toEqual(['HYGIENE_REMOTE_SCRIPT@3']);
+    expect(scriptHits('Makefile', 'deps:\n\t@git clone https://github.com/o/tool\n').map((h) => h.code)).toEqual(['HYGIENE_TOOL_NOT_PINNED']);
+  });
+});
+
+describe('runner', () => {
+  it('picks files by name, skips vendored folders', () => {
+    expect(['Dockerfile', 'docker/Containerfile.release', 'build.dockerfile', '.gitlab-ci.yml', 'Cargo.toml', 'x/package.json', 'node_modules/a/package.json', 'vendor/b/Cargo.toml', 'README.md'].map(ruleFor)).toEqual([
+      'dockerfile', 'dockerfile', 'dockerfile', 'gitlab-ci', 'cargo', 'npm', undefined, undefined, undefined,
+    ]);
+  });
+  it('a lock file in a parent folder (workspace root) counts', async () => {
+    const r = await runHygiene(memoryTree(COMMIT, { 'Cargo.lock': 'version = 3\n', 'crates/a/Cargo.toml': '[package]\nname="a"\n[dependencies]\nserde="1"\n' }));
+    expect(r.hits).toEqual([]);
+  });
+  it('follows local CI includes, names what it could not read, and marks bounds as incomplete', async () => {
+    const files = {
+      '.gitlab-ci.yml': 'include:\n  - local: /ci/build.yml\n',
+      'ci/build.yml': 'build:\n  image: rust:latest\n  script: [make]\n',
+      'a/Dockerfile': 'FROM a:1\n',
+      'b/Dockerfile': 'FROM b:1\n',
+      'c/Dockerfile': 'FROM c:1\n',
+    };
+    const r = await runHygiene(memoryTree(COMMIT, files));
+    expect(r.hits.map((h) => `${h.file}:${h.line}`)).toEqual(['a/Dockerfile:1', 'b/Dockerfile:1', 'c/Dockerfile:1', 'ci/build.yml:2']);
+    expect(r.coverage.complete).toBe(true);
+    const bounded = await runHygiene(memoryTree(COMMIT, files), { maxEntries: 100, maxFiles: 2, maxFileBytes: 1000, maxTotalBytes: 1000 });
+    expect(bounded.coverage.complete).toBe(false);
+    expect(bounded.coverage.filesRead).toBe(2);
+    expect(bounded.coverage.skipped.length).toBe(3);
+    const tiny = await runHygiene(memoryTree(COMMIT, { Dockerfile: `FROM x:1\n${'#'.repeat(2000)}\n` }), { maxEntries: 100, maxFiles: 10, maxFileBytes: 1000, maxTotalBytes: 10_000 });
+    expect(tiny.hits).toEqual([]);
+    expect(tiny.coverage.skipped[0]!.reason).toMatch(/over the 1000-byte file bound/);
+  });
+  it('a file that cannot be read is skipped with its reason; a truncated listing is incomplete', async () => {
+    const reader: TreeReader = {
+      commitSha: COMMIT,
+      list: async () => ({ commitSha: COMMIT, entries: [{ path: 'Dockerfile', type: 'blob' }], complete: false }),
+      read: async () => {
+        throw new Error('HTTP 500');
+      },
+    };
+    const r = await runHygiene(reader);
+    expect(r.coverage).toMatchObject({ complete: false, treeComplete: false, skipped: [{ file: 'Dockerfile', reason: 'HTTP 500' }] });
+  });
+});
