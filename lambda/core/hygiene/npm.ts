@@ -70,7 +70,7 @@ export function packageLockHits(file: string, source: string): { hits: HygieneHi
     const resolved = typeof x.resolved === 'string' ? x.resolved : undefined;
     // git-resolved entries carry the commit in `resolved`; local ones (file:, workspaces) nothing to check
     if (!resolved || /^(?:git\+|git:|file:)/.test(resolved) || specKind(resolved) === 'git') return;
-    if (typeof x.integrity === 'string' && /^sha(?:256|384|512)-/.test(x.integrity)) return;
+    if (typeof x.integrity === 'string' && /^sha(?:1|256|384|512)-/.test(x.integrity)) return;
     hits.push(hit('HYGIENE_LOCKFILE_MISSING', file, lineWith(source, [needle]), `${key} (${resolved}) has no integrity`, 'regenerate the lock file with npm install (it records an integrity hash for every fetched package)'));
   };
   if (typeof lock.packages === 'object' && lock.packages !== null) {
