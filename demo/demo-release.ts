@@ -28,10 +28,14 @@ export interface DemoRepo {
   commitDate: string;
 }
 
-/** Creates the app's repository with one release commit and an annotated tag. */
-export function createDemoRepo(dir: string, version = '1.0.0'): DemoRepo {
+/** The release commit's build and CI files, with the problems the repository audit finds (demo/repo-hygiene/). */
+export const REPO_HYGIENE_FILES = fileURLToPath(new URL('./repo-hygiene/', import.meta.url));
+
+/** Creates the app's repository with one release commit and an annotated tag; `extraDir` is copied over the app first. */
+export function createDemoRepo(dir: string, version = '1.0.0', extraDir?: string): DemoRepo {
   rmSync(dir, { recursive: true, force: true });
   cpSync(TEMPLATE, dir, { recursive: true });
+  if (extraDir) cpSync(extraDir, dir, { recursive: true });
   git(dir, 'init', '-q', '-b', 'main');
   git(dir, 'add', '.');
   git(dir, 'commit', '-qm', `chore(release): ${version}`);
@@ -98,4 +102,11 @@ export function writeKeys(dir: string, keys: MaintainerKeys): { minisignPub: str
   writeFileSync(minisignPub, keys.minisign.publicKeyFile);
   writeFileSync(pgpPub, keys.pgpPublicArmored);
   return { minisignPub, pgpPub };
+}
+
+/** Every file of the repository at `commitSha` (path → text), as GitLab's tree and raw-file API would serve them. */
+export function filesAtCommit(dir: string, commitSha: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const path of git(dir, 'ls-tree', '-r', '--name-only', commitSha).split('\n').filter(Boolean)) out[path] = git(dir, 'show', `${commitSha}:${path}`) + '\n';
+  return out;
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { RunReport } from '../lambda/core/report';
-import { createDemoRepo, maintainerKeys, officialBuild, sha256sums, signMinisign, signOpenpgpDetached, writeKeys, type DemoRepo, type MaintainerKeys } from './demo-release';
+import { createDemoRepo, filesAtCommit, REPO_HYGIENE_FILES, maintainerKeys, officialBuild, sha256sums, signMinisign, signOpenpgpDetached, writeKeys, type DemoRepo, type MaintainerKeys } from './demo-release';
 import { startGitLabStandIn, type GitLabStandIn, type StandInProject } from './gitlab-standin';
 
 const CLI = fileURLToPath(new URL('../bin/release-verifier.mjs', import.meta.url));
@@ -44,6 +44,8 @@ export interface DemoScenario {
   restoreLinux(): void;
   /** replaces the web bundle without updating the signed SHA256SUMS */
   swapWebBundleBehindManifest(): void;
+  /** a write path opens on the forge: a deploy key gets push access (the next run's alert has a WARNING line for it) */
+  grantDeployKeyPush(): void;
   close(): Promise<void>;
 }
 
@@ -53,7 +55,8 @@ function names(version: string) {
 
 export async function setupDemo(workspace: string): Promise<DemoScenario> {
   mkdirSync(workspace, { recursive: true });
-  const repo = createDemoRepo(join(workspace, 'mealplanner'));
+  // the release commit carries build and CI files with problems the repository audit lists (issue 11)
+  const repo = createDemoRepo(join(workspace, 'mealplanner'), undefined, REPO_HYGIENE_FILES);
   const keys: MaintainerKeys = await maintainerKeys();
   const keyFiles = writeKeys(join(workspace, 'keys'), keys);
   const n = names(repo.version);
@@ -69,6 +72,8 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
   const gitlab = await startGitLabStandIn({ token: TOKEN });
   const project: StandInProject = gitlab.model.addProject({ path: PROJECT });
   gitlab.model.addTag(project, { name: repo.tag, commitSha: repo.commitSha, tagObjectSha: repo.tagObjectSha, annotated: true, message: `mealplanner ${repo.tag}` });
+  // GitLab's repository tree and raw files at the release commit, for the audit
+  project.repository.set(repo.commitSha, filesAtCommit(repo.dir, repo.commitSha));
   gitlab.model.publishRelease(project, {
     tag: repo.tag,
     commitSha: repo.commitSha,
@@ -139,6 +144,9 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
     swapWebBundleBehindManifest() {
       const evil = officialBuild(repo, 'web', join(workspace, 'attacker', 'web'), (src) => appendFileSync(join(src, 'src', 'pantry.js'), `\nexport const miner = true;\n`));
       replace(n.web, evil);
+    },
+    grantDeployKeyPush() {
+      project.writePaths.deployKeys = project.writePaths.deployKeys.map((k, i) => (i === 0 ? { ...k, title: 'release-bot', can_push: true } : k));
     },
     close: () => gitlab.close(),
   };

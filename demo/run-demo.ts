@@ -30,6 +30,12 @@ function show(o: VerifyOutcome, store: string) {
     }
   }
   for (const f of allFindings(r).filter((x) => x.level !== 'NOTICE')) console.log(`  → ${f.level} ${f.code}: ${f.message}`);
+  const c = r.audit?.changes;
+  if (c?.previousRunId) {
+    for (const e of c.appeared) console.log(`  audit: [WARNING] new since ${c.previousRunId}: ${e.code}: ${e.message}`);
+    for (const e of c.disappeared) console.log(`  audit: gone since ${c.previousRunId}: ${e.code}: ${e.message}`);
+    console.log(`  audit: unchanged since ${c.previousRunId}: ${c.unchanged} weakness(es)`);
+  }
   console.log(`  report: ${relative(process.cwd(), join(store, 'runs', r.runId, 'summary.json'))} (+ report.html)`);
 }
 
@@ -48,17 +54,35 @@ async function main(): Promise<number> {
     show(genuine, stores.first);
     results.push({ scenario: 'genuine release', expected: 'VERIFIED', got: genuine.report.verdict, exit: genuine.exitCode, expectedExit: 0 });
 
+    banner('1b. The same run: the repository at the release commit and the forge (audit, advisory)');
+    const audit = genuine.report.audit;
+    for (const h of audit?.hygiene.findings ?? []) console.log(`  ${`${h.file}:${h.line}`.padEnd(24)} ${h.code}\n  ${''.padEnd(24)} ${h.text}\n  ${''.padEnd(24)} fix: ${h.fix}`);
+    for (const f of genuine.report.findings.filter((x) => x.code.startsWith('AUDIT_'))) console.log(`  forge${''.padEnd(19)} ${f.code}: ${f.message}`);
+    const expectedAudit = ['Dockerfile:4 HYGIENE_IMAGE_NOT_PINNED', 'Dockerfile:5 HYGIENE_APT_SOURCE', 'Dockerfile:9 HYGIENE_TOOL_NOT_PINNED', 'Dockerfile:10 HYGIENE_REMOTE_SCRIPT', 'Dockerfile:11 HYGIENE_UNVERIFIED_DOWNLOAD', '.gitlab-ci.yml:4 HYGIENE_CI_INCLUDE_NOT_PINNED', '.gitlab-ci.yml:18 HYGIENE_CI_PUBLISHES_RELEASE', '.gitlab-ci.yml:19 HYGIENE_CI_PUBLISHES_RELEASE', 'Dockerfile:18 HYGIENE_IMAGE_NOT_PINNED', 'ci/setup-cross.sh:4 HYGIENE_TOOL_NOT_PINNED', 'rust-toolchain.toml:2 HYGIENE_TOOLCHAIN_NOT_PINNED', 'desktop/package.json:6 HYGIENE_GIT_DEP_NOT_PINNED'];
+    const seen = new Set((audit?.hygiene.findings ?? []).map((h) => `${h.file}:${h.line} ${h.code}`));
+    const missing = expectedAudit.filter((e) => !seen.has(e));
+    results.push({ scenario: 'audit lists the commit problems', expected: 'VERIFIED', got: missing.length ? `${genuine.report.verdict} (missing ${missing.join(', ')})` : genuine.report.verdict, exit: genuine.exitCode, expectedExit: 0 });
+
     banner('2. The Linux asset swapped for a build of modified source, signed with the maintainer key');
     demo.publishBackdooredLinuxBuild();
     const swapped = await demo.verify({ echo: true, store: stores.second });
     show(swapped, stores.second);
     results.push({ scenario: 'asset from modified source', expected: 'MISMATCH', got: swapped.report.verdict, exit: swapped.exitCode, expectedExit: 1 });
 
-    banner('3. The same swap, seen by a verifier that checked the release before (its ledger)');
+    banner('3. The same swap, seen by a verifier that checked the release before (its ledger); meanwhile a deploy key got push access');
+    demo.grantDeployKeyPush();
     const again = await demo.verify({ echo: false, store: stores.first });
     show(again, stores.first);
     const changed = allFindings(again.report).some((f) => f.code === 'PAST_ASSET_CHANGED');
-    results.push({ scenario: 'asset changed since last run', expected: 'TAMPERED', got: changed ? again.report.verdict : `${again.report.verdict} (no PAST_ASSET_CHANGED)`, exit: again.exitCode, expectedExit: 1 });
+    // the audit compares with the first run in this store: the deploy key's push access is new
+    const newKey = again.report.audit?.changes.appeared.some((e) => e.code === 'AUDIT_DEPLOY_KEY_CAN_PUSH') ?? false;
+    results.push({
+      scenario: 'asset changed since last run',
+      expected: 'TAMPERED',
+      got: !changed ? `${again.report.verdict} (no PAST_ASSET_CHANGED)` : !newKey ? `${again.report.verdict} (no new AUDIT_DEPLOY_KEY_CAN_PUSH)` : again.report.verdict,
+      exit: again.exitCode,
+      expectedExit: 1,
+    });
 
     banner('4. The web bundle swapped without updating the signed SHA256SUMS');
     demo.restoreLinux();
@@ -82,7 +106,7 @@ async function main(): Promise<number> {
   const histories = ['store-1', 'store-2', 'store-3'].map((s) => join(workspace, s, 'runs', 'index.html')).filter((p) => existsSync(p));
   for (const h of histories) console.log(`Run history: ${relative(process.cwd(), h)}`);
   if (histories.length < 3) ok = false;
-  return ok && results.length === 4 ? 0 : 1;
+  return ok && results.length === 5 ? 0 : 1;
 }
 
 main().then(
