@@ -1,124 +1,102 @@
 /**
- * Benchmark: byte comparison (both SHA-256s + equality, one streaming pass) next to `sha256sum a b`
- * on the same two files, for a 256 MiB and a 1 GiB identical pseudo-random pair in os.tmpdir().
+ * Pair comparison as whole processes (issue 14): `release-verifier compare A B` next to
+ * `openssl dgst -sha256 A B` (one core's SHA-256 limit) and `sha256sum A B`, on the same two files,
+ * min of BENCH_RUNS (default 3) runs each, alternating; peak RSS of each process (GNU time).
+ * Ratios are project / reference (lower is better).
  *
- * Each compare runs in its own child process, so the reported peak RSS belongs to one file size;
- * constant-memory streaming means it must not grow from 256 MiB to 1 GiB. Target: throughput
- * ≥ 0.9× sha256sum. Both tools read from the page cache (the files are read once beforehand), so
- * this measures hashing and comparison, not the disk. Files are deleted afterwards.
+ * Files: an unsigned mingw-w64 PE with real random overlay (not sparse, not compressible) up to the
+ * size, and an identical copy; at the first size also that PE signed by osslsigncode.
+ *   - bytes:  compare --method bytes A B           target ≤ 0.6× openssl
+ *   - auto:   compare A B (PE → authenticode)      target ≤ 0.6× openssl
+ *   - PE:     compare SIGNED A (signature-transparent)  target ≤ 1.15× compare --method bytes SIGNED A
+ * Memory target: ≤ 150 MB at every size (flat). Files live in a temp dir on the disk of BENCH_DIR
+ * (default: next to this repository, /work's disk) and are deleted afterwards.
  *
- *   npx tsx bench/compare.bench.ts            # both sizes
- *   npx tsx bench/compare.bench.ts 64         # only a 64 MiB pair (quick check)
+ *   npx tsx bench/compare.bench.ts            # 1024 and 4096 MiB
+ *   npx tsx bench/compare.bench.ts 64         # one quick 64 MiB size
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, writeSync, closeSync, rmSync, copyFileSync, readSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildPe, HELLO_C, makePki, sign } from '../test/formats/support/authenticode-fixtures';
+import { best, CLI, load, row, type Command } from './measure';
 
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const MiB = 1024 * 1024;
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-async function child(a: string, b: string): Promise<void> {
-  const { compareArtifacts } = await import('../lambda/formats/compare/index');
-  const t0 = process.hrtime.bigint();
-  const report = await compareArtifacts(a, b, { method: 'bytes' });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const details = report.details as { published: { sha256: string }; rebuilt: { sha256: string } };
-  process.stdout.write(
-    JSON.stringify({ seconds, match: report.match, sha256: details.published.sha256, rebuiltSha256: details.rebuilt.sha256, maxRssKiB: process.resourceUsage().maxRSS }) + '\n',
-  );
+function sh(script: string, ...args: string[]): void {
+  const r = spawnSync('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${script}: ${r.stderr}`);
 }
 
-function generate(path: string, bytes: number): void {
-  // a 16 MiB random block, re-keyed per block so no two blocks repeat (pseudo-random, not compressible)
-  const fd = openSync(path, 'w');
-  try {
-    for (let written = 0; written < bytes; ) {
-      const block = randomBytes(Math.min(16 * MiB, bytes - written));
-      writeSync(fd, block);
-      written += block.length;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function warm(path: string): void {
-  const fd = openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(8 * MiB);
-  try {
-    while (readSync(fd, buf, 0, buf.length, null) > 0);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function time(fn: () => void): number {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
-function benchSize(sizeMiB: number): { sizeMiB: number; compareS: number; sha256sumS: number; maxRssMiB: number; rssRange: [number, number] } {
-  const dir = mkdtempSync(join(tmpdir(), 'rv-bench-compare-'));
-  try {
-    const a = join(dir, 'a.bin');
-    const b = join(dir, 'b.bin');
-    generate(a, sizeMiB * MiB);
-    copyFileSync(a, b);
-    warm(a);
-    warm(b);
-
-    // best of three runs each, alternating, to damp noise from other processes on a shared machine;
-    // peak RSS is taken as the smallest of the three peaks (noise — GC timing, a busy machine — only
-    // ever adds), with the range printed too
-    let sha256sumS = Infinity;
-    let compareS = Infinity;
-    const rss: number[] = [];
-    let shaOut = '';
-    for (let round = 0; round < 3; round++) {
-      sha256sumS = Math.min(
-        sha256sumS,
-        time(() => {
-          const r = spawnSync('sha256sum', [a, b], { encoding: 'utf8' });
-          if (r.status !== 0) throw new Error(`sha256sum failed: ${r.stderr}`);
-          shaOut = r.stdout;
-        }),
-      );
-      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', a, b], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`compare child failed: ${r.stderr}`);
-      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; match: boolean; sha256: string; rebuiltSha256: string; maxRssKiB: number };
-      if (!res.match || !shaOut.startsWith(res.sha256) || res.sha256 !== res.rebuiltSha256) throw new Error('compare disagrees with sha256sum');
-      compareS = Math.min(compareS, res.seconds);
-      rss.push(res.maxRssKiB / 1024);
-    }
-    return { sizeMiB, compareS, sha256sumS, maxRssMiB: Math.min(...rss), rssRange: [Math.min(...rss), Math.max(...rss)] };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function compare(name: string, a: string, b: string, extra: string[] = []): Command {
+  return { name, cmd: process.execPath, args: [CLI, 'compare', a, b, '--json', ...extra], ok: [0] };
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (args[0] === '--child') return child(args[1]!, args[2]!);
-  const sizes = args.length > 0 ? args.map(Number) : [256, 1024];
-  console.log('compare --method bytes (SHA-256 of both files + equality) vs `sha256sum a b`, identical pairs, page cache warm');
-  const results = [];
-  for (const size of sizes) {
-    const r = benchSize(size);
-    results.push(r);
-    const total = (2 * r.sizeMiB) / 1024; // GiB read per run (both files)
-    console.log(
-      `${String(r.sizeMiB).padStart(5)} MiB pair: compare ${(total / r.compareS).toFixed(2)} GiB/s (${r.compareS.toFixed(2)} s), ` +
-        `sha256sum ${(total / r.sha256sumS).toFixed(2)} GiB/s (${r.sha256sumS.toFixed(2)} s), ratio ${(r.sha256sumS / r.compareS).toFixed(2)}× (target ≥ 0.90×), ` +
-        `peak RSS ${r.maxRssMiB.toFixed(0)} MiB (${r.rssRange[0].toFixed(0)}–${r.rssRange[1].toFixed(0)} over 3 runs)`,
-    );
+  for (const tool of ['openssl', 'sha256sum', 'osslsigncode', 'x86_64-w64-mingw32-gcc']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+      console.log(`compare bench skipped: ${tool} not installed`);
+      return;
+    }
   }
-  if (results.length > 1) {
-    const first = results[0]!;
-    const last = results[results.length - 1]!;
-    console.log(`peak RSS ${first.sizeMiB} MiB → ${last.sizeMiB} MiB: ${first.maxRssMiB.toFixed(0)} → ${last.maxRssMiB.toFixed(0)} MiB (${last.maxRssMiB - first.maxRssMiB > 16 ? 'GROWS — not constant memory' : 'flat'})`);
+  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const dir = mkdtempSync(join(process.env.BENCH_DIR ?? dirname(repo), '.rv-bench-compare-'));
+  try {
+    const pki = makePki(dir);
+    const small = buildPe(dir, 'bench', HELLO_C);
+    const smallSize = statSync(small).size;
+    console.log(`pair compare, whole processes, min of ${RUNS}; ${load()}; files in ${dir} (page cache warm)`);
+    for (const [i, size] of (sizes.length ? sizes : [1024, 4096]).entries()) {
+      const a = join(dir, `a-${size}.exe`);
+      const b = join(dir, `b-${size}.exe`);
+      // a PE whose overlay (part of the Authenticode digest) is real random bytes; sizes just under
+      // 4 GiB stay signable PE (32-bit certificate table offset)
+      const total = Math.min(size * MiB, 4 * 1024 * MiB - 64 * 1024);
+      sh(`cat "$1" > "$2" && head -c ${total - smallSize} /dev/urandom >> "$2" && cp "$2" "$3" && cat "$2" "$3" > /dev/null`, small, a, b);
+      const cmds: Command[] = [
+        { name: 'openssl dgst -sha256 A B', cmd: 'openssl', args: ['dgst', '-sha256', a, b] },
+        { name: 'sha256sum A B', cmd: 'sha256sum', args: [a, b] },
+        compare('compare --method bytes A B', a, b, ['--method', 'bytes']),
+        compare('compare A B (auto: PE, identical)', a, b),
+      ];
+      let signed: string | undefined;
+      if (i === 0) {
+        signed = sign(a, join(dir, `s-${size}.exe`), pki.leaf);
+        sh('cat "$1" > /dev/null', signed);
+        cmds.push(compare('compare --method bytes SIGNED A', signed, a, ['--method', 'bytes']), compare('compare SIGNED A (PE: signed vs unsigned)', signed, a));
+        cmds[4]!.ok = [1]; // bytes differ (the signature): a mismatch, exit 1
+      }
+      const m = best(cmds, RUNS);
+      const ossl = m[0]!;
+      const sums = m[1]!;
+      // the digests must agree with openssl's
+      const sha = /= ([0-9a-f]{64})/.exec(ossl.stdout)![1];
+      for (const k of [2, 3]) {
+        const out = JSON.parse(m[k]!.stdout) as { match: boolean; published: { sha256: string } };
+        if (!out.match || out.published.sha256 !== sha) throw new Error(`${m[k]!.name} disagrees with openssl`);
+      }
+      console.log(`${(statSync(a).size / MiB).toFixed(0)} MiB pair:`);
+      console.log(row(ossl));
+      console.log(row(sums, ossl));
+      console.log(row(m[2]!, ossl, 0.6));
+      console.log(row(m[3]!, ossl, 0.6));
+      if (signed) {
+        const pe = JSON.parse(m[5]!.stdout) as { match: boolean; method: string };
+        if (!pe.match || pe.method !== 'authenticode') throw new Error('signed vs unsigned PE did not match');
+        console.log(row(m[4]!, ossl));
+        console.log(row(m[5]!, m[4]!, 1.15));
+        rmSync(signed);
+      }
+      const worst = Math.max(...m.slice(2).map((x) => x.rssMiB[1]));
+      console.log(`  peak RSS of the project's compares ≤ ${worst.toFixed(0)} MiB (target ≤ 150 MB ≈ 143 MiB)${worst <= 143 ? ' ✓' : ' ✗'}`);
+      rmSync(a);
+      rmSync(b);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -23,17 +23,28 @@ import { pairPass, type HashJob } from './pair-pass';
 import { bytesComparer, compareBytes } from './bytes';
 import { readHead } from './read-at';
 import { withTextDiff } from './text-diff';
-import { machoComparer } from '../macho/compare';
-import { archiveComparer } from '../archive/compare';
 import { comparePeOnce, peComparer } from '../pe/compare';
-import { msiComparer } from '../msi/compare';
+import { machoKind } from '../macho/parse';
+import { archiveKind } from '../archive/detect';
+import { isCfb } from '../msi/cfb';
+
+/**
+ * A comparer whose code (and its libraries: tar-stream, yauzl, cfb, pkijs…) is imported on its first
+ * comparison; detection needs only the light parsers (issue 14: `compare` starts fast).
+ */
+function lazyComparer(method: Comparer['method'], detect: (head: Uint8Array) => boolean, load: () => Promise<Comparer>): Comparer {
+  return { method, detect, compare: async (a, b, context) => (await load()).compare(a, b, context) };
+}
+const machoComparer = lazyComparer('macho', (head) => machoKind(head) !== null, async () => (await import('../macho/compare')).machoComparer);
+const msiComparer = lazyComparer('msi', isCfb, async () => (await import('../msi/compare')).msiComparer);
+const archiveComparer = lazyComparer('archive', (head) => archiveKind(head) !== null, async () => (await import('../archive/compare')).archiveComparer);
 
 export type CompareOptions = CompareContext & { method?: 'auto' | 'bytes' };
 
 /**
  * Format comparers in detection order; the first whose detect() accepts the published head wins.
- * A function, not a constant: archive/compare imports this module (members are compared
- * recursively), so the list is built on first use, never while that cycle is still loading.
+ * A function, not a constant (archive/compare imports this module: members are compared
+ * recursively); the comparers but PE are loaded on first use.
  */
 export function formatComparers(): readonly Comparer[] {
   return [peComparer, machoComparer, msiComparer, archiveComparer];

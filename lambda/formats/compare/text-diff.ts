@@ -9,7 +9,6 @@
  * The diff is forge/build text: whoever renders it must neutralise and escape it.
  */
 import { open } from 'node:fs/promises';
-import { createTwoFilesPatch } from 'diff';
 import type { Difference } from '../../core/report';
 
 export const MAX_TEXT_BYTES = 256 * 1024;
@@ -65,6 +64,8 @@ export function clipDiff(unified: string, maxLines = MAX_DIFF_LINES, maxChars = 
 export async function textDiffOf(publishedPath: string, rebuiltPath: string, name: string): Promise<TextDiff | { unavailable: string }> {
   const [p, r] = await Promise.all([readText(publishedPath, MAX_TEXT_BYTES + 1), readText(rebuiltPath, MAX_TEXT_BYTES + 1)]);
   if (p === null || r === null) return { unavailable: `not compared as text: binary or larger than ${MAX_TEXT_BYTES / 1024} KiB` };
+  // the diff library is loaded only when two text files differ (startup, issue 14)
+  const { createTwoFilesPatch } = await import('diff');
   const unified = createTwoFilesPatch(`published/${name}`, `rebuilt/${name}`, p, r, undefined, undefined, { context: 3, maxEditLength: MAX_EDIT_LENGTH });
   if (unified === undefined) return { unavailable: `more than ${MAX_EDIT_LENGTH} changed lines: no inline diff` };
   // the library starts with a "=====" separator line (as `svn diff` does): not part of a unified diff

@@ -16,7 +16,6 @@ import type { ComparisonReport, Difference } from '../../core/report';
 import { errorMessage, FormatError } from '../../core/errors';
 import type { Comparer, CompareContext } from '../types';
 import { OID } from '../authenticode/oids';
-import { parseAuthenticodePkcs7 } from '../authenticode/pkcs7';
 import type { Digest } from '../digest';
 import { pairPass, PASS_CHUNK, type HashJob } from '../compare/pair-pass';
 import { computeAuthenticodeDigest, digestedRanges, readCertificateTable, type AuthenticodeHash, type CertificateTable } from './authenticode-digest';
@@ -185,6 +184,8 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
   let algorithm: AuthenticodeHash = 'sha256';
   let signedDigest: Buffer | undefined;
   try {
+    // pkijs is loaded only for a signed release (issue 14: startup)
+    const { parseAuthenticodePkcs7 } = await import('../authenticode/pkcs7');
     const p7 = parseAuthenticodePkcs7(table.pkcs7, OID.spcPeImageData);
     algorithm = p7.digestAlgorithm;
     signedDigest = p7.digest;
