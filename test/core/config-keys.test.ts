@@ -72,6 +72,18 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('openpgp: the pinned fingerpr
     expect(wrong).toEqual([{ path: 'targets[0].artifacts[0].signature.fingerprint', message: `pins ${otherFpr}, but the public key's primary fingerprint is ${fpr}` }]);
   });
 
+  it('a keyring gpg exported passes when it holds the pinned key; one without it is named', async () => {
+    const ring = h.gpg(['--armor', '--export', fpr, otherFpr]);
+    // gpg itself lists both primary keys of the ring
+    const listed = run('gpg', ['--batch', '--with-colons', '--show-keys'], { env: h.env, input: ring }).split('\n').filter((l) => l.startsWith('fpr:')).map((l) => l.split(':')[9]);
+    expect(listed).toEqual(expect.arrayContaining([fpr, otherFpr]));
+    expect(await issuesOf({ scheme: 'openpgp', fingerprint: fpr, publicKey: ring })).toEqual([]);
+    expect(await issuesOf({ scheme: 'openpgp', fingerprint: otherFpr.toLowerCase(), publicKey: ring })).toEqual([]);
+    const third = gpgGenKey(h, 'Third <t@example.org>').fingerprint;
+    const missing = await issuesOf({ scheme: 'openpgp', fingerprint: third, publicKey: ring });
+    expect(missing).toEqual([{ path: 'targets[0].artifacts[0].signature.fingerprint', message: expect.stringContaining(`pins ${third}, but none of the 2 keys of the keyring`) }]);
+  });
+
   it('a manifest signature key is checked too, and an unreadable key is named', async () => {
     const manifest = { scheme: 'sha256sums', manifestSignature: { scheme: 'openpgp', fingerprint: otherFpr, publicKey: armored } };
     expect((await issuesOf(manifest))[0]!.path).toBe('targets[0].artifacts[0].signature.manifestSignature.fingerprint');

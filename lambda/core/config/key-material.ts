@@ -5,7 +5,8 @@
  * deployed). Each problem is a ConfigIssue naming the field: a configuration error, exit 3.
  *
  *  - minisign / tauri: the public key parses (Ed25519, canonical base64); a pinned `keyId` is the key's;
- *  - openpgp: the key parses, is public, and its primary fingerprint is the pinned `fingerprint`;
+ *  - openpgp: the key or keyring parses, is public, and holds the pinned `fingerprint` as a primary
+ *    key exactly once;
  *  - authenticode: the pinned CA and timestamp CA PEMs parse (at least one certificate each);
  *  - sigstore: the pinned trusted root parses as a sigstore trusted root; a pinned key (key-based
  *    bundles) is a PEM public key.
@@ -48,16 +49,22 @@ async function policyIssues(policy: SignaturePolicy, path: string, out: ConfigIs
     }
     case 'openpgp': {
       if (p.publicKey === undefined) return;
-      const { primaryFingerprint, readOpenpgpPublicKey } = await import('../../formats/openpgp');
-      let fpr: string;
+      // a keyring is allowed (formats/openpgp.ts verifies with the ring's pinned key): the pinned
+      // fingerprint must be a primary key of the ring exactly once — never "some key of the ring"
+      const { primaryFingerprint, readOpenpgpKeys } = await import('../../formats/openpgp');
+      let fprs: string[];
       try {
-        fpr = primaryFingerprint(await readOpenpgpPublicKey(p.publicKey));
+        fprs = (await readOpenpgpKeys(p.publicKey)).map(primaryFingerprint);
       } catch (err) {
         out.push({ path: `${path}.publicKey`, message: `is not a usable OpenPGP public key: ${reason(err)}` });
         return;
       }
-      if (fpr.toUpperCase() !== policy.fingerprint.toUpperCase())
-        out.push({ path: `${path}.fingerprint`, message: `pins ${policy.fingerprint.toUpperCase()}, but the public key's primary fingerprint is ${fpr}` });
+      const pinned = policy.fingerprint.toUpperCase();
+      const hits = fprs.filter((f) => f === pinned).length;
+      if (hits === 1) return;
+      if (hits > 1) out.push({ path: `${path}.publicKey`, message: `holds the pinned key ${pinned} ${hits} times: export the ring again (gpg --armor --export) so each key appears once` });
+      else if (fprs.length === 1) out.push({ path: `${path}.fingerprint`, message: `pins ${pinned}, but the public key's primary fingerprint is ${fprs[0]}` });
+      else out.push({ path: `${path}.fingerprint`, message: `pins ${pinned}, but none of the ${fprs.length} keys of the keyring has that primary fingerprint (${fprs.join(', ').slice(0, 600)})` });
       return;
     }
     case 'authenticode': {
