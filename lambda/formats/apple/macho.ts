@@ -1,6 +1,6 @@
 /**
  * Code signatures of a Mach-O file: every slice of a universal file carries its own signature, and
- * every one must verify. Per slice: LC_CODE_SIGNATURE present, its data the last bytes of the slice
+ * every one must verify, and every byte outside the slices must be zero padding. Per slice: LC_CODE_SIGNATURE present, its data the last bytes of the slice
  * (nothing unsigned after it), each CodeDirectory's code limit exactly its offset (every byte before
  * the signature is hashed), page hashes streamed, special slots consistent. The CMS and the pin are
  * judged by the caller through `judge`, once per slice.
@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { FormatError } from '../../core/errors';
 import { readAt } from '../compare/read-at';
 import { CSSLOT_INFOSLOT, CSSLOT_REP_SPECIFIC } from '../macho/codesign';
-import { readSlices, readThinHeader, type Slice } from '../macho/parse';
+import { fatHeaderEnd, readSlices, readThinHeader, type Slice } from '../macho/parse';
 import { checkCodePages, checkSpecialSlots, describeSignature, parseCodeSignature, type ParsedCodeSignature } from './code-signature';
 
 /** A code signature is a few hash tables and certificates: 64 MiB covers code of many GiB. */
@@ -76,9 +76,50 @@ async function verifySlice(path: string, fh: FileHandle, slice: Slice, external:
   return out;
 }
 
+/** lipo aligns slices to at most a few pages; a larger claimed alignment is not honoured for trailing padding */
+const MAX_FAT_ALIGN_LOG2 = 16;
+
+/** The first non-zero byte of [start, end), or -1 (streamed). */
+async function firstNonZero(path: string, start: number, end: number): Promise<number> {
+  let at = start;
+  let found = -1;
+  await streamRange(path, start, end - start, (chunk) => {
+    if (found < 0) {
+      const i = chunk.findIndex((b) => b !== 0);
+      if (i >= 0) found = at + i;
+    }
+    at += chunk.length;
+  });
+  return found;
+}
+
+/**
+ * A universal file's bytes outside its slices: no signature covers them, so they must be the
+ * zero padding lipo writes — between the arch table and the first slice, between slices, and
+ * after the last slice only up to its alignment boundary. Anything else (a payload appended to
+ * the file or hidden in a gap) makes the file invalid.
+ */
+async function checkFatPadding(path: string, fh: FileHandle, fileSize: number, slices: Slice[]): Promise<void> {
+  const headerEnd = fatHeaderEnd(await readAt(fh, 0, 8));
+  const sorted = [...slices].sort((a, b) => a.offset - b.offset);
+  let pos = headerEnd;
+  for (const s of sorted) {
+    const bad = await firstNonZero(path, pos, s.offset);
+    if (bad >= 0) throw new FormatError('apple', `universal file: non-zero byte at offset ${bad}, in the padding before slice ${s.arch} (covered by no signature)`);
+    pos = s.offset + s.size;
+  }
+  const last = sorted[sorted.length - 1]!;
+  const alignment = 2 ** Math.min(last.align ?? 0, MAX_FAT_ALIGN_LOG2);
+  const paddedEnd = Math.ceil(pos / alignment) * alignment;
+  if (fileSize > paddedEnd) throw new FormatError('apple', `universal file: ${fileSize - pos} bytes at offset ${pos} follow the last slice (${last.arch}), covered by no signature`);
+  const bad = await firstNonZero(path, pos, fileSize);
+  if (bad >= 0) throw new FormatError('apple', `universal file: non-zero byte at offset ${bad}, after the last slice (${last.arch}), covered by no signature`);
+}
+
 /** The signatures of every slice, with their integrity checked. I/O errors propagate. */
 export async function readMachoSignatures(path: string, fh: FileHandle, fileSize: number, external: ExternalItems = {}): Promise<{ kind: 'fat' | 'thin'; slices: Array<SliceSignature | { arch: string; unsigned: true; problem: string; details: Record<string, unknown> }> }> {
   const { kind, slices } = await readSlices(fh, fileSize);
+  if (kind === 'fat') await checkFatPadding(path, fh, fileSize, slices);
   const out = [];
   for (const slice of slices) out.push(await verifySlice(path, fh, slice, external));
   return { kind, slices: out };

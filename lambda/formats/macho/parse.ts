@@ -81,6 +81,13 @@ export interface Slice {
   /** file offset and size of the thin Mach-O */
   offset: number;
   size: number;
+  /** universal files: the fat_arch alignment, a power of two (log2) */
+  align?: number;
+}
+
+/** Where a universal header's arch table ends (the first byte no fat_arch describes). */
+export function fatHeaderEnd(head: Buffer): number {
+  return 8 + head.readUInt32BE(4) * (head.readUInt32BE(0) === FAT_MAGIC_64 ? 32 : 20);
 }
 
 /** Slices of a universal file (or the one "slice" of a thin file). The fat header itself is not compared (§9.12). */
@@ -102,7 +109,7 @@ export function parseFatHeader(head: Buffer, fileSize: number): Slice[] {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < headerEnd || size < 28 || offset + size > fileSize) {
       throw new FormatError('macho', `universal slice ${i} (${archName(cputype, cpusubtype)}) lies outside the file`);
     }
-    slices.push({ index: i, cputype, cpusubtype, arch: archName(cputype, cpusubtype), offset, size });
+    slices.push({ index: i, cputype, cpusubtype, arch: archName(cputype, cpusubtype), offset, size, align: head.readUInt32BE(o + (is64 ? 24 : 16)) });
   }
   const sorted = [...slices].sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {
