@@ -73,6 +73,8 @@ interface Output {
   scheme: string | null;
   signer: string | null;
   reason: string | null;
+  /** --cleartext only, and only when true: the file has text outside the signed block */
+  unsignedTextOutsideBlock?: true;
 }
 
 async function readText(path: string, max: number, what: string): Promise<string> {
@@ -104,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const print = (out: Output): void => {
     if (json) {
-      process.stdout.write(safeJson({ valid: out.valid, scheme: out.scheme, signer: out.signer, reason: out.reason }) + '\n');
+      process.stdout.write(safeJson({ valid: out.valid, scheme: out.scheme, signer: out.signer, reason: out.reason, ...(out.unsignedTextOutsideBlock ? { unsignedTextOutsideBlock: true } : {}) }) + '\n');
     } else if (out.valid) {
       // signer names (OpenPGP user ids, certificate subjects) are the signer's choice: neutralised
       process.stdout.write(neutralise(`VALID ${out.scheme} signature${out.signer ? ` by ${out.signer}` : ''}${out.reason ? ` — ${out.reason}` : ''}`) + '\n');
@@ -272,6 +274,27 @@ export async function run(argv: string[]): Promise<number> {
     return couldNotCheck(err, false);
   }
   const valid = result.valid === true;
-  print({ valid, scheme: result.scheme, signer: result.signer ?? null, reason: result.reason ?? (valid ? null : 'invalid signature') });
+  // A cleartext signature covers its block only: lines before or after it (which `sha256sum -c`
+  // would read too) are nobody's word. Said on every VALID answer where the file has any.
+  const outside = valid && scheme === 'openpgp' && values.cleartext ? await textOutsideSignedBlock(values.file!) : 0;
+  if (outside > 0) process.stderr.write(`release-verifier check-signature: WARNING — ${outside} non-blank line(s) outside the signed block are NOT covered by the signature; use only the signed text\n`);
+  print({ valid, scheme: result.scheme, signer: result.signer ?? null, reason: result.reason ?? (valid ? null : 'invalid signature'), ...(outside > 0 ? { unsignedTextOutsideBlock: true } : {}) });
   return valid ? 0 : 1;
+}
+
+const CLEARTEXT_BEGIN = '-----BEGIN PGP SIGNED MESSAGE-----';
+const SIGNATURE_END = '-----END PGP SIGNATURE-----';
+
+/** Non-blank lines before the cleartext block's BEGIN line or after its END line (the block
+ * formats/openpgp.ts readCleartextBlock verified; the file was already read within its bound). */
+async function textOutsideSignedBlock(path: string): Promise<number> {
+  const { MAX_CLEARTEXT_BYTES } = await import('../formats/openpgp');
+  const read = await readBoundedFile(path, MAX_CLEARTEXT_BYTES);
+  // verified already, so never too large here; fail closed (warn) if it somehow is
+  if ('tooLarge' in read) return 1;
+  const lines = read.bytes.toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''));
+  const begin = lines.indexOf(CLEARTEXT_BEGIN);
+  const end = lines.findIndex((l, i) => i > begin && l === SIGNATURE_END);
+  if (begin === -1 || end === -1) return 1;
+  return [...lines.slice(0, begin), ...lines.slice(end + 1)].filter((l) => l.trim() !== '').length;
 }
