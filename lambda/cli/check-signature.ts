@@ -32,7 +32,8 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
                         --fingerprint names the pinned one)
   --cert-sha256 HEX     authenticode, apple: pinned signer (leaf) certificate SHA-256 (repeatable)
   --team-id ID          apple: pinned Apple Team ID (the signing certificate's OU); give it
-                        and/or --cert-sha256. --file: a Mach-O file (every slice), a zip/tar
+                        and/or --cert-sha256 (with both, the signer must match both).
+                        --file: a Mach-O file (every slice), a zip/tar
                         holding .app bundles, or a DMG; a stapled notarization ticket is
                         reported as present, not verified
   --json                print {"valid", "scheme", "signer", "reason"} as JSON

@@ -95,6 +95,20 @@ describe('apple: a real Developer ID app (Sparkle test data)', () => {
     expect(r.reason).toContain('pinned by certificate fingerprint');
   });
 
+  it('teamId and certSha256 together: both must hold ("this team, and this certificate"), never either', async () => {
+    const both = await verify(DEVID_ZIP, { teamId: DEVID_TEAM, certSha256: [DEVID_LEAF_SHA256] });
+    expect(both.valid).toBe(true);
+    expect(both.reason).toContain(`pinned by Team ID ${DEVID_TEAM} and certificate fingerprint`);
+    const otherCert = await verify(DEVID_ZIP, { teamId: DEVID_TEAM, certSha256: ['00'.repeat(32)] });
+    expect(otherCert.valid).toBe(false);
+    expect(otherCert.unpinnedSigner).toBe(true);
+    expect(otherCert.reason).toContain('is not the pinned signer: the pinned Team ID, but not a pinned certificate');
+    const otherTeam = await verify(DEVID_ZIP, { teamId: 'ABCDE12345', certSha256: [DEVID_LEAF_SHA256] });
+    expect(otherTeam.valid).toBe(false);
+    expect(otherTeam.unpinnedSigner).toBe(true);
+    expect(otherTeam.reason).toContain('is not the pinned signer: a pinned certificate, but not the pinned Team ID ABCDE12345');
+  });
+
   it('another Team ID or fingerprint: SIGNER_NOT_PINNED', async () => {
     for (const pin of [{ teamId: 'ABCDE12345' }, { certSha256: ['00'.repeat(32)] }]) {
       const r = await verify(DEVID_ZIP, pin);

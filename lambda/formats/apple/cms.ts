@@ -244,13 +244,17 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
   const cdTeams = [...new Set(cds.map((c) => c.teamId).filter((t): t is string => !!t))];
   if (cdTeams.length > 1 || (cdTeams[0] && cdTeams[0] !== teamId)) return failSigner(`CodeDirectory team ID ${cdTeams.join(', ')} differs from the signer certificate's (${teamId ?? 'none'})`);
 
-  // 7. The pin.
+  // 7. The pin: each of teamId and certSha256 that the policy gives must hold — both given means
+  // "this team, and this certificate", never either of them.
   const pins = (pin.certSha256 ?? []).map((p) => p.toLowerCase());
-  let pinnedBy: string | undefined;
-  if (pins.includes(fingerprint)) pinnedBy = 'certificate fingerprint';
-  else if (pin.teamId && teamId === pin.teamId) pinnedBy = `Team ID ${teamId}`;
-  else if (!pin.teamId && pins.length === 0) return failSigner('policy pins no signer (teamId or certSha256)');
-  if (!pinnedBy) return failSigner(`signer ${signer} (Team ID ${teamId ?? 'none'}) is not the pinned signer`, { unpinned: true });
+  if (!pin.teamId && pins.length === 0) return failSigner('policy pins no signer (teamId or certSha256)');
+  const teamOk = !pin.teamId || teamId === pin.teamId;
+  const certOk = pins.length === 0 || pins.includes(fingerprint);
+  if (!teamOk || !certOk) {
+    const which = !teamOk && !certOk ? 'neither the pinned Team ID nor a pinned certificate' : !teamOk ? `a pinned certificate, but not the pinned Team ID ${pin.teamId}` : `the pinned Team ID, but not a pinned certificate (SHA-256 ${fingerprint})`;
+    return failSigner(`signer ${signer} (Team ID ${teamId ?? 'none'}) is not the pinned signer: ${pin.teamId && pins.length ? which : 'not pinned'}`, { unpinned: true });
+  }
+  const pinnedBy = [pin.teamId ? `Team ID ${teamId}` : '', pins.length ? 'certificate fingerprint' : ''].filter(Boolean).join(' and ');
   details.pinnedBy = pinnedBy;
   const when = ts.genTime ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}` : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}; certificate valid at ${judgedAt.toISOString()}`;
   return { ok: true, signer, teamId, reason: `${identityKind(cert)}, ${when}; pinned by ${pinnedBy}`, details };
