@@ -46,6 +46,8 @@ const PIPE_TO_INTERPRETER = /\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:python3
 const SUBSHELL_DOWNLOAD = /\b(?:ba|z|da)?sh\s+(?:-\S+\s+)*(?:-c\s+)?["']?\$\(\s*(?:curl|wget)\b/;
 const CHECKSUM_CHECK = /\b(?:sha(?:1|224|256|384|512)sum|b2sum|md5sum|shasum)\b[^;&|]*(?:\s-c\b|\s--check\b)|\bgpg\b[^;&|]*--verify\b|\bgpgv\b|\bminisign\b[^;&|]*\s-V\b|\bcosign\s+verify(?:-blob)?\b|\bsigntool\s+verify\b|\bosslsigncode\s+verify\b/;
 
+const MAX_LINE = 8192;
+
 export interface ShellContext {
   file: string;
   /** variable → value, from ARG/ENV/assignments seen before (for `$REV` in a checkout) */
@@ -111,7 +113,9 @@ export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): Hygie
   const vars = ctx.vars ?? new Map<string, string>();
   const clones: PendingClone[] = [];
   const downloads: PendingDownload[] = [];
-  for (const { line, text } of lines) {
+  for (const { line, text: full } of lines) {
+    // a logical line is judged on its first MAX_LINE characters: the regular expressions stay linear-ish on hostile input
+    const text = full.length > MAX_LINE ? full.slice(0, MAX_LINE) : full;
     // whole-line rules (pipes span commands)
     if (PIPE_TO_SHELL.test(text) || PIPE_TO_INTERPRETER.test(text) || SUBSHELL_DOWNLOAD.test(text)) {
       hits.push(hit('HYGIENE_REMOTE_SCRIPT', ctx.file, line, text, 'download the installer to a file, check its SHA-256 (sha256sum -c) or signature, then run it'));

@@ -59,3 +59,14 @@ describe('runner', () => {
     expect(r.coverage).toMatchObject({ complete: false, treeComplete: false, skipped: [{ file: 'Dockerfile', reason: 'HTTP 500' }] });
   });
 });
+
+describe('hostile input stays bounded', () => {
+  it('a 1 MiB logical line of curl pipes and a deep YAML finish quickly', async () => {
+    const line = `RUN ${'curl x | '.repeat(100_000)}true\n`;
+    const yaml = `build:\n  script:\n${'    - curl a | b\n'.repeat(20_000)}`;
+    const t0 = Date.now();
+    const r = await runHygiene(memoryTree(COMMIT, { Dockerfile: `FROM x\n${line}`, '.gitlab-ci.yml': yaml }), { maxEntries: 10, maxFiles: 10, maxFileBytes: 2 * 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.hits.some((h) => h.code === 'HYGIENE_IMAGE_NOT_PINNED')).toBe(true);
+  });
+});
