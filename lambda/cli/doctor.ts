@@ -32,7 +32,7 @@ import { fleetChecks, imageCheck, quotaCheck } from './doctor/builds';
 import { lastRunCheck, objectLockCheck } from './doctor/records';
 import { tokenCheck } from './doctor/token';
 import { dryRunLines, LAUNCHER_OUTPUT } from './run-now';
-import { invokeLauncher, parseCommand } from './stack-commands';
+import { awsClientOptions, invokeLauncher, launcherClientOptions, parseCommand } from './stack-commands';
 
 /** The outputs the stack defines (lib/release-verifier-stack.ts); doctor needs them all. */
 export const REQUIRED_OUTPUTS = [
@@ -130,7 +130,8 @@ async function launcherDryRun(lambda: LambdaClient, stack: StackFacts): Promise<
 
 export async function doctor(options: { stack: string; region?: string; configFile?: string }, clients: DoctorClients = {}): Promise<DoctorReport> {
   const region = options.region;
-  const base = region ? { region } : {};
+  // connection/request timeouts and bounded attempts on every client (stack-commands.ts)
+  const base = awsClientOptions(region);
   const cfn = clients.cloudformation ?? new CloudFormationClient(base);
   const checks: CheckResult[] = [];
   const { facts, check } = await describeStack(cfn, options.stack);
@@ -140,7 +141,7 @@ export async function doctor(options: { stack: string; region?: string; configFi
     return { stack: options.stack, region, ok: false, checks };
   }
 
-  const dry = await launcherDryRun(clients.lambda ?? new LambdaClient(base), facts);
+  const dry = await launcherDryRun(clients.lambda ?? new LambdaClient(launcherClientOptions(region)), facts);
   let config: DeployedConfig | null = dry.answer?.config ?? null;
   let configSource = 'the launcher\'s dry run';
   if (!config && options.configFile) {
@@ -157,7 +158,7 @@ export async function doctor(options: { stack: string; region?: string; configFi
 
   const sns = clients.sns ?? new SNSClient(base);
   const ecrClients = new Map<string, ECRClient>();
-  const ecrFor = clients.ecr ?? ((r: string) => ecrClients.get(r) ?? ecrClients.set(r, new ECRClient({ region: r })).get(r)!);
+  const ecrFor = clients.ecr ?? ((r: string) => ecrClients.get(r) ?? ecrClients.set(r, new ECRClient(awsClientOptions(r))).get(r)!);
   const s3 = clients.s3 ?? new S3Client(base);
   // a check that fails unexpectedly is "cannot check", never a crash that hides the other lines
   const guard = (id: string, work: () => Promise<CheckResult | CheckResult[]>) =>

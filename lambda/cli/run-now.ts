@@ -19,7 +19,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { errorMessage } from '../core/errors';
 import type { DryRunResult, LaunchResult } from '../handlers/launcher';
 import { neutralise, safeJson } from '../core/text/neutralise';
-import { invokeLauncher, parseCommand } from './stack-commands';
+import { awsClientOptions, invokeLauncher, launcherClientOptions, parseCommand } from './stack-commands';
 
 export const LAUNCHER_OUTPUT = 'LauncherFunctionName';
 
@@ -65,8 +65,8 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
     return 3;
   }
   const region = values.region;
-  const cfn = clients.cloudformation ?? new CloudFormationClient(region ? { region } : {});
-  const lambda = clients.lambda ?? new LambdaClient(region ? { region } : {});
+  const cfn = clients.cloudformation ?? new CloudFormationClient(awsClientOptions(region));
+  const lambda = clients.lambda ?? new LambdaClient(launcherClientOptions(region));
 
   let functionName = values.function;
   if (!functionName) {

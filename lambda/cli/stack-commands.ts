@@ -33,3 +33,27 @@ export async function invokeLauncher(lambda: LambdaClient, functionName: string,
   const text = response.Payload ? new TextDecoder().decode(response.Payload) : '';
   return response.FunctionError ? { text, functionError: response.FunctionError } : { text };
 }
+
+/** Bounds on every AWS call the stack commands make: the SDK's defaults wait on a silent
+ * endpoint with no deadline at all (no connection or request timeout). */
+export const AWS_CONNECTION_TIMEOUT_MS = 10_000;
+export const AWS_REQUEST_TIMEOUT_MS = 30_000;
+/** a synchronous launcher invoke lasts as long as the launcher may (15 minutes: lib/release-verifier-stack.ts) */
+export const LAUNCHER_INVOKE_TIMEOUT_MS = 16 * 60_000;
+
+/**
+ * Options for an AWS SDK v3 client of the CLI: region (if given), connection and request
+ * timeouts, and a bounded number of attempts. The launcher's client is not retried (`attempts: 1`):
+ * a retried synchronous invoke would start the launcher a second time.
+ */
+export function awsClientOptions(region?: string, opts: { requestTimeoutMs?: number; attempts?: number } = {}) {
+  return {
+    ...(region ? { region } : {}),
+    maxAttempts: opts.attempts ?? 3,
+    // throwOnRequestTimeout: without it this SDK only logs a warning when requestTimeout passes
+    requestHandler: { connectionTimeout: AWS_CONNECTION_TIMEOUT_MS, requestTimeout: opts.requestTimeoutMs ?? AWS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
+  };
+}
+
+/** The client options for the launcher's synchronous invoke (doctor's dry run, run-now). */
+export const launcherClientOptions = (region?: string) => awsClientOptions(region, { requestTimeoutMs: LAUNCHER_INVOKE_TIMEOUT_MS, attempts: 1 });

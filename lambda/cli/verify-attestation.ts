@@ -18,6 +18,7 @@ import { errorMessage, UsageError } from '../core/errors';
 import { neutralise, safeJson } from '../core/text/neutralise';
 import { VSA_PREDICATE_TYPE } from '../core/vsa';
 import { readBoundedFile } from '../formats/bounded-read';
+import { awsClientOptions } from './stack-commands';
 
 const HELP = `usage: release-verifier verify-attestation --envelope FILE (--public-key PEM | --kms-key-arn ARN) [--json]
   --envelope FILE       a DSSE envelope the stack wrote (runs/<runId>/vsa.dsse.json or attestation.dsse.json)
@@ -76,7 +77,7 @@ async function kmsKey(arn: string): Promise<KeyObject> {
   const region = KMS_KEY_ARN.exec(arn)![1]!;
   let out;
   try {
-    out = await new KMSClient({ region }).send(new GetPublicKeyCommand({ KeyId: arn }));
+    out = await new KMSClient(awsClientOptions(region)).send(new GetPublicKeyCommand({ KeyId: arn }));
   } catch (err) {
     throw new CannotCheckError(`KMS GetPublicKey ${arn} failed: ${errorMessage(err)}`);
   }

@@ -3,6 +3,7 @@
  * and response shapes of each API, the "all ok" account and each problem case. The launcher's
  * dry-run answer is produced by the real dryRun() (planner, forge stand-in), not written by hand.
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { BatchGetFleetsCommand, CodeBuildClient, ListFleetsCommand, StartBuildCommand } from '@aws-sdk/client-codebuild';
@@ -20,6 +21,8 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { doctor, run, type DoctorReport } from '../../lambda/cli/doctor';
 import { privateEcrImage, quotaLabel } from '../../lambda/cli/doctor/builds';
+import { anonymousVisibility, MAX_VISIBILITY_BODY_BYTES } from '../../lambda/cli/doctor/token';
+import { AWS_CONNECTION_TIMEOUT_MS, AWS_REQUEST_TIMEOUT_MS, awsClientOptions, LAUNCHER_INVOKE_TIMEOUT_MS, launcherClientOptions } from '../../lambda/cli/stack-commands';
 import type { Config } from '../../lambda/core/config/schema';
 import type { Store } from '../../lambda/core/ports';
 import { dryRun, type DryRunResult } from '../../lambda/handlers/launcher';
@@ -482,4 +485,52 @@ describe('release-verifier doctor', () => {
     expect(quotaLabel({ name: 'a', platform: 'linux', image: 'x', computeType: 'BUILD_GENERAL1_2XLARGE' })).toBe('linux/2xlarge');
     expect(quotaLabel({ name: 'a', platform: 'windows', image: 'x', computeType: 'BUILD_GENERAL1_LARGE' })).toBe('windows server 2019/large');
   });
+});
+
+describe('bounded calls (review finding): the anonymous visibility lookup and the AWS clients', () => {
+  it('a GitLab that accepts and never answers (and ignores the signal) is "unknown" on time', async () => {
+    const hanging = (() => new Promise<Response>(() => undefined)) as unknown as typeof fetch;
+    const t0 = Date.now();
+    const v = await anonymousVisibility('https://gitlab.example', 'g/app', hanging, 300);
+    expect(v).toEqual({ unknown: expect.stringMatching(/did not answer within/) });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('a 200 with an endless body is "unknown", read only up to the bound', async () => {
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled += 64 * 1024;
+        c.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    const big = (async () => new Response(endless, { status: 200 })) as typeof fetch;
+    const v = await anonymousVisibility('https://gitlab.example', 'g/app', big, 10_000);
+    expect(v).toEqual({ unknown: expect.stringMatching(/larger than/) });
+    expect(pulled).toBeLessThan(MAX_VISIBILITY_BODY_BYTES + 4 * 64 * 1024);
+    // a normal answer still reads as before
+    const small = (async () => new Response(JSON.stringify({ visibility: 'private' }), { status: 200 })) as typeof fetch;
+    expect(await anonymousVisibility('https://gitlab.example', 'g/app', small)).toEqual({ public: false, status: 200 });
+  });
+
+  it('the SDK clients get connection/request timeouts and bounded attempts: a silent endpoint fails, it does not hang', async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((s) => void sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const opts = awsClientOptions(REGION, { requestTimeoutMs: 400, attempts: 1 });
+      expect(opts).toMatchObject({ region: REGION, maxAttempts: 1, requestHandler: { connectionTimeout: AWS_CONNECTION_TIMEOUT_MS, requestTimeout: 400, throwOnRequestTimeout: true } });
+      expect(awsClientOptions()).toMatchObject({ maxAttempts: 3, requestHandler: { requestTimeout: AWS_REQUEST_TIMEOUT_MS } });
+      expect(launcherClientOptions(REGION)).toMatchObject({ maxAttempts: 1, requestHandler: { requestTimeout: LAUNCHER_INVOKE_TIMEOUT_MS } });
+      const client = new CloudFormationClient({ ...opts, endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' } });
+      const t0 = Date.now();
+      await expect(client.send(new DescribeStacksCommand({ StackName: 'x' }))).rejects.toThrow(/timeout|timed out/i);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      client.destroy();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  }, 20_000);
 });

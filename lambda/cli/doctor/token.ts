@@ -4,6 +4,7 @@
  * placeholder; it is never printed, logged or returned.
  */
 import { DescribeSecretCommand, GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { withDeadline } from '../../adapters/forge/deadline';
 import { tokenFromSecretString } from '../../adapters/secrets';
 import { errorMessage, VerifierError } from '../../core/errors';
 import { cannot, failed, nameOf, ok, problem, type CheckResult, type DoctorContext } from './check';
@@ -11,19 +12,57 @@ import { cannot, failed, nameOf, ok, problem, type CheckResult, type DoctorConte
 /** Whether GitLab shows the project to an anonymous caller (its visibility), or why that is unknown. */
 export type Visibility = { public: true } | { public: false; status: number } | { unknown: string };
 
-export async function anonymousVisibility(gitlabUrl: string, project: string | number, fetchImpl: typeof fetch = fetch): Promise<Visibility> {
+/** The anonymous project lookup's bounds: one deadline for the whole exchange, and the body size. */
+export const VISIBILITY_TIMEOUT_MS = 10_000;
+export const MAX_VISIBILITY_BODY_BYTES = 256 * 1024;
+
+export async function anonymousVisibility(gitlabUrl: string, project: string | number, fetchImpl: typeof fetch = fetch, timeoutMs = VISIBILITY_TIMEOUT_MS): Promise<Visibility> {
   const url = `${gitlabUrl.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}`;
   try {
-    const res = await fetchImpl(url, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(10_000) });
-    if (res.status === 200) {
-      const body = (await res.json().catch(() => ({}))) as { visibility?: string };
-      // an anonymous caller only ever sees public projects; the field confirms it
-      return body.visibility === undefined || body.visibility === 'public' ? { public: true } : { public: false, status: 200 };
-    }
-    if (res.status === 401 || res.status === 403 || res.status === 404) return { public: false, status: res.status };
-    return { unknown: `GitLab answered ${res.status}` };
+    // one deadline over the request and the body (deadline.ts: AbortSignal.timeout can be collected
+    // and never fire on Node 20; withDeadline also gives up on work that ignores the signal)
+    return await withDeadline(
+      timeoutMs,
+      () => new Error(`GitLab did not answer within ${timeoutMs / 1000} s`),
+      async (signal) => {
+        const res = await fetchImpl(url, { headers: { accept: 'application/json' }, redirect: 'error', signal });
+        if (res.status === 200) {
+          const body = await boundedJson(res, MAX_VISIBILITY_BODY_BYTES);
+          // an anonymous caller only ever sees public projects; the field confirms it
+          return body.visibility === undefined || body.visibility === 'public' ? { public: true } : { public: false, status: 200 };
+        }
+        await res.body?.cancel().catch(() => undefined);
+        if (res.status === 401 || res.status === 403 || res.status === 404) return { public: false, status: res.status };
+        return { unknown: `GitLab answered ${res.status}` };
+      },
+    );
   } catch (err) {
     return { unknown: errorMessage(err) };
+  }
+}
+
+/** The response's JSON object, read up to `max` bytes; a larger or unparsable body counts as `{}`
+ * (as before: an anonymous 200 is already the public answer; the field only confirms it). */
+async function boundedJson(res: Response, max: number): Promise<{ visibility?: string }> {
+  if (!res.body) return {};
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`GitLab's project answer is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null ? (v as { visibility?: string }) : {};
+  } catch {
+    return {};
   }
 }
 
