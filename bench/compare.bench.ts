@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPe, HELLO_C, makePki, sign } from '../test/formats/support/authenticode-fixtures';
-import { best, CLI, load, row, type Command } from './measure';
+import { best, buildCli, buildIsCurrent, CLI, load, row, type Command } from './measure';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const MiB = 1024 * 1024;
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     }
   }
   const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  buildCli();
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? dirname(repo), '.rv-bench-compare-'));
   try {
     const pki = makePki(dir);
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  console.log(`(measured the compiled CLI in dist/, built at the start${buildIsCurrent() ? '' : '; sources changed since'})`);
 }
 
 await main();

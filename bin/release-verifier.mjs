@@ -4,7 +4,8 @@
 // no TypeScript is transpiled at start (issue 14: `--version` in well under 0.15 s). Otherwise —
 // no dist/ (esbuild absent), or a source listed in dist/inputs.json is newer than the build, as
 // while developing — it runs the TypeScript through tsx, so a stale build is never what runs.
-// RELEASE_VERIFIER_FROM_SOURCE=1 forces tsx. Neither available: exit 2 with what to do.
+// RELEASE_VERIFIER_FROM_SOURCE=1 forces tsx; RELEASE_VERIFIER_FROM_DIST=1 forces dist/ even when a
+// source is newer (benchmarks and build tests measure what they built). Neither available: exit 2.
 //
 // The last line of defence (issue 15), installed before anything else: a fault nobody caught ends
 // the process with exit code 2 (INCOMPLETE) and one line — never a stack-trace crash with exit code
@@ -26,6 +27,7 @@ function currentBuild() {
   try {
     const info = JSON.parse(readFileSync(new URL('dist/inputs.json', root), 'utf8'));
     if (!Array.isArray(info.inputs) || typeof info.builtAt !== 'number') return false;
+    if (process.env.RELEASE_VERIFIER_FROM_DIST === '1') return true;
     return info.inputs.every((f) => statSync(new URL(f, root)).mtimeMs < info.builtAt);
   } catch {
     return false;

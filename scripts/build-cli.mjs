@@ -44,7 +44,11 @@ const result = await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // dependencies are bundled too (fewer files to resolve and load at start); the AWS SDK, CDK and
+  // the test-only packages stay external (large, only the AWS commands need them)
+  external: ['@aws-sdk/*', '@smithy/*', 'aws-cdk-lib', 'constructs', '@aws-lambda-powertools/*', 'isomorphic-git', 'tsx', 'esbuild'],
+  // bundled CommonJS packages call require() for Node built-ins
+  banner: { js: "import { createRequire as __rvCreateRequire } from 'node:module'; const require = __rvCreateRequire(import.meta.url);" },
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
