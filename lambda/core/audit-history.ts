@@ -1,6 +1,6 @@
 /**
  * The audit over time (issue 11): each run's audit findings are stored with the run
- * (`runs/<id>/audit.json`) and as the latest audit (`audit/latest.json`); the next run lists what
+ * (`runs/<id>/audit.json`) and as the latest audit (`ledger/audit-latest.json`); the next run lists what
  * appeared and what disappeared since. A finding is identified by its code, file and offending text
  * (hygiene) or its code and forge object (write paths) — not by its line, so an unrelated edit that
  * moves a line is not news.
@@ -11,7 +11,8 @@ import type { Store } from './ports';
 import type { AuditEntry, AuditReport } from './report';
 
 export const AUDIT_KEYS = {
-  latest: 'audit/latest.json',
+  // under ledger/ (the record of what earlier runs saw): the launcher, checker and dead-man may read and write it
+  latest: 'ledger/audit-latest.json',
   run: (runId: string) => `runs/${runId}/audit.json`,
 };
 
