@@ -7,8 +7,10 @@
  * CodeResources bound in its special slots, and every other entry of the bundle is accounted for
  * by the resource seal: a sealed file with its SHA-256, a sealed symlink with its target, a path a
  * rule omits, or nested code (a Mach-O file or a bundle) whose cdhash the seal records — verified
- * the same way, recursively (bounded depth). Universal nested code is also judged against the pin
- * slice by slice, since one cdhash can bind only one slice. Anything else (an unsealed file, a
+ * the same way, recursively (bounded depth). One cdhash binds one slice: of universal nested code,
+ * one slice must have the sealed cdhash, every other slice must carry the same identifier and
+ * team ID, and each slice is judged against the pin too. The identifier and team a sealed
+ * requirement names (`identifier "…" and … leaf[subject.OU] = "…"`) must be the code's. Anything else (an unsealed file, a
  * sealed file missing, unsealed content outside the content directory) makes the bundle invalid.
  * Stapled notarization tickets (Contents/CodeResources) are reported as present, never verified.
  *
@@ -28,7 +30,7 @@ import { CSSLOT_INFOSLOT, CSSLOT_RESOURCEDIR } from '../macho/codesign';
 import { cdHash, isStrongCodeDirectory, verifyCodeSignatureCms } from './cms';
 import type { CodeUnit, JudgeOptions } from './judge';
 import { readMachoSignatures, type SliceSignature } from './macho';
-import { parseCodeResources, ruleFor, type ResourceSeal } from './resources';
+import { parseCodeResources, requirementClauses, ruleFor, type ResourceSeal, type SealedEntry } from './resources';
 
 const MAX_BUNDLES = 8;
 const MAX_NESTED_DEPTH = 3;
@@ -268,18 +270,20 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     } finally {
       await nfh.close();
     }
-    const r = bindNested(`${label}/${rel}`, seal!.files2.get(rel)!.cdhash!, nested.kind, nested.slices.map((s) => ({ name: `${label}/${rel} (${s.arch})`, parsed: 'parsed' in s ? s.parsed : undefined, unsigned: 'unsigned' in s ? s.unsigned : undefined, problem: s.problem, details: s.details })));
+    const r = bindNested(`${label}/${rel}`, seal!.files2.get(rel)!, nested.kind, nested.slices.map((s) => ({ name: `${label}/${rel} (${s.arch})`, parsed: 'parsed' in s ? s.parsed : undefined, unsigned: 'unsigned' in s ? s.unsigned : undefined, problem: s.problem, details: s.details })));
     if ('problem' in r) return fail(r.problem);
     units.push(...r.units);
     nestedDetails.push({ code: rel, kind: 'mach-o' });
   }
   for (const rel of nestedBundles) {
-    const want = seal!.files2.get(rel)!.cdhash!;
-    // a thin nested bundle is bound by the sealed cdhash; a universal one (one cdhash cannot bind
-    // every slice) must carry the pinned signer's signature on each slice
+    const entry = seal!.files2.get(rel)!;
+    // the nested bundle is bound by its entry in this seal (cdhash, identifier, team); a universal
+    // one (one cdhash binds one slice) must also carry the pinned signer's signature on each slice
     const bound: Authenticate = async (innerUnits, innerHashes, innerKind) => {
-      if (innerKind === 'fat') return (await pinned(innerUnits, innerHashes, innerKind)).ok ? { ok: true } : { ok: false, problem: `nested ${rel} is universal and not signed by the pinned signer on every slice` };
-      return innerHashes.some((h) => h.equals(want)) ? { ok: true } : { ok: false, problem: `nested ${rel}: its cdhash does not match the one sealed by CodeResources (by a SHA-256 CodeDirectory)` };
+      const problem = bindToSeal(rel, entry, innerUnits);
+      if (problem) return { ok: false, problem };
+      if (innerKind === 'fat' && !(await pinned(innerUnits, innerHashes, innerKind)).ok) return { ok: false, problem: `nested ${rel} is universal and not signed by the pinned signer on every slice` };
+      return { ok: true };
     };
     const inner = await checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget, bound, pinned);
     notes.push(...inner.notes);
@@ -293,16 +297,41 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
   return { units, notes, cdhashes, details };
 }
 
-/** Nested Mach-O code: its cdhash must be the sealed one (thin), or every slice is judged (universal). */
-function bindNested(name: string, want: Buffer, kind: 'fat' | 'thin', units: CodeUnit[]): { units: CodeUnit[] } | { problem: string } {
+/**
+ * Nested code against its entry in the outer seal, as Apple's validation does: the sealed cdhash
+ * binds one slice — only by a SHA-256 (or stronger) CodeDirectory, a SHA-1 cdhash could be matched
+ * by a collision; the other slices of universal code (which no cdhash binds) must carry that
+ * slice's identifier and team ID; and the identifier / team a sealed requirement names must be the
+ * code's. `name` is how problems name the code.
+ */
+function bindToSeal(name: string, entry: SealedEntry, units: CodeUnit[]): string | undefined {
+  const want = entry.cdhash!;
+  const bound = units.find((u) => u.parsed!.cds.some((cd) => isStrongCodeDirectory(cd) && cdHash(cd).subarray(0, 20).equals(want)));
+  if (!bound) {
+    return units.length > 1
+      ? `nested ${name} is universal and none of its slices has the cdhash sealed by CodeResources (by a SHA-256 CodeDirectory)`
+      : `nested ${name}: its cdhash does not match the one sealed by CodeResources (by a SHA-256 CodeDirectory)`;
+  }
+  const { identifier, teamId } = bound.parsed!.cds[0]!;
+  const who = (id: string, team: string | undefined) => `identifier ${JSON.stringify(id)}, team ${team ?? 'none'}`;
+  for (const u of units) {
+    for (const cd of u.parsed!.cds) {
+      if (cd.identifier !== identifier || cd.teamId !== teamId) return `nested ${name}: ${u.name} carries ${who(cd.identifier, cd.teamId)}, the slice with the sealed cdhash (${bound.name}) ${who(identifier, teamId)}`;
+    }
+  }
+  const required = requirementClauses(entry.requirement);
+  if (required.identifier !== undefined && required.identifier !== identifier) return `nested ${name}: identifier ${JSON.stringify(identifier)} is not the one its sealed requirement names (${JSON.stringify(required.identifier)})`;
+  if (required.teamId !== undefined && required.teamId !== teamId) return `nested ${name}: team ${teamId ?? 'none'} is not the one its sealed requirement names (${required.teamId})`;
+  return undefined;
+}
+
+/** Nested Mach-O code: bound by its seal entry; universal code is also judged slice by slice (returned units). */
+function bindNested(name: string, entry: SealedEntry, kind: 'fat' | 'thin', units: CodeUnit[]): { units: CodeUnit[] } | { problem: string } {
   const bad = units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
   if (bad) return { problem: `nested ${name}: ${bad.problem ?? 'ad-hoc signed (nested code must be signed)'}` };
-  if (kind === 'thin') {
-    // only a SHA-256 (or stronger) CodeDirectory binds: a SHA-1 cdhash could be matched by a collision
-    if (!units[0]!.parsed!.cds.some((cd) => isStrongCodeDirectory(cd) && cdHash(cd).subarray(0, 20).equals(want))) return { problem: `nested ${name}: its cdhash does not match the one sealed by CodeResources (by a SHA-256 CodeDirectory)` };
-    return { units: [] };
-  }
-  return { units };
+  const problem = bindToSeal(name, entry, units);
+  if (problem) return { problem };
+  return { units: kind === 'thin' ? [] : units };
 }
 
 /** The top-level .app bundles of an archive, each checked. */

@@ -21,6 +21,8 @@ export interface SealedEntry {
   hash2?: Buffer;
   symlink?: string;
   cdhash?: Buffer;
+  /** nested code: the requirement (text form) the seal records beside its cdhash */
+  requirement?: string;
   optional: boolean;
 }
 
@@ -67,6 +69,7 @@ export function parseCodeResources(bytes: Buffer): ResourceSeal {
     if (v.hash2 instanceof Uint8Array) e.hash2 = Buffer.from(v.hash2);
     if (typeof v.symlink === 'string') e.symlink = v.symlink;
     if (v.cdhash instanceof Uint8Array) e.cdhash = Buffer.from(v.cdhash);
+    if (typeof v.requirement === 'string' && v.requirement.length <= MAX_PATTERN) e.requirement = v.requirement;
     if ([e.hash2, e.symlink, e.cdhash].filter((x) => x !== undefined).length !== 1) throw bad(`files2 entry ${JSON.stringify(k)} has no SHA-256 hash, symlink or cdhash`);
     if (e.hash2 && e.hash2.length !== 32) throw bad(`files2 entry ${JSON.stringify(k)}: hash2 is not a SHA-256`);
     sealed.set(k, e);
@@ -88,6 +91,23 @@ export function parseCodeResources(bytes: Buffer): ResourceSeal {
     return { pattern, regex, weight, omit: v.omit === true, optional: v.optional === true, nested: v.nested === true };
   });
   return { files2: sealed, rules2: rules };
+}
+
+/**
+ * What a sealed requirement of the usual designated form (`identifier "X" and anchor apple generic
+ * and certificate leaf[subject.OU] = "T"`) demands of the code's identifier and team. Only a
+ * requirement without `or` / `not` (each clause then must hold) is read; anything else yields
+ * nothing here and the sealed cdhash alone binds the code.
+ */
+export function requirementClauses(requirement: string | undefined): { identifier?: string; teamId?: string } {
+  if (!requirement || /(^|[\s()])(or|not)([\s()]|$)|\|\||!/.test(requirement)) return {};
+  const value = (m: RegExpExecArray | null) => (m ? (m[1] ?? m[2])!.replace(/\\(.)/g, '$1') : undefined);
+  const ids = [...requirement.matchAll(/(?:^|[\s(])identifier\s*=?\s*(?:"((?:[^"\\]|\\.)*)"|([A-Za-z0-9._-]+))/g)];
+  const ous = [...requirement.matchAll(/certificate\s+leaf\s*\[\s*subject\.OU\s*\]\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([A-Za-z0-9._-]+))/g)];
+  return {
+    ...(ids.length === 1 ? { identifier: value(ids[0]!) } : {}),
+    ...(ous.length === 1 ? { teamId: value(ous[0]!) } : {}),
+  };
 }
 
 /** The rule deciding `path`: the highest weight among matching rules (the first of equals), or none. */

@@ -393,15 +393,15 @@ export const STANDARD_RULES2 = `<key>rules2</key><dict>
 <key>^[^/]+$</key><dict><key>nested</key><true/><key>weight</key><real>10</real></dict>
 </dict>`;
 
-/** CodeResources with files2 entries: a Buffer is a file (hash2), {cdhash} nested code, {symlink} a link. */
-export function codeResources(files: Record<string, Buffer | { cdhash: Buffer } | { symlink: string }>): Buffer {
+/** CodeResources with files2 entries: a Buffer is a file (hash2), {cdhash, requirement?} nested code, {symlink} a link. */
+export function codeResources(files: Record<string, Buffer | { cdhash: Buffer; requirement?: string } | { symlink: string }>): Buffer {
   const entries = Object.entries(files)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([k, v]) => {
       const body = Buffer.isBuffer(v)
         ? `<key>hash2</key><data>${createHash('sha256').update(v).digest('base64')}</data>`
         : 'cdhash' in v
-          ? `<key>cdhash</key><data>${v.cdhash.toString('base64')}</data><key>requirement</key><string>anchor apple generic</string>`
+          ? `<key>cdhash</key><data>${v.cdhash.toString('base64')}</data><key>requirement</key><string>${(v.requirement ?? 'anchor apple generic').replace(/&/g, '&amp;').replace(/</g, '&lt;')}</string>`
           : `<key>symlink</key><string>${v.symlink}</string>`;
       return `<key>${k}</key><dict>${body}</dict>`;
     })
