@@ -42,7 +42,10 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
   --quiet           no progress lines
   --if-new          (for cron) when the store's newest run of the release is VERIFIED, stop
                     after one GitLab lookup: exit 0, one line on stderr, {"skipped":true,"tag":…}
-                    with --json. Any other verdict, a moved tag or no run yet: a full run
+                    with --json. Any other verdict, a moved tag, changed links, no run yet, or
+                    a VERIFIED run older than --if-new-max-age: a full run
+  --if-new-max-age DAYS  with --if-new: a VERIFIED run older than this does not count (default 7;
+                    a file re-uploaded at the same URL shows only in a full run)
 exit codes: 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage or configuration error`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -63,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
         diffoscope: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         'if-new': { type: 'boolean', default: false },
+        'if-new-max-age': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -76,6 +80,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!values.config) {
     process.stderr.write(`release-verifier verify: --config is required\n\n${HELP}\n`);
+    return 3;
+  }
+  const maxAgeDays = values['if-new-max-age'] === undefined ? undefined : Number(values['if-new-max-age']);
+  if (maxAgeDays !== undefined && (!values['if-new'] || !Number.isFinite(maxAgeDays) || maxAgeDays <= 0)) {
+    process.stderr.write(`release-verifier verify: --if-new-max-age takes a positive number of days and needs --if-new\n`);
     return 3;
   }
   if (!['auto', 'always', 'never'].includes(values.docker!)) {
@@ -112,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const forge = forgeFromConfig(config, token);
     if (values['if-new']) {
-      const skip = await skipIfVerified(config, forge, store, values.release);
+      const skip = await skipIfVerified(config, forge, store, values.release, { maxAgeDays });
       if (skip) {
         process.stderr.write(neutralise(`release-verifier: ${skip.tag} is already VERIFIED (run ${skip.runId}); nothing to do (--if-new)`) + '\n');
         if (values.json) process.stdout.write(safeJson({ skipped: true, tag: skip.tag }) + '\n');

@@ -13,11 +13,24 @@
  *   is VERIFIED. Anything else (TAMPERED, MISMATCH, INCOMPLETE, no run) runs again: on a laptop's
  *   cron the check is the alert, and a tampered release must keep failing loudly.
  * In both, a tag that now points to another commit is a new release (its run reports TAG_MOVED).
+ * Runs record the tag's peeled commit (summary.ts: `release.commitSha` is `plan.release.tagCommitSha`),
+ * so that is what a run is matched on — never the release object's `commit.id`, which a forge can
+ * leave unchanged while the tag moves.
+ *
+ * Tag and commit alone do not show a release whose asset links were repointed, or whose release
+ * object and tag disagree: `releaseChanges` compares what the forge shows now with what the ledger
+ * recorded when the release was first seen (one store read, no forge call). Any difference and the
+ * past runs do not count — `--if-new` runs in full, and the watch starts one full run for that exact
+ * state (remembered by its fingerprint, so a tampered release is not rebuilt every hour). A file
+ * re-uploaded at the same URL shows in neither: `--if-new` therefore skips only while the VERIFIED
+ * run is younger than a bound (default IF_NEW_MAX_AGE_DAYS), and the watch relies on the weekly run.
  */
+import { createHash } from 'node:crypto';
 import { neutralise } from './text/neutralise';
 import { smsText } from './sms-text';
 import type { Alert } from './alert';
 import type { Finding, Verdict } from './findings';
+import type { Ledger } from './ledger';
 import type { Release } from './ports';
 
 /** The watch's state in the results bucket (written only when something changes). */
@@ -27,8 +40,9 @@ export interface WatchState {
   schemaVersion: 1;
   /** the forge as the watch last saw it; `down` was alerted once, at `since` */
   forge: { status: 'up' | 'down'; since: string; error?: string };
-  /** the last full run the watch started (asynchronously: it has no summary yet for a while) */
-  launched?: { tag: string; commitSha: string; at: string };
+  /** the last full run the watch started (asynchronously: it has no summary yet for a while);
+   * commitSha is the tag's commit; fingerprint (releaseFingerprint) the release as it was then */
+  launched?: { tag: string; commitSha: string; at: string; fingerprint?: string };
   updatedAt: string;
 }
 
@@ -43,7 +57,7 @@ export function parseWatchState(text: string | null): WatchState | null {
   try {
     const v = JSON.parse(text) as WatchState;
     if (v?.schemaVersion !== 1 || (v.forge?.status !== 'up' && v.forge?.status !== 'down') || typeof v.forge.since !== 'string') return null;
-    if (v.launched && (typeof v.launched.tag !== 'string' || typeof v.launched.commitSha !== 'string' || typeof v.launched.at !== 'string')) return null;
+    if (v.launched && (typeof v.launched.tag !== 'string' || typeof v.launched.commitSha !== 'string' || typeof v.launched.at !== 'string' || (v.launched.fingerprint !== undefined && typeof v.launched.fingerprint !== 'string'))) return null;
     return v;
   } catch {
     return null;
@@ -54,6 +68,7 @@ export function parseWatchState(text: string | null): WatchState | null {
 export interface KnownRun {
   runId: string;
   startedAt: string;
+  finishedAt?: string;
   verdict: Verdict;
   release: { tag: string; commitSha?: string } | null;
   targets: { name: string }[];
@@ -84,23 +99,71 @@ function isKnownRun(e: unknown): e is KnownRun {
   return (
     typeof r?.runId === 'string' &&
     typeof r.startedAt === 'string' &&
+    (r.finishedAt === undefined || typeof r.finishedAt === 'string') &&
     typeof r.verdict === 'string' &&
     Array.isArray(r.targets) &&
     (r.release === null || (typeof r.release?.tag === 'string' && (r.release.commitSha === undefined || typeof r.release.commitSha === 'string')))
   );
 }
 
-/** Runs of this release: same tag, same commit when both sides know it; planned (at least one target). Newest first. */
-export function runsOfRelease(runs: readonly KnownRun[], release: Pick<Release, 'tag' | 'commitSha'>): KnownRun[] {
+/** Runs of this release: same tag, and the commit the run recorded is the tag's commit now (a run
+ * that recorded none does not count); planned (at least one target). Newest first. */
+export function runsOfRelease(runs: readonly KnownRun[], release: Pick<Release, 'tag' | 'tagCommitSha'>): KnownRun[] {
   return runs
-    .filter((r) => r.release?.tag === release.tag && r.targets.length > 0 && (!r.release.commitSha || !release.commitSha || r.release.commitSha === release.commitSha))
+    .filter((r) => r.release?.tag === release.tag && r.targets.length > 0 && !!r.release.commitSha && r.release.commitSha === release.tagCommitSha)
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.runId.localeCompare(a.runId));
 }
 
-/** `verify --if-new`: the newest run of the release is VERIFIED. */
-export function alreadyVerified(runs: readonly KnownRun[], release: Pick<Release, 'tag' | 'commitSha'>): KnownRun | undefined {
+/** What the forge shows of a release: enough to tell whether past runs still speak for it. */
+export type ReleaseSeen = Pick<Release, 'tag' | 'commitSha' | 'tagCommitSha' | 'links'>;
+
+/** Bound on the links compared (a release has far fewer; GitLabForge refuses more than 2000). */
+const MAX_LINKS = 2_000;
+
+/**
+ * Why past runs of the release do not vouch for it as the forge shows it now; empty when they do.
+ * `ledger` is the stored ledger (null: none yet, nothing recorded to compare with); `'unreadable'`
+ * counts as a change (the full run then reports LEDGER_CORRUPT).
+ */
+export function releaseChanges(release: ReleaseSeen, ledger: Ledger | null | 'unreadable'): string[] {
+  const out: string[] = [];
+  if (release.commitSha !== release.tagCommitSha) out.push(`the release's commit ${release.commitSha} is not the tag's commit ${release.tagCommitSha}`);
+  if (ledger === 'unreadable') return [...out, 'the ledger is unreadable'];
+  const seen = ledger?.releases[release.tag];
+  if (!seen) return out;
+  if (seen.tagCommitSha !== release.tagCommitSha) out.push(`the tag pointed to ${seen.tagCommitSha} when first seen, now to ${release.tagCommitSha}`);
+  if (release.links.length > MAX_LINKS) return [...out, `more than ${MAX_LINKS} links`];
+  const now = new Map<string, string>();
+  for (const l of release.links) {
+    if (now.has(l.name)) out.push(`link "${l.name}" appears twice`);
+    now.set(l.name, l.url);
+  }
+  const before = Object.entries(seen.links);
+  if (before.length !== now.size || before.some(([name, url]) => now.get(name) !== url)) out.push('the asset links differ from those recorded when the release was first seen');
+  return out;
+}
+
+/** A digest of the release as the forge shows it (tag, both commits, links): the state a run was started for. */
+export function releaseFingerprint(release: ReleaseSeen): string {
+  const links = release.links.slice(0, MAX_LINKS).map((l) => [l.name, l.url]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify([release.tag, release.commitSha, release.tagCommitSha, links])).digest('hex');
+}
+
+/** `verify --if-new` skips only while the VERIFIED run is younger than this (assets re-uploaded at the same URL). */
+export const IF_NEW_MAX_AGE_DAYS = 7;
+
+/**
+ * `verify --if-new`: the run that makes a full run unnecessary, if any — the newest run of the
+ * release (same tag, the tag's commit now) is VERIFIED, it started less than `maxAgeMs` before
+ * `now`, and the release shows no change (releaseChanges is empty).
+ */
+export function alreadyVerified(runs: readonly KnownRun[], release: ReleaseSeen, opts: { now: Date; maxAgeMs: number; ledger: Ledger | null | 'unreadable' }): KnownRun | undefined {
+  if (releaseChanges(release, opts.ledger).length > 0) return undefined;
   const newest = runsOfRelease(runs, release)[0];
-  return newest?.verdict === 'VERIFIED' ? newest : undefined;
+  if (newest?.verdict !== 'VERIFIED') return undefined;
+  const age = opts.now.getTime() - Date.parse(newest.startedAt);
+  // an unparsable or future time is no evidence of freshness
+  return Number.isFinite(age) && age >= 0 && age < opts.maxAgeMs ? newest : undefined;
 }
 
 /**

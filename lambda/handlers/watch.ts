@@ -16,7 +16,12 @@
  * dead-man's switch believe a run happened; the runs it starts are ordinary runs and feed it as the
  * weekly run does.
  *
- * Reads: runs/index.json (the run history; derived from the summaries) and watch/state.json.
+ * "Has a run" means a planned run of the tag at the tag's commit now, and the release showing no
+ * change against the ledger (core/watch.ts releaseChanges); a changed release gets one run per
+ * distinct state. Assets re-uploaded at the same URL are the weekly run's to find.
+ *
+ * Reads: runs/index.json (the run history; derived from the summaries), ledger/ledger.json and
+ * watch/state.json.
  * Writes: watch/state.json, only when something changed (an outage began or ended, a run started).
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
@@ -27,9 +32,10 @@ import type { Config } from '../core/config/schema';
 import { errorMessage } from '../core/errors';
 import type { Finding } from '../core/findings';
 import { HISTORY_KEYS } from '../core/history';
+import { LEDGER_KEY, parseLedger, type Ledger } from '../core/ledger';
 import type { Forge, Notifier, Release, Store } from '../core/ports';
 import { failedRunReport } from '../core/summary';
-import { initialWatchState, parseWatchState, runsFromIndex, runsOfRelease, WATCH_STATE_KEY, watchAlert, type WatchState } from '../core/watch';
+import { initialWatchState, parseWatchState, releaseChanges, releaseFingerprint, runsFromIndex, runsOfRelease, WATCH_STATE_KEY, watchAlert, type WatchState } from '../core/watch';
 import { METRIC, SERVICE } from './metric-names';
 
 export interface WatchDeps {
@@ -94,7 +100,7 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
     return { outcome: 'forge-down', findings: [f], alerted: 'forge-down' };
   }
 
-  const found = { tag: release.tag, commitSha: release.commitSha };
+  const found = { tag: release.tag, commitSha: release.tagCommitSha };
   let next: WatchState = state;
   let alerted: WatchResult['alerted'];
   if (state.forge.status === 'down') {
@@ -107,26 +113,38 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
   }
   const changedFrom = next;
 
-  // 2. Has this release been run? (any planned run of the tag at this commit, any verdict)
-  const known = runsOfRelease(runsFromIndex(await store.get(HISTORY_KEYS.json)), release)[0];
+  // 2. Has this release been run? (any planned run of the tag at the tag's commit, any verdict)
+  // When the release shows a change against the ledger (links repointed, release commit not the
+  // tag's: core/watch.ts releaseChanges), past runs do not count: one full run is started for this
+  // exact state (its fingerprint), and only a run finished after that launch counts — so a
+  // tampered release alerts once per change, not every hour.
+  const runs = runsOfRelease(runsFromIndex(await store.get(HISTORY_KEYS.json)), release);
+  let ledger: Ledger | null | 'unreadable';
+  try {
+    const text = await store.get(LEDGER_KEY);
+    ledger = text === null ? null : parseLedger(text);
+  } catch {
+    ledger = 'unreadable';
+  }
+  const changes = releaseChanges(release, ledger);
+  const fingerprint = releaseFingerprint(release);
+  const launched = state.launched;
+  const launchedThis = launched?.tag === release.tag && launched.commitSha === release.tagCommitSha && (changes.length === 0 || launched.fingerprint === fingerprint);
+  const known = changes.length === 0 ? runs[0] : launchedThis ? runs.find((r) => (r.finishedAt ?? r.startedAt) >= launched!.at) : undefined;
   let outcome: WatchOutcome;
   let knownRunId: string | undefined;
   if (known) {
     outcome = 'known';
     knownRunId = known.runId;
-  } else if (
-    state.launched?.tag === release.tag &&
-    state.launched.commitSha === release.commitSha &&
-    now.getTime() - Date.parse(state.launched.at) < deps.relaunchAfterMs
-  ) {
+  } else if (launchedThis && now.getTime() - Date.parse(launched!.at) < deps.relaunchAfterMs) {
     // started by an earlier check and not summarized yet: the run is under way
     outcome = 'pending';
   } else {
-    // 3. A new release: a full run, at once.
+    // 3. A new release (or a changed one): a full run, at once.
     await deps.startRun(release.tag);
-    next = { ...next, launched: { tag: release.tag, commitSha: release.commitSha, at: now.toISOString() } };
+    next = { ...next, launched: { tag: release.tag, commitSha: release.tagCommitSha, at: now.toISOString(), fingerprint } };
     deps.metrics?.addMetric(METRIC.watchRunsStarted, MetricUnit.Count, 1);
-    logger?.info('new release: full run started', { tag: release.tag, commit: release.commitSha });
+    logger?.info(changes.length ? 'changed release: full run started' : 'new release: full run started', { tag: release.tag, commit: release.tagCommitSha, changes });
     outcome = 'started';
   }
   if (next !== changedFrom || !stored) await save(next);

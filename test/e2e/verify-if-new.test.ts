@@ -77,6 +77,8 @@ describe('verify --if-new on the demo release', () => {
 describe('skipIfVerified (the decision behind --if-new)', () => {
   const config = testConfig({ targets: [{ name: 'alpha', image: `debian@sha256:${'c'.repeat(64)}`, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }] });
   const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: 'a'.repeat(40), tagCommitSha: 'a'.repeat(40), links: [] };
+  const NOW = new Date('2026-12-01T12:00:00Z');
+  const at = { now: NOW };
   const forgeAnswering = (answer: Release | Error) => ({ getRelease: async () => (answer instanceof Error ? Promise.reject(answer) : answer) }) as unknown as Forge;
   const summary = (runId: string, verdict: string, commitSha = release.commitSha) =>
     JSON.stringify({ schemaVersion: 1, runId, startedAt: `2026-12-01T0${runId.slice(10, 11)}:00:00.000Z`, finishedAt: '2026-12-01T09:00:00.000Z', mode: 'local', verdict, project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' }, release: { tag: 'v1.0.0', commitSha }, targets: [{ name: 'alpha', verdict, artifacts: [], findings: [] }], findings: [] });
@@ -84,17 +86,51 @@ describe('skipIfVerified (the decision behind --if-new)', () => {
   it('GitLab down → not skipped (the full run reports INCOMPLETE), never a silent exit 0', async () => {
     const store = new DirectoryStore(freshStore());
     await store.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED'));
-    expect(await skipIfVerified(config, forgeAnswering(release), store)).toMatchObject({ skipped: true, tag: 'v1.0.0', runId: '20261201T010000Z-aaaaaa' });
-    expect(await skipIfVerified(config, forgeAnswering(new ForgeError('unreachable', 'ECONNREFUSED')), store)).toBeNull();
+    expect(await skipIfVerified(config, forgeAnswering(release), store, undefined, at)).toMatchObject({ skipped: true, tag: 'v1.0.0', runId: '20261201T010000Z-aaaaaa' });
+    expect(await skipIfVerified(config, forgeAnswering(new ForgeError('unreachable', 'ECONNREFUSED')), store, undefined, at)).toBeNull();
   });
 
   it('the newest run decides; a moved tag is a new release', async () => {
     const store = new DirectoryStore(freshStore());
     await store.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED'));
     await store.put('runs/20261201T020000Z-bbbbbb/summary.json', summary('20261201T020000Z-bbbbbb', 'TAMPERED'));
-    expect(await skipIfVerified(config, forgeAnswering(release), store)).toBeNull();
+    expect(await skipIfVerified(config, forgeAnswering(release), store, undefined, at)).toBeNull();
     const moved = new DirectoryStore(freshStore());
     await moved.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED', 'f'.repeat(40)));
-    expect(await skipIfVerified(config, forgeAnswering(release), moved)).toBeNull();
+    expect(await skipIfVerified(config, forgeAnswering(release), moved, undefined, at)).toBeNull();
+  });
+
+  // review finding: tag and commit alone never notice a later asset swap
+  it('a VERIFIED run older than the bound (default 7 days, --if-new-max-age) does not count', async () => {
+    const store = new DirectoryStore(freshStore());
+    await store.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED'));
+    const eightDaysLater = new Date(Date.parse('2026-12-01T01:00:00Z') + 8 * 24 * 3600_000);
+    expect(await skipIfVerified(config, forgeAnswering(release), store, undefined, { now: eightDaysLater })).toBeNull();
+    expect(await skipIfVerified(config, forgeAnswering(release), store, undefined, { now: eightDaysLater, maxAgeDays: 10 })).toMatchObject({ skipped: true });
+    expect(await skipIfVerified(config, forgeAnswering(release), store, undefined, { now: NOW, maxAgeDays: 0.25 })).toBeNull();
+  });
+
+  it('a tag moved while the release still names the old commit, or a release commit that is not the tag’s, runs in full', async () => {
+    const store = new DirectoryStore(freshStore());
+    await store.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED'));
+    // the run recorded the tag's commit a…; the tag now points to b…, the release object still says a…
+    expect(await skipIfVerified(config, forgeAnswering({ ...release, tagCommitSha: 'b'.repeat(40) }), store, undefined, at)).toBeNull();
+    const other = new DirectoryStore(freshStore());
+    await other.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED', 'b'.repeat(40)));
+    expect(await skipIfVerified(config, forgeAnswering({ ...release, tagCommitSha: 'b'.repeat(40) }), other, undefined, at)).toBeNull();
+  });
+
+  it('links that differ from those the ledger recorded run in full; an unreadable ledger too', async () => {
+    const store = new DirectoryStore(freshStore());
+    await store.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED'));
+    const ledger = (links: Record<string, string>) =>
+      JSON.stringify({ schemaVersion: 1, project: 'g/app', updatedAt: '', updatedByRunId: '', releases: { 'v1.0.0': { tagCommitSha: release.tagCommitSha, releaseCommitSha: release.commitSha, links, assets: {}, firstSeenRunId: 'r', firstSeenAt: '' } } });
+    await store.put('ledger/ledger.json', ledger({ a: 'https://gitlab.example/a' }));
+    const withLink = (url: string): Release => ({ ...release, links: [{ id: 1, name: 'a', url }] });
+    expect(await skipIfVerified(config, forgeAnswering(withLink('https://gitlab.example/a')), store, undefined, at)).toMatchObject({ skipped: true });
+    expect(await skipIfVerified(config, forgeAnswering(withLink('https://evil.example/a')), store, undefined, at)).toBeNull();
+    expect(await skipIfVerified(config, forgeAnswering({ ...withLink('https://gitlab.example/a'), links: [...withLink('https://gitlab.example/a').links, { id: 2, name: 'b', url: 'https://gitlab.example/b' }] }), store, undefined, at)).toBeNull();
+    await store.put('ledger/ledger.json', '{broken');
+    expect(await skipIfVerified(config, forgeAnswering(withLink('https://gitlab.example/a')), store, undefined, at)).toBeNull();
   });
 });

@@ -194,6 +194,54 @@ describe('watch: same tag → none', () => {
   }
 });
 
+describe('watch: the same tag and commit, but a changed release (review finding)', () => {
+  const OLD = 'a'.repeat(40);
+  const NEW = 'b'.repeat(40);
+  const link = (url: string) => ({ id: 1, name: 'a.txt', url });
+  /** the ledger as the first run recorded v1.0.0 (core/ledger.ts updatedLedger) */
+  const ledgerWith = (links: Record<string, string>, tagCommitSha = OLD) =>
+    JSON.stringify({ schemaVersion: 1, project: 'g/app', updatedAt: '', updatedByRunId: '', releases: { 'v1.0.0': { tagCommitSha, releaseCommitSha: OLD, links, assets: {}, firstSeenRunId: 'r', firstSeenAt: '' } } });
+
+  it('a tag moved while the release object still names the old commit is not "known" (runs record the tag\'s commit)', async () => {
+    gitlab = { ...release('v1.0.0', OLD), tagCommitSha: NEW };
+    bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: OLD, verdict: 'VERIFIED' }]));
+    const [r] = await runSchedule(1);
+    expect(r!.outcome).toBe('started');
+    expect(invoked).toHaveLength(1);
+  });
+
+  it('a link repointed since the ledger recorded it starts one run for that state, not one an hour; a further change starts another', async () => {
+    bucket.set('ledger/ledger.json', ledgerWith({ 'a.txt': 'https://gitlab.example/a.txt' }));
+    bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: OLD, verdict: 'VERIFIED' }]));
+    // unchanged links: the VERIFIED run is the answer
+    gitlab = { ...release('v1.0.0', OLD), links: [link('https://gitlab.example/a.txt')] };
+    expect((await runSchedule(1))[0]!.outcome).toBe('known');
+    // repointed: the earlier run does not vouch for it
+    gitlab = { ...release('v1.0.0', OLD), links: [link('https://evil.example/a.txt')] };
+    expect((await runSchedule(2)).map((r) => r.outcome)).toEqual(['started', 'pending']);
+    // that run finished (TAMPERED: PAST_LINK_CHANGED): known from now on, nothing more started
+    bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: OLD, verdict: 'VERIFIED' }, { tag: 'v1.0.0', commitSha: OLD, verdict: 'TAMPERED', runId: '20261201T020000Z-tttttt' }]));
+    const later = await runSchedule(24);
+    expect(later.every((r) => r.outcome === 'known' && r.knownRunId === '20261201T020000Z-tttttt')).toBe(true);
+    expect(invoked).toHaveLength(1);
+    // pointed elsewhere again: one more run
+    gitlab = { ...release('v1.0.0', OLD), links: [link('https://evil2.example/a.txt')] };
+    expect((await runSchedule(1))[0]!.outcome).toBe('started');
+    expect(invoked).toHaveLength(2);
+  });
+
+  it('a release whose commit is not the tag\'s, and an unreadable ledger, are changes too', async () => {
+    bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: NEW, verdict: 'VERIFIED' }]));
+    gitlab = { ...release('v1.0.0', OLD), tagCommitSha: NEW };
+    expect((await runSchedule(1))[0]!.outcome).toBe('started');
+    bucket.delete(WATCH_STATE_KEY);
+    gitlab = release('v1.0.0', NEW);
+    bucket.set('ledger/ledger.json', '{not json');
+    expect((await runSchedule(1))[0]!.outcome).toBe('started');
+    expect(invoked).toHaveLength(2);
+  });
+});
+
 describe('watch: forge down → a finding and one alert, recovery → one notice', () => {
   it('alerts once per outage, reports the finding every check, and sends one notice when GitLab answers again', async () => {
     bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: release('v1.0.0').commitSha, verdict: 'VERIFIED' }]));
