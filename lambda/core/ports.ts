@@ -186,8 +186,18 @@ export interface BuildResult {
   /** what the build's own record shows differs from the plan (image, command, variables,
    * privileged mode): the build did not run the planned recipe. Empty or absent: none seen. */
   overrides?: string[];
+  /**
+   * How the builder isolated the build from the verifier's host: inside the pinned image (`docker`),
+   * in the bubblewrap sandbox (`bwrap`), in CodeBuild's own container (`codebuild`), or not at all
+   * (`none`: a bare host process, `--unsafe-host-build`). The builder sets it, so whoever runs the
+   * check sees it: `none` makes the target BUILD_NOT_SANDBOXED (such a build could have altered the
+   * verifier's own files), never VERIFIED. Absent: a builder that does not say (none of ours).
+   */
+  sandbox?: BuildSandbox;
   artifacts: ArtifactSource;
 }
+
+export type BuildSandbox = 'docker' | 'bwrap' | 'codebuild' | 'none';
 
 export interface BuildRequest {
   runId: string;

@@ -52,7 +52,8 @@ export interface LocalRunOptions {
   /**
    * Set when the builds run as bare host processes (`--unsafe-host-build`): every target then carries
    * a BUILD_NOT_SANDBOXED finding with this message — such a build could have altered the
-   * verifier's own files, so its target is never VERIFIED (comparisons are still reported).
+   * verifier's own files, so its target is never VERIFIED (comparisons are still reported). Only the
+   * wording: a build whose result says `sandbox: 'none'` gets the finding without it.
    */
   unsandboxedBuilds?: string;
   /** where the configuration was read from (a file: URL), named as the VSA's policy. @default a URN of its digest */
@@ -162,8 +163,10 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
         }
         progress(`[${target.name}] build finished ${build.status} in ${fmtDuration(build.durationMs ?? Date.now() - t0)}${build.message ? ` (${build.message})` : ''}`);
         const result = await checkTarget(p, target.name, build, { forge: ports.forge, workDir, limits, formats: ports.formats, keepFiles: options.keepFiles, now: options.now, explainMismatch: options.explainMismatch?.(runId) });
-        if (options.unsandboxedBuilds) {
-          result.findings.push(finding('BUILD_NOT_SANDBOXED', `build of ${target.name} ran on the host without a sandbox: ${options.unsandboxedBuilds}`, { target: target.name, evidence: { buildId: build.buildId } }));
+        // from the build's own result (any caller of LocalBuilder({ unsafeHostBuild })), or the CLI's word
+        if (build.sandbox === 'none' || options.unsandboxedBuilds) {
+          const why = options.unsandboxedBuilds ?? 'the builder ran it as a bare host process (unsafeHostBuild)';
+          result.findings.push(finding('BUILD_NOT_SANDBOXED', `build of ${target.name} ran on the host without a sandbox: ${why}`, { target: target.name, evidence: { buildId: build.buildId, sandbox: build.sandbox } }));
           result.verdict = worseOf(result.verdict, 'INCOMPLETE');
         }
         await ports.store.put(runKeys.target(runId, target.name), JSON.stringify(result, null, 2), { ifNoneMatch: true });

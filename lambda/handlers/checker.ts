@@ -26,7 +26,7 @@ import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
 import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
 import { runKeys } from '../core/summary';
-import { billingOf, BuildStillRunningError, ForeignBuildError, type BuildRecord } from '../adapters/builder/codebuild-results';
+import { billingOf, BuildStillRunningError, ForeignBuildError, type BuildRecord, type LaunchedWith } from '../adapters/builder/codebuild-results';
 import { priceTable } from '../core/cost/prices';
 import type { LambdaUsage } from '../core/cost/types';
 import type { DiffJobRequest } from '../adapters/builder/codebuild-diff-job';
@@ -44,7 +44,7 @@ export interface CheckerDeps {
   config: Config;
   store: Store;
   notifier: Notifier;
-  results: { read(buildIdOrArn: string): Promise<BuildRecord>; toBuildResult(record: BuildRecord, plannedImage: string): BuildResult };
+  results: { read(buildIdOrArn: string): Promise<BuildRecord>; toBuildResult(record: BuildRecord, plannedImage: string, launched: LaunchedWith): BuildResult };
   forge: () => Promise<Forge>;
   formats: () => Promise<FormatOps>;
   /** signs the run's attestation when this checker writes the summary (KMS in AWS). @default none: no attestation */
@@ -124,12 +124,14 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
     },
   };
 
-  // The launcher records the build it started; another build carrying the same run variables is not this run's.
+  // The launcher records the build it started; another build carrying the same run variables is not
+  // this run's (the run id is predictable). Without a record — a lost write, a launcher that timed out
+  // mid-launch, a StartBuild by someone else — no build is this run's: the event is ignored and the
+  // target, never reported, is closed by the dead-man as TARGET_NOT_REPORTED.
   const launchedText = await store.get(launchKey(runId, target));
-  if (launchedText !== null) {
-    const launched = JSON.parse(launchedText) as LaunchRecord;
-    if (launched.buildId !== record.build.id) return ignore(`build ${record.build.id} is not the build the launcher started for ${target} (${launched.buildId})`, { runId });
-  }
+  if (launchedText === null) return ignore(`build ${record.build.id} has no launch record for ${target} in run ${runId}: not a build the launcher started`, { build: record.build.id, runId, target });
+  const launched = JSON.parse(launchedText) as LaunchRecord;
+  if (launched.buildId !== record.build.id) return ignore(`build ${record.build.id} is not the build the launcher started for ${target} (${launched.buildId})`, { runId });
 
   // Duplicate or late event: do not download gigabytes again; just make sure the run gets finished.
   if ((await store.get(runKeys.target(runId, target))) !== null) {
@@ -138,12 +140,14 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
     return { status: 'duplicate', runId, target, outcome };
   }
 
-  const build = deps.results.toBuildResult(record, planned.image);
+  const forge = await deps.forge();
+  // the build's variables must be exactly the ones the launcher set from this plan (BUILD_OVERRIDDEN)
+  const build = deps.results.toBuildResult(record, planned.image, { plan, cloneUrl: forge.cloneUrl(), stagedSource: deps.config.aws.stageSource });
   const workDir = await mkdtemp(join(deps.workRoot ?? tmpdir(), 'relverify-check-'));
   let report;
   try {
     report = await checkTarget(plan, target, build, {
-      forge: await deps.forge(),
+      forge,
       workDir,
       limits: { maxBytes: deps.config.limits.maxAssetBytes, timeoutMs: deps.config.limits.downloadTimeoutSeconds * 1000 },
       formats: await deps.formats(),

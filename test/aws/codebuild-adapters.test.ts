@@ -6,7 +6,7 @@ import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, type Build }
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
+import { BUILD_ENV, launcherVariables, sourceS3UriFor } from '../../lambda/adapters/builder/codebuild-env';
 import { CodeBuildLauncher, idempotencyTokenFor } from '../../lambda/adapters/builder/codebuild-launcher';
 import { buildIdFromArn, BuildStillRunningError, CodeBuildResults, ForeignBuildError, S3ArtifactSource } from '../../lambda/adapters/builder/codebuild-results';
 import type { RunPlan } from '../../lambda/core/plan';
@@ -36,6 +36,8 @@ const plan: RunPlan = {
   findings: [],
 };
 
+const LAUNCHED = { plan, cloneUrl: 'https://gitlab.example/g/p.git', stagedSource: false };
+
 describe('CodeBuildLauncher (StartBuild request shape)', () => {
   const client = new CodeBuildClient({ region: 'eu-west-1' });
   const cb = mockClient(client);
@@ -58,6 +60,18 @@ describe('CodeBuildLauncher (StartBuild request shape)', () => {
     expect(env[BUILD_ENV.artifacts]!.value).toBe('dist/app-1.2.0.tar.gz\ndist/app-1.2.0.zip');
     expect(env[BUILD_ENV.cloneUrl]!.value).toBe('https://gitlab.example/g/p.git');
     expect(JSON.stringify(input)).not.toMatch(/PRIVATE-TOKEN|glpat-|SECRETS_MANAGER|PARAMETER_STORE/);
+  });
+
+  it('sets exactly the variables the checker requires of the build record (launcherVariables), with and without a staged source', async () => {
+    cb.on(StartBuildCommand).resolves({ build: { id: 'relverify-x-linux-x64:1111' } });
+    const launcher = new CodeBuildLauncher({ client, projects: { 'linux-x64': 'relverify-x-linux-x64' } });
+    const staged = sourceS3UriFor('artifacts-bucket', RUN);
+    await launcher.start(plan, 'linux-x64', 'https://gitlab.example/g/p.git');
+    await launcher.start(plan, 'linux-x64', 'https://gitlab.example/g/p.git', { sourceS3: staged });
+    const [plain, withSource] = cb.commandCalls(StartBuildCommand).map((c) => Object.fromEntries(c.args[0].input.environmentVariablesOverride!.map((v) => [v.name, v.value])));
+    expect(plain).toEqual(launcherVariables(plan, 'linux-x64', 'https://gitlab.example/g/p.git'));
+    expect(withSource).toEqual(launcherVariables(plan, 'linux-x64', 'https://gitlab.example/g/p.git', staged));
+    expect(staged).toBe(`s3://artifacts-bucket/sources/${RUN}/source.tar`);
   });
 
   it('refuses a target without a deployed project and a target outside the plan', async () => {
@@ -96,7 +110,7 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
     expect(cb).toHaveReceivedCommandWith(BatchGetBuildsCommand, { ids: [build().id!] });
     expect(rec.runId).toBe(RUN);
     expect(rec.target).toBe('linux-x64');
-    const r = results.toBuildResult(rec, IMAGE);
+    const r = results.toBuildResult(rec, IMAGE, LAUNCHED);
     expect(r).toMatchObject({ status: 'SUCCEEDED', buildId: build().id, durationMs: 600_000, image: { ref: IMAGE, enforced: true }, checkedOutSha: undefined });
   });
 
@@ -104,18 +118,18 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
     cb.on(BatchGetBuildsCommand).resolves({
       builds: [build({ buildStatus: 'FAILED', phases: [{ phaseType: 'PRE_BUILD', phaseStatus: 'FAILED', contexts: [{ statusCode: 'COMMAND_EXECUTION_ERROR', message: 'Error while executing command: … exit status 1' }] }] })],
     });
-    const r = results.toBuildResult(await results.read(build().id!), IMAGE);
+    const r = results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED);
     expect(r.status).toBe('FAILED');
     expect(r.message).toMatch(/phase PRE_BUILD FAILED \(COMMAND_EXECUTION_ERROR/);
     for (const [api, core] of [['TIMED_OUT', 'TIMED_OUT'], ['STOPPED', 'STOPPED'], ['FAULT', 'FAULT']] as const) {
       cb.on(BatchGetBuildsCommand).resolves({ builds: [build({ buildStatus: api })] });
-      expect(results.toBuildResult(await results.read(build().id!), IMAGE).status).toBe(core);
+      expect(results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED).status).toBe(core);
     }
   });
 
   it('an image other than the planned one is reported as not enforced', async () => {
     cb.on(BatchGetBuildsCommand).resolves({ builds: [build({ environment: { ...build().environment!, image: 'debian:latest' } })] });
-    const r = results.toBuildResult(await results.read(build().id!), IMAGE);
+    const r = results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED);
     expect(r.image).toMatchObject({ enforced: false, note: expect.stringMatching(/debian:latest/) });
   });
 
@@ -145,14 +159,14 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
       'arn:aws:s3:::artifacts-bucket/builds/linux-x64/another-build/out',
     ]) {
       cb.on(BatchGetBuildsCommand).resolves({ builds: [build({ artifacts: { location } })] });
-      const r = results.toBuildResult(await results.read(build().id!), IMAGE);
+      const r = results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED);
       await expect(r.artifacts.fetch('dist/app-1.2.0.zip', dest, limits)).rejects.toThrow(/outside s3:\/\/artifacts-bucket\/builds\/linux-x64\//);
     }
   });
 
   it('without a reported location, reads the project\'s own per-build folder', async () => {
     cb.on(BatchGetBuildsCommand).resolves({ builds: [build({ artifacts: {} })] });
-    const r = results.toBuildResult(await results.read(build().id!), IMAGE);
+    const r = results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED);
     expect((r.artifacts as unknown as { options: { bucket: string; prefix: string } }).options).toMatchObject({ bucket: 'artifacts-bucket', prefix: 'builds/linux-x64/0f0e0d0c-1111-2222-3333-444455556666/out' });
   });
 

@@ -27,7 +27,7 @@ import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/summary';
 import { REPO_ROOT } from '../../lib/paths';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
-import { finishRun } from '../../lambda/handlers/run-records';
+import { finishRun, launchKey } from '../../lambda/handlers/run-records';
 import { status, toolsAvailable } from '../support/tools';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
@@ -149,6 +149,7 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
   it('the summary writer signs the statement of the summary with KMS (RAW); the envelope verifies against the public key', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     const errors: unknown[] = [];
     const out = await check(event, checkerDeps(store, errors));
     expect(out).toMatchObject({ status: 'checked', verdict: 'VERIFIED', outcome: 'published' });
@@ -225,6 +226,7 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
   it('a signing failure keeps the summary and the alert: a notice, no envelope, the error logged', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     kms.on(SignCommand).rejects(Object.assign(new Error('User is not authorized to perform: kms:Sign'), { name: 'AccessDeniedException' }));
     const errors: unknown[] = [];
     const out = await check(event, checkerDeps(store, errors));
@@ -243,6 +245,7 @@ describe.skipIf(!hasOpenssl)('the VSA signature failing alone', () => {
   it('keeps the detailed envelope; the notice says which one is missing', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     kms.reset();
     kms.on(SignCommand).callsFakeOnce(kmsSign).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     const errors: unknown[] = [];
@@ -257,6 +260,7 @@ describe.skipIf(!hasOpenssl)("the summary's cost (checker)", () => {
   it('prices the build from its BatchGetBuilds record and the checker invocation from its memory, with the configuration\'s pricing', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     const timed: BuildRecord = {
       ...record,
       build: { ...record.build, startTime: new Date('2026-03-02T03:00:00Z'), endTime: new Date('2026-03-02T03:12:10Z'), environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_LARGE', image: IMAGE } },

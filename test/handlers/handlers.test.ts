@@ -10,7 +10,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BuildStillRunningError, ForeignBuildError, NO_ARTIFACTS, type BuildRecord } from '../../lambda/adapters/builder/codebuild-results';
+import { BuildStillRunningError, CodeBuildResults, ForeignBuildError, NO_ARTIFACTS, type BuildRecord } from '../../lambda/adapters/builder/codebuild-results';
 import { LocalArtifactSource } from '../../lambda/adapters/builder/local-artifacts';
 import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
@@ -198,6 +198,12 @@ function fakeResults(read: (id: string) => Promise<BuildRecord>, artifacts: Buil
   };
 }
 const record = (status = 'FAILED'): BuildRecord => ({ runId: RUN, target: 'one', build: { id: 'p-one:u1', buildStatus: status as 'FAILED' } });
+/** the plan and the launcher's record of build p-one:u1, as a launch leaves them */
+const LAUNCHED_ONE = JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt });
+async function launched(store: Store): Promise<void> {
+  await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+  await store.put(launchKey(RUN, 'one'), LAUNCHED_ONE);
+}
 
 function checkerDeps(store: Store, overrides: Partial<CheckerDeps> = {}): CheckerDeps {
   return { config, store, notifier, results: fakeResults(async () => record()), forge: async () => forge(), formats, workRoot: work, ...overrides };
@@ -214,7 +220,7 @@ describe('checker', () => {
 
   it('a build still running makes the invocation fail, so EventBridge/Lambda retry it', async () => {
     const store = await freshStore();
-    await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    await launched(store);
     let reads = 0;
     const waits: number[] = [];
     const running = fakeResults(async () => {
@@ -241,9 +247,61 @@ describe('checker', () => {
     expect(await store.get(runKeys.target(RUN, 'one'))).toBeNull();
   });
 
-  it('the last target in writes the summary and alerts; a failed build is INCOMPLETE with the build\'s evidence', async () => {
+  it('ignores a build the launcher never recorded (lost write, timeout mid-launch, someone else\'s StartBuild): nothing is recorded for the target', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    const warned: unknown[] = [];
+    const logger = { warn: (...a: unknown[]) => warned.push(a), info: () => {}, error: () => {} } as never;
+    // a build that would pass every comparison: its rebuilt file is the published one
+    const rebuilt = join(work, 'rebuilt-one.txt');
+    await writeFile(rebuilt, 'published one\n');
+    const artifacts: BuildResult['artifacts'] = { fetch: (_path, dest, limits) => new LocalArtifactSource(work).fetch('rebuilt-one.txt', dest, limits) };
+    const out = await check(event(), checkerDeps(store, { results: fakeResults(async () => record('SUCCEEDED'), artifacts), logger }));
+    expect(out).toMatchObject({ status: 'ignored', reason: expect.stringMatching(/no launch record/) });
+    expect(warned).toHaveLength(1);
+    expect(await store.get(runKeys.target(RUN, 'one'))).toBeNull();
+    expect(await store.get(runKeys.summary(RUN))).toBeNull();
+  });
+
+  it('a build whose recorded commit, tag, clone URL or staged source differs from the plan is BUILD_OVERRIDDEN, never VERIFIED', async () => {
+    const rebuilt = join(work, 'rebuilt-one.txt');
+    await writeFile(rebuilt, 'published one\n');
+    const artifacts: BuildResult['artifacts'] = { fetch: (_path, dest, limits) => new LocalArtifactSource(work).fetch('rebuilt-one.txt', dest, limits) };
+    const recipes = Object.fromEntries(config.targets.map((t) => [t.name, { command: t.command, env: t.env, privileged: t.privileged }]));
+    const real = new CodeBuildResults({ projects: { 'p-one': 'one' }, artifactsBucket: 'artifacts-bucket', recipes });
+    // the variables exactly as the launcher sets them for this plan (codebuild-launcher.ts)
+    const launcherVars: Record<string, string> = {
+      RELVERIFY_RUN_ID: RUN, RELVERIFY_TARGET: 'one', RELVERIFY_COMMIT: SHA, RELVERIFY_TAG: 'v2.0.0', RELVERIFY_VERSION: plan.version,
+      RELVERIFY_CLONE_URL: forge().cloneUrl(), RELVERIFY_ARTIFACTS: plan.targets[0]!.artifacts.map((a) => a.path).join('\n'), RELVERIFY_COMMAND: 'true',
+    };
+    const recordWith = (vars: Record<string, string>, change: (b: BuildRecord['build']) => void = () => {}): BuildRecord => {
+      const build: BuildRecord['build'] = { id: 'p-one:u1', projectName: 'p-one', buildStatus: 'SUCCEEDED', buildComplete: true, source: { type: 'NO_SOURCE' },
+        environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', image: IMAGE, privilegedMode: false, environmentVariables: Object.entries(vars).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })) } };
+      change(build);
+      return { runId: RUN, target: 'one', build };
+    };
+    const results = (rec: BuildRecord): CheckerDeps['results'] => ({ read: async () => rec, toBuildResult: (r, image, launched) => ({ ...real.toBuildResult(r, image, launched), artifacts }) });
+    const verdictOf = async (rec: BuildRecord) => {
+      const store = await freshStore();
+      await launched(store);
+      await check(event(), checkerDeps(store, { results: results(rec) }));
+      return JSON.parse((await store.get(runKeys.target(RUN, 'one')))!) as TargetReport;
+    };
+    // the build as launched: VERIFIED (the comparison is not what makes the others fail)
+    expect((await verdictOf(recordWith(launcherVars))).verdict).toBe('VERIFIED');
+    for (const [name, value] of [['RELVERIFY_COMMIT', 'b'.repeat(40)], ['RELVERIFY_CLONE_URL', 'https://evil.example/fork.git'], ['RELVERIFY_TAG', 'v1.9.9'], ['RELVERIFY_SOURCE_S3', 's3://artifacts-bucket/sources/20260101T000000Z-bbbbbb/source.tar']] as const) {
+      const report = await verdictOf(recordWith({ ...launcherVars, [name]: value }));
+      expect(report.verdict, name).toBe('INCOMPLETE');
+      expect(report.findings.find((f) => f.code === 'BUILD_OVERRIDDEN')?.message, name).toContain(name);
+    }
+    const debug = await verdictOf(recordWith(launcherVars, (b) => (b.debugSession = { sessionEnabled: true })));
+    expect(debug.verdict).toBe('INCOMPLETE');
+    expect(debug.findings.find((f) => f.code === 'BUILD_OVERRIDDEN')?.message).toMatch(/debug session/);
+  });
+
+  it('the last target in writes the summary and alerts; a failed build is INCOMPLETE with the build\'s evidence', async () => {
+    const store = await freshStore();
+    await launched(store);
     const out = await check(event(), checkerDeps(store));
     expect(out).toMatchObject({ status: 'checked', verdict: 'INCOMPLETE', outcome: 'published' });
     expect(publishes()).toHaveLength(1);
@@ -256,7 +314,7 @@ describe('checker', () => {
     // Two checkers for the same target raced: ours lost the target write (412) and the summary write (412).
     const raw = new S3Client({ region: 'eu-west-1' });
     const s3mock = mockClient(raw);
-    const mem = new Map<string, string>([[runKeys.plan(RUN), JSON.stringify(plan)]]);
+    const mem = new Map<string, string>([[runKeys.plan(RUN), JSON.stringify(plan)], [launchKey(RUN, 'one'), LAUNCHED_ONE]]);
     const base = await freshStore();
     const store: Store = {
       put: (key, body, options) => new S3Store({ bucket: 'b', client: raw }).put(key, body, options),
@@ -274,7 +332,7 @@ describe('checker', () => {
 
   it('a VERIFIED run stays quiet when notifyOnVerified is false, but still completes', async () => {
     const store = await freshStore();
-    await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    await launched(store);
     const rebuilt = join(work, 'rebuilt-one.txt');
     await writeFile(rebuilt, 'published one\n');
     const artifacts: BuildResult['artifacts'] = {

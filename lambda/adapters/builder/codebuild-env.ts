@@ -6,6 +6,8 @@
  * None of them is secret: CodeBuild puts environment variable values into build state-change
  * events and the console. The GitLab token is never passed to a build.
  */
+import type { RunPlan } from '../../core/plan';
+
 export const BUILD_ENV = {
   /** run id (the launcher's; the checker finds the run plan with it) */
   runId: 'RELVERIFY_RUN_ID',
@@ -40,3 +42,26 @@ export const ARTIFACTS_NAME = 'out';
  * (`sources/<runId>/source.tar`). The target build roles may read `sources/*`. */
 export const SOURCES_ROOT = 'sources';
 export const sourceKeyFor = (runId: string) => `${SOURCES_ROOT}/${runId}/source.tar`;
+
+/** aws.stageSource: the RELVERIFY_SOURCE_S3 value of a run's builds. */
+export const sourceS3UriFor = (bucket: string, runId: string) => `s3://${bucket}/${sourceKeyFor(runId)}`;
+
+/**
+ * Exactly the variables the launcher sets on a target's build (codebuild-launcher.ts StartBuild
+ * override), from the run's plan. The checker requires a build's own record to carry these
+ * values — one each, nothing else of these names — so a build of another commit, tag or fork, or
+ * from another staged tarball, is not taken for this run's build.
+ */
+export function launcherVariables(plan: Pick<RunPlan, 'runId' | 'release' | 'version' | 'targets'>, target: string, cloneUrl: string, sourceS3?: string): Record<string, string> {
+  const planned = plan.targets.find((t) => t.name === target);
+  return {
+    [BUILD_ENV.runId]: plan.runId,
+    [BUILD_ENV.target]: target,
+    [BUILD_ENV.commit]: plan.release.tagCommitSha,
+    [BUILD_ENV.tag]: plan.release.tag,
+    [BUILD_ENV.version]: plan.version,
+    [BUILD_ENV.cloneUrl]: cloneUrl,
+    [BUILD_ENV.artifacts]: (planned?.artifacts ?? []).map((a) => a.path).join('\n'),
+    ...(sourceS3 ? { [BUILD_ENV.sourceS3]: sourceS3 } : {}),
+  };
+}

@@ -11,11 +11,11 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { BuildBilling } from '../../core/cost/types';
 import { billedMinutes } from '../../core/cost/run-cost';
 import { VerifierError } from '../../core/errors';
-import { RUN_ID_PATTERN } from '../../core/plan';
+import { RUN_ID_PATTERN, type RunPlan } from '../../core/plan';
 import type { ArtifactSource, BuildResult, BuildStatus, DownloadLimits, FetchedArtifact } from '../../core/ports';
 import { copyAndHash, LimitError } from '../../formats/digest';
 import { ArtifactPathError } from './local-artifacts';
-import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV } from './codebuild-env';
+import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV, launcherVariables, sourceS3UriFor } from './codebuild-env';
 
 /** The build is not one of ours (unknown project, missing or inconsistent run variables). */
 export class ForeignBuildError extends VerifierError {
@@ -108,16 +108,16 @@ export interface ExpectedRecipe {
   privileged: boolean;
 }
 
-/** The variables the launcher passes (codebuild-launcher.ts); anything else came from elsewhere. */
-const LAUNCHER_VARIABLES: ReadonlySet<string> = new Set([BUILD_ENV.runId, BUILD_ENV.target, BUILD_ENV.commit, BUILD_ENV.tag, BUILD_ENV.version, BUILD_ENV.cloneUrl, BUILD_ENV.artifacts, BUILD_ENV.sourceS3]);
-
 /**
  * Where a build's own record (BatchGetBuilds) departs from the plan: another image, another
- * command, a configured variable changed or missing, a variable nobody planned, privileged mode.
- * IAM denies these overrides at StartBuild; this catches what IAM cannot see (a grant changed
- * by hand, a field without a condition key) from what CodeBuild says it ran.
+ * command, a configured variable changed or missing, a variable nobody planned, privileged mode,
+ * a debug session — and any launcher variable (`launched`: launcherVariables(), codebuild-env.ts)
+ * that is not exactly what the launcher set for this run: another commit, tag, version, clone URL
+ * (a fork), artifact list or staged source. IAM denies these overrides at StartBuild; this catches
+ * what IAM cannot see (a grant changed by hand, a field without a condition key, a build started
+ * by someone else with this run's predictable id) from what CodeBuild says it ran.
  */
-export function overridesOf(build: Build, plannedImage: string, expected: ExpectedRecipe): string[] {
+export function overridesOf(build: Build, plannedImage: string, expected: ExpectedRecipe, launched: Record<string, string>): string[] {
   const out: string[] = [];
   const recorded = build.environment?.image;
   if (recorded !== plannedImage) out.push(`image ${recorded ?? '(none recorded)'}, planned ${plannedImage}`);
@@ -129,22 +129,30 @@ export function overridesOf(build: Build, plannedImage: string, expected: Expect
     values.get(name)!.add(v.value ?? '');
     if (v.type && v.type !== 'PLAINTEXT') out.push(`variable ${name} is ${v.type}, not PLAINTEXT`);
   }
-  const expectedVars: Record<string, string> = { ...expected.env, [BUILD_ENV.command]: expected.command };
+  // every variable the build may have, with its one value: the project's, then the launcher's
+  const expectedVars: Record<string, string> = { ...expected.env, [BUILD_ENV.command]: expected.command, ...launched };
   for (const [name, value] of Object.entries(expectedVars)) {
     const got = values.get(name);
     if (!got) out.push(`variable ${name} missing`);
     else if (got.size !== 1 || !got.has(value)) out.push(`variable ${name} is ${JSON.stringify([...got].join(' | '))}, planned ${JSON.stringify(value)}`);
   }
-  for (const [name, got] of values) {
-    if (name in expectedVars) continue;
-    if (!LAUNCHER_VARIABLES.has(name)) out.push(`variable ${name} was not planned`);
-    else if (got.size !== 1) out.push(`variable ${name} has ${got.size} values`);
-  }
+  for (const name of values.keys()) if (!Object.hasOwn(expectedVars, name)) out.push(`variable ${name} was not planned`);
   if (build.environment?.privilegedMode === true && !expected.privileged) out.push('privileged mode on, planned off');
+  // StartBuild's debugSessionEnabled has no IAM condition key: a person could have been inside the build
+  if (build.debugSession?.sessionEnabled === true) out.push('debug session (Session Manager) enabled, planned off');
   // every target project is NO_SOURCE (the buildspec fetches the source at the planned commit)
   if (build.source?.type && build.source.type !== 'NO_SOURCE') out.push(`source ${build.source.type}${build.source.location ? ` ${build.source.location}` : ''}, planned none (NO_SOURCE)`);
   if (build.sourceVersion) out.push(`source version ${build.sourceVersion} set`);
   return out;
+}
+
+/** What the launcher started the build with, for the run: the expected launcher variables come from it. */
+export interface LaunchedWith {
+  plan: Pick<RunPlan, 'runId' | 'release' | 'version' | 'targets'>;
+  /** the forge's clone URL (Forge.cloneUrl(), as the launcher passed it) */
+  cloneUrl: string;
+  /** aws.stageSource: the build must read this run's tarball in the artifacts bucket */
+  stagedSource: boolean;
 }
 
 export interface CodeBuildResultsOptions {
@@ -216,8 +224,9 @@ export class CodeBuildResults {
     return { runId, target, build };
   }
 
-  /** The core's view of a finished build. `plannedImage` is the image the plan expects. */
-  toBuildResult(record: BuildRecord, plannedImage: string): BuildResult {
+  /** The core's view of a finished build. `plannedImage` is the image the plan expects; `launched`
+   * what the launcher started it with (its variables must match exactly: BUILD_OVERRIDDEN). */
+  toBuildResult(record: BuildRecord, plannedImage: string, launched: LaunchedWith): BuildResult {
     const { build, target } = record;
     const status = STATUS[build.buildStatus ?? ''] ?? 'FAULT';
     const actualImage = build.environment?.image;
@@ -236,12 +245,23 @@ export class CodeBuildResults {
         enforced: actualImage === plannedImage,
         note: actualImage === plannedImage ? undefined : `CodeBuild ran image ${actualImage ?? '(unknown)'}, not the planned ${plannedImage}`,
       },
-      // The buildspec fails the build (PRE_BUILD) unless HEAD is the planned commit; the build's
-      // own claims about what it checked out are not evidence, so none is reported here.
+      // Nothing in the build record proves what it checked out (a claim the build prints is not
+      // evidence), so BUILD_WRONG_COMMIT is left to the buildspec, which fails the build (PRE_BUILD)
+      // unless HEAD is RELVERIFY_COMMIT — and `overrides` requires RELVERIFY_COMMIT, the clone URL
+      // and the staged source to be exactly the plan's, so that HEAD check is against the plan.
       checkedOutSha: undefined,
-      overrides: this.options.recipes ? (this.options.recipes[target] ? overridesOf(build, plannedImage, this.options.recipes[target]) : [`no recipe for target ${target}`]) : undefined,
+      overrides: this.options.recipes
+        ? this.options.recipes[target]
+          ? overridesOf(build, plannedImage, this.options.recipes[target], this.launcherVariablesOf(launched, target))
+          : [`no recipe for target ${target}`]
+        : undefined,
+      sandbox: 'codebuild',
       artifacts: this.artifactsOf(build, target),
     };
+  }
+
+  private launcherVariablesOf(launched: LaunchedWith, target: string): Record<string, string> {
+    return launcherVariables(launched.plan, target, launched.cloneUrl, launched.stagedSource ? sourceS3UriFor(this.options.artifactsBucket, launched.plan.runId) : undefined);
   }
 
   /** The build's artifact prefix, accepted only inside `builds/<target>/` of the artifacts bucket. */

@@ -19,7 +19,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuildError, errorMessage } from '../../core/errors';
-import type { Builder, BuildRequest, BuildResult, BuildStatus } from '../../core/ports';
+import type { Builder, BuildRequest, BuildResult, BuildSandbox, BuildStatus } from '../../core/ports';
 import { bwrapArgs, SANDBOX_SCRATCH } from './bwrap';
 import { LocalArtifactSource } from './local-artifacts';
 import { runProcessGroup, type GroupRunResult } from './process-group';
@@ -85,6 +85,9 @@ const IMAGE_NOTE: Record<Exclude<Isolation, 'docker'>, (image: string) => string
   host: (image) => `no Docker engine and no sandbox: built by a bare host process (--unsafe-host-build) with the host toolchain, not in ${image}`,
 };
 
+/** carried by every result: whoever checks it sees an unsandboxed build (BUILD_NOT_SANDBOXED) */
+const SANDBOX_OF: Record<Isolation, BuildSandbox> = { docker: 'docker', bubblewrap: 'bwrap', host: 'none' };
+
 export class LocalBuilder implements Builder {
   private readonly dirs: string[] = [];
   /** builds in flight, stopped by dispose() */
@@ -113,7 +116,7 @@ export class LocalBuilder implements Builder {
     await mkdir(home);
     const logPath = join(root, 'build.log');
     const image = { ref: target.image, enforced: isolation === 'docker', note: isolation === 'docker' ? undefined : IMAGE_NOTE[isolation](target.image) };
-    const base = { target: target.name, buildId: `local:${request.runId}:${target.name}`, startedAt: startedAt.toISOString(), image, artifacts: new LocalArtifactSource(src), logLink: logPath };
+    const base = { target: target.name, buildId: `local:${request.runId}:${target.name}`, startedAt: startedAt.toISOString(), image, sandbox: SANDBOX_OF[isolation], artifacts: new LocalArtifactSource(src), logLink: logPath };
     const hostPath = this.options.path ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
     const gitEnv = GIT_ENV(home, hostPath);
     const gitTimeout = this.options.gitTimeoutMs ?? 10 * 60_000;
