@@ -43,36 +43,3 @@ export async function forEachChunk(
     position = next;
   }
 }
-
-/**
- * Reads two files' ranges in lock-step (equal-length chunks), for streaming comparison.
- * `onChunk(a, b, offsetA, offsetB)` gets equally long buffers; both ranges must be `length` long.
- */
-export async function forEachChunkPair(
-  fa: FileHandle,
-  startA: number,
-  fb: FileHandle,
-  startB: number,
-  length: number,
-  onChunk: (a: Buffer, b: Buffer, offsetA: number, offsetB: number) => boolean | void,
-  chunkSize = CHUNK_SIZE,
-): Promise<void> {
-  const size = Math.max(1, Math.min(chunkSize, length));
-  const bufA = Buffer.allocUnsafe(size);
-  const bufB = Buffer.allocUnsafe(size);
-  for (let done = 0; done < length; ) {
-    const n = Math.min(size, length - done);
-    await Promise.all([fill(fa, bufA, n, startA + done), fill(fb, bufB, n, startB + done)]);
-    if (onChunk(bufA.subarray(0, n), bufB.subarray(0, n), startA + done, startB + done) === false) return;
-    done += n;
-  }
-}
-
-async function fill(fh: FileHandle, buf: Buffer, n: number, position: number): Promise<void> {
-  let got = 0;
-  while (got < n) {
-    const { bytesRead } = await fh.read(buf, got, n - got, position + got);
-    if (bytesRead === 0) throw new FormatError('file', `file ended at ${position + got}`);
-    got += bytesRead;
-  }
-}
