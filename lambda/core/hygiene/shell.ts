@@ -41,10 +41,60 @@ export function shellLines(source: string, firstLine = 1): ShellLine[] {
 const DISTRO_HOSTS = /^(?:deb\.debian\.org|security\.debian\.org|snapshot\.debian\.org|archive\.debian\.org|ftp\.[a-z.]*debian\.org|[a-z]{2}\.archive\.ubuntu\.com|archive\.ubuntu\.com|security\.ubuntu\.com|ports\.ubuntu\.com|old-releases\.ubuntu\.com|snapshot\.ubuntu\.com|cdn-fastly\.deb\.debian\.org|httpredir\.debian\.org)$/i;
 
 const DOWNLOADER = /(?:^|[\s;&|(])(curl|wget)\s/;
-const PIPE_TO_SHELL = /\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+\S+=\S*\s+)*(?:\/(?:usr\/)?bin\/)?(?:ba|z|da|k|fi)?sh\b/;
-const PIPE_TO_INTERPRETER = /\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:python3?|perl|ruby|node)\b/;
-const SUBSHELL_DOWNLOAD = /\b(?:ba|z|da)?sh\s+(?:-\S+\s+)*(?:-c\s+)?["']?\$\(\s*(?:curl|wget)\b/;
-const CHECKSUM_CHECK = /\b(?:sha(?:1|224|256|384|512)sum|b2sum|md5sum|shasum)\b[^;&|]*(?:\s-c\b|\s--check\b)|\bgpg\b[^;&|]*--verify\b|\bgpgv\b|\bminisign\b[^;&|]*\s-V\b|\bcosign\s+verify(?:-blob)?\b|\bsigntool\s+verify\b|\bosslsigncode\s+verify\b/;
+const HAS_DOWNLOADER = /\b(?:curl|wget)\b/;
+// Each of these is matched only at the start of the text after a pipe, and on a bounded prefix, so
+// the backtracking they allow stays bounded whatever the line holds (the review found the unanchored
+// `curl[^|]*\|` forms quadratic and worse on long hostile lines: seconds per line, minutes per file).
+const SHELL_AFTER_PIPE = /^\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+\S+=\S*\s+)*(?:\/(?:usr\/)?bin\/)?(?:ba|z|da|k|fi)?sh\b/;
+const INTERPRETER_AFTER_PIPE = /^\s*(?:sudo\s+)?(?:python3?|perl|ruby|node)\b/;
+const SUBSHELL_OPEN = /\$\(\s*(?:curl|wget)\b/g;
+const SHELL_BEFORE_SUBSHELL = /\b(?:ba|z|da)?sh\s+(?:-\S+\s+)*(?:-c\s+)?["']?$/;
+const CHECKSUM_TOOLS = new Set(['sha1sum', 'sha224sum', 'sha256sum', 'sha384sum', 'sha512sum', 'b2sum', 'md5sum', 'shasum']);
+/** how much of the text after a pipe (or before `$(`) the anchored expressions look at */
+const WINDOW = 256;
+
+/**
+ * A download piped into a shell or an interpreter (`curl … | sh`, `wget -qO- … | sudo bash`,
+ * `sh -c "$(curl …)"`). The pipe's left side is the segment since the previous `|`, `;` or `&`,
+ * as the former single expression had it; found by one linear split, not by backtracking.
+ */
+export function pipesDownloadIntoShell(text: string): boolean {
+  const parts = text.split(/([|;&])/);
+  for (let i = 1; i + 1 < parts.length; i += 2) {
+    if (parts[i] !== '|' || parts[i + 1] === '' /* `||` */ || parts[i - 1] === '') continue;
+    if (!HAS_DOWNLOADER.test(parts[i - 1]!)) continue;
+    const after = parts.slice(i + 1).join('').slice(0, WINDOW);
+    if (SHELL_AFTER_PIPE.test(after) || INTERPRETER_AFTER_PIPE.test(after)) return true;
+  }
+  for (const m of text.matchAll(SUBSHELL_OPEN)) {
+    if (SHELL_BEFORE_SUBSHELL.test(text.slice(Math.max(0, m.index - WINDOW), m.index))) return true;
+  }
+  return false;
+}
+
+/** a command that checks a checksum or a signature, judged by its words in one backwards pass */
+function checksCommand(cmd: string): boolean {
+  for (const segment of cmd.split('|')) {
+    const words = segment.trim().split(/\s+/).map((w) => w.slice(w.lastIndexOf('/') + 1));
+    // flags seen after the current word
+    let check = false;
+    let verify = false;
+    let bigV = false;
+    for (let i = words.length - 1; i >= 0; i--) {
+      const w = words[i]!;
+      if (CHECKSUM_TOOLS.has(w) && check) return true;
+      if (w === 'gpg' && verify) return true;
+      if (w === 'gpgv') return true;
+      if (w === 'minisign' && bigV) return true;
+      if (w === 'cosign' && (words[i + 1] === 'verify' || words[i + 1] === 'verify-blob')) return true;
+      if ((w === 'signtool' || w === 'osslsigncode') && words[i + 1] === 'verify') return true;
+      if (w === '--check' || (/^-[a-zA-Z]+$/.test(w) && w.includes('c'))) check = true;
+      if (w === '--verify') verify = true;
+      if (w === '-V') bigV = true;
+    }
+  }
+  return false;
+}
 
 const MAX_LINE = 8192;
 
@@ -117,7 +167,8 @@ export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): Hygie
     // a logical line is judged on its first MAX_LINE characters: the regular expressions stay linear-ish on hostile input
     const text = full.length > MAX_LINE ? full.slice(0, MAX_LINE) : full;
     // whole-line rules (pipes span commands)
-    if (PIPE_TO_SHELL.test(text) || PIPE_TO_INTERPRETER.test(text) || SUBSHELL_DOWNLOAD.test(text)) {
+    const remoteScript = pipesDownloadIntoShell(text);
+    if (remoteScript) {
       hits.push(hit('HYGIENE_REMOTE_SCRIPT', ctx.file, line, text, 'download the installer to a file, check its SHA-256 (sha256sum -c) or signature, then run it'));
     }
     if (/\badd-apt-repository\b/.test(text) || /(?:^|[\s'"])ppa:[\w.-]+\/[\w.-]+/.test(text)) {
@@ -156,8 +207,8 @@ export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): Hygie
           hits.push(hit('HYGIENE_TOOL_NOT_PINNED', ctx.file, line, cmd, 'add --rev <full commit SHA> to cargo install --git (a branch or tag can be moved)'));
         }
       }
-      if (DOWNLOADER.test(` ${cmd} `) && !PIPE_TO_SHELL.test(text) && writesFile(cmd)) downloads.push({ line, text: cmd });
-      if (CHECKSUM_CHECK.test(cmd) || /\|\s*sha(?:256|512)sum\s+(?:-c|--check)\b/.test(text)) downloads.length = 0;
+      if (!remoteScript && DOWNLOADER.test(` ${cmd} `) && writesFile(cmd)) downloads.push({ line, text: cmd });
+      if (checksCommand(cmd)) downloads.length = 0;
     }
   }
   for (const c of clones) {
