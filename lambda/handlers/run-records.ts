@@ -19,6 +19,7 @@ import type { RunPlan } from '../core/plan';
 import type { Notifier, Store } from '../core/ports';
 import { renderHtml } from '../core/render-html';
 import { HISTORY_KEYS, regenerateHistory } from '../core/history';
+import { readRunAudit } from '../core/audit-history';
 import { consoleLinkFor } from '../adapters/builder/codebuild-diff-env';
 import type { RunReport, TargetReport } from '../core/report';
 import { runKeys, summarize } from '../core/summary';
@@ -163,7 +164,10 @@ export async function summarizeIfComplete(plan: RunPlan, deps: FanInDeps, option
   const now = (deps.now ?? (() => new Date()))();
   // The ledger as earlier runs left it: assets whose bytes changed since first seen are TAMPERED.
   const ledger = await loadLedger(deps.store);
-  const report = summarize(plan, reports, { mode: 'aws', startedAt: plan.createdAt, finishedAt: now.toISOString(), prices: deps.prices }, ledger);
+  let report = summarize(plan, reports, { mode: 'aws', startedAt: plan.createdAt, finishedAt: now.toISOString(), prices: deps.prices }, ledger);
+  // the launcher stored the run's audit (with what changed since the last run); the JSON report carries it, as locally
+  const audit = await readRunAudit(deps.store, plan.runId);
+  if (audit) report = { ...report, audit };
   return finishRun(report, deps, { plan, ledger });
 }
 

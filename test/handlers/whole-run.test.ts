@@ -142,6 +142,8 @@ describe('whole serverless run (launcher → CodeBuild double → checker → SN
     expect(alpha.artifacts[0]!.rebuilt!.sha256).not.toBe('f'.repeat(64));
     expect(alpha.build).toMatchObject({ status: 'SUCCEEDED', imageEnforced: true, image: IMAGE });
     expect(await store.get(runKeys.html(launched.runId))).toMatch(/<html/i);
+    // the audit the launcher stored with the run reaches the JSON report, as in the CLI
+    expect(summary.audit).toMatchObject({ changes: expect.any(Object) });
 
     // what the run saw is recorded in the ledger (as the CLI does), once, by the summary writer
     const ledger = JSON.parse((await store.get(LEDGER_KEY))!) as Ledger;
