@@ -3,9 +3,10 @@
  * HTTP to the GitLab stand-in, the local builder): a release the store has VERIFIED is skipped
  * after one lookup; no run yet, a moved tag or a bad verdict runs in full, every time.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupDemo, type DemoScenario } from '../../demo/demo-scenario';
 import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
@@ -32,7 +33,7 @@ describe('verify --if-new on the demo release', () => {
     expect(runDirs(store)).toHaveLength(1);
 
     const before = demo.gitlab.requests.length;
-    const second = await demo.verify({ store, args: ['--if-new'] });
+    const second = await demo.verify({ store, args: ['--if-new', '--if-new-max-age', '7'] });
     expect(second.exitCode).toBe(0);
     expect(second.report as unknown).toEqual({ skipped: true, tag: 'v1.0.0' });
     const lines = second.stderr.trim().split('\n');
@@ -132,5 +133,14 @@ describe('skipIfVerified (the decision behind --if-new)', () => {
     expect(await skipIfVerified(config, forgeAnswering({ ...withLink('https://gitlab.example/a'), links: [...withLink('https://gitlab.example/a').links, { id: 2, name: 'b', url: 'https://gitlab.example/b' }] }), store, undefined, at)).toBeNull();
     await store.put('ledger/ledger.json', '{broken');
     expect(await skipIfVerified(config, forgeAnswering(withLink('https://gitlab.example/a')), store, undefined, at)).toBeNull();
+  });
+
+  it('--if-new-max-age takes a positive number of days and needs --if-new (usage error, exit 3)', () => {
+    const bin = resolve(__dirname, '../../bin/release-verifier.mjs');
+    for (const args of [['--if-new-max-age', '3'], ['--if-new', '--if-new-max-age', '0'], ['--if-new', '--if-new-max-age', 'week']]) {
+      const r = spawnSync(process.execPath, [bin, 'verify', '--config', 'none.yaml', ...args], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/--if-new-max-age takes a positive number of days and needs --if-new/);
+    }
   });
 });
