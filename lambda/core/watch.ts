@@ -20,8 +20,9 @@
  * Tag and commit alone do not show a release whose asset links were repointed, or whose release
  * object and tag disagree: `releaseChanges` compares what the forge shows now with what the ledger
  * recorded when the release was first seen (one store read, no forge call). Any difference and the
- * past runs do not count — `--if-new` runs in full, and the watch starts one full run for that exact
- * state (remembered by its fingerprint, so a tampered release is not rebuilt every hour). A file
+ * past runs do not count — `--if-new` runs in full. The watch, whose role reads no ledger, compares
+ * the links with the state it last found run (`seen`) and starts one full run for a changed state
+ * (remembered by its fingerprint, so a tampered release is not rebuilt every hour). A file
  * re-uploaded at the same URL shows in neither: `--if-new` therefore skips only while the VERIFIED
  * run is younger than a bound (default IF_NEW_MAX_AGE_DAYS), and the watch relies on the weekly run.
  */
@@ -43,6 +44,9 @@ export interface WatchState {
   /** the last full run the watch started (asynchronously: it has no summary yet for a while);
    * commitSha is the tag's commit; fingerprint (releaseFingerprint) the release as it was then */
   launched?: { tag: string; commitSha: string; at: string; fingerprint?: string };
+  /** the release state the watch last found run (tag, the tag's commit, releaseFingerprint): a
+   * later check whose links differ starts a run for the new state */
+  seen?: { tag: string; commitSha: string; fingerprint: string };
   updatedAt: string;
 }
 
@@ -57,6 +61,7 @@ export function parseWatchState(text: string | null): WatchState | null {
   try {
     const v = JSON.parse(text) as WatchState;
     if (v?.schemaVersion !== 1 || (v.forge?.status !== 'up' && v.forge?.status !== 'down') || typeof v.forge.since !== 'string') return null;
+    if (v.seen && (typeof v.seen.tag !== 'string' || typeof v.seen.commitSha !== 'string' || typeof v.seen.fingerprint !== 'string')) return null;
     if (v.launched && (typeof v.launched.tag !== 'string' || typeof v.launched.commitSha !== 'string' || typeof v.launched.at !== 'string' || (v.launched.fingerprint !== undefined && typeof v.launched.fingerprint !== 'string'))) return null;
     return v;
   } catch {

@@ -16,12 +16,12 @@
  * dead-man's switch believe a run happened; the runs it starts are ordinary runs and feed it as the
  * weekly run does.
  *
- * "Has a run" means a planned run of the tag at the tag's commit now, and the release showing no
- * change against the ledger (core/watch.ts releaseChanges); a changed release gets one run per
- * distinct state. Assets re-uploaded at the same URL are the weekly run's to find.
+ * "Has a run" means a planned run of the tag at the tag's commit now, with the release's commit
+ * being the tag's and its links those the watch saw when the release last had its run (`seen` in
+ * the state); a changed release gets one run per distinct state. Assets re-uploaded at the same
+ * URL are the weekly run's to find (its ledger check).
  *
- * Reads: runs/index.json (the run history; derived from the summaries), ledger/ledger.json and
- * watch/state.json.
+ * Reads: runs/index.json (the run history; derived from the summaries) and watch/state.json.
  * Writes: watch/state.json, only when something changed (an outage began or ended, a run started).
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
@@ -32,7 +32,6 @@ import type { Config } from '../core/config/schema';
 import { errorMessage } from '../core/errors';
 import type { Finding } from '../core/findings';
 import { HISTORY_KEYS } from '../core/history';
-import { LEDGER_KEY, parseLedger, type Ledger } from '../core/ledger';
 import type { Forge, Notifier, Release, Store } from '../core/ports';
 import { failedRunReport } from '../core/summary';
 import { initialWatchState, parseWatchState, releaseChanges, releaseFingerprint, runsFromIndex, runsOfRelease, WATCH_STATE_KEY, watchAlert, type WatchState } from '../core/watch';
@@ -114,28 +113,26 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
   const changedFrom = next;
 
   // 2. Has this release been run? (any planned run of the tag at the tag's commit, any verdict)
-  // When the release shows a change against the ledger (links repointed, release commit not the
-  // tag's: core/watch.ts releaseChanges), past runs do not count: one full run is started for this
-  // exact state (its fingerprint), and only a run finished after that launch counts — so a
-  // tampered release alerts once per change, not every hour.
+  // Unless the release changed under the same tag and commit: its release commit is not the tag's,
+  // or its links differ from those of the state the watch last accepted as run (`seen`; the watch
+  // role reads no ledger: least privilege). Then past runs do not count: one full run is started
+  // for this exact state (its fingerprint), and only a run finished after that launch counts — so
+  // a tampered release alerts once per change, not every hour.
   const runs = runsOfRelease(runsFromIndex(await store.get(HISTORY_KEYS.json)), release);
-  let ledger: Ledger | null | 'unreadable';
-  try {
-    const text = await store.get(LEDGER_KEY);
-    ledger = text === null ? null : parseLedger(text);
-  } catch {
-    ledger = 'unreadable';
-  }
-  const changes = releaseChanges(release, ledger);
   const fingerprint = releaseFingerprint(release);
+  const sameRelease = (r: { tag: string; commitSha: string } | undefined) => r?.tag === release.tag && r.commitSha === release.tagCommitSha;
+  const changes = releaseChanges(release, null);
+  if (sameRelease(state.seen) && state.seen!.fingerprint !== fingerprint) changes.push('the asset links differ from those the watch saw when the release had its run');
   const launched = state.launched;
-  const launchedThis = launched?.tag === release.tag && launched.commitSha === release.tagCommitSha && (changes.length === 0 || launched.fingerprint === fingerprint);
+  const launchedThis = sameRelease(launched) && (changes.length === 0 || launched!.fingerprint === fingerprint);
   const known = changes.length === 0 ? runs[0] : launchedThis ? runs.find((r) => (r.finishedAt ?? r.startedAt) >= launched!.at) : undefined;
   let outcome: WatchOutcome;
   let knownRunId: string | undefined;
   if (known) {
     outcome = 'known';
     knownRunId = known.runId;
+    // the state later checks compare with (written only when it changed)
+    if (!sameRelease(state.seen) || state.seen!.fingerprint !== fingerprint) next = { ...next, seen: { tag: release.tag, commitSha: release.tagCommitSha, fingerprint } };
   } else if (launchedThis && now.getTime() - Date.parse(launched!.at) < deps.relaunchAfterMs) {
     // started by an earlier check and not summarized yet: the run is under way
     outcome = 'pending';

@@ -198,9 +198,6 @@ describe('watch: the same tag and commit, but a changed release (review finding)
   const OLD = 'a'.repeat(40);
   const NEW = 'b'.repeat(40);
   const link = (url: string) => ({ id: 1, name: 'a.txt', url });
-  /** the ledger as the first run recorded v1.0.0 (core/ledger.ts updatedLedger) */
-  const ledgerWith = (links: Record<string, string>, tagCommitSha = OLD) =>
-    JSON.stringify({ schemaVersion: 1, project: 'g/app', updatedAt: '', updatedByRunId: '', releases: { 'v1.0.0': { tagCommitSha, releaseCommitSha: OLD, links, assets: {}, firstSeenRunId: 'r', firstSeenAt: '' } } });
 
   it('a tag moved while the release object still names the old commit is not "known" (runs record the tag\'s commit)', async () => {
     gitlab = { ...release('v1.0.0', OLD), tagCommitSha: NEW };
@@ -210,12 +207,11 @@ describe('watch: the same tag and commit, but a changed release (review finding)
     expect(invoked).toHaveLength(1);
   });
 
-  it('a link repointed since the ledger recorded it starts one run for that state, not one an hour; a further change starts another', async () => {
-    bucket.set('ledger/ledger.json', ledgerWith({ 'a.txt': 'https://gitlab.example/a.txt' }));
+  it('a link repointed after the release had its run starts one run for that state, not one an hour; a further change starts another', async () => {
     bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: OLD, verdict: 'VERIFIED' }]));
-    // unchanged links: the VERIFIED run is the answer
+    // the links as the run saw them: the VERIFIED run is the answer, and the watch remembers this state
     gitlab = { ...release('v1.0.0', OLD), links: [link('https://gitlab.example/a.txt')] };
-    expect((await runSchedule(1))[0]!.outcome).toBe('known');
+    expect((await runSchedule(2)).map((r) => r.outcome)).toEqual(['known', 'known']);
     // repointed: the earlier run does not vouch for it
     gitlab = { ...release('v1.0.0', OLD), links: [link('https://evil.example/a.txt')] };
     expect((await runSchedule(2)).map((r) => r.outcome)).toEqual(['started', 'pending']);
@@ -230,15 +226,13 @@ describe('watch: the same tag and commit, but a changed release (review finding)
     expect(invoked).toHaveLength(2);
   });
 
-  it('a release whose commit is not the tag\'s, and an unreadable ledger, are changes too', async () => {
+  it('a release whose commit is not the tag\'s gets one run for that state, then is known', async () => {
     bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: NEW, verdict: 'VERIFIED' }]));
     gitlab = { ...release('v1.0.0', OLD), tagCommitSha: NEW };
-    expect((await runSchedule(1))[0]!.outcome).toBe('started');
-    bucket.delete(WATCH_STATE_KEY);
-    gitlab = release('v1.0.0', NEW);
-    bucket.set('ledger/ledger.json', '{not json');
-    expect((await runSchedule(1))[0]!.outcome).toBe('started');
-    expect(invoked).toHaveLength(2);
+    expect((await runSchedule(2)).map((r) => r.outcome)).toEqual(['started', 'pending']);
+    bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: NEW, verdict: 'VERIFIED' }, { tag: 'v1.0.0', commitSha: NEW, verdict: 'TAMPERED', runId: '20261201T020000Z-tttttt' }]));
+    expect((await runSchedule(3)).map((r) => r.outcome)).toEqual(['known', 'known', 'known']);
+    expect(invoked).toHaveLength(1);
   });
 });
 
