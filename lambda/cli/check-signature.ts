@@ -52,7 +52,9 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
                         the SHA-256 one of a SHA-1 + SHA-256 dual-signed file)
   --text                openpgp: accept a text-mode (0x01) signature, for text files such as
                         SHA256SUMS (line endings are then not signed)
-  --cleartext           openpgp: --file is cleartext-signed (gpg --clearsign); no --signature
+  --cleartext           openpgp: --file is cleartext-signed (gpg --clearsign); no --signature.
+                        Text outside the signed block is not covered: a warning on stderr
+                        (and "unsignedTextOutsideBlock": true with --json) when there is any
   --any-apple-identity  apple: accept any Apple-issued code signing certificate, not only
                         Developer ID Application (the default)
   --trusted-root FILE   sigstore: pinned trusted_root.json
