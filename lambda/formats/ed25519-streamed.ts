@@ -47,6 +47,15 @@ export function isStrictEd25519PublicKey(publicKey: Uint8Array): boolean {
 }
 
 /**
+ * libsodium's checks on a signature's shape, before any equation: S < L, R canonical and not of
+ * small order. OpenSSL (node:crypto) checks S < L only, so a key holder's R = identity signature
+ * "verifies" there while `minisign -V` refuses it: every node:crypto Ed25519 check goes through this.
+ */
+export function isStrictEd25519Signature(signature: Uint8Array): boolean {
+  return signature.length === 64 && littleEndian(signature.subarray(32, 64)) < L && decodePoint(signature.subarray(0, 32)) !== undefined;
+}
+
+/**
  * Verifies the 64-byte Ed25519 `signature` by the 32-byte `publicKey` over the bytes of the file at
  * `path`. Returns false for any bad signature or key; throws only for I/O errors.
  */

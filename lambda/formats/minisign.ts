@@ -23,7 +23,7 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { FormatError } from '../core/errors';
 import { digestFile, readBoundedFile } from './bounded-read';
-import { isStrictEd25519PublicKey, verifyEd25519File } from './ed25519-streamed';
+import { isStrictEd25519PublicKey, isStrictEd25519Signature, verifyEd25519File } from './ed25519-streamed';
 import type { SignatureInput, SignatureResult } from './types';
 
 /** A signature file is four short lines; minisign's trusted comment is at most ~8 KiB. */
@@ -172,12 +172,12 @@ export async function verifyMinisignParsed(
   }
   // The global signature binds the trusted comment to the file signature: check it first, it is cheap.
   const global = Buffer.concat([sig.signature, sig.trustedCommentBytes]);
-  if (!cryptoVerify(null, global, key.key, sig.globalSignature)) {
+  if (!isStrictEd25519Signature(sig.globalSignature) || !cryptoVerify(null, global, key.key, sig.globalSignature)) {
     return { ...base, valid: false, details, reason: 'global signature (over the signature and the trusted comment) does not verify: trusted comment edited or signature forged' };
   }
   const matches =
     sig.algorithm === 'ED'
-      ? cryptoVerify(null, await blake2b512File(assetPath), key.key, sig.signature)
+      ? isStrictEd25519Signature(sig.signature) && cryptoVerify(null, await blake2b512File(assetPath), key.key, sig.signature)
       : // legacy: Ed25519 over the file itself, any size, streamed
         await verifyEd25519File(assetPath, key.raw, sig.signature);
   if (!matches) {

@@ -3,13 +3,15 @@
  * whole message): the same verdict on genuine signatures, on every single-bit change of the
  * signature, on changed messages, and on the edge encodings libsodium refuses.
  */
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyEd25519File } from '../../lambda/formats/ed25519-streamed';
-import { parseMinisignPublicKey } from '../../lambda/formats/minisign';
+import { parseMinisignPublicKey, verifyMinisign } from '../../lambda/formats/minisign';
+import { status, toolsAvailable } from '../support/tools';
 
 const dir = mkdtempSync(join(tmpdir(), 'rv-ed25519-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,5 +95,51 @@ describe('Ed25519 over a streamed file', () => {
     // wrong lengths
     expect(await verifyEd25519File(p, k.raw.subarray(0, 31), s)).toBe(false);
     expect(await verifyEd25519File(p, k.raw, s.subarray(0, 63))).toBe(false);
+  });
+});
+
+// A key holder's signature with R = identity and S = k·a satisfies the cofactorless equation
+// ([S]B = R + [k]A). OpenSSL (node:crypto), which checks the prehashed "ED" signature and every
+// global signature, has no small-order check on R; libsodium (minisign -V) refuses it. Our verdict
+// must be minisign's: built by hand here, checked by both.
+describe.skipIf(!toolsAvailable('minisign'))('prehashed and global signatures with a small-order R (review finding)', () => {
+  const P = ed25519.Point;
+  const L = P.Fn.ORDER;
+  const le = (b: Uint8Array) => b.reduceRight((n, byte) => (n << 8n) | BigInt(byte), 0n);
+  const toLE = (v: bigint) => Buffer.from(Array.from({ length: 32 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn)));
+  const h = createHash('sha512').update(randomBytes(32)).digest();
+  const clamped = Buffer.from(h.subarray(0, 32));
+  clamped[0]! &= 248;
+  clamped[31]! &= 127;
+  clamped[31]! |= 64;
+  const a = le(clamped) % L;
+  const A = P.BASE.multiply(a).toBytes();
+  const keyId = randomBytes(8);
+  const identityR = P.ZERO.toBytes();
+  function edSign(message: Uint8Array, smallOrderR: boolean): Buffer {
+    const r = le(createHash('sha512').update(randomBytes(32)).digest()) % L;
+    const R = smallOrderR ? identityR : P.BASE.multiply(r).toBytes();
+    const k = le(createHash('sha512').update(R).update(A).update(message).digest()) % L;
+    return Buffer.concat([Buffer.from(R), toLE(smallOrderR ? (k * a) % L : (r + k * a) % L)]);
+  }
+  async function verdicts(name: string, opts: { fileR: boolean; globalR: boolean }) {
+    const body = randomBytes(5000);
+    const sig = edSign(createHash('blake2b512').update(body).digest(), opts.fileR);
+    const global = edSign(Buffer.concat([sig, Buffer.from('hello')]), opts.globalR);
+    const pub = `untrusted comment: k\n${Buffer.concat([Buffer.from('Ed'), keyId, A]).toString('base64')}\n`;
+    const asset = join(dir, `${name}.bin`);
+    writeFileSync(asset, body);
+    writeFileSync(`${asset}.minisig`, `untrusted comment: x\n${Buffer.concat([Buffer.from('ED'), keyId, sig]).toString('base64')}\ntrusted comment: hello\n${global.toString('base64')}\n`);
+    writeFileSync(join(dir, `${name}.pub`), pub);
+    const reference = status('minisign', ['-V', '-q', '-p', join(dir, `${name}.pub`), '-m', asset, '-x', `${asset}.minisig`]) === 0;
+    const ours = await verifyMinisign({ assetPath: asset, signaturePath: `${asset}.minisig`, policy: { scheme: 'minisign', publicKey: pub, signatureAsset: '{asset}.minisig', allowLegacy: true, prehashedOnly: false } as never });
+    return { reference, ours: ours.valid };
+  }
+  it('the hand-made genuine signature verifies in both (the construction is right)', async () => {
+    expect(await verdicts('genuine', { fileR: false, globalR: false })).toEqual({ reference: true, ours: true });
+  });
+  it('R = identity in the file signature or the global signature: refused, as minisign -V refuses it', async () => {
+    expect(await verdicts('file-r', { fileR: true, globalR: false })).toEqual({ reference: false, ours: false });
+    expect(await verdicts('global-r', { fileR: false, globalR: true })).toEqual({ reference: false, ours: false });
   });
 });
