@@ -58,6 +58,7 @@ export async function pairPass(
   const chunkSize = options.chunkSize ?? PASS_CHUNK;
   const handles = await Promise.all(paths.map((p) => open(p, 'r')));
   const runners: JobRunner[] = [];
+  let next: Promise<number[]> = Promise.resolve([0, 0]);
   try {
     const sizes = await Promise.all(handles.map(async (h) => (await h.stat()).size));
     const parallel = options.parallel ?? Math.max(...sizes) >= parallelPolicy.minBytes;
@@ -83,7 +84,7 @@ export async function pairPass(
     const readPair = (slot: number, offset: number) => Promise.all([readSide(0, slot, offset), readSide(1, slot, offset)]);
 
     let index = 0;
-    let next = readPair(0, 0);
+    next = readPair(0, 0);
     for (;;) {
       const slot = index % SLOTS;
       const offset = index * chunkSize;
@@ -113,6 +114,8 @@ export async function pairPass(
     if (read[0] < sizes[0]! || read[1] < sizes[1]!) throw new Error('a file became shorter while it was read');
     return { sizes: [read[0]!, read[1]!], digests, parallel };
   } finally {
+    // a read still in flight when the pass failed is not waited for, and its error is not news
+    next.catch(() => undefined);
     for (const r of runners) r.close();
     await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
   }
