@@ -56,7 +56,13 @@ export async function pairPass(
   options: { chunkSize?: number; parallel?: boolean } = {},
 ): Promise<PassResult> {
   const chunkSize = options.chunkSize ?? PASS_CHUNK;
-  const handles = await Promise.all(paths.map((p) => open(p, 'r')));
+  const opened = await Promise.allSettled(paths.map((p) => open(p, 'r')));
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    for (const o of opened) if (o.status === 'fulfilled') await o.value.close().catch(() => undefined);
+    throw failed.reason;
+  }
+  const handles = opened.map((o) => (o as PromiseFulfilledResult<FileHandle>).value);
   const runners: JobRunner[] = [];
   let next: Promise<number[]> = Promise.resolve([0, 0]);
   try {
