@@ -34,6 +34,15 @@ describe('text diff capture', () => {
     expect(ours).toEqual(['-line 5', '+line five changed', '-line 30']);
   });
 
+  it('control bytes that are valid UTF-8 (a run of 0x03) are binary; tabs, CRLF and ESC colours stay text', async () => {
+    writeFileSync(p('ctl1'), Buffer.alloc(100, 3));
+    writeFileSync(p('ctl2'), Buffer.concat([Buffer.alloc(50, 3), Buffer.from([9]), Buffer.alloc(49, 3)]));
+    expect(await textDiffOf(p('ctl1'), p('ctl2'), 'c')).toHaveProperty('unavailable');
+    writeFileSync(p('log1'), '\x1b[31merror\x1b[0m\tone\r\n');
+    writeFileSync(p('log2'), '\x1b[31merror\x1b[0m\ttwo\r\n');
+    expect(await textDiffOf(p('log1'), p('log2'), 'l')).toHaveProperty('unified');
+  });
+
   it('binary (NUL or invalid UTF-8) and oversized files get no diff', async () => {
     writeFileSync(p('bin1'), Buffer.from([1, 2, 0, 3]));
     writeFileSync(p('bin2'), Buffer.from([1, 2, 0, 4]));

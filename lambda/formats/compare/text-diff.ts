@@ -5,7 +5,7 @@
  *
  * Bounded everywhere: files larger than MAX_TEXT_BYTES are not diffed (the report says so), the
  * diff gives up after MAX_EDIT_LENGTH edits, and the kept diff is clipped to MAX_DIFF_LINES lines
- * and MAX_DIFF_CHARS characters. Text only: a NUL byte or invalid UTF-8 means "binary", no diff.
+ * and MAX_DIFF_CHARS characters. Text only: a NUL or another binary control byte, or invalid UTF-8, means "binary", no diff.
  * The diff is forge/build text: whoever renders it must neutralise and escape it.
  */
 import { open } from 'node:fs/promises';
@@ -15,6 +15,8 @@ export const MAX_TEXT_BYTES = 256 * 1024;
 export const MAX_DIFF_LINES = 200;
 export const MAX_DIFF_CHARS = 16 * 1024;
 const MAX_EDIT_LENGTH = 4000;
+/** tab, LF, VT, FF, CR, ESC */
+const BENIGN_CONTROLS = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1b]);
 
 export type TextDiff = NonNullable<Difference['textDiff']>;
 
@@ -32,7 +34,9 @@ async function readText(path: string, max: number): Promise<string | null> {
       off += bytesRead;
     }
     const bytes = buf.subarray(0, off);
-    if (bytes.includes(0)) return null;
+    // text as `file` judges it: C0 controls other than tab, line breaks, form feed and ESC (coloured
+    // logs) mean binary — a run of 0x03 bytes is valid UTF-8, but no one reads it as a diff
+    for (const b of bytes) if ((b < 0x20 && !BENIGN_CONTROLS.has(b)) || b === 0x7f) return null;
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
