@@ -98,4 +98,6 @@ export const runKeys = {
   targetsPrefix: (runId: string) => `runs/${runId}/targets/`,
   summary: (runId: string) => `runs/${runId}/summary.json`,
   html: (runId: string) => `runs/${runId}/report.html`,
+  /** written once the run's alert went out (or was deliberately not sent): a redelivered event re-sends a lost alert until it exists */
+  alerted: (runId: string) => `runs/${runId}/alerted.json`,
 };

@@ -85,7 +85,7 @@ export type FinishOutcome = 'published' | 'completed-quietly' | 'already-summari
 export async function finishRun(report: RunReport, deps: FanInDeps, planned?: { plan: RunPlan; ledger: Ledger | null }): Promise<FinishOutcome> {
   const key = runKeys.summary(report.runId);
   const won = await deps.store.put(key, JSON.stringify(report, null, 2), { ifNoneMatch: true });
-  if (!won) return 'already-summarized';
+  if (!won) return alertIfLost(report.runId, deps);
   if (planned) await saveLedger(deps.store, updatedLedger(planned.ledger, planned.plan, planned.plan.history ?? null, report));
   // The HTML rendering is a convenience copy; the JSON summary is the record.
   const recordUrl = (k: string) => consoleUrlFor(deps.store, k);
@@ -94,10 +94,33 @@ export async function finishRun(report: RunReport, deps: FanInDeps, planned?: { 
   // runs/index.json + index.html, regenerated from the summaries; a failure costs the page, never the alert
   await regenerateHistory(deps.store, { project: String(report.project.project), current: report, now: deps.now?.(), recordUrl }).catch((err) => deps.onHistoryError?.(err));
   deps.onCompleted?.(report);
-  if (report.verdict === 'VERIFIED' && !deps.notifyOnVerified) return 'completed-quietly';
-  const links = { report: recordUrl(runKeys.html(report.runId)) ?? deps.store.locate(runKeys.html(report.runId)), history: recordUrl(HISTORY_KEYS.html) ?? deps.store.locate(HISTORY_KEYS.html) };
-  await deps.notifier.notify(alertFor(alerted, { reportLocation: deps.store.locate(key), links }));
-  return 'published';
+  return sendAlert(alerted, deps);
+}
+
+/** Alerts for a summarized run (unless it is VERIFIED and those are not notified), then marks it alerted. */
+async function sendAlert(report: RunReport, deps: FanInDeps): Promise<FinishOutcome> {
+  const quiet = report.verdict === 'VERIFIED' && !deps.notifyOnVerified;
+  if (!quiet) {
+    const recordUrl = (k: string) => consoleUrlFor(deps.store, k);
+    const links = { report: recordUrl(runKeys.html(report.runId)) ?? deps.store.locate(runKeys.html(report.runId)), history: recordUrl(HISTORY_KEYS.html) ?? deps.store.locate(HISTORY_KEYS.html) };
+    await deps.notifier.notify(alertFor(report, { reportLocation: deps.store.locate(runKeys.summary(report.runId)), links }));
+  }
+  await deps.store.put(runKeys.alerted(report.runId), JSON.stringify({ runId: report.runId, verdict: report.verdict, alerted: !quiet }), { ifNoneMatch: true, contentType: 'application/json' });
+  return quiet ? 'completed-quietly' : 'published';
+}
+
+/**
+ * The summary exists already. If its alert never went out (SNS throttled, the invocation died
+ * between the summary and the publish), send it now from the stored summary: the redelivered event
+ * is the retry of the alert, so a lost publish is never silence. A duplicate alert (the marker write
+ * failed after a publish) is the accepted cost of that.
+ */
+async function alertIfLost(runId: string, deps: FanInDeps): Promise<FinishOutcome> {
+  if ((await deps.store.get(runKeys.alerted(runId))) !== null) return 'already-summarized';
+  const stored = await deps.store.get(runKeys.summary(runId));
+  if (stored === null) return 'already-summarized';
+  const outcome = await sendAlert(JSON.parse(stored) as RunReport, deps);
+  return outcome === 'published' ? 'published' : 'already-summarized';
 }
 
 /**
@@ -154,7 +177,7 @@ export async function summarizeIfComplete(plan: RunPlan, deps: FanInDeps, option
   const reported = await reportedTargets(deps.store, plan.runId);
   const complete = plan.targets.every((t) => reported.has(t.name));
   if (!complete && !options.force) return 'waiting';
-  if ((await deps.store.get(runKeys.summary(plan.runId))) !== null) return 'already-summarized';
+  if ((await deps.store.get(runKeys.summary(plan.runId))) !== null) return alertIfLost(plan.runId, deps);
   const reports: TargetReport[] = [];
   for (const t of plan.targets) {
     if (!reported.has(t.name)) continue;

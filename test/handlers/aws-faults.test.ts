@@ -206,7 +206,7 @@ describe('S3 errors', () => {
 });
 
 describe('SNS errors', () => {
-  it('publishing fails (throttled) → the summary is kept and the invocation fails, so the Lambda errors alarm fires', async () => {
+  it('publishing fails (throttled) → the summary is kept and the invocation fails (errors alarm); the redelivered event sends the lost alert, once', async () => {
     sns.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException', $metadata: { httpStatusCode: 400 } }));
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
@@ -214,9 +214,17 @@ describe('SNS errors', () => {
     await expect(check(buildEvent, checkerDeps(store))).rejects.toThrow(/Rate exceeded/);
     const summary = JSON.parse((await store.get(runKeys.summary(RUN)))!) as RunReport;
     expect(summary.verdict).toBe('INCOMPLETE'); // the verdict is recorded whatever SNS does
-    // a redelivery finds the run summarized: it neither writes nor publishes a second time
+    expect(await store.get(runKeys.alerted(RUN))).toBeNull();
+    // a redelivery (EventBridge retries the failed invocation) finds the run summarized but not alerted: it publishes the alert
     sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    const before = publishes().length;
+    expect(await check(buildEvent, checkerDeps(store))).toMatchObject({ status: 'duplicate', outcome: 'published' });
+    expect(publishes().length - before).toBe(1);
+    expect(publishes().at(-1)!.email).toContain('INCOMPLETE');
+    expect(JSON.parse((await store.get(runKeys.alerted(RUN)))!)).toMatchObject({ runId: RUN, alerted: true });
+    // and only once: a later delivery finds the alert sent
     expect(await check(buildEvent, checkerDeps(store))).toMatchObject({ status: 'duplicate', outcome: 'already-summarized' });
+    expect(publishes().length - before).toBe(1);
   });
 });
 
