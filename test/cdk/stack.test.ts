@@ -2,6 +2,7 @@
  * CDK assertions for the serverless stack (bundling skipped: `aws:cdk:bundling-stacks: []`), and
  * cdk-nag AwsSolutions with no unacknowledged error.
  */
+import { ESTIMATE_SCENARIO } from '../../lambda/core/cost/estimate';
 import { App, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -281,6 +282,8 @@ describe('alarms', () => {
     expect(alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')).toHaveLength(4);
     expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Namespace === 'AWS/SQS')).toHaveLength(1);
     for (const a of alarms) expect(a.AlarmActions).toEqual([topicRef()]);
+    // the README's monthly estimate prices exactly the alarms the stack has
+    expect(alarms).toHaveLength(ESTIMATE_SCENARIO.alarms);
   });
 });
 

@@ -41,7 +41,7 @@ export const ESTIMATE_SCENARIO: EstimateScenario = {
   watch: { perMonth: 24 * 30.4, seconds: 2, memoryMb: 256 },
   kmsKeys: 4,
   secrets: 1,
-  alarms: 5,
+  alarms: 6,
   s3GbMonth: 6.5,
 };
 
