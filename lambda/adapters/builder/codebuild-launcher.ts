@@ -7,7 +7,7 @@
 import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { BuildError } from '../../core/errors';
 import type { RunPlan } from '../../core/plan';
-import { BUILD_ENV } from './codebuild-env';
+import { launcherVariables } from './codebuild-env';
 
 export interface CodeBuildLauncherOptions {
   /** target name → CodeBuild project name */
@@ -46,16 +46,8 @@ export class CodeBuildLauncher {
     const planned = plan.targets.find((t) => t.name === target);
     if (!planned) throw new BuildError(`target "${target}" is not in run plan ${plan.runId}`);
     const projectName = this.projectFor(target);
-    const env: Record<string, string> = {
-      [BUILD_ENV.runId]: plan.runId,
-      [BUILD_ENV.target]: target,
-      [BUILD_ENV.commit]: plan.release.tagCommitSha,
-      [BUILD_ENV.tag]: plan.release.tag,
-      [BUILD_ENV.version]: plan.version,
-      [BUILD_ENV.cloneUrl]: cloneUrl,
-      [BUILD_ENV.artifacts]: planned.artifacts.map((a) => a.path).join('\n'),
-      ...(options.sourceS3 ? { [BUILD_ENV.sourceS3]: options.sourceS3 } : {}),
-    };
+    // the same function the checker requires the build's record to match (one source of truth)
+    const env = launcherVariables(plan, target, cloneUrl, options.sourceS3);
     const out = await this.client.send(
       new StartBuildCommand({
         projectName,
