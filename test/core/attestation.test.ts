@@ -4,7 +4,7 @@
  * with a real P-256 key, and the CLI run writing the unsigned statement next to its summary — once.
  */
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,10 +24,10 @@ import {
 } from '../../lambda/core/attestation';
 import { parseConfig } from '../../lambda/core/config/load';
 import { finding } from '../../lambda/core/findings';
-import type { BuildResult, Builder, Forge, Release } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
 import { runVerification } from '../../lambda/core/run-local';
 import { runKeys } from '../../lambda/core/summary';
+import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const COMMIT = 'c'.repeat(40);
@@ -184,35 +184,10 @@ describe('CLI run records', () => {
     gitlab: { url: 'https://gitlab.example', project: 'g/app' },
     targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
   });
-  const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
+  const release = oneReleaseOf(COMMIT);
   const bytes = 'the app 1.0.0\n';
-  const forge: Forge = {
-    getRelease: async () => release,
-    cloneUrl: () => 'file:///nowhere',
-    getHistory: async () => ({ releases: [{ tag: 'v1.0.0', commitSha: COMMIT, links: [] }], tags: { 'v1.0.0': COMMIT }, complete: true }),
-    getProtections: async () => ({ protectedTags: [], protectedBranches: [] }),
-    async downloadAsset(req, dest) {
-      writeFileSync(dest, bytes);
-      return { path: dest, sha256: sha(bytes), size: bytes.length, url: `https://gitlab.example/${req.name}` };
-    },
-  };
-  const builder: Builder = {
-    async run(req): Promise<BuildResult> {
-      return {
-        target: req.target.name,
-        buildId: 'b1',
-        status: 'SUCCEEDED',
-        image: { ref: req.target.image, enforced: true },
-        checkedOutSha: COMMIT,
-        artifacts: {
-          async fetch(_rel, dest) {
-            writeFileSync(dest, bytes);
-            return { path: dest, sha256: sha(bytes), size: bytes.length };
-          },
-        },
-      };
-    },
-  };
+  const forge = oneAssetForge(release, bytes);
+  const builder = oneAssetBuilder(COMMIT, bytes);
 
   it('writes the unsigned statement next to summary.json, only in the run that wrote the summary', async () => {
     const root = mkdtempSync(join(tmpdir(), 'relverify-attest-'));

@@ -4,8 +4,7 @@
  * per release (first seen, last verified, what changed) — in a local store directory and, through
  * the Lambdas' fan-in, in the results bucket (S3 API on loopback), with the alert linking both.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +16,13 @@ import { buildRunIndex, entryFor, HISTORY_KEYS, MAX_SUMMARY_READS, regenerateHis
 import { releaseAnchor } from '../../lambda/core/history-html';
 import { parseConfig } from '../../lambda/core/config/load';
 import { ForgeError } from '../../lambda/core/errors';
-import type { Builder, BuildResult, Forge, Release, Store } from '../../lambda/core/ports';
+import type { Store } from '../../lambda/core/ports';
 import { runVerification } from '../../lambda/core/run-local';
 import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/summary';
 import { finishRun } from '../../lambda/handlers/run-records';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 import { incompleteReport, RUN_IDS, tamperedReport, verifiedReport } from './report-html-fixtures';
 
 /** Four runs of v1.2.0 (first verified, verified, tampered by history, incomplete) and one of v1.3.0 that finds v1.2.0's tag moved. */
@@ -236,45 +236,21 @@ describe('history in the results bucket (S3 API on loopback), through the fan-in
 
 describe('history of local runs (runVerification, the CLI and the demo)', () => {
   const COMMIT = 'e'.repeat(40);
-  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
   const cfg = parseConfig({
     version: 1,
     gitlab: { url: 'https://gitlab.example', project: 'g/app' },
     targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
   });
-  const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
+  const release = oneReleaseOf(COMMIT);
   const bytes = 'the app 1.0.0\n';
   let forgeDown = false;
-  const forge: Forge = {
+  const forge = oneAssetForge(release, bytes, {
     getRelease: async () => {
       if (forgeDown) throw new ForgeError('unreachable', 'connect ECONNREFUSED', {});
       return release;
     },
-    cloneUrl: () => 'file:///nowhere',
-    getHistory: async () => ({ releases: [{ tag: 'v1.0.0', commitSha: COMMIT, links: [] }], tags: { 'v1.0.0': COMMIT }, complete: true }),
-    getProtections: async () => ({ protectedTags: [], protectedBranches: [] }),
-    async downloadAsset(req, dest) {
-      writeFileSync(dest, bytes);
-      return { path: dest, sha256: sha(bytes), size: bytes.length, url: `https://gitlab.example/${req.name}` };
-    },
-  };
-  const builder: Builder = {
-    async run(req): Promise<BuildResult> {
-      return {
-        target: req.target.name,
-        buildId: 'b1',
-        status: 'SUCCEEDED',
-        image: { ref: req.target.image, enforced: true },
-        checkedOutSha: COMMIT,
-        artifacts: {
-          async fetch(_rel, dest) {
-            writeFileSync(dest, bytes);
-            return { path: dest, sha256: sha(bytes), size: bytes.length };
-          },
-        },
-      };
-    },
-  };
+  });
+  const builder = oneAssetBuilder(COMMIT, bytes);
 
   it('each run regenerates runs/index.json and index.html in the store, and its alert names both', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rv-history-local-'));

@@ -4,7 +4,7 @@
  * and the CLI run writing vsa.intoto.json (unsigned) next to its summary.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +12,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
 import { stableJson, statementSubjects } from '../../lambda/core/attestation';
 import { parseConfig } from '../../lambda/core/config/load';
-import type { BuildResult, Builder, Forge, Release } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
 import { renderHtml } from '../../lambda/core/render-html';
 import { runVerification } from '../../lambda/core/run-local';
 import { runKeys } from '../../lambda/core/summary';
+import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 import { configurationDigest, policyRef, resourceUriOf, VERIFIER_ID, VSA_PREDICATE_TYPE, vsaBytes, vsaKeys, vsaStatement } from '../../lambda/core/vsa';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -107,26 +107,9 @@ describe('CLI run: vsa.intoto.json', () => {
     gitlab: { url: 'https://gitlab.example', project: 'g/app' },
     targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
   });
-  const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
-  const forge = (bytes: string): Forge => ({
-    getRelease: async () => release,
-    cloneUrl: () => 'file:///nowhere',
-    getHistory: async () => ({ releases: [{ tag: 'v1.0.0', commitSha: COMMIT, links: [] }], tags: { 'v1.0.0': COMMIT }, complete: true }),
-    getProtections: async () => ({ protectedTags: [], protectedBranches: [] }),
-    async downloadAsset(req, dest) {
-      writeFileSync(dest, bytes);
-      return { path: dest, sha256: sha(bytes), size: bytes.length, url: `https://gitlab.example/${req.name}` };
-    },
-  });
-  const builder: Builder = {
-    async run(req): Promise<BuildResult> {
-      const bytes = 'the app 1.0.0\n';
-      return {
-        target: req.target.name, buildId: 'b1', status: 'SUCCEEDED', image: { ref: req.target.image, enforced: true }, checkedOutSha: COMMIT,
-        artifacts: { fetch: async (_rel, dest) => (writeFileSync(dest, bytes), { path: dest, sha256: sha(bytes), size: bytes.length }) },
-      };
-    },
-  };
+  const release = oneReleaseOf(COMMIT);
+  const forge = (published: string) => oneAssetForge(release, published);
+  const builder = oneAssetBuilder(COMMIT, 'the app 1.0.0\n');
 
   it('PASSED for a verified run, FAILED for a mismatch; the policy names the config file and its digest', async () => {
     const formats = (await import('../../lambda/formats/ops')).formatOps;
