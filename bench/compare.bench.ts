@@ -42,7 +42,10 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   buildCli();
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? dirname(repo), '.rv-bench-compare-'));
   try {
@@ -67,7 +70,10 @@ async function main(): Promise<void> {
       if (i === 0) {
         signed = sign(a, join(dir, `s-${size}.exe`), pki.leaf);
         sh('cat "$1" > /dev/null', signed);
-        cmds.push(compare('compare --method bytes SIGNED A', signed, a, ['--method', 'bytes']), compare('compare SIGNED A (PE: signed vs unsigned)', signed, a));
+        cmds.push(
+          compare('compare --method bytes SIGNED A', signed, a, ['--method', 'bytes']),
+          compare('compare SIGNED A (PE: signed vs unsigned)', signed, a),
+        );
         cmds[4]!.ok = [1]; // bytes differ (the signature): a mismatch, exit 1
       }
       const m = best(cmds, RUNS);

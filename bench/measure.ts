@@ -68,7 +68,9 @@ export function row(m: Measured, reference?: Measured, target?: number): string 
 }
 
 export function load(): string {
-  return `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores`;
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} on ${availableParallelism()} cores`;
 }
 
 /** The CLI as users start it (bin/release-verifier.mjs: the dist/ build when current). */

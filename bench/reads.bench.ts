@@ -74,7 +74,9 @@ function report(label: string, files: Record<string, string>): void {
   for (const [name, path] of Object.entries(files)) {
     const size = statSync(path).size;
     const read = counts.get(path) ?? 0;
-    console.log(`    ${name.padEnd(34)} ${(size / 1024 / 1024).toFixed(1).padStart(7)} MiB, read after writing ${(read / 1024 / 1024).toFixed(1).padStart(7)} MiB = ${(read / size).toFixed(2)}× its size`);
+    console.log(
+      `    ${name.padEnd(34)} ${(size / 1024 / 1024).toFixed(1).padStart(7)} MiB, read after writing ${(read / 1024 / 1024).toFixed(1).padStart(7)} MiB = ${(read / size).toFixed(2)}× its size`,
+    );
   }
 }
 
@@ -93,7 +95,13 @@ async function main(): Promise<void> {
     spawnSync('sh', ['-c', `cat "$1" > "$2" && head -c ${MIB * 1024 * 1024} /dev/urandom >> "$2"`, 'sh', small, unsigned]);
     const signed = sign(unsigned, join(dir, 'origin-app-signed.exe'), pki.leaf);
     const plain = join(dir, 'origin-tool.tar');
-    spawnSync('sh', ['-c', `head -c ${MIB * 1024 * 1024} /dev/urandom > "$1" && minisign -G -W -p "$2/k.pub" -s "$2/k.key" >/dev/null && minisign -S -W -s "$2/k.key" -m "$1" >/dev/null`, 'sh', plain, dir]);
+    spawnSync('sh', [
+      '-c',
+      `head -c ${MIB * 1024 * 1024} /dev/urandom > "$1" && minisign -G -W -p "$2/k.pub" -s "$2/k.key" >/dev/null && minisign -S -W -s "$2/k.key" -m "$1" >/dev/null`,
+      'sh',
+      plain,
+      dir,
+    ]);
 
     await installCounter();
     console.log(`bytes read per artifact by the checker's steps (${MIB} MiB artifacts); the download/collection write is not a read`);
@@ -106,7 +114,10 @@ async function main(): Promise<void> {
     const afterSignature = counts.get(pub.path) ?? 0;
     const cmp = await formatOps.compareArtifacts(pub.path, reb.path, { publishedSha256: pub.sha256, rebuiltSha256: reb.sha256 });
     if (!sig.valid || !cmp.match) throw new Error(`PE case: valid=${sig.valid} match=${cmp.match}`);
-    report(`PE: signature ${(afterSignature / pub.size).toFixed(2)}× + comparison (${cmp.method})`, { 'published (signed PE)': pub.path, 'rebuilt (unsigned PE)': reb.path });
+    report(`PE: signature ${(afterSignature / pub.size).toFixed(2)}× + comparison (${cmp.method})`, {
+      'published (signed PE)': pub.path,
+      'rebuilt (unsigned PE)': reb.path,
+    });
 
     // 2. minisign + bytes comparison
     counts.clear();
@@ -121,7 +132,10 @@ async function main(): Promise<void> {
     const afterSig2 = counts.get(pubPlain.path) ?? 0;
     const cmp2 = await formatOps.compareArtifacts(pubPlain.path, rebPlain.path, { publishedSha256: pubPlain.sha256, rebuiltSha256: rebPlain.sha256 });
     if (!sig2.valid || !cmp2.match) throw new Error(`minisign case: valid=${sig2.valid} (${sig2.reason}) match=${cmp2.match}`);
-    report(`plain file: minisign ${(afterSig2 / pubPlain.size).toFixed(2)}× + comparison (${cmp2.method})`, { 'published (minisign-signed)': pubPlain.path, 'rebuilt': rebPlain.path });
+    report(`plain file: minisign ${(afterSig2 / pubPlain.size).toFixed(2)}× + comparison (${cmp2.method})`, {
+      'published (minisign-signed)': pubPlain.path,
+      rebuilt: rebPlain.path,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -65,7 +65,17 @@ async function main(): Promise<void> {
         { name: 'minisign -V', cmd: 'minisign', args: ['-V', '-q', '-p', join(dir, 'k.pub'), '-m', file] },
         cli('check-signature minisign (14 KiB)', ['check-signature', '--scheme', 'minisign', '--file', file, '--key', join(dir, 'k.pub')]),
         { name: 'gpg --verify', cmd: 'gpg', args: ['--batch', '--quiet', '--verify', `${file}.sig`, file], env: { ...process.env, GNUPGHOME: gnupg } },
-        cli('check-signature openpgp (14 KiB)', ['check-signature', '--scheme', 'openpgp', '--file', file, '--signature', `${file}.sig`, '--key', join(gnupg, 'pub.asc')]),
+        cli('check-signature openpgp (14 KiB)', [
+          'check-signature',
+          '--scheme',
+          'openpgp',
+          '--file',
+          file,
+          '--signature',
+          `${file}.sig`,
+          '--key',
+          join(gnupg, 'pub.asc'),
+        ]),
         { name: 'osslsigncode verify (small PE)', cmd: 'osslsigncode', args: ['verify', '-CAfile', pki.ca.cert.crt, '-in', smallSigned] },
         cli('check-signature authenticode (small PE)', auth(smallSigned)),
         { name: `osslsigncode verify (${MIB} MiB PE)`, cmd: 'osslsigncode', args: ['verify', '-CAfile', pki.ca.cert.crt, '-in', bigSigned] },
@@ -73,7 +83,7 @@ async function main(): Promise<void> {
       ],
       RUNS,
     );
-    const [floor, version, minisignV, minisignOurs, gpgV, pgpOurs, osslSmall, authSmall, osslBig, authBig] = m as [typeof m[0], ...typeof m];
+    const [floor, version, minisignV, minisignOurs, gpgV, pgpOurs, osslSmall, authSmall, osslBig, authBig] = m as [(typeof m)[0], ...typeof m];
     const abs = (x: typeof floor, target: number) => `${row(x)}  target ≤ ${target} s${x.seconds <= target ? ' ✓' : ' ✗'}`;
     console.log(row(floor));
     console.log(abs(version, 0.15));

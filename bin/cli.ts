@@ -9,11 +9,17 @@ import { readFileSync } from 'node:fs';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   verify: { summary: 'rebuild the latest (or --release) GitLab release and compare it with the published assets', load: () => import('../lambda/cli/verify') },
-  'check-signature': { summary: 'verify one file\'s signature against a pinned key or certificate', load: () => import('../lambda/cli/check-signature') },
-  'verify-attestation': { summary: 'check a run\'s signed attestation (DSSE, SLSA VSA) and print its result', load: () => import('../lambda/cli/verify-attestation') },
+  'check-signature': { summary: "verify one file's signature against a pinned key or certificate", load: () => import('../lambda/cli/check-signature') },
+  'verify-attestation': {
+    summary: "check a run's signed attestation (DSSE, SLSA VSA) and print its result",
+    load: () => import('../lambda/cli/verify-attestation'),
+  },
   compare: { summary: 'compare a published artifact with a rebuilt one (signature-transparent)', load: () => import('../lambda/cli/compare') },
   'run-now': { summary: 'start a run of the deployed stack now (AWS)', load: () => import('../lambda/cli/run-now') },
-  doctor: { summary: 'check a deployed stack, read-only: subscriptions, token, images, fleets, quotas, last run, Object Lock, a dry run', load: () => import('../lambda/cli/doctor') },
+  doctor: {
+    summary: 'check a deployed stack, read-only: subscriptions, token, images, fleets, quotas, last run, Object Lock, a dry run',
+    load: () => import('../lambda/cli/doctor'),
+  },
 };
 
 /** The command names (tests run every one of them with a bad flag). */

@@ -42,8 +42,7 @@ if (currentBuild()) {
     (await import('node:module')).enableCompileCache?.();
   } catch {}
   ({ main } = await import(new URL('dist/cli.js', root).href));
-}
-else {
+} else {
   let register;
   try {
     ({ register } = await import('tsx/esm/api'));

@@ -13,9 +13,31 @@ import { generateMinisignKey, minisignSign, type MinisignKeyPair } from './minis
 
 const TEMPLATE = fileURLToPath(new URL('./app-template/', import.meta.url));
 
-const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_DATE: '2026-11-01T10:00:00Z', GIT_COMMITTER_DATE: '2026-11-01T10:00:00Z' };
+const gitEnv = {
+  ...process.env,
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_DATE: '2026-11-01T10:00:00Z',
+  GIT_COMMITTER_DATE: '2026-11-01T10:00:00Z',
+};
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Mealplanner Maintainer', '-c', 'user.email=maintainer@mealplanner-app.example', '-c', 'tag.gpgSign=false', '-c', 'commit.gpgSign=false', ...args], { cwd, env: gitEnv }).toString().trim();
+  return execFileSync(
+    'git',
+    [
+      '-c',
+      'user.name=Mealplanner Maintainer',
+      '-c',
+      'user.email=maintainer@mealplanner-app.example',
+      '-c',
+      'tag.gpgSign=false',
+      '-c',
+      'commit.gpgSign=false',
+      ...args,
+    ],
+    { cwd, env: gitEnv },
+  )
+    .toString()
+    .trim();
 }
 
 export interface DemoRepo {
@@ -76,7 +98,12 @@ export async function maintainerKeys(): Promise<MaintainerKeys> {
     userIDs: [{ name: 'Mealplanner Maintainer', email: 'maintainer@mealplanner-app.example' }],
     format: 'object',
   });
-  return { minisign: generateMinisignKey(), pgpPrivate: privateKey, pgpPublicArmored: publicKey.armor(), pgpFingerprint: publicKey.getFingerprint().toUpperCase() };
+  return {
+    minisign: generateMinisignKey(),
+    pgpPrivate: privateKey,
+    pgpPublicArmored: publicKey.armor(),
+    pgpFingerprint: publicKey.getFingerprint().toUpperCase(),
+  };
 }
 
 export function signMinisign(keys: MaintainerKeys, data: Buffer, fileName: string): string {
@@ -107,6 +134,7 @@ export function writeKeys(dir: string, keys: MaintainerKeys): { minisignPub: str
 /** Every file of the repository at `commitSha` (path → text), as GitLab's tree and raw-file API would serve them. */
 export function filesAtCommit(dir: string, commitSha: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const path of git(dir, 'ls-tree', '-r', '--name-only', commitSha).split('\n').filter(Boolean)) out[path] = git(dir, 'show', `${commitSha}:${path}`) + '\n';
+  for (const path of git(dir, 'ls-tree', '-r', '--name-only', commitSha).split('\n').filter(Boolean))
+    out[path] = git(dir, 'show', `${commitSha}:${path}`) + '\n';
   return out;
 }

@@ -10,7 +10,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { RunReport } from '../lambda/core/report';
-import { createDemoRepo, filesAtCommit, REPO_HYGIENE_FILES, maintainerKeys, officialBuild, sha256sums, signMinisign, signOpenpgpDetached, writeKeys, type DemoRepo, type MaintainerKeys } from './demo-release';
+import {
+  createDemoRepo,
+  filesAtCommit,
+  REPO_HYGIENE_FILES,
+  maintainerKeys,
+  officialBuild,
+  sha256sums,
+  signMinisign,
+  signOpenpgpDetached,
+  writeKeys,
+  type DemoRepo,
+  type MaintainerKeys,
+} from './demo-release';
 import { startGitLabStandIn, type GitLabStandIn, type StandInProject } from './gitlab-standin';
 
 const CLI = fileURLToPath(new URL('../bin/release-verifier.mjs', import.meta.url));
@@ -71,7 +83,13 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
   // Published on "GitLab" as generic package files with release links, as GitLab CI does it.
   const gitlab = await startGitLabStandIn({ token: TOKEN });
   const project: StandInProject = gitlab.model.addProject({ path: PROJECT });
-  gitlab.model.addTag(project, { name: repo.tag, commitSha: repo.commitSha, tagObjectSha: repo.tagObjectSha, annotated: true, message: `mealplanner ${repo.tag}` });
+  gitlab.model.addTag(project, {
+    name: repo.tag,
+    commitSha: repo.commitSha,
+    tagObjectSha: repo.tagObjectSha,
+    annotated: true,
+    message: `mealplanner ${repo.tag}`,
+  });
   // GitLab's repository tree and raw files at the release commit, for the audit
   project.repository.set(repo.commitSha, filesAtCommit(repo.dir, repo.commitSha));
   gitlab.model.publishRelease(project, {
@@ -99,7 +117,13 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
         image: NODE_IMAGE,
         command: 'node build.mjs linux',
         timeoutMinutes: 10,
-        artifacts: [{ path: 'dist/mealplanner_{version}_linux_x64.tar.gz', asset: 'mealplanner_{version}_linux_x64.tar.gz', signature: { scheme: 'minisign', publicKeyFile: 'keys/minisign.pub' } }],
+        artifacts: [
+          {
+            path: 'dist/mealplanner_{version}_linux_x64.tar.gz',
+            asset: 'mealplanner_{version}_linux_x64.tar.gz',
+            signature: { scheme: 'minisign', publicKeyFile: 'keys/minisign.pub' },
+          },
+        ],
       },
       {
         name: 'web',
@@ -110,7 +134,16 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
           {
             path: 'dist/mealplanner_{version}_web.js.gz',
             asset: 'mealplanner_{version}_web.js.gz',
-            signature: { scheme: 'sha256sums', manifestAsset: 'SHA256SUMS', manifestSignature: { scheme: 'openpgp', fingerprint: keys.pgpFingerprint, publicKeyFile: 'keys/maintainer.asc', signatureAsset: 'SHA256SUMS.asc' } },
+            signature: {
+              scheme: 'sha256sums',
+              manifestAsset: 'SHA256SUMS',
+              manifestSignature: {
+                scheme: 'openpgp',
+                fingerprint: keys.pgpFingerprint,
+                publicKeyFile: 'keys/maintainer.asc',
+                signatureAsset: 'SHA256SUMS.asc',
+              },
+            },
           },
         ],
       },
@@ -142,7 +175,9 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
       replace(`${n.linux}.minisig`, Buffer.from(linuxSig));
     },
     swapWebBundleBehindManifest() {
-      const evil = officialBuild(repo, 'web', join(workspace, 'attacker', 'web'), (src) => appendFileSync(join(src, 'src', 'pantry.js'), `\nexport const miner = true;\n`));
+      const evil = officialBuild(repo, 'web', join(workspace, 'attacker', 'web'), (src) =>
+        appendFileSync(join(src, 'src', 'pantry.js'), `\nexport const miner = true;\n`),
+      );
       replace(n.web, evil);
     },
     grantDeployKeyPush() {

@@ -167,7 +167,10 @@ export interface StandInWritePaths {
 export function secureWritePaths(): StandInWritePaths {
   return {
     deployKeys: clone(template<Record<string, any>[]>('GET_projects_4242_deploy_keys.json')).map((k) => ({ ...k, can_push: false })),
-    deployTokens: clone(template<Record<string, any>[]>('GET_projects_4242_deploy_tokens.json')).map((t) => ({ ...t, scopes: t.scopes.filter((x: string) => x.startsWith('read_')) })),
+    deployTokens: clone(template<Record<string, any>[]>('GET_projects_4242_deploy_tokens.json')).map((t) => ({
+      ...t,
+      scopes: t.scopes.filter((x: string) => x.startsWith('read_')),
+    })),
     jobTokenScope: { ...template('GET_projects_4242_job_token_scope.json'), inbound_enabled: true },
     jobTokenAllowlist: clone(template<Record<string, any>[]>('GET_projects_4242_job_token_scope_allowlist.json')),
     pushRule: { ...template<Record<string, any>>('GET_projects_4242_push_rule.json'), deny_delete_tag: true },
@@ -184,7 +187,11 @@ export function insecureWritePaths(): StandInWritePaths {
     jobTokenScope: template('GET_projects_4242_job_token_scope.json'),
     jobTokenAllowlist: clone(template<Record<string, any>[]>('GET_projects_4242_job_token_scope_allowlist.json')),
     pushRule: template('GET_projects_4242_push_rule.json'),
-    settings: { packages_enabled: t.packages_enabled, package_registry_access_level: t.package_registry_access_level, releases_access_level: t.releases_access_level },
+    settings: {
+      packages_enabled: t.packages_enabled,
+      package_registry_access_level: t.package_registry_access_level,
+      releases_access_level: t.releases_access_level,
+    },
     forbidden: new Set(),
   };
 }
@@ -256,7 +263,10 @@ export class StandInModel {
     return found;
   }
 
-  addTag(ref: ProjectRef, input: { name: string; commitSha: string; annotated?: boolean; message?: string; tagObjectSha?: string; protected?: boolean }): StandInTag {
+  addTag(
+    ref: ProjectRef,
+    input: { name: string; commitSha: string; annotated?: boolean; message?: string; tagObjectSha?: string; protected?: boolean },
+  ): StandInTag {
     const p = this.project(ref);
     const annotated = input.annotated ?? true;
     const tag: StandInTag = {
@@ -313,7 +323,13 @@ export class StandInModel {
     const release = this.project(ref).releases.get(tag);
     if (!release) throw new Error(`no release ${tag}`);
     if (release.links.some((l) => l.name === input.name)) throw new Error(`link ${input.name} exists`);
-    const link: StandInLink = { id: this.newId(), name: input.name, url: input.url, directAssetPath: input.directAssetPath, linkType: input.linkType ?? 'other' };
+    const link: StandInLink = {
+      id: this.newId(),
+      name: input.name,
+      url: input.url,
+      directAssetPath: input.directAssetPath,
+      linkType: input.linkType ?? 'other',
+    };
     release.links.push(link);
     return link;
   }
@@ -354,7 +370,10 @@ export class StandInModel {
    * re-upload as GitLab records it (new file record, new digest); `'keep'` changes the stored bytes
    * behind GitLab's recorded digest (storage tampering).
    */
-  replaceAsset(ref: ProjectRef, input: { packageName: string; version: string; fileName: string; bytes: Uint8Array; recordedSha256?: 'update' | 'keep' }): StandInPackageFile {
+  replaceAsset(
+    ref: ProjectRef,
+    input: { packageName: string; version: string; fileName: string; bytes: Uint8Array; recordedSha256?: 'update' | 'keep' },
+  ): StandInPackageFile {
     const p = this.project(ref);
     const pkg = p.packages.find((x) => x.name === input.packageName && x.version === input.version);
     const current = pkg?.files.filter((f) => f.fileName === input.fileName).at(-1);
@@ -431,9 +450,14 @@ function releaseJson(u: Urls, p: StandInProject, r: StandInRelease): Record<stri
   }));
   j.assets.links = [...r.links].reverse().map((l) => linkJson(u, p, r, l)); // GitLab: newest first
   j.assets.count = j.assets.sources.length + j.assets.links.length;
-  j.evidences = [{ sha: digest('sha256', Buffer.from(`${p.path}@${r.tag}`)), filepath: `${web}/-/releases/${tagEnc}/evidences/${p.id}.json`, collected_at: r.createdAt }];
+  j.evidences = [
+    { sha: digest('sha256', Buffer.from(`${p.path}@${r.tag}`)), filepath: `${web}/-/releases/${tagEnc}/evidences/${p.id}.json`, collected_at: r.createdAt },
+  ];
   for (const key of Object.keys(j._links)) {
-    j._links[key] = key === 'self' ? `${web}/-/releases/${tagEnc}` : String(j._links[key]).replace('https://gitlab.com/mealplanner/mealplanner', web).replace('v0.4.0', tagEnc);
+    j._links[key] =
+      key === 'self'
+        ? `${web}/-/releases/${tagEnc}`
+        : String(j._links[key]).replace('https://gitlab.com/mealplanner/mealplanner', web).replace('v0.4.0', tagEnc);
   }
   return j;
 }
@@ -516,7 +540,16 @@ function projectJson(u: Urls, p: StandInProject): Record<string, any> {
     avatar_url: null,
     star_count: 0,
     last_activity_at: '2025-03-14T10:22:41.512Z',
-    namespace: { id: 1, name: namespace, path: namespace, kind: 'group', full_path: namespace, parent_id: null, avatar_url: null, web_url: `${u.base}/groups/${namespace}` },
+    namespace: {
+      id: 1,
+      name: namespace,
+      path: namespace,
+      kind: 'group',
+      full_path: namespace,
+      parent_id: null,
+      avatar_url: null,
+      web_url: `${u.base}/groups/${namespace}`,
+    },
     visibility: 'private',
   };
 }
@@ -602,7 +635,11 @@ const json = (status: number, value: unknown, headers: Record<string, string> = 
   body: Buffer.from(JSON.stringify(value)),
 });
 const notFound = (what = '') => json(404, { message: `404 ${what ? `${what} ` : ''}Not Found` });
-const redirect = (location: string, status = 302): Reply => ({ status, headers: { location, 'content-type': 'text/html; charset=utf-8' }, body: Buffer.from(`<html><body>You are being <a href="${location}">redirected</a>.</body></html>`) });
+const redirect = (location: string, status = 302): Reply => ({
+  status,
+  headers: { location, 'content-type': 'text/html; charset=utf-8' },
+  body: Buffer.from(`<html><body>You are being <a href="${location}">redirected</a>.</body></html>`),
+});
 const bytesReply = (bytes: Buffer, fileName: string): Reply => ({
   status: 200,
   headers: { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename="${fileName.replace(/"/g, '')}"` },
@@ -692,7 +729,10 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
         const dir = q.get('sort') === 'asc' ? 1 : -1;
         const all = [...p.releases.values()]; // Map order: publication order
         const list = hostile.ignoreSort ? all : all.sort((a, b) => dir * (Date.parse(a[orderBy]) - Date.parse(b[orderBy])));
-        return paginate(url, list.map((r) => releaseJson(urls, p, r)));
+        return paginate(
+          url,
+          list.map((r) => releaseJson(urls, p, r)),
+        );
       }
       if (rest[1] === 'permalink' && rest[2] === 'latest') {
         const latest = [...p.releases.values()]
@@ -700,7 +740,9 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
           .sort((a, b) => Date.parse(b.releasedAt) - Date.parse(a.releasedAt))[0];
         if (!latest) return notFound();
         const suffix = rest.slice(3).map(encodeURIComponent).join('/');
-        return redirect(`${urls.api}/projects/${encodeURIComponent(seg[1]!)}/releases/${encodeURIComponent(latest.tag)}${suffix ? `/${suffix}` : ''}${url.search}`);
+        return redirect(
+          `${urls.api}/projects/${encodeURIComponent(seg[1]!)}/releases/${encodeURIComponent(latest.tag)}${suffix ? `/${suffix}` : ''}${url.search}`,
+        );
       }
       const r = p.releases.get(rest[1]!);
       if (!r) return notFound();
@@ -727,7 +769,10 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
       if (rest[1] === 'tree' && rest.length === 2) {
         const base = clone(template<Record<string, any>[]>('GET_projects_4242_repository_tree.json'));
         const dirs = new Set<string>();
-        for (const f of Object.keys(files)) f.split('/').slice(0, -1).forEach((_, i, parts) => dirs.add(parts.slice(0, i + 1).join('/')));
+        for (const f of Object.keys(files))
+          f.split('/')
+            .slice(0, -1)
+            .forEach((_, i, parts) => dirs.add(parts.slice(0, i + 1).join('/')));
         const entry = (path: string, type: 'tree' | 'blob') => ({
           ...(type === 'tree' ? base[0] : base[1]),
           id: fakeSha(`${type}:${path}:${type === 'blob' ? files[path] : ''}`),
@@ -736,7 +781,12 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
           path,
           mode: type === 'tree' ? '040000' : '100644',
         });
-        const list = [...[...dirs].sort().map((d) => entry(d, 'tree')), ...Object.keys(files).sort().map((f) => entry(f, 'blob'))];
+        const list = [
+          ...[...dirs].sort().map((d) => entry(d, 'tree')),
+          ...Object.keys(files)
+            .sort()
+            .map((f) => entry(f, 'blob')),
+        ];
         return paginate(url, list);
       }
       if (rest[1] === 'files' && rest.length === 4 && rest[3] === 'raw') {
@@ -745,8 +795,10 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
       }
       return notFound();
     }
-    if (rest[0] === 'deploy_keys' && rest.length === 1) return forbidden('deploy_keys') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployKeys);
-    if (rest[0] === 'deploy_tokens' && rest.length === 1) return forbidden('deploy_tokens') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployTokens);
+    if (rest[0] === 'deploy_keys' && rest.length === 1)
+      return forbidden('deploy_keys') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployKeys);
+    if (rest[0] === 'deploy_tokens' && rest.length === 1)
+      return forbidden('deploy_tokens') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployTokens);
     if (rest[0] === 'job_token_scope') {
       if (forbidden('job_token_scope')) return json(403, { message: '403 Forbidden' });
       if (rest.length === 1) return json(200, p.writePaths.jobTokenScope);
@@ -764,7 +816,10 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
     if (rest[0] === 'repository' && rest[1] === 'tags') {
       if (rest.length === 2) {
         const list = [...p.tags.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
-        return paginate(url, list.map((t) => tagJson(urls, p, t)));
+        return paginate(
+          url,
+          list.map((t) => tagJson(urls, p, t)),
+        );
       }
       const t = p.tags.get(rest[2]!);
       return t && rest.length === 3 ? json(200, tagJson(urls, p, t)) : notFound('Tag');
@@ -775,10 +830,11 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
         const type = q.get('package_type');
         const name = q.get('package_name');
         const version = q.get('package_version');
-        const list = p.packages.filter(
-          (pkg) => (!type || type === 'generic') && (!name || pkg.name.includes(name)) && (!version || pkg.version === version),
+        const list = p.packages.filter((pkg) => (!type || type === 'generic') && (!name || pkg.name.includes(name)) && (!version || pkg.version === version));
+        return paginate(
+          url,
+          list.map((pkg) => packageJson(urls, p, pkg)),
         );
-        return paginate(url, list.map((pkg) => packageJson(urls, p, pkg)));
       }
       if (rest[1] === 'generic' && rest.length === 5) {
         const pkg = p.packages.find((x) => x.name === rest[2] && x.version === rest[3]);
@@ -788,7 +844,11 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
       const pkg = p.packages.find((x) => String(x.id) === rest[1]);
       if (!pkg) return notFound();
       if (rest.length === 2) return json(200, packageJson(urls, p, pkg));
-      if (rest[2] === 'package_files' && rest.length === 3) return paginate(url, pkg.files.map((f) => packageFileJson(urls, p, pkg, f)));
+      if (rest[2] === 'package_files' && rest.length === 3)
+        return paginate(
+          url,
+          pkg.files.map((f) => packageFileJson(urls, p, pkg, f)),
+        );
       return notFound();
     }
 

@@ -34,4 +34,3 @@ export function minisignSign(key: MinisignKeyPair, data: Buffer, trustedComment:
     '',
   ].join('\n');
 }
-

@@ -26,7 +26,10 @@ function show(o: VerifyOutcome, store: string) {
       if (a.comparison) console.log(`    compare   ${a.comparison.method}: ${a.comparison.match ? 'match' : 'DIFFERS'}`);
       // a manifest line that does not match is not an invalid signature: the manifest's signature held
       const line = a.findings.find((f) => f.code.startsWith('MANIFEST_'));
-      if (a.signature) console.log(`    signature ${a.signature.scheme}: ${a.signature.valid ? 'valid' : line ? `manifest signature valid, but ${line.code}` : 'INVALID'}${a.signature.signer ? ` (${a.signature.signer})` : ''}`);
+      if (a.signature)
+        console.log(
+          `    signature ${a.signature.scheme}: ${a.signature.valid ? 'valid' : line ? `manifest signature valid, but ${line.code}` : 'INVALID'}${a.signature.signer ? ` (${a.signature.signer})` : ''}`,
+        );
     }
   }
   for (const f of allFindings(r).filter((x) => x.level !== 'NOTICE')) console.log(`  → ${f.level} ${f.code}: ${f.message}`);
@@ -56,12 +59,32 @@ async function main(): Promise<number> {
 
     banner('1b. The same run: the repository at the release commit and the forge (audit, advisory)');
     const audit = genuine.report.audit;
-    for (const h of audit?.hygiene.findings ?? []) console.log(`  ${`${h.file}:${h.line}`.padEnd(24)} ${h.code}\n  ${''.padEnd(24)} ${h.text}\n  ${''.padEnd(24)} fix: ${h.fix}`);
+    for (const h of audit?.hygiene.findings ?? [])
+      console.log(`  ${`${h.file}:${h.line}`.padEnd(24)} ${h.code}\n  ${''.padEnd(24)} ${h.text}\n  ${''.padEnd(24)} fix: ${h.fix}`);
     for (const f of genuine.report.findings.filter((x) => x.code.startsWith('AUDIT_'))) console.log(`  forge${''.padEnd(19)} ${f.code}: ${f.message}`);
-    const expectedAudit = ['Dockerfile:4 HYGIENE_IMAGE_NOT_PINNED', 'Dockerfile:5 HYGIENE_APT_SOURCE', 'Dockerfile:9 HYGIENE_TOOL_NOT_PINNED', 'Dockerfile:10 HYGIENE_REMOTE_SCRIPT', 'Dockerfile:11 HYGIENE_UNVERIFIED_DOWNLOAD', '.gitlab-ci.yml:4 HYGIENE_CI_INCLUDE_NOT_PINNED', '.gitlab-ci.yml:18 HYGIENE_CI_PUBLISHES_RELEASE', '.gitlab-ci.yml:19 HYGIENE_CI_PUBLISHES_RELEASE', 'Dockerfile:18 HYGIENE_IMAGE_NOT_PINNED', 'ci/setup-cross.sh:4 HYGIENE_TOOL_NOT_PINNED', 'rust-toolchain.toml:2 HYGIENE_TOOLCHAIN_NOT_PINNED', 'desktop/package.json:6 HYGIENE_GIT_DEP_NOT_PINNED'];
+    const expectedAudit = [
+      'Dockerfile:4 HYGIENE_IMAGE_NOT_PINNED',
+      'Dockerfile:5 HYGIENE_APT_SOURCE',
+      'Dockerfile:9 HYGIENE_TOOL_NOT_PINNED',
+      'Dockerfile:10 HYGIENE_REMOTE_SCRIPT',
+      'Dockerfile:11 HYGIENE_UNVERIFIED_DOWNLOAD',
+      '.gitlab-ci.yml:4 HYGIENE_CI_INCLUDE_NOT_PINNED',
+      '.gitlab-ci.yml:18 HYGIENE_CI_PUBLISHES_RELEASE',
+      '.gitlab-ci.yml:19 HYGIENE_CI_PUBLISHES_RELEASE',
+      'Dockerfile:18 HYGIENE_IMAGE_NOT_PINNED',
+      'ci/setup-cross.sh:4 HYGIENE_TOOL_NOT_PINNED',
+      'rust-toolchain.toml:2 HYGIENE_TOOLCHAIN_NOT_PINNED',
+      'desktop/package.json:6 HYGIENE_GIT_DEP_NOT_PINNED',
+    ];
     const seen = new Set((audit?.hygiene.findings ?? []).map((h) => `${h.file}:${h.line} ${h.code}`));
     const missing = expectedAudit.filter((e) => !seen.has(e));
-    results.push({ scenario: 'audit lists the commit problems', expected: 'VERIFIED', got: missing.length ? `${genuine.report.verdict} (missing ${missing.join(', ')})` : genuine.report.verdict, exit: genuine.exitCode, expectedExit: 0 });
+    results.push({
+      scenario: 'audit lists the commit problems',
+      expected: 'VERIFIED',
+      got: missing.length ? `${genuine.report.verdict} (missing ${missing.join(', ')})` : genuine.report.verdict,
+      exit: genuine.exitCode,
+      expectedExit: 0,
+    });
 
     banner('2. The Linux asset swapped for a build of modified source, signed with the maintainer key');
     demo.publishBackdooredLinuxBuild();
@@ -79,7 +102,11 @@ async function main(): Promise<number> {
     results.push({
       scenario: 'asset changed since last run',
       expected: 'TAMPERED',
-      got: !changed ? `${again.report.verdict} (no PAST_ASSET_CHANGED)` : !newKey ? `${again.report.verdict} (no new AUDIT_DEPLOY_KEY_CAN_PUSH)` : again.report.verdict,
+      got: !changed
+        ? `${again.report.verdict} (no PAST_ASSET_CHANGED)`
+        : !newKey
+          ? `${again.report.verdict} (no new AUDIT_DEPLOY_KEY_CAN_PUSH)`
+          : again.report.verdict,
       exit: again.exitCode,
       expectedExit: 1,
     });
@@ -99,7 +126,9 @@ async function main(): Promise<number> {
   for (const r of results) {
     const pass = r.got === r.expected && r.exit === r.expectedExit;
     ok &&= pass;
-    console.log(`  ${pass ? 'as expected' : 'UNEXPECTED '}  ${r.scenario.padEnd(30)} expected ${r.expected} (exit ${r.expectedExit}), got ${r.got} (exit ${r.exit})`);
+    console.log(
+      `  ${pass ? 'as expected' : 'UNEXPECTED '}  ${r.scenario.padEnd(30)} expected ${r.expected} (exit ${r.expectedExit}), got ${r.got} (exit ${r.exit})`,
+    );
   }
   console.log(`\nReports (JSON + HTML): ${relative(process.cwd(), workspace)}/store-*/runs/`);
   // the run history each store keeps (runs/index.html + index.json); store-1 saw two runs of the release

@@ -28,7 +28,16 @@ import { BUILD_ENV } from '../lambda/adapters/builder/codebuild-env';
 import { DIFF_ENV } from '../lambda/adapters/builder/codebuild-diff-env';
 
 /** The variables the launcher passes to a target build (codebuild-launcher.ts); RELVERIFY_COMMAND is the project's. */
-const LAUNCHER_VARIABLES = [BUILD_ENV.runId, BUILD_ENV.target, BUILD_ENV.commit, BUILD_ENV.tag, BUILD_ENV.version, BUILD_ENV.cloneUrl, BUILD_ENV.artifacts, BUILD_ENV.sourceS3];
+const LAUNCHER_VARIABLES = [
+  BUILD_ENV.runId,
+  BUILD_ENV.target,
+  BUILD_ENV.commit,
+  BUILD_ENV.tag,
+  BUILD_ENV.version,
+  BUILD_ENV.cloneUrl,
+  BUILD_ENV.artifacts,
+  BUILD_ENV.sourceS3,
+];
 
 export interface ReleaseVerifierStackProps extends StackProps {
   /** the resolved configuration (`loadConfig` of the same file the CLI uses) */
@@ -92,7 +101,10 @@ export class ReleaseVerifierStack extends Stack {
     // here, not only in cdk.json, so every app that instantiates the stack gets the same template.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const { config } = props;
-    const prefix = (props.projectNamePrefix ?? `relverify-${this.stackName}`).toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 200);
+    const prefix = (props.projectNamePrefix ?? `relverify-${this.stackName}`)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 200);
 
     // ── storage, alerts, token ──
     // S3 server access logs of both buckets, in a separate bucket (Object Lock and SSE-KMS buckets
@@ -104,7 +116,10 @@ export class ReleaseVerifierStack extends Stack {
       governanceBypassPrincipalArns: props.governanceBypassPrincipalArns,
       accessLogs: { bucket: this.accessLogs.bucket, prefix: 'results/' },
     });
-    this.artifacts = new ArtifactsBucket(this, 'Artifacts', { retention: Duration.days(config.aws.artifactRetentionDays), accessLogs: { bucket: this.accessLogs.bucket, prefix: 'artifacts/' } });
+    this.artifacts = new ArtifactsBucket(this, 'Artifacts', {
+      retention: Duration.days(config.aws.artifactRetentionDays),
+      accessLogs: { bucket: this.accessLogs.bucket, prefix: 'artifacts/' },
+    });
     this.alerts = new AlertsTopic(this, 'Alerts', { emails: config.alerts.emails, smsNumbers: config.alerts.sms });
     this.attestationKey = new AttestationKey(this, 'Attestation', props.attestationKey);
 
@@ -118,7 +133,10 @@ export class ReleaseVerifierStack extends Stack {
         // A placeholder, not a secret: the operator stores the real token after deploy.
         secretStringValue: SecretValue.unsafePlainText(ANONYMOUS_TOKEN),
       });
-      Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: 'A GitLab token cannot be rotated by Secrets Manager; it is rotated in GitLab (with an expiry date) and stored again.' });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'A GitLab token cannot be rotated by Secrets Manager; it is rotated in GitLab (with an expiry date) and stored again.',
+      });
       this.tokenSecret = secret;
     }
 
@@ -136,7 +154,13 @@ export class ReleaseVerifierStack extends Stack {
     const projectArns = this.projects.map((p) => p.project.projectArn);
     // `--` cannot occur in a target's project name (target names start with a letter or digit)
     const diffJobImage = props.diffJob?.image ?? ((this.node.tryGetContext('diffJobImage') as string | undefined) || undefined);
-    this.diffJob = new DiffJobProject(this, 'DiffJob', { ...props.diffJob, image: diffJobImage, projectName: `${prefix}--diffoscope`, artifactsBucket: this.artifacts.bucket, artifactsKey: this.artifacts.key });
+    this.diffJob = new DiffJobProject(this, 'DiffJob', {
+      ...props.diffJob,
+      image: diffJobImage,
+      projectName: `${prefix}--diffoscope`,
+      artifactsBucket: this.artifacts.bucket,
+      artifactsKey: this.artifacts.key,
+    });
     const projectMap = JSON.stringify(Object.fromEntries(this.projects.map((p) => [p.target.name, `${prefix}-${p.target.name}`])));
 
     // ── Lambdas ──
@@ -147,7 +171,11 @@ export class ReleaseVerifierStack extends Stack {
     };
     const maxTimeout = Math.max(...config.targets.map((t) => t.timeoutMinutes));
     const staleRunMinutes = maxTimeout + 8 * 60 + 120;
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
     Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue.' });
 
     this.launcher = new VerifierFunction(this, 'Launcher', {
@@ -220,13 +248,23 @@ export class ReleaseVerifierStack extends Stack {
     // project only, with its own buildspec.
     this.artifacts.grantWriteDiffInputs(checker);
     checker.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartDiffJobs', actions: ['codebuild:StartBuild'], resources: [this.diffJob.project.projectArn] }));
-    new StartBuildGuard(this, 'CheckerStartBuildGuard', { role: checker.role!, projectArns: [this.diffJob.project.projectArn], allowedVariables: [DIFF_ENV.prefix] });
+    new StartBuildGuard(this, 'CheckerStartBuildGuard', {
+      role: checker.role!,
+      projectArns: [this.diffJob.project.projectArn],
+      allowedVariables: [DIFF_ENV.prefix],
+    });
 
     // ── triggers ──
     new events.Rule(this, 'Schedule', {
       description: 'release-verifier: weekly run',
       schedule: events.Schedule.expression(config.schedule),
-      targets: [new targets.LambdaFunction(launcher, { event: events.RuleTargetInput.fromObject({ source: 'schedule' }), retryAttempts: 2, deadLetterQueue: this.deadLetterQueue })],
+      targets: [
+        new targets.LambdaFunction(launcher, {
+          event: events.RuleTargetInput.fromObject({ source: 'schedule' }),
+          retryAttempts: 2,
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      ],
     });
     new events.Rule(this, 'BuildFinished', {
       description: 'release-verifier: a target build ended (any status but IN_PROGRESS)',
@@ -261,18 +299,40 @@ export class ReleaseVerifierStack extends Stack {
     }
 
     // ── alarms ──
-    new OperationalAlarms(this, 'Alarms', { topic: this.alerts.topic, functions: { Launcher: launcher, Checker: checker, DeadMan: deadman, ...(this.watch ? { Watch: this.watch.function.fn } : {}) }, deadLetterQueue: this.deadLetterQueue });
+    new OperationalAlarms(this, 'Alarms', {
+      topic: this.alerts.topic,
+      functions: { Launcher: launcher, Checker: checker, DeadMan: deadman, ...(this.watch ? { Watch: this.watch.function.fn } : {}) },
+      deadLetterQueue: this.deadLetterQueue,
+    });
     new DeadMansSwitch(this, 'DeadMansSwitch', { handler: deadman, topic: this.alerts.topic, maxDaysWithoutRun: props.maxDaysWithoutRun ?? 8 });
 
     // ── outputs (run-now finds the launcher here) ──
-    new CfnOutput(this, 'LauncherFunctionName', { value: launcher.functionName, description: 'invoke to start a run now (release-verifier run-now --stack …)' });
-    new CfnOutput(this, 'ResultsBucketName', { value: this.results.bucket.bucketName, description: 'run records: runs/<runId>/{plan,summary}.json, targets/<target>.json, report.html' });
-    new CfnOutput(this, 'AccessLogsBucketName', { value: this.accessLogs.bucket.bucketName, description: 'S3 server access logs of the results (results/) and artifacts (artifacts/) buckets' });
-    new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifacts.bucket.bucketName, description: 'rebuilt artifacts (builds/<target>/…) and mismatch reports (diffs/<runId>/<target>/<asset>/report.html)' });
+    new CfnOutput(this, 'LauncherFunctionName', {
+      value: launcher.functionName,
+      description: 'invoke to start a run now (release-verifier run-now --stack …)',
+    });
+    new CfnOutput(this, 'ResultsBucketName', {
+      value: this.results.bucket.bucketName,
+      description: 'run records: runs/<runId>/{plan,summary}.json, targets/<target>.json, report.html',
+    });
+    new CfnOutput(this, 'AccessLogsBucketName', {
+      value: this.accessLogs.bucket.bucketName,
+      description: 'S3 server access logs of the results (results/) and artifacts (artifacts/) buckets',
+    });
+    new CfnOutput(this, 'ArtifactsBucketName', {
+      value: this.artifacts.bucket.bucketName,
+      description: 'rebuilt artifacts (builds/<target>/…) and mismatch reports (diffs/<runId>/<target>/<asset>/report.html)',
+    });
     new CfnOutput(this, 'DiffJobProjectName', { value: this.diffJob.project.projectName, description: 'CodeBuild project that runs diffoscope on a mismatch' });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
-    new CfnOutput(this, 'GitLabTokenSecretArn', { value: this.tokenSecret.secretArn, description: 'store the GitLab token here (aws secretsmanager put-secret-value)' });
+    new CfnOutput(this, 'GitLabTokenSecretArn', {
+      value: this.tokenSecret.secretArn,
+      description: 'store the GitLab token here (aws secretsmanager put-secret-value)',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'AttestationKeyArn', { value: this.attestationKey.key.keyArn, description: 'verifies runs/<runId>/attestation.dsse.json: aws kms get-public-key --key-id <this ARN>' });
+    new CfnOutput(this, 'AttestationKeyArn', {
+      value: this.attestationKey.key.keyArn,
+      description: 'verifies runs/<runId>/attestation.dsse.json: aws kms get-public-key --key-id <this ARN>',
+    });
   }
 }

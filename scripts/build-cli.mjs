@@ -59,4 +59,6 @@ const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('no
 writeFileSync(join(outdir, 'inputs.json'), JSON.stringify({ builtAt: started, inputs }, null, 1) + '\n');
 // dist/ is ESM whatever a parent package.json says
 writeFileSync(join(outdir, 'package.json'), '{ "type": "module" }\n');
-process.stdout.write(`build-cli: dist/cli.js and ${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length - 1} chunks from ${inputs.length} sources in ${Date.now() - started} ms\n`);
+process.stdout.write(
+  `build-cli: dist/cli.js and ${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length - 1} chunks from ${inputs.length} sources in ${Date.now() - started} ms\n`,
+);

@@ -12,7 +12,9 @@ const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? 0);
 mkdirSync('dist', { recursive: true });
 
-const sources = readdirSync('src').sort().map((f) => readFileSync(`src/${f}`, 'utf8'));
+const sources = readdirSync('src')
+  .sort()
+  .map((f) => readFileSync(`src/${f}`, 'utf8'));
 const bundle = `// mealplanner ${version}\n` + sources.join('\n');
 
 function octal(n, width) {

@@ -51,7 +51,8 @@ export class GitLabTokenReader {
     const now = (this.options.now ?? Date.now)();
     if (this.cached && now - this.cached.at < (this.options.cacheMs ?? 5 * 60_000)) return this.cached.value;
     const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-    if (out.SecretString === undefined) throw new VerifierError('TOKEN_SECRET_INVALID', 'the GitLab token secret has no string value (binary secrets are not supported)');
+    if (out.SecretString === undefined)
+      throw new VerifierError('TOKEN_SECRET_INVALID', 'the GitLab token secret has no string value (binary secrets are not supported)');
     const value = tokenFromSecretString(out.SecretString);
     this.cached = { value, at: now };
     return value;

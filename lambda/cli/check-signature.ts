@@ -109,7 +109,15 @@ export async function run(argv: string[]): Promise<number> {
 
   const print = (out: Output): void => {
     if (json) {
-      process.stdout.write(safeJson({ valid: out.valid, scheme: out.scheme, signer: out.signer, reason: out.reason, ...(out.unsignedTextOutsideBlock ? { unsignedTextOutsideBlock: true } : {}) }) + '\n');
+      process.stdout.write(
+        safeJson({
+          valid: out.valid,
+          scheme: out.scheme,
+          signer: out.signer,
+          reason: out.reason,
+          ...(out.unsignedTextOutsideBlock ? { unsignedTextOutsideBlock: true } : {}),
+        }) + '\n',
+      );
     } else if (out.valid) {
       // signer names (OpenPGP user ids, certificate subjects) are the signer's choice: neutralised
       process.stdout.write(neutralise(`VALID ${out.scheme} signature${out.signer ? ` by ${out.signer}` : ''}${out.reason ? ` — ${out.reason}` : ''}`) + '\n');
@@ -121,7 +129,9 @@ export async function run(argv: string[]): Promise<number> {
   const couldNotCheck = (err: unknown, usage: boolean): number => {
     const message = errorMessage(err);
     if (json) process.stdout.write(safeJson({ valid: false, scheme, signer: null, reason: `could not check: ${message}` }) + '\n');
-    process.stderr.write(`release-verifier check-signature: ${usage ? `${neutralise(message)}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${neutralise(message)}`}\n`);
+    process.stderr.write(
+      `release-verifier check-signature: ${usage ? `${neutralise(message)}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${neutralise(message)}`}\n`,
+    );
     return usage ? 3 : 2;
   };
 
@@ -176,12 +186,24 @@ export async function run(argv: string[]): Promise<number> {
     // Options that do not belong to the scheme are a usage error: a pin the user believes is in
     // force but is silently ignored would be worse than refusing.
     const foreign: Array<[keyof typeof values, Scheme[]]> = [
-      ['cert-sha256', ['authenticode', 'apple']], ['ca-cert', ['authenticode']], ['subject', ['authenticode']],
-      ['team-id', ['apple']], ['any-apple-identity', ['apple']],
-      ['tsa-cert', ['authenticode']], ['signatures', ['authenticode']], ['text', ['openpgp']], ['cleartext', ['openpgp']],
-      ['allow-legacy', ['minisign']], ['prehashed-only', ['minisign']], ['fingerprint', ['openpgp']],
-      ['trusted-root', ['sigstore']], ['issuer', ['sigstore']], ['san', ['sigstore']], ['public-key', ['sigstore']],
-      ['key', ['minisign', 'tauri', 'openpgp']], ['signature', ['minisign', 'tauri', 'openpgp', 'sigstore']],
+      ['cert-sha256', ['authenticode', 'apple']],
+      ['ca-cert', ['authenticode']],
+      ['subject', ['authenticode']],
+      ['team-id', ['apple']],
+      ['any-apple-identity', ['apple']],
+      ['tsa-cert', ['authenticode']],
+      ['signatures', ['authenticode']],
+      ['text', ['openpgp']],
+      ['cleartext', ['openpgp']],
+      ['allow-legacy', ['minisign']],
+      ['prehashed-only', ['minisign']],
+      ['fingerprint', ['openpgp']],
+      ['trusted-root', ['sigstore']],
+      ['issuer', ['sigstore']],
+      ['san', ['sigstore']],
+      ['public-key', ['sigstore']],
+      ['key', ['minisign', 'tauri', 'openpgp']],
+      ['signature', ['minisign', 'tauri', 'openpgp', 'sigstore']],
     ];
     for (const [flag, schemes] of foreign) {
       const v = values[flag];
@@ -206,7 +228,10 @@ export async function run(argv: string[]): Promise<number> {
         const keys = await readOpenpgpKeys(read.bytes);
         let fingerprint = values.fingerprint?.replace(/\s+/g, '');
         if (!fingerprint) {
-          if (keys.length !== 1) throw new UsageError(`key file ${keyPath} holds ${keys.length} keys (${keys.map(primaryFingerprint).join(', ')}): name the pinned one with --fingerprint`);
+          if (keys.length !== 1)
+            throw new UsageError(
+              `key file ${keyPath} holds ${keys.length} keys (${keys.map(primaryFingerprint).join(', ')}): name the pinned one with --fingerprint`,
+            );
           fingerprint = primaryFingerprint(keys[0]!);
           notes.push(`no --fingerprint given: pinned the primary fingerprint of ${keyPath} (${fingerprint})`);
         }
@@ -217,7 +242,8 @@ export async function run(argv: string[]): Promise<number> {
         break;
       }
       case 'authenticode': {
-        if (!values['cert-sha256'] && !values['ca-cert']) throw new UsageError('--cert-sha256 (or --ca-cert with --subject) is required for --scheme authenticode');
+        if (!values['cert-sha256'] && !values['ca-cert'])
+          throw new UsageError('--cert-sha256 (or --ca-cert with --subject) is required for --scheme authenticode');
         if (values['ca-cert'] && !values.subject) throw new UsageError('--ca-cert needs --subject');
         raw = {
           scheme: s,
@@ -241,7 +267,8 @@ export async function run(argv: string[]): Promise<number> {
         const trustedRoot = await readText(required(values['trusted-root'], 'trusted-root', s), MAX_TRUSTED_ROOT, 'trusted root');
         if (values['public-key'] !== undefined) {
           // key-based bundle (cosign sign-blob --key … --bundle): the key is the pin, not an identity
-          if (values.issuer !== undefined || values.san !== undefined) throw new UsageError('--public-key pins a key-based bundle: give it instead of --issuer and --san, not with them');
+          if (values.issuer !== undefined || values.san !== undefined)
+            throw new UsageError('--public-key pins a key-based bundle: give it instead of --issuer and --san, not with them');
           raw = { scheme: s, trustedRoot, publicKey: await readText(values['public-key'], MAX_KEY_FILE, 'public key') };
         } else {
           raw = { scheme: s, trustedRoot, issuer: required(values.issuer, 'issuer', s), san: required(values.san, 'san', s) };
@@ -280,8 +307,17 @@ export async function run(argv: string[]): Promise<number> {
   // A cleartext signature covers its block only: lines before or after it (which `sha256sum -c`
   // would read too) are nobody's word. Said on every VALID answer where the file has any.
   const outside = valid && scheme === 'openpgp' && values.cleartext ? await textOutsideSignedBlock(values.file!) : 0;
-  if (outside > 0) process.stderr.write(`release-verifier check-signature: WARNING — ${outside} non-blank line(s) outside the signed block are NOT covered by the signature; use only the signed text\n`);
-  print({ valid, scheme: result.scheme, signer: result.signer ?? null, reason: result.reason ?? (valid ? null : 'invalid signature'), ...(outside > 0 ? { unsignedTextOutsideBlock: true } : {}) });
+  if (outside > 0)
+    process.stderr.write(
+      `release-verifier check-signature: WARNING — ${outside} non-blank line(s) outside the signed block are NOT covered by the signature; use only the signed text\n`,
+    );
+  print({
+    valid,
+    scheme: result.scheme,
+    signer: result.signer ?? null,
+    reason: result.reason ?? (valid ? null : 'invalid signature'),
+    ...(outside > 0 ? { unsignedTextOutsideBlock: true } : {}),
+  });
   return valid ? 0 : 1;
 }
 
@@ -295,7 +331,10 @@ async function textOutsideSignedBlock(path: string): Promise<number> {
   const read = await readBoundedFile(path, MAX_CLEARTEXT_BYTES);
   // verified already, so never too large here; fail closed (warn) if it somehow is
   if ('tooLarge' in read) return 1;
-  const lines = read.bytes.toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''));
+  const lines = read.bytes
+    .toString('utf8')
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''));
   const begin = lines.indexOf(CLEARTEXT_BEGIN);
   const end = lines.findIndex((l, i) => i > begin && l === SIGNATURE_END);
   if (begin === -1 || end === -1) return 1;

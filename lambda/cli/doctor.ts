@@ -91,13 +91,29 @@ async function describeStack(cfn: CloudFormationClient, name: string): Promise<{
     for (const o of stack.Outputs ?? []) if (o.OutputKey && o.OutputValue !== undefined) outputs[o.OutputKey] = o.OutputValue;
     const facts: StackFacts = { name, status: stack.StackStatus ?? 'UNKNOWN', outputs };
     const missing = REQUIRED_OUTPUTS.filter((k) => !outputs[k]);
-    if (missing.length) return { facts, check: problem('stack', `stack ${name} (${facts.status}) lacks the outputs ${missing.join(', ')}`, 'is it a release-verifier stack, fully deployed with this version? npx cdk deploy') };
+    if (missing.length)
+      return {
+        facts,
+        check: problem(
+          'stack',
+          `stack ${name} (${facts.status}) lacks the outputs ${missing.join(', ')}`,
+          'is it a release-verifier stack, fully deployed with this version? npx cdk deploy',
+        ),
+      };
     if (!/_COMPLETE$/.test(facts.status) || /ROLLBACK|DELETE/.test(facts.status)) {
-      return { facts, check: problem('stack', `stack ${name} is ${facts.status}`, 'finish or fix the deployment (npx cdk deploy); see the stack events in the CloudFormation console') };
+      return {
+        facts,
+        check: problem(
+          'stack',
+          `stack ${name} is ${facts.status}`,
+          'finish or fix the deployment (npx cdk deploy); see the stack events in the CloudFormation console',
+        ),
+      };
     }
     return { facts, check: ok('stack', `stack ${name} (${facts.status}): all ${REQUIRED_OUTPUTS.length} outputs present`) };
   } catch (err) {
-    if (/does not exist/i.test(errorMessage(err))) return { check: problem('stack', `stack ${name} does not exist in this region`, 'deploy it (npx cdk deploy), or pass --region') };
+    if (/does not exist/i.test(errorMessage(err)))
+      return { check: problem('stack', `stack ${name} does not exist in this region`, 'deploy it (npx cdk deploy), or pass --region') };
     return { check: failed('stack', `describing stack ${name}`, 'cloudformation:DescribeStacks', err) };
   }
 }
@@ -111,7 +127,13 @@ async function launcherDryRun(lambda: LambdaClient, stack: StackFacts): Promise<
     const answer = await invokeLauncher(lambda, fn, { source: 'doctor', dryRun: true });
     text = answer.text;
     if (answer.functionError) {
-      return { check: problem(id, `the launcher failed the dry run: ${text.slice(0, 500)}`, 'read the launcher\'s log group in CloudWatch Logs; redeploy if its configuration layer is missing') };
+      return {
+        check: problem(
+          id,
+          `the launcher failed the dry run: ${text.slice(0, 500)}`,
+          "read the launcher's log group in CloudWatch Logs; redeploy if its configuration layer is missing",
+        ),
+      };
     }
   } catch (err) {
     return { check: failed(id, `invoking ${fn} for a dry run`, 'lambda:InvokeFunction on the launcher', err) };
@@ -121,9 +143,23 @@ async function launcherDryRun(lambda: LambdaClient, stack: StackFacts): Promise<
     answer = JSON.parse(text) as DryRunResult;
     if (answer?.dryRun !== true) throw new Error('not a dry-run answer');
   } catch {
-    return { check: problem(id, `the launcher did not answer a dry run (a stack older than this CLI?): ${text.slice(0, 300)}`, 'redeploy the stack with this version (npx cdk deploy)') };
+    return {
+      check: problem(
+        id,
+        `the launcher did not answer a dry run (a stack older than this CLI?): ${text.slice(0, 300)}`,
+        'redeploy the stack with this version (npx cdk deploy)',
+      ),
+    };
   }
-  if (answer.error) return { answer, check: problem(id, `the release could not be resolved — a run now would send an INCOMPLETE alert: ${answer.error}`, 'fix what the message says (token, project, network), then run doctor again') };
+  if (answer.error)
+    return {
+      answer,
+      check: problem(
+        id,
+        `the release could not be resolved — a run now would send an INCOMPLETE alert: ${answer.error}`,
+        'fix what the message says (token, project, network), then run doctor again',
+      ),
+    };
   const lines = dryRunLines(answer);
   return { answer, check: ok(id, lines.join('\n')) };
 }
@@ -143,7 +179,7 @@ export async function doctor(options: { stack: string; region?: string; configFi
 
   const dry = await launcherDryRun(clients.lambda ?? new LambdaClient(launcherClientOptions(region)), facts);
   let config: DeployedConfig | null = dry.answer?.config ?? null;
-  let configSource = 'the launcher\'s dry run';
+  let configSource = "the launcher's dry run";
   if (!config && options.configFile) {
     try {
       config = deployedConfig(loadConfig(options.configFile));
@@ -170,7 +206,11 @@ export async function doctor(options: { stack: string; region?: string; configFi
     guard('subscriptions', () => subscriptionChecks(sns, ctx)),
     guard('sms-sandbox', () => smsSandboxChecks(sns, ctx)),
     guard('token-secret', () => tokenCheck(clients.secrets ?? new SecretsManagerClient(base), ctx, clients.fetch)),
-    guard('images', async () => (config ? Promise.all(config.targets.map((t) => imageCheck(ecrFor, t))) : cannot('images', `the targets are unknown (${configSource})`, 'fix the launcher dry run, or pass --config FILE'))),
+    guard('images', async () =>
+      config
+        ? Promise.all(config.targets.map((t) => imageCheck(ecrFor, t)))
+        : cannot('images', `the targets are unknown (${configSource})`, 'fix the launcher dry run, or pass --config FILE'),
+    ),
     guard('fleets', () => fleetChecks(clients.codebuild ?? new CodeBuildClient(base), ctx)),
     guard('codebuild-quota', () => quotaCheck(clients.quotas ?? new ServiceQuotasClient(base), ctx)),
     guard('last-run', () => lastRunCheck(s3, ctx)),

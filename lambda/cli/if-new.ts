@@ -33,7 +33,13 @@ export interface IfNewOptions {
   now?: Date;
 }
 
-export async function skipIfVerified(config: Pick<Config, 'gitlab' | 'release'>, forge: Forge, store: Store, tag?: string, options: IfNewOptions = {}): Promise<Skip | null> {
+export async function skipIfVerified(
+  config: Pick<Config, 'gitlab' | 'release'>,
+  forge: Forge,
+  store: Store,
+  tag?: string,
+  options: IfNewOptions = {},
+): Promise<Skip | null> {
   let release;
   try {
     release = await forge.getRelease(tag ?? (config.release === 'latest' ? undefined : config.release.tag));

@@ -76,7 +76,9 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
       functionName = stack?.Outputs?.find((o) => o.OutputKey === LAUNCHER_OUTPUT)?.OutputValue;
       if (!stack) throw new Error(`stack ${values.stack} not found`);
       if (!functionName) {
-        err.write(`release-verifier run-now: stack ${values.stack} (${stack.StackStatus}) has no ${LAUNCHER_OUTPUT} output — is it a release-verifier stack, fully deployed?\n`);
+        err.write(
+          `release-verifier run-now: stack ${values.stack} (${stack.StackStatus}) has no ${LAUNCHER_OUTPUT} output — is it a release-verifier stack, fully deployed?\n`,
+        );
         return 3;
       }
     } catch (e) {
@@ -86,7 +88,12 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
   }
 
   const dry = values['dry-run'] === true;
-  const payload = { source: 'run-now', ...(values.release ? { tag: values.release } : {}), ...(values.fresh ? { fresh: true } : {}), ...(dry ? { dryRun: true } : {}) };
+  const payload = {
+    source: 'run-now',
+    ...(values.release ? { tag: values.release } : {}),
+    ...(values.fresh ? { fresh: true } : {}),
+    ...(dry ? { dryRun: true } : {}),
+  };
   err.write(`invoking ${functionName}${region ? ` in ${region}` : ''}${dry ? ' (dry run)' : ''} …\n`);
   let answer;
   try {
@@ -141,7 +148,9 @@ function reportDryRun(text: string, out: NodeJS.WritableStream, err: NodeJS.Writ
     if (answer?.dryRun !== true) throw new Error('not a dry-run answer');
   } catch {
     // a launcher that does not know dry runs would have launched: say so loudly
-    err.write(`release-verifier run-now: the launcher did not answer a dry run (is the stack older than this CLI? redeploy): ${neutralise(text.slice(0, 500))}\n`);
+    err.write(
+      `release-verifier run-now: the launcher did not answer a dry run (is the stack older than this CLI? redeploy): ${neutralise(text.slice(0, 500))}\n`,
+    );
     return 1;
   }
   out.write(safeJson(answer, 2) + '\n');
@@ -155,7 +164,9 @@ export function dryRunLines(answer: DryRunResult): string[] {
   const r = answer.release;
   const lines = [
     `dry run: nothing was written or started. A run now would verify release ${r?.tag ?? '?'}${r?.name && r.name !== r.tag ? ` (${r.name})` : ''} at commit ${r?.commitSha ?? '?'}${r && r.tagCommitSha !== r.commitSha ? ` (the tag points to ${r.tagCommitSha})` : ''}`,
-    answer.planExists ? `  run ${answer.runId} is already planned in this window: a launch now joins it (--fresh starts a new one)` : `  run id ${answer.runId ?? '(new, --fresh)'}`,
+    answer.planExists
+      ? `  run ${answer.runId} is already planned in this window: a launch now joins it (--fresh starts a new one)`
+      : `  run id ${answer.runId ?? '(new, --fresh)'}`,
   ];
   for (const t of answer.targets) {
     lines.push(`  ${t.name}: image ${t.image}${t.alreadyStarted ? ' (already started in this run)' : ''}`);

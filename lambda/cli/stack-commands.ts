@@ -13,9 +13,18 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * Parses `argv` strictly (no positionals). Returns the values, or the exit code when the command
  * is done: 3 after a usage error (message and help on `err`), 0 after `--help` (help on `out`).
  */
-export function parseCommand<V>(argv: string[], options: Options, command: { name: string; help: string; out: NodeJS.WritableStream; err: NodeJS.WritableStream }): V | number {
+export function parseCommand<V>(
+  argv: string[],
+  options: Options,
+  command: { name: string; help: string; out: NodeJS.WritableStream; err: NodeJS.WritableStream },
+): V | number {
   try {
-    const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { ...options, help: { type: 'boolean', short: 'h', default: false } } });
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { ...options, help: { type: 'boolean', short: 'h', default: false } },
+    });
     if (values.help) {
       command.out.write(command.help + '\n');
       return 0;
@@ -28,8 +37,14 @@ export function parseCommand<V>(argv: string[], options: Options, command: { nam
 }
 
 /** The launcher's synchronous answer: its payload text, and the function error if it failed. */
-export async function invokeLauncher(lambda: LambdaClient, functionName: string, payload: Record<string, unknown>): Promise<{ text: string; functionError?: string }> {
-  const response = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
+export async function invokeLauncher(
+  lambda: LambdaClient,
+  functionName: string,
+  payload: Record<string, unknown>,
+): Promise<{ text: string; functionError?: string }> {
+  const response = await lambda.send(
+    new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+  );
   const text = response.Payload ? new TextDecoder().decode(response.Payload) : '';
   return response.FunctionError ? { text, functionError: response.FunctionError } : { text };
 }
@@ -51,7 +66,11 @@ export function awsClientOptions(region?: string, opts: { requestTimeoutMs?: num
     ...(region ? { region } : {}),
     maxAttempts: opts.attempts ?? 3,
     // throwOnRequestTimeout: without it this SDK only logs a warning when requestTimeout passes
-    requestHandler: { connectionTimeout: AWS_CONNECTION_TIMEOUT_MS, requestTimeout: opts.requestTimeoutMs ?? AWS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: AWS_CONNECTION_TIMEOUT_MS,
+      requestTimeout: opts.requestTimeoutMs ?? AWS_REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
   };
 }
 

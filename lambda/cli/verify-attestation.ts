@@ -13,7 +13,15 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { assertAttestationKey, envelopeSignedBy, ENVELOPE_LIMITS, MalformedEnvelopeError, parseEnvelope, statementOutcome, type StatementOutcome } from '../core/attestation';
+import {
+  assertAttestationKey,
+  envelopeSignedBy,
+  ENVELOPE_LIMITS,
+  MalformedEnvelopeError,
+  parseEnvelope,
+  statementOutcome,
+  type StatementOutcome,
+} from '../core/attestation';
 import { errorMessage, UsageError } from '../core/errors';
 import { neutralise, safeJson } from '../core/text/neutralise';
 import { VSA_PREDICATE_TYPE } from '../core/vsa';
@@ -82,7 +90,9 @@ async function kmsKey(arn: string): Promise<KeyObject> {
     throw new CannotCheckError(`KMS GetPublicKey ${arn} failed: ${errorMessage(err)}`);
   }
   if (out.KeySpec !== 'ECC_NIST_P256' || out.KeyUsage !== 'SIGN_VERIFY' || !out.SigningAlgorithms?.includes('ECDSA_SHA_256')) {
-    throw new CannotCheckError(`KMS key ${arn} is ${out.KeySpec ?? '?'} ${out.KeyUsage ?? '?'} (${(out.SigningAlgorithms ?? []).join(', ') || 'no signing algorithms'}), not an ECC_NIST_P256 SIGN_VERIFY key with ECDSA_SHA_256`);
+    throw new CannotCheckError(
+      `KMS key ${arn} is ${out.KeySpec ?? '?'} ${out.KeyUsage ?? '?'} (${(out.SigningAlgorithms ?? []).join(', ') || 'no signing algorithms'}), not an ECC_NIST_P256 SIGN_VERIFY key with ECDSA_SHA_256`,
+    );
   }
   if (!out.PublicKey?.byteLength) throw new CannotCheckError(`KMS returned no public key for ${arn}`);
   let key: KeyObject;
@@ -111,7 +121,8 @@ function parse(argv: string[]) {
   if (values.help) return { help: true as const };
   if (!values.envelope) throw new UsageError('--envelope is required');
   if (!values['public-key'] === !values['kms-key-arn']) throw new UsageError('give exactly one of --public-key and --kms-key-arn');
-  if (values['kms-key-arn'] && !KMS_KEY_ARN.test(values['kms-key-arn'])) throw new UsageError('--kms-key-arn must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+  if (values['kms-key-arn'] && !KMS_KEY_ARN.test(values['kms-key-arn']))
+    throw new UsageError('--kms-key-arn must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)');
   return { help: false as const, envelope: values.envelope, publicKey: values['public-key'], kmsKeyArn: values['kms-key-arn'], json: values.json! };
 }
 
@@ -122,7 +133,8 @@ function print(out: Output, json: boolean): void {
   }
   const lines = [`signature: ${out.valid ? `valid${out.keyid ? ` (keyid ${out.keyid})` : ''}` : 'INVALID'}`];
   if (out.predicateType) lines.push(`predicate: ${out.predicateType}`);
-  if (out.result !== null || out.predicateType) lines.push(`result:    ${out.result ?? '(unknown predicate type: no result read)'}${out.passed ? '' : ' — not passed'}`);
+  if (out.result !== null || out.predicateType)
+    lines.push(`result:    ${out.result ?? '(unknown predicate type: no result read)'}${out.passed ? '' : ' — not passed'}`);
   if (out.subjects.length) lines.push('subjects:', ...out.subjects.map((s) => `  ${s.sha256}  ${s.name}`));
   if (out.reason) lines.push(`reason:    ${out.reason}`);
   // the envelope is someone else's text: nothing in it reaches the terminal raw
@@ -147,7 +159,13 @@ export async function run(argv: string[]): Promise<number> {
     const envelope = parseEnvelope((await readFileBounded(args.envelope, ENVELOPE_LIMITS.maxBytes, 'the envelope')).toString('utf8'));
     const signed = envelopeSignedBy(envelope, key);
     if (!signed.valid) {
-      print({ ...empty, reason: `no signature in the envelope verifies with the ${args.publicKey ? `key ${args.publicKey}` : `KMS key ${args.kmsKeyArn}`} (ECDSA P-256 SHA-256 over the DSSE PAE)` }, args.json);
+      print(
+        {
+          ...empty,
+          reason: `no signature in the envelope verifies with the ${args.publicKey ? `key ${args.publicKey}` : `KMS key ${args.kmsKeyArn}`} (ECDSA P-256 SHA-256 over the DSSE PAE)`,
+        },
+        args.json,
+      );
       return 1;
     }
     // only a payload whose signature verified is read
@@ -166,7 +184,12 @@ export async function run(argv: string[]): Promise<number> {
       result: outcome.result,
       subjects: outcome.subjects.map((s) => ({ name: s.name, sha256: s.digest.sha256 })),
       keyid: signed.keyid || null,
-      reason: outcome.kind === 'unknown' ? `unknown predicate type ${outcome.predicateType}: neither the SLSA VSA nor release-verifier's verification predicate` : outcome.passed ? null : `the statement records ${outcome.result}`,
+      reason:
+        outcome.kind === 'unknown'
+          ? `unknown predicate type ${outcome.predicateType}: neither the SLSA VSA nor release-verifier's verification predicate`
+          : outcome.passed
+            ? null
+            : `the statement records ${outcome.result}`,
     };
     print(out, args.json);
     return out.passed ? 0 : 1;

@@ -10,31 +10,8 @@ import { neutralise } from './text/neutralise';
 import { smsText } from './sms-text';
 import { artifactRowVerdict, targetRowVerdict } from './report-html/verdict';
 
-export type AlertSeverity = 'critical' | 'warning' | 'info';
-
-export interface Alert {
-  verdict: Verdict;
-  severity: AlertSeverity;
-  /** ≤ 100 characters (SNS email subject limit) */
-  subject: string;
-  body: string;
-  /** for SMS: GSM-7 characters only, at most 2 segments (sms-text.ts) */
-  short: string;
-  runId: string;
-  release?: string;
-  /** where the full report is (the summary in the results bucket), for a notifier that must shorten the body */
-  reportLocation?: string;
-  /** where a person reads it: the HTML report and the run history (console links in AWS, file paths locally) */
-  links?: AlertLinks;
-}
-
-/** Links for the reader of the mail: never presigned URLs (they would grant access to whoever the mail reaches, for days). */
-export interface AlertLinks {
-  /** the HTML report of the run */
-  report?: string;
-  /** the run history page (runs/index.html) */
-  history?: string;
-}
+export type { Alert, AlertLinks, AlertSeverity } from './alert-message';
+import type { Alert, AlertLinks, AlertSeverity } from './alert-message';
 
 export function severityOf(verdict: Verdict): AlertSeverity {
   switch (verdict) {
@@ -114,7 +91,9 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
       for (const a of t.artifacts) {
         // a manifest line that does not match is not an invalid signature: the manifest's signature held
         const line = a.findings.find((f) => f.code.startsWith('MANIFEST_'));
-        const sig = a.signature ? `, signature ${a.signature.scheme} ${a.signature.valid ? 'valid' : line ? `of the manifest valid, but ${line.code}` : 'INVALID'}` : '';
+        const sig = a.signature
+          ? `, signature ${a.signature.scheme} ${a.signature.valid ? 'valid' : line ? `of the manifest valid, but ${line.code}` : 'INVALID'}`
+          : '';
         const cmp = a.comparison ? `, ${a.comparison.method} ${a.comparison.match ? 'match' : 'DIFFERS'}` : '';
         lines.push(`    ${a.asset}: ${artifactRowVerdict(report, t, a).verdict}${cmp}${sig}`);
         if (a.published) lines.push(`      published sha256 ${a.published.sha256}`);
@@ -141,7 +120,16 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
     } else {
       for (const e of c.appeared) lines.push(`  [WARNING] new since ${c.previousRunId}: ${e.code}: ${e.message}`);
       for (const e of c.disappeared) lines.push(`  gone since ${c.previousRunId}: ${e.code}: ${e.message}`);
-      lines.push(`  unchanged since ${c.previousRunId}: ${c.unchanged} weakness(es)${c.unchanged ? ` (${summariseCodes(notices.filter(isAuditFinding).map((f) => f.code), c.appeared.map((e) => e.code))})` : ''}`);
+      lines.push(
+        `  unchanged since ${c.previousRunId}: ${c.unchanged} weakness(es)${
+          c.unchanged
+            ? ` (${summariseCodes(
+                notices.filter(isAuditFinding).map((f) => f.code),
+                c.appeared.map((e) => e.code),
+              )})`
+            : ''
+        }`,
+      );
     }
     const unavailable = notices.filter((f) => f.code === 'AUDIT_UNAVAILABLE');
     if (unavailable.length) lines.push(`  not checked: ${unavailable.length} part(s) (AUDIT_UNAVAILABLE in the report)`);
@@ -159,10 +147,12 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
   const firstProblem = problems[0];
   // SMS: GSM-7 only (one other character makes it UCS-2, 70 a segment), at most 2 segments
   const short = smsText(
-    neutralise(`release-verifier ${report.verdict} ${project}${tag ? ` ${tag}` : ''}` +
-      (firstProblem ? `: ${firstProblem.code}${firstProblem.artifact ? ` ${firstProblem.artifact}` : ''}` : '') +
-      (problems.length > 1 ? ` (+${problems.length - 1} more)` : '') +
-      ` run ${report.runId}`),
+    neutralise(
+      `release-verifier ${report.verdict} ${project}${tag ? ` ${tag}` : ''}` +
+        (firstProblem ? `: ${firstProblem.code}${firstProblem.artifact ? ` ${firstProblem.artifact}` : ''}` : '') +
+        (problems.length > 1 ? ` (+${problems.length - 1} more)` : '') +
+        ` run ${report.runId}`,
+    ),
   );
   return {
     verdict: report.verdict,

@@ -245,7 +245,8 @@ export function parseEnvelope(text: string): ParsedEnvelope {
   if (typeof e.payloadType !== 'string') throw new MalformedEnvelopeError('the envelope has no payloadType');
   if (typeof e.payload !== 'string') throw new MalformedEnvelopeError('the envelope has no payload');
   if (!Array.isArray(e.signatures) || e.signatures.length === 0) throw new MalformedEnvelopeError('the envelope has no signatures');
-  if (e.signatures.length > ENVELOPE_LIMITS.maxSignatures) throw new MalformedEnvelopeError(`the envelope has ${e.signatures.length} signatures, more than ${ENVELOPE_LIMITS.maxSignatures}`);
+  if (e.signatures.length > ENVELOPE_LIMITS.maxSignatures)
+    throw new MalformedEnvelopeError(`the envelope has ${e.signatures.length} signatures, more than ${ENVELOPE_LIMITS.maxSignatures}`);
   const signatures = e.signatures.map((s, i) => {
     if (typeof s !== 'object' || s === null || typeof (s as { sig?: unknown }).sig !== 'string') throw new MalformedEnvelopeError(`signature ${i} has no sig`);
     const keyid = (s as { keyid?: unknown }).keyid;
@@ -279,7 +280,9 @@ export function envelopeSignedBy(envelope: ParsedEnvelope, key: KeyObject): { va
 /** Refuses keys that cannot have made the attestation (not EC P-256): "could not check", never "invalid". */
 export function assertAttestationKey(key: KeyObject): void {
   if (key.type !== 'public' || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new TypeError(`the key is ${key.asymmetricKeyType ?? key.type}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''}, not an EC P-256 public key (attestations are ECDSA P-256 / SHA-256)`);
+    throw new TypeError(
+      `the key is ${key.asymmetricKeyType ?? key.type}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''}, not an EC P-256 public key (attestations are ECDSA P-256 / SHA-256)`,
+    );
   }
 }
 
@@ -299,7 +302,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** What a (signed) statement says: its subjects and the result of the verification it records. */
 export function statementOutcome(envelope: ParsedEnvelope, vsaPredicateType: string): StatementOutcome {
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new MalformedEnvelopeError(`the payload type is ${JSON.stringify(envelope.payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    throw new MalformedEnvelopeError(`the payload type is ${JSON.stringify(envelope.payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`);
   let doc: unknown;
   try {
     doc = JSON.parse(envelope.payload.toString('utf8'));
@@ -308,12 +312,14 @@ export function statementOutcome(envelope: ParsedEnvelope, vsaPredicateType: str
   }
   const st = doc as Record<string, unknown> | null;
   if (typeof st !== 'object' || st === null || Array.isArray(st)) throw new MalformedEnvelopeError('the statement is not a JSON object');
-  if (st._type !== IN_TOTO_STATEMENT_TYPE) throw new MalformedEnvelopeError(`the statement's _type is ${JSON.stringify(st._type)}, not ${IN_TOTO_STATEMENT_TYPE}`);
+  if (st._type !== IN_TOTO_STATEMENT_TYPE)
+    throw new MalformedEnvelopeError(`the statement's _type is ${JSON.stringify(st._type)}, not ${IN_TOTO_STATEMENT_TYPE}`);
   if (!Array.isArray(st.subject)) throw new MalformedEnvelopeError('the statement has no subject list');
   const subjects = st.subject.map((s, i): StatementSubject => {
     const name = (s as { name?: unknown })?.name;
     const sha256 = (s as { digest?: { sha256?: unknown } })?.digest?.sha256;
-    if (typeof name !== 'string' || typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) throw new MalformedEnvelopeError(`subject ${i} has no name and SHA-256 digest`);
+    if (typeof name !== 'string' || typeof sha256 !== 'string' || !SHA256_HEX.test(sha256))
+      throw new MalformedEnvelopeError(`subject ${i} has no name and SHA-256 digest`);
     return { name, digest: { sha256 } };
   });
   if (typeof st.predicateType !== 'string') throw new MalformedEnvelopeError('the statement has no predicateType');

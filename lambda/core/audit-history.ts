@@ -31,9 +31,16 @@ export function auditEntry(f: Finding): AuditEntry {
   else if (e.deployTokenId !== undefined) identity = `token ${String(e.deployTokenId)}`;
   else if (e.what !== undefined) identity = String(e.what);
   else if (e.branch !== undefined) identity = `branch ${String(e.branch)}`;
-  else if (e.tag !== undefined) identity = `tag`; // the tag changes with every release; the weakness does not
+  else if (e.tag !== undefined)
+    identity = `tag`; // the tag changes with every release; the weakness does not
   else identity = '';
-  return { code: f.code, key: `${f.code}\u0000${identity}`, message: f.message, ...(file !== undefined ? { file } : {}), ...(line !== undefined ? { line } : {}) };
+  return {
+    code: f.code,
+    key: `${f.code}\u0000${identity}`,
+    message: f.message,
+    ...(file !== undefined ? { file } : {}),
+    ...(line !== undefined ? { line } : {}),
+  };
 }
 
 export interface StoredAudit {
@@ -84,7 +91,10 @@ export async function recordAudit(
   const block: AuditReport = { ...audit, changes: auditChanges(previous, entries, run.runId) };
   const stored: StoredAudit = { schemaVersion: 1, runId: run.runId, release: run.release, commitSha: audit.commitSha, createdAt: run.createdAt, entries };
   try {
-    const created = await store.put(AUDIT_KEYS.run(run.runId), JSON.stringify({ ...stored, audit: block }, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    const created = await store.put(AUDIT_KEYS.run(run.runId), JSON.stringify({ ...stored, audit: block }, null, 2), {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
     if (!created) return (await readRunAudit(store, run.runId)) ?? block; // the run's audit was fixed first
     await store.put(AUDIT_KEYS.latest, JSON.stringify(stored, null, 2), { contentType: 'application/json' });
   } catch (err) {

@@ -17,7 +17,12 @@ const NO_ONE = 0;
 /** GitLab protection names are exact names or wildcards where `*` matches any run of characters. */
 export function protectionMatches(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(name);
 }
 
@@ -35,18 +40,26 @@ export function auditFindings(protections: ForgeProtections, release: { tag: str
   const tagRules = protections.protectedTags.filter((t) => protectionMatches(t.name, release.tag));
   if (tagRules.length === 0) {
     findings.push(
-      finding('AUDIT_TAG_UNPROTECTED', `release tag ${release.tag} matches no protected-tag rule: anyone who can push may create, delete and re-create (move) it`, {
-        evidence: { tag: release.tag, protectedTags: protections.protectedTags.map((t) => t.name) },
-      }),
+      finding(
+        'AUDIT_TAG_UNPROTECTED',
+        `release tag ${release.tag} matches no protected-tag rule: anyone who can push may create, delete and re-create (move) it`,
+        {
+          evidence: { tag: release.tag, protectedTags: protections.protectedTags.map((t) => t.name) },
+        },
+      ),
     );
   } else {
     // GitLab applies the most permissive matching rule
     const wide = tagRules.flatMap((t) => tooWide(t.createAccessLevels).map((l) => ({ rule: t.name, level: l })));
     if (wide.length)
       findings.push(
-        finding('AUDIT_TAG_CREATE_TOO_WIDE', `release tag ${release.tag} may be created by ${describe(wide.map((w) => w.level))} (rule "${wide[0]!.rule}"); Maintainers only is safer`, {
-          evidence: { tag: release.tag, rules: wide.map((w) => ({ rule: w.rule, accessLevel: w.level.accessLevel })) },
-        }),
+        finding(
+          'AUDIT_TAG_CREATE_TOO_WIDE',
+          `release tag ${release.tag} may be created by ${describe(wide.map((w) => w.level))} (rule "${wide[0]!.rule}"); Maintainers only is safer`,
+          {
+            evidence: { tag: release.tag, rules: wide.map((w) => ({ rule: w.rule, accessLevel: w.level.accessLevel })) },
+          },
+        ),
       );
   }
 
@@ -54,13 +67,21 @@ export function auditFindings(protections: ForgeProtections, release: { tag: str
   if (branch) {
     const rules = protections.protectedBranches.filter((b) => protectionMatches(b.name, branch));
     if (rules.length === 0) {
-      findings.push(finding('AUDIT_BRANCH_UNPROTECTED', `default branch ${branch} is not protected: anyone who can push may rewrite it`, { evidence: { branch } }));
+      findings.push(
+        finding('AUDIT_BRANCH_UNPROTECTED', `default branch ${branch} is not protected: anyone who can push may rewrite it`, { evidence: { branch } }),
+      );
     } else {
       const push = rules.flatMap((r) => tooWide(r.pushAccessLevels));
       if (push.length)
-        findings.push(finding('AUDIT_BRANCH_PUSH_TOO_WIDE', `default branch ${branch} accepts direct pushes from ${describe(push)}`, { evidence: { branch, pushAccessLevels: push.map((l) => l.accessLevel) } }));
+        findings.push(
+          finding('AUDIT_BRANCH_PUSH_TOO_WIDE', `default branch ${branch} accepts direct pushes from ${describe(push)}`, {
+            evidence: { branch, pushAccessLevels: push.map((l) => l.accessLevel) },
+          }),
+        );
       if (rules.some((r) => r.allowForcePush))
-        findings.push(finding('AUDIT_BRANCH_FORCE_PUSH', `default branch ${branch} allows force pushes: its history can be rewritten`, { evidence: { branch } }));
+        findings.push(
+          finding('AUDIT_BRANCH_FORCE_PUSH', `default branch ${branch} allows force pushes: its history can be rewritten`, { evidence: { branch } }),
+        );
     }
   }
   return findings;
@@ -90,7 +111,11 @@ export function writePathFindings(paths: ForgeWritePaths, release: ReleaseExposu
     if (k.canPush) {
       findings.push(
         finding('AUDIT_DEPLOY_KEY_CAN_PUSH', `deploy key "${neutralise(k.title)}" (id ${k.id}) has write access: whoever holds it can push commits and tags`, {
-          evidence: { deployKeyId: k.id, title: neutralise(k.title), fix: 'make the deploy key read-only (or remove it) in Settings → Repository → Deploy keys' },
+          evidence: {
+            deployKeyId: k.id,
+            title: neutralise(k.title),
+            fix: 'make the deploy key read-only (or remove it) in Settings → Repository → Deploy keys',
+          },
         }),
       );
     }
@@ -99,17 +124,30 @@ export function writePathFindings(paths: ForgeWritePaths, release: ReleaseExposu
     const write = t.scopes.filter((s) => WRITE_SCOPES.includes(s));
     if (t.active && write.length) {
       findings.push(
-        finding('AUDIT_DEPLOY_TOKEN_WRITE', `deploy token "${neutralise(t.name)}" (id ${t.id}) has ${write.join(', ')}: whoever holds it can change the repository, images or packages`, {
-          evidence: { deployTokenId: t.id, name: neutralise(t.name), scopes: write, fix: 'revoke the token and issue a read-only one (Settings → Repository → Deploy tokens)' },
-        }),
+        finding(
+          'AUDIT_DEPLOY_TOKEN_WRITE',
+          `deploy token "${neutralise(t.name)}" (id ${t.id}) has ${write.join(', ')}: whoever holds it can change the repository, images or packages`,
+          {
+            evidence: {
+              deployTokenId: t.id,
+              name: neutralise(t.name),
+              scopes: write,
+              fix: 'revoke the token and issue a read-only one (Settings → Repository → Deploy tokens)',
+            },
+          },
+        ),
       );
     }
   }
   if (paths.jobTokenInboundLimited === false) {
     findings.push(
-      finding('AUDIT_JOB_TOKEN_SCOPE_OPEN', 'the CI/CD job token setting "Limit access to this project" is off: jobs of any other project may use their job token against this project', {
-        evidence: { fix: 'turn on Settings → CI/CD → Job token permissions → "Limit access to this project" with an allow-list' },
-      }),
+      finding(
+        'AUDIT_JOB_TOKEN_SCOPE_OPEN',
+        'the CI/CD job token setting "Limit access to this project" is off: jobs of any other project may use their job token against this project',
+        {
+          evidence: { fix: 'turn on Settings → CI/CD → Job token permissions → "Limit access to this project" with an allow-list' },
+        },
+      ),
     );
   }
   if (paths.pushRules && paths.pushRules !== 'absent' && !paths.pushRules.denyDeleteTag) {
@@ -121,27 +159,37 @@ export function writePathFindings(paths: ForgeWritePaths, release: ReleaseExposu
   }
   if (release.tagCreationOpen) {
     findings.push(
-      finding('AUDIT_RELEASES_OPEN', `the release for ${release.tag} can be created or edited by Developers: GitLab lets whoever may create the tag create and edit its release (links included)`, {
-        evidence: { what: 'releases', fix: `protect the release tags (e.g. v*) with "Allowed to create: Maintainers"` },
-      }),
+      finding(
+        'AUDIT_RELEASES_OPEN',
+        `the release for ${release.tag} can be created or edited by Developers: GitLab lets whoever may create the tag create and edit its release (links included)`,
+        {
+          evidence: { what: 'releases', fix: `protect the release tags (e.g. v*) with "Allowed to create: Maintainers"` },
+        },
+      ),
     );
   }
   const s = paths.settings;
   if (release.usesPackageRegistry && s && s.packagesEnabled !== false && s.packageRegistryAccessLevel !== 'disabled') {
     findings.push(
-      finding('AUDIT_RELEASES_OPEN', 'release assets are served from the package registry, where Developers may publish (GitLab serves the newest upload of a file name)', {
-        evidence: {
-          what: 'package registry',
-          packagesEnabled: s.packagesEnabled,
-          packageRegistryAccessLevel: s.packageRegistryAccessLevel,
-          fix: 'add a package protection rule (minimum access to push: Maintainer) for the release packages, or serve assets as release links to write-once storage',
+      finding(
+        'AUDIT_RELEASES_OPEN',
+        'release assets are served from the package registry, where Developers may publish (GitLab serves the newest upload of a file name)',
+        {
+          evidence: {
+            what: 'package registry',
+            packagesEnabled: s.packagesEnabled,
+            packageRegistryAccessLevel: s.packageRegistryAccessLevel,
+            fix: 'add a package protection rule (minimum access to push: Maintainer) for the release packages, or serve assets as release links to write-once storage',
+          },
         },
-      }),
+      ),
     );
   }
   for (const u of paths.unavailable) {
     findings.push(
-      finding('AUDIT_UNAVAILABLE', `${u.what} could not be read (needs ${u.permission}): ${neutralise(u.reason)}`, { evidence: { what: u.what, permission: u.permission, reason: neutralise(u.reason) } }),
+      finding('AUDIT_UNAVAILABLE', `${u.what} could not be read (needs ${u.permission}): ${neutralise(u.reason)}`, {
+        evidence: { what: u.what, permission: u.permission, reason: neutralise(u.reason) },
+      }),
     );
   }
   return findings;
@@ -151,23 +199,83 @@ export function writePathFindings(paths: ForgeWritePaths, release: ReleaseExposu
 
 /** The maintainer's checklist, each item with the checks that automate it or why none can. */
 export const AUDIT_CHECKLIST: AuditReport['checklist'] = [
-  { item: 'Rebuild and compare the published binaries', automatedBy: ['ARTIFACT_MISMATCH', 'SIGNATURE_INVALID'], note: 'the verdict: every run rebuilds at the release commit and compares' },
-  { item: 'Pin build images', automatedBy: ['HYGIENE_IMAGE_NOT_PINNED', 'IMAGE_NOT_DIGEST_PINNED'], note: 'Dockerfile/Containerfile FROM and COPY --from, .gitlab-ci.yml image:/services:' },
-  { item: 'Pin build tools (osxcross, cross) by revision', automatedBy: ['HYGIENE_TOOL_NOT_PINNED'], note: 'git clone without a checkout of a full SHA; cargo install --git without --rev; ADD of a git URL' },
-  { item: 'Pin git dependencies', automatedBy: ['HYGIENE_GIT_DEP_NOT_PINNED'], note: 'Cargo.toml git dependencies without rev; package.json git/GitHub/URL dependencies without a commit' },
+  {
+    item: 'Rebuild and compare the published binaries',
+    automatedBy: ['ARTIFACT_MISMATCH', 'SIGNATURE_INVALID'],
+    note: 'the verdict: every run rebuilds at the release commit and compares',
+  },
+  {
+    item: 'Pin build images',
+    automatedBy: ['HYGIENE_IMAGE_NOT_PINNED', 'IMAGE_NOT_DIGEST_PINNED'],
+    note: 'Dockerfile/Containerfile FROM and COPY --from, .gitlab-ci.yml image:/services:',
+  },
+  {
+    item: 'Pin build tools (osxcross, cross) by revision',
+    automatedBy: ['HYGIENE_TOOL_NOT_PINNED'],
+    note: 'git clone without a checkout of a full SHA; cargo install --git without --rev; ADD of a git URL',
+  },
+  {
+    item: 'Pin git dependencies',
+    automatedBy: ['HYGIENE_GIT_DEP_NOT_PINNED'],
+    note: 'Cargo.toml git dependencies without rev; package.json git/GitHub/URL dependencies without a commit',
+  },
   { item: 'Pin the Rust toolchain', automatedBy: ['HYGIENE_TOOLCHAIN_NOT_PINNED'], note: 'rust-toolchain(.toml) naming a channel' },
-  { item: 'Lock files with integrity hashes', automatedBy: ['HYGIENE_LOCKFILE_MISSING'], note: 'Cargo.lock / package-lock.json present, every registry entry with a checksum/integrity' },
+  {
+    item: 'Lock files with integrity hashes',
+    automatedBy: ['HYGIENE_LOCKFILE_MISSING'],
+    note: 'Cargo.lock / package-lock.json present, every registry entry with a checksum/integrity',
+  },
   { item: 'No custom PPAs', automatedBy: ['HYGIENE_APT_SOURCE'], note: "add-apt-repository, ppa:, apt sources other than the distribution's" },
-  { item: 'No piped installers, every download checked', automatedBy: ['HYGIENE_REMOTE_SCRIPT', 'HYGIENE_UNVERIFIED_DOWNLOAD'], note: 'curl … | sh; ADD <url> without --checksum; downloads never checked' },
-  { item: 'No release building left in .gitlab-ci.yml', automatedBy: ['HYGIENE_CI_PUBLISHES_RELEASE', 'HYGIENE_CI_INCLUDE_NOT_PINNED'], note: 'release: keyword, release-cli, package uploads; includes that follow a branch' },
-  { item: 'No force pushes to main', automatedBy: ['AUDIT_BRANCH_FORCE_PUSH', 'AUDIT_BRANCH_UNPROTECTED', 'AUDIT_BRANCH_PUSH_TOO_WIDE'], note: 'protected-branch settings of the default branch' },
-  { item: 'No force pushes to tags (release tags never move)', automatedBy: ['AUDIT_TAG_UNPROTECTED', 'AUDIT_TAG_CREATE_TOO_WIDE', 'AUDIT_TAG_DELETABLE', 'TAG_MOVED'], note: 'protected tags and push rules; the ledger catches a tag that did move' },
-  { item: 'Deploy keys and tokens read-only', automatedBy: ['AUDIT_DEPLOY_KEY_CAN_PUSH', 'AUDIT_DEPLOY_TOKEN_WRITE'], note: 'needs a token of a Maintainer; otherwise AUDIT_UNAVAILABLE names it' },
-  { item: 'CI job tokens of other projects cannot reach this one', automatedBy: ['AUDIT_JOB_TOKEN_SCOPE_OPEN'], note: 'job token inbound allow-list (Maintainer to read)' },
-  { item: 'Releases and packages writable by Maintainers only', automatedBy: ['AUDIT_RELEASES_OPEN'], note: 'release creation follows tag creation; package registry uploads are open to Developers (package protection rules are not read yet)' },
-  { item: 'Two-factor authentication for every member', automatedBy: [], note: 'not automatable here: members\' 2FA status is visible to group owners and admins only, never to a read_api token' },
-  { item: 'Signing keys kept offline', automatedBy: [], note: 'not automatable: where a key is kept cannot be observed; the pinned-signer check (SIGNER_NOT_PINNED) catches a different key' },
-  { item: 'Review what the pins point at', automatedBy: [], note: 'not automatable: pins make a change visible, whether the pinned code is benign is a human review' },
+  {
+    item: 'No piped installers, every download checked',
+    automatedBy: ['HYGIENE_REMOTE_SCRIPT', 'HYGIENE_UNVERIFIED_DOWNLOAD'],
+    note: 'curl … | sh; ADD <url> without --checksum; downloads never checked',
+  },
+  {
+    item: 'No release building left in .gitlab-ci.yml',
+    automatedBy: ['HYGIENE_CI_PUBLISHES_RELEASE', 'HYGIENE_CI_INCLUDE_NOT_PINNED'],
+    note: 'release: keyword, release-cli, package uploads; includes that follow a branch',
+  },
+  {
+    item: 'No force pushes to main',
+    automatedBy: ['AUDIT_BRANCH_FORCE_PUSH', 'AUDIT_BRANCH_UNPROTECTED', 'AUDIT_BRANCH_PUSH_TOO_WIDE'],
+    note: 'protected-branch settings of the default branch',
+  },
+  {
+    item: 'No force pushes to tags (release tags never move)',
+    automatedBy: ['AUDIT_TAG_UNPROTECTED', 'AUDIT_TAG_CREATE_TOO_WIDE', 'AUDIT_TAG_DELETABLE', 'TAG_MOVED'],
+    note: 'protected tags and push rules; the ledger catches a tag that did move',
+  },
+  {
+    item: 'Deploy keys and tokens read-only',
+    automatedBy: ['AUDIT_DEPLOY_KEY_CAN_PUSH', 'AUDIT_DEPLOY_TOKEN_WRITE'],
+    note: 'needs a token of a Maintainer; otherwise AUDIT_UNAVAILABLE names it',
+  },
+  {
+    item: 'CI job tokens of other projects cannot reach this one',
+    automatedBy: ['AUDIT_JOB_TOKEN_SCOPE_OPEN'],
+    note: 'job token inbound allow-list (Maintainer to read)',
+  },
+  {
+    item: 'Releases and packages writable by Maintainers only',
+    automatedBy: ['AUDIT_RELEASES_OPEN'],
+    note: 'release creation follows tag creation; package registry uploads are open to Developers (package protection rules are not read yet)',
+  },
+  {
+    item: 'Two-factor authentication for every member',
+    automatedBy: [],
+    note: "not automatable here: members' 2FA status is visible to group owners and admins only, never to a read_api token",
+  },
+  {
+    item: 'Signing keys kept offline',
+    automatedBy: [],
+    note: 'not automatable: where a key is kept cannot be observed; the pinned-signer check (SIGNER_NOT_PINNED) catches a different key',
+  },
+  {
+    item: 'Review what the pins point at',
+    automatedBy: [],
+    note: 'not automatable: pins make a change visible, whether the pinned code is benign is a human review',
+  },
 ];
 
 export interface AuditLimits {
@@ -212,24 +320,45 @@ export async function runAudit(
   const reader = forgeTreeReader(forge, release.commitSha, limits.tree);
   if (!reader) {
     report.hygiene.unavailable = 'this forge adapter cannot read repository trees';
-    findings.push(finding('AUDIT_UNAVAILABLE', `repository hygiene at ${release.commitSha} not checked: ${report.hygiene.unavailable}`, { evidence: { what: 'repository tree', permission: 'read_api' } }));
+    findings.push(
+      finding('AUDIT_UNAVAILABLE', `repository hygiene at ${release.commitSha} not checked: ${report.hygiene.unavailable}`, {
+        evidence: { what: 'repository tree', permission: 'read_api' },
+      }),
+    );
   } else {
     try {
       const h = await runHygiene(reader, limits.tree);
       report.hygiene = { findings: h.hits, coverage: h.coverage };
       findings.push(...h.hits.map(hygieneFinding));
       if (!h.coverage.complete) {
-        const why = h.coverage.treeComplete ? `${h.coverage.skipped.length} file(s) not checked (${h.coverage.skipped.slice(0, 3).map((s) => `${s.file}: ${s.reason}`).join('; ')})` : `the tree listing was cut at ${h.coverage.treeEntries} entries`;
-        findings.push(finding('AUDIT_UNAVAILABLE', `repository hygiene at ${release.commitSha} is partial: ${why}`, { evidence: { what: 'repository tree', permission: 'read_api', skipped: h.coverage.skipped.slice(0, 20) } }));
+        const why = h.coverage.treeComplete
+          ? `${h.coverage.skipped.length} file(s) not checked (${h.coverage.skipped
+              .slice(0, 3)
+              .map((s) => `${s.file}: ${s.reason}`)
+              .join('; ')})`
+          : `the tree listing was cut at ${h.coverage.treeEntries} entries`;
+        findings.push(
+          finding('AUDIT_UNAVAILABLE', `repository hygiene at ${release.commitSha} is partial: ${why}`, {
+            evidence: { what: 'repository tree', permission: 'read_api', skipped: h.coverage.skipped.slice(0, 20) },
+          }),
+        );
       }
     } catch (err) {
       report.hygiene.unavailable = neutralise(errorMessage(err));
       const permission = err instanceof ForgeError && err.kind === 'unauthorized' ? 'read_api (repository read access)' : 'read_api';
-      findings.push(finding('AUDIT_UNAVAILABLE', `repository hygiene at ${release.commitSha} not checked (needs ${permission}): ${report.hygiene.unavailable}`, { evidence: { what: 'repository tree', permission } }));
+      findings.push(
+        finding('AUDIT_UNAVAILABLE', `repository hygiene at ${release.commitSha} not checked (needs ${permission}): ${report.hygiene.unavailable}`, {
+          evidence: { what: 'repository tree', permission },
+        }),
+      );
     }
   }
   if (!forge.getWritePaths) {
-    findings.push(finding('AUDIT_UNAVAILABLE', 'forge write paths not checked: this forge adapter cannot read them', { evidence: { what: 'write paths', permission: 'read_api' } }));
+    findings.push(
+      finding('AUDIT_UNAVAILABLE', 'forge write paths not checked: this forge adapter cannot read them', {
+        evidence: { what: 'write paths', permission: 'read_api' },
+      }),
+    );
   } else {
     try {
       const paths = await forge.getWritePaths();
@@ -245,7 +374,11 @@ export async function runAudit(
       };
       findings.push(...writePathFindings(paths, { tag: release.tag, ...exposure }));
     } catch (err) {
-      findings.push(finding('AUDIT_UNAVAILABLE', `forge write paths could not be read: ${neutralise(errorMessage(err))}`, { evidence: { what: 'write paths', permission: 'read_api' } }));
+      findings.push(
+        finding('AUDIT_UNAVAILABLE', `forge write paths could not be read: ${neutralise(errorMessage(err))}`, {
+          evidence: { what: 'write paths', permission: 'read_api' },
+        }),
+      );
     }
   }
   return { findings, report };

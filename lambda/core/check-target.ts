@@ -10,7 +10,7 @@ import { errorMessage, ForgeError, VerifierError } from './errors';
 import { finding, verdictOf, type Finding } from './findings';
 import type { AssetSource, DirectSignaturePolicy } from './config/schema';
 import { CURATED_MACOS_IMAGE } from './config/schema';
-import type { PlannedArtifact, RunPlan } from './plan';
+import type { PlannedArtifact, RunPlan } from './run/plan';
 import type { BuildResult, DownloadLimits, DownloadedFile, Forge } from './ports';
 import type { ArtifactReport, ComparisonReport, SignatureReport, TargetReport } from './report';
 import type { FormatOps } from './format-ops';
@@ -116,8 +116,12 @@ class TargetChecker {
     if (!built) {
       const evidence = { buildId: build.buildId, status: build.status, log: build.logLink, logTail: build.logTail, message: build.message };
       if (build.status === 'TIMED_OUT') findings.push(finding('BUILD_TIMED_OUT', `build of ${this.target} timed out`, { ...ctx, evidence }));
-      else if (build.status === 'NOT_STARTED') findings.push(finding('BUILD_NOT_STARTED', `build of ${this.target} could not start: ${build.message ?? 'unknown reason'}`, { ...ctx, evidence }));
-      else findings.push(finding('BUILD_FAILED', `build of ${this.target} ended ${build.status}${build.message ? `: ${build.message}` : ''}`, { ...ctx, evidence }));
+      else if (build.status === 'NOT_STARTED')
+        findings.push(finding('BUILD_NOT_STARTED', `build of ${this.target} could not start: ${build.message ?? 'unknown reason'}`, { ...ctx, evidence }));
+      else
+        findings.push(
+          finding('BUILD_FAILED', `build of ${this.target} ended ${build.status}${build.message ? `: ${build.message}` : ''}`, { ...ctx, evidence }),
+        );
     }
     const expectedSha = this.plan.release.tagCommitSha;
     const wrongCommit = built && build.checkedOutSha !== undefined && build.checkedOutSha !== expectedSha;
@@ -139,10 +143,14 @@ class TargetChecker {
     }
     if (CURATED_MACOS_IMAGE.test(build.image.ref)) {
       findings.push(
-        finding('IMAGE_NOT_DIGEST_PINNED', `image not pinned by digest: fleet-provided (${build.image.ref}, updated by CodeBuild in place); the build's OS and toolchain can change between runs`, {
-          ...ctx,
-          evidence: { image: build.image.ref },
-        }),
+        finding(
+          'IMAGE_NOT_DIGEST_PINNED',
+          `image not pinned by digest: fleet-provided (${build.image.ref}, updated by CodeBuild in place); the build's OS and toolchain can change between runs`,
+          {
+            ...ctx,
+            evidence: { image: build.image.ref },
+          },
+        ),
       );
     }
     if (!build.image.enforced) {
@@ -206,11 +214,19 @@ class TargetChecker {
       try {
         rebuilt = await build.artifacts.fetch(artifact.path, this.scratch(`rebuilt-${basename(artifact.path)}`), this.deps.limits);
         if (!rebuilt)
-          findings.push(finding('ARTIFACT_MISSING', `the build did not produce ${artifact.path}`, { ...ctx, evidence: { path: artifact.path, buildId: build.buildId, log: build.logLink } }));
+          findings.push(
+            finding('ARTIFACT_MISSING', `the build did not produce ${artifact.path}`, {
+              ...ctx,
+              evidence: { path: artifact.path, buildId: build.buildId, log: build.logLink },
+            }),
+          );
         else report.rebuilt = { sha256: rebuilt.sha256, size: rebuilt.size };
       } catch (err) {
         findings.push(
-          finding('ARTIFACT_REFUSED', `rebuilt artifact ${artifact.path} could not be read: ${errorMessage(err)}`, { ...ctx, evidence: { path: artifact.path, error: errorMessage(err) } }),
+          finding('ARTIFACT_REFUSED', `rebuilt artifact ${artifact.path} could not be read: ${errorMessage(err)}`, {
+            ...ctx,
+            evidence: { path: artifact.path, error: errorMessage(err) },
+          }),
         );
       }
       if (published && rebuilt) {
@@ -233,14 +249,23 @@ class TargetChecker {
             const metadata = comparison.details?.metadataDifferences;
             if (Array.isArray(metadata) && metadata.length > 0)
               findings.push(
-                finding('ARCHIVE_METADATA_DIFFERS', `${artifact.asset}: same content, ${metadata.length} metadata difference(s) (times, modes, owners or order)`, {
-                  ...ctx,
-                  evidence: { examples: metadata.slice(0, 5) },
-                }),
+                finding(
+                  'ARCHIVE_METADATA_DIFFERS',
+                  `${artifact.asset}: same content, ${metadata.length} metadata difference(s) (times, modes, owners or order)`,
+                  {
+                    ...ctx,
+                    evidence: { examples: metadata.slice(0, 5) },
+                  },
+                ),
               );
           }
         } catch (err) {
-          findings.push(finding('COMPARE_FAILED', `could not compare ${artifact.asset} with the rebuild: ${errorMessage(err)}`, { ...ctx, evidence: { error: errorMessage(err) } }));
+          findings.push(
+            finding('COMPARE_FAILED', `could not compare ${artifact.asset} with the rebuild: ${errorMessage(err)}`, {
+              ...ctx,
+              evidence: { error: errorMessage(err) },
+            }),
+          );
         }
       }
     } else {
@@ -285,7 +310,10 @@ class TargetChecker {
       const evidence = { manifest: manifestName, published: published.sha256, listed: entry.expected };
       switch (entry.status) {
         case 'ok':
-          return { ok: true, report: { scheme: `sha256sums+${policy.manifestSignature.scheme}`, valid: true, signer: inner.report?.signer, signatureAsset: manifestName } };
+          return {
+            ok: true,
+            report: { scheme: `sha256sums+${policy.manifestSignature.scheme}`, valid: true, signer: inner.report?.signer, signatureAsset: manifestName },
+          };
         case 'missing':
           findings.push(finding('MANIFEST_ENTRY_MISSING', `${artifact.asset} is not listed in the signed ${manifestName}`, { ...ctx, evidence }));
           break;
@@ -299,7 +327,16 @@ class TargetChecker {
           findings.push(finding('SIGNATURE_INVALID', `signed ${manifestName} is malformed: ${entry.reason ?? 'unreadable'}`, { ...ctx, evidence }));
           break;
       }
-      return { ok: false, report: { scheme: `sha256sums+${policy.manifestSignature.scheme}`, valid: false, signer: inner.report?.signer, reason: findings.at(-1)?.message, signatureAsset: manifestName } };
+      return {
+        ok: false,
+        report: {
+          scheme: `sha256sums+${policy.manifestSignature.scheme}`,
+          valid: false,
+          signer: inner.report?.signer,
+          reason: findings.at(-1)?.message,
+          signatureAsset: manifestName,
+        },
+      };
     }
     return this.checkDirect(policy, artifact.asset, published, artifact.source, findings, ctx);
   }
@@ -334,19 +371,38 @@ class TargetChecker {
         const evidence = { scheme: policy.scheme, signer: result.signer, reason: result.reason, signatureAsset, sha256: file.sha256 };
         if (result.unsigned) findings.push(finding('UNSIGNED', `${fileName} is not signed (${policy.scheme} required)`, { ...ctx, evidence }));
         else if (result.unpinnedSigner)
-          findings.push(finding('SIGNER_NOT_PINNED', `${fileName} is signed by ${result.signer ?? 'an unknown signer'}, not by the pinned ${policy.scheme} signer`, { ...ctx, evidence }));
-        else findings.push(finding('SIGNATURE_INVALID', `${policy.scheme} signature of ${fileName} is invalid: ${result.reason ?? 'verification failed'}`, { ...ctx, evidence }));
+          findings.push(
+            finding('SIGNER_NOT_PINNED', `${fileName} is signed by ${result.signer ?? 'an unknown signer'}, not by the pinned ${policy.scheme} signer`, {
+              ...ctx,
+              evidence,
+            }),
+          );
+        else
+          findings.push(
+            finding('SIGNATURE_INVALID', `${policy.scheme} signature of ${fileName} is invalid: ${result.reason ?? 'verification failed'}`, {
+              ...ctx,
+              evidence,
+            }),
+          );
       }
       return { ok: result.valid, report };
     } catch (err) {
       const message = err instanceof VerifierError ? err.userMessage : errorMessage(err);
-      findings.push(finding('SIGNATURE_UNCHECKED', `${policy.scheme} signature of ${fileName} could not be checked: ${message}`, { ...ctx, evidence: { error: message } }));
+      findings.push(
+        finding('SIGNATURE_UNCHECKED', `${policy.scheme} signature of ${fileName} could not be checked: ${message}`, { ...ctx, evidence: { error: message } }),
+      );
       return { ok: false, report: { scheme: policy.scheme, valid: false, reason: message, signatureAsset } };
     }
   }
 }
 
-function mismatchFinding(artifact: PlannedArtifact, comparison: ComparisonReport, publishedSha: string, rebuiltSha: string, ctx: { target: string; artifact: string }): Finding {
+function mismatchFinding(
+  artifact: PlannedArtifact,
+  comparison: ComparisonReport,
+  publishedSha: string,
+  rebuiltSha: string,
+  ctx: { target: string; artifact: string },
+): Finding {
   const first = comparison.differences[0];
   const where = first ? ` — first difference: ${first.where}${first.detail ? ` (${first.detail})` : ''}` : '';
   return finding('ARTIFACT_MISMATCH', `${artifact.asset} differs from the rebuild of ${artifact.path} (${comparison.method})${where}`, {

@@ -2,19 +2,9 @@
  * Typed errors. Every error that can reach a user carries a stable machine `code` and a one-line
  * `userMessage` that says what went wrong and, where we know it, what to do about it.
  */
-export class VerifierError extends Error {
-  readonly code: string;
-  readonly userMessage: string;
-  readonly details?: Record<string, unknown>;
+import { VerifierError } from '../base/errors';
 
-  constructor(code: string, userMessage: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
-    super(userMessage, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.userMessage = userMessage;
-    this.details = options?.details;
-  }
-}
+export { errorMessage, FormatError, VerifierError } from '../base/errors';
 
 /** One problem in the configuration file, named by its field path. */
 export interface ConfigIssue {
@@ -28,11 +18,9 @@ export class ConfigError extends VerifierError {
   readonly issues: ConfigIssue[];
   constructor(issues: ConfigIssue[], source?: string) {
     const where = source ? ` in ${source}` : '';
-    super(
-      'CONFIG_INVALID',
-      `configuration invalid${where}:\n` + issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n'),
-      { details: { issues } },
-    );
+    super('CONFIG_INVALID', `configuration invalid${where}:\n` + issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n'), {
+      details: { issues },
+    });
     this.issues = issues;
   }
 }
@@ -73,22 +61,9 @@ export class BuildError extends VerifierError {
   }
 }
 
-/** Input (a file, a signature, a key) is not in the format it claims to be. */
-export class FormatError extends VerifierError {
-  constructor(format: string, userMessage: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
-    super(`FORMAT_${format.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`, userMessage, options);
-  }
-}
-
 /** Command-line misuse: exit code 3 for `verify`, 2 for `check-signature`/`compare`. */
 export class UsageError extends VerifierError {
   constructor(userMessage: string) {
     super('USAGE', userMessage);
   }
-}
-
-export function errorMessage(err: unknown): string {
-  if (err instanceof VerifierError) return err.userMessage;
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

@@ -112,11 +112,7 @@ export interface Finding {
   evidence?: Record<string, unknown>;
 }
 
-export function finding(
-  code: FindingCode,
-  message: string,
-  context: { target?: string; artifact?: string; evidence?: Record<string, unknown> } = {},
-): Finding {
+export function finding(code: FindingCode, message: string, context: { target?: string; artifact?: string; evidence?: Record<string, unknown> } = {}): Finding {
   const f: Finding = { code, level: FINDING_CODES[code], message };
   if (context.target !== undefined) f.target = context.target;
   if (context.artifact !== undefined) f.artifact = context.artifact;

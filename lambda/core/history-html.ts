@@ -4,8 +4,8 @@
  * and JSON). Same shell, CSP and escaping as the run report (report-html/); links are relative to
  * runs/, with the S3 console beside them in AWS.
  */
-import type { RunIndex, RunIndexEntry, ReleaseTimeline } from './history';
-import { RUN_ID_PATTERN } from './plan';
+import type { RunIndex, RunIndexEntry, ReleaseTimeline } from './history-model';
+import { RUN_ID_PATTERN } from './run/run-plan';
 import { escapeHtml, link, safeHref } from './report-html/escape';
 import { badge, page } from './report-html/layout';
 import { recordLink, releaseAnchor, type LinkOptions } from './report-html/links';
@@ -24,7 +24,10 @@ function runLinks(e: Pick<RunIndexEntry, 'runId'>, options: HistoryRenderOptions
 
 function timelineSection(t: ReleaseTimeline, options: HistoryRenderOptions): string {
   const events = t.events
-    .map((ev) => `<li><span class="mono">${escapeHtml(ev.at)}</span> ${ev.code ? `<b>${escapeHtml(ev.code)}</b> ` : ''}${escapeHtml(ev.text)} <span class="note">(${runLinks(ev, options)})</span></li>`)
+    .map(
+      (ev) =>
+        `<li><span class="mono">${escapeHtml(ev.at)}</span> ${ev.code ? `<b>${escapeHtml(ev.code)}</b> ` : ''}${escapeHtml(ev.text)} <span class="note">(${runLinks(ev, options)})</span></li>`,
+    )
     .join('\n');
   return `<section id="${releaseAnchor(t.tag)}"><h3>${badge(t.latest.verdict)} ${escapeHtml(t.tag)}</h3>
 <dl class="ev"><dt>first seen</dt><dd>${escapeHtml(t.firstSeen.at)} (run <code>${escapeHtml(t.firstSeen.runId)}</code>)</dd>
@@ -40,15 +43,22 @@ function runRow(e: RunIndexEntry, options: HistoryRenderOptions): string {
     return `<tr><td data-label="time">—</td><td data-label="run"><code>${escapeHtml(e.runId)}</code></td><td data-label="release">—</td><td data-label="verdict">${badge('INCOMPLETE')}</td><td data-label="targets">${escapeHtml(e.unreadable)}</td><td data-label="links">${runLinks(e, options)}</td></tr>`;
   }
   const tag = e.release?.tag;
-  const release = tag ? `<a href="#${releaseAnchor(tag)}">${escapeHtml(tag)}</a>${e.release?.webUrl && safeHref(e.release.webUrl) ? ` <span class="note">(${link(e.release.webUrl, 'GitLab')})</span>` : ''}` : '<span class="note">not determined</span>';
+  const release = tag
+    ? `<a href="#${releaseAnchor(tag)}">${escapeHtml(tag)}</a>${e.release?.webUrl && safeHref(e.release.webUrl) ? ` <span class="note">(${link(e.release.webUrl, 'GitLab')})</span>` : ''}`
+    : '<span class="note">not determined</span>';
   const targets = e.targets.length ? e.targets.map((t) => `${escapeHtml(t.name)} ${badge(t.verdict)}`).join(' ') : '<span class="note">none</span>';
-  const problems = e.problems.length ? `<br><span class="note">${e.problems.map((p) => `${escapeHtml(p.code)}${Number(p.count) > 1 ? ` ×${escapeHtml(String(Number(p.count)))}` : ''}`).join(', ')}</span>` : '';
+  const problems = e.problems.length
+    ? `<br><span class="note">${e.problems.map((p) => `${escapeHtml(p.code)}${Number(p.count) > 1 ? ` ×${escapeHtml(String(Number(p.count)))}` : ''}`).join(', ')}</span>`
+    : '';
   return `<tr><td data-label="time" class="mono">${escapeHtml(e.startedAt)}</td><td data-label="run"><code>${escapeHtml(e.runId)}</code> <span class="note">${escapeHtml(e.mode)}</span></td><td data-label="release">${release}</td><td data-label="verdict">${badge(e.verdict)}</td><td data-label="targets">${targets}${problems}</td><td data-label="links">${runLinks(e, options)}</td></tr>`;
 }
 
 export function renderHistoryHtml(index: RunIndex, options: HistoryRenderOptions = {}): string {
   const latest = index.runs[0];
-  const rows = index.runs.slice(0, MAX_RUN_ROWS).map((e) => runRow(e, options)).join('\n');
+  const rows = index.runs
+    .slice(0, MAX_RUN_ROWS)
+    .map((e) => runRow(e, options))
+    .join('\n');
   const more = index.runs.length > MAX_RUN_ROWS ? `<p class="note">${index.runs.length - MAX_RUN_ROWS} older run(s) only in index.json.</p>` : '';
   const pending = index.pending ? `<p class="note">${index.pending} run(s) not indexed yet (too many to read at once); the next run adds them.</p>` : '';
   const body = `<header><h1>Run history: ${escapeHtml(index.project)}</h1>

@@ -13,11 +13,11 @@
 import { errorMessage } from './errors';
 import type { Finding, Verdict } from './findings';
 import { VERDICTS, compareVerdicts } from './findings';
-import { RUN_ID_PATTERN } from './plan';
+import { RUN_ID_PATTERN } from './run/run-plan';
 import type { Store } from './ports';
 import type { RunReport } from './report';
 import { allFindings } from './report';
-import { runKeys } from './summary';
+import { runKeys } from './run/summary';
 import { renderHistoryHtml } from './history-html';
 import { targetRowVerdict } from './report-html/verdict';
 import { HISTORY_CODES } from './report-html/history-codes';
@@ -33,52 +33,8 @@ const MAX_SUMMARY_CHARS = 16 * 1024 * 1024;
 
 export { HISTORY_CODES } from './report-html/history-codes';
 
-export interface RunIndexEntry {
-  runId: string;
-  startedAt: string;
-  finishedAt: string;
-  mode: 'local' | 'aws';
-  verdict: Verdict;
-  release: { tag: string; commitSha?: string; webUrl?: string } | null;
-  targets: { name: string; verdict: Verdict }[];
-  /** problem codes of the run with their counts (notices left out) */
-  problems: { code: string; count: number }[];
-  /** history findings of the run: what changed in published releases (any release, not only this one) */
-  changes: { code: string; tag?: string; message: string }[];
-  /** store keys of the run's records */
-  links: { summary: string; html: string };
-  /** set when the summary could not be read or parsed */
-  unreadable?: string;
-}
-
-export interface TimelineEvent {
-  at: string;
-  runId: string;
-  kind: 'first-seen' | 'verdict' | 'commit' | 'history';
-  text: string;
-  code?: string;
-}
-
-export interface ReleaseTimeline {
-  tag: string;
-  firstSeen: { runId: string; at: string };
-  lastVerified: { runId: string; at: string } | null;
-  latest: { runId: string; at: string; verdict: Verdict };
-  runs: number;
-  events: TimelineEvent[];
-}
-
-export interface RunIndex {
-  schemaVersion: 1;
-  project: string;
-  updatedAt: string;
-  /** newest first */
-  runs: RunIndexEntry[];
-  /** newest activity first */
-  releases: ReleaseTimeline[];
-  /** summaries not yet indexed because of MAX_SUMMARY_READS */
-  pending?: number;
-}
+export type { ReleaseTimeline, RunIndex, RunIndexEntry, TimelineEvent } from './history-model';
+import type { ReleaseTimeline, RunIndex, RunIndexEntry } from './history-model';
 
 const isVerdict = (v: unknown): v is Verdict => typeof v === 'string' && (VERDICTS as readonly string[]).includes(v);
 
@@ -121,7 +77,14 @@ export function timelines(entries: readonly RunIndexEntry[]): ReleaseTimeline[] 
   const get = (tag: string, e: RunIndexEntry) => {
     let t = out.get(tag);
     if (!t) {
-      t = { tag, firstSeen: { runId: e.runId, at: e.startedAt }, lastVerified: null, latest: { runId: e.runId, at: e.startedAt, verdict: e.verdict }, runs: 0, events: [] };
+      t = {
+        tag,
+        firstSeen: { runId: e.runId, at: e.startedAt },
+        lastVerified: null,
+        latest: { runId: e.runId, at: e.startedAt, verdict: e.verdict },
+        runs: 0,
+        events: [],
+      };
       out.set(tag, t);
     }
     return t;
@@ -133,10 +96,22 @@ export function timelines(entries: readonly RunIndexEntry[]): ReleaseTimeline[] 
       t.runs++;
       t.latest = { runId: e.runId, at: e.startedAt, verdict: e.verdict };
       if (e.verdict === 'VERIFIED') t.lastVerified = { runId: e.runId, at: e.startedAt };
-      if (t.runs === 1) t.events.push({ at: e.startedAt, runId: e.runId, kind: 'first-seen', text: `first run: ${e.verdict}${e.release?.commitSha ? ` at commit ${e.release.commitSha.slice(0, 12)}` : ''}` });
-      else if (t.lastVerdict && t.lastVerdict !== e.verdict) t.events.push({ at: e.startedAt, runId: e.runId, kind: 'verdict', text: `verdict ${t.lastVerdict} → ${e.verdict}` });
+      if (t.runs === 1)
+        t.events.push({
+          at: e.startedAt,
+          runId: e.runId,
+          kind: 'first-seen',
+          text: `first run: ${e.verdict}${e.release?.commitSha ? ` at commit ${e.release.commitSha.slice(0, 12)}` : ''}`,
+        });
+      else if (t.lastVerdict && t.lastVerdict !== e.verdict)
+        t.events.push({ at: e.startedAt, runId: e.runId, kind: 'verdict', text: `verdict ${t.lastVerdict} → ${e.verdict}` });
       if (t.lastCommit && e.release?.commitSha && e.release.commitSha !== t.lastCommit) {
-        t.events.push({ at: e.startedAt, runId: e.runId, kind: 'commit', text: `tag now at commit ${e.release.commitSha.slice(0, 12)} (was ${t.lastCommit.slice(0, 12)})` });
+        t.events.push({
+          at: e.startedAt,
+          runId: e.runId,
+          kind: 'commit',
+          text: `tag now at commit ${e.release.commitSha.slice(0, 12)} (was ${t.lastCommit.slice(0, 12)})`,
+        });
       }
       if (e.release?.commitSha) t.lastCommit = e.release.commitSha;
       t.lastVerdict = e.verdict;
@@ -199,7 +174,8 @@ async function readEntry(store: Store, runId: string): Promise<RunIndexEntry> {
     if (text === null) return unreadableEntry(runId, 'the summary is gone');
     if (text.length > MAX_SUMMARY_CHARS) return unreadableEntry(runId, 'the summary is too large to index');
     const report = JSON.parse(text) as RunReport;
-    if (report?.runId !== runId || !isVerdict(report.verdict) || !Array.isArray(report.targets) || !Array.isArray(report.findings)) return unreadableEntry(runId, 'the summary has an unknown shape');
+    if (report?.runId !== runId || !isVerdict(report.verdict) || !Array.isArray(report.targets) || !Array.isArray(report.findings))
+      return unreadableEntry(runId, 'the summary has an unknown shape');
     return entryFor(report);
   } catch (err) {
     return unreadableEntry(runId, `the summary could not be read: ${errorMessage(err)}`);

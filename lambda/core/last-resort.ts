@@ -21,7 +21,7 @@ import { errorMessage, VerifierError } from './errors';
 import { finding, type Finding } from './findings';
 import type { Config } from './config/schema';
 import type { RunReport } from './report';
-import { failedRunReport } from './summary';
+import { failedRunReport } from './run/summary';
 
 /** Something nobody caught ended the run. Its message goes into the report as INTERNAL_ERROR. */
 export class InternalError extends VerifierError {
@@ -117,7 +117,13 @@ export function lastResortFinding(err: unknown): Finding {
 }
 
 /** The report of a run that a last-resort error (or any unexpected error) ended: INCOMPLETE, one finding. */
-export function lastResortReport(config: Pick<Config, 'gitlab'>, runId: string, meta: { mode: 'local' | 'aws'; startedAt: string }, err: unknown, tag?: string): RunReport {
+export function lastResortReport(
+  config: Pick<Config, 'gitlab'>,
+  runId: string,
+  meta: { mode: 'local' | 'aws'; startedAt: string },
+  err: unknown,
+  tag?: string,
+): RunReport {
   const base = failedRunReport(config, runId, meta, err, tag);
   return { ...base, verdict: 'INCOMPLETE', findings: [lastResortFinding(err)] };
 }

@@ -10,7 +10,7 @@
  */
 import { finding, type Finding } from './findings';
 import type { ReleaseHistory } from './ports';
-import type { RunPlan } from './plan';
+import type { RunPlan } from './run/run-plan';
 import type { RunReport } from './report';
 
 export const LEDGER_KEY = 'ledger/ledger.json';
@@ -59,23 +59,38 @@ export function historyFindings(ledger: Ledger | null, history: ReleaseHistory):
   for (const [tag, seen] of Object.entries(ledger.releases)) {
     const tagCommit = history.tags[tag];
     if (tagCommit === undefined) {
-      if (history.complete) findings.push(finding('TAG_MOVED', `tag ${tag} was deleted (it pointed to ${seen.tagCommitSha})`, { evidence: { tag, was: seen.tagCommitSha, now: null } }));
+      if (history.complete)
+        findings.push(
+          finding('TAG_MOVED', `tag ${tag} was deleted (it pointed to ${seen.tagCommitSha})`, { evidence: { tag, was: seen.tagCommitSha, now: null } }),
+        );
     } else if (tagCommit !== seen.tagCommitSha) {
-      findings.push(finding('TAG_MOVED', `tag ${tag} moved from ${seen.tagCommitSha} to ${tagCommit}`, { evidence: { tag, was: seen.tagCommitSha, now: tagCommit } }));
+      findings.push(
+        finding('TAG_MOVED', `tag ${tag} moved from ${seen.tagCommitSha} to ${tagCommit}`, { evidence: { tag, was: seen.tagCommitSha, now: tagCommit } }),
+      );
     }
     const release = now.get(tag);
     if (!release) {
-      if (history.complete) findings.push(finding('PAST_RELEASE_REMOVED', `release ${tag} was removed`, { evidence: { tag, firstSeenRunId: seen.firstSeenRunId } }));
+      if (history.complete)
+        findings.push(finding('PAST_RELEASE_REMOVED', `release ${tag} was removed`, { evidence: { tag, firstSeenRunId: seen.firstSeenRunId } }));
       continue;
     }
     const links = new Map(release.links.map((l) => [l.name, l.url]));
     for (const [name, url] of Object.entries(seen.links)) {
       const nowUrl = links.get(name);
-      if (nowUrl === undefined) findings.push(finding('PAST_LINK_CHANGED', `release ${tag}: link "${name}" was removed`, { evidence: { tag, link: name, was: url, now: null } }));
-      else if (nowUrl !== url) findings.push(finding('PAST_LINK_CHANGED', `release ${tag}: link "${name}" now points elsewhere`, { evidence: { tag, link: name, was: url, now: nowUrl } }));
+      if (nowUrl === undefined)
+        findings.push(finding('PAST_LINK_CHANGED', `release ${tag}: link "${name}" was removed`, { evidence: { tag, link: name, was: url, now: null } }));
+      else if (nowUrl !== url)
+        findings.push(
+          finding('PAST_LINK_CHANGED', `release ${tag}: link "${name}" now points elsewhere`, { evidence: { tag, link: name, was: url, now: nowUrl } }),
+        );
     }
     for (const [name, url] of links) {
-      if (!(name in seen.links)) findings.push(finding('PAST_LINK_CHANGED', `release ${tag}: link "${name}" was added after the release was first seen`, { evidence: { tag, link: name, was: null, now: url } }));
+      if (!(name in seen.links))
+        findings.push(
+          finding('PAST_LINK_CHANGED', `release ${tag}: link "${name}" was added after the release was first seen`, {
+            evidence: { tag, link: name, was: null, now: url },
+          }),
+        );
     }
   }
   return findings;

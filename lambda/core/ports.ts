@@ -4,7 +4,7 @@
  * (local process, directory, console). The forge is GitLab in both.
  */
 import type { AssetSource } from './config/schema';
-import type { Alert } from './alert';
+import type { Alert } from './alert-message';
 
 // ───────────────────────────── Forge ─────────────────────────────
 

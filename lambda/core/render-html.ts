@@ -76,7 +76,10 @@ function artifactCard(report: RunReport, t: TargetReport, a: ArtifactReport, ids
     { label: 'published', value: a.published?.sha256 },
     { label: 'rebuilt', value: a.rebuilt?.sha256 },
   ]);
-  const sizes = a.published || a.rebuilt ? `<p class="note">size: published ${a.published ? `${a.published.size} bytes` : '—'}, rebuilt ${a.rebuilt ? `${a.rebuilt.size} bytes` : '—'}</p>` : '';
+  const sizes =
+    a.published || a.rebuilt
+      ? `<p class="note">size: published ${a.published ? `${a.published.size} bytes` : '—'}, rebuilt ${a.rebuilt ? `${a.rebuilt.size} bytes` : '—'}</p>`
+      : '';
   return `<div class="finding finding-${row.verdict === 'VERIFIED' ? 'NOTICE' : row.verdict}">
 <h4>${badge(row.verdict)} <code>${escapeHtml(a.asset)}</code></h4>${raised}
 <p><span class="label">Signature:</span> ${signatureText(a)}</p>
@@ -116,7 +119,8 @@ ${evidenceDetails(f.evidence, { skip: f.code === 'ARTIFACT_MISMATCH' ? ['differe
 
 function cards(findings: readonly Finding[], report: RunReport, ids: Map<Finding, string>, options: RenderOptions): string {
   const shown = findings.slice(0, MAX_FINDING_CARDS).map((f) => findingCard(f, ids.get(f)!, report, options));
-  if (findings.length > MAX_FINDING_CARDS) shown.push(`<p class="note">${findings.length - MAX_FINDING_CARDS} more not shown here: they are in summary.json.</p>`);
+  if (findings.length > MAX_FINDING_CARDS)
+    shown.push(`<p class="note">${findings.length - MAX_FINDING_CARDS} more not shown here: they are in summary.json.</p>`);
   return shown.join('\n');
 }
 

@@ -11,27 +11,8 @@ export interface FileDigest {
   url?: string;
 }
 
-export interface Difference {
-  /** what differs, e.g. "section .text", "entry usr/bin/app", "bytes" */
-  where: string;
-  /** byte ranges in published / rebuilt, when meaningful */
-  publishedRange?: [number, number];
-  rebuiltRange?: [number, number];
-  detail?: string;
-  /** for a differing TEXT file or archive member: a bounded unified diff (published → rebuilt),
-   * forge/build text — neutralise before display (formats/compare/text-diff.ts) */
-  textDiff?: { unified: string; truncated: boolean; totalLines?: number };
-}
-
-export type CompareMethod = 'bytes' | 'authenticode' | 'macho' | 'msi' | 'archive';
-
-export interface ComparisonReport {
-  method: CompareMethod;
-  match: boolean;
-  differences: Difference[];
-  /** comparer-specific facts (digests inside signatures, slices, entries compared…) */
-  details?: Record<string, unknown>;
-}
+export type { CompareMethod, ComparisonReport, Difference } from '../base/comparison';
+import type { ComparisonReport } from '../base/comparison';
 
 export interface SignatureReport {
   scheme: string;
@@ -144,8 +125,5 @@ export interface AuditReport {
 
 /** Every finding of the run, run-level first. */
 export function allFindings(report: Pick<RunReport, 'findings' | 'targets'>): Finding[] {
-  return [
-    ...report.findings,
-    ...report.targets.flatMap((t) => [...t.findings, ...t.artifacts.flatMap((a) => a.findings)]),
-  ];
+  return [...report.findings, ...report.targets.flatMap((t) => [...t.findings, ...t.artifacts.flatMap((a) => a.findings)])];
 }

@@ -20,11 +20,11 @@ import { errorMessage, VerifierError } from './errors';
 import { guardRun, lastResortReport, runDeadlineMs } from './last-resort';
 import { finding, worseOf } from './findings';
 import type { FormatOps } from './format-ops';
-import { newRunId, planRun, type RunPlan } from './plan';
+import { newRunId, planRun, type RunPlan } from './run/plan';
 import type { Builder, BuildResult, Forge, Notifier, Store } from './ports';
 import { renderHtml } from './render-html';
 import type { AuditReport, RunReport, TargetReport } from './report';
-import { failedRunReport, runKeys, summarize } from './summary';
+import { failedRunReport, runKeys, summarize } from './run/summary';
 import { loadLedger, saveLedger } from './ledger-store';
 import { updatedLedger, type Ledger } from './ledger';
 
@@ -105,7 +105,9 @@ async function recordFailedRun(ports: LocalRunPorts, report: RunReport): Promise
   await attempt(() => ports.store.put(reportKey, JSON.stringify(report, null, 2), { ifNoneMatch: true }));
   await attempt(() => ports.store.put(runKeys.html(report.runId), renderHtml(report), { ifNoneMatch: true }));
   await attempt(() => regenerateHistory(ports.store, { project: String(report.project.project), current: report }));
-  await attempt(() => ports.notifier.notify(alertFor(report, { reportLocation: ports.store.locate(reportKey), links: readerLinks(ports.store, report.runId) })));
+  await attempt(() =>
+    ports.notifier.notify(alertFor(report, { reportLocation: ports.store.locate(reportKey), links: readerLinks(ports.store, report.runId) })),
+  );
   return reportKey;
 }
 
@@ -129,7 +131,9 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
   try {
     try {
       ledger = await loadLedger(ports.store);
-      progress(`finding release ${options.tag ?? (config.release === 'latest' ? '(latest)' : config.release.tag)} of ${config.gitlab.project} at ${config.gitlab.url}`);
+      progress(
+        `finding release ${options.tag ?? (config.release === 'latest' ? '(latest)' : config.release.tag)} of ${config.gitlab.project} at ${config.gitlab.url}`,
+      );
       plan = await planRun(config, ports.forge, { runId, tag: options.tag, now: options.now, ledger });
       // the repository and forge audit (advisory NOTICEs; never throws), stored with the run's plan
       progress(`auditing the repository at ${plan.release.tagCommitSha} and the forge's write paths`);
@@ -161,12 +165,27 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
           const f = finding('BUILD_NOT_STARTED', `build of ${target.name} could not run: ${errorMessage(err)}`, { target: target.name });
           return { name: target.name, verdict: 'INCOMPLETE', artifacts: [], findings: [f] };
         }
-        progress(`[${target.name}] build finished ${build.status} in ${fmtDuration(build.durationMs ?? Date.now() - t0)}${build.message ? ` (${build.message})` : ''}`);
-        const result = await checkTarget(p, target.name, build, { forge: ports.forge, workDir, limits, formats: ports.formats, keepFiles: options.keepFiles, now: options.now, explainMismatch: options.explainMismatch?.(runId) });
+        progress(
+          `[${target.name}] build finished ${build.status} in ${fmtDuration(build.durationMs ?? Date.now() - t0)}${build.message ? ` (${build.message})` : ''}`,
+        );
+        const result = await checkTarget(p, target.name, build, {
+          forge: ports.forge,
+          workDir,
+          limits,
+          formats: ports.formats,
+          keepFiles: options.keepFiles,
+          now: options.now,
+          explainMismatch: options.explainMismatch?.(runId),
+        });
         // from the build's own result (any caller of LocalBuilder({ unsafeHostBuild })), or the CLI's word
         if (build.sandbox === 'none' || options.unsandboxedBuilds) {
           const why = options.unsandboxedBuilds ?? 'the builder ran it as a bare host process (unsafeHostBuild)';
-          result.findings.push(finding('BUILD_NOT_SANDBOXED', `build of ${target.name} ran on the host without a sandbox: ${why}`, { target: target.name, evidence: { buildId: build.buildId, sandbox: build.sandbox } }));
+          result.findings.push(
+            finding('BUILD_NOT_SANDBOXED', `build of ${target.name} ran on the host without a sandbox: ${why}`, {
+              target: target.name,
+              evidence: { buildId: build.buildId, sandbox: build.sandbox },
+            }),
+          );
           result.verdict = worseOf(result.verdict, 'INCOMPLETE');
         }
         await ports.store.put(runKeys.target(runId, target.name), JSON.stringify(result, null, 2), { ifNoneMatch: true });
@@ -175,7 +194,11 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
       });
       report = summarize(p, targets, meta, ledger);
       // over time: what appeared or disappeared since the last run's audit (audit-history.ts)
-      if (audit) report = { ...report, audit: await recordAudit(ports.store, { runId, release: p.release.tag, createdAt: p.createdAt, findings: report.findings }, audit, progress) };
+      if (audit)
+        report = {
+          ...report,
+          audit: await recordAudit(ports.store, { runId, release: p.release.tag, createdAt: p.createdAt, findings: report.findings }, audit, progress),
+        };
     }
   } finally {
     if (!options.workDir && !options.keepFiles) await rm(workDir, { recursive: true, force: true });
@@ -188,7 +211,11 @@ async function runSteps(config: Config, ports: LocalRunPorts, options: LocalRunO
   // … and writes its in-toto statement, unsigned: a laptop has no key a third party could pin (AWS signs it).
   if (won) await ports.store.put(attestationKeys.statement(runId), statementBytes(report!), { ifNoneMatch: true, contentType: 'application/json' });
   // … and the standard SLSA Verification Summary of the same run (vsa.ts), unsigned too
-  if (won) await ports.store.put(vsaKeys.statement(runId), vsaBytes(report!, policyRef(config, options.policyUri)), { ifNoneMatch: true, contentType: 'application/json' });
+  if (won)
+    await ports.store.put(vsaKeys.statement(runId), vsaBytes(report!, policyRef(config, options.policyUri)), {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
   await ports.store.put(runKeys.html(runId), renderHtml(report!), { ifNoneMatch: true });
   // runs/index.json + index.html from the store's summaries; a failure costs the page, not the run
   await regenerateHistory(ports.store, { project: String(report!.project.project), current: report!, now: options.now }).catch((err) =>

@@ -13,8 +13,7 @@
  */
 
 /** The default alphabet, code 0x00–0x7F. 0x1B is the escape to the extension table (not a character). */
-const BASIC =
-  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u001bÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' + '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
+const BASIC = '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u001bÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' + '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
 
 /** The extension table: character → code after the escape (ESC 0x1B). */
 const EXTENDED: Record<string, number> = { '\f': 0x0a, '^': 0x14, '{': 0x28, '}': 0x29, '\\': 0x2f, '[': 0x3c, '~': 0x3d, ']': 0x3e, '|': 0x40, '€': 0x65 };
@@ -87,11 +86,34 @@ export function gsm7Segments(text: string): number {
 /** Lookalikes for common characters outside GSM-7 (punctuation that editors and forges produce). */
 const LOOKALIKE: Record<string, string> = {
   '\u2026': '...', // … horizontal ellipsis
-  '\u2018': "'", '\u2019': "'", '\u201a': "'", '\u201b': "'", '\u2032': "'", '`': "'", '\u00b4': "'",
-  '\u201c': '"', '\u201d': '"', '\u201e': '"', '\u201f': '"', '\u2033': '"', '\u00ab': '"', '\u00bb': '"',
-  '\u2010': '-', '\u2011': '-', '\u2012': '-', '\u2013': '-', '\u2014': '-', '\u2015': '-', '\u2212': '-',
-  '\u2022': '*', '\u00b7': '.', '\u2192': '->', '\u2190': '<-', '\u00d7': 'x',
-  '\t': ' ', '\u00a0': ' ',
+  '\u2018': "'",
+  '\u2019': "'",
+  '\u201a': "'",
+  '\u201b': "'",
+  '\u2032': "'",
+  '`': "'",
+  '\u00b4': "'",
+  '\u201c': '"',
+  '\u201d': '"',
+  '\u201e': '"',
+  '\u201f': '"',
+  '\u2033': '"',
+  '\u00ab': '"',
+  '\u00bb': '"',
+  '\u2010': '-',
+  '\u2011': '-',
+  '\u2012': '-',
+  '\u2013': '-',
+  '\u2014': '-',
+  '\u2015': '-',
+  '\u2212': '-',
+  '\u2022': '*',
+  '\u00b7': '.',
+  '\u2192': '->',
+  '\u2190': '<-',
+  '\u00d7': 'x',
+  '\t': ' ',
+  '\u00a0': ' ',
   '\u00e7': 'Ç', // GSM 03.38 has only the capital; the common mapping for ç
 };
 
@@ -128,7 +150,10 @@ export function toGsm7(text: string): string {
  * cut (at a word boundary when one is near) and ends in "..." — three GSM-7 dots, never "…".
  */
 export function smsText(text: string, maxSegments = 2): string {
-  const flat = toGsm7(text).replace(/[\n\r\f]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  const flat = toGsm7(text)
+    .replace(/[\n\r\f]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
   if (gsm7Segments(flat) <= maxSegments) return flat;
   const marker = '...';
   const chars = Array.from(flat);

@@ -62,7 +62,14 @@ export function parseWatchState(text: string | null): WatchState | null {
     const v = JSON.parse(text) as WatchState;
     if (v?.schemaVersion !== 1 || (v.forge?.status !== 'up' && v.forge?.status !== 'down') || typeof v.forge.since !== 'string') return null;
     if (v.seen && (typeof v.seen.tag !== 'string' || typeof v.seen.commitSha !== 'string' || typeof v.seen.fingerprint !== 'string')) return null;
-    if (v.launched && (typeof v.launched.tag !== 'string' || typeof v.launched.commitSha !== 'string' || typeof v.launched.at !== 'string' || (v.launched.fingerprint !== undefined && typeof v.launched.fingerprint !== 'string'))) return null;
+    if (
+      v.launched &&
+      (typeof v.launched.tag !== 'string' ||
+        typeof v.launched.commitSha !== 'string' ||
+        typeof v.launched.at !== 'string' ||
+        (v.launched.fingerprint !== undefined && typeof v.launched.fingerprint !== 'string'))
+    )
+      return null;
     return v;
   } catch {
     return null;
@@ -144,14 +151,20 @@ export function releaseChanges(release: ReleaseSeen, ledger: Ledger | null | 'un
     now.set(l.name, l.url);
   }
   const before = Object.entries(seen.links);
-  if (before.length !== now.size || before.some(([name, url]) => now.get(name) !== url)) out.push('the asset links differ from those recorded when the release was first seen');
+  if (before.length !== now.size || before.some(([name, url]) => now.get(name) !== url))
+    out.push('the asset links differ from those recorded when the release was first seen');
   return out;
 }
 
 /** A digest of the release as the forge shows it (tag, both commits, links): the state a run was started for. */
 export function releaseFingerprint(release: ReleaseSeen): string {
-  const links = release.links.slice(0, MAX_LINKS).map((l) => [l.name, l.url]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-  return createHash('sha256').update(JSON.stringify([release.tag, release.commitSha, release.tagCommitSha, links])).digest('hex');
+  const links = release.links
+    .slice(0, MAX_LINKS)
+    .map((l) => [l.name, l.url])
+    .sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  return createHash('sha256')
+    .update(JSON.stringify([release.tag, release.commitSha, release.tagCommitSha, links]))
+    .digest('hex');
 }
 
 /** `verify --if-new` skips only while the VERIFIED run is younger than this (assets re-uploaded at the same URL). */
@@ -162,7 +175,11 @@ export const IF_NEW_MAX_AGE_DAYS = 7;
  * release (same tag, the tag's commit now) is VERIFIED, it started less than `maxAgeMs` before
  * `now`, and the release shows no change (releaseChanges is empty).
  */
-export function alreadyVerified(runs: readonly KnownRun[], release: ReleaseSeen, opts: { now: Date; maxAgeMs: number; ledger: Ledger | null | 'unreadable' }): KnownRun | undefined {
+export function alreadyVerified(
+  runs: readonly KnownRun[],
+  release: ReleaseSeen,
+  opts: { now: Date; maxAgeMs: number; ledger: Ledger | null | 'unreadable' },
+): KnownRun | undefined {
   if (releaseChanges(release, opts.ledger).length > 0) return undefined;
   const newest = runsOfRelease(runs, release)[0];
   if (newest?.verdict !== 'VERIFIED') return undefined;

@@ -30,7 +30,11 @@ export async function readBoundedFile(path: string, max: number): Promise<{ byte
 }
 
 /** Streams a file through the given hashes (one pass, 1 MiB chunks). Returns digests and size. */
-export async function digestFile(path: string, algorithms: string[], onChunk?: (chunk: Buffer) => void): Promise<{ digests: Record<string, Buffer>; size: number }> {
+export async function digestFile(
+  path: string,
+  algorithms: string[],
+  onChunk?: (chunk: Buffer) => void,
+): Promise<{ digests: Record<string, Buffer>; size: number }> {
   const hashes = algorithms.map((a) => createHash(a));
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { VerifierError } from '../core/errors';
+import { VerifierError } from '../base/errors';
 
 /** 4 MiB: large enough that syscalls and JS overhead vanish next to SHA-256 itself. */
 export const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -39,10 +39,7 @@ export interface Digest {
  * are reused), so consumers must hash/compare it before asking for the next one. Every chunk but
  * the last is exactly `chunkSize` long, so two readers over equal ranges stay aligned.
  */
-export async function* readChunks(
-  handle: FileHandle,
-  options: { start?: number; end?: number; chunkSize?: number } = {},
-): AsyncGenerator<Buffer, void, void> {
+export async function* readChunks(handle: FileHandle, options: { start?: number; end?: number; chunkSize?: number } = {}): AsyncGenerator<Buffer, void, void> {
   const chunkSize = options.chunkSize ?? CHUNK_SIZE;
   let position = options.start ?? 0;
   const end = options.end ?? Number.POSITIVE_INFINITY;

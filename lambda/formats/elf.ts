@@ -31,7 +31,15 @@ export interface ElfLayout {
 }
 
 export function isElf(head: Uint8Array): boolean {
-  return head.length >= 16 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46 && (head[4] === 1 || head[4] === 2) && (head[5] === 1 || head[5] === 2);
+  return (
+    head.length >= 16 &&
+    head[0] === 0x7f &&
+    head[1] === 0x45 &&
+    head[2] === 0x4c &&
+    head[3] === 0x46 &&
+    (head[4] === 1 || head[4] === 2) &&
+    (head[5] === 1 || head[5] === 2)
+  );
 }
 
 /** Parses the section table of an ELF file, or returns null when it is not (well-formed) ELF. */

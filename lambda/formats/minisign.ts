@@ -21,7 +21,7 @@
  * signed by nobody and no signer writes them, so a file carrying them was not left as it was made.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { FormatError } from '../core/errors';
+import { FormatError } from '../base/errors';
 import { digestFile, readBoundedFile } from './bounded-read';
 import { isStrictEd25519PublicKey, isStrictEd25519Signature, verifyEd25519File } from './ed25519-streamed';
 import type { SignatureInput, SignatureResult } from './types';
@@ -102,7 +102,8 @@ export function parseMinisignPublicKey(text: string): MinisignPublicKey {
   if (raw.subarray(0, 2).toString('latin1') !== 'Ed') throw new FormatError('minisign', 'public key algorithm is not "Ed" (Ed25519)');
   const keyId = raw.subarray(2, 10);
   // libsodium (minisign) refuses small-order and non-canonical keys; OpenSSL would not
-  if (!isStrictEd25519PublicKey(raw.subarray(10, 42))) throw new FormatError('minisign', 'public key is not a valid Ed25519 key (not canonical, or of small order)');
+  if (!isStrictEd25519PublicKey(raw.subarray(10, 42)))
+    throw new FormatError('minisign', 'public key is not a valid Ed25519 key (not canonical, or of small order)');
   let key: KeyObject;
   try {
     key = ed25519PublicKey(raw.subarray(10, 42));
@@ -173,7 +174,12 @@ export async function verifyMinisignParsed(
   // The global signature binds the trusted comment to the file signature: check it first, it is cheap.
   const global = Buffer.concat([sig.signature, sig.trustedCommentBytes]);
   if (!isStrictEd25519Signature(sig.globalSignature) || !cryptoVerify(null, global, key.key, sig.globalSignature)) {
-    return { ...base, valid: false, details, reason: 'global signature (over the signature and the trusted comment) does not verify: trusted comment edited or signature forged' };
+    return {
+      ...base,
+      valid: false,
+      details,
+      reason: 'global signature (over the signature and the trusted comment) does not verify: trusted comment edited or signature forged',
+    };
   }
   const matches =
     sig.algorithm === 'ED'

@@ -28,7 +28,7 @@ import { createReadStream } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
-import { FormatError } from '../core/errors';
+import { FormatError } from '../base/errors';
 import { readBoundedFile } from './bounded-read';
 import type { SignatureInput, SignatureResult } from './types';
 
@@ -49,9 +49,11 @@ export async function readOpenpgpKeys(material: string | Uint8Array): Promise<op
   const bytes = typeof material === 'string' ? Buffer.from(material, 'utf8') : Buffer.from(material);
   if (bytes.length > MAX_KEY_BYTES) throw new FormatError('openpgp', 'public key is larger than 1 MiB');
   const text = bytes.toString('latin1');
-  if (/^\s*-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(text)) throw new FormatError('openpgp', 'a private key was given: pin the PUBLIC key (gpg --armor --export FPR)');
+  if (/^\s*-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(text))
+    throw new FormatError('openpgp', 'a private key was given: pin the PUBLIC key (gpg --armor --export FPR)');
   // Text (the configuration's publicKey) must be armored: binary key bytes do not survive as text.
-  if (typeof material === 'string' && !ARMOR_KEY.test(text)) throw new FormatError('openpgp', 'the configured public key is not an armored key block: export it with gpg --armor --export FPR…');
+  if (typeof material === 'string' && !ARMOR_KEY.test(text))
+    throw new FormatError('openpgp', 'the configured public key is not an armored key block: export it with gpg --armor --export FPR…');
   let keys: openpgp.Key[];
   try {
     keys = ARMOR_KEY.test(text) ? await openpgp.readKeys({ armoredKeys: bytes.toString('utf8') }) : await openpgp.readKeys({ binaryKeys: bytes });
@@ -106,7 +108,11 @@ export async function readCleartextBlock(bytes: Uint8Array): Promise<openpgp.Cle
   }
   const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
   const begins = lines.flatMap((l, i) => (l === CLEARTEXT_BEGIN ? [i] : []));
-  if (begins.length !== 1) throw new FormatError('openpgp', begins.length === 0 ? `no "${CLEARTEXT_BEGIN}" line: not a cleartext-signed file` : `${begins.length} cleartext-signed blocks: exactly one is accepted`);
+  if (begins.length !== 1)
+    throw new FormatError(
+      'openpgp',
+      begins.length === 0 ? `no "${CLEARTEXT_BEGIN}" line: not a cleartext-signed file` : `${begins.length} cleartext-signed blocks: exactly one is accepted`,
+    );
   const end = lines.findIndex((l, i) => i > begins[0]! && l === SIGNATURE_END);
   if (end === -1) throw new FormatError('openpgp', `cleartext-signed block has no "${SIGNATURE_END}" line`);
   try {
@@ -118,7 +124,11 @@ export async function readCleartextBlock(bytes: Uint8Array): Promise<openpgp.Cle
 
 /** What a cleartext signature covers: the text without trailing spaces/tabs on each line, LF line ends. */
 function signedText(message: openpgp.CleartextMessage): string {
-  return message.getText().split('\n').map((l) => l.replace(/[ \t\r]+$/, '')).join('\n');
+  return message
+    .getText()
+    .split('\n')
+    .map((l) => l.replace(/[ \t\r]+$/, ''))
+    .join('\n');
 }
 
 /**
@@ -131,7 +141,10 @@ export async function readCleartextSignedText(bytes: Uint8Array): Promise<string
 
 /** True when `bytes` holds a cleartext-signed block (a line that is exactly the BEGIN line). */
 export function looksCleartextSigned(bytes: Uint8Array): boolean {
-  return Buffer.from(bytes).toString('latin1').split('\n').some((l) => l.replace(/\r$/, '') === CLEARTEXT_BEGIN);
+  return Buffer.from(bytes)
+    .toString('latin1')
+    .split('\n')
+    .some((l) => l.replace(/\r$/, '') === CLEARTEXT_BEGIN);
 }
 
 function isIoError(err: unknown): boolean {
@@ -190,7 +203,10 @@ export async function verifyOpenpgp(input: SignatureInput): Promise<SignatureRes
   if (!key) {
     // The key material does not hold the pinned key: nothing it verifies is pinned.
     const held = keys.map(primaryFingerprint);
-    const reason = held.length === 1 ? `the configured public key has primary fingerprint ${held[0]}, not the pinned ${pinned}` : `none of the ${held.length} configured public keys (${held.join(', ')}) has the pinned primary fingerprint ${pinned}`;
+    const reason =
+      held.length === 1
+        ? `the configured public key has primary fingerprint ${held[0]}, not the pinned ${pinned}`
+        : `none of the ${held.length} configured public keys (${held.join(', ')}) has the pinned primary fingerprint ${pinned}`;
     return { valid: false, scheme, signer: held.join(', '), unpinnedSigner: true, reason };
   }
   const fpr = primaryFingerprint(key);
@@ -217,7 +233,9 @@ export async function verifyOpenpgp(input: SignatureInput): Promise<SignatureRes
   for (const p of packets) {
     if (!accepted.includes(p.signatureType as number)) {
       const kind = p.signatureType === openpgp.enums.signature.text ? 'text-mode (0x01)' : `type 0x${(p.signatureType ?? 0xff).toString(16).padStart(2, '0')}`;
-      const which = policy.allowTextMode ? 'binary-document (0x00) and text-mode (0x01) signatures' : 'binary-document signatures (0x00) — text-mode ones only for text assets (allowTextMode)';
+      const which = policy.allowTextMode
+        ? 'binary-document (0x00) and text-mode (0x01) signatures'
+        : 'binary-document signatures (0x00) — text-mode ones only for text assets (allowTextMode)';
       return { valid: false, scheme, reason: `${kind} signature: only ${which} are accepted` };
     }
   }
@@ -230,7 +248,9 @@ export async function verifyOpenpgp(input: SignatureInput): Promise<SignatureRes
 
   const fileStream = createReadStream(input.assetPath, { highWaterMark: 1024 * 1024 });
   let ioError: unknown;
-  fileStream.on('error', (e) => { ioError = e; });
+  fileStream.on('error', (e) => {
+    ioError = e;
+  });
   try {
     const message = await openpgp.createMessage({ binary: Readable.toWeb(fileStream) as unknown as ReadableStream<Uint8Array> });
     const result = await openpgp.verify({ message, signature, verificationKeys: key, expectSigned: true, format: 'binary', date });
@@ -266,7 +286,8 @@ async function verifyCleartext(assetPath: string, key: openpgp.Key, ownKeyIds: S
   if (packets.length === 0 || packets.length !== signature.packets.length) {
     return { valid: false, scheme, reason: 'the cleartext signature must hold only signature packets, at least one' };
   }
-  if (packets.some((p) => p.signatureType !== openpgp.enums.signature.text)) return { valid: false, scheme, reason: 'a cleartext signature must be a text-mode (0x01) signature' };
+  if (packets.some((p) => p.signatureType !== openpgp.enums.signature.text))
+    return { valid: false, scheme, reason: 'a cleartext signature must be a text-mode (0x01) signature' };
   if (!packets.some((p) => ownKeyIds.has(p.issuerKeyID.toHex()))) return notByPinned(packets, fpr);
   const refused = refusedAlgorithm(packets, key, ownKeyIds);
   if (refused) return { valid: false, scheme, signer: fpr, reason: refused };
@@ -282,13 +303,24 @@ async function verifyCleartext(assetPath: string, key: openpgp.Key, ownKeyIds: S
 type Outcome = { ok: true; keyID: string } | { ok: false; keyID: string; error: string };
 
 function settle(signatures: Array<{ keyID: openpgp.KeyID; verified: Promise<true> }>): Array<Promise<Outcome>> {
-  return signatures.map((s) => s.verified.then((): Outcome => ({ ok: true, keyID: s.keyID.toHex() }), (e: Error): Outcome => ({ ok: false, keyID: s.keyID.toHex(), error: e.message })));
+  return signatures.map((s) =>
+    s.verified.then(
+      (): Outcome => ({ ok: true, keyID: s.keyID.toHex() }),
+      (e: Error): Outcome => ({ ok: false, keyID: s.keyID.toHex(), error: e.message }),
+    ),
+  );
 }
 
 function notByPinned(packets: openpgp.SignaturePacket[], pinned: string): SignatureResult {
   const first = packets[0]!;
   const issuer = first.issuerFingerprint ? Buffer.from(first.issuerFingerprint).toString('hex').toUpperCase() : first.issuerKeyID.toHex().toUpperCase();
-  return { valid: false, scheme: 'openpgp', signer: issuer, unpinnedSigner: true, reason: `signed by ${issuer}, not by the pinned key ${pinned} or its subkeys` };
+  return {
+    valid: false,
+    scheme: 'openpgp',
+    signer: issuer,
+    unpinnedSigner: true,
+    reason: `signed by ${issuer}, not by the pinned key ${pinned} or its subkeys`,
+  };
 }
 
 function judge(settled: Outcome[], key: openpgp.Key, ownKeyIds: Set<string>, packets: openpgp.SignaturePacket[]): SignatureResult {

@@ -9,8 +9,8 @@
  * read from its signed text only — the one block openpgp.ts verifies, dash-escaping undone;
  * anything before or after the block is ignored, never parsed, never trusted.
  */
-import { FormatError } from '../core/errors';
-import type { ManifestEntryStatus } from '../core/format-ops';
+import { FormatError } from '../base/errors';
+import type { ManifestEntryStatus } from '../base/comparison';
 import { readBoundedFile } from './bounded-read';
 import { MAX_CLEARTEXT_BYTES, looksCleartextSigned, readCleartextSignedText } from './openpgp';
 
@@ -35,7 +35,15 @@ export interface ManifestCheck {
 }
 
 function validName(name: string): boolean {
-  return name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\\') && !name.includes('\0') && !/^\s|\s$/.test(name) && !/[\u0000-\u001f\u007f]/.test(name);
+  return (
+    name !== '.' &&
+    name !== '..' &&
+    !name.includes('/') &&
+    !name.includes('\\') &&
+    !name.includes('\0') &&
+    !/^\s|\s$/.test(name) &&
+    !/[\u0000-\u001f\u007f]/.test(name)
+  );
 }
 
 /** Parses a manifest. Throws FormatError naming the first bad line. */
@@ -53,7 +61,11 @@ export function parseSha256Sums(content: string | Uint8Array): Manifest {
     const m = LINE.exec(line);
     if (!m) throw new FormatError('sha256sums', `line ${i + 1} is not "<64 hex digits>  <name>" or "<64 hex digits> *<name>"`);
     const name = m[3]!;
-    if (!validName(name)) throw new FormatError('sha256sums', `line ${i + 1}: "${name.slice(0, 80)}" is not a bare file name (no "/", "\\", "..", control characters or surrounding spaces)`);
+    if (!validName(name))
+      throw new FormatError(
+        'sha256sums',
+        `line ${i + 1}: "${name.slice(0, 80)}" is not a bare file name (no "/", "\\", "..", control characters or surrounding spaces)`,
+      );
     entries.push({ sha256: m[1]!.toLowerCase(), name, binary: m[2] === '*', line: i + 1 });
   });
   if (entries.length === 0) throw new FormatError('sha256sums', 'manifest lists no files');
@@ -70,7 +82,11 @@ export function checkManifestEntry(manifest: Manifest, assetName: string, sha256
 }
 
 /** File-level variant for the checker (FormatOps.checkManifestEntry): a bad manifest is 'malformed'. */
-export async function checkManifestFile(manifestPath: string, assetName: string, sha256: string): Promise<{ status: ManifestEntryStatus; expected?: string; reason?: string }> {
+export async function checkManifestFile(
+  manifestPath: string,
+  assetName: string,
+  sha256: string,
+): Promise<{ status: ManifestEntryStatus; expected?: string; reason?: string }> {
   const read = await readBoundedFile(manifestPath, MAX_CLEARTEXT_BYTES);
   if ('tooLarge' in read) return { status: 'malformed', reason: `manifest file is larger than ${MAX_CLEARTEXT_BYTES} bytes` };
   let manifest: Manifest;
@@ -82,9 +98,12 @@ export async function checkManifestFile(manifestPath: string, assetName: string,
   }
   const result = checkManifestEntry(manifest, assetName, sha256);
   const reason =
-    result.status === 'missing' ? `${assetName} is not listed in the manifest`
-    : result.status === 'duplicate' ? `${assetName} is listed more than once in the manifest`
-    : result.status === 'mismatch' ? `manifest lists ${result.expected} for ${assetName}, the file's SHA-256 is ${sha256.toLowerCase()}`
-    : undefined;
+    result.status === 'missing'
+      ? `${assetName} is not listed in the manifest`
+      : result.status === 'duplicate'
+        ? `${assetName} is listed more than once in the manifest`
+        : result.status === 'mismatch'
+          ? `manifest lists ${result.expected} for ${assetName}, the file's SHA-256 is ${sha256.toLowerCase()}`
+          : undefined;
   return { ...result, ...(reason ? { reason } : {}) };
 }

@@ -3,7 +3,7 @@
  * scheme. Each scheme module answers `valid: false` with a reason for any bad signature, and throws
  * only when it could not check (unreadable files, unusable pinned key material).
  */
-import { FormatError } from '../core/errors';
+import { FormatError } from '../base/errors';
 import type { SignatureInput, SignatureResult } from './types';
 
 type Verify = (input: SignatureInput) => Promise<SignatureResult>;

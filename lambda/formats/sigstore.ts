@@ -35,7 +35,7 @@ import {
 import { Bundle as BundleMessage, HashAlgorithm } from '@sigstore/protobuf-specs';
 import { toSignedEntity, Verifier, type KeyFinderFunc, type SignedEntity, type Signer } from '@sigstore/verify';
 import * as pkijs from 'pkijs';
-import { FormatError } from '../core/errors';
+import { FormatError } from '../base/errors';
 import { parseStrictDerSequence } from './der';
 import { readBoundedFile } from './bounded-read';
 import { nonCanonicalFields, unknownFields } from './sigstore/canonical';
@@ -91,7 +91,9 @@ export function parseBundle(bytes: Uint8Array): Bundle {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw malformed('bundle is not a JSON object');
   const o = obj as Record<string, unknown>;
   if (!('mediaType' in o) && ('base64Signature' in o || 'rekorBundle' in o || 'cert' in o)) {
-    throw malformed('legacy cosign bundle format ({base64Signature, cert, rekorBundle}) is not supported: sign with `cosign sign-blob --new-bundle-format --bundle …` (the protobuf bundle)');
+    throw malformed(
+      'legacy cosign bundle format ({base64Signature, cert, rekorBundle}) is not supported: sign with `cosign sign-blob --new-bundle-format --bundle …` (the protobuf bundle)',
+    );
   }
   if (typeof o.mediaType !== 'string' || !MEDIA_TYPES.has(o.mediaType)) {
     throw malformed(`unknown bundle mediaType ${JSON.stringify(o.mediaType)?.slice(0, 100)}`);
@@ -102,7 +104,11 @@ export function parseBundle(bytes: Uint8Array): Bundle {
     bundle = bundleFromJSON(obj);
   } catch (err) {
     const fields = (err as { fields?: unknown }).fields;
-    throw new FormatError('sigstore', `invalid bundle: ${(err as Error).message}${Array.isArray(fields) && fields.length ? ` (${fields.slice(0, 5).join(', ')})` : ''}`, { cause: err });
+    throw new FormatError(
+      'sigstore',
+      `invalid bundle: ${(err as Error).message}${Array.isArray(fields) && fields.length ? ` (${fields.slice(0, 5).join(', ')})` : ''}`,
+      { cause: err },
+    );
   }
   // The protobuf JSON mapping silently drops fields it does not know, and decodes base64 leniently
   // (skipping stray characters). Data the verifier ignores has no place in a signature file: refuse
@@ -144,11 +150,24 @@ function assertJsonShape(o: Json): void {
 
   const vm = obj(o.verificationMaterial, 'verificationMaterial');
   const materials = ['certificate', 'x509CertificateChain', 'publicKey'].filter((k) => vm[k] !== undefined && vm[k] !== null);
-  need(materials.length === 1, 'verificationMaterial', materials.length ? `has ${materials.join(' and ')}, expected one` : 'has no certificate, x509CertificateChain or publicKey');
+  need(
+    materials.length === 1,
+    'verificationMaterial',
+    materials.length ? `has ${materials.join(' and ')}, expected one` : 'has no certificate, x509CertificateChain or publicKey',
+  );
   if (materials[0] === 'certificate') str(obj(vm.certificate, 'verificationMaterial.certificate').rawBytes, 'verificationMaterial.certificate.rawBytes');
   if (materials[0] === 'x509CertificateChain') {
-    const certs = arr(obj(vm.x509CertificateChain, 'verificationMaterial.x509CertificateChain').certificates, 'verificationMaterial.x509CertificateChain.certificates', 10);
-    certs.forEach((c, i) => str(obj(c, `verificationMaterial.x509CertificateChain.certificates[${i}]`).rawBytes, `verificationMaterial.x509CertificateChain.certificates[${i}].rawBytes`));
+    const certs = arr(
+      obj(vm.x509CertificateChain, 'verificationMaterial.x509CertificateChain').certificates,
+      'verificationMaterial.x509CertificateChain.certificates',
+      10,
+    );
+    certs.forEach((c, i) =>
+      str(
+        obj(c, `verificationMaterial.x509CertificateChain.certificates[${i}]`).rawBytes,
+        `verificationMaterial.x509CertificateChain.certificates[${i}].rawBytes`,
+      ),
+    );
   }
   if (materials[0] === 'publicKey') optStr(obj(vm.publicKey, 'verificationMaterial.publicKey').hint, 'verificationMaterial.publicKey.hint');
   const entries = vm.tlogEntries === undefined ? [] : arr(vm.tlogEntries, 'verificationMaterial.tlogEntries', MAX_TLOG_ENTRIES);
@@ -162,7 +181,8 @@ function assertJsonShape(o: Json): void {
     str(kv.version, `${p}.kindVersion.version`);
     if (entry.integratedTime !== undefined) int(entry.integratedTime, `${p}.integratedTime`);
     str(entry.canonicalizedBody, `${p}.canonicalizedBody`);
-    if (entry.inclusionPromise !== undefined) str(obj(entry.inclusionPromise, `${p}.inclusionPromise`).signedEntryTimestamp, `${p}.inclusionPromise.signedEntryTimestamp`);
+    if (entry.inclusionPromise !== undefined)
+      str(obj(entry.inclusionPromise, `${p}.inclusionPromise`).signedEntryTimestamp, `${p}.inclusionPromise.signedEntryTimestamp`);
     if (entry.inclusionProof !== undefined) {
       const proof = obj(entry.inclusionProof, `${p}.inclusionProof`);
       int(proof.logIndex, `${p}.inclusionProof.logIndex`);
@@ -174,8 +194,14 @@ function assertJsonShape(o: Json): void {
   });
   if (vm.timestampVerificationData !== undefined) {
     const tvd = obj(vm.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
-    const ts = tvd.rfc3161Timestamps === undefined ? [] : arr(tvd.rfc3161Timestamps, 'verificationMaterial.timestampVerificationData.rfc3161Timestamps', MAX_TIMESTAMPS);
-    ts.forEach((t, i) => str(obj(t, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}]`).signedTimestamp, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}].signedTimestamp`));
+    const ts =
+      tvd.rfc3161Timestamps === undefined ? [] : arr(tvd.rfc3161Timestamps, 'verificationMaterial.timestampVerificationData.rfc3161Timestamps', MAX_TIMESTAMPS);
+    ts.forEach((t, i) =>
+      str(
+        obj(t, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}]`).signedTimestamp,
+        `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}].signedTimestamp`,
+      ),
+    );
   }
   const contents = ['messageSignature', 'dsseEnvelope'].filter((k) => o[k] !== undefined && o[k] !== null);
   need(contents.length === 1, 'bundle', contents.length ? 'has both messageSignature and dsseEnvelope' : 'has neither messageSignature nor dsseEnvelope');
@@ -229,7 +255,8 @@ function checkTimestamps(bundle: Bundle): void {
 function checkTlogEntries(bundle: Bundle): void {
   for (const [i, entry] of bundle.verificationMaterial.tlogEntries.entries()) {
     const { kind, version } = entry.kindVersion!;
-    if (!KNOWN_KINDS[kind]?.includes(version)) throw malformed(`tlog entry ${i}: unsupported entry kind ${JSON.stringify(kind).slice(0, 40)} version ${JSON.stringify(version).slice(0, 20)}`);
+    if (!KNOWN_KINDS[kind]?.includes(version))
+      throw malformed(`tlog entry ${i}: unsupported entry kind ${JSON.stringify(kind).slice(0, 40)} version ${JSON.stringify(version).slice(0, 20)}`);
     let body: unknown;
     try {
       body = JSON.parse(Buffer.from(entry.canonicalizedBody).toString('utf8'));
@@ -261,8 +288,13 @@ function assertV1BodyShape(i: number, kind: string, spec: Json): void {
     kind === 'hashedrekord'
       ? isObject(spec.signature) && isObject(spec.data) && (spec.data.hash === undefined || isObject(spec.data.hash))
       : kind === 'dsse'
-        ? Array.isArray(spec.signatures) && spec.signatures.every((s) => isObject(s) && typeof s.signature === 'string') && (spec.payloadHash === undefined || isObject(spec.payloadHash))
-        : isObject(spec.content) && (spec.content.hash === undefined || isObject(spec.content.hash)) && (spec.content.payloadHash === undefined || isObject(spec.content.payloadHash)) && (spec.content.envelope === undefined || isObject(spec.content.envelope));
+        ? Array.isArray(spec.signatures) &&
+          spec.signatures.every((s) => isObject(s) && typeof s.signature === 'string') &&
+          (spec.payloadHash === undefined || isObject(spec.payloadHash))
+        : isObject(spec.content) &&
+          (spec.content.hash === undefined || isObject(spec.content.hash)) &&
+          (spec.content.payloadHash === undefined || isObject(spec.content.payloadHash)) &&
+          (spec.content.envelope === undefined || isObject(spec.content.envelope));
   if (!ok) throw malformed(`tlog entry ${i}: canonicalizedBody is missing fields of a Rekor v1 ${kind} entry`);
 }
 
@@ -333,15 +365,30 @@ function statementCoversDigest(payload: Buffer, sha256Hex: string): { ok: boolea
     return { ok: false, why: 'DSSE payload is not JSON' };
   }
   const subjects = (st as { subject?: unknown } | null)?.subject;
-  if (!Array.isArray(subjects) || subjects.length === 0 || subjects.length > MAX_DSSE_SUBJECTS) return { ok: false, why: 'in-toto statement has no usable subject list' };
+  if (!Array.isArray(subjects) || subjects.length === 0 || subjects.length > MAX_DSSE_SUBJECTS)
+    return { ok: false, why: 'in-toto statement has no usable subject list' };
   const predicateType = typeof (st as { predicateType?: unknown }).predicateType === 'string' ? (st as { predicateType: string }).predicateType : undefined;
-  const hit = subjects.some((s) => typeof s === 'object' && s !== null && typeof (s as { digest?: { sha256?: unknown } }).digest?.sha256 === 'string' && (s as { digest: { sha256: string } }).digest.sha256.toLowerCase() === sha256Hex);
-  return hit ? { ok: true, predicateType } : { ok: false, why: 'the file\'s SHA-256 is not among the in-toto statement subjects', predicateType };
+  const hit = subjects.some(
+    (s) =>
+      typeof s === 'object' &&
+      s !== null &&
+      typeof (s as { digest?: { sha256?: unknown } }).digest?.sha256 === 'string' &&
+      (s as { digest: { sha256: string } }).digest.sha256.toLowerCase() === sha256Hex,
+  );
+  return hit ? { ok: true, predicateType } : { ok: false, why: "the file's SHA-256 is not among the in-toto statement subjects", predicateType };
 }
 
 /** The signing times the library will verify: TSA tokens' genTime, and integrated times backed by a SET. */
 function signingTimes(entity: SignedEntity): Date[] {
-  return entity.timestamps.map((t) => (t.$case === 'timestamp-authority' ? t.timestamp.signingTime : t.tlogEntry.inclusionPromise ? new Date(Number(t.tlogEntry.integratedTime) * 1000) : undefined)).filter((d): d is Date => d instanceof Date);
+  return entity.timestamps
+    .map((t) =>
+      t.$case === 'timestamp-authority'
+        ? t.timestamp.signingTime
+        : t.tlogEntry.inclusionPromise
+          ? new Date(Number(t.tlogEntry.integratedTime) * 1000)
+          : undefined,
+    )
+    .filter((d): d is Date => d instanceof Date);
 }
 
 function findLog(trust: PinnedTrust, keyId: Uint8Array): PinnedLog | undefined {
@@ -374,8 +421,10 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
     throw err;
   }
   const vm = bundle.verificationMaterial.content;
-  if (vm.$case === 'publicKey' && !pinnedKey) return invalid('bundle is signed with a bare public key, not a Fulcio certificate: pin the key (publicKey) to verify it; there is no identity to pin');
-  if (vm.$case !== 'publicKey' && pinnedKey) return invalid('bundle is signed with a Fulcio certificate, but the policy pins a public key (pin issuer + san for keyless bundles)');
+  if (vm.$case === 'publicKey' && !pinnedKey)
+    return invalid('bundle is signed with a bare public key, not a Fulcio certificate: pin the key (publicKey) to verify it; there is no identity to pin');
+  if (vm.$case !== 'publicKey' && pinnedKey)
+    return invalid('bundle is signed with a Fulcio certificate, but the policy pins a public key (pin issuer + san for keyless bundles)');
 
   // One pass over the file: SHA-256 (tlog/DSSE binding) and, for message signatures, the declared
   // digest algorithm plus a Verify object over the same bytes.
@@ -384,9 +433,12 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
   let verifyObj: Verify | undefined;
   if (bundle.content.$case === 'messageSignature') {
     const ms = bundle.content.messageSignature;
-    const alg = NODE_HASH[ms.messageDigest?.algorithm ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED] ?? (ms.messageDigest?.algorithm === HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED ? 'sha256' : undefined);
+    const alg =
+      NODE_HASH[ms.messageDigest?.algorithm ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED] ??
+      (ms.messageDigest?.algorithm === HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED ? 'sha256' : undefined);
     if (!alg || !ms.messageDigest) return invalid('unsupported message digest algorithm in the bundle');
-    if (pinnedKey?.key.asymmetricKeyType === 'ed25519') return invalid('message signatures with an Ed25519 key sign the whole file (no prehash): not supported, the file would have to be held in memory');
+    if (pinnedKey?.key.asymmetricKeyType === 'ed25519')
+      return invalid('message signatures with an Ed25519 key sign the whole file (no prehash): not supported, the file would have to be held in memory');
     try {
       verifyObj = createVerify(alg);
     } catch {
@@ -411,7 +463,8 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
     let signed: SignedContent;
     if (bundle.content.$case === 'messageSignature') {
       const actual = declared!.hash === sha256 ? fileSha256 : declared!.hash.digest();
-      if (!bufferEqual(declared!.digest, actual)) return invalid('the bundle\'s message digest is not the file\'s digest (file modified or bundle for another file)');
+      if (!bufferEqual(declared!.digest, actual))
+        return invalid("the bundle's message digest is not the file's digest (file modified or bundle for another file)");
       const ms = bundle.content.messageSignature;
       entity.signature = new StreamedMessageSignatureContent(Buffer.from(ms.signature), declared!.digest, actual, verifyObj!);
       signed = { kind: 'message', algorithm: ms.messageDigest!.algorithm, digest: declared!.digest, signature: Buffer.from(ms.signature) };
@@ -424,7 +477,12 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
       notes.push(`in-toto statement${covers.predicateType ? ` (${covers.predicateType.slice(0, 200)})` : ''}`);
       signed = { kind: 'dsse', payloadType: env.payloadType, payload: Buffer.from(env.payload), signature: Buffer.from(env.signatures[0]!.sig) };
     }
-    const leaf = vm.$case === 'certificate' ? vm.certificate.rawBytes : vm.$case === 'x509CertificateChain' ? vm.x509CertificateChain.certificates[0]?.rawBytes : undefined;
+    const leaf =
+      vm.$case === 'certificate'
+        ? vm.certificate.rawBytes
+        : vm.$case === 'x509CertificateChain'
+          ? vm.x509CertificateChain.certificates[0]?.rawBytes
+          : undefined;
     const material: SigningMaterial = pinnedKey
       ? { kind: 'publicKey', spki: pinnedKey.spki, key: pinnedKey.key }
       : { kind: 'certificate', der: Buffer.from(leaf!), key: new X509Certificate(Buffer.from(leaf!)).publicKey };
@@ -462,7 +520,13 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
     const verifier = new Verifier(trust.material(keys));
     if (pinnedKey) {
       verifier.verify(entity);
-      return { valid: true, scheme, signer: `public key sha256:${pinnedKey.sha256}`, reason: notes.join('; ') || undefined, details: { sha256: fileSha256.toString('hex') } };
+      return {
+        valid: true,
+        scheme,
+        signer: `public key sha256:${pinnedKey.sha256}`,
+        reason: notes.join('; ') || undefined,
+        details: { sha256: fileSha256.toString('hex') },
+      };
     }
     const signer = verifier.verify(entity, {
       subjectAlternativeName: exactSanPattern(identity!.san) as unknown as string,
@@ -472,7 +536,10 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
     const issuer = signer.identity?.extensions?.issuer;
     // Belt and braces: the library matched a pattern; we require equality.
     if (san !== identity!.san || issuer !== identity!.issuer) {
-      return invalid(`signed by ${describeSigner(signer)}, not the pinned ${identity!.san} (issuer ${identity!.issuer})`, { signer: describeSigner(signer), unpinnedSigner: true });
+      return invalid(`signed by ${describeSigner(signer)}, not the pinned ${identity!.san} (issuer ${identity!.issuer})`, {
+        signer: describeSigner(signer),
+        unpinnedSigner: true,
+      });
     }
     return { valid: true, scheme, signer: describeSigner(signer), reason: notes.join('; ') || undefined, details: { sha256: fileSha256.toString('hex') } };
   } catch (err) {
@@ -487,4 +554,3 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
 
 /** A verdict reached by our own checks (not an error). */
 class Refusal extends Error {}
-

@@ -8,9 +8,16 @@
  * The pinned key may be given as Tauri stores it (base64 of the .pub file) or as minisign writes it
  * (the .pub file itself, or its bare "RW…" key line): all three name one key unambiguously.
  */
-import { FormatError } from '../core/errors';
+import { FormatError } from '../base/errors';
 import { readBoundedFile } from './bounded-read';
-import { MAX_SIGNATURE_FILE_BYTES, parseMinisignPublicKey, parseMinisignSignature, verifyMinisignParsed, type MinisignPublicKey, type MinisignSignature } from './minisign';
+import {
+  MAX_SIGNATURE_FILE_BYTES,
+  parseMinisignPublicKey,
+  parseMinisignSignature,
+  verifyMinisignParsed,
+  type MinisignPublicKey,
+  type MinisignSignature,
+} from './minisign';
 import type { SignatureInput, SignatureResult } from './types';
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -41,12 +48,17 @@ export function parseTauriPublicKey(pubkey: string): MinisignPublicKey {
     inner = decodeOuterBase64(text, 'public key').toString('utf8');
   } catch (err) {
     if (err instanceof FormatError) {
-      throw new FormatError('tauri', 'public key must be the updater "pubkey" (base64 of the minisign .pub file, as in tauri.conf.json), the .pub file itself, or its "RW…" line', { cause: err });
+      throw new FormatError(
+        'tauri',
+        'public key must be the updater "pubkey" (base64 of the minisign .pub file, as in tauri.conf.json), the .pub file itself, or its "RW…" line',
+        { cause: err },
+      );
     }
     throw err;
   }
   // Tauri's form is the base64 of the whole .pub file (what `tauri signer generate` writes)
-  if (!inner.startsWith('untrusted comment:')) throw new FormatError('tauri', 'public key is base64, but not of a minisign .pub file ("untrusted comment: …" and the "RW…" line)');
+  if (!inner.startsWith('untrusted comment:'))
+    throw new FormatError('tauri', 'public key is base64, but not of a minisign .pub file ("untrusted comment: …" and the "RW…" line)');
   return parseMinisignPublicKey(inner);
 }
 

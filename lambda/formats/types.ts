@@ -2,7 +2,7 @@
  * Contracts between the core and the format modules. Formats read files (streaming, bounded) and
  * answer; they never fetch, never decide a run verdict, and know nothing of GitLab or AWS.
  */
-import type { ComparisonReport, CompareMethod } from '../core/report';
+import type { ComparisonReport, CompareMethod, ManifestEntryStatus } from '../base/comparison';
 import type { DirectSignaturePolicy } from '../core/config/schema';
 
 /** Outcome of checking one signature. `valid: false` covers every way a signature can be wrong
@@ -51,4 +51,12 @@ export interface Comparer {
   /** true when `head` (the first 4 KiB of the published file) is this comparer's format */
   detect(head: Uint8Array): boolean;
   compare(publishedPath: string, rebuiltPath: string, context: CompareContext): Promise<ComparisonReport>;
+}
+
+/** The format operations the checker needs, as one injectable object (bound in ops.ts). */
+export interface FormatOps {
+  verifySignature(input: SignatureInput): Promise<SignatureResult>;
+  compareArtifacts(publishedPath: string, rebuiltPath: string, options: CompareContext & { method?: 'auto' | 'bytes' }): Promise<ComparisonReport>;
+  /** looks `asset` up in a SHA256SUMS manifest file and compares with `sha256` */
+  checkManifestEntry(manifestPath: string, asset: string, sha256: string): Promise<{ status: ManifestEntryStatus; expected?: string; reason?: string }>;
 }

@@ -25,12 +25,21 @@ import { checkTarget, type CheckDeps } from '../core/check-target';
 import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
 import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
-import { runKeys } from '../core/summary';
+import { runKeys } from '../core/run/summary';
 import { billingOf, BuildStillRunningError, ForeignBuildError, type BuildRecord, type LaunchedWith } from '../adapters/builder/codebuild-results';
 import { priceTable } from '../core/cost/prices';
 import type { LambdaUsage } from '../core/cost/types';
 import type { DiffJobRequest } from '../adapters/builder/codebuild-diff-job';
-import { launchKey, readPlan, recordTargetReport, summarizeIfComplete, windowedRunId, type FanInDeps, type LaunchRecord, type RecordOutcome } from './run-records';
+import {
+  launchKey,
+  readPlan,
+  recordTargetReport,
+  summarizeIfComplete,
+  windowedRunId,
+  type FanInDeps,
+  type LaunchRecord,
+  type RecordOutcome,
+} from './run-records';
 import { METRIC, SERVICE } from './metric-names';
 
 /** The parts of the EventBridge event the checker reads — as a lookup key only. */
@@ -129,9 +138,15 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
   // mid-launch, a StartBuild by someone else — no build is this run's: the event is ignored and the
   // target, never reported, is closed by the dead-man as TARGET_NOT_REPORTED.
   const launchedText = await store.get(launchKey(runId, target));
-  if (launchedText === null) return ignore(`build ${record.build.id} has no launch record for ${target} in run ${runId}: not a build the launcher started`, { build: record.build.id, runId, target });
+  if (launchedText === null)
+    return ignore(`build ${record.build.id} has no launch record for ${target} in run ${runId}: not a build the launcher started`, {
+      build: record.build.id,
+      runId,
+      target,
+    });
   const launched = JSON.parse(launchedText) as LaunchRecord;
-  if (launched.buildId !== record.build.id) return ignore(`build ${record.build.id} is not the build the launcher started for ${target} (${launched.buildId})`, { runId });
+  if (launched.buildId !== record.build.id)
+    return ignore(`build ${record.build.id} is not the build the launcher started for ${target} (${launched.buildId})`, { runId });
 
   // Duplicate or late event: do not download gigabytes again; just make sure the run gets finished.
   if ((await store.get(runKeys.target(runId, target))) !== null) {
@@ -196,22 +211,31 @@ let wired: { deps: CheckerDeps; logger: Logger; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, ENV, DEFAULT_CONFIG_FILE }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildResults }, { forgeFromConfig }, { KmsAttestationSigner }] =
-    await Promise.all([
-      import('./runtime'),
-      import('../adapters/store/s3-store'),
-      import('../adapters/notifier/sns-notifier'),
-      import('../adapters/secrets'),
-      import('../adapters/builder/codebuild-results'),
-      import('../adapters/forge/from-config'),
-      import('../adapters/signer/kms-signer'),
-    ]);
+  const [
+    { loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, ENV, DEFAULT_CONFIG_FILE },
+    { S3Store },
+    { SnsNotifier },
+    { GitLabTokenReader },
+    { CodeBuildResults },
+    { forgeFromConfig },
+    { KmsAttestationSigner },
+  ] = await Promise.all([
+    import('./runtime'),
+    import('../adapters/store/s3-store'),
+    import('../adapters/notifier/sns-notifier'),
+    import('../adapters/secrets'),
+    import('../adapters/builder/codebuild-results'),
+    import('../adapters/forge/from-config'),
+    import('../adapters/signer/kms-signer'),
+  ]);
   const { logger, metrics } = powertools(SERVICE.checker);
   const config = loadRuntimeConfig();
   const token = new GitLabTokenReader(requireEnv(ENV.tokenSecret));
   const projects = projectsFromEnv(); // target → project
   const diffProject = process.env[ENV.diffProject];
-  const diffJobs = diffProject ? new (await import('../adapters/builder/codebuild-diff-job')).CodeBuildDiffJobs({ projectName: diffProject, bucket: requireEnv(ENV.artifactsBucket) }) : undefined;
+  const diffJobs = diffProject
+    ? new (await import('../adapters/builder/codebuild-diff-job')).CodeBuildDiffJobs({ projectName: diffProject, bucket: requireEnv(ENV.artifactsBucket) })
+    : undefined;
   const deps: CheckerDeps = {
     config,
     store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),

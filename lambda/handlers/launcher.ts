@@ -20,12 +20,12 @@ import { checkTarget } from '../core/check-target';
 import type { Config } from '../core/config/schema';
 import { errorMessage, VerifierError } from '../core/errors';
 import type { FormatOps } from '../core/format-ops';
-import { newRunId, planRun, type RunPlan } from '../core/plan';
+import { newRunId, planRun, type RunPlan } from '../core/run/plan';
 import { auditForPlan } from '../core/audit';
 import { recordAudit } from '../core/audit-history';
 import type { Forge, Notifier, Release, Store } from '../core/ports';
 import type { Finding, Verdict } from '../core/findings';
-import { failedRunReport, runKeys } from '../core/summary';
+import { failedRunReport, runKeys } from '../core/run/summary';
 import { loadLedger } from '../core/ledger-store';
 import type { StartedBuild } from '../adapters/builder/codebuild-launcher';
 import { sourceRecordKey, type StagedSource } from '../adapters/builder/source-stager';
@@ -109,13 +109,19 @@ export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<Lau
   }
 
   const r = planned.release;
-  let plan: RunPlan = { ...planned, runId: event.fresh ? newRunId(now) : await runIdForRelease(store, now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]) };
+  let plan: RunPlan = {
+    ...planned,
+    runId: event.fresh ? newRunId(now) : await runIdForRelease(store, now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]),
+  };
   // the repository and forge audit (advisory NOTICEs, never throws): its findings join the plan's
   const audited = await auditForPlan(forge, plan);
   plan = { ...plan, findings: [...plan.findings, ...audited.findings] };
   const planCreated = await store.put(runKeys.plan(plan.runId), JSON.stringify(plan, null, 2), { ifNoneMatch: true });
   // … and the audit block, with what changed since the last run, is stored with the run (runs/<id>/audit.json)
-  if (planCreated) await recordAudit(store, { runId: plan.runId, release: plan.release.tag, createdAt: plan.createdAt, findings: plan.findings }, audited.report, (line) => logger?.warn(line));
+  if (planCreated)
+    await recordAudit(store, { runId: plan.runId, release: plan.release.tag, createdAt: plan.createdAt, findings: plan.findings }, audited.report, (line) =>
+      logger?.warn(line),
+    );
   if (!planCreated) {
     // Judge against the plan that was fixed first, never a newer forge answer.
     plan = (await readPlan(store, plan.runId)) ?? plan;
@@ -198,7 +204,14 @@ async function judgeUnstarted(plan: RunPlan, target: string, image: string, reas
     const report = await checkTarget(
       plan,
       target,
-      { target, buildId: '(not started)', status: 'NOT_STARTED', message: reason, image: { ref: image, enforced: true, note: 'no build ran' }, artifacts: NO_ARTIFACTS },
+      {
+        target,
+        buildId: '(not started)',
+        status: 'NOT_STARTED',
+        message: reason,
+        image: { ref: image, enforced: true, note: 'no build ran' },
+        artifacts: NO_ARTIFACTS,
+      },
       {
         forge,
         workDir,
@@ -251,7 +264,11 @@ export function isDryRun(event: unknown): boolean {
 
 export function deployedConfig(config: Config): DeployedConfig {
   return {
-    gitlab: { url: config.gitlab.url, project: config.gitlab.project, ...(config.gitlab.token.secretName ? { tokenSecretName: config.gitlab.token.secretName } : {}) },
+    gitlab: {
+      url: config.gitlab.url,
+      project: config.gitlab.project,
+      ...(config.gitlab.token.secretName ? { tokenSecretName: config.gitlab.token.secretName } : {}),
+    },
     release: config.release,
     schedule: config.schedule,
     alerts: config.alerts,
@@ -300,7 +317,14 @@ export async function dryRun(rawEvent: unknown, deps: LauncherDeps): Promise<Dry
   const plan = existing ?? planned;
   answer.runId = runId;
   answer.planExists = Boolean(existing);
-  answer.release = { tag: plan.release.tag, name: plan.release.name, commitSha: plan.release.commitSha, tagCommitSha: plan.release.tagCommitSha, releasedAt: plan.release.releasedAt, webUrl: plan.release.webUrl };
+  answer.release = {
+    tag: plan.release.tag,
+    name: plan.release.name,
+    commitSha: plan.release.commitSha,
+    tagCommitSha: plan.release.tagCommitSha,
+    releasedAt: plan.release.releasedAt,
+    webUrl: plan.release.webUrl,
+  };
   answer.version = plan.version;
   answer.targets = plan.targets.map((t) => ({
     name: t.name,
@@ -318,16 +342,23 @@ let wired: { deps: LauncherDeps; logger: Logger; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { CodeBuildLauncher }, { forgeFromConfig }, { SourceStager }] =
-    await Promise.all([
-      import('./runtime'),
-      import('../adapters/store/s3-store'),
-      import('../adapters/notifier/sns-notifier'),
-      import('../adapters/secrets'),
-      import('../adapters/builder/codebuild-launcher'),
-      import('../adapters/forge/from-config'),
-      import('../adapters/builder/source-stager'),
-    ]);
+  const [
+    { loadRuntimeConfig, powertools, requireEnv, projectsFromEnv, numberEnv, ENV },
+    { S3Store },
+    { SnsNotifier },
+    { GitLabTokenReader },
+    { CodeBuildLauncher },
+    { forgeFromConfig },
+    { SourceStager },
+  ] = await Promise.all([
+    import('./runtime'),
+    import('../adapters/store/s3-store'),
+    import('../adapters/notifier/sns-notifier'),
+    import('../adapters/secrets'),
+    import('../adapters/builder/codebuild-launcher'),
+    import('../adapters/forge/from-config'),
+    import('../adapters/builder/source-stager'),
+  ]);
   const { logger, metrics } = powertools(SERVICE.launcher);
   const config = loadRuntimeConfig();
   const token = new GitLabTokenReader(requireEnv(ENV.tokenSecret));

@@ -15,14 +15,14 @@ import { errorMessage } from '../core/errors';
 import { finding } from '../core/findings';
 import { updatedLedger, type Ledger } from '../core/ledger';
 import { loadLedger, saveLedger } from '../core/ledger-store';
-import type { RunPlan } from '../core/plan';
+import type { RunPlan } from '../core/run/plan';
 import type { Notifier, Store } from '../core/ports';
 import { renderHtml } from '../core/render-html';
 import { HISTORY_KEYS, regenerateHistory } from '../core/history';
 import { readRunAudit } from '../core/audit-history';
 import { consoleLinkFor } from '../adapters/builder/codebuild-diff-env';
 import type { RunReport, TargetReport } from '../core/report';
-import { runKeys, summarize } from '../core/summary';
+import { runKeys, summarize } from '../core/run/summary';
 
 /** Record of a started build, written by the launcher after StartBuild succeeded. */
 export const launchKey = (runId: string, target: string) => `runs/${runId}/builds/${target}.json`;
@@ -35,7 +35,10 @@ export interface LaunchRecord {
 }
 
 function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /**
@@ -46,7 +49,9 @@ function stamp(d: Date): string {
  */
 export function windowedRunId(now: Date, windowMs: number, identity: readonly (string | number | undefined)[]): string {
   const start = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
-  const hash = createHash('sha256').update(JSON.stringify([stamp(start), ...identity])).digest('hex');
+  const hash = createHash('sha256')
+    .update(JSON.stringify([stamp(start), ...identity]))
+    .digest('hex');
   return `${stamp(start)}-${hash.slice(0, 6)}`;
 }
 
@@ -92,7 +97,9 @@ export async function finishRun(report: RunReport, deps: FanInDeps, planned?: { 
   await deps.store.put(runKeys.html(report.runId), renderHtml(report, { recordUrl }), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' });
   const alerted = deps.attestation ? await attest(report, deps.store, deps.attestation) : report;
   // runs/index.json + index.html, regenerated from the summaries; a failure costs the page, never the alert
-  await regenerateHistory(deps.store, { project: String(report.project.project), current: report, now: deps.now?.(), recordUrl }).catch((err) => deps.onHistoryError?.(err));
+  await regenerateHistory(deps.store, { project: String(report.project.project), current: report, now: deps.now?.(), recordUrl }).catch((err) =>
+    deps.onHistoryError?.(err),
+  );
   deps.onCompleted?.(report);
   return sendAlert(alerted, deps);
 }
@@ -102,10 +109,16 @@ async function sendAlert(report: RunReport, deps: FanInDeps): Promise<FinishOutc
   const quiet = report.verdict === 'VERIFIED' && !deps.notifyOnVerified;
   if (!quiet) {
     const recordUrl = (k: string) => consoleUrlFor(deps.store, k);
-    const links = { report: recordUrl(runKeys.html(report.runId)) ?? deps.store.locate(runKeys.html(report.runId)), history: recordUrl(HISTORY_KEYS.html) ?? deps.store.locate(HISTORY_KEYS.html) };
+    const links = {
+      report: recordUrl(runKeys.html(report.runId)) ?? deps.store.locate(runKeys.html(report.runId)),
+      history: recordUrl(HISTORY_KEYS.html) ?? deps.store.locate(HISTORY_KEYS.html),
+    };
     await deps.notifier.notify(alertFor(report, { reportLocation: deps.store.locate(runKeys.summary(report.runId)), links }));
   }
-  await deps.store.put(runKeys.alerted(report.runId), JSON.stringify({ runId: report.runId, verdict: report.verdict, alerted: !quiet }), { ifNoneMatch: true, contentType: 'application/json' });
+  await deps.store.put(runKeys.alerted(report.runId), JSON.stringify({ runId: report.runId, verdict: report.verdict, alerted: !quiet }), {
+    ifNoneMatch: true,
+    contentType: 'application/json',
+  });
   return quiet ? 'completed-quietly' : 'published';
 }
 
@@ -154,7 +167,9 @@ async function attest(report: RunReport, store: Store, attestation: NonNullable<
     } catch {
       // logging must not cost the alert
     }
-    const what = detailed ? `the detailed attestation is signed, but not the SLSA VSA (${vsaKeys.envelope(report.runId)})` : 'no signed attestation for this run';
+    const what = detailed
+      ? `the detailed attestation is signed, but not the SLSA VSA (${vsaKeys.envelope(report.runId)})`
+      : 'no signed attestation for this run';
     const note = finding('ATTESTATION_UNSIGNED', `${what}: ${errorMessage(err)}`, { evidence: { key: attestation.signer.keyId, error: errorMessage(err) } });
     return { ...report, findings: [...report.findings, note] };
   }

@@ -33,8 +33,18 @@ import { errorMessage } from '../core/errors';
 import type { Finding } from '../core/findings';
 import { HISTORY_KEYS } from '../core/history';
 import type { Forge, Notifier, Release, Store } from '../core/ports';
-import { failedRunReport } from '../core/summary';
-import { initialWatchState, parseWatchState, releaseChanges, releaseFingerprint, runsFromIndex, runsOfRelease, WATCH_STATE_KEY, watchAlert, type WatchState } from '../core/watch';
+import { failedRunReport } from '../core/run/summary';
+import {
+  initialWatchState,
+  parseWatchState,
+  releaseChanges,
+  releaseFingerprint,
+  runsFromIndex,
+  runsOfRelease,
+  WATCH_STATE_KEY,
+  watchAlert,
+  type WatchState,
+} from '../core/watch';
 import { METRIC, SERVICE } from './metric-names';
 
 export interface WatchDeps {
@@ -103,7 +113,9 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
   let next: WatchState = state;
   let alerted: WatchResult['alerted'];
   if (state.forge.status === 'down') {
-    await deps.notifier.notify(watchAlert({ kind: 'forge-recovered', since: state.forge.since, until: now.toISOString(), error: state.forge.error, release: release.tag }, context));
+    await deps.notifier.notify(
+      watchAlert({ kind: 'forge-recovered', since: state.forge.since, until: now.toISOString(), error: state.forge.error, release: release.tag }, context),
+    );
     logger?.info('GitLab answers again', { since: state.forge.since });
     next = { ...state, forge: { status: 'up', since: now.toISOString() } };
     alerted = 'forge-recovered';
@@ -122,7 +134,8 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
   const fingerprint = releaseFingerprint(release);
   const sameRelease = (r: { tag: string; commitSha: string } | undefined) => r?.tag === release.tag && r.commitSha === release.tagCommitSha;
   const changes = releaseChanges(release, null);
-  if (sameRelease(state.seen) && state.seen!.fingerprint !== fingerprint) changes.push('the asset links differ from those the watch saw when the release had its run');
+  if (sameRelease(state.seen) && state.seen!.fingerprint !== fingerprint)
+    changes.push('the asset links differ from those the watch saw when the release had its run');
   const launched = state.launched;
   const launchedThis = sameRelease(launched) && (changes.length === 0 || launched!.fingerprint === fingerprint);
   const known = changes.length === 0 ? runs[0] : launchedThis ? runs.find((r) => (r.finishedAt ?? r.startedAt) >= launched!.at) : undefined;
@@ -132,7 +145,8 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
     outcome = 'known';
     knownRunId = known.runId;
     // the state later checks compare with (written only when it changed)
-    if (!sameRelease(state.seen) || state.seen!.fingerprint !== fingerprint) next = { ...next, seen: { tag: release.tag, commitSha: release.tagCommitSha, fingerprint } };
+    if (!sameRelease(state.seen) || state.seen!.fingerprint !== fingerprint)
+      next = { ...next, seen: { tag: release.tag, commitSha: release.tagCommitSha, fingerprint } };
   } else if (launchedThis && now.getTime() - Date.parse(launched!.at) < deps.relaunchAfterMs) {
     // started by an earlier check and not summarized yet: the run is under way
     outcome = 'pending';
@@ -141,7 +155,11 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
     await deps.startRun(release.tag);
     next = { ...next, launched: { tag: release.tag, commitSha: release.tagCommitSha, at: now.toISOString(), fingerprint } };
     deps.metrics?.addMetric(METRIC.watchRunsStarted, MetricUnit.Count, 1);
-    logger?.info(changes.length ? 'changed release: full run started' : 'new release: full run started', { tag: release.tag, commit: release.tagCommitSha, changes });
+    logger?.info(changes.length ? 'changed release: full run started' : 'new release: full run started', {
+      tag: release.tag,
+      commit: release.tagCommitSha,
+      changes,
+    });
     outcome = 'started';
   }
   if (next !== changedFrom || !stored) await save(next);
@@ -157,8 +175,11 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
  */
 export function launcherInvoker(lambda: LambdaClient, functionName: string): (tag: string) => Promise<void> {
   return async (tag) => {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ source: 'watch', tag })) }));
-    if (out.StatusCode !== 202) throw new Error(`the launcher was not queued (status ${out.StatusCode ?? 'none'}${out.FunctionError ? `, ${out.FunctionError}` : ''})`);
+    const out = await lambda.send(
+      new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ source: 'watch', tag })) }),
+    );
+    if (out.StatusCode !== 202)
+      throw new Error(`the launcher was not queued (status ${out.StatusCode ?? 'none'}${out.FunctionError ? `, ${out.FunctionError}` : ''})`);
   };
 }
 
@@ -169,7 +190,14 @@ let wired: { deps: WatchDeps; metrics: Metrics } | undefined;
 
 async function wire() {
   if (wired) return wired;
-  const [{ loadRuntimeConfig, powertools, requireEnv, numberEnv, ENV }, { S3Store }, { SnsNotifier }, { GitLabTokenReader }, { GitLabForge }, { LambdaClient }] = await Promise.all([
+  const [
+    { loadRuntimeConfig, powertools, requireEnv, numberEnv, ENV },
+    { S3Store },
+    { SnsNotifier },
+    { GitLabTokenReader },
+    { GitLabForge },
+    { LambdaClient },
+  ] = await Promise.all([
     import('./runtime'),
     import('../adapters/store/s3-store'),
     import('../adapters/notifier/sns-notifier'),
@@ -185,7 +213,15 @@ async function wire() {
     store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
     notifier: new SnsNotifier({ topicArn: requireEnv(ENV.topicArn) }),
     // bounded well inside the function's 2 minutes: a hanging GitLab is reported as down, not a timeout
-    forge: async () => new GitLabForge({ url: config.gitlab.url, project: config.gitlab.project, token: await token.read(), allowedAssetHosts: config.gitlab.allowedAssetHosts, cloneUrl: config.gitlab.cloneUrl, callTimeoutMs: FORGE_CALL_TIMEOUT_MS }),
+    forge: async () =>
+      new GitLabForge({
+        url: config.gitlab.url,
+        project: config.gitlab.project,
+        token: await token.read(),
+        allowedAssetHosts: config.gitlab.allowedAssetHosts,
+        cloneUrl: config.gitlab.cloneUrl,
+        callTimeoutMs: FORGE_CALL_TIMEOUT_MS,
+      }),
     startRun: launcherInvoker(new LambdaClient({}), requireEnv(ENV.launcherFunction)),
     relaunchAfterMs: numberEnv(ENV.staleRunMinutes, 24 * 60) * 60_000,
     logger,

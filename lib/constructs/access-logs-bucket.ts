@@ -26,9 +26,18 @@ export class AccessLogsBucket extends Construct {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
-      lifecycleRules: [{ expiration: props.retention ?? Duration.days(400), noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: [
+        {
+          expiration: props.retention ?? Duration.days(400),
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    Validations.of(this.bucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the access-log destination of the results and artifacts buckets; logging it into itself would log every log delivery.' });
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log destination of the results and artifacts buckets; logging it into itself would log every log delivery.',
+    });
   }
 }

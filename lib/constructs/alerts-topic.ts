@@ -35,7 +35,9 @@ export class AlertsTopic extends Construct {
       ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
     };
     const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
-    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier alerts topic', removalPolicy: RemovalPolicy.DESTROY });
+    this.key =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier alerts topic', removalPolicy: RemovalPolicy.DESTROY });
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowAlarmsToPublishEncrypted',

@@ -41,7 +41,13 @@ export class ArtifactsBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: ArtifactsBucketProps = {}) {
     super(scope, id);
-    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier build artifacts (untrusted builds write with it)', removalPolicy: RemovalPolicy.RETAIN });
+    this.key =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        enableKeyRotation: true,
+        description: 'release-verifier build artifacts (untrusted builds write with it)',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.key,
@@ -54,7 +60,8 @@ export class ArtifactsBucket extends Construct {
       serverAccessLogsBucket: props.accessLogs?.bucket,
       serverAccessLogsPrefix: props.accessLogs?.prefix,
     });
-    if (!props.accessLogs) Validations.of(this.bucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'The caller chose no access-log bucket (the stack always gives one).' });
+    if (!props.accessLogs)
+      Validations.of(this.bucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'The caller chose no access-log bucket (the stack always gives one).' });
   }
 
   /** Read access for the checker to every target's artifacts. */
@@ -62,23 +69,37 @@ export class ArtifactsBucket extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('builds/*')] }));
     // a build that uploaded nothing: S3 says 404 (artifact missing) only to a caller allowed to
     // list the bucket, 403 to anyone else — which would read as a permissions failure
-    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListArtifactsForMissingKeys', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ListArtifactsForMissingKeys', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+    );
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }));
-    acknowledgeWildcards(grantee, [`Resource::${arnToken(this.bucket.node.defaultChild!)}/builds/*`], 'The checker reads every target\'s artifacts (read only); build ids are created at run time.');
+    acknowledgeWildcards(
+      grantee,
+      [`Resource::${arnToken(this.bucket.node.defaultChild!)}/builds/*`],
+      "The checker reads every target's artifacts (read only); build ids are created at run time.",
+    );
   }
 
   /** aws.stageSource: PutObject for the launcher on `sources/*` only (no read, no delete). */
   grantWriteSources(grantee: iam.IGrantable & IConstruct): void {
     const objects = `${SOURCES_ROOT}/*`;
-    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteStagedSources', actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(objects)] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'WriteStagedSources', actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(objects)] }),
+    );
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.key.keyArn] }));
-    acknowledgeWildcards(grantee, [`Resource::${arnToken(this.bucket.node.defaultChild!)}/${objects}`], 'The launcher stages each run\'s source under sources/<runId>/; run ids are created at run time. No read, no delete.');
+    acknowledgeWildcards(
+      grantee,
+      [`Resource::${arnToken(this.bucket.node.defaultChild!)}/${objects}`],
+      "The launcher stages each run's source under sources/<runId>/; run ids are created at run time. No read, no delete.",
+    );
   }
 
   /** PutObject for the checker on the diff job's inputs only (`diffs/…/published|rebuilt`), not on reports. */
   grantWriteDiffInputs(grantee: iam.IGrantable & IConstruct): void {
     const objects = [DIFF_OBJECTS.published, DIFF_OBJECTS.rebuilt].map((o) => `${DIFFS_ROOT}/*/${o}`);
-    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteDiffInputs', actions: ['s3:PutObject'], resources: objects.map((o) => this.bucket.arnForObjects(o)) }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'WriteDiffInputs', actions: ['s3:PutObject'], resources: objects.map((o) => this.bucket.arnForObjects(o)) }),
+    );
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.key.keyArn] }));
     acknowledgeWildcards(
       grantee,

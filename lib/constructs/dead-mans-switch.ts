@@ -66,7 +66,10 @@ export class DeadMansSwitch extends Construct {
     this.alarm.addOkAction(new actions.SnsAction(props.topic));
     if (props.checkOnDeploy ?? true) {
       new triggers.Trigger(this, 'CheckOnDeploy', { handler: props.handler, invocationType: triggers.InvocationType.EVENT, executeOnHandlerChange: true });
-      Annotations.of(props.handler).acknowledgeWarning('@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias', 'Only the deploy-time trigger invokes a version; schedules invoke the function itself.');
+      Annotations.of(props.handler).acknowledgeWarning(
+        '@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias',
+        'Only the deploy-time trigger invokes a version; schedules invoke the function itself.',
+      );
     }
   }
 }

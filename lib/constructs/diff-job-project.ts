@@ -107,11 +107,28 @@ export class DiffJobProject extends Construct {
 
     const bucketArn = arnToken(bucket.node.defaultChild!);
     const projectRef = refToken(this.project.node.defaultChild!);
-    const objectFindings = [...[DIFF_OBJECTS.published, DIFF_OBJECTS.rebuilt, DIFF_OBJECTS.html, DIFF_OBJECTS.text].map((o) => `Resource::${bucketArn}/${DIFFS_ROOT}/*/${o}`)];
-    acknowledgeWildcards(boundary, ['Resource::*'], 'CodeBuild\'s UntrustedCodeBoundaryPolicy: a permissions boundary caps what the role may ever be granted, it grants nothing itself.');
-    acknowledgeWildcards(boundary, objectFindings, 'The boundary caps the diff job to diff inputs (read) and reports (write); run ids and asset names are known only at run time.');
-    acknowledgeWildcards(this.project, objectFindings, 'GetObject only on diff inputs, PutObject only on report objects under diffs/; run ids and asset names are known only at run time.');
+    const objectFindings = [
+      ...[DIFF_OBJECTS.published, DIFF_OBJECTS.rebuilt, DIFF_OBJECTS.html, DIFF_OBJECTS.text].map((o) => `Resource::${bucketArn}/${DIFFS_ROOT}/*/${o}`),
+    ];
+    acknowledgeWildcards(
+      boundary,
+      ['Resource::*'],
+      "CodeBuild's UntrustedCodeBoundaryPolicy: a permissions boundary caps what the role may ever be granted, it grants nothing itself.",
+    );
+    acknowledgeWildcards(
+      boundary,
+      objectFindings,
+      'The boundary caps the diff job to diff inputs (read) and reports (write); run ids and asset names are known only at run time.',
+    );
+    acknowledgeWildcards(
+      this.project,
+      objectFindings,
+      'GetObject only on diff inputs, PutObject only on report objects under diffs/; run ids and asset names are known only at run time.',
+    );
     acknowledgeCodeBuildGrants(this.project, projectRef);
-    Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'A Debian image pinned by digest runs diffoscope from Debian\'s archive; no CodeBuild-curated image ships diffoscope.' });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-CB5',
+      reason: "A Debian image pinned by digest runs diffoscope from Debian's archive; no CodeBuild-curated image ships diffoscope.",
+    });
   }
 }

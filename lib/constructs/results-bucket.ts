@@ -49,7 +49,13 @@ export class ResultsBucket extends Construct {
     super(scope, id);
     const retention = props.retention ?? Duration.days(365);
     const mode = props.objectLockMode ?? 'GOVERNANCE';
-    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'release-verifier results (run records, GitLab token secret)', removalPolicy: RemovalPolicy.RETAIN });
+    this.key =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        enableKeyRotation: true,
+        description: 'release-verifier results (run records, GitLab token secret)',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       versioned: true,
       encryption: s3.BucketEncryption.KMS,

@@ -77,6 +77,10 @@ export class StartBuildGuard extends Construct {
         conditions: { 'ForAnyValue:StringNotEquals': { 'codebuild:environment.environmentVariables.name': props.allowedVariables } },
       }),
     );
-    this.policy = new iam.ManagedPolicy(this, 'Policy', { description: 'release-verifier: StartBuild may not override what the project fixes', statements, roles: [props.role] });
+    this.policy = new iam.ManagedPolicy(this, 'Policy', {
+      description: 'release-verifier: StartBuild may not override what the project fixes',
+      statements,
+      roles: [props.role],
+    });
   }
 }

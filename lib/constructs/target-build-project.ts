@@ -46,11 +46,15 @@ const CURATED_MACOS = [codebuild.MacBuildImage.BASE_14, codebuild.MacBuildImage.
 export function validateTarget(target: TargetConfig): void {
   const where = `target "${target.name}"`;
   if (target.platform === 'macos' && !target.fleetArn) {
-    throw new Error(`${where}: macOS builds need a CodeBuild reserved-capacity fleet (on-demand CodeBuild has no macOS); set targets[].fleetArn to a MAC_ARM fleet ARN`);
+    throw new Error(
+      `${where}: macOS builds need a CodeBuild reserved-capacity fleet (on-demand CodeBuild has no macOS); set targets[].fleetArn to a MAC_ARM fleet ARN`,
+    );
   }
   if (target.platform === 'macos') {
     if (!CURATED_MACOS_IMAGE.test(target.image) || !CURATED_MACOS.some((i) => i.imageId === target.image)) {
-      throw new Error(`${where}: a macOS target runs the image its MAC_ARM fleet provides; "${target.image}" is not one (use ${CURATED_MACOS.map((i) => i.imageId).join(', ')})`);
+      throw new Error(
+        `${where}: a macOS target runs the image its MAC_ARM fleet provides; "${target.image}" is not one (use ${CURATED_MACOS.map((i) => i.imageId).join(', ')})`,
+      );
     }
   } else if (!DIGEST_PINNED_IMAGE.test(target.image)) {
     throw new Error(`${where}: image "${target.image}" must be pinned by digest (name@sha256:<64 hex digits>) — a tag can be moved to another image`);
@@ -61,8 +65,14 @@ export function validateTarget(target: TargetConfig): void {
   if (target.computeType !== undefined && !(Object.values(codebuild.ComputeType) as string[]).includes(target.computeType)) {
     throw new Error(`${where}: computeType "${target.computeType}" is not a CodeBuild compute type (e.g. ${codebuild.ComputeType.MEDIUM})`);
   }
-  if (target.platform === 'windows' && target.computeType && [codebuild.ComputeType.SMALL, codebuild.ComputeType.X_LARGE, codebuild.ComputeType.X2_LARGE].includes(target.computeType as codebuild.ComputeType)) {
-    throw new Error(`${where}: Windows builds do not support compute type ${target.computeType}; use ${codebuild.ComputeType.MEDIUM} or ${codebuild.ComputeType.LARGE}`);
+  if (
+    target.platform === 'windows' &&
+    target.computeType &&
+    [codebuild.ComputeType.SMALL, codebuild.ComputeType.X_LARGE, codebuild.ComputeType.X2_LARGE].includes(target.computeType as codebuild.ComputeType)
+  ) {
+    throw new Error(
+      `${where}: Windows builds do not support compute type ${target.computeType}; use ${codebuild.ComputeType.MEDIUM} or ${codebuild.ComputeType.LARGE}`,
+    );
   }
   for (const name of Object.keys(target.env)) {
     if (RESERVED_ENV.test(name)) throw new Error(`${where}: env.${name} is reserved (CODEBUILD_* belongs to CodeBuild, RELVERIFY_* to release-verifier)`);
@@ -84,7 +94,9 @@ function imageFor(scope: Construct, target: TargetConfig): codebuild.IBuildImage
       repositoryArn: Stack.of(scope).formatArn({ service: 'ecr', account, region, resource: 'repository', resourceName: name }),
       repositoryName: name!,
     });
-    return target.platform === 'windows' ? codebuild.WindowsBuildImage.fromEcrRepository(repository, digest, windowsType) : codebuild.LinuxBuildImage.fromEcrRepository(repository, digest);
+    return target.platform === 'windows'
+      ? codebuild.WindowsBuildImage.fromEcrRepository(repository, digest, windowsType)
+      : codebuild.LinuxBuildImage.fromEcrRepository(repository, digest);
   }
   switch (target.platform) {
     case 'linux':
@@ -117,7 +129,9 @@ export class TargetBuildProject extends Construct {
     const { target } = props;
     validateTarget(target);
     if (props.stagedSource && target.platform === 'windows') {
-      throw new Error(`target "${target.name}": aws.stageSource is not supported for Windows targets yet (the PowerShell buildspec cannot use a staged source); remove the Windows target or set aws.stageSource: false`);
+      throw new Error(
+        `target "${target.name}": aws.stageSource is not supported for Windows targets yet (the PowerShell buildspec cannot use a staged source); remove the Windows target or set aws.stageSource: false`,
+      );
     }
     this.target = target;
     const prefix = artifactsPathFor(target.name);
@@ -129,7 +143,9 @@ export class TargetBuildProject extends Construct {
       new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], resources: [props.artifactsKey.keyArn] }),
       // the staged source (every run's: its key is known only at run time; it is the same
       // repository the build receives anyway, so reading another run's copy reveals nothing new)
-      ...(props.stagedSource ? [new iam.PolicyStatement({ sid: 'ReadStagedSource', actions: ['s3:GetObject'], resources: [props.artifactsBucket.arnForObjects(sources)] })] : []),
+      ...(props.stagedSource
+        ? [new iam.PolicyStatement({ sid: 'ReadStagedSource', actions: ['s3:GetObject'], resources: [props.artifactsBucket.arnForObjects(sources)] })]
+        : []),
     ];
     // The boundary caps what a private-ECR pull needs (CodeBuild pulls with the role): a token
     // (resource "*" only) and the pull actions on this image's repository.
@@ -140,7 +156,9 @@ export class TargetBuildProject extends Construct {
           new iam.PolicyStatement({
             sid: 'EcrPullTargetImage',
             actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-            resources: [Stack.of(this).formatArn({ service: 'ecr', account: ecrImage[1], region: ecrImage[2], resource: 'repository', resourceName: ecrImage[3] })],
+            resources: [
+              Stack.of(this).formatArn({ service: 'ecr', account: ecrImage[1], region: ecrImage[2], resource: 'repository', resourceName: ecrImage[3] }),
+            ],
           }),
         ]
       : undefined;
@@ -184,21 +202,46 @@ export class TargetBuildProject extends Construct {
 
     // A private ECR image: fromEcrRepository granted the pull to the role; the boundary allows it.
     if (ecrPull) {
-      acknowledgeWildcards(this.project, ['Resource::*'], 'ecr:GetAuthorizationToken has no resource type (the Service Authorization Reference lists only "*"); the pull itself is scoped to the one repository.');
-      acknowledgeWildcards(boundary, ['Resource::*'], 'ecr:GetAuthorizationToken has no resource type; the boundary allows pulling from the one repository only.');
+      acknowledgeWildcards(
+        this.project,
+        ['Resource::*'],
+        'ecr:GetAuthorizationToken has no resource type (the Service Authorization Reference lists only "*"); the pull itself is scoped to the one repository.',
+      );
+      acknowledgeWildcards(
+        boundary,
+        ['Resource::*'],
+        'ecr:GetAuthorizationToken has no resource type; the boundary allows pulling from the one repository only.',
+      );
     }
 
     const bucketArn = arnToken(props.artifactsBucket.node.defaultChild!);
     const projectRef = refToken(cfn);
-    acknowledgeWildcards(boundary, ['Resource::*'], 'CodeBuild\'s UntrustedCodeBoundaryPolicy: a permissions boundary caps what the role may ever be granted, it grants nothing itself.');
-    acknowledgeWildcards(boundary, [`Resource::${bucketArn}/${prefix}/*`], 'The boundary caps artifact writes to this target\'s own prefix; build ids are created at run time.');
-    acknowledgeWildcards(this.project, [`Resource::${bucketArn}/${prefix}/*`], 'PutObject only, under this target\'s own prefix; CodeBuild names the per-build folder at run time.');
+    acknowledgeWildcards(
+      boundary,
+      ['Resource::*'],
+      "CodeBuild's UntrustedCodeBoundaryPolicy: a permissions boundary caps what the role may ever be granted, it grants nothing itself.",
+    );
+    acknowledgeWildcards(
+      boundary,
+      [`Resource::${bucketArn}/${prefix}/*`],
+      "The boundary caps artifact writes to this target's own prefix; build ids are created at run time.",
+    );
+    acknowledgeWildcards(
+      this.project,
+      [`Resource::${bucketArn}/${prefix}/*`],
+      "PutObject only, under this target's own prefix; CodeBuild names the per-build folder at run time.",
+    );
     if (props.stagedSource) {
-      const reason = 'GetObject only, on the sources the launcher stages (sources/<runId>/source.tar); run ids are created at run time, and the source is not secret to a build of it.';
+      const reason =
+        'GetObject only, on the sources the launcher stages (sources/<runId>/source.tar); run ids are created at run time, and the source is not secret to a build of it.';
       acknowledgeWildcards(boundary, [`Resource::${bucketArn}/${sources}`], reason);
       acknowledgeWildcards(this.project, [`Resource::${bucketArn}/${sources}`], reason);
     }
     acknowledgeCodeBuildGrants(this.project, projectRef);
-    if (target.platform !== 'macos') Validations.of(this).acknowledge({ id: 'AwsSolutions-CB5', reason: 'The build image is the target\'s own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.' });
+    if (target.platform !== 'macos')
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-CB5',
+        reason: "The build image is the target's own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.",
+      });
   }
 }

@@ -79,7 +79,8 @@ export class VerifierFunction extends Construct {
     });
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime the code is built and tested for (engines: Node 20 and 22); moving to a newer runtime is a deliberate upgrade, not a default.',
+      reason:
+        'Node.js 22 is the runtime the code is built and tested for (engines: Node 20 and 22); moving to a newer runtime is a deliberate upgrade, not a default.',
     });
   }
 }

@@ -66,8 +66,16 @@ export class WatchSchedule extends Construct {
     });
     const fn = this.function.fn;
     props.tokenSecret.grantRead(fn);
-    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadRunHistoryAndWatchState', actions: ['s3:GetObject'], resources: [results.bucket.arnForObjects(HISTORY_KEYS.json), results.bucket.arnForObjects(WATCH_STATE_KEY)] }));
-    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteWatchState', actions: ['s3:PutObject'], resources: [results.bucket.arnForObjects(WATCH_STATE_KEY)] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRunHistoryAndWatchState',
+        actions: ['s3:GetObject'],
+        resources: [results.bucket.arnForObjects(HISTORY_KEYS.json), results.bucket.arnForObjects(WATCH_STATE_KEY)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'WriteWatchState', actions: ['s3:PutObject'], resources: [results.bucket.arnForObjects(WATCH_STATE_KEY)] }),
+    );
     // unconditioned on purpose: a GetObject carries no s3:prefix (ResultsBucket.grantRecords)
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListForMissingKeys', actions: ['s3:ListBucket'], resources: [results.bucket.bucketArn] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [results.key.keyArn] }));
@@ -80,7 +88,13 @@ export class WatchSchedule extends Construct {
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'release-verifier: watch for a new release (a full run starts when it has none)',
       schedule: events.Schedule.expression(props.schedule),
-      targets: [new targets.LambdaFunction(fn, { event: events.RuleTargetInput.fromObject({ source: 'watch-schedule' }), retryAttempts: 2, deadLetterQueue: props.deadLetterQueue })],
+      targets: [
+        new targets.LambdaFunction(fn, {
+          event: events.RuleTargetInput.fromObject({ source: 'watch-schedule' }),
+          retryAttempts: 2,
+          deadLetterQueue: props.deadLetterQueue,
+        }),
+      ],
     });
     // a check that failed after delivery: retried while the next check is still far, then dead-lettered
     fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1), onFailure: new SqsDestination(props.deadLetterQueue) });

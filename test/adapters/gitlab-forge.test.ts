@@ -111,7 +111,10 @@ describe('releases', () => {
   });
 
   it('uses the peeled commit of an annotated tag, never its target', async () => {
-    const raw = (await (await fetch(`${gl.url}/api/v4/projects/4242/repository/tags/${V2.tag}`, { headers: { 'private-token': TOKEN } })).json()) as { target: string; commit: { id: string } };
+    const raw = (await (await fetch(`${gl.url}/api/v4/projects/4242/repository/tags/${V2.tag}`, { headers: { 'private-token': TOKEN } })).json()) as {
+      target: string;
+      commit: { id: string };
+    };
     expect(raw.target).toMatch(/^[0-9a-f]{40}$/);
     expect(raw.target).not.toBe(V2.commit); // the tag object
     expect(raw.commit.id).toBe(V2.commit);
@@ -322,7 +325,9 @@ describe('downloads (release links)', () => {
     expect(sent.authorization).toBeUndefined();
     expect(JSON.stringify(sent)).not.toContain(TOKEN);
     // while on GitLab the token was sent (GitLab needs it for a private project)
-    expect(gl.requests.filter((q) => q.url.includes('/downloads/') || q.url.includes('/packages/generic/')).every((q) => q.headers['private-token'] === TOKEN)).toBe(true);
+    expect(
+      gl.requests.filter((q) => q.url.includes('/downloads/') || q.url.includes('/packages/generic/')).every((q) => q.headers['private-token'] === TOKEN),
+    ).toBe(true);
   });
 
   it('once the chain left GitLab, a redirect back to GitLab gets no token', async () => {
@@ -364,7 +369,11 @@ describe('downloads (release links)', () => {
 
   it('a redirect loop stops after 5 hops', async () => {
     const r = await forge().getRelease(V2.tag);
-    gl.faults.inject('/demo-group/app/-/releases/v1.1.0/downloads/app-linux', [{ redirect: `${gl.url}/demo-group/app/-/releases/v1.1.0/downloads/app-linux` }], { repeatLast: true });
+    gl.faults.inject(
+      '/demo-group/app/-/releases/v1.1.0/downloads/app-linux',
+      [{ redirect: `${gl.url}/demo-group/app/-/releases/v1.1.0/downloads/app-linux` }],
+      { repeatLast: true },
+    );
     await expectForgeError(forge().downloadAsset(linkRequest(r, 'app-linux'), dest(), LIMITS), 'refused-host', /more than 5 redirects/);
   });
 
@@ -388,7 +397,11 @@ describe('downloads (release links)', () => {
     const r = await forge().getRelease(V2.tag);
     gl.faults.inject('/api/v4/projects/4242/packages/generic/app/1.1.0/app-linux', [{ stream: 50_000_000 }]);
     const path = dest();
-    await expectForgeError(forge().downloadAsset(linkRequest(r, 'app-linux'), path, { maxBytes: 1_000_000, timeoutMs: 10_000 }), 'too-large', /more than the limit/);
+    await expectForgeError(
+      forge().downloadAsset(linkRequest(r, 'app-linux'), path, { maxBytes: 1_000_000, timeoutMs: 10_000 }),
+      'too-large',
+      /more than the limit/,
+    );
     expect(existsSync(path)).toBe(false);
   });
 
@@ -406,7 +419,7 @@ describe('generic packages and job artifacts', () => {
     source: { type: 'generic-package', packageName: 'app', packageVersion: version },
   });
 
-  it('downloads a package file and cross-checks GitLab\'s file_sha256', async () => {
+  it("downloads a package file and cross-checks GitLab's file_sha256", async () => {
     const r = await forge().getRelease(V2.tag);
     const f = await forge().downloadAsset(pkgRequest(r, 'app-linux'), dest(), LIMITS);
     expect(f.sha256).toBe(sha256(APP_V2));
@@ -436,8 +449,10 @@ describe('generic packages and job artifacts', () => {
 
   it('finds the package among more than a page of packages, and the file on a later page of files', async () => {
     // "app-…" packages also match GitLab's fuzzy package_name filter
-    for (let i = 0; i < 120; i++) gl.model.uploadPackageFile(project, { packageName: `app-plugin-${i}`, version: '1.1.0', fileName: 'x', bytes: Buffer.from([i]) });
-    for (let i = 0; i < 150; i++) gl.model.uploadPackageFile(project, { packageName: 'app', version: '1.1.0', fileName: `extra-${i}`, bytes: Buffer.from([i]) });
+    for (let i = 0; i < 120; i++)
+      gl.model.uploadPackageFile(project, { packageName: `app-plugin-${i}`, version: '1.1.0', fileName: 'x', bytes: Buffer.from([i]) });
+    for (let i = 0; i < 150; i++)
+      gl.model.uploadPackageFile(project, { packageName: 'app', version: '1.1.0', fileName: `extra-${i}`, bytes: Buffer.from([i]) });
     const last = Buffer.from('the last file');
     gl.model.uploadPackageFile(project, { packageName: 'app', version: '1.1.0', fileName: 'late.bin', bytes: last });
     const r = await forge().getRelease(V2.tag);
@@ -459,7 +474,11 @@ describe('generic packages and job artifacts', () => {
     const bytes = Buffer.from('artifact from CI');
     gl.model.setJobArtifact(project, { ref: V2.tag, job: 'build linux', path: 'dist/app linux.bin', bytes });
     const r = await forge().getRelease(V2.tag);
-    const req: AssetRequest = { name: 'app linux.bin', release: r, source: { type: 'job-artifact', ref: V2.tag, job: 'build linux', path: 'dist/app linux.bin' } };
+    const req: AssetRequest = {
+      name: 'app linux.bin',
+      release: r,
+      source: { type: 'job-artifact', ref: V2.tag, job: 'build linux', path: 'dist/app linux.bin' },
+    };
     const f = await forge().downloadAsset(req, dest(), LIMITS);
     expect(f.sha256).toBe(sha256(bytes));
     expect(f.url).toBe(`${gl.url}/api/v4/projects/demo-group%2Fapp/jobs/artifacts/v1.1.0/raw/dist/app%20linux.bin?job=build%20linux`);
@@ -469,7 +488,7 @@ describe('generic packages and job artifacts', () => {
 });
 
 describe('clone URL', () => {
-  it('is <url>/<path>.git for a path, GitLab\'s http_url_to_repo for a numeric id', async () => {
+  it("is <url>/<path>.git for a path, GitLab's http_url_to_repo for a numeric id", async () => {
     expect(forge().cloneUrl()).toBe(`${gl.url}/demo-group/app.git`);
     expect(forge({ cloneUrl: '/tmp/repo.git' }).cloneUrl()).toBe('/tmp/repo.git');
     expect(() => forge({ cloneUrl: 'https://oauth2:glpat-x@gitlab.example/a/b.git' })).toThrow(/credentials/);

@@ -20,7 +20,8 @@ const ref = (file: string) => JSON.parse(readFileSync(new URL(file, TEMPLATES), 
 function shapeDiff(actual: unknown, expected: unknown, path = '$'): string[] {
   const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
   const [ka, ke] = [kind(actual), kind(expected)];
-  if (ka === 'null' || ke === 'null') return ka === ke || (ka !== 'object' && ka !== 'array' && ke !== 'object' && ke !== 'array') ? [] : [`${path}: ${ka} vs ${ke}`];
+  if (ka === 'null' || ke === 'null')
+    return ka === ke || (ka !== 'object' && ka !== 'array' && ke !== 'object' && ke !== 'array') ? [] : [`${path}: ${ka} vs ${ke}`];
   if (ka !== ke) return [`${path}: ${ka} vs ${ke}`];
   if (ka === 'array') {
     const [a, e] = [actual as unknown[], expected as unknown[]];
@@ -59,12 +60,18 @@ afterAll(() => gl.close());
 
 describe('GitLab stand-in shapes', () => {
   it.skipIf(!haveReference)('its templates are the reference responses, unchanged (needs ../shared/reference)', () => {
-    for (const f of ['GET_projects_4242_releases_v0.4.0.json', 'GET_projects_4242_repository_tags_v0.4.0.json', 'GET_projects_4242_packages.json', 'GET_projects_4242_packages_43519807_package_files.json', 'GET_projects_4242_releases_v0.4.0_assets_links.json']) {
+    for (const f of [
+      'GET_projects_4242_releases_v0.4.0.json',
+      'GET_projects_4242_repository_tags_v0.4.0.json',
+      'GET_projects_4242_packages.json',
+      'GET_projects_4242_packages_43519807_package_files.json',
+      'GET_projects_4242_releases_v0.4.0_assets_links.json',
+    ]) {
       expect(readFileSync(new URL(f, TEMPLATES), 'utf8'), f).toBe(readFileSync(REFERENCE + f, 'utf8'));
     }
   });
 
-  it('release, release list, links, tag, packages and package files have GitLab\'s fields', async () => {
+  it("release, release list, links, tag, packages and package files have GitLab's fields", async () => {
     const release = await body(get('/projects/4242/releases/v0.4.0'));
     expect(shapeDiff(release, ref('GET_projects_4242_releases_v0.4.0.json'))).toEqual([]);
     const list = await body(get('/projects/mealplanner%2Fmealplanner/releases'));
@@ -87,7 +94,9 @@ describe('GitLab stand-in shapes', () => {
     expect(v04files.map((f: { file_name: string }) => f.file_name).sort()).toEqual(links.map((l: { name: string }) => l.name).sort());
     const sums = await (await get('/projects/4242/packages/generic/mealplanner/0.4.0/SHA256SUMS')).arrayBuffer();
     const { createHash } = await import('node:crypto');
-    expect(v04files.find((f: { file_name: string }) => f.file_name === 'SHA256SUMS').file_sha256).toBe(createHash('sha256').update(Buffer.from(sums)).digest('hex'));
+    expect(v04files.find((f: { file_name: string }) => f.file_name === 'SHA256SUMS').file_sha256).toBe(
+      createHash('sha256').update(Buffer.from(sums)).digest('hex'),
+    );
   });
 
   it('permalink/latest answers 302 to the latest release', async () => {
@@ -98,7 +107,7 @@ describe('GitLab stand-in shapes', () => {
     expect(followed).toEqual(await body(get('/projects/4242/releases/v0.4.0')));
   });
 
-  it('paginates with GitLab\'s headers (offset) and link-only keyset', async () => {
+  it("paginates with GitLab's headers (offset) and link-only keyset", async () => {
     const res = await get('/projects/4242/releases?per_page=1&page=1');
     expect(Object.fromEntries(['x-page', 'x-per-page', 'x-next-page', 'x-prev-page', 'x-total', 'x-total-pages'].map((h) => [h, res.headers.get(h)]))).toEqual({
       'x-page': '1',

@@ -9,7 +9,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fakeSha, startAssetHost, startGitLabStandIn, type AssetHost, type FaultStep, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
+import {
+  fakeSha,
+  startAssetHost,
+  startGitLabStandIn,
+  type AssetHost,
+  type FaultStep,
+  type GitLabStandIn,
+  type StandInProject,
+} from '../../demo/gitlab-standin';
 import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
 import type { FindingCode } from '../../lambda/core/findings';
 import { runVerification } from '../../lambda/core/run-local';
@@ -53,7 +61,12 @@ type Row = [name: string, code: FindingCode, fault: () => FaultStep, message: Re
 
 const API_ROWS: Row[] = [
   ['5xx (every attempt)', 'FORGE_ERROR', () => ({ status: 503, body: { message: '503 Service Unavailable' } }), /HTTP 503.*gave up after 2 attempts/],
-  ['429 (every attempt)', 'FORGE_ERROR', () => ({ status: 429, headers: { 'retry-after': '0' }, body: { message: 'Retry later' } }), /rate-limited \(HTTP 429\)/],
+  [
+    '429 (every attempt)',
+    'FORGE_ERROR',
+    () => ({ status: 429, headers: { 'retry-after': '0' }, body: { message: 'Retry later' } }),
+    /rate-limited \(HTTP 429\)/,
+  ],
   ['hang (accepts, never answers)', 'FORGE_UNREACHABLE', () => ({ hang: true }), /did not answer .* within 500 ms/],
   ['trickle (a byte at a time)', 'FORGE_UNREACHABLE', () => ({ trickle: true, intervalMs: 100 }), /did not answer .* within 500 ms/],
   ['truncated body', 'FORGE_ERROR', () => ({ cut: true, contentLength: 100_000, send: 100 }), /was cut off/],

@@ -67,11 +67,15 @@ for (let i = 0; i < N; i += 1) {
   if (i % 4 === 0) calls.push(timed('api-trickle', () => forgeFor(trickle.url).getRelease('v1.0.0')));
   if (i % 4 === 1)
     calls.push(
-      timed('download-silent', () => safeDownload(`${silent.url}/a.bin`, join(dir, `s-${i}`), { maxBytes: 1e6, timeoutMs: TIMEOUT_MS }, { gitlabUrl: silent.url, retry: { attempts: 1 } })),
+      timed('download-silent', () =>
+        safeDownload(`${silent.url}/a.bin`, join(dir, `s-${i}`), { maxBytes: 1e6, timeoutMs: TIMEOUT_MS }, { gitlabUrl: silent.url, retry: { attempts: 1 } }),
+      ),
     );
   if (i % 4 === 2)
     calls.push(
-      timed('download-trickle', () => safeDownload(`${trickle.url}/a.bin`, join(dir, `t-${i}`), { maxBytes: 1e6, timeoutMs: TIMEOUT_MS }, { gitlabUrl: trickle.url, retry: { attempts: 1 } })),
+      timed('download-trickle', () =>
+        safeDownload(`${trickle.url}/a.bin`, join(dir, `t-${i}`), { maxBytes: 1e6, timeoutMs: TIMEOUT_MS }, { gitlabUrl: trickle.url, retry: { attempts: 1 } }),
+      ),
     );
 }
 const outcomes = await Promise.all(calls);

@@ -61,7 +61,10 @@ describe('garbage JSON', () => {
       gl.faults.clear();
       gl.faults.inject(RELEASE, [{ status: 200, headers: { 'content-type': 'application/json' }, body }]);
       const { report } = await run('v1.0.0');
-      expect(report.findings.map((f) => f.code), body).toEqual(['FORGE_ERROR']);
+      expect(
+        report.findings.map((f) => f.code),
+        body,
+      ).toEqual(['FORGE_ERROR']);
     }
   });
 });
@@ -77,7 +80,10 @@ describe('deep JSON', () => {
   });
 
   it('deep nesting in a field the verifier does not read is ignored: the release is found', async () => {
-    const real = (await (await fetch(`${gl.url}${RELEASE}`)).text()).replace(/"description":"[^"]*"/, `"description":${deep(200_000)},"__proto__":{"polluted":true}`);
+    const real = (await (await fetch(`${gl.url}${RELEASE}`)).text()).replace(
+      /"description":"[^"]*"/,
+      `"description":${deep(200_000)},"__proto__":{"polluted":true}`,
+    );
     expect(real.length).toBeGreaterThan(400_000); // the nesting is really in the answer
     gl.faults.inject(RELEASE, [{ status: 200, headers: { 'content-type': 'application/json' }, body: real }]);
     const { report } = await run('v1.0.0');
@@ -89,7 +95,12 @@ describe('deep JSON', () => {
 
 describe('huge lists', () => {
   it('an API answer over 16 MiB is refused while reading (no Content-Length) and from its header', async () => {
-    const entry = JSON.stringify({ tag_name: 'v0.0.1', commit: { id: fakeSha('x') }, assets: { count: 0, sources: [], links: [] }, released_at: new Date(0).toISOString() });
+    const entry = JSON.stringify({
+      tag_name: 'v0.0.1',
+      commit: { id: fakeSha('x') },
+      assets: { count: 0, sources: [], links: [] },
+      released_at: new Date(0).toISOString(),
+    });
     const huge = `[${Array.from({ length: Math.ceil((17 * 1024 * 1024) / entry.length) }, () => entry).join(',')}]`;
     // announced: refused from the Content-Length
     gl.faults.inject(/\/releases\?/, [{ status: 200, headers: { 'content-type': 'application/json' }, body: huge }]);

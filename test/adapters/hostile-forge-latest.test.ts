@@ -44,7 +44,9 @@ describe('the latest release against a forge that ignores sort', () => {
     expect(r.tag).toBe('v1.1.0');
     expect(r.commitSha).toBe(fakeSha('c2'));
     // it asked the permalink, and followed GitLab's redirect to the release
-    expect(gl.requests.map((q) => q.url.split('?')[0])).toEqual(expect.arrayContaining(['/api/v4/projects/group%2Fapp/releases/permalink/latest', '/api/v4/projects/group%2Fapp/releases/v1.1.0']));
+    expect(gl.requests.map((q) => q.url.split('?')[0])).toEqual(
+      expect.arrayContaining(['/api/v4/projects/group%2Fapp/releases/permalink/latest', '/api/v4/projects/group%2Fapp/releases/v1.1.0']),
+    );
   });
 
   it('skips upcoming releases, as the permalink does', async () => {
@@ -55,7 +57,9 @@ describe('the latest release against a forge that ignores sort', () => {
 
   it('a permalink naming another release than the listing is LATEST_RELEASE_DISAGREES', async () => {
     gl.faults.inject(/\/releases\/permalink\/latest$/, [{ redirect: `${gl.url}/api/v4/projects/11/releases/v1.0.0` }], { repeatLast: true });
-    const err = await forge().getRelease().catch((e: unknown) => e);
+    const err = await forge()
+      .getRelease()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LatestReleaseDisagreesError);
     expect((err as ForgeError).details).toMatchObject({ code: 'LATEST_RELEASE_DISAGREES', permalinkTag: 'v1.0.0', listingTag: 'v1.1.0' });
 
@@ -70,9 +74,14 @@ describe('the latest release against a forge that ignores sort', () => {
 
   it('a permalink naming an upcoming release, or none while releases exist, disagrees too', async () => {
     gl.model.publishRelease(project, { tag: 'v3.0.0', upcoming: true });
-    gl.faults.inject(/\/releases\/permalink\/latest$/, [{ redirect: `${gl.url}/api/v4/projects/11/releases/v3.0.0` }, { status: 404, body: { message: '404 Not Found' } }]);
+    gl.faults.inject(/\/releases\/permalink\/latest$/, [
+      { redirect: `${gl.url}/api/v4/projects/11/releases/v3.0.0` },
+      { status: 404, body: { message: '404 Not Found' } },
+    ]);
     await expect(forge().getRelease()).rejects.toThrow(/upcoming release/);
-    const none = await forge().getRelease().catch((e: unknown) => e);
+    const none = await forge()
+      .getRelease()
+      .catch((e: unknown) => e);
     expect(none).toBeInstanceOf(LatestReleaseDisagreesError);
     expect((none as ForgeError).userMessage).toMatch(/names no release, but the release list has v1\.1\.0/);
   });
@@ -81,7 +90,9 @@ describe('the latest release against a forge that ignores sort', () => {
     const json = (await (await fetch(`${gl.url}/api/v4/projects/11/releases/v1.1.0`)).json()) as { commit: { id: string } };
     json.commit.id = fakeSha('elsewhere');
     gl.faults.inject('/api/v4/projects/group%2Fapp/releases/permalink/latest', [{ status: 200, body: json }]);
-    const err = await forge().getRelease().catch((e: unknown) => e);
+    const err = await forge()
+      .getRelease()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ForgeError);
     expect((err as ForgeError).kind).toBe('bad-response');
     expect((err as ForgeError).userMessage).toMatch(/contradicts itself about release v1\.1\.0/);

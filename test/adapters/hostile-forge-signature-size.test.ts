@@ -64,7 +64,7 @@ async function startBigHost(): Promise<{ url: string; host: string; sent: Map<st
   };
 }
 
-describe('companion download limits are the format modules\' own', () => {
+describe("companion download limits are the format modules' own", () => {
   it('minisign, OpenPGP, sigstore, manifest', () => {
     expect(signatureDownloadLimit('minisign')).toBe(MAX_SIGNATURE_FILE_BYTES);
     expect(signatureDownloadLimit('openpgp')).toBe(MAX_OPENPGP_SIGNATURE_BYTES);
@@ -92,7 +92,14 @@ describe.skipIf(!toolsAvailable('minisign'))('a 1 GiB signature from a hostile f
     gl = await startGitLabStandIn();
     big = await startBigHost();
     project = gl.model.addProject({ path: 'group/app', id: 21 });
-    gl.model.publishRelease(project, { tag: 'v1.0.0', commitSha: fakeSha('c1'), assets: [{ name: 'app', bytes: APP }, { name: 'app.minisig', bytes: genuine }] });
+    gl.model.publishRelease(project, {
+      tag: 'v1.0.0',
+      commitSha: fakeSha('c1'),
+      assets: [
+        { name: 'app', bytes: APP },
+        { name: 'app.minisig', bytes: genuine },
+      ],
+    });
     gl.model.publishRelease(project, { tag: 'v1.0.1', commitSha: fakeSha('c2'), assets: [{ name: 'app', bytes: APP }] });
     gl.model.addLink(project, 'v1.0.1', { name: 'app.minisig', url: `${big.url}/streamed/app.minisig` });
     gl.model.publishRelease(project, { tag: 'v1.0.2', commitSha: fakeSha('c3'), assets: [{ name: 'app', bytes: APP }] });

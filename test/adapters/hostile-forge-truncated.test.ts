@@ -35,7 +35,10 @@ const CUTS: { name: string; step: FaultStep }[] = [
   { name: 'reset', step: { reset: true } },
   // decompression errors: the forge answers compressed garbage although we asked for identity
   { name: 'gzip garbage', step: { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' }, body: 'x'.repeat(5000) } },
-  { name: 'brotli garbage', step: { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-encoding': 'br' }, body: '\u0000'.repeat(3000) } },
+  {
+    name: 'brotli garbage',
+    step: { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-encoding': 'br' }, body: '\u0000'.repeat(3000) },
+  },
 ];
 
 let gl: GitLabStandIn;
@@ -106,8 +109,11 @@ describe('truncated asset downloads, many times in one process', () => {
 describe('the real CLI process', () => {
   const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [...(env.NODE_IMPORT ? ['--import', env.NODE_IMPORT] : []), join(ROOT, 'bin/release-verifier.mjs'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [...(env.NODE_IMPORT ? ['--import', env.NODE_IMPORT] : []), join(ROOT, 'bin/release-verifier.mjs'), ...args],
+        { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
       );
     });
 
@@ -118,7 +124,15 @@ describe('the real CLI process', () => {
       JSON.stringify({
         version: 1,
         gitlab: { url: gl.url, project: project.path },
-        targets: [{ name: 'linux', image: `docker.io/library/node@sha256:${'a'.repeat(64)}`, command: 'true', timeoutMinutes: 5, artifacts: [{ path: 'dist/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }] }],
+        targets: [
+          {
+            name: 'linux',
+            image: `docker.io/library/node@sha256:${'a'.repeat(64)}`,
+            command: 'true',
+            timeoutMinutes: 5,
+            artifacts: [{ path: 'dist/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }],
+          },
+        ],
       }),
     );
     return path;
@@ -150,10 +164,15 @@ describe('the real CLI process', () => {
       gl.faults.inject(/\/releases/, [{ hang: true }], { repeatLast: true });
       const preload = join(dir, `inject-${name}.mjs`);
       // strikes from outside any promise chain of the run, once its first GitLab request is on the way
-      writeFileSync(preload, `const f = globalThis.fetch;\nlet armed = true;\nglobalThis.fetch = (...a) => { if (armed) { armed = false; setTimeout(() => { ${code} }, 100); } return f(...a); };\n`);
+      writeFileSync(
+        preload,
+        `const f = globalThis.fetch;\nlet armed = true;\nglobalThis.fetch = (...a) => { if (armed) { armed = false; setTimeout(() => { ${code} }, 100); } return f(...a); };\n`,
+      );
       const store = join(dir, `cli-${name}`);
       const t0 = Date.now();
-      const r = await cli(['verify', '--config', writeConfig(`cli-${name}`), '--json', '--quiet', '--store', store, '--docker', 'never'], { NODE_IMPORT: preload });
+      const r = await cli(['verify', '--config', writeConfig(`cli-${name}`), '--json', '--quiet', '--store', store, '--docker', 'never'], {
+        NODE_IMPORT: preload,
+      });
       expect(r.code, `${name}: ${r.stderr}`).toBe(2);
       expect(Date.now() - t0, name).toBeLessThan(25_000); // not the 30 s request timeout: the fault ended the run
       const report = JSON.parse(r.stdout) as RunReport;
@@ -167,7 +186,10 @@ describe('the real CLI process', () => {
   it('a fault outside any run (after the command answered): exit 2 with one line, not a crash with exit 1', async () => {
     const preload = join(dir, 'inject-after.mjs');
     // strikes once the command has written its answer: no run is active, the entry point's handler decides
-    writeFileSync(preload, `const w = process.stdout.write.bind(process.stdout);\nlet armed = true;\nprocess.stdout.write = (...a) => { if (armed) { armed = false; setTimeout(() => { throw new Error('late fault'); }, 10); } return w(...a); };\n`);
+    writeFileSync(
+      preload,
+      `const w = process.stdout.write.bind(process.stdout);\nlet armed = true;\nprocess.stdout.write = (...a) => { if (armed) { armed = false; setTimeout(() => { throw new Error('late fault'); }, 10); } return w(...a); };\n`,
+    );
     const r = await cli(['verify', '--help'], { NODE_IMPORT: preload });
     expect(r.stdout).toContain('usage: release-verifier verify');
     expect(r.code, r.stderr).toBe(2);

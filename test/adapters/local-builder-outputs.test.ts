@@ -41,7 +41,10 @@ describe('hostile build outputs', () => {
     const linux = report.targets[0]!;
     const byAsset = Object.fromEntries(linux.artifacts.map((a) => [a.asset, a]));
     expect(byAsset.app!.verdict).toBe('VERIFIED');
-    const refusal = (asset: string) => byAsset[asset]!.findings.filter((f) => f.level !== 'NOTICE').map((f) => `${f.code}: ${f.message}`).join('\n');
+    const refusal = (asset: string) =>
+      byAsset[asset]!.findings.filter((f) => f.level !== 'NOTICE')
+        .map((f) => `${f.code}: ${f.message}`)
+        .join('\n');
     expect(refusal('fifo')).toMatch(/^ARTIFACT_REFUSED: .*not a regular file/);
     expect(refusal('big')).toMatch(/^ARTIFACT_REFUSED: .*(limit|too large|exceed)/i);
     expect(refusal('link')).toMatch(/^ARTIFACT_REFUSED: .*outside the build output/);

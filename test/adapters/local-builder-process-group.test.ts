@@ -31,17 +31,21 @@ describe.each(modes)('a build %s', (_name, mode, ready) => {
     return b;
   };
 
-  it.skipIf(!ready)('that leaves a `setsid … &` process holding its output ends when its main process does; the process is gone after', { timeout: 20_000 }, async () => {
-    const n = unique();
-    const t0 = Date.now();
-    const r = await builder({ maxTimeoutMs: 15_000 }).run(buildRequest(repo, `mkdir -p out; setsid sleep ${n} & echo built > out/app; echo done`));
-    expect(r.status).toBe('SUCCEEDED');
-    expect(Date.now() - t0).toBeLessThan(8_000); // not the 15 s timeout
-    // on the host we had to kill it ourselves; in the sandbox the PID namespace took it with the main process
-    if (mode.unsafeHostBuild) expect(r.message).toMatch(/left behind/);
-    expect(r.logTail).toContain('done');
-    expect(pidsWith(`sleep ${n}`)).toEqual([]);
-  });
+  it.skipIf(!ready)(
+    'that leaves a `setsid … &` process holding its output ends when its main process does; the process is gone after',
+    { timeout: 20_000 },
+    async () => {
+      const n = unique();
+      const t0 = Date.now();
+      const r = await builder({ maxTimeoutMs: 15_000 }).run(buildRequest(repo, `mkdir -p out; setsid sleep ${n} & echo built > out/app; echo done`));
+      expect(r.status).toBe('SUCCEEDED');
+      expect(Date.now() - t0).toBeLessThan(8_000); // not the 15 s timeout
+      // on the host we had to kill it ourselves; in the sandbox the PID namespace took it with the main process
+      if (mode.unsafeHostBuild) expect(r.message).toMatch(/left behind/);
+      expect(r.logTail).toContain('done');
+      expect(pidsWith(`sleep ${n}`)).toEqual([]);
+    },
+  );
 
   it.skipIf(!ready)('that leaves a plain background child (same group) is not held by it either', { timeout: 20_000 }, async () => {
     const n = unique();
@@ -52,18 +56,22 @@ describe.each(modes)('a build %s', (_name, mode, ready) => {
     expect(pidsWith(`sleep ${n}`)).toEqual([]);
   });
 
-  it.skipIf(!ready)('that ignores SIGTERM and hides a process in its own session is killed at the timeout, within timeout + grace', { timeout: 20_000 }, async () => {
-    const n = unique();
-    const m = unique();
-    const t0 = Date.now();
-    const r = await builder({ maxTimeoutMs: 1500 }).run(buildRequest(repo, `trap '' TERM; setsid sh -c "trap '' TERM; sleep ${m}" & sleep ${n}; echo never`));
-    const took = Date.now() - t0;
-    expect(r.status).toBe('TIMED_OUT');
-    // 1.5 s timeout + 0.5 s kill grace + 0.5 s output grace, plus the clone and some slack
-    expect(took).toBeLessThan(6_000);
-    expect(pidsWith(`sleep ${n}`)).toEqual([]);
-    expect(pidsWith(`sleep ${m}`)).toEqual([]);
-  });
+  it.skipIf(!ready)(
+    'that ignores SIGTERM and hides a process in its own session is killed at the timeout, within timeout + grace',
+    { timeout: 20_000 },
+    async () => {
+      const n = unique();
+      const m = unique();
+      const t0 = Date.now();
+      const r = await builder({ maxTimeoutMs: 1500 }).run(buildRequest(repo, `trap '' TERM; setsid sh -c "trap '' TERM; sleep ${m}" & sleep ${n}; echo never`));
+      const took = Date.now() - t0;
+      expect(r.status).toBe('TIMED_OUT');
+      // 1.5 s timeout + 0.5 s kill grace + 0.5 s output grace, plus the clone and some slack
+      expect(took).toBeLessThan(6_000);
+      expect(pidsWith(`sleep ${n}`)).toEqual([]);
+      expect(pidsWith(`sleep ${m}`)).toEqual([]);
+    },
+  );
 
   it.skipIf(!ready)('that is stopped (abort) ends STOPPED with nothing left', { timeout: 20_000 }, async () => {
     const n = unique();

@@ -20,7 +20,14 @@ afterAll(() => {
 const cfg = parseConfig({
   version: 1,
   gitlab: { url: 'https://gitlab.example', project: 'g/app' },
-  targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'mkdir -p out && cp VERSION out/app', artifacts: [{ path: 'out/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }] }],
+  targets: [
+    {
+      name: 'linux',
+      image: `debian@sha256:${'d'.repeat(64)}`,
+      command: 'mkdir -p out && cp VERSION out/app',
+      artifacts: [{ path: 'out/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }],
+    },
+  ],
 });
 const forge = stubForge(repo, { app: bytes });
 const hostOnly = { bwrap: '/nonexistent/bwrap', unsafeHostBuild: true };
@@ -38,7 +45,9 @@ describe('BuildResult.sandbox', () => {
     }
   });
 
-  it('runVerification with a LocalBuilder({ unsafeHostBuild }) and no unsandboxedBuilds option: BUILD_NOT_SANDBOXED, INCOMPLETE', { timeout: 30_000 }, async () => {
+  it('runVerification with a LocalBuilder({ unsafeHostBuild }) and no unsandboxedBuilds option: BUILD_NOT_SANDBOXED, INCOMPLETE', {
+    timeout: 30_000,
+  }, async () => {
     const { report, storeDir } = await verifyLocally(cfg, forge, hostOnly);
     dirs.push(storeDir);
     const linux = report.targets[0]!;
@@ -51,8 +60,10 @@ describe('BuildResult.sandbox', () => {
     expect(report.verdict).toBe('INCOMPLETE');
   });
 
-  it('the CLI\'s message, when given as well, does not add a second finding', { timeout: 30_000 }, async () => {
-    const { report, storeDir } = await verifyLocally(cfg, forge, hostOnly, { unsandboxedBuilds: 'neither Docker nor bubblewrap is usable and --unsafe-host-build was given' });
+  it("the CLI's message, when given as well, does not add a second finding", { timeout: 30_000 }, async () => {
+    const { report, storeDir } = await verifyLocally(cfg, forge, hostOnly, {
+      unsandboxedBuilds: 'neither Docker nor bubblewrap is usable and --unsafe-host-build was given',
+    });
     dirs.push(storeDir);
     const linux = report.targets[0]!;
     expect(codes(linux).filter((c) => c === 'BUILD_NOT_SANDBOXED')).toHaveLength(1);

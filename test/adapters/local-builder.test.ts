@@ -7,7 +7,9 @@ import { LocalBuilder } from '../../lambda/adapters/builder/local-builder';
 import { parseConfig } from '../../lambda/core/config/load';
 
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } }).toString().trim();
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } })
+    .toString()
+    .trim();
 
 let repo: string;
 let first: string;
@@ -19,7 +21,15 @@ function target(command: string) {
   return parseConfig({
     version: 1,
     gitlab: { project: 'g/app' },
-    targets: [{ name: 'linux', image: `debian@sha256:${'a'.repeat(64)}`, command, env: { APP_FLAVOUR: 'plain' }, artifacts: [{ path: 'out/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }] }],
+    targets: [
+      {
+        name: 'linux',
+        image: `debian@sha256:${'a'.repeat(64)}`,
+        command,
+        env: { APP_FLAVOUR: 'plain' },
+        artifacts: [{ path: 'out/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }],
+      },
+    ],
   }).targets[0]!;
 }
 
@@ -152,8 +162,20 @@ exit 99
       expect(argv).toContain(`debian@sha256:${'a'.repeat(64)}`);
       expect(argv[argv.indexOf('-w') + 1]).toBe('/src');
       expect(argv[argv.indexOf('-v') + 1]).toMatch(/\/src:\/src$/);
-      const passed = argv.filter((_, i) => argv[i - 1] === '-e').map((e) => e.split('=')[0]).sort();
-      expect(passed).toEqual(['APP_FLAVOUR', 'HOME', 'LANG', 'RELVERIFY_COMMIT', 'RELVERIFY_TAG', 'RELVERIFY_TARGET', 'RELVERIFY_VERSION', 'SOURCE_DATE_EPOCH']);
+      const passed = argv
+        .filter((_, i) => argv[i - 1] === '-e')
+        .map((e) => e.split('=')[0])
+        .sort();
+      expect(passed).toEqual([
+        'APP_FLAVOUR',
+        'HOME',
+        'LANG',
+        'RELVERIFY_COMMIT',
+        'RELVERIFY_TAG',
+        'RELVERIFY_TARGET',
+        'RELVERIFY_VERSION',
+        'SOURCE_DATE_EPOCH',
+      ]);
       expect(dockerEnv).not.toContain('glpat-must-not-leak');
       expect(dockerEnv).not.toContain('host-credential-must-not-leak');
       const env = (await fetchText(r, 'out/app'))!;

@@ -6,7 +6,14 @@ import { dirname, join } from 'node:path';
 import { LocalBuilder } from '../../lambda/adapters/builder/local-builder';
 import { buildRequest } from './sandbox-support';
 
-const input = JSON.parse(process.argv[2]!) as { repo: string; sha: string; command: string; unsafeHost?: boolean; network?: 'none' | 'default'; env?: Record<string, string> };
+const input = JSON.parse(process.argv[2]!) as {
+  repo: string;
+  sha: string;
+  command: string;
+  unsafeHost?: boolean;
+  network?: 'none' | 'default';
+  env?: Record<string, string>;
+};
 const token = process.env.GITLAB_TOKEN;
 delete process.env.GITLAB_TOKEN;
 if (!token) throw new Error('the driver expects a token');

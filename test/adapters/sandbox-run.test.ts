@@ -23,7 +23,14 @@ afterAll(() => {
 const cfg = parseConfig({
   version: 1,
   gitlab: { url: 'https://gitlab.example', project: 'g/app' },
-  targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'mkdir -p out && cp VERSION out/app', artifacts: [{ path: 'out/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }] }],
+  targets: [
+    {
+      name: 'linux',
+      image: `debian@sha256:${'d'.repeat(64)}`,
+      command: 'mkdir -p out && cp VERSION out/app',
+      artifacts: [{ path: 'out/app', asset: 'app', signature: { scheme: 'none', reason: 'test' } }],
+    },
+  ],
 });
 const forge = stubForge(repo, { app: bytes });
 
@@ -69,7 +76,10 @@ describe('verify CLI', () => {
     const d = mkdtempSync(join(tmpdir(), 'sandbox-cli-'));
     dirs.push(d);
     // a forge that refuses connections: the run ends quickly, INCOMPLETE
-    writeFileSync(join(d, 'c.json'), JSON.stringify({ ...cfg, $schema: undefined, gitlab: { url: 'http://127.0.0.1:1', project: 'g/app', token: { env: 'RV_SANDBOX_TEST_TOKEN' } } }));
+    writeFileSync(
+      join(d, 'c.json'),
+      JSON.stringify({ ...cfg, $schema: undefined, gitlab: { url: 'http://127.0.0.1:1', project: 'g/app', token: { env: 'RV_SANDBOX_TEST_TOKEN' } } }),
+    );
     process.env.RV_SANDBOX_TEST_TOKEN = 'glpat-read-once';
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);

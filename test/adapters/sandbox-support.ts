@@ -34,7 +34,12 @@ export function bwrapReady(): boolean {
 export function makeRepo(): { repo: string; sha: string } {
   const repo = mkdtempSync(join(tmpdir(), 'sandbox-repo-'));
   const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: repo, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } }).toString().trim();
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], {
+      cwd: repo,
+      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' },
+    })
+      .toString()
+      .trim();
   git('init', '-q', '-b', 'main');
   writeFileSync(join(repo, 'VERSION'), '1.0.0\n');
   git('add', '.');
@@ -93,7 +98,15 @@ export interface DriverResult {
  * Runs one LocalBuilder build in a separate verifier process whose initial environment holds
  * `secret` as GITLAB_TOKEN (and drops it from process.env, as the CLI does).
  */
-export function buildInVerifierProcess(input: { repo: string; sha: string; command: string; secret: string; unsafeHost?: boolean; network?: 'none' | 'default'; env?: Record<string, string> }): Promise<DriverResult> {
+export function buildInVerifierProcess(input: {
+  repo: string;
+  sha: string;
+  command: string;
+  secret: string;
+  unsafeHost?: boolean;
+  network?: 'none' | 'default';
+  env?: Record<string, string>;
+}): Promise<DriverResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sandbox-build-driver.ts', import.meta.url)), JSON.stringify(input)], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, GITLAB_TOKEN: input.secret },
@@ -130,7 +143,12 @@ export function stubForge(repo: { repo: string; sha: string }, published: Record
 }
 
 /** One whole local run (run-local) with a real LocalBuilder; the store is a new temp dir (returned for cleanup). */
-export async function verifyLocally(cfg: Config, forge: Forge, builderOptions: LocalBuilderOptions, runOptions: LocalRunOptions = {}): Promise<{ report: RunReport; storeDir: string }> {
+export async function verifyLocally(
+  cfg: Config,
+  forge: Forge,
+  builderOptions: LocalBuilderOptions,
+  runOptions: LocalRunOptions = {},
+): Promise<{ report: RunReport; storeDir: string }> {
   const storeDir = mkdtempSync(join(tmpdir(), 'sandbox-run-'));
   const builder = new LocalBuilder({ docker: 'never', maxTimeoutMs: 20_000, ...builderOptions });
   try {

@@ -70,13 +70,17 @@ describe.skipIf(!ready)('the bubblewrap build sandbox', () => {
       ].join('\n');
     const env = () => ({ T_TMP: tmpTarget, T_HOME: homeTarget, T_STORE: storeDir });
 
-    it('fail in the sandbox (the host’s /tmp, the verifier’s $HOME, the store, system directories) while the checkout and scratch work', { timeout: 30_000 }, async () => {
+    it('fail in the sandbox (the host’s /tmp, the verifier’s $HOME, the store, system directories) while the checkout and scratch work', {
+      timeout: 30_000,
+    }, async () => {
       const r = await run({ command: attempt(), secret: secret(), env: env() });
       expect(r.status).toBe('SUCCEEDED');
       expect(out(r, 'app')).toBe('built\n');
       expect(out(r, 'scratch')).toBe('scratch\n');
       // /tmp inside is the build's own scratch directory: the write lands there, never in the host's /tmp
-      const attempts = out(r, 'attempts').split('\n').filter((l) => !l.endsWith(` ${tmpTarget}`));
+      const attempts = out(r, 'attempts')
+        .split('\n')
+        .filter((l) => !l.endsWith(` ${tmpTarget}`));
       expect(attempts.filter(Boolean)).toEqual([`refused ${homeTarget}`, `refused ${storeDir}/x`, 'refused /usr/sandbox-x', 'refused /sandbox-x']);
       expect(existsSync(tmpTarget)).toBe(false);
       expect(existsSync(homeTarget)).toBe(false);
@@ -126,16 +130,23 @@ describe.skipIf(!ready)('the bubblewrap build sandbox', () => {
     });
   });
 
-  it('gives the build no capabilities, a PID namespace of its own, a read-only root and an environment of exactly the build variables', { timeout: 30_000 }, async () => {
+  it('gives the build no capabilities, a PID namespace of its own, a read-only root and an environment of exactly the build variables', {
+    timeout: 30_000,
+  }, async () => {
     const r = await run({
-      command: 'mkdir -p out; grep CapEff /proc/self/status > out/caps; ls /proc | grep -c "^[0-9]" > out/procs; env | sort > out/env; touch /x 2>/dev/null && echo writable > out/root || echo read-only > out/root; echo built > out/app',
+      command:
+        'mkdir -p out; grep CapEff /proc/self/status > out/caps; ls /proc | grep -c "^[0-9]" > out/procs; env | sort > out/env; touch /x 2>/dev/null && echo writable > out/root || echo read-only > out/root; echo built > out/app',
       secret: secret(),
     });
     expect(r.status).toBe('SUCCEEDED');
     expect(out(r, 'caps')).toMatch(/CapEff:\s+0+\n/);
     expect(Number(out(r, 'procs'))).toBeLessThan(10); // bwrap, sh, a few tools — not the host's processes
     expect(out(r, 'root')).toBe('read-only\n');
-    const names = out(r, 'env').split('\n').filter(Boolean).map((l) => l.split('=')[0]).filter((n) => !['PWD', 'SHLVL', 'OLDPWD', '_'].includes(n!));
+    const names = out(r, 'env')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('=')[0])
+      .filter((n) => !['PWD', 'SHLVL', 'OLDPWD', '_'].includes(n!));
     expect(names.sort()).toEqual(['HOME', 'LANG', 'PATH', 'RELVERIFY_COMMIT', 'RELVERIFY_TAG', 'RELVERIFY_TARGET', 'RELVERIFY_VERSION', 'SOURCE_DATE_EPOCH']);
   });
 
@@ -143,7 +154,9 @@ describe.skipIf(!ready)('the bubblewrap build sandbox', () => {
     const args = bwrapArgs({ src: '/s', scratch: '/t', env: {}, network: 'default', command: 'true' });
     const mounted = args.flatMap((a, i) => (['--ro-bind', '--bind', '--ro-bind-try'].includes(args[i - 1] ?? '') ? [a] : []));
     for (const hidden of ['/home', '/root', '/run', '/var/run', '/tmp', '/proc', '/dev']) expect(mounted).not.toContain(hidden);
-    expect(args).toEqual(expect.arrayContaining(['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session', '--clearenv']));
+    expect(args).toEqual(
+      expect.arrayContaining(['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session', '--clearenv']),
+    );
     expect(args.slice(args.indexOf('--remount-ro'), args.indexOf('--remount-ro') + 2)).toEqual(['--remount-ro', '/']);
     expect(bwrapArgs({ src: '/s', scratch: '/t', env: {}, network: 'none', command: 'true' })).toContain('--unshare-net');
     expect(args).not.toContain('--unshare-net');

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILD_ENV, launcherVariables, sourceS3UriFor } from '../../lambda/adapters/builder/codebuild-env';
 import { CodeBuildLauncher, idempotencyTokenFor } from '../../lambda/adapters/builder/codebuild-launcher';
 import { buildIdFromArn, BuildStillRunningError, CodeBuildResults, ForeignBuildError, S3ArtifactSource } from '../../lambda/adapters/builder/codebuild-results';
-import type { RunPlan } from '../../lambda/core/plan';
+import type { RunPlan } from '../../lambda/core/run/plan';
 import { startLocalS3, type LocalS3 } from './s3-local';
 
 const SHA = 'a'.repeat(40);
@@ -28,8 +28,20 @@ const plan: RunPlan = {
       name: 'linux-x64',
       image: IMAGE,
       artifacts: [
-        { path: 'dist/app-1.2.0.tar.gz', asset: 'app-1.2.0.tar.gz', source: { type: 'release-link' }, compare: 'auto', signature: { scheme: 'none', reason: 'test' } },
-        { path: 'dist/app-1.2.0.zip', asset: 'app-1.2.0.zip', source: { type: 'release-link' }, compare: 'auto', signature: { scheme: 'none', reason: 'test' } },
+        {
+          path: 'dist/app-1.2.0.tar.gz',
+          asset: 'app-1.2.0.tar.gz',
+          source: { type: 'release-link' },
+          compare: 'auto',
+          signature: { scheme: 'none', reason: 'test' },
+        },
+        {
+          path: 'dist/app-1.2.0.zip',
+          asset: 'app-1.2.0.zip',
+          source: { type: 'release-link' },
+          compare: 'auto',
+          signature: { scheme: 'none', reason: 'test' },
+        },
       ],
     },
   ],
@@ -43,18 +55,23 @@ describe('CodeBuildLauncher (StartBuild request shape)', () => {
   const cb = mockClient(client);
   beforeEach(() => cb.reset());
 
-  it('starts the target\'s own project with an idempotency token per run+target and only plaintext run variables', async () => {
+  it("starts the target's own project with an idempotency token per run+target and only plaintext run variables", async () => {
     cb.on(StartBuildCommand).resolves({ build: { id: 'relverify-x-linux-x64:1111', arn: 'arn:aws:codebuild:eu-west-1:1:build/relverify-x-linux-x64:1111' } });
     const launcher = new CodeBuildLauncher({ client, projects: { 'linux-x64': 'relverify-x-linux-x64' } });
     const started = await launcher.start(plan, 'linux-x64', 'https://gitlab.example/g/p.git');
-    expect(started).toEqual({ target: 'linux-x64', projectName: 'relverify-x-linux-x64', buildId: 'relverify-x-linux-x64:1111', buildArn: 'arn:aws:codebuild:eu-west-1:1:build/relverify-x-linux-x64:1111' });
+    expect(started).toEqual({
+      target: 'linux-x64',
+      projectName: 'relverify-x-linux-x64',
+      buildId: 'relverify-x-linux-x64:1111',
+      buildArn: 'arn:aws:codebuild:eu-west-1:1:build/relverify-x-linux-x64:1111',
+    });
     const input = cb.commandCalls(StartBuildCommand)[0]!.args[0].input;
     expect(input.projectName).toBe('relverify-x-linux-x64');
     expect(input.idempotencyToken).toBe(idempotencyTokenFor(RUN, 'linux-x64'));
     // nothing that could change what runs: no buildspec, image, source, artifacts or privilege overrides
     expect(Object.keys(input).sort()).toEqual(['environmentVariablesOverride', 'idempotencyToken', 'projectName']);
     const env = Object.fromEntries(input.environmentVariablesOverride!.map((v) => [v.name, v]));
-    expect(input.environmentVariablesOverride!.every((v) => v.type === "PLAINTEXT")).toBe(true);
+    expect(input.environmentVariablesOverride!.every((v) => v.type === 'PLAINTEXT')).toBe(true);
     expect(env[BUILD_ENV.runId]!.value).toBe(RUN);
     expect(env[BUILD_ENV.commit]!.value).toBe(SHA);
     expect(env[BUILD_ENV.artifacts]!.value).toBe('dist/app-1.2.0.tar.gz\ndist/app-1.2.0.zip');
@@ -68,7 +85,9 @@ describe('CodeBuildLauncher (StartBuild request shape)', () => {
     const staged = sourceS3UriFor('artifacts-bucket', RUN);
     await launcher.start(plan, 'linux-x64', 'https://gitlab.example/g/p.git');
     await launcher.start(plan, 'linux-x64', 'https://gitlab.example/g/p.git', { sourceS3: staged });
-    const [plain, withSource] = cb.commandCalls(StartBuildCommand).map((c) => Object.fromEntries(c.args[0].input.environmentVariablesOverride!.map((v) => [v.name, v.value])));
+    const [plain, withSource] = cb
+      .commandCalls(StartBuildCommand)
+      .map((c) => Object.fromEntries(c.args[0].input.environmentVariablesOverride!.map((v) => [v.name, v.value])));
     expect(plain).toEqual(launcherVariables(plan, 'linux-x64', 'https://gitlab.example/g/p.git'));
     expect(withSource).toEqual(launcherVariables(plan, 'linux-x64', 'https://gitlab.example/g/p.git', staged));
     expect(staged).toBe(`s3://artifacts-bucket/sources/${RUN}/source.tar`);
@@ -91,7 +110,12 @@ function build(overrides: Partial<Build> = {}, env: Record<string, string> = { [
     buildComplete: true,
     startTime: new Date('2026-01-01T00:01:00Z'),
     endTime: new Date('2026-01-01T00:11:00Z'),
-    environment: { type: 'LINUX_CONTAINER', image: IMAGE, computeType: 'BUILD_GENERAL1_MEDIUM', environmentVariables: Object.entries(env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })) },
+    environment: {
+      type: 'LINUX_CONTAINER',
+      image: IMAGE,
+      computeType: 'BUILD_GENERAL1_MEDIUM',
+      environmentVariables: Object.entries(env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
+    },
     artifacts: { location: 'arn:aws:s3:::artifacts-bucket/builds/linux-x64/0f0e0d0c-1111-2222-3333-444455556666/out' },
     logs: { deepLink: 'https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups' },
     ...overrides,
@@ -104,7 +128,7 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
   const results = new CodeBuildResults({ codebuild: cbClient, projects: { 'relverify-x-linux-x64': 'linux-x64' }, artifactsBucket: 'artifacts-bucket' });
   beforeEach(() => cb.reset());
 
-  it('re-reads the build by id (from the event\'s ARN) and identifies run and target', async () => {
+  it("re-reads the build by id (from the event's ARN) and identifies run and target", async () => {
     cb.on(BatchGetBuildsCommand).resolves({ builds: [build()] });
     const rec = await results.read(build().arn!);
     expect(cb).toHaveReceivedCommandWith(BatchGetBuildsCommand, { ids: [build().id!] });
@@ -114,14 +138,29 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
     expect(r).toMatchObject({ status: 'SUCCEEDED', buildId: build().id, durationMs: 600_000, image: { ref: IMAGE, enforced: true }, checkedOutSha: undefined });
   });
 
-  it('maps terminal statuses and explains failures from the build\'s own phases', async () => {
+  it("maps terminal statuses and explains failures from the build's own phases", async () => {
     cb.on(BatchGetBuildsCommand).resolves({
-      builds: [build({ buildStatus: 'FAILED', phases: [{ phaseType: 'PRE_BUILD', phaseStatus: 'FAILED', contexts: [{ statusCode: 'COMMAND_EXECUTION_ERROR', message: 'Error while executing command: … exit status 1' }] }] })],
+      builds: [
+        build({
+          buildStatus: 'FAILED',
+          phases: [
+            {
+              phaseType: 'PRE_BUILD',
+              phaseStatus: 'FAILED',
+              contexts: [{ statusCode: 'COMMAND_EXECUTION_ERROR', message: 'Error while executing command: … exit status 1' }],
+            },
+          ],
+        }),
+      ],
     });
     const r = results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED);
     expect(r.status).toBe('FAILED');
     expect(r.message).toMatch(/phase PRE_BUILD FAILED \(COMMAND_EXECUTION_ERROR/);
-    for (const [api, core] of [['TIMED_OUT', 'TIMED_OUT'], ['STOPPED', 'STOPPED'], ['FAULT', 'FAULT']] as const) {
+    for (const [api, core] of [
+      ['TIMED_OUT', 'TIMED_OUT'],
+      ['STOPPED', 'STOPPED'],
+      ['FAULT', 'FAULT'],
+    ] as const) {
       cb.on(BatchGetBuildsCommand).resolves({ builds: [build({ buildStatus: api })] });
       expect(results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED).status).toBe(core);
     }
@@ -149,7 +188,7 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
     await expect(results.read(build().id!)).rejects.toBeInstanceOf(BuildStillRunningError);
   });
 
-  it('refuses artifact locations outside the target\'s own prefix', async () => {
+  it("refuses artifact locations outside the target's own prefix", async () => {
     const dest = join(tmpdir(), 'never-written');
     const limits = { maxBytes: 1 << 20, timeoutMs: 5000 };
     for (const location of [
@@ -164,10 +203,13 @@ describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
     }
   });
 
-  it('without a reported location, reads the project\'s own per-build folder', async () => {
+  it("without a reported location, reads the project's own per-build folder", async () => {
     cb.on(BatchGetBuildsCommand).resolves({ builds: [build({ artifacts: {} })] });
     const r = results.toBuildResult(await results.read(build().id!), IMAGE, LAUNCHED);
-    expect((r.artifacts as unknown as { options: { bucket: string; prefix: string } }).options).toMatchObject({ bucket: 'artifacts-bucket', prefix: 'builds/linux-x64/0f0e0d0c-1111-2222-3333-444455556666/out' });
+    expect((r.artifacts as unknown as { options: { bucket: string; prefix: string } }).options).toMatchObject({
+      bucket: 'artifacts-bucket',
+      prefix: 'builds/linux-x64/0f0e0d0c-1111-2222-3333-444455556666/out',
+    });
   });
 
   it('parses build ARNs', () => {

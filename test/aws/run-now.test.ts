@@ -43,14 +43,37 @@ const lam = mockClient(lambda);
 function resetCli() {
   cfn.reset();
   lam.reset();
-  cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'ReleaseVerifier', StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: [{ OutputKey: 'ResultsBucketName', OutputValue: 'b' }, { OutputKey: 'LauncherFunctionName', OutputValue: 'rv-launcher' }] }] });
+  cfn.on(DescribeStacksCommand).resolves({
+    Stacks: [
+      {
+        StackName: 'ReleaseVerifier',
+        StackStatus: 'CREATE_COMPLETE',
+        CreationTime: new Date(),
+        Outputs: [
+          { OutputKey: 'ResultsBucketName', OutputValue: 'b' },
+          { OutputKey: 'LauncherFunctionName', OutputValue: 'rv-launcher' },
+        ],
+      },
+    ],
+  });
 }
 
 const config = testConfig({
   aws: { stageSource: true },
   targets: [
-    { name: 'linux-x64', image: IMAGE, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}-linux', signature: { scheme: 'none', reason: 'test' } }] },
-    { name: 'win-x64', platform: 'windows', image: IMAGE, command: 'make', artifacts: [{ path: 'out/app-{version}.exe', asset: 'app-{version}.exe', signature: { scheme: 'none', reason: 'test' } }] },
+    {
+      name: 'linux-x64',
+      image: IMAGE,
+      command: 'make',
+      artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}-linux', signature: { scheme: 'none', reason: 'test' } }],
+    },
+    {
+      name: 'win-x64',
+      platform: 'windows',
+      image: IMAGE,
+      command: 'make',
+      artifacts: [{ path: 'out/app-{version}.exe', asset: 'app-{version}.exe', signature: { scheme: 'none', reason: 'test' } }],
+    },
   ],
 });
 const release = { tag: 'v2.0.0', name: 'Release 2.0', commitSha: SHA, tagCommitSha: SHA, links: [] };
@@ -62,7 +85,15 @@ function deps(overrides: Partial<LauncherDeps> = {}): LauncherDeps {
     notifier: new SnsNotifier({ topicArn: 'arn:aws:sns:eu-west-1:123456789012:alerts', client: snsClient }),
     forge: async () => new DirectoryForge(release, '/nonexistent', 'https://gitlab.example/g/app.git'),
     builds: new CodeBuildLauncher({ projects: { 'linux-x64': 'p-linux', 'win-x64': 'p-win' }, client: codebuildClient }),
-    stageSource: (plan, cloneUrl) => new SourceStager({ bucket: 'artifacts', gitlabUrl: 'https://gitlab.example', token: async () => 'glpat-x', maxBytes: 1e6, timeoutMs: 1000, client: s3Client }).stage(plan, cloneUrl),
+    stageSource: (plan, cloneUrl) =>
+      new SourceStager({
+        bucket: 'artifacts',
+        gitlabUrl: 'https://gitlab.example',
+        token: async () => 'glpat-x',
+        maxBytes: 1e6,
+        timeoutMs: 1000,
+        client: s3Client,
+      }).stage(plan, cloneUrl),
     formats: async () => (await import('../../lambda/formats/ops')).formatOps,
     runWindowMs: 12 * HOUR,
     now: () => NOW,
@@ -106,11 +137,24 @@ describe('launcher dry run', () => {
     expect(answer.runId).toBe(windowedRunId(NOW, 12 * HOUR, ['https://gitlab.example', 'g/app', 'v2.0.0', SHA, SHA]));
     expect(answer.planExists).toBe(false);
     expect(answer.targets).toEqual([
-      { name: 'linux-x64', image: IMAGE, alreadyStarted: false, artifacts: [{ asset: 'app-2.0.0-linux', path: 'out/app-2.0.0', source: 'release-link', signature: 'none' }] },
-      { name: 'win-x64', image: IMAGE, alreadyStarted: false, artifacts: [{ asset: 'app-2.0.0.exe', path: 'out/app-2.0.0.exe', source: 'release-link', signature: 'none' }] },
+      {
+        name: 'linux-x64',
+        image: IMAGE,
+        alreadyStarted: false,
+        artifacts: [{ asset: 'app-2.0.0-linux', path: 'out/app-2.0.0', source: 'release-link', signature: 'none' }],
+      },
+      {
+        name: 'win-x64',
+        image: IMAGE,
+        alreadyStarted: false,
+        artifacts: [{ asset: 'app-2.0.0.exe', path: 'out/app-2.0.0.exe', source: 'release-link', signature: 'none' }],
+      },
     ]);
     // the deployed configuration, for doctor
-    expect(answer.config.targets.map((t) => [t.name, t.platform])).toEqual([['linux-x64', 'linux'], ['win-x64', 'windows']]);
+    expect(answer.config.targets.map((t) => [t.name, t.platform])).toEqual([
+      ['linux-x64', 'linux'],
+      ['win-x64', 'windows'],
+    ]);
     expect(answer.config.alerts.emails).toEqual(['ops@example.com']);
     expect(answer.config.aws.stageSource).toBe(true);
     // the ledger was read (planning judges history against it), nothing else touched
@@ -122,7 +166,14 @@ describe('launcher dry run', () => {
     expect(answer.error).toMatch(/release v9\.9\.9 not found/);
     expect(answer.targets).toEqual([]);
     expectNothingWritten();
-    const down = await dryRun({ dryRun: true }, deps({ forge: async () => { throw new ForgeError('unreachable', 'connect ECONNREFUSED gitlab.example:443'); } }));
+    const down = await dryRun(
+      { dryRun: true },
+      deps({
+        forge: async () => {
+          throw new ForgeError('unreachable', 'connect ECONNREFUSED gitlab.example:443');
+        },
+      }),
+    );
     expect(down.error).toMatch(/ECONNREFUSED/);
     expectNothingWritten();
   });
@@ -131,10 +182,16 @@ describe('launcher dry run', () => {
     const runId = windowedRunId(NOW, 12 * HOUR, ['https://gitlab.example', 'g/app', 'v2.0.0', SHA, SHA]);
     const plan = planFor(config, runId, SHA);
     s3.on(GetObjectCommand, { Bucket: 'results', Key: `runs/${runId}/plan.json` }).resolves({ Body: body(JSON.stringify(plan)) as never });
-    s3.on(ListObjectsV2Command, { Bucket: 'results', Prefix: `runs/${runId}/builds/` }).resolves({ Contents: [{ Key: `runs/${runId}/builds/linux-x64.json` }], IsTruncated: false });
+    s3.on(ListObjectsV2Command, { Bucket: 'results', Prefix: `runs/${runId}/builds/` }).resolves({
+      Contents: [{ Key: `runs/${runId}/builds/linux-x64.json` }],
+      IsTruncated: false,
+    });
     const answer = await dryRun({ dryRun: true }, deps());
     expect(answer.planExists).toBe(true);
-    expect(answer.targets.map((t) => [t.name, t.alreadyStarted])).toEqual([['linux-x64', true], ['win-x64', false]]);
+    expect(answer.targets.map((t) => [t.name, t.alreadyStarted])).toEqual([
+      ['linux-x64', true],
+      ['win-x64', false],
+    ]);
     expectNothingWritten();
   });
 
@@ -148,12 +205,23 @@ describe('launcher dry run', () => {
     await expect(launch({ dryRun: 'true' }, deps())).rejects.toThrow(/dry-run event reached launch/);
     expectNothingWritten();
     // the control: the same deps, a real launch — the assertions above would catch it
-    await launch({}, deps({ stageSource: async (plan) => ({ key: `sources/${plan.runId}/source.tar`, uri: `s3://artifacts/sources/${plan.runId}/source.tar`, sha256: 'a'.repeat(64), size: 1, commit: SHA }) as never }));
+    await launch(
+      {},
+      deps({
+        stageSource: async (plan) =>
+          ({
+            key: `sources/${plan.runId}/source.tar`,
+            uri: `s3://artifacts/sources/${plan.runId}/source.tar`,
+            sha256: 'a'.repeat(64),
+            size: 1,
+            commit: SHA,
+          }) as never,
+      }),
+    );
     expect(s3).toHaveReceivedCommand(PutObjectCommand);
     expect(codebuild).toHaveReceivedCommandTimes(StartBuildCommand, 2);
   });
 });
-
 
 describe('release-verifier run-now --dry-run', () => {
   beforeEach(() => {
@@ -167,7 +235,9 @@ describe('release-verifier run-now --dry-run', () => {
     lam.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(answer)) as never });
     const out = sink();
     const err = sink();
-    expect(await runNow(['--stack', 'ReleaseVerifier', '--dry-run', '--release', 'v2.0.0'], { cloudformation, lambda, out: out.stream, err: err.stream })).toBe(0);
+    expect(await runNow(['--stack', 'ReleaseVerifier', '--dry-run', '--release', 'v2.0.0'], { cloudformation, lambda, out: out.stream, err: err.stream })).toBe(
+      0,
+    );
     const input = lam.commandCalls(InvokeCommand)[0]!.args[0].input;
     expect(input.InvocationType).toBe('RequestResponse');
     expect(JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array))).toEqual({ source: 'run-now', tag: 'v2.0.0', dryRun: true });
@@ -178,11 +248,21 @@ describe('release-verifier run-now --dry-run', () => {
   });
 
   it('exits 1 when the release cannot be resolved, or when the launcher answers with a launch instead', async () => {
-    lam.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ dryRun: true, targets: [], findings: [], config: {}, error: 'GitLab answered 401' })) as never });
+    lam
+      .on(InvokeCommand)
+      .resolves({
+        StatusCode: 200,
+        Payload: new TextEncoder().encode(JSON.stringify({ dryRun: true, targets: [], findings: [], config: {}, error: 'GitLab answered 401' })) as never,
+      });
     const err = sink();
     expect(await runNow(['--stack', 'ReleaseVerifier', '--dry-run'], { cloudformation, lambda, out: sink().stream, err: err.stream })).toBe(1);
     expect(err.text()).toMatch(/could not be resolved .* GitLab answered 401/);
-    lam.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ runId: 'r', planCreated: true, started: [], alreadyStarted: [], notStarted: [] })) as never });
+    lam
+      .on(InvokeCommand)
+      .resolves({
+        StatusCode: 200,
+        Payload: new TextEncoder().encode(JSON.stringify({ runId: 'r', planCreated: true, started: [], alreadyStarted: [], notStarted: [] })) as never,
+      });
     const err2 = sink();
     expect(await runNow(['--stack', 'ReleaseVerifier', '--dry-run'], { cloudformation, lambda, out: sink().stream, err: err2.stream })).toBe(1);
     expect(err2.text()).toMatch(/did not answer a dry run/);
@@ -191,7 +271,14 @@ describe('release-verifier run-now --dry-run', () => {
 
 describe('release-verifier run-now', () => {
   beforeEach(() => resetCli());
-  const launched = { runId: '20260302T000000Z-abcdef', release: 'v1.0.0', planCreated: true, started: [{ target: 'linux-x64', buildId: 'p:1' }], alreadyStarted: [], notStarted: [] };
+  const launched = {
+    runId: '20260302T000000Z-abcdef',
+    release: 'v1.0.0',
+    planCreated: true,
+    started: [{ target: 'linux-x64', buildId: 'p:1' }],
+    alreadyStarted: [],
+    notStarted: [],
+  };
 
   it('finds the launcher in the stack outputs and invokes it synchronously with the options', async () => {
     lam.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(launched)) as never });
@@ -209,11 +296,19 @@ describe('release-verifier run-now', () => {
   });
 
   it('a launcher error or an unplannable run exits 1', async () => {
-    lam.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'AccessDenied', errorMessage: 'no' })) as never });
+    lam
+      .on(InvokeCommand)
+      .resolves({
+        StatusCode: 200,
+        FunctionError: 'Unhandled',
+        Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'AccessDenied', errorMessage: 'no' })) as never,
+      });
     const err = sink();
     expect(await runNow(['--stack', 'ReleaseVerifier'], { cloudformation, lambda, out: sink().stream, err: err.stream })).toBe(1);
     expect(err.text()).toMatch(/the launcher failed: AccessDenied: no/);
-    lam.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ ...launched, started: [], failedVerdict: 'INCOMPLETE' })) as never });
+    lam
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ ...launched, started: [], failedVerdict: 'INCOMPLETE' })) as never });
     expect(await runNow(['--stack', 'ReleaseVerifier'], { cloudformation, lambda, out: sink().stream, err: sink().stream })).toBe(1);
   });
 

@@ -54,7 +54,12 @@ export async function startLocalS3(): Promise<LocalS3> {
             const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
             const bucket = (args.input as { Bucket?: string }).Bucket ?? '';
             if (status === 404 && (context.commandName === 'GetObjectCommand' || context.commandName === 'HeadObjectCommand') && !(await canList(bucket))) {
-              throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied', Code: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
+              throw Object.assign(new Error('Access Denied'), {
+                name: 'AccessDenied',
+                Code: 'AccessDenied',
+                $fault: 'client',
+                $metadata: { httpStatusCode: 403 },
+              });
             }
             throw err;
           }
@@ -78,7 +83,11 @@ export async function startLocalS3(): Promise<LocalS3> {
               throw err;
             },
           );
-          if (exists) throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+          if (exists)
+            throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
+              name: 'PreconditionFailed',
+              $metadata: { httpStatusCode: 412 },
+            });
         }
         return next(args);
       },

@@ -47,12 +47,23 @@ describe('S3Store conditional writes (S3 semantics simulated: s3rver ignores If-
     s3.reset();
     s3.on(PutObjectCommand).resolves({});
     expect(await store.put('runs/r/summary.json', '{}', { ifNoneMatch: true })).toBe(true);
-    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'b', Key: 'runs/r/summary.json', IfNoneMatch: '*', ChecksumAlgorithm: 'CRC32', ContentType: 'application/json' });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'b',
+      Key: 'runs/r/summary.json',
+      IfNoneMatch: '*',
+      ChecksumAlgorithm: 'CRC32',
+      ContentType: 'application/json',
+    });
   });
 
   it('412 Precondition Failed → false (the key exists), no retry', async () => {
     s3.reset();
-    s3.on(PutObjectCommand).rejects(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } }));
+    s3.on(PutObjectCommand).rejects(
+      Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
+        name: 'PreconditionFailed',
+        $metadata: { httpStatusCode: 412 },
+      }),
+    );
     expect(await store.put('runs/r/summary.json', '{}', { ifNoneMatch: true })).toBe(false);
     expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 1);
   });
@@ -60,7 +71,10 @@ describe('S3Store conditional writes (S3 semantics simulated: s3rver ignores If-
   it('409 ConditionalRequestConflict is retried, then the outcome counts', async () => {
     s3.reset();
     const conflict = Object.assign(new Error('conflict'), { name: 'ConditionalRequestConflict', $metadata: { httpStatusCode: 409 } });
-    s3.on(PutObjectCommand).rejectsOnce(conflict).rejectsOnce(conflict).rejects(Object.assign(new Error('exists'), { $metadata: { httpStatusCode: 412 } }));
+    s3.on(PutObjectCommand)
+      .rejectsOnce(conflict)
+      .rejectsOnce(conflict)
+      .rejects(Object.assign(new Error('exists'), { $metadata: { httpStatusCode: 412 } }));
     expect(await store.put('runs/r/summary.json', '{}', { ifNoneMatch: true })).toBe(false);
     expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 3);
   });
@@ -77,7 +91,11 @@ describe('S3Store conditional writes (S3 semantics simulated: s3rver ignores If-
   // (InternalError), so pagination is exercised with the mock.
   it('lists across pages with continuation tokens', async () => {
     s3.reset();
-    s3.on(ListObjectsV2Command, { ContinuationToken: undefined }).resolves({ Contents: [{ Key: 'runs/a/2.json' }, { Key: 'runs/a/1.json' }], IsTruncated: true, NextContinuationToken: 't1' });
+    s3.on(ListObjectsV2Command, { ContinuationToken: undefined }).resolves({
+      Contents: [{ Key: 'runs/a/2.json' }, { Key: 'runs/a/1.json' }],
+      IsTruncated: true,
+      NextContinuationToken: 't1',
+    });
     s3.on(ListObjectsV2Command, { ContinuationToken: 't1' }).resolves({ Contents: [{ Key: 'runs/a/3.json' }], IsTruncated: true, NextContinuationToken: 't2' });
     s3.on(ListObjectsV2Command, { ContinuationToken: 't2' }).resolves({ Contents: [], IsTruncated: false });
     expect(await store.list('runs/a/')).toEqual(['runs/a/1.json', 'runs/a/2.json', 'runs/a/3.json']);

@@ -19,7 +19,7 @@ import { renderHtml } from '../../lambda/core/render-html';
 import { EXPLANATIONS } from '../../lambda/core/report-html/explanations';
 import { HEADLINE } from '../../lambda/core/report-html/verdict';
 import type { RunReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { toolsAvailable } from '../support/tools';
 import { incompleteReport, mismatchReport, tamperedReport, verifiedReport } from '../core/report-html-fixtures';
 
@@ -69,7 +69,11 @@ describe.skipIf(!available)('HTML pages in Chromium', () => {
     await regenerateHistory(store, { project: 'acme/app' });
     pages.history = store.locate(HISTORY_KEYS.html);
     const puppeteer = await import('puppeteer-core');
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -99,7 +103,9 @@ describe.skipIf(!available)('HTML pages in Chromium', () => {
         const scrollers = [...document.querySelectorAll('body *')]
           .filter((e) => e.scrollWidth > e.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
           .slice(0, 5)
-          .map((e) => `${e.tagName.toLowerCase()}.${e.className} scrolls sideways (${e.scrollWidth} > ${e.clientWidth}px): ${(e.textContent ?? '').slice(0, 60)}`);
+          .map(
+            (e) => `${e.tagName.toLowerCase()}.${e.className} scrolls sideways (${e.scrollWidth} > ${e.clientWidth}px): ${(e.textContent ?? '').slice(0, 60)}`,
+          );
         wide.push(...scrollers);
         const badge = document.querySelector('h1 .v');
         return {
@@ -189,6 +195,9 @@ describe.skipIf(!available)('HTML pages in Chromium', () => {
     expect(shots).toHaveLength(10);
     for (const s of shots) expect(statSync(s).size).toBeGreaterThan(5_000);
     console.log(`[screenshots] ${SCREENSHOTS}`);
-    writeFileSync(join(SCREENSHOTS, 'README.txt'), `Screenshots of the HTML report and history page, made by test/browser/report-browser.test.ts with ${CHROMIUM}.\n`);
+    writeFileSync(
+      join(SCREENSHOTS, 'README.txt'),
+      `Screenshots of the HTML report and history page, made by test/browser/report-browser.test.ts with ${CHROMIUM}.\n`,
+    );
   });
 });

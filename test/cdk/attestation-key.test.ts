@@ -18,7 +18,13 @@ const config = parseConfig({
   gitlab: { url: 'https://gitlab.com', project: 'group/app' },
   targets: [
     { name: 'linux-x64', image: IMG, command: 'make', artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }] },
-    { name: 'windows-x64', platform: 'windows', image: IMG, command: 'make win', artifacts: [{ path: 'dist/app.exe', asset: 'app-{version}.exe', signature: none }] },
+    {
+      name: 'windows-x64',
+      platform: 'windows',
+      image: IMG,
+      command: 'make win',
+      artifacts: [{ path: 'dist/app.exe', asset: 'app-{version}.exe', signature: none }],
+    },
   ],
 });
 
@@ -29,7 +35,8 @@ const json = template.toJSON() as { Resources: Record<string, { Type: string; Pr
 const ofType = (type: string) => Object.entries(json.Resources).filter(([, r]) => r.Type === type);
 
 const [keyId, key] = ofType('AWS::KMS::Key').find(([, r]) => r.Properties.KeySpec === 'ECC_NIST_P256')!;
-const roleOfFunction = (envVar: string) => ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.Environment?.Variables?.[envVar] !== undefined)![1].Properties.Role['Fn::GetAtt'][0] as string;
+const roleOfFunction = (envVar: string) =>
+  ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.Environment?.Variables?.[envVar] !== undefined)![1].Properties.Role['Fn::GetAtt'][0] as string;
 const checkerRole = roleOfFunction(ENV.diffProject);
 
 /** Every statement (of every IAM policy) that allows `action`, with the roles it is attached to. */
@@ -75,6 +82,9 @@ describe('attestation key', () => {
     expect(checker.Properties.Environment.Variables[ENV.attestationKey]).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
     const others = ofType('AWS::Lambda::Function').filter(([, r]) => r.Properties.Role?.['Fn::GetAtt']?.[0] !== checkerRole);
     for (const [, fn] of others) expect(fn.Properties.Environment?.Variables?.[ENV.attestationKey]).toBeUndefined();
-    expect(json.Outputs.AttestationKeyArn).toMatchObject({ Value: { 'Fn::GetAtt': [keyId, 'Arn'] }, Description: expect.stringContaining('aws kms get-public-key') });
+    expect(json.Outputs.AttestationKeyArn).toMatchObject({
+      Value: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      Description: expect.stringContaining('aws kms get-public-key'),
+    });
   });
 });

@@ -16,7 +16,10 @@ export function runPosixBuildspec(env: Record<string, string>, path: string = pr
     if (!spec.phases[phase]) continue;
     if (failedPhase && phase !== 'post_build') continue;
     for (const command of spec.phases[phase]!.commands) {
-      const r = spawnSync('sh', ['-c', command], { env: { PATH: path, HOME: env.CODEBUILD_SRC_DIR, ...env, CODEBUILD_BUILD_SUCCEEDING: failedPhase ? '0' : '1' }, encoding: 'utf8' });
+      const r = spawnSync('sh', ['-c', command], {
+        env: { PATH: path, HOME: env.CODEBUILD_SRC_DIR, ...env, CODEBUILD_BUILD_SUCCEEDING: failedPhase ? '0' : '1' },
+        encoding: 'utf8',
+      });
       log += r.stdout + r.stderr;
       if (r.status !== 0) {
         failedPhase ??= phase;

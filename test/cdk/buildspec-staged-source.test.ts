@@ -21,7 +21,6 @@ import { git, makeRepo } from '../handlers/support';
 const RUN_ID = '20260101T000000Z-abcdef';
 const BUCKET = 'artifacts-bucket';
 
-
 describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () => {
   let work: string;
   let server: GitHttpServer;
@@ -32,7 +31,10 @@ describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () =
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'relverify-staged-bs-'));
-    repo = await makeRepo({ 'build.sh': 'set -e\nmkdir -p dist\nprintf "%s" "$(cat VERSION)" > "dist/app.bin"\necho "$SOURCE_DATE_EPOCH" > dist/epoch\n', VERSION: '1.0.0\n' });
+    repo = await makeRepo({
+      'build.sh': 'set -e\nmkdir -p dist\nprintf "%s" "$(cat VERSION)" > "dist/app.bin"\necho "$SOURCE_DATE_EPOCH" > dist/epoch\n',
+      VERSION: '1.0.0\n',
+    });
     older = repo.head;
     await writeFile(join(repo.dir, 'VERSION'), '3.1.0\n');
     git(repo.dir, 'commit', '--quiet', '-am', 'release 3.1.0');
@@ -108,7 +110,7 @@ describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () =
     expect(await readdir(join(e.CODEBUILD_SRC_DIR, STAGING_DIR))).toEqual([]);
   });
 
-  it('fails PRE_BUILD when an object under the planned commit\'s id is forged (git recomputes the id)', async () => {
+  it("fails PRE_BUILD when an object under the planned commit's id is forged (git recomputes the id)", async () => {
     // the staged tar, plus a loose object at the planned commit's path holding another commit
     const forgedRoot = join(work, 's3-forged');
     const dir = join(work, 'forged-gitdir');
@@ -133,7 +135,7 @@ describe('buildspecs/posix.yml with a staged source (RELVERIFY_SOURCE_S3)', () =
     expect(await readdir(join(e.CODEBUILD_SRC_DIR, STAGING_DIR))).toEqual([]);
   });
 
-  it('refuses a staged-source location that is not this run\'s', async () => {
+  it("refuses a staged-source location that is not this run's", async () => {
     const e = await env({ [BUILD_ENV.sourceS3]: `s3://${BUCKET}/sources/20250101T000000Z-other/source.tar` });
     const r = runPosixBuildspec(e, path);
     expect(r.failedPhase).toBe('pre_build');

@@ -15,7 +15,6 @@ import { git, makeRepo } from '../handlers/support';
 
 type Spec = { phases: Record<string, { commands: string[] }>; artifacts: { 'base-directory': string; files: string[] } };
 
-
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -30,7 +29,10 @@ describe('buildspecs/posix.yml', () => {
   let older: string;
   const cleanup: string[] = [];
   beforeAll(async () => {
-    repo = await makeRepo({ 'build.sh': 'set -e\nmkdir -p dist\nprintf "%s" "$RELVERIFY_VERSION" > "dist/app-$RELVERIFY_VERSION.bin"\necho "$SOURCE_DATE_EPOCH" > dist/epoch\nln -sf /etc/passwd dist/link.bin\n' });
+    repo = await makeRepo({
+      'build.sh':
+        'set -e\nmkdir -p dist\nprintf "%s" "$RELVERIFY_VERSION" > "dist/app-$RELVERIFY_VERSION.bin"\necho "$SOURCE_DATE_EPOCH" > dist/epoch\nln -sf /etc/passwd dist/link.bin\n',
+    });
     older = repo.head;
     // a second commit, so checking out the first one is a real checkout
     git(repo.dir, 'commit', '--quiet', '--allow-empty', '-m', 'later');
@@ -55,7 +57,7 @@ describe('buildspecs/posix.yml', () => {
     };
   };
 
-  it('clones at the launcher\'s commit, verifies HEAD, builds, stages only declared regular files', async () => {
+  it("clones at the launcher's commit, verifies HEAD, builds, stages only declared regular files", async () => {
     const r = runPosixBuildspec(await env());
     expect(r.failedPhase, r.log).toBeUndefined();
     expect(r.log).toContain(`source verified at ${older}`);

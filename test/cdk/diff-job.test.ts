@@ -44,7 +44,8 @@ const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type) as Record<string, Res>;
 const DIFF_PROJECT = 'relverify-rv--diffoscope';
 const diffProjectEntry = () => Object.entries(resources('AWS::CodeBuild::Project')).find(([, r]) => r.Properties.Name === DIFF_PROJECT)!;
-const artifactsBucketId = () => Object.entries(resources('AWS::S3::Bucket')).find(([id, r]) => !r.Properties.ObjectLockEnabled && id.startsWith('ArtifactsBucket'))![0];
+const artifactsBucketId = () =>
+  Object.entries(resources('AWS::S3::Bucket')).find(([id, r]) => !r.Properties.ObjectLockEnabled && id.startsWith('ArtifactsBucket'))![0];
 const resultsBucketId = () => Object.entries(resources('AWS::S3::Bucket')).find(([, r]) => r.Properties.ObjectLockEnabled)![0];
 const statementsOfRole = (roleId: string): Statement[] =>
   Object.values(resources('AWS::IAM::Policy'))
@@ -59,7 +60,8 @@ const objectArn = (r: unknown): string => {
   const bucket = (head as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[0] ?? JSON.stringify(head);
   return `${bucket}:${rest.join('')}`;
 };
-const functionWithEnv = (name: string) => Object.values(resources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.[name] !== undefined)!;
+const functionWithEnv = (name: string) =>
+  Object.values(resources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.[name] !== undefined)!;
 
 describe('diff job project', () => {
   it('Debian image pinned by digest, inline shipped buildspec, no source, no cache, not privileged', () => {
@@ -93,7 +95,9 @@ describe('diff job project', () => {
     expect(p.Environment.EnvironmentVariables).toContainEqual({ Name: DIFF_ENV.timeoutSeconds, Type: 'PLAINTEXT', Value: '600' });
     expect(p.TimeoutInMinutes).toBe(35);
     // or from the deploy command line: cdk deploy -c diffJobImage=…
-    const fromContext = Object.values(synth({}, { diffJobImage: image }).template.findResources('AWS::CodeBuild::Project')).find((r) => r.Properties.Name === DIFF_PROJECT)!;
+    const fromContext = Object.values(synth({}, { diffJobImage: image }).template.findResources('AWS::CodeBuild::Project')).find(
+      (r) => r.Properties.Name === DIFF_PROJECT,
+    )!;
     expect(fromContext.Properties.Environment.Image).toBe(image);
     expect(() => synth({}, { diffJobImage: 'debian:bookworm' })).toThrow(/must be pinned by digest/);
     expect(() => validateDiffImage('debian:bookworm')).toThrow(/diff job: image "debian:bookworm" must be pinned by digest/);
@@ -129,18 +133,25 @@ describe('diff job project', () => {
     const starts = statements.filter((s) => actions(s).includes('codebuild:StartBuild'));
     expect(starts).toEqual([{ Sid: 'StartDiffJobs', Effect: 'Allow', Action: 'codebuild:StartBuild', Resource: diffArn }]);
     // overrides are denied by a managed policy on the role (test/iam/deny-matrix.test.ts evaluates it)
-    const guard = Object.values(resources('AWS::IAM::ManagedPolicy')).find((p) => JSON.stringify(p.Properties.Roles ?? []).includes(checker.Properties.Role['Fn::GetAtt'][0]))!;
+    const guard = Object.values(resources('AWS::IAM::ManagedPolicy')).find((p) =>
+      JSON.stringify(p.Properties.Roles ?? []).includes(checker.Properties.Role['Fn::GetAtt'][0]),
+    )!;
     const denies = guard.Properties.PolicyDocument.Statement as { Effect: string; Resource: unknown; Condition: Record<string, Record<string, unknown>> }[];
     expect(denies.every((d) => d.Effect === 'Deny' && JSON.stringify(d.Resource) === JSON.stringify(diffArn))).toBe(true);
-    expect(denies.map((d) => Object.keys(Object.values(d.Condition)[0]!)[0])).toEqual(expect.arrayContaining(['codebuild:source.buildspec', 'codebuild:environment.image', 'codebuild:environment.environmentVariables.name']));
+    expect(denies.map((d) => Object.keys(Object.values(d.Condition)[0]!)[0])).toEqual(
+      expect.arrayContaining(['codebuild:source.buildspec', 'codebuild:environment.image', 'codebuild:environment.environmentVariables.name']),
+    );
     const artifactPuts = statements.filter((s) => actions(s).includes('s3:PutObject') && JSON.stringify(s.Resource).includes(artifactsBucketId()));
-    expect(artifactPuts.flatMap((s) => [s.Resource].flat().map(objectArn)).sort()).toEqual([`${artifactsBucketId()}:/diffs/*/published`, `${artifactsBucketId()}:/diffs/*/rebuilt`]);
+    expect(artifactPuts.flatMap((s) => [s.Resource].flat().map(objectArn)).sort()).toEqual([
+      `${artifactsBucketId()}:/diffs/*/published`,
+      `${artifactsBucketId()}:/diffs/*/rebuilt`,
+    ]);
     // the launcher starts target builds only
     const launcher = functionWithEnv('RUN_WINDOW_MINUTES');
     expect(JSON.stringify(statementsOfRole(launcher.Properties.Role['Fn::GetAtt'][0]))).not.toContain(diffProjectEntry()[0]);
   });
 
-  it('a diff build\'s end does not trigger the checker; the project name is a stack output', () => {
+  it("a diff build's end does not trigger the checker; the project name is a stack output", () => {
     const rule = Object.values(resources('AWS::Events::Rule')).find((r) => r.Properties.EventPattern?.source?.[0] === 'aws.codebuild')!;
     expect(rule.Properties.EventPattern.detail['project-name']).toEqual(['relverify-rv-linux-x64', 'relverify-rv-linux-arm']);
     expect(stack.resolve(template.toJSON().Outputs.DiffJobProjectName.Value)).toEqual({ Ref: diffProjectEntry()[0] });
@@ -195,7 +206,10 @@ describe.skipIf(!toolsAvailable('diffoscope'))('buildspecs/diffoscope.yml (real 
     const src = join(dir, 'src');
     await mkdir(src, { recursive: true });
     const prefix = options.prefix ?? PREFIX;
-    for (const [obj, content] of [['published', options.published], ['rebuilt', options.rebuilt]] as const) {
+    for (const [obj, content] of [
+      ['published', options.published],
+      ['rebuilt', options.rebuilt],
+    ] as const) {
       if (content === undefined) continue;
       const f = join(s3, BUCKET, PREFIX, obj);
       await mkdir(dirname(f), { recursive: true });
@@ -247,7 +261,9 @@ describe.skipIf(!toolsAvailable('diffoscope'))('buildspecs/diffoscope.yml (real 
     expect(html).toMatch(/<tr class="diffdeleted">.*signed:<span class="dp">·<\/span>yes/);
     expect(text).toMatch(/^--- published\n\+\+\+ rebuilt/m);
     expect(text).toContain('-signed: yes');
-    expect(r.awsCalls).toContain(`s3 cp --only-show-errors --content-type text/html; charset=utf-8 ${join(root, 'differs', 'src', '.release-verifier-diff', 'out', 'report.html')} s3://${BUCKET}/${PREFIX}/report.html`);
+    expect(r.awsCalls).toContain(
+      `s3 cp --only-show-errors --content-type text/html; charset=utf-8 ${join(root, 'differs', 'src', '.release-verifier-diff', 'out', 'report.html')} s3://${BUCKET}/${PREFIX}/report.html`,
+    );
   });
 
   it('identical inputs: diffoscope exits 0, the job succeeds and says so', async () => {

@@ -2,7 +2,7 @@
  * CDK assertions for the serverless stack (bundling skipped: `aws:cdk:bundling-stacks: []`), and
  * cdk-nag AwsSolutions with no unacknowledged error.
  */
-import { ESTIMATE_SCENARIO } from '../../lambda/core/cost/estimate';
+import { ESTIMATE_SCENARIO } from '../../lambda/cli/cost-estimate';
 import { App, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -25,10 +25,36 @@ function config(overrides: Partial<ConfigInput> = {}): Config {
     alerts: { emails: ['ops@example.com'], sms: ['+14155550100'] },
     aws: { resultsRetentionDays: 400, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 14 },
     targets: [
-      { name: 'linux-x64', image: IMG, command: 'make release', timeoutMinutes: 45, env: { CARGO_TERM_COLOR: 'never' }, artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }] },
-      { name: 'linux-docker', image: IMG, command: 'make docker', privileged: true, artifacts: [{ path: 'dist/img.tar', asset: 'img-{version}.tar', signature: none }] },
-      { name: 'windows-x64', platform: 'windows', image: IMG, command: 'make win', artifacts: [{ path: 'dist/app.exe', asset: 'app-{version}.exe', signature: none }] },
-      { name: 'macos-arm64', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: FLEET, command: 'make mac', artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }] },
+      {
+        name: 'linux-x64',
+        image: IMG,
+        command: 'make release',
+        timeoutMinutes: 45,
+        env: { CARGO_TERM_COLOR: 'never' },
+        artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }],
+      },
+      {
+        name: 'linux-docker',
+        image: IMG,
+        command: 'make docker',
+        privileged: true,
+        artifacts: [{ path: 'dist/img.tar', asset: 'img-{version}.tar', signature: none }],
+      },
+      {
+        name: 'windows-x64',
+        platform: 'windows',
+        image: IMG,
+        command: 'make win',
+        artifacts: [{ path: 'dist/app.exe', asset: 'app-{version}.exe', signature: none }],
+      },
+      {
+        name: 'macos-arm64',
+        platform: 'macos',
+        image: 'aws/codebuild/macos-arm-base:15',
+        fleetArn: FLEET,
+        command: 'make mac',
+        artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }],
+      },
     ],
     ...overrides,
   });
@@ -44,7 +70,8 @@ function synth(cfg: Config = config(), nag = false) {
 const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type);
 const projectNamed = (target: string) => Object.values(resources('AWS::CodeBuild::Project')).find((r) => r.Properties.Name === `relverify-rv-${target}`)!;
-const logicalIdOf = (type: string, pred: (r: { Properties: Record<string, unknown> }) => boolean) => Object.entries(resources(type)).find(([, r]) => pred(r as never))![0];
+const logicalIdOf = (type: string, pred: (r: { Properties: Record<string, unknown> }) => boolean) =>
+  Object.entries(resources(type)).find(([, r]) => pred(r as never))![0];
 
 describe('build projects: one per target', () => {
   it('pins the image by digest, has no source, no cache, the configured timeout and the shipped buildspec', () => {
@@ -70,10 +97,12 @@ describe('build projects: one per target', () => {
     );
   });
 
-  it('uploads artifacts to the target\'s own prefix, one folder per build', () => {
+  it("uploads artifacts to the target's own prefix, one folder per build", () => {
     expect(projectNamed('linux-x64').Properties.Artifacts).toEqual({
       Type: 'S3',
-      Location: { Ref: logicalIdOf('AWS::S3::Bucket', (r) => !r.Properties.ObjectLockEnabled && JSON.stringify(r.Properties.BucketEncryption).includes('aws:kms')) },
+      Location: {
+        Ref: logicalIdOf('AWS::S3::Bucket', (r) => !r.Properties.ObjectLockEnabled && JSON.stringify(r.Properties.BucketEncryption).includes('aws:kms')),
+      },
       Path: 'builds/linux-x64',
       NamespaceType: 'BUILD_ID',
       Name: 'out',
@@ -118,7 +147,9 @@ describe('build projects: one per target', () => {
     expect(doc).not.toMatch(/secretsmanager|sns:|s3:GetObject|s3:DeleteObject|s3:\*|codebuild:StartBuild|events:PutEvents/);
     const resultsId = logicalIdOf('AWS::S3::Bucket', (r) => r.Properties.ObjectLockEnabled === true);
     expect(doc).not.toContain(resultsId);
-    const puts = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: { Action: string | string[] }) => [s.Action].flat().includes('s3:PutObject'));
+    const puts = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((s: { Action: string | string[] }) => [s.Action].flat().includes('s3:PutObject'));
     expect(puts).toHaveLength(1);
     expect(JSON.stringify(puts[0].Resource)).toContain('/builds/linux-x64/*');
     expect(JSON.stringify(puts[0].Resource)).not.toMatch(/windows|macos|docker/);
@@ -127,7 +158,9 @@ describe('build projects: one per target', () => {
   it('fails synth with clear messages for unpinned images, macOS without a fleet, privileged Windows, reserved env names', () => {
     const base = config().targets[0]!;
     expect(() => validateTarget({ ...base, image: 'rust:1.80' })).toThrow(/target "linux-x64": image "rust:1.80" must be pinned by digest/);
-    expect(() => validateTarget({ ...base, platform: 'macos', fleetArn: undefined })).toThrow(/macOS builds need a CodeBuild reserved-capacity fleet.*fleetArn/);
+    expect(() => validateTarget({ ...base, platform: 'macos', fleetArn: undefined })).toThrow(
+      /macOS builds need a CodeBuild reserved-capacity fleet.*fleetArn/,
+    );
     expect(() => validateTarget({ ...base, platform: 'windows', privileged: true })).toThrow(/privileged/);
     expect(() => validateTarget({ ...base, env: { CODEBUILD_X: '1' } })).toThrow(/env.CODEBUILD_X is reserved/);
     expect(() => validateTarget({ ...base, computeType: 'HUGE' })).toThrow(/not a CodeBuild compute type/);
@@ -140,7 +173,10 @@ describe('build projects: one per target', () => {
 
 describe('launcher', () => {
   const launcherRole = () => {
-    const fnId = logicalIdOf('AWS::Lambda::Function', (r) => (r.Properties.Environment as { Variables: Record<string, string> })?.Variables?.RUN_WINDOW_MINUTES !== undefined);
+    const fnId = logicalIdOf(
+      'AWS::Lambda::Function',
+      (r) => (r.Properties.Environment as { Variables: Record<string, string> })?.Variables?.RUN_WINDOW_MINUTES !== undefined,
+    );
     const fn = resources('AWS::Lambda::Function')[fnId]!;
     return { fnId, fn, roleId: fn.Properties.Role['Fn::GetAtt'][0] as string };
   };
@@ -152,7 +188,12 @@ describe('launcher', () => {
     expect(fn.Properties.Layers).toHaveLength(1);
     expect(fn.Properties.Environment.Variables).toMatchObject({
       RELEASE_VERIFIER_CONFIG_FILE: '/opt/release-verifier/config.json',
-      TARGET_PROJECTS: JSON.stringify({ 'linux-x64': 'relverify-rv-linux-x64', 'linux-docker': 'relverify-rv-linux-docker', 'windows-x64': 'relverify-rv-windows-x64', 'macos-arm64': 'relverify-rv-macos-arm64' }),
+      TARGET_PROJECTS: JSON.stringify({
+        'linux-x64': 'relverify-rv-linux-x64',
+        'linux-docker': 'relverify-rv-linux-docker',
+        'windows-x64': 'relverify-rv-windows-x64',
+        'macos-arm64': 'relverify-rv-macos-arm64',
+      }),
       POWERTOOLS_SERVICE_NAME: 'release-verifier-launcher',
     });
   });
@@ -160,24 +201,48 @@ describe('launcher', () => {
   it('runs on the configured schedule, with retries and a dead-letter queue', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'cron(0 4 ? * TUE *)',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [launcherRole().fnId, 'Arn'] }, Input: '{"source":"schedule"}', RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: Match.anyValue() })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [launcherRole().fnId, 'Arn'] },
+          Input: '{"source":"schedule"}',
+          RetryPolicy: { MaximumRetryAttempts: 2 },
+          DeadLetterConfig: Match.anyValue(),
+        }),
+      ],
     });
   });
 
   it('may start only the target projects, never with a buildspec override', () => {
     const { roleId } = launcherRole();
-    const docs = Object.values(resources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const docs = Object.values(resources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
     const allow = docs.find((s: { Sid?: string }) => s.Sid === 'StartTargetBuilds');
     expect(allow.Effect).toBe('Allow');
     expect(allow.Resource).toHaveLength(4);
     expect(JSON.stringify(allow.Resource)).not.toContain('*');
     // every override CodeBuild has a condition key for is denied (evaluated in test/iam/deny-matrix.test.ts)
     const guard = Object.values(resources('AWS::IAM::ManagedPolicy')).find((p) => JSON.stringify(p.Properties.Roles ?? []).includes(roleId))!;
-    const keys = (guard.Properties.PolicyDocument.Statement as { Effect: string; Condition: Record<string, Record<string, unknown>> }[]).map((d) => (expect(d.Effect).toBe('Deny'), Object.keys(Object.values(d.Condition)[0]!)[0]));
-    expect(keys).toEqual(expect.arrayContaining(['codebuild:source.buildspec', 'codebuild:environment.image', 'codebuild:environment.privilegedMode', 'codebuild:source.location', 'codebuild:environment.type', 'codebuild:environment.computeType', 'codebuild:artifacts', 'codebuild:environment.environmentVariables.name']));
+    const keys = (guard.Properties.PolicyDocument.Statement as { Effect: string; Condition: Record<string, Record<string, unknown>> }[]).map(
+      (d) => (expect(d.Effect).toBe('Deny'), Object.keys(Object.values(d.Condition)[0]!)[0]),
+    );
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'codebuild:source.buildspec',
+        'codebuild:environment.image',
+        'codebuild:environment.privilegedMode',
+        'codebuild:source.location',
+        'codebuild:environment.type',
+        'codebuild:environment.computeType',
+        'codebuild:artifacts',
+        'codebuild:environment.environmentVariables.name',
+      ]),
+    );
     expect(JSON.stringify(docs)).not.toMatch(/s3:DeleteObject|codebuild:\*|"s3:\*"/);
     // run records and the ledger, nothing else of the results bucket
-    const s3Resources = JSON.stringify(docs.filter((d: { Action: string | string[] }) => [d.Action].flat().includes('s3:PutObject')).map((d: { Resource: unknown }) => d.Resource));
+    const s3Resources = JSON.stringify(
+      docs.filter((d: { Action: string | string[] }) => [d.Action].flat().includes('s3:PutObject')).map((d: { Resource: unknown }) => d.Resource),
+    );
     expect(s3Resources).toContain('/runs/*');
     expect(s3Resources).toContain('/ledger/*');
   });
@@ -189,7 +254,10 @@ describe('checker', () => {
       EventPattern: {
         source: ['aws.codebuild'],
         'detail-type': ['CodeBuild Build State Change'],
-        detail: { 'project-name': ['relverify-rv-linux-x64', 'relverify-rv-linux-docker', 'relverify-rv-windows-x64', 'relverify-rv-macos-arm64'], 'build-status': [{ 'anything-but': ['IN_PROGRESS'] }] },
+        detail: {
+          'project-name': ['relverify-rv-linux-x64', 'relverify-rv-linux-docker', 'relverify-rv-windows-x64', 'relverify-rv-macos-arm64'],
+          'build-status': [{ 'anything-but': ['IN_PROGRESS'] }],
+        },
       },
       Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 }, DeadLetterConfig: Match.anyValue() })],
     });
@@ -197,12 +265,19 @@ describe('checker', () => {
   });
 
   it('re-reads builds (BatchGetBuilds on the projects), reads artifacts, large /tmp', () => {
-    const fnId = logicalIdOf('AWS::Lambda::Function', (r) => (r.Properties.Environment as { Variables: Record<string, string> })?.Variables?.ARTIFACTS_BUCKET !== undefined);
+    const fnId = logicalIdOf(
+      'AWS::Lambda::Function',
+      (r) => (r.Properties.Environment as { Variables: Record<string, string> })?.Variables?.ARTIFACTS_BUCKET !== undefined,
+    );
     const fn = resources('AWS::Lambda::Function')[fnId]!;
     expect(fn.Properties.EphemeralStorage).toEqual({ Size: 10240 });
     expect(fn.Properties.Timeout).toBe(900);
     const roleId = fn.Properties.Role['Fn::GetAtt'][0];
-    const doc = JSON.stringify(Object.values(resources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId)).map((p) => p.Properties.PolicyDocument));
+    const doc = JSON.stringify(
+      Object.values(resources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
+        .map((p) => p.Properties.PolicyDocument),
+    );
     expect(doc).toContain('codebuild:BatchGetBuilds');
     expect(doc).toContain('/builds/*');
     expect(doc).toContain('secretsmanager:GetSecretValue');
@@ -218,39 +293,64 @@ describe('results bucket', () => {
       VersioningConfiguration: { Status: 'Enabled' },
       ObjectLockEnabled: true,
       ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 400 } } },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) })] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) })],
+      },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
     });
     const resultsId = logicalIdOf('AWS::S3::Bucket', (r) => r.Properties.ObjectLockEnabled === true);
     expect(resources('AWS::S3::Bucket')[resultsId]!.DeletionPolicy).toBe('Retain');
     const policy = Object.values(resources('AWS::S3::BucketPolicy')).find((p) => JSON.stringify(p.Properties.Bucket).includes(resultsId))!;
     const statements = policy.Properties.PolicyDocument.Statement;
-    expect(statements).toEqual(expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }), expect.objectContaining({ Sid: 'DenyGovernanceBypass', Effect: 'Deny', Action: 's3:BypassGovernanceRetention' })]));
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        expect.objectContaining({ Sid: 'DenyGovernanceBypass', Effect: 'Deny', Action: 's3:BypassGovernanceRetention' }),
+      ]),
+    );
   });
 
   it('COMPLIANCE mode when configured (and then no governance-bypass statement)', () => {
     const t = synth(config({ aws: { resultsRetentionDays: 30, objectLockMode: 'COMPLIANCE', artifactRetentionDays: 7 } })).template;
-    t.hasResourceProperties('AWS::S3::Bucket', { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 30 } } } });
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 30 } } },
+    });
     expect(JSON.stringify(t.findResources('AWS::S3::BucketPolicy'))).not.toContain('DenyGovernanceBypass');
   });
 
   it('the artifacts bucket expires builds after the configured days', () => {
-    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ ExpirationInDays: 14, Status: 'Enabled' })]) } });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ ExpirationInDays: 14, Status: 'Enabled' })]) },
+    });
   });
 });
 
 describe('alerts topic', () => {
-  it('KMS-encrypted, SSL-only, email and SMS subscriptions, key and topic usable by this account\'s CloudWatch alarms only', () => {
+  it("KMS-encrypted, SSL-only, email and SMS subscriptions, key and topic usable by this account's CloudWatch alarms only", () => {
     const topicId = Object.keys(resources('AWS::SNS::Topic'))[0]!;
     const topic = resources('AWS::SNS::Topic')[topicId]!;
     const keyId = topic.Properties.KmsMasterKeyId['Fn::GetAtt'][0];
     const key = resources('AWS::KMS::Key')[keyId]!;
     expect(key.Properties.EnableKeyRotation).toBe(true);
     const fromAlarms = { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': Match.anyValue() } };
-    template.hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Condition: fromAlarms })]) } });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Condition: fromAlarms }),
+        ]),
+      },
+    });
     expect(JSON.stringify(key.Properties.KeyPolicy)).not.toContain('events.amazonaws.com');
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } });
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: fromAlarms })]) } });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: fromAlarms }),
+        ]),
+      },
+    });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'sms', Endpoint: '+14155550100' });
   });
@@ -259,7 +359,7 @@ describe('alerts topic', () => {
 describe('alarms', () => {
   const topicRef = () => ({ Ref: Object.keys(resources('AWS::SNS::Topic'))[0] });
 
-  it('dead-man\'s switch: DaysSinceLastSummary > 8, missing data breaching, within the 7-day look-back limit', () => {
+  it("dead-man's switch: DaysSinceLastSummary > 8, missing data breaching, within the 7-day look-back limit", () => {
     const alarm = Object.values(resources('AWS::CloudWatch::Alarm')).find((a) => a.Properties.MetricName === 'DaysSinceLastSummary')!.Properties;
     expect(alarm).toMatchObject({
       Namespace: 'ReleaseVerifier',
@@ -271,7 +371,10 @@ describe('alarms', () => {
     });
     expect(alarm.Period * alarm.EvaluationPeriods).toBeLessThanOrEqual(7 * 86400);
     // the dead-man Lambda is scheduled more often than the alarm period, and runs once at deploy
-    const rate = Object.values(resources('AWS::Events::Rule')).filter((r) => /dead-man/.test(r.Properties.Description)).map((r) => r.Properties.ScheduleExpression).find((e) => /^rate/.test(e));
+    const rate = Object.values(resources('AWS::Events::Rule'))
+      .filter((r) => /dead-man/.test(r.Properties.Description))
+      .map((r) => r.Properties.ScheduleExpression)
+      .find((e) => /^rate/.test(e));
     expect(rate).toBe('rate(3 hours)');
     expect(alarm.Period).toBe(6 * 3600);
     expect(Object.keys(resources('Custom::Trigger'))).toHaveLength(1);
@@ -305,7 +408,9 @@ describe('access logging and deletion', () => {
     expect(buckets).toHaveLength(3);
     for (const b of buckets) expect(b.DeletionPolicy).toBe('Retain');
     expect(Object.values(json.Resources).filter((r) => r.Type === 'Custom::S3AutoDeleteObjects')).toHaveLength(0);
-    const keys = Object.values(json.Resources).filter((r) => r.Type === 'AWS::KMS::Key').map((k) => k.DeletionPolicy);
+    const keys = Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::KMS::Key')
+      .map((k) => k.DeletionPolicy);
     // results, artifacts and attestation keys are kept (what they encrypt or sign outlives the stack); the alerts key goes
     expect(keys.sort()).toEqual(['Delete', 'Retain', 'Retain', 'Retain']);
   });
@@ -316,7 +421,9 @@ describe('token secret', () => {
     const t = synth(config()).template;
     t.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'release-verifier/RV/gitlab-token', SecretString: 'anonymous' });
     const secretId = Object.keys(t.findResources('AWS::SecretsManager::Secret'))[0]!;
-    const holders = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'));
+    const holders = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'),
+    );
     expect(holders).toHaveLength(3); // launcher, checker, watch (test/cdk/watch.test.ts)
     expect(JSON.stringify(holders)).toContain(secretId);
   });
@@ -330,7 +437,8 @@ describe('token secret', () => {
 
 describe('outputs', () => {
   it('names the launcher for run-now, and where reports live', () => {
-    for (const o of ['LauncherFunctionName', 'ResultsBucketName', 'AlertsTopicArn', 'GitLabTokenSecretArn']) expect(stack.resolve(template.toJSON().Outputs[o])).toBeDefined();
+    for (const o of ['LauncherFunctionName', 'ResultsBucketName', 'AlertsTopicArn', 'GitLabTokenSecretArn'])
+      expect(stack.resolve(template.toJSON().Outputs[o])).toBeDefined();
   });
 });
 

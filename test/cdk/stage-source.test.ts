@@ -23,7 +23,14 @@ function config(stageSource: boolean, overrides: Partial<ConfigInput> = {}): Con
     aws: { stageSource },
     targets: [
       { name: 'linux-x64', image: IMG, command: 'make release', artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }] },
-      { name: 'macos-arm64', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: FLEET, command: 'make mac', artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }] },
+      {
+        name: 'macos-arm64',
+        platform: 'macos',
+        image: 'aws/codebuild/macos-arm-base:15',
+        fleetArn: FLEET,
+        command: 'make mac',
+        artifacts: [{ path: 'dist/app.dmg', asset: 'app-{version}.dmg', signature: none }],
+      },
     ],
     ...overrides,
   });
@@ -47,7 +54,8 @@ function helpers(template: Template) {
   const launcher = Object.values(resources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.RUN_WINDOW_MINUTES !== undefined)!;
   const project = (target: string) => Object.values(resources('AWS::CodeBuild::Project')).find((r) => r.Properties.Name === `relverify-rv-${target}`)!;
   const roleOfProject = (target: string) => project(target).Properties.ServiceRole['Fn::GetAtt'][0] as string;
-  const boundaryOf = (roleId: string) => resources('AWS::IAM::ManagedPolicy')[resources('AWS::IAM::Role')[roleId]!.Properties.PermissionsBoundary.Ref as string]!;
+  const boundaryOf = (roleId: string) =>
+    resources('AWS::IAM::ManagedPolicy')[resources('AWS::IAM::Role')[roleId]!.Properties.PermissionsBoundary.Ref as string]!;
   const on = (s: Statement, action: string) => [s.Action].flat().includes(action);
   const sourcesArn = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [artifactsId, 'Arn'] }, '/sources/*']] };
   return { resources, artifactsId, statementsOfRole, launcher, roleOfProject, boundaryOf, on, sourcesArn };
@@ -81,7 +89,9 @@ describe('aws.stageSource: IAM', () => {
       expect(JSON.stringify(puts[0]!.Resource)).toContain(`/builds/${target}/*`);
       expect(JSON.stringify(statements)).not.toMatch(/secretsmanager|sns:|s3:DeleteObject|s3:\*/);
       const boundary = h.boundaryOf(roleId).Properties.PolicyDocument.Statement as Statement[];
-      expect(boundary.filter((s) => h.on(s, 's3:GetObject'))).toEqual([{ Sid: 'ReadStagedSource', Effect: 'Allow', Action: 's3:GetObject', Resource: h.sourcesArn }]);
+      expect(boundary.filter((s) => h.on(s, 's3:GetObject'))).toEqual([
+        { Sid: 'ReadStagedSource', Effect: 'Allow', Action: 's3:GetObject', Resource: h.sourcesArn },
+      ]);
     }
   });
 
@@ -109,7 +119,9 @@ describe('aws.stageSource off (the default)', () => {
 describe('aws.stageSource with a Windows target', () => {
   it('fails synth with a message that names the target and the fix', () => {
     const cfg = config(true, {
-      targets: [{ name: 'windows-x64', platform: 'windows', image: IMG, command: 'make win', artifacts: [{ path: 'dist/app.exe', asset: 'app.exe', signature: none }] }],
+      targets: [
+        { name: 'windows-x64', platform: 'windows', image: IMG, command: 'make win', artifacts: [{ path: 'dist/app.exe', asset: 'app.exe', signature: none }] },
+      ],
     });
     expect(() => synth(cfg)).toThrow(/target "windows-x64": aws.stageSource is not supported for Windows targets yet/);
   });

@@ -24,12 +24,16 @@ describe('cdk synth from a fresh clone, offline', () => {
     // npm ci needs the registry; the installed tree stands in for it
     await symlink(join(REPO_ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
     // the example is deployed only when named: without a configuration the app refuses (test/core/config-keys.test.ts)
-    const r = spawnSync('npx', ['--no-install', 'cdk', 'synth', '-c', 'config=examples/release-verifier.example.yaml', '--quiet', '--no-notices', '--output', 'cdk.out'], {
-      cwd: clone,
-      env: { ...process.env, CDK_DOCKER: '/nonexistent/docker', CDK_DISABLE_VERSION_CHECK: '1', AWS_REGION: 'eu-west-1', RELEASE_VERIFIER_CONFIG: '' },
-      encoding: 'utf8',
-      timeout: 220_000,
-    });
+    const r = spawnSync(
+      'npx',
+      ['--no-install', 'cdk', 'synth', '-c', 'config=examples/release-verifier.example.yaml', '--quiet', '--no-notices', '--output', 'cdk.out'],
+      {
+        cwd: clone,
+        env: { ...process.env, CDK_DOCKER: '/nonexistent/docker', CDK_DISABLE_VERSION_CHECK: '1', AWS_REGION: 'eu-west-1', RELEASE_VERIFIER_CONFIG: '' },
+        encoding: 'utf8',
+        timeout: 220_000,
+      },
+    );
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     const out = join(clone, 'cdk.out');
     const template = JSON.parse(readFileSync(join(out, 'ReleaseVerifier.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
@@ -51,7 +55,11 @@ describe('cdk synth from a fresh clone, offline', () => {
       const pinned = (pkg: string) => JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version as string;
       expect(text).toContain(`"${pinned('@aws-sdk/client-s3')}"`);
       expect(text.startsWith("import { createRequire as __rvCreateRequire } from 'node:module';")).toBe(true); // ESM with the require banner
-      const load = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(b)}); if (typeof m.handler !== 'function') process.exit(2);`], { encoding: 'utf8', cwd: clone });
+      const load = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', `const m = await import(${JSON.stringify(b)}); if (typeof m.handler !== 'function') process.exit(2);`],
+        { encoding: 'utf8', cwd: clone },
+      );
       expect(load.status, load.stderr).toBe(0);
     }
     // the configuration travels as a layer file, validated again at cold start

@@ -20,16 +20,38 @@ const none = { scheme: 'none', reason: 'test asset' } as const;
 const artifact = (name: string) => [{ path: `dist/${name}`, asset: `${name}-{version}`, signature: none }];
 
 function config(targets: ConfigInput['targets'], overrides: Partial<ConfigInput> = {}): Config {
-  return parseConfig({ version: 1, gitlab: { url: 'https://gitlab.com', project: 'group/app' }, alerts: { emails: ['ops@example.com'] }, targets, ...overrides });
+  return parseConfig({
+    version: 1,
+    gitlab: { url: 'https://gitlab.com', project: 'group/app' },
+    alerts: { emails: ['ops@example.com'] },
+    targets,
+    ...overrides,
+  });
 }
 
 export const VARIANTS: Record<string, () => Config> = {
   'the shipped example': () => loadConfig('examples/release-verifier.example.yaml'),
   'a private-ECR image': () => config([{ name: 'linux', image: ECR_IMAGE, command: 'make', artifacts: artifact('app') }]),
-  'a Windows target': () => config([{ name: 'win', platform: 'windows', image: `mcr.microsoft.com/windows/servercore@sha256:${'8'.repeat(64)}`, command: 'build.cmd', artifacts: artifact('app.exe') }]),
-  'a macOS target on a fleet': () => config([{ name: 'mac', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: FLEET, command: 'make mac', artifacts: artifact('app.dmg') }]),
-  'aws.stageSource: true': () => config([{ name: 'linux', image: PUBLIC_IMAGE, command: 'make', artifacts: artifact('app') }], { aws: { stageSource: true } as ConfigInput['aws'] }),
-  'SMS numbers set': () => config([{ name: 'linux', image: PUBLIC_IMAGE, command: 'make', artifacts: artifact('app') }], { alerts: { emails: ['ops@example.com'], sms: ['+14155550100', '+442071838750'] } }),
+  'a Windows target': () =>
+    config([
+      {
+        name: 'win',
+        platform: 'windows',
+        image: `mcr.microsoft.com/windows/servercore@sha256:${'8'.repeat(64)}`,
+        command: 'build.cmd',
+        artifacts: artifact('app.exe'),
+      },
+    ]),
+  'a macOS target on a fleet': () =>
+    config([
+      { name: 'mac', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: FLEET, command: 'make mac', artifacts: artifact('app.dmg') },
+    ]),
+  'aws.stageSource: true': () =>
+    config([{ name: 'linux', image: PUBLIC_IMAGE, command: 'make', artifacts: artifact('app') }], { aws: { stageSource: true } as ConfigInput['aws'] }),
+  'SMS numbers set': () =>
+    config([{ name: 'linux', image: PUBLIC_IMAGE, command: 'make', artifacts: artifact('app') }], {
+      alerts: { emails: ['ops@example.com'], sms: ['+14155550100', '+442071838750'] },
+    }),
 };
 
 export function synthWithNag(cfg: Config): { template: Template; problems: string[] } {
@@ -38,7 +60,10 @@ export function synthWithNag(cfg: Config): { template: Template; problems: strin
   const stack = new ReleaseVerifierStack(app, 'RV', { config: cfg });
   const template = Template.fromStack(stack);
   const annotations = Annotations.fromStack(stack);
-  const problems = [...annotations.findError('*', Match.stringLikeRegexp('.*')), ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))].map((m) => `${m.id}: ${String(m.entry.data)}`);
+  const problems = [
+    ...annotations.findError('*', Match.stringLikeRegexp('.*')),
+    ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+  ].map((m) => `${m.id}: ${String(m.entry.data)}`);
   return { template, problems };
 }
 

@@ -18,7 +18,14 @@ function config(overrides: Partial<ConfigInput> = {}): Config {
     version: 1,
     gitlab: { url: 'https://gitlab.com', project: 'group/app' },
     alerts: { emails: ['ops@example.com'] },
-    targets: [{ name: 'linux-x64', image: IMG, command: 'make release', artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test asset' } }] }],
+    targets: [
+      {
+        name: 'linux-x64',
+        image: IMG,
+        command: 'make release',
+        artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test asset' } }],
+      },
+    ],
     ...overrides,
   });
 }
@@ -31,7 +38,10 @@ function synth(cfg: Config, nag = false) {
 }
 
 type Resource = { Properties: Record<string, any> };
-const byService = (t: Template, service: string) => Object.entries(t.findResources('AWS::Lambda::Function')).find(([, r]) => (r as Resource).Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service);
+const byService = (t: Template, service: string) =>
+  Object.entries(t.findResources('AWS::Lambda::Function')).find(
+    ([, r]) => (r as Resource).Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
+  );
 
 describe('watch: the stack', () => {
   const { stack, template } = synth(config());
@@ -58,17 +68,37 @@ describe('watch: the stack', () => {
     expect(watchRule[0]!.Properties.ScheduleExpression).toBe('rate(1 hour)');
     expect(watchRule[0]!.Properties.Targets[0].RetryPolicy).toEqual({ MaximumRetryAttempts: 2 });
     expect(watchRule[0]!.Properties.Targets[0].DeadLetterConfig).toBeDefined();
-    expect(rules.some((r) => r.Properties.ScheduleExpression === 'cron(0 3 ? * MON *)' && JSON.stringify(r.Properties.Targets).includes(launcherId))).toBe(true);
+    expect(rules.some((r) => r.Properties.ScheduleExpression === 'cron(0 3 ? * MON *)' && JSON.stringify(r.Properties.Targets).includes(launcherId))).toBe(
+      true,
+    );
     const invokeConfigs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')) as Resource[];
     expect(invokeConfigs.some((c) => JSON.stringify(c.Properties.FunctionName).includes(watchId) && c.Properties.DestinationConfig?.OnFailure)).toBe(true);
   });
 
   it('least privilege: exactly these actions, the two result keys by name, the launcher unqualified, no CodeBuild', () => {
-    const of = (action: string) => statements.filter((s) => [s.Action].flat().includes(action)).map((s) => resolved(s.Resource)).join(' ');
+    const of = (action: string) =>
+      statements
+        .filter((s) => [s.Action].flat().includes(action))
+        .map((s) => resolved(s.Resource))
+        .join(' ');
     const actions = [...new Set(statements.flatMap((s) => [s.Action].flat()))].sort();
-    expect(actions, JSON.stringify(actions)).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'lambda:InvokeFunction', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'sns:Publish',
-      // the on-failure destination (Lambda sends a failed check's event to the dead-letter queue as the function)
-      'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].sort());
+    expect(actions, JSON.stringify(actions)).toEqual(
+      [
+        'kms:Decrypt',
+        'kms:GenerateDataKey',
+        'lambda:InvokeFunction',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'sns:Publish',
+        // the on-failure destination (Lambda sends a failed check's event to the dead-letter queue as the function)
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+      ].sort(),
+    );
     expect(of('sqs:SendMessage')).toContain('DeadLetters');
     expect(of('s3:GetObject')).toContain('/runs/index.json');
     expect(of('s3:GetObject')).toContain('/watch/state.json');
@@ -82,7 +112,11 @@ describe('watch: the stack', () => {
 
   it('an Errors alarm to the alerts topic, like the other functions', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
-    expect(alarms.some((a) => a.Properties.MetricName === 'Errors' && JSON.stringify(a.Properties.Dimensions).includes(watchId) && a.Properties.AlarmActions?.length === 1)).toBe(true);
+    expect(
+      alarms.some(
+        (a) => a.Properties.MetricName === 'Errors' && JSON.stringify(a.Properties.Dimensions).includes(watchId) && a.Properties.AlarmActions?.length === 1,
+      ),
+    ).toBe(true);
   });
 
   it('watch.schedule is honoured; watch.enabled: false deploys no watch at all', () => {

@@ -56,7 +56,18 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('check-signature --cleartext:
   });
 
   it('warns on stderr and in the JSON when lines lie outside the block; says nothing for a clean file', async () => {
-    const args = (file: string, ...more: string[]) => ['--scheme', 'openpgp', '--cleartext', '--file', file, '--key', join(dir, 'key.asc'), '--fingerprint', fpr, ...more];
+    const args = (file: string, ...more: string[]) => [
+      '--scheme',
+      'openpgp',
+      '--cleartext',
+      '--file',
+      file,
+      '--key',
+      join(dir, 'key.asc'),
+      '--fingerprint',
+      fpr,
+      ...more,
+    ];
     const plain = await cli(args(padded));
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toMatch(/^VALID openpgp/);

@@ -15,7 +15,11 @@ import { gpgGenKey, gpgHome, gpgSign, minisignKeygen, minisignSign, tauriEncode,
 
 const BIN = resolve(__dirname, '../../bin/release-verifier.mjs');
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 function cli(args: string[]): Promise<Run> {
   return new Promise((done, fail) => {
     const p = spawn(process.execPath, [BIN, 'check-signature', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -148,7 +152,7 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('check-signature openpgp', ()
   });
   afterAll(() => h?.close());
 
-  it('exits 0 with the pinned fingerprint, and says so when it pins the key file\'s own', async () => {
+  it("exits 0 with the pinned fingerprint, and says so when it pins the key file's own", async () => {
     const r = await cli(['--scheme', 'openpgp', '--file', file, '--key', p('key.asc'), '--fingerprint', fpr, '--json']);
     expect(r.code).toBe(0);
     expect(json(r)).toMatchObject({ valid: true, scheme: 'openpgp', signer: fpr });

@@ -12,7 +12,13 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, GetObjectLockConfigurationCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeSecretCommand, GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ListAWSDefaultServiceQuotasCommand, ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import { GetSMSSandboxAccountStatusCommand, ListSMSSandboxPhoneNumbersCommand, ListSubscriptionsByTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import {
+  GetSMSSandboxAccountStatusCommand,
+  ListSMSSandboxPhoneNumbersCommand,
+  ListSubscriptionsByTopicCommand,
+  PublishCommand,
+  SNSClient,
+} from '@aws-sdk/client-sns';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,7 +28,13 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { doctor, run, type DoctorReport } from '../../lambda/cli/doctor';
 import { privateEcrImage, quotaLabel } from '../../lambda/cli/doctor/builds';
 import { anonymousVisibility, MAX_VISIBILITY_BODY_BYTES } from '../../lambda/cli/doctor/token';
-import { AWS_CONNECTION_TIMEOUT_MS, AWS_REQUEST_TIMEOUT_MS, awsClientOptions, LAUNCHER_INVOKE_TIMEOUT_MS, launcherClientOptions } from '../../lambda/cli/stack-commands';
+import {
+  AWS_CONNECTION_TIMEOUT_MS,
+  AWS_REQUEST_TIMEOUT_MS,
+  awsClientOptions,
+  LAUNCHER_INVOKE_TIMEOUT_MS,
+  launcherClientOptions,
+} from '../../lambda/cli/stack-commands';
 import type { Config } from '../../lambda/core/config/schema';
 import type { Store } from '../../lambda/core/ports';
 import { dryRun, type DryRunResult } from '../../lambda/handlers/launcher';
@@ -58,8 +70,19 @@ function configWith(overrides: Parameters<typeof testConfig>[0] = {}): Config {
   return testConfig({
     alerts: { emails: ['ops@example.com'], sms: ['+14155550100'] },
     targets: [
-      { name: 'linux-x64', image: LINUX_IMAGE, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}-linux', signature: { scheme: 'none', reason: 'test' } }] },
-      { name: 'win-x64', platform: 'windows', image: WIN_IMAGE, command: 'make', artifacts: [{ path: 'out/app-{version}.exe', asset: 'app-{version}.exe', signature: { scheme: 'none', reason: 'test' } }] },
+      {
+        name: 'linux-x64',
+        image: LINUX_IMAGE,
+        command: 'make',
+        artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}-linux', signature: { scheme: 'none', reason: 'test' } }],
+      },
+      {
+        name: 'win-x64',
+        platform: 'windows',
+        image: WIN_IMAGE,
+        command: 'make',
+        artifacts: [{ path: 'out/app-{version}.exe', asset: 'app-{version}.exe', signature: { scheme: 'none', reason: 'test' } }],
+      },
     ],
     ...overrides,
   });
@@ -81,13 +104,27 @@ async function dryRunAnswer(config: Config, forgeFails?: string): Promise<DryRun
     {
       config,
       store: emptyStore,
-      notifier: { notify: async () => { throw new Error('a dry run must not alert'); } },
+      notifier: {
+        notify: async () => {
+          throw new Error('a dry run must not alert');
+        },
+      },
       forge: async () => {
         if (forgeFails) throw new Error(forgeFails);
-        return new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, '/nonexistent', 'https://gitlab.example/g/app.git');
+        return new DirectoryForge(
+          { tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] },
+          '/nonexistent',
+          'https://gitlab.example/g/app.git',
+        );
       },
-      builds: { start: async () => { throw new Error('a dry run must not build'); } },
-      formats: async () => { throw new Error('not needed'); },
+      builds: {
+        start: async () => {
+          throw new Error('a dry run must not build');
+        },
+      },
+      formats: async () => {
+        throw new Error('not needed');
+      },
       runWindowMs: 12 * 3600_000,
       now: () => NOW,
     },
@@ -117,7 +154,10 @@ let fetchCalls: string[] = [];
 let gitlabAnswer = 200;
 const fakeFetch = (async (url: string | URL) => {
   fetchCalls.push(String(url));
-  return new Response(JSON.stringify(gitlabAnswer === 200 ? { id: 1, visibility: 'public' } : { message: '404 Project Not Found' }), { status: gitlabAnswer, headers: { 'content-type': 'application/json' } });
+  return new Response(JSON.stringify(gitlabAnswer === 200 ? { id: 1, visibility: 'public' } : { message: '404 Project Not Found' }), {
+    status: gitlabAnswer,
+    headers: { 'content-type': 'application/json' },
+  });
 }) as typeof fetch;
 const clients = () => ({
   cloudformation,
@@ -134,7 +174,8 @@ const clients = () => ({
 
 const body = (text: string) => sdkStreamMixin(Readable.from([Buffer.from(text)]));
 const invokeAnswer = (answer: unknown) => ({ StatusCode: 200, ExecutedVersion: '$LATEST', Payload: new TextEncoder().encode(JSON.stringify(answer)) as never });
-const summary = (verdict: string, finishedAt: string) => JSON.stringify({ schemaVersion: 1, runId: LAST_RUN, verdict, finishedAt, startedAt: finishedAt, release: { tag: 'v2.0.0' }, targets: [], findings: [] });
+const summary = (verdict: string, finishedAt: string) =>
+  JSON.stringify({ schemaVersion: 1, runId: LAST_RUN, verdict, finishedAt, startedAt: finishedAt, release: { tag: 'v2.0.0' }, targets: [], findings: [] });
 
 /** An account where everything is as it should be (documented response shapes of each API). */
 async function healthyAccount(config = configWith()) {
@@ -143,7 +184,15 @@ async function healthyAccount(config = configWith()) {
   fetchCalls = [];
   gitlabAnswer = 200;
   m.cfn.on(DescribeStacksCommand).resolves({
-    Stacks: [{ StackName: 'ReleaseVerifier', StackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ReleaseVerifier/x`, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date('2026-03-01T00:00:00Z'), Outputs: Object.entries(OUTPUTS).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }],
+    Stacks: [
+      {
+        StackName: 'ReleaseVerifier',
+        StackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ReleaseVerifier/x`,
+        StackStatus: 'UPDATE_COMPLETE',
+        CreationTime: new Date('2026-03-01T00:00:00Z'),
+        Outputs: Object.entries(OUTPUTS).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      },
+    ],
   });
   m.lambda.on(InvokeCommand).resolves(invokeAnswer(await dryRunAnswer(config)));
   m.sns.on(ListSubscriptionsByTopicCommand).resolves({
@@ -154,30 +203,87 @@ async function healthyAccount(config = configWith()) {
   });
   m.sns.on(GetSMSSandboxAccountStatusCommand).resolves({ IsInSandbox: true });
   m.sns.on(ListSMSSandboxPhoneNumbersCommand).resolves({ PhoneNumbers: [{ PhoneNumber: '+14155550100', Status: 'Verified' }] });
-  m.secrets.on(DescribeSecretCommand).resolves({ ARN: SECRET, Name: 'release-verifier/ReleaseVerifier/gitlab-token', LastChangedDate: new Date('2026-03-01T10:00:00Z') });
-  m.secrets.on(GetSecretValueCommand).resolves({ ARN: SECRET, Name: 'release-verifier/ReleaseVerifier/gitlab-token', VersionId: 'v1', SecretString: TOKEN_VALUE, VersionStages: ['AWSCURRENT'], CreatedDate: new Date() });
+  m.secrets
+    .on(DescribeSecretCommand)
+    .resolves({ ARN: SECRET, Name: 'release-verifier/ReleaseVerifier/gitlab-token', LastChangedDate: new Date('2026-03-01T10:00:00Z') });
+  m.secrets
+    .on(GetSecretValueCommand)
+    .resolves({
+      ARN: SECRET,
+      Name: 'release-verifier/ReleaseVerifier/gitlab-token',
+      VersionId: 'v1',
+      SecretString: TOKEN_VALUE,
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: new Date(),
+    });
   m.ecr.on(DescribeImagesCommand).callsFake((input: { repositoryName: string; imageIds: { imageDigest: string }[] }) => ({
-    imageDetails: [{ registryId: ACCOUNT, repositoryName: input.repositoryName, imageDigest: input.imageIds[0]!.imageDigest, imageTags: ['1.80'], imageSizeInBytes: 123456789, imagePushedAt: new Date('2026-02-01T00:00:00Z'), imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' }],
+    imageDetails: [
+      {
+        registryId: ACCOUNT,
+        repositoryName: input.repositoryName,
+        imageDigest: input.imageIds[0]!.imageDigest,
+        imageTags: ['1.80'],
+        imageSizeInBytes: 123456789,
+        imagePushedAt: new Date('2026-02-01T00:00:00Z'),
+        imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+      },
+    ],
   }));
   m.codebuild.on(BatchGetFleetsCommand).resolves({ fleets: [], fleetsNotFound: [] });
   m.quotas.on(ListServiceQuotasCommand).resolves({
     Quotas: [
-      { ServiceCode: 'codebuild', ServiceName: 'AWS CodeBuild', QuotaArn: `arn:aws:servicequotas:${REGION}:${ACCOUNT}:codebuild/L-2DC20C30`, QuotaCode: 'L-2DC20C30', QuotaName: 'Concurrently running builds for Linux/Medium environment', Value: 5, Unit: 'None', Adjustable: true, GlobalQuota: false },
+      {
+        ServiceCode: 'codebuild',
+        ServiceName: 'AWS CodeBuild',
+        QuotaArn: `arn:aws:servicequotas:${REGION}:${ACCOUNT}:codebuild/L-2DC20C30`,
+        QuotaCode: 'L-2DC20C30',
+        QuotaName: 'Concurrently running builds for Linux/Medium environment',
+        Value: 5,
+        Unit: 'None',
+        Adjustable: true,
+        GlobalQuota: false,
+      },
     ],
   });
   m.quotas.on(ListAWSDefaultServiceQuotasCommand).resolves({
     Quotas: [
-      { ServiceCode: 'codebuild', QuotaCode: 'L-2DC20C30', QuotaName: 'Concurrently running builds for Linux/Medium environment', Value: 1, Unit: 'None', Adjustable: true },
-      { ServiceCode: 'codebuild', QuotaCode: 'L-WINMED00', QuotaName: 'Concurrently running builds for Windows Server 2019/Medium environment', Value: 1, Unit: 'None', Adjustable: true },
+      {
+        ServiceCode: 'codebuild',
+        QuotaCode: 'L-2DC20C30',
+        QuotaName: 'Concurrently running builds for Linux/Medium environment',
+        Value: 1,
+        Unit: 'None',
+        Adjustable: true,
+      },
+      {
+        ServiceCode: 'codebuild',
+        QuotaCode: 'L-WINMED00',
+        QuotaName: 'Concurrently running builds for Windows Server 2019/Medium environment',
+        Value: 1,
+        Unit: 'None',
+        Adjustable: true,
+      },
       { ServiceCode: 'codebuild', QuotaCode: 'L-75822022', QuotaName: 'Concurrently running builds', Value: 60, Unit: 'None', Adjustable: true },
     ],
   });
-  m.s3.on(ListObjectsV2Command).resolves({ Name: BUCKET, Prefix: 'runs/', Delimiter: '/', KeyCount: 2, IsTruncated: false, CommonPrefixes: [{ Prefix: `runs/${LAST_RUN}/` }, { Prefix: 'runs/20260223T030000Z-ffffff/' }] });
+  m.s3
+    .on(ListObjectsV2Command)
+    .resolves({
+      Name: BUCKET,
+      Prefix: 'runs/',
+      Delimiter: '/',
+      KeyCount: 2,
+      IsTruncated: false,
+      CommonPrefixes: [{ Prefix: `runs/${LAST_RUN}/` }, { Prefix: 'runs/20260223T030000Z-ffffff/' }],
+    });
   m.s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
-  m.s3.on(GetObjectCommand, { Bucket: BUCKET, Key: `runs/${LAST_RUN}/summary.json` }).callsFake(() => ({ Body: body(summary('VERIFIED', '2026-03-02T04:00:00Z')) as never, ContentLength: 200 }));
-  m.s3.on(GetObjectLockConfigurationCommand).resolves({ ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } } });
+  m.s3
+    .on(GetObjectCommand, { Bucket: BUCKET, Key: `runs/${LAST_RUN}/summary.json` })
+    .callsFake(() => ({ Body: body(summary('VERIFIED', '2026-03-02T04:00:00Z')) as never, ContentLength: 200 }));
+  m.s3
+    .on(GetObjectLockConfigurationCommand)
+    .resolves({ ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } } });
 }
-
 
 async function runDoctor(args: string[] = ['--stack', 'ReleaseVerifier', '--region', REGION]) {
   const out = sink();
@@ -202,8 +308,23 @@ describe('release-verifier doctor', () => {
     expect(out).not.toMatch(/PROBLEM|CANNOT CHECK/);
     expect(code).toBe(0);
     const lines = out.trim().split('\n');
-    for (const id of ['stack', 'subscription:email:ops@example.com', 'subscription:sms:+14155550100', 'sms-sandbox:+14155550100', 'token-secret', 'image:linux-x64', 'image:win-x64', 'codebuild-quota', 'last-run', 'object-lock', 'dry-run']) {
-      expect(lines.some((l) => l.startsWith(`ok            ${id}: `)), id).toBe(true);
+    for (const id of [
+      'stack',
+      'subscription:email:ops@example.com',
+      'subscription:sms:+14155550100',
+      'sms-sandbox:+14155550100',
+      'token-secret',
+      'image:linux-x64',
+      'image:win-x64',
+      'codebuild-quota',
+      'last-run',
+      'object-lock',
+      'dry-run',
+    ]) {
+      expect(
+        lines.some((l) => l.startsWith(`ok            ${id}: `)),
+        id,
+      ).toBe(true);
     }
     expect(out).toContain('run 20260302T030000Z-0a1b2c (release v2.0.0): VERIFIED, finished 3 days ago');
     expect(out).toContain(`Object Lock GOVERNANCE, 365 days, as configured`);
@@ -220,7 +341,11 @@ describe('release-verifier doctor', () => {
     expect(m.sns).toHaveReceivedCommandWith(ListSubscriptionsByTopicCommand, { TopicArn: TOPIC });
     expect(m.secrets).toHaveReceivedCommandWith(DescribeSecretCommand, { SecretId: SECRET });
     expect(m.secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET });
-    expect(m.ecr).toHaveReceivedCommandWith(DescribeImagesCommand, { registryId: ACCOUNT, repositoryName: 'builders/rust', imageIds: [{ imageDigest: DIGEST }] });
+    expect(m.ecr).toHaveReceivedCommandWith(DescribeImagesCommand, {
+      registryId: ACCOUNT,
+      repositoryName: 'builders/rust',
+      imageIds: [{ imageDigest: DIGEST }],
+    });
     expect(ecrRegions).toEqual([REGION, REGION]);
     expect(m.quotas).toHaveReceivedCommandWith(ListServiceQuotasCommand, { ServiceCode: 'codebuild' });
     expect(m.s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: BUCKET, Prefix: 'runs/', Delimiter: '/' });
@@ -229,7 +354,9 @@ describe('release-verifier doctor', () => {
   });
 
   it('--json: the same checks as data, statuses spelled "ok" / "problem" / "cannot check"', async () => {
-    m.ecr.on(DescribeImagesCommand).rejects(new ImageNotFoundException({ message: `The image with imageId {imageDigest:'${DIGEST}'} does not exist within the repository`, $metadata: {} }));
+    m.ecr
+      .on(DescribeImagesCommand)
+      .rejects(new ImageNotFoundException({ message: `The image with imageId {imageDigest:'${DIGEST}'} does not exist within the repository`, $metadata: {} }));
     const { code, out } = await runDoctor(['--stack', 'ReleaseVerifier', '--json']);
     expect(code).toBe(1);
     const report = JSON.parse(out) as DoctorReport;
@@ -243,14 +370,23 @@ describe('release-verifier doctor', () => {
   const problemCases: { name: string; arrange: () => void | Promise<void>; id: string; detail: RegExp; fix: RegExp }[] = [
     {
       name: 'an email subscription pending confirmation',
-      arrange: () => void m.sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [{ SubscriptionArn: 'PendingConfirmation', Owner: ACCOUNT, Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: TOPIC }, { SubscriptionArn: `${TOPIC}:x`, Protocol: 'sms', Endpoint: '+14155550100', TopicArn: TOPIC }] }),
+      arrange: () =>
+        void m.sns.on(ListSubscriptionsByTopicCommand).resolves({
+          Subscriptions: [
+            { SubscriptionArn: 'PendingConfirmation', Owner: ACCOUNT, Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: TOPIC },
+            { SubscriptionArn: `${TOPIC}:x`, Protocol: 'sms', Endpoint: '+14155550100', TopicArn: TOPIC },
+          ],
+        }),
       id: 'subscription:email:ops@example.com',
       detail: /pending confirmation/,
       fix: /Subscription Confirmation.*ops@example\.com/,
     },
     {
       name: 'a configured number not subscribed',
-      arrange: () => void m.sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [{ SubscriptionArn: `${TOPIC}:x`, Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: TOPIC }] }),
+      arrange: () =>
+        void m.sns
+          .on(ListSubscriptionsByTopicCommand)
+          .resolves({ Subscriptions: [{ SubscriptionArn: `${TOPIC}:x`, Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: TOPIC }] }),
       id: 'subscription:sms:+14155550100',
       detail: /configured .* but not subscribed/,
       fix: /cdk deploy/,
@@ -281,7 +417,10 @@ describe('release-verifier doctor', () => {
     },
     {
       name: 'a token secret that does not exist',
-      arrange: () => void m.secrets.on(DescribeSecretCommand).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} })),
+      arrange: () =>
+        void m.secrets
+          .on(DescribeSecretCommand)
+          .rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} })),
       id: 'token-secret',
       detail: /does not exist/,
       fix: /store the token/,
@@ -295,42 +434,74 @@ describe('release-verifier doctor', () => {
     },
     {
       name: 'an image digest missing from ECR',
-      arrange: () => void m.ecr.on(DescribeImagesCommand).rejects(new ImageNotFoundException({ message: 'The image with imageId does not exist within the repository', $metadata: {} })),
+      arrange: () =>
+        void m.ecr
+          .on(DescribeImagesCommand)
+          .rejects(new ImageNotFoundException({ message: 'The image with imageId does not exist within the repository', $metadata: {} })),
       id: 'image:linux-x64',
       detail: /no image sha256:d{64} in builders\/rust/,
       fix: /describe-images --repository-name builders\/rust/,
     },
     {
       name: 'a concurrency quota below the targets that build at once',
-      arrange: () => void m.quotas.on(ListServiceQuotasCommand).resolves({ Quotas: [{ ServiceCode: 'codebuild', QuotaCode: 'L-WINMED00', QuotaName: 'Concurrently running builds for Windows Server 2019/Medium environment', Value: 0 }] }),
+      arrange: () =>
+        void m.quotas
+          .on(ListServiceQuotasCommand)
+          .resolves({
+            Quotas: [
+              {
+                ServiceCode: 'codebuild',
+                QuotaCode: 'L-WINMED00',
+                QuotaName: 'Concurrently running builds for Windows Server 2019/Medium environment',
+                Value: 0,
+              },
+            ],
+          }),
       id: 'codebuild-quota',
       detail: /Windows Server 2019\/Medium environment is 0 \(L-WINMED00\) but 1 targets build there at once: win-x64/,
       fix: /request an increase/,
     },
     {
       name: 'the last completed run did not verify',
-      arrange: () => void m.s3.on(GetObjectCommand, { Bucket: BUCKET, Key: `runs/${LAST_RUN}/summary.json` }).callsFake(() => ({ Body: body(summary('MISMATCH', '2026-03-02T04:00:00Z')) as never })),
+      arrange: () =>
+        void m.s3
+          .on(GetObjectCommand, { Bucket: BUCKET, Key: `runs/${LAST_RUN}/summary.json` })
+          .callsFake(() => ({ Body: body(summary('MISMATCH', '2026-03-02T04:00:00Z')) as never })),
       id: 'last-run',
       detail: /MISMATCH, finished 3 days ago — the last completed run did not verify/,
       fix: new RegExp(`s3://${BUCKET}/runs/${LAST_RUN}/report.html`),
     },
     {
       name: 'the last completed run is too old',
-      arrange: () => void m.s3.on(GetObjectCommand, { Bucket: BUCKET, Key: `runs/${LAST_RUN}/summary.json` }).callsFake(() => ({ Body: body(summary('VERIFIED', '2026-02-20T04:00:00Z')) as never })),
+      arrange: () =>
+        void m.s3
+          .on(GetObjectCommand, { Bucket: BUCKET, Key: `runs/${LAST_RUN}/summary.json` })
+          .callsFake(() => ({ Body: body(summary('VERIFIED', '2026-02-20T04:00:00Z')) as never })),
       id: 'last-run',
       detail: /finished 13 days ago — more than 8 days/,
       fix: /run-now --stack ReleaseVerifier/,
     },
     {
       name: 'Object Lock not as configured',
-      arrange: () => void m.s3.on(GetObjectLockConfigurationCommand).resolves({ ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } } }),
+      arrange: () =>
+        void m.s3
+          .on(GetObjectLockConfigurationCommand)
+          .resolves({ ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } } }),
       id: 'object-lock',
       detail: /GOVERNANCE, 30 days, configured GOVERNANCE, 365 days/,
       fix: /cdk deploy/,
     },
     {
       name: 'no Object Lock at all',
-      arrange: () => void m.s3.on(GetObjectLockConfigurationCommand).rejects(Object.assign(new Error('Object Lock configuration does not exist for this bucket'), { name: 'ObjectLockConfigurationNotFoundError', $metadata: { httpStatusCode: 404 } })),
+      arrange: () =>
+        void m.s3
+          .on(GetObjectLockConfigurationCommand)
+          .rejects(
+            Object.assign(new Error('Object Lock configuration does not exist for this bucket'), {
+              name: 'ObjectLockConfigurationNotFoundError',
+              $metadata: { httpStatusCode: 404 },
+            }),
+          ),
       id: 'object-lock',
       detail: /has no Object Lock/,
       fix: /new bucket/,
@@ -344,14 +515,33 @@ describe('release-verifier doctor', () => {
     },
     {
       name: 'a launcher that fails',
-      arrange: () => void m.lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'Error', errorMessage: 'ENOENT /opt/release-verifier/config.json' })) as never }),
+      arrange: () =>
+        void m.lambda
+          .on(InvokeCommand)
+          .resolves({
+            StatusCode: 200,
+            FunctionError: 'Unhandled',
+            Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'Error', errorMessage: 'ENOENT /opt/release-verifier/config.json' })) as never,
+          }),
       id: 'dry-run',
       detail: /the launcher failed the dry run: .*ENOENT/,
       fix: /CloudWatch Logs/,
     },
     {
       name: 'a stack without its outputs',
-      arrange: () => void m.cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'ReleaseVerifier', StackStatus: 'UPDATE_ROLLBACK_COMPLETE', CreationTime: new Date(), Outputs: [{ OutputKey: 'LauncherFunctionName', OutputValue: OUTPUTS.LauncherFunctionName }] }] }),
+      arrange: () =>
+        void m.cfn
+          .on(DescribeStacksCommand)
+          .resolves({
+            Stacks: [
+              {
+                StackName: 'ReleaseVerifier',
+                StackStatus: 'UPDATE_ROLLBACK_COMPLETE',
+                CreationTime: new Date(),
+                Outputs: [{ OutputKey: 'LauncherFunctionName', OutputValue: OUTPUTS.LauncherFunctionName }],
+              },
+            ],
+          }),
       id: 'stack',
       detail: /lacks the outputs ResultsBucketName, ArtifactsBucketName/,
       fix: /cdk deploy/,
@@ -378,13 +568,39 @@ describe('release-verifier doctor', () => {
   it('a fleet that is not ACTIVE, a fleet that does not exist, a macOS image doctor cannot check', async () => {
     const config = configWith({
       targets: [
-        { name: 'mac-arm64', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: FLEET, command: 'make', artifacts: [{ path: 'out/a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] },
-        { name: 'mac-x', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: `${FLEET}-gone`, command: 'make', artifacts: [{ path: 'out/b', asset: 'b', signature: { scheme: 'none', reason: 'test' } }] },
+        {
+          name: 'mac-arm64',
+          platform: 'macos',
+          image: 'aws/codebuild/macos-arm-base:15',
+          fleetArn: FLEET,
+          command: 'make',
+          artifacts: [{ path: 'out/a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }],
+        },
+        {
+          name: 'mac-x',
+          platform: 'macos',
+          image: 'aws/codebuild/macos-arm-base:15',
+          fleetArn: `${FLEET}-gone`,
+          command: 'make',
+          artifacts: [{ path: 'out/b', asset: 'b', signature: { scheme: 'none', reason: 'test' } }],
+        },
       ],
     });
     await healthyAccount(config);
     m.codebuild.on(BatchGetFleetsCommand).resolves({
-      fleets: [{ arn: FLEET, name: 'mac-fleet', id: 'mac-fleet:0f0e', created: new Date(), lastModified: new Date(), status: { statusCode: 'PENDING_DELETION', context: 'ACTION_REQUIRED', message: 'deleting' }, baseCapacity: 1, environmentType: 'MAC_ARM', computeType: 'BUILD_GENERAL1_MEDIUM' }],
+      fleets: [
+        {
+          arn: FLEET,
+          name: 'mac-fleet',
+          id: 'mac-fleet:0f0e',
+          created: new Date(),
+          lastModified: new Date(),
+          status: { statusCode: 'PENDING_DELETION', context: 'ACTION_REQUIRED', message: 'deleting' },
+          baseCapacity: 1,
+          environmentType: 'MAC_ARM',
+          computeType: 'BUILD_GENERAL1_MEDIUM',
+        },
+      ],
       fleetsNotFound: [`${FLEET}-gone`],
     });
     m.codebuild.on(ListFleetsCommand).resolves({ fleets: [FLEET] });
@@ -397,27 +613,60 @@ describe('release-verifier doctor', () => {
     expect(byId(report, 'codebuild-quota')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/reserved fleet/) });
     expect(m.ecr).toHaveReceivedCommandTimes(DescribeImagesCommand, 0);
 
-    m.codebuild.on(BatchGetFleetsCommand).resolves({ fleets: [{ arn: FLEET, name: 'mac-fleet', status: { statusCode: 'ACTIVE' }, baseCapacity: 1, environmentType: 'MAC_ARM', computeType: 'BUILD_GENERAL1_MEDIUM' }, { arn: `${FLEET}-gone`, name: 'linux-fleet', status: { statusCode: 'ACTIVE' }, baseCapacity: 2, environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL' }] });
+    m.codebuild.on(BatchGetFleetsCommand).resolves({
+      fleets: [
+        { arn: FLEET, name: 'mac-fleet', status: { statusCode: 'ACTIVE' }, baseCapacity: 1, environmentType: 'MAC_ARM', computeType: 'BUILD_GENERAL1_MEDIUM' },
+        {
+          arn: `${FLEET}-gone`,
+          name: 'linux-fleet',
+          status: { statusCode: 'ACTIVE' },
+          baseCapacity: 2,
+          environmentType: 'LINUX_CONTAINER',
+          computeType: 'BUILD_GENERAL1_SMALL',
+        },
+      ],
+    });
     const again = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
     expect(byId(again, 'fleet:mac-arm64')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/ACTIVE \(MAC_ARM/) });
     expect(byId(again, 'fleet:mac-x')).toMatchObject({ status: 'problem', detail: expect.stringMatching(/LINUX_CONTAINER, not MAC_ARM/) });
   });
 
   it('cannot check (exit 2): a public-registry image, and an action the credentials lack — never ok', async () => {
-    const config = configWith({ targets: [{ name: 'linux-x64', image: `rust@${DIGEST}`, command: 'make', artifacts: [{ path: 'out/a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }] });
+    const config = configWith({
+      targets: [
+        {
+          name: 'linux-x64',
+          image: `rust@${DIGEST}`,
+          command: 'make',
+          artifacts: [{ path: 'out/a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }],
+        },
+      ],
+    });
     await healthyAccount(config);
     let { code, out } = await runDoctor();
     expect(out).toMatch(/^CANNOT CHECK {2}image:linux-x64: .*public registry \(Docker Hub\).* — fix: pull it once/m);
     expect(out).not.toMatch(/PROBLEM/);
     expect(code).toBe(2);
-    m.secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error(`User: arn:aws:iam::${ACCOUNT}:user/maint is not authorized to perform: secretsmanager:GetSecretValue`), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    m.secrets
+      .on(GetSecretValueCommand)
+      .rejects(
+        Object.assign(new Error(`User: arn:aws:iam::${ACCOUNT}:user/maint is not authorized to perform: secretsmanager:GetSecretValue`), {
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
     ({ code, out } = await runDoctor());
     expect(out).toMatch(/^CANNOT CHECK {2}token-secret: .*access denied .* — fix: allow secretsmanager:GetSecretValue/m);
     expect(code).toBe(2);
   });
 
   it('an SMS subscription SNS shows without "+" is the configured number; no credentials is "cannot check" with how to sign in', async () => {
-    m.sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [{ SubscriptionArn: `${TOPIC}:1`, Protocol: 'email', Endpoint: 'OPS@example.com', TopicArn: TOPIC }, { SubscriptionArn: `${TOPIC}:2`, Protocol: 'sms', Endpoint: '14155550100', TopicArn: TOPIC }] });
+    m.sns.on(ListSubscriptionsByTopicCommand).resolves({
+      Subscriptions: [
+        { SubscriptionArn: `${TOPIC}:1`, Protocol: 'email', Endpoint: 'OPS@example.com', TopicArn: TOPIC },
+        { SubscriptionArn: `${TOPIC}:2`, Protocol: 'sms', Endpoint: '14155550100', TopicArn: TOPIC },
+      ],
+    });
     const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
     expect(report.checks.filter((c) => c.id.startsWith('subscription')).map((c) => c.status)).toEqual(['ok', 'ok']);
     m.cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
@@ -428,7 +677,9 @@ describe('release-verifier doctor', () => {
 
   it('an answer a check does not expect is "cannot check" for that check, the others stand', async () => {
     m.s3.on(GetObjectLockConfigurationCommand).resolves(null as never);
-    m.quotas.on(ListServiceQuotasCommand).callsFake(() => { throw new TypeError('boom'); });
+    m.quotas.on(ListServiceQuotasCommand).callsFake(() => {
+      throw new TypeError('boom');
+    });
     const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
     expect(byId(report, 'object-lock')!.status).not.toBe('ok');
     expect(byId(report, 'codebuild-quota')!.status).toBe('cannot check');
@@ -445,14 +696,20 @@ describe('release-verifier doctor', () => {
   it('the first deploy: no run yet is "cannot check" with the way to start one', async () => {
     m.s3.on(ListObjectsV2Command).resolves({ Name: BUCKET, Prefix: 'runs/', KeyCount: 0, IsTruncated: false });
     const report = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
-    expect(byId(report, 'last-run')).toMatchObject({ status: 'cannot check', detail: expect.stringMatching(/no run yet/), fix: expect.stringMatching(/run-now --stack ReleaseVerifier/) });
+    expect(byId(report, 'last-run')).toMatchObject({
+      status: 'cannot check',
+      detail: expect.stringMatching(/no run yet/),
+      fix: expect.stringMatching(/run-now --stack ReleaseVerifier/),
+    });
   });
 
   const work = mkdtemp(join(tmpdir(), 'relverify-doctor-'));
   afterAll(async () => rm(await work, { recursive: true, force: true }));
 
   it('without a dry-run answer the configuration comes from --config; without either, config-dependent checks cannot check', async () => {
-    m.lambda.on(InvokeCommand).rejects(Object.assign(new Error('Function not found'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } }));
+    m.lambda
+      .on(InvokeCommand)
+      .rejects(Object.assign(new Error('Function not found'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } }));
     const bare = await doctor({ stack: 'ReleaseVerifier', region: REGION }, clients());
     expect(byId(bare, 'dry-run')!.status).toBe('cannot check');
     expect(byId(bare, 'images')).toMatchObject({ status: 'cannot check', fix: expect.stringMatching(/--config FILE/) });
@@ -466,7 +723,9 @@ describe('release-verifier doctor', () => {
   });
 
   it('a stack that does not exist: one problem, nothing else asked; usage errors exit 3', async () => {
-    m.cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id Nope does not exist'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }));
+    m.cfn
+      .on(DescribeStacksCommand)
+      .rejects(Object.assign(new Error('Stack with id Nope does not exist'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }));
     const { code, out } = await runDoctor(['--stack', 'Nope']);
     expect(code).toBe(1);
     expect(out).toMatch(/^PROBLEM {7}stack: stack Nope does not exist in this region — fix: deploy it/m);
@@ -520,10 +779,18 @@ describe('bounded calls (review finding): the anonymous visibility lookup and th
     const port = (server.address() as AddressInfo).port;
     try {
       const opts = awsClientOptions(REGION, { requestTimeoutMs: 400, attempts: 1 });
-      expect(opts).toMatchObject({ region: REGION, maxAttempts: 1, requestHandler: { connectionTimeout: AWS_CONNECTION_TIMEOUT_MS, requestTimeout: 400, throwOnRequestTimeout: true } });
+      expect(opts).toMatchObject({
+        region: REGION,
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: AWS_CONNECTION_TIMEOUT_MS, requestTimeout: 400, throwOnRequestTimeout: true },
+      });
       expect(awsClientOptions()).toMatchObject({ maxAttempts: 3, requestHandler: { requestTimeout: AWS_REQUEST_TIMEOUT_MS } });
       expect(launcherClientOptions(REGION)).toMatchObject({ maxAttempts: 1, requestHandler: { requestTimeout: LAUNCHER_INVOKE_TIMEOUT_MS } });
-      const client = new CloudFormationClient({ ...opts, endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' } });
+      const client = new CloudFormationClient({
+        ...opts,
+        endpoint: `http://127.0.0.1:${port}`,
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' },
+      });
       const t0 = Date.now();
       await expect(client.send(new DescribeStacksCommand({ StackName: 'x' }))).rejects.toThrow(/timeout|timed out/i);
       expect(Date.now() - t0).toBeLessThan(5_000);

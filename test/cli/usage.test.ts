@@ -14,7 +14,10 @@ const CLI = fileURLToPath(new URL('../../bin/release-verifier.mjs', import.meta.
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // no AWS or GitLab credentials reach these runs: a usage error must come before any of that
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -40,18 +43,26 @@ const CASES: Array<[string, string[]]> = [
 ];
 
 describe.concurrent('usage errors exit 3 in every command', () => {
-  it.each(CASES)('%s', async (_what, args) => {
-    const r = await cli(args);
-    expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/usage: release-verifier|unknown|required|expected|must|argument|option/i);
-  }, 60_000);
+  it.each(CASES)(
+    '%s',
+    async (_what, args) => {
+      const r = await cli(args);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/usage: release-verifier|unknown|required|expected|must|argument|option/i);
+    },
+    60_000,
+  );
 });
 
 describe.concurrent('every command, including ones added later, exits 3 on an unknown flag', () => {
-  it.each(commandNames())('%s --no-such-flag', async (name) => {
-    const r = await cli([name, '--no-such-flag']);
-    expect(r.code, r.stderr).toBe(3);
-  }, 60_000);
+  it.each(commandNames())(
+    '%s --no-such-flag',
+    async (name) => {
+      const r = await cli([name, '--no-such-flag']);
+      expect(r.code, r.stderr).toBe(3);
+    },
+    60_000,
+  );
 });
 
 describe('--version', () => {

@@ -13,7 +13,16 @@ import { join, resolve } from 'node:path';
 import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { dsseEnvelope, dssePae, IN_TOTO_PAYLOAD_TYPE, LEGACY_VERIFICATION_PREDICATE_TYPE, stableJson, statementBytes, VERIFICATION_PREDICATE_TYPE, type DsseEnvelope } from '../../lambda/core/attestation';
+import {
+  dsseEnvelope,
+  dssePae,
+  IN_TOTO_PAYLOAD_TYPE,
+  LEGACY_VERIFICATION_PREDICATE_TYPE,
+  stableJson,
+  statementBytes,
+  VERIFICATION_PREDICATE_TYPE,
+  type DsseEnvelope,
+} from '../../lambda/core/attestation';
 import { run } from '../../lambda/cli/verify-attestation';
 import type { RunReport } from '../../lambda/core/report';
 import { policyRef, VSA_PREDICATE_TYPE, vsaBytes } from '../../lambda/core/vsa';
@@ -35,7 +44,14 @@ function report(verdict: RunReport['verdict']): RunReport {
     release: { tag: 'v1.0.0', commitSha: 'c'.repeat(40), webUrl: 'https://gitlab.example/g/app/-/releases/v1.0.0' },
     mode: 'aws',
     findings: [],
-    targets: [{ name: 'linux', verdict, findings: [], artifacts: [{ path: 'dist/app.tar.gz', asset: 'app.tar.gz', verdict, published: { sha256: A, size: 10 }, findings: [] }] }],
+    targets: [
+      {
+        name: 'linux',
+        verdict,
+        findings: [],
+        artifacts: [{ path: 'dist/app.tar.gz', asset: 'app.tar.gz', verdict, published: { sha256: A, size: 10 }, findings: [] }],
+      },
+    ],
   };
 }
 
@@ -99,7 +115,10 @@ function tamperedSignature(envelope: DsseEnvelope): DsseEnvelope {
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'relverify-verify-attestation-'));
   if (!hasOpenssl) return;
-  for (const [key, pub] of [['key.pem', 'pub.pem'], ['other.pem', 'other-pub.pem']]) {
+  for (const [key, pub] of [
+    ['key.pem', 'pub.pem'],
+    ['other.pem', 'other-pub.pem'],
+  ]) {
     tool('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, key!)]);
     tool('openssl', ['ec', '-in', join(dir, key!), '-pubout', '-out', join(dir, pub!)]);
   }
@@ -117,7 +136,15 @@ describe.skipIf(!hasOpenssl)('verify-attestation', () => {
     expect(opensslVerdict(envelope)).toBe(true);
     const r = await cli('--envelope', write(envelope), '--public-key', join(dir, 'pub.pem'), '--json');
     expect(r.code).toBe(0);
-    expect(r.json).toEqual({ valid: true, passed: true, predicateType: VSA_PREDICATE_TYPE, result: 'PASSED', subjects: [{ name: 'app.tar.gz', sha256: A }], keyid: KEY_ARN, reason: null });
+    expect(r.json).toEqual({
+      valid: true,
+      passed: true,
+      predicateType: VSA_PREDICATE_TYPE,
+      result: 'PASSED',
+      subjects: [{ name: 'app.tar.gz', sha256: A }],
+      keyid: KEY_ARN,
+      reason: null,
+    });
     const text = await cli('--envelope', write(envelope), '--public-key', join(dir, 'pub.pem'));
     expect(text.out).toContain('signature: valid');
     expect(text.out).toContain(`result:    PASSED`);
@@ -150,21 +177,36 @@ describe.skipIf(!hasOpenssl)('verify-attestation', () => {
 
   it('the detailed predicate: its verdict is the result; the old placeholder type is still read', async () => {
     const verified = opensslEnvelope(statementBytes(report('VERIFIED')));
-    expect(await cli('--envelope', write(verified), '--public-key', join(dir, 'pub.pem'), '--json')).toMatchObject({ code: 0, json: { predicateType: VERIFICATION_PREDICATE_TYPE, result: 'VERIFIED', passed: true } });
+    expect(await cli('--envelope', write(verified), '--public-key', join(dir, 'pub.pem'), '--json')).toMatchObject({
+      code: 0,
+      json: { predicateType: VERIFICATION_PREDICATE_TYPE, result: 'VERIFIED', passed: true },
+    });
     const legacy = JSON.parse(statementBytes(report('TAMPERED')).toString()) as Record<string, unknown>;
     legacy.predicateType = LEGACY_VERIFICATION_PREDICATE_TYPE;
     const old = opensslEnvelope(Buffer.from(stableJson(legacy)));
-    expect(await cli('--envelope', write(old), '--public-key', join(dir, 'pub.pem'), '--json')).toMatchObject({ code: 1, json: { valid: true, predicateType: LEGACY_VERIFICATION_PREDICATE_TYPE, result: 'TAMPERED', passed: false } });
+    expect(await cli('--envelope', write(old), '--public-key', join(dir, 'pub.pem'), '--json')).toMatchObject({
+      code: 1,
+      json: { valid: true, predicateType: LEGACY_VERIFICATION_PREDICATE_TYPE, result: 'TAMPERED', passed: false },
+    });
     const other = JSON.parse(vsaBytes(report('VERIFIED'), POLICY).toString()) as Record<string, unknown>;
     other.predicateType = 'https://example.com/other/v1';
     const unknown = opensslEnvelope(Buffer.from(stableJson(other)));
-    expect(await cli('--envelope', write(unknown), '--public-key', join(dir, 'pub.pem'), '--json')).toMatchObject({ code: 1, json: { valid: true, passed: false, result: null } });
+    expect(await cli('--envelope', write(unknown), '--public-key', join(dir, 'pub.pem'), '--json')).toMatchObject({
+      code: 1,
+      json: { valid: true, passed: false, result: null },
+    });
   });
 
   it('malformed envelopes are invalid (1); an unreadable file or a key of another kind cannot be checked (2); usage errors are 3', async () => {
     const good = opensslEnvelope(vsaBytes(report('VERIFIED'), POLICY));
     const pub = join(dir, 'pub.pem');
-    for (const bad of ['not json', '[]', JSON.stringify({ ...good, signatures: [] }), JSON.stringify({ ...good, payload: '%%%' }), JSON.stringify({ ...good, signatures: [{ sig: 'AAAA' }] })]) {
+    for (const bad of [
+      'not json',
+      '[]',
+      JSON.stringify({ ...good, signatures: [] }),
+      JSON.stringify({ ...good, payload: '%%%' }),
+      JSON.stringify({ ...good, signatures: [{ sig: 'AAAA' }] }),
+    ]) {
       expect((await cli('--envelope', write(bad), '--public-key', pub)).code, bad.slice(0, 40)).toBe(1);
     }
     expect((await cli('--envelope', join(dir, 'missing.json'), '--public-key', pub)).code).toBe(2);
@@ -179,7 +221,13 @@ describe.skipIf(!hasOpenssl)('verify-attestation', () => {
   it('--kms-key-arn: the public key from KMS GetPublicKey (the real SDK client behind the mock)', async () => {
     // what GetPublicKey returns: the DER SubjectPublicKeyInfo (binary stdout, not through the text helper)
     const der = (pub: string) => spawnSync('openssl', ['pkey', '-pubin', '-in', join(dir, pub), '-outform', 'DER']).stdout;
-    const answer = (pub: string) => ({ KeyId: KEY_ARN, PublicKey: new Uint8Array(der(pub)), KeySpec: 'ECC_NIST_P256' as const, KeyUsage: 'SIGN_VERIFY' as const, SigningAlgorithms: ['ECDSA_SHA_256' as const] });
+    const answer = (pub: string) => ({
+      KeyId: KEY_ARN,
+      PublicKey: new Uint8Array(der(pub)),
+      KeySpec: 'ECC_NIST_P256' as const,
+      KeyUsage: 'SIGN_VERIFY' as const,
+      SigningAlgorithms: ['ECDSA_SHA_256' as const],
+    });
     const envelope = write(opensslEnvelope(vsaBytes(report('VERIFIED'), POLICY)));
     kms.on(GetPublicKeyCommand, { KeyId: KEY_ARN }).resolves(answer('pub.pem'));
     expect(await cli('--envelope', envelope, '--kms-key-arn', KEY_ARN, '--json')).toMatchObject({ code: 0, json: { valid: true, passed: true } });
@@ -205,7 +253,9 @@ describe.skipIf(!hasOpenssl)('verify-attestation', () => {
     const ok = spawnSync(process.execPath, [BIN, 'verify-attestation', '--envelope', envelope, '--public-key', join(dir, 'pub.pem')], { encoding: 'utf8' });
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('result:    PASSED');
-    const other = spawnSync(process.execPath, [BIN, 'verify-attestation', '--envelope', envelope, '--public-key', join(dir, 'other-pub.pem')], { encoding: 'utf8' });
+    const other = spawnSync(process.execPath, [BIN, 'verify-attestation', '--envelope', envelope, '--public-key', join(dir, 'other-pub.pem')], {
+      encoding: 'utf8',
+    });
     expect(other.status).toBe(1);
     expect(other.stdout).toContain('signature: INVALID');
   });

@@ -40,7 +40,13 @@ describe.skipIf(!toolsAvailable('perl'))('GSM-7 encoder against Encode::GSM0338'
     // 127 characters of the default alphabet (0x1B is the escape) + 10 of the extension table
     expect(reference.size).toBe(137);
     const ours = new Map<number, string>();
-    const points = [...Array.from({ length: 0xd800 }, (_, i) => i), ...Array.from({ length: 0x10000 - 0xe000 }, (_, i) => 0xe000 + i), 0x1f600, 0x1f680, 0x10348];
+    const points = [
+      ...Array.from({ length: 0xd800 }, (_, i) => i),
+      ...Array.from({ length: 0x10000 - 0xe000 }, (_, i) => 0xe000 + i),
+      0x1f600,
+      0x1f680,
+      0x10348,
+    ];
     for (const cp of points) {
       const ch = String.fromCodePoint(cp);
       if (isGsm7(ch)) ours.set(cp, hex(gsm7Encode(ch)));

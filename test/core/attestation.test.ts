@@ -26,7 +26,7 @@ import { parseConfig } from '../../lambda/core/config/load';
 import { finding } from '../../lambda/core/findings';
 import type { RunReport } from '../../lambda/core/report';
 import { runVerification } from '../../lambda/core/run-local';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -68,9 +68,21 @@ function report(): RunReport {
         verdict: 'INCOMPLETE',
         artifacts: [
           // the same asset again (listed by two targets): one subject
-          { path: 'dist/app.tar.gz', asset: 'app.tar.gz', verdict: 'VERIFIED', published: { sha256: A, size: 10 }, rebuilt: { sha256: A, size: 10 }, findings: [] },
+          {
+            path: 'dist/app.tar.gz',
+            asset: 'app.tar.gz',
+            verdict: 'VERIFIED',
+            published: { sha256: A, size: 10 },
+            rebuilt: { sha256: A, size: 10 },
+            findings: [],
+          },
           // never downloaded: no published digest, no subject
-          { path: 'dist/web.zip', asset: 'web.zip', verdict: 'INCOMPLETE', findings: [finding('ASSET_MISSING', 'web.zip is not a link', { target: 'web', artifact: 'web.zip' })] },
+          {
+            path: 'dist/web.zip',
+            asset: 'web.zip',
+            verdict: 'INCOMPLETE',
+            findings: [finding('ASSET_MISSING', 'web.zip is not a link', { target: 'web', artifact: 'web.zip' })],
+          },
         ],
         findings: [],
       },
@@ -81,7 +93,12 @@ function report(): RunReport {
 /** The same object with every key inserted in reverse order. */
 function reversedKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(reversedKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversedKeys(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .reverse()
+        .map(([k, x]) => [k, reversedKeys(x)]),
+    );
   return v;
 }
 
@@ -100,9 +117,25 @@ describe('verificationStatement', () => {
       finishedAt: '2026-03-02T03:20:00.000Z',
     });
     expect(s.predicate.assets).toEqual([
-      { target: 'linux', asset: 'app.tar.gz', verdict: 'MISMATCH', publishedSha256: A, rebuiltSha256: B, comparison: { method: 'archive', match: false }, signature: { scheme: 'minisign', valid: true, signer: 'key id 0123' } },
+      {
+        target: 'linux',
+        asset: 'app.tar.gz',
+        verdict: 'MISMATCH',
+        publishedSha256: A,
+        rebuiltSha256: B,
+        comparison: { method: 'archive', match: false },
+        signature: { scheme: 'minisign', valid: true, signer: 'key id 0123' },
+      },
       { target: 'web', asset: 'app.tar.gz', verdict: 'VERIFIED', publishedSha256: A, rebuiltSha256: A, comparison: undefined, signature: undefined },
-      { target: 'web', asset: 'web.zip', verdict: 'INCOMPLETE', publishedSha256: undefined, rebuiltSha256: undefined, comparison: undefined, signature: undefined },
+      {
+        target: 'web',
+        asset: 'web.zip',
+        verdict: 'INCOMPLETE',
+        publishedSha256: undefined,
+        rebuiltSha256: undefined,
+        comparison: undefined,
+        signature: undefined,
+      },
     ]);
     // codes and where, run-level first; no free text, no evidence
     expect(s.predicate.findings).toEqual([
@@ -124,7 +157,11 @@ describe('verificationStatement', () => {
     expect(statementBytes(reversedKeys(report()) as RunReport).equals(bytes)).toBe(true);
     const text = bytes.toString('utf8');
     expect(text).toBe(JSON.stringify(JSON.parse(text))); // no whitespace between tokens
-    expect(text.startsWith('{"_type":"https://in-toto.io/Statement/v1","predicate":{"assets":[{"asset":"app.tar.gz","comparison":{"match":false,"method":"archive"}')).toBe(true);
+    expect(
+      text.startsWith(
+        '{"_type":"https://in-toto.io/Statement/v1","predicate":{"assets":[{"asset":"app.tar.gz","comparison":{"match":false,"method":"archive"}',
+      ),
+    ).toBe(true);
     // undefined fields are left out, and the bytes parse back to the statement
     expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(verificationStatement(report()))));
     // a different report gives different bytes
@@ -144,7 +181,9 @@ describe('verificationStatement', () => {
 
 describe('DSSE', () => {
   it('PAE: the DSSE spec example, and lengths in bytes (not characters)', () => {
-    expect(dssePae('http://example.com/HelloWorld', Buffer.from('hello world')).toString('latin1')).toBe('DSSEv1 29 http://example.com/HelloWorld 11 hello world');
+    expect(dssePae('http://example.com/HelloWorld', Buffer.from('hello world')).toString('latin1')).toBe(
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    );
     const pae = dssePae(IN_TOTO_PAYLOAD_TYPE, Buffer.from('é', 'utf8'));
     expect(pae.toString('utf8')).toBe('DSSEv1 28 application/vnd.in-toto+json 2 é');
   });
@@ -168,7 +207,11 @@ describe('DSSE', () => {
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     expect(verify('sha256', dssePae(env.payloadType, payload), { key: other, dsaEncoding: 'der' }, sig)).toBe(false);
 
-    expect(dsseEnvelope(Buffer.from('hi'), [{ keyid: 'k', sig: Buffer.from([1, 2, 3]) }])).toEqual({ payload: 'aGk=', payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ keyid: 'k', sig: 'AQID' }] });
+    expect(dsseEnvelope(Buffer.from('hi'), [{ keyid: 'k', sig: Buffer.from([1, 2, 3]) }])).toEqual({
+      payload: 'aGk=',
+      payloadType: IN_TOTO_PAYLOAD_TYPE,
+      signatures: [{ keyid: 'k', sig: 'AQID' }],
+    });
     await expect(signedAttestation(report(), { keyId: 'k', sign: async () => new Uint8Array() })).rejects.toThrow(/empty signature/);
   });
 });
@@ -182,7 +225,14 @@ describe('CLI run records', () => {
   const cfg = parseConfig({
     version: 1,
     gitlab: { url: 'https://gitlab.example', project: 'g/app' },
-    targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
+    targets: [
+      {
+        name: 'linux',
+        image: `debian@sha256:${'d'.repeat(64)}`,
+        command: 'make',
+        artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }],
+      },
+    ],
   });
   const release = oneReleaseOf(COMMIT);
   const bytes = 'the app 1.0.0\n';
@@ -203,7 +253,10 @@ describe('CLI run records', () => {
     const written = readFileSync(file);
     const summary = JSON.parse(readFileSync(join(root, runKeys.summary(runId)), 'utf8')) as RunReport;
     expect(written.equals(statementBytes(summary))).toBe(true);
-    expect(JSON.parse(written.toString('utf8'))).toMatchObject({ subject: [{ name: 'app-1.0.0', digest: { sha256: sha(bytes) } }], predicate: { verdict: 'VERIFIED', runId } });
+    expect(JSON.parse(written.toString('utf8'))).toMatchObject({
+      subject: [{ name: 'app-1.0.0', digest: { sha256: sha(bytes) } }],
+      predicate: { verdict: 'VERIFIED', runId },
+    });
 
     // a second run with the same id loses the summary write, so it writes no statement either
     // (the first one removed here to see that; write-once alone would keep it anyway)

@@ -8,7 +8,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { insecureWritePaths, secureWritePaths, startGitLabStandIn, fakeSha, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
 import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
-import { DeployKeyJson, DeployTokenJson, JobTokenScopeJson, ProjectSettingsJson, PushRuleJson, TreeEntryJson, ProjectJson } from '../../lambda/adapters/forge/gitlab-schemas';
+import {
+  DeployKeyJson,
+  DeployTokenJson,
+  JobTokenScopeJson,
+  ProjectSettingsJson,
+  PushRuleJson,
+  TreeEntryJson,
+  ProjectJson,
+} from '../../lambda/adapters/forge/gitlab-schemas';
 import { auditForPlan, runAudit, writePathFindings } from '../../lambda/core/audit';
 import { verdictOf } from '../../lambda/core/findings';
 
@@ -53,7 +61,12 @@ describe('GitLabForge: tree and files at a commit', () => {
   it('lists the tree (bounded) and reads raw files', async () => {
     const f = forge();
     const tree = await f.readTree(COMMIT, { maxEntries: 100, maxFiles: 10, maxFileBytes: 10_000, maxTotalBytes: 100_000 });
-    expect(tree.entries.filter((e) => e.type === 'blob').map((e) => e.path).sort()).toEqual(['Dockerfile', 'web/package-lock.json', 'web/package.json']);
+    expect(
+      tree.entries
+        .filter((e) => e.type === 'blob')
+        .map((e) => e.path)
+        .sort(),
+    ).toEqual(['Dockerfile', 'web/package-lock.json', 'web/package.json']);
     expect(tree.complete).toBe(true);
     expect(await f.readFile(COMMIT, 'web/package.json', { maxFileBytes: 10_000 })).toContain('github:o/a');
     const cut = await f.readTree(COMMIT, { maxEntries: 2, maxFiles: 10, maxFileBytes: 10_000, maxTotalBytes: 100_000 });
@@ -85,7 +98,14 @@ describe('GitLabForge: write paths', () => {
     project.writePaths = insecureWritePaths();
     const paths = await forge().getWritePaths();
     const codes = writePathFindings(paths, { tag: 'v1.0.0', usesPackageRegistry: true, tagCreationOpen: true }).map((f) => f.code);
-    expect(codes).toEqual(['AUDIT_DEPLOY_KEY_CAN_PUSH', 'AUDIT_DEPLOY_TOKEN_WRITE', 'AUDIT_JOB_TOKEN_SCOPE_OPEN', 'AUDIT_TAG_DELETABLE', 'AUDIT_RELEASES_OPEN', 'AUDIT_RELEASES_OPEN']);
+    expect(codes).toEqual([
+      'AUDIT_DEPLOY_KEY_CAN_PUSH',
+      'AUDIT_DEPLOY_TOKEN_WRITE',
+      'AUDIT_JOB_TOKEN_SCOPE_OPEN',
+      'AUDIT_TAG_DELETABLE',
+      'AUDIT_RELEASES_OPEN',
+      'AUDIT_RELEASES_OPEN',
+    ]);
   });
   it('expired or revoked write tokens are not open paths; a tier without push rules (404) is not a finding', async () => {
     project.writePaths = insecureWritePaths();

@@ -16,7 +16,12 @@ import type { AuditReport, RunReport } from '../../lambda/core/report';
 
 const hyg = (code: 'HYGIENE_IMAGE_NOT_PINNED' | 'HYGIENE_REMOTE_SCRIPT', file: string, line: number, text: string): Finding =>
   finding(code, `${file}:${line}: ${text}`, { evidence: { file, line, text, fix: 'pin it' } });
-const base: Omit<AuditReport, 'changes'> = { commitSha: 'a'.repeat(40), hygiene: { findings: [], coverage: null }, writePaths: { checked: [], unavailable: [] }, checklist: AUDIT_CHECKLIST };
+const base: Omit<AuditReport, 'changes'> = {
+  commitSha: 'a'.repeat(40),
+  hygiene: { findings: [], coverage: null },
+  writePaths: { checked: [], unavailable: [] },
+  checklist: AUDIT_CHECKLIST,
+};
 
 function report(runId: string, findings: Finding[], audit?: AuditReport): RunReport {
   return {
@@ -52,7 +57,12 @@ describe('audit identity', () => {
     expect(auditEntry(finding('AUDIT_DEPLOY_KEY_CAN_PUSH', 'k', { evidence: { deployKeyId: 2 } })).key).not.toBe(k1);
   });
   it('no previous audit: the baseline, nothing appeared', () => {
-    expect(auditChanges(null, [auditEntry(hyg('HYGIENE_REMOTE_SCRIPT', 'a.sh', 1, 'curl x | sh'))], 'r1')).toEqual({ previousRunId: null, appeared: [], disappeared: [], unchanged: 0 });
+    expect(auditChanges(null, [auditEntry(hyg('HYGIENE_REMOTE_SCRIPT', 'a.sh', 1, 'curl x | sh'))], 'r1')).toEqual({
+      previousRunId: null,
+      appeared: [],
+      disappeared: [],
+      unchanged: 0,
+    });
   });
 });
 
@@ -106,6 +116,7 @@ describe('the checklist', () => {
       if (row.automatedBy.length === 0) expect(row.note).toMatch(/not automatable/);
     }
     const covered = new Set(AUDIT_CHECKLIST.flatMap((r) => r.automatedBy));
-    for (const code of Object.keys(FINDING_CODES).filter((c) => c.startsWith('HYGIENE_') || (c.startsWith('AUDIT_') && c !== 'AUDIT_UNAVAILABLE'))) expect(covered, code).toContain(code);
+    for (const code of Object.keys(FINDING_CODES).filter((c) => c.startsWith('HYGIENE_') || (c.startsWith('AUDIT_') && c !== 'AUDIT_UNAVAILABLE')))
+      expect(covered, code).toContain(code);
   });
 });

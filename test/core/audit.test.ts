@@ -37,9 +37,12 @@ describe('forge audit', () => {
   });
 
   it('flags an unprotected default branch', () => {
-    expect(auditFindings({ defaultBranch: 'main', protectedTags: [{ name: 'v*', createAccessLevels: [{ accessLevel: 40 }] }], protectedBranches: [] }, { tag: 'v1' }).map((f) => f.code)).toEqual([
-      'AUDIT_BRANCH_UNPROTECTED',
-    ]);
+    expect(
+      auditFindings(
+        { defaultBranch: 'main', protectedTags: [{ name: 'v*', createAccessLevels: [{ accessLevel: 40 }] }], protectedBranches: [] },
+        { tag: 'v1' },
+      ).map((f) => f.code),
+    ).toEqual(['AUDIT_BRANCH_UNPROTECTED']);
   });
 
   it('does not count per-user grants or "No one" as too wide', () => {

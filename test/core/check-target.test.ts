@@ -12,9 +12,9 @@ import { parseConfig } from '../../lambda/core/config/load';
 import { checkTarget } from '../../lambda/core/check-target';
 import { ForgeError } from '../../lambda/core/errors';
 import type { FormatOps } from '../../lambda/core/format-ops';
-import { planTargets, type RunPlan } from '../../lambda/core/plan';
+import { planTargets, type RunPlan } from '../../lambda/core/run/plan';
 import type { BuildResult, Forge, Release } from '../../lambda/core/ports';
-import { summarize } from '../../lambda/core/summary';
+import { summarize } from '../../lambda/core/run/summary';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const COMMIT = 'c'.repeat(40);
@@ -24,7 +24,12 @@ function config(signature: unknown) {
     version: 1,
     gitlab: { url: 'https://gitlab.example.com', project: 'g/app' },
     targets: [
-      { name: 'linux', image: `debian@sha256:${'a'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature }] },
+      {
+        name: 'linux',
+        image: `debian@sha256:${'a'.repeat(64)}`,
+        command: 'make',
+        artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature }],
+      },
     ],
   });
 }
@@ -34,7 +39,16 @@ const MINISIGN = { scheme: 'minisign', publicKey: 'RWQ' + 'A'.repeat(53) };
 function planFor(cfg: ReturnType<typeof config>): RunPlan {
   const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
   const { version, targets } = planTargets(cfg, release);
-  return { schemaVersion: 1, runId: 'r1', createdAt: new Date().toISOString(), project: { gitlabUrl: cfg.gitlab.url, project: cfg.gitlab.project }, release, version, targets, findings: [] };
+  return {
+    schemaVersion: 1,
+    runId: 'r1',
+    createdAt: new Date().toISOString(),
+    project: { gitlabUrl: cfg.gitlab.url, project: cfg.gitlab.project },
+    release,
+    version,
+    targets,
+    findings: [],
+  };
 }
 
 /** A forge serving `files` by name; a value that is an Error is thrown instead. */
@@ -95,7 +109,10 @@ function formats(over: Partial<FormatOps> = {}): FormatOps {
     },
     async checkManifestEntry(path, asset, digest) {
       const { readFileSync } = await import('node:fs');
-      const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(/\s+\*?/));
+      const lines = readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+\*?/));
       const hits = lines.filter(([, n]) => n === asset);
       if (hits.length === 0) return { status: 'missing' };
       if (hits.length > 1) return { status: 'duplicate' };
@@ -118,7 +135,12 @@ describe('checkTarget', () => {
   it('VERIFIED when the rebuild matches and the signature is valid, with both digests reported', async () => {
     const r = await check({ 'app-1.0.0': 'BIN', 'app-1.0.0.minisig': 'good' }, buildOf({ 'out/app-1.0.0': 'BIN' }));
     expect(r.verdict).toBe('VERIFIED');
-    expect(r.artifacts[0]).toMatchObject({ verdict: 'VERIFIED', published: { sha256: sha('BIN') }, rebuilt: { sha256: sha('BIN') }, signature: { valid: true, signer: 'KEY1' } });
+    expect(r.artifacts[0]).toMatchObject({
+      verdict: 'VERIFIED',
+      published: { sha256: sha('BIN') },
+      rebuilt: { sha256: sha('BIN') },
+      signature: { valid: true, signer: 'KEY1' },
+    });
   });
 
   it('MISMATCH when the rebuild differs, with the difference as evidence', async () => {
@@ -193,7 +215,10 @@ describe('checkTarget', () => {
   });
 
   it('reports a notice, not a failure, when the image was not enforced', async () => {
-    const r = await check({ 'app-1.0.0': 'BIN', 'app-1.0.0.minisig': 'good' }, buildOf({ 'out/app-1.0.0': 'BIN' }, { image: { ref: 'x', enforced: false, note: 'no docker' } }));
+    const r = await check(
+      { 'app-1.0.0': 'BIN', 'app-1.0.0.minisig': 'good' },
+      buildOf({ 'out/app-1.0.0': 'BIN' }, { image: { ref: 'x', enforced: false, note: 'no docker' } }),
+    );
     expect(r.verdict).toBe('VERIFIED');
     expect(r.findings[0]).toMatchObject({ code: 'IMAGE_NOT_ENFORCED', level: 'NOTICE' });
   });
@@ -202,7 +227,11 @@ describe('checkTarget', () => {
     const policy = { scheme: 'sha256sums', manifestSignature: { ...MINISIGN, signatureAsset: 'SHA256SUMS.minisig' } };
     const manifest = (lines: string[]) => lines.join('\n') + '\n';
     it('VERIFIED when the signed manifest lists the asset with its digest', async () => {
-      const r = await check({ 'app-1.0.0': 'BIN', SHA256SUMS: manifest([`${sha('BIN')}  app-1.0.0`]), 'SHA256SUMS.minisig': 'good' }, buildOf({ 'out/app-1.0.0': 'BIN' }), policy);
+      const r = await check(
+        { 'app-1.0.0': 'BIN', SHA256SUMS: manifest([`${sha('BIN')}  app-1.0.0`]), 'SHA256SUMS.minisig': 'good' },
+        buildOf({ 'out/app-1.0.0': 'BIN' }),
+        policy,
+      );
       expect(r.verdict).toBe('VERIFIED');
       expect(r.artifacts[0]!.signature).toMatchObject({ scheme: 'sha256sums+minisign', valid: true });
     });
@@ -216,7 +245,11 @@ describe('checkTarget', () => {
       expect(codes(r)).toContain(code);
     });
     it('TAMPERED when the manifest signature is invalid; INCOMPLETE when the manifest is missing', async () => {
-      const bad = await check({ 'app-1.0.0': 'BIN', SHA256SUMS: manifest([`${sha('BIN')}  app-1.0.0`]), 'SHA256SUMS.minisig': 'bad' }, buildOf({ 'out/app-1.0.0': 'BIN' }), policy);
+      const bad = await check(
+        { 'app-1.0.0': 'BIN', SHA256SUMS: manifest([`${sha('BIN')}  app-1.0.0`]), 'SHA256SUMS.minisig': 'bad' },
+        buildOf({ 'out/app-1.0.0': 'BIN' }),
+        policy,
+      );
       expect(bad.verdict).toBe('TAMPERED');
       const missing = await check({ 'app-1.0.0': 'BIN' }, buildOf({ 'out/app-1.0.0': 'BIN' }), policy);
       expect(missing.verdict).toBe('INCOMPLETE');

@@ -69,26 +69,40 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('openpgp: the pinned fingerpr
     expect(await issuesOf({ scheme: 'openpgp', fingerprint: fpr, publicKey: armored })).toEqual([]);
     expect(await issuesOf({ scheme: 'openpgp', fingerprint: fpr.toLowerCase(), publicKey: armored })).toEqual([]);
     const wrong = await issuesOf({ scheme: 'openpgp', fingerprint: otherFpr, publicKey: armored });
-    expect(wrong).toEqual([{ path: 'targets[0].artifacts[0].signature.fingerprint', message: `pins ${otherFpr}, but the public key's primary fingerprint is ${fpr}` }]);
+    expect(wrong).toEqual([
+      { path: 'targets[0].artifacts[0].signature.fingerprint', message: `pins ${otherFpr}, but the public key's primary fingerprint is ${fpr}` },
+    ]);
   });
 
   it('a keyring gpg exported passes when it holds the pinned key; one without it is named', async () => {
     const ring = h.gpg(['--armor', '--export', fpr, otherFpr]);
     // gpg itself lists both primary keys of the ring
-    const listed = run('gpg', ['--batch', '--with-colons', '--show-keys'], { env: h.env, input: ring }).split('\n').filter((l) => l.startsWith('fpr:')).map((l) => l.split(':')[9]);
+    const listed = run('gpg', ['--batch', '--with-colons', '--show-keys'], { env: h.env, input: ring })
+      .split('\n')
+      .filter((l) => l.startsWith('fpr:'))
+      .map((l) => l.split(':')[9]);
     expect(listed).toEqual(expect.arrayContaining([fpr, otherFpr]));
     expect(await issuesOf({ scheme: 'openpgp', fingerprint: fpr, publicKey: ring })).toEqual([]);
     expect(await issuesOf({ scheme: 'openpgp', fingerprint: otherFpr.toLowerCase(), publicKey: ring })).toEqual([]);
     const third = gpgGenKey(h, 'Third <t@example.org>').fingerprint;
     const missing = await issuesOf({ scheme: 'openpgp', fingerprint: third, publicKey: ring });
-    expect(missing).toEqual([{ path: 'targets[0].artifacts[0].signature.fingerprint', message: expect.stringContaining(`pins ${third}, but none of the 2 keys of the keyring`) }]);
+    expect(missing).toEqual([
+      { path: 'targets[0].artifacts[0].signature.fingerprint', message: expect.stringContaining(`pins ${third}, but none of the 2 keys of the keyring`) },
+    ]);
   });
 
   it('a manifest signature key is checked too, and an unreadable key is named', async () => {
     const manifest = { scheme: 'sha256sums', manifestSignature: { scheme: 'openpgp', fingerprint: otherFpr, publicKey: armored } };
     expect((await issuesOf(manifest))[0]!.path).toBe('targets[0].artifacts[0].signature.manifestSignature.fingerprint');
-    const garbage = await issuesOf({ scheme: 'openpgp', fingerprint: fpr, publicKey: '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----\n' });
-    expect(garbage[0]).toMatchObject({ path: 'targets[0].artifacts[0].signature.publicKey', message: expect.stringMatching(/^is not a usable OpenPGP public key/) });
+    const garbage = await issuesOf({
+      scheme: 'openpgp',
+      fingerprint: fpr,
+      publicKey: '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----\n',
+    });
+    expect(garbage[0]).toMatchObject({
+      path: 'targets[0].artifacts[0].signature.publicKey',
+      message: expect.stringMatching(/^is not a usable OpenPGP public key/),
+    });
   });
 
   it('verify exits 3 on a fingerprint that is not the key’s, before contacting the forge', async () => {
@@ -111,7 +125,9 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign and tauri keys', () => {
     const other = minisignKeygen(dir, 'other');
     const otherId = /minisign public key ([0-9A-F]+)/.exec(other.pubText)![1]!;
     const wrong = await issuesOf({ scheme: 'minisign', publicKey: key.pubText, keyId: otherId });
-    expect(wrong).toEqual([{ path: 'targets[0].artifacts[0].signature.keyId', message: expect.stringContaining(`pins key id ${otherId}, but the public key has key id`) }]);
+    expect(wrong).toEqual([
+      { path: 'targets[0].artifacts[0].signature.keyId', message: expect.stringContaining(`pins key id ${otherId}, but the public key has key id`) },
+    ]);
   });
 
   it('a key that does not parse is a configuration error naming the field', async () => {
@@ -123,7 +139,23 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign and tauri keys', () => {
 
 describe.skipIf(!toolsAvailable('openssl'))('authenticode CA PEMs', () => {
   it('a CA openssl made parses; a PEM without a certificate or with garbage inside does not', async () => {
-    run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=Test CA', '-days', '2', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem')]);
+    run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=Test CA',
+      '-days',
+      '2',
+      '-keyout',
+      join(dir, 'ca.key'),
+      '-out',
+      join(dir, 'ca.pem'),
+    ]);
     const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
     expect(await issuesOf({ scheme: 'authenticode', caCertificate: ca, subject: 'CN=Signer' })).toEqual([]);
     const broken = await issuesOf(
@@ -141,7 +173,10 @@ describe('sigstore trusted root', () => {
     const sig = (trustedRoot: string) => ({ scheme: 'sigstore', issuer: 'https://issuer.example', san: 'me@example.org', trustedRoot });
     expect(await issuesOf(sig(trustedRootJson))).toEqual([]);
     const bad = await issuesOf(sig('{"mediaType":"application/json"}'));
-    expect(bad[0]).toMatchObject({ path: 'targets[0].artifacts[0].signature.trustedRoot', message: expect.stringMatching(/^is not a usable sigstore trusted root/) });
+    expect(bad[0]).toMatchObject({
+      path: 'targets[0].artifacts[0].signature.trustedRoot',
+      message: expect.stringMatching(/^is not a usable sigstore trusted root/),
+    });
   });
 
   it('a key-based bundle’s pinned key must be a PEM public key', async () => {
@@ -165,7 +200,11 @@ describe('cdk synth / deploy without a configuration', () => {
     expect(deployConfigFile('my.yaml', {})).toBe('my.yaml');
     expect(deployConfigFile(undefined, { RELEASE_VERIFIER_CONFIG: 'env.yaml' })).toBe('env.yaml');
     expect(deployConfigFile('ctx.yaml', { RELEASE_VERIFIER_CONFIG: 'env.yaml' })).toBe('ctx.yaml');
-    for (const [ctx, env] of [[undefined, {}], ['', { RELEASE_VERIFIER_CONFIG: '' }], ['  ', { RELEASE_VERIFIER_CONFIG: ' ' }]] as const) {
+    for (const [ctx, env] of [
+      [undefined, {}],
+      ['', { RELEASE_VERIFIER_CONFIG: '' }],
+      ['  ', { RELEASE_VERIFIER_CONFIG: ' ' }],
+    ] as const) {
       expect(() => deployConfigFile(ctx, env)).toThrow(ConfigError);
       expect(() => deployConfigFile(ctx, env)).toThrow(/-c config=path\/to\/release-verifier\.yaml/);
     }
@@ -179,7 +218,10 @@ describe('cdk synth / deploy without a configuration', () => {
 
     // a minisign key whose pinned key id is not its own (a literal key: this case needs no tool)
     const cfg = join(dir, 'bad-keyid.json');
-    writeFileSync(cfg, JSON.stringify(configWith({ scheme: 'minisign', publicKey: 'RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3', keyId: '0123456789ABCDEF' })));
+    writeFileSync(
+      cfg,
+      JSON.stringify(configWith({ scheme: 'minisign', publicKey: 'RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3', keyId: '0123456789ABCDEF' })),
+    );
     const bad = await spawnCapture(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/app.ts')], { ...env, RELEASE_VERIFIER_CONFIG: cfg });
     expect(bad.code, bad.stderr).toBe(3);
     expect(bad.stderr).toContain('targets[0].artifacts[0].signature.keyId: pins key id 0123456789ABCDEF');

@@ -58,13 +58,21 @@ describe('unknown configuration keys', () => {
     ['a target-level timeout', (r: any) => (r.targets[0].timeout = 30), 'targets[0].timeout: unknown key — did you mean timeoutMinutes?'],
     ['a top-level typo', (r: any) => (r.ignoreAsset = ['CHANGELOG*']), 'ignoreAsset: unknown key — did you mean ignoreAssets?'],
     ['gitlab.tokn', (r: any) => (r.gitlab.tokn = { env: 'X' }), 'gitlab.tokn: unknown key — did you mean token?'],
-    ['a signature policy key', (r: any) => (r.targets[0].artifacts[0].signature.publicKy = MINISIGN_PUB), 'targets[0].artifacts[0].signature.publicKy: unknown key — did you mean publicKey?'],
+    [
+      'a signature policy key',
+      (r: any) => (r.targets[0].artifacts[0].signature.publicKy = MINISIGN_PUB),
+      'targets[0].artifacts[0].signature.publicKy: unknown key — did you mean publicKey?',
+    ],
     [
       'a key of the manifest signature',
       (r: any) => (r.targets[0].artifacts[1].signature.manifestSignature.fingerprnt = FPR),
       'targets[0].artifacts[1].signature.manifestSignature.fingerprnt: unknown key — did you mean fingerprint?',
     ],
-    ['an asset source key', (r: any) => (r.targets[0].artifacts[1].source.packageVersin = '1'), 'targets[0].artifacts[1].source.packageVersin: unknown key — did you mean packageVersion?'],
+    [
+      'an asset source key',
+      (r: any) => (r.targets[0].artifacts[1].source.packageVersin = '1'),
+      'targets[0].artifacts[1].source.packageVersin: unknown key — did you mean packageVersion?',
+    ],
     ['a limits key (transposition)', (r: any) => (r.limits = { parallelBiulds: 2 }), 'limits.parallelBiulds: unknown key — did you mean parallelBuilds?'],
     ['a key of release: {tag}', (r: any) => (r.release = { tag: 'v1', tga: 'v2' }), 'release.tga: unknown key — did you mean tag?'],
     ['a key of aws', (r: any) => (r.aws = { stagesource: true }), 'aws.stagesource: unknown key — did you mean stageSource?'],
@@ -75,9 +83,17 @@ describe('unknown configuration keys', () => {
   });
 
   it.each([
-    ['a misspelt scheme', (r: any) => (r.targets[0].artifacts[0].signature.scheme = 'minisgn'), /targets\[0\]\.artifacts\[0\]\.signature\.scheme: unknown scheme: .* — did you mean minisign\?/],
+    [
+      'a misspelt scheme',
+      (r: any) => (r.targets[0].artifacts[0].signature.scheme = 'minisgn'),
+      /targets\[0\]\.artifacts\[0\]\.signature\.scheme: unknown scheme: .* — did you mean minisign\?/,
+    ],
     ['a misspelt compare value', (r: any) => (r.targets[0].artifacts[0].compare = 'byte'), /targets\[0\]\.artifacts\[0\]\.compare: .* — did you mean bytes\?/],
-    ['a misspelt source type', (r: any) => (r.targets[0].artifacts[1].source.type = 'generic-packag'), /source\.type: unknown type: .* — did you mean generic-package\?/],
+    [
+      'a misspelt source type',
+      (r: any) => (r.targets[0].artifacts[1].source.type = 'generic-packag'),
+      /source\.type: unknown type: .* — did you mean generic-package\?/,
+    ],
   ])('names the nearest valid value for %s', (_what, mutate, expected) => {
     const raw = valid();
     mutate(raw);

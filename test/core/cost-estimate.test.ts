@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../lambda/core/config/load';
-import { estimateMarkdown, ESTIMATE_SCENARIO, monthlyEstimate } from '../../lambda/core/cost/estimate';
+import { estimateMarkdown, ESTIMATE_SCENARIO, monthlyEstimate } from '../../lambda/cli/cost-estimate';
 import { DEFAULT_PRICES, priceTable } from '../../lambda/core/cost/prices';
 import { REPO_ROOT } from '../../lib/paths';
 
@@ -25,7 +25,10 @@ describe('README cost estimate', () => {
   it('adds up: rows × prices, and a price change moves the README figure', () => {
     const { rows, totalUsd } = monthlyEstimate();
     expect(rows[0]!.usd).toBeCloseTo(ESTIMATE_SCENARIO.runsPerMonth * 3 * 20 * DEFAULT_PRICES.codebuildPerMinute['linux:BUILD_GENERAL1_MEDIUM']!, 9);
-    expect(totalUsd).toBeCloseTo(rows.reduce((s, r) => s + r.usd, 0), 3);
+    expect(totalUsd).toBeCloseTo(
+      rows.reduce((s, r) => s + r.usd, 0),
+      3,
+    );
     const dearer = estimateMarkdown(ESTIMATE_SCENARIO, priceTable({ codebuildPerMinute: { 'linux:BUILD_GENERAL1_MEDIUM': 0.02 } }));
     expect(dearer).not.toBe(estimateMarkdown());
     expect(dearer).toContain('| $5.20 |');
@@ -34,7 +37,18 @@ describe('README cost estimate', () => {
   it("the README's pricing example is a valid configuration block", () => {
     const yaml = /```yaml\n(pricing:[\s\S]*?)```/.exec(section)?.[1];
     expect(yaml).toBeDefined();
-    const base = { version: 1, gitlab: { project: 'g/app' }, targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }] };
+    const base = {
+      version: 1,
+      gitlab: { project: 'g/app' },
+      targets: [
+        {
+          name: 'linux',
+          image: `debian@sha256:${'d'.repeat(64)}`,
+          command: 'make',
+          artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }],
+        },
+      ],
+    };
     const config = parseConfig({ ...base, ...(parseYaml(yaml!) as object) });
     expect(priceTable(config.pricing).region).toBe('eu-west-1');
   });

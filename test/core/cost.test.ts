@@ -17,7 +17,14 @@ import { costHtml } from '../../lambda/core/cost/html';
 import { renderHtml } from '../../lambda/core/render-html';
 
 function target(name: string, billing?: BuildBilling, lambda?: LambdaUsage): TargetReport {
-  return { name, verdict: 'VERIFIED', artifacts: [], findings: [], build: { id: `${name}:1`, status: 'SUCCEEDED', image: 'x', imageEnforced: true, billing }, lambda };
+  return {
+    name,
+    verdict: 'VERIFIED',
+    artifacts: [],
+    findings: [],
+    build: { id: `${name}:1`, status: 'SUCCEEDED', image: 'x', imageEnforced: true, billing },
+    lambda,
+  };
 }
 
 describe('cost', () => {
@@ -30,9 +37,17 @@ describe('cost', () => {
   });
 
   it('billingOf reads the build record: environment type, compute type, fleet, billed minutes', () => {
-    const build: Build = { id: 'p:1', startTime: new Date('2026-03-02T03:00:00Z'), endTime: new Date('2026-03-02T03:19:00.500Z'), environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', image: 'i' } };
+    const build: Build = {
+      id: 'p:1',
+      startTime: new Date('2026-03-02T03:00:00Z'),
+      endTime: new Date('2026-03-02T03:19:00.500Z'),
+      environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', image: 'i' },
+    };
     expect(billingOf(build)).toEqual({ environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', fleetArn: undefined, billedMinutes: 20 });
-    const fleet: Build = { ...build, environment: { type: 'MAC_ARM', computeType: 'BUILD_GENERAL1_MEDIUM', image: 'i', fleet: { fleetArn: 'arn:aws:codebuild:us-east-1:1:fleet/mac:1' } } };
+    const fleet: Build = {
+      ...build,
+      environment: { type: 'MAC_ARM', computeType: 'BUILD_GENERAL1_MEDIUM', image: 'i', fleet: { fleetArn: 'arn:aws:codebuild:us-east-1:1:fleet/mac:1' } },
+    };
     expect(billingOf(fleet).fleetArn).toBe('arn:aws:codebuild:us-east-1:1:fleet/mac:1');
     expect(billingOf({ id: 'p:2' }).billedMinutes).toBeUndefined();
   });
@@ -40,7 +55,11 @@ describe('cost', () => {
   it('prices every item from the table; a fleet build costs nothing per build; an unknown type is unpriced and the total a lower bound', () => {
     const cost = runCost(
       [
-        target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', billedMinutes: 20 }, { function: 'checker', durationMs: 90_000, memoryMb: 2048, architecture: 'arm64' }),
+        target(
+          'linux',
+          { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', billedMinutes: 20 },
+          { function: 'checker', durationMs: 90_000, memoryMb: 2048, architecture: 'arm64' },
+        ),
         target('windows', { environmentType: 'WINDOWS_SERVER_2022_CONTAINER', computeType: 'BUILD_GENERAL1_LARGE', billedMinutes: 3 }),
         target('macos', { environmentType: 'MAC_ARM', computeType: 'BUILD_GENERAL1_MEDIUM', fleetArn: 'arn:fleet', billedMinutes: 30 }),
       ],
@@ -57,7 +76,13 @@ describe('cost', () => {
     expect(cost.items.at(-1)!.note).toMatch(/reserved fleet is billed while it exists/);
     expect(cost).toMatchObject({ currency: 'USD', complete: true, totalUsd: 0.3224, prices: { region: 'us-east-1', readOn: DEFAULT_PRICES.readOn } });
 
-    const arm = runCost([target('arm', { environmentType: 'ARM_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 }), target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 })], 'aws');
+    const arm = runCost(
+      [
+        target('arm', { environmentType: 'ARM_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 }),
+        target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 }),
+      ],
+      'aws',
+    );
     expect(arm.items[0]).toMatchObject({ usd: null, unitPriceUsd: null, note: expect.stringMatching(/no price for arm:BUILD_GENERAL1_SMALL/) });
     expect(arm).toMatchObject({ complete: false, totalUsd: 0.025, note: expect.stringMatching(/lower bound/) });
 
@@ -69,15 +94,51 @@ describe('cost', () => {
   });
 
   it("the configuration's pricing block overrides the table (and is validated)", () => {
-    const base = { version: 1, gitlab: { url: 'https://gitlab.example', project: 'g/app' }, targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }] };
-    const config = parseConfig({ ...base, pricing: { region: 'eu-west-1', readOn: '2026-11-30', codebuildPerMinute: { 'arm:BUILD_GENERAL1_SMALL': 0.004, 'linux:BUILD_GENERAL1_SMALL': 0.006 }, lambdaPerGbSecond: { arm64: 0.00002 } } });
+    const base = {
+      version: 1,
+      gitlab: { url: 'https://gitlab.example', project: 'g/app' },
+      targets: [
+        {
+          name: 'linux',
+          image: `debian@sha256:${'d'.repeat(64)}`,
+          command: 'make',
+          artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }],
+        },
+      ],
+    };
+    const config = parseConfig({
+      ...base,
+      pricing: {
+        region: 'eu-west-1',
+        readOn: '2026-11-30',
+        codebuildPerMinute: { 'arm:BUILD_GENERAL1_SMALL': 0.004, 'linux:BUILD_GENERAL1_SMALL': 0.006 },
+        lambdaPerGbSecond: { arm64: 0.00002 },
+      },
+    });
     const prices = priceTable(config.pricing);
     expect(prices.codebuildPerMinute['linux:BUILD_GENERAL1_MEDIUM']).toBe(DEFAULT_PRICES.codebuildPerMinute['linux:BUILD_GENERAL1_MEDIUM']);
-    const cost = runCost([target('arm', { environmentType: 'ARM_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 }, { function: 'checker', durationMs: 1000, memoryMb: 1024, architecture: 'arm64' }), target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 })], 'aws', prices);
-    expect(cost).toMatchObject({ complete: true, totalUsd: 0.05, prices: { region: 'eu-west-1', readOn: '2026-11-30', source: expect.stringMatching(/pricing block/) } });
+    const cost = runCost(
+      [
+        target(
+          'arm',
+          { environmentType: 'ARM_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 },
+          { function: 'checker', durationMs: 1000, memoryMb: 1024, architecture: 'arm64' },
+        ),
+        target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 5 }),
+      ],
+      'aws',
+      prices,
+    );
+    expect(cost).toMatchObject({
+      complete: true,
+      totalUsd: 0.05,
+      prices: { region: 'eu-west-1', readOn: '2026-11-30', source: expect.stringMatching(/pricing block/) },
+    });
     expect(cost.items[1]).toMatchObject({ usd: 0.00002 });
     expect(priceTable(undefined)).toBe(DEFAULT_PRICES);
-    expect(() => parseConfig({ ...base, pricing: { codebuildPerMinute: { BUILD_GENERAL1_SMALL: 1 } } })).toThrow(/pricing.codebuildPerMinute.BUILD_GENERAL1_SMALL/);
+    expect(() => parseConfig({ ...base, pricing: { codebuildPerMinute: { BUILD_GENERAL1_SMALL: 1 } } })).toThrow(
+      /pricing.codebuildPerMinute.BUILD_GENERAL1_SMALL/,
+    );
     expect(() => parseConfig({ ...base, pricing: { lambdaPerRequest: -1 } })).toThrow();
     expect(() => parseConfig({ ...base, pricing: { colour: 'red' } })).toThrow();
   });
@@ -89,10 +150,26 @@ describe('cost', () => {
 });
 
 describe('cost in the HTML report and the alert', () => {
-  const targets = [target('linux', { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', billedMinutes: 20 }, { function: 'checker', durationMs: 90_000, memoryMb: 2048, architecture: 'arm64' }), target('odd<b>', { environmentType: 'ARM_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 2 })];
+  const targets = [
+    target(
+      'linux',
+      { environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', billedMinutes: 20 },
+      { function: 'checker', durationMs: 90_000, memoryMb: 2048, architecture: 'arm64' },
+    ),
+    target('odd<b>', { environmentType: 'ARM_CONTAINER', computeType: 'BUILD_GENERAL1_SMALL', billedMinutes: 2 }),
+  ];
   const report: RunReport = {
-    schemaVersion: 1, runId: '20260302T000000Z-abcdef', startedAt: '2026-03-02T03:00:00.000Z', finishedAt: '2026-03-02T03:20:00.000Z', verdict: 'VERIFIED',
-    project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' }, release: { tag: 'v1' }, mode: 'aws', findings: [], targets, cost: runCost(targets, 'aws'),
+    schemaVersion: 1,
+    runId: '20260302T000000Z-abcdef',
+    startedAt: '2026-03-02T03:00:00.000Z',
+    finishedAt: '2026-03-02T03:20:00.000Z',
+    verdict: 'VERIFIED',
+    project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' },
+    release: { tag: 'v1' },
+    mode: 'aws',
+    findings: [],
+    targets,
+    cost: runCost(targets, 'aws'),
   };
 
   it('the report shows the total and each item (escaped), the alert one line; a lower bound says so', () => {
@@ -104,7 +181,9 @@ describe('cost in the HTML report and the alert', () => {
     expect(html).toContain('not priced');
     expect(alertFor(report).body).toMatch(/^Cost: {5}at least \$0\.20 estimated: .* some items could not be priced$/m);
     const local = { ...report, mode: 'local' as const, cost: runCost(targets, 'local') };
-    expect(costHtml(local.cost)).toBe('<p class="meta"><span class="label">Cost:</span> $0 (local run: the builds ran on this machine and nothing was billed by AWS; no items are priced)</p>');
+    expect(costHtml(local.cost)).toBe(
+      '<p class="meta"><span class="label">Cost:</span> $0 (local run: the builds ran on this machine and nothing was billed by AWS; no items are priced)</p>',
+    );
     expect(alertFor(local).body).toContain('Cost:     $0 (local run:');
     // older summaries without a cost: no line at all
     expect(alertFor({ ...report, cost: undefined }).body).not.toContain('Cost:');

@@ -19,7 +19,7 @@ import { ForgeError } from '../../lambda/core/errors';
 import type { Store } from '../../lambda/core/ports';
 import { runVerification } from '../../lambda/core/run-local';
 import type { RunReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { finishRun } from '../../lambda/handlers/run-records';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
 import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
@@ -31,7 +31,12 @@ function runs(): RunReport[] {
   first.release = { ...first.release!, commitSha: 'a'.repeat(40) };
   const next = { ...verifiedReport(), runId: '20261201T100000Z-5e6f70', startedAt: '2026-12-01T10:00:00Z', finishedAt: '2026-12-01T10:00:42Z' };
   next.release = { ...next.release!, tag: 'v1.3.0', webUrl: 'https://gitlab.example.com/acme/app/-/releases/v1.3.0' };
-  next.findings = [...next.findings, finding('TAG_MOVED', `tag v1.2.0 moved from ${'a'.repeat(40)} to ${'b'.repeat(40)}`, { evidence: { tag: 'v1.2.0', was: 'a'.repeat(40), now: 'b'.repeat(40) } })];
+  next.findings = [
+    ...next.findings,
+    finding('TAG_MOVED', `tag v1.2.0 moved from ${'a'.repeat(40)} to ${'b'.repeat(40)}`, {
+      evidence: { tag: 'v1.2.0', was: 'a'.repeat(40), now: 'b'.repeat(40) },
+    }),
+  ];
   next.verdict = 'TAMPERED';
   return [first, verifiedReport(), tamperedReport(), incompleteReport(), next];
 }
@@ -81,7 +86,13 @@ describe('history in a local store', () => {
     expect(incomplete.problems.map((p) => p.code).sort()).toEqual(['BUILD_FAILED', 'NOT_CHECKED', 'TARGET_NOT_REPORTED']);
     // a target's verdict raised by a run-level history finding naming it, as in the report
     const raised = verifiedReport();
-    raised.findings.push(finding('PAST_ASSET_CHANGED', 'app-setup.exe of v1.2.0 changed', { target: 'windows', artifact: 'app-setup.exe', evidence: { firstSeenRunId: RUN_IDS.first } }));
+    raised.findings.push(
+      finding('PAST_ASSET_CHANGED', 'app-setup.exe of v1.2.0 changed', {
+        target: 'windows',
+        artifact: 'app-setup.exe',
+        evidence: { firstSeenRunId: RUN_IDS.first },
+      }),
+    );
     expect(raised.targets.map((t) => t.verdict)).toEqual(['VERIFIED', 'VERIFIED']);
     expect(entryFor(raised).targets).toEqual([
       { name: 'linux', verdict: 'VERIFIED' },
@@ -102,7 +113,9 @@ describe('history in a local store', () => {
     expect(events[0]).toMatch(new RegExp(`^${RUN_IDS.first} first-seen  first run: VERIFIED at commit a{12}$`));
     expect(events).toContain(`${RUN_IDS.verified} commit  tag now at commit c0ffee111111 (was aaaaaaaaaaaa)`);
     expect(events).toContain(`${RUN_IDS.tampered} verdict  verdict VERIFIED → TAMPERED`);
-    expect(events.some((e) => e.startsWith(`${RUN_IDS.tampered} history PAST_ASSET_CHANGED app-linux-x86_64.tar.gz of v1.2.0 changed since run ${RUN_IDS.first}`))).toBe(true);
+    expect(
+      events.some((e) => e.startsWith(`${RUN_IDS.tampered} history PAST_ASSET_CHANGED app-linux-x86_64.tar.gz of v1.2.0 changed since run ${RUN_IDS.first}`)),
+    ).toBe(true);
     expect(events).toContain(`${RUN_IDS.incomplete} verdict  verdict TAMPERED → INCOMPLETE`);
     expect(events.some((e) => e.startsWith('20261201T100000Z-5e6f70 history TAG_MOVED tag v1.2.0 moved'))).toBe(true);
     const v13 = index.releases.find((t) => t.tag === 'v1.3.0')!;
@@ -151,7 +164,10 @@ describe('history in a local store', () => {
 
 describe('bounds', () => {
   it(`reads at most ${MAX_SUMMARY_READS} summaries per regeneration (newest first) and says how many wait`, async () => {
-    const keys = Array.from({ length: MAX_SUMMARY_READS + 7 }, (_, i) => `runs/20261201T${String(Math.floor(i / 60)).padStart(2, '0')}${String(i % 60).padStart(2, '0')}00Z-aaaaaa/summary.json`);
+    const keys = Array.from(
+      { length: MAX_SUMMARY_READS + 7 },
+      (_, i) => `runs/20261201T${String(Math.floor(i / 60)).padStart(2, '0')}${String(i % 60).padStart(2, '0')}00Z-aaaaaa/summary.json`,
+    );
     const base = verifiedReport();
     let gets = 0;
     const store: Store = {
@@ -208,14 +224,20 @@ describe('history in the results bucket (S3 API on loopback), through the fan-in
     const html = (await store.get(HISTORY_KEYS.html))!;
     expect(html).toContain(`href="${RUN_IDS.tampered}/report.html"`);
     // beside each relative link, the S3 console
-    expect(html).toContain('href="https://eu-west-1.console.aws.amazon.com/s3/object/results-bucket?region=eu-west-1&amp;bucketType=general&amp;prefix=runs%2Findex.json"');
+    expect(html).toContain(
+      'href="https://eu-west-1.console.aws.amazon.com/s3/object/results-bucket?region=eu-west-1&amp;bucketType=general&amp;prefix=runs%2Findex.json"',
+    );
     const page = (await store.get(runKeys.html(report.runId)))!;
     expect(page).toContain('prefix=runs%2F20261201T080000Z-3c4d5e%2Fsummary.json');
 
     expect(alerts).toHaveLength(1);
     const body = alerts[0]!.body;
-    expect(body).toContain(`Report:   https://eu-west-1.console.aws.amazon.com/s3/object/results-bucket?region=eu-west-1&bucketType=general&prefix=runs%2F${RUN_IDS.tampered}%2Freport.html`);
-    expect(body).toContain('History:  https://eu-west-1.console.aws.amazon.com/s3/object/results-bucket?region=eu-west-1&bucketType=general&prefix=runs%2Findex.html');
+    expect(body).toContain(
+      `Report:   https://eu-west-1.console.aws.amazon.com/s3/object/results-bucket?region=eu-west-1&bucketType=general&prefix=runs%2F${RUN_IDS.tampered}%2Freport.html`,
+    );
+    expect(body).toContain(
+      'History:  https://eu-west-1.console.aws.amazon.com/s3/object/results-bucket?region=eu-west-1&bucketType=general&prefix=runs%2Findex.html',
+    );
     expect(body).toContain(`s3://results-bucket/runs/${RUN_IDS.tampered}/summary.json`);
     expect(body).not.toMatch(/X-Amz-(Signature|Credential|Expires)/i);
     expect(alerts[0]!.links?.history).toContain('prefix=runs%2Findex.html');
@@ -223,11 +245,21 @@ describe('history in the results bucket (S3 API on loopback), through the fan-in
 
   it('a history that cannot be written costs the page, not the alert', async () => {
     const store = new S3Store({ bucket: 'results-bucket', client: s3.conditionalClient(), checksumAlgorithm: 'none' });
-    const failing: Store = { put: (k, b, o) => (k.startsWith('runs/index') ? Promise.reject(new Error('AccessDenied')) : store.put(k, b, o)), get: (k) => store.get(k), list: (p) => store.list(p), locate: (k) => store.locate(k) };
+    const failing: Store = {
+      put: (k, b, o) => (k.startsWith('runs/index') ? Promise.reject(new Error('AccessDenied')) : store.put(k, b, o)),
+      get: (k) => store.get(k),
+      list: (p) => store.list(p),
+      locate: (k) => store.locate(k),
+    };
     const report = { ...incompleteReport() };
     const alerts: Alert[] = [];
     const errors: unknown[] = [];
-    const outcome = await finishRun(report, { store: failing, notifier: { notify: async (a) => void alerts.push(a) }, notifyOnVerified: true, onHistoryError: (e) => errors.push(e) });
+    const outcome = await finishRun(report, {
+      store: failing,
+      notifier: { notify: async (a) => void alerts.push(a) },
+      notifyOnVerified: true,
+      onHistoryError: (e) => errors.push(e),
+    });
     expect(outcome).toBe('published');
     expect(alerts).toHaveLength(1);
     expect(String(errors[0])).toContain('AccessDenied');
@@ -239,7 +271,14 @@ describe('history of local runs (runVerification, the CLI and the demo)', () => 
   const cfg = parseConfig({
     version: 1,
     gitlab: { url: 'https://gitlab.example', project: 'g/app' },
-    targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
+    targets: [
+      {
+        name: 'linux',
+        image: `debian@sha256:${'d'.repeat(64)}`,
+        command: 'make',
+        artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }],
+      },
+    ],
   });
   const release = oneReleaseOf(COMMIT);
   const bytes = 'the app 1.0.0\n';
@@ -257,7 +296,13 @@ describe('history of local runs (runVerification, the CLI and the demo)', () => 
     try {
       const store = new DirectoryStore(root);
       const alerts: Alert[] = [];
-      const ports = { forge, builder, store, formats: (await import('../../lambda/formats/ops')).formatOps, notifier: { notify: async (a: Alert) => void alerts.push(a) } };
+      const ports = {
+        forge,
+        builder,
+        store,
+        formats: (await import('../../lambda/formats/ops')).formatOps,
+        notifier: { notify: async (a: Alert) => void alerts.push(a) },
+      };
       await runVerification(cfg, ports, { runId: '20260302T030000Z-abcdef', now: new Date('2026-03-02T03:00:00Z') });
       let index = JSON.parse(readFileSync(join(root, HISTORY_KEYS.json), 'utf8')) as RunIndex;
       expect(index.runs.map((r) => [r.runId, r.verdict])).toEqual([['20260302T030000Z-abcdef', 'VERIFIED']]);
@@ -273,7 +318,12 @@ describe('history of local runs (runVerification, the CLI and the demo)', () => 
       ]);
       expect(index.runs[1]!.problems).toEqual([{ code: 'FORGE_UNREACHABLE', count: 1 }]);
       expect(index.releases).toHaveLength(1);
-      expect(index.releases[0]).toMatchObject({ tag: 'v1.0.0', firstSeen: { runId: '20260302T030000Z-abcdef' }, lastVerified: { runId: '20260316T030000Z-abcdef' }, runs: 2 });
+      expect(index.releases[0]).toMatchObject({
+        tag: 'v1.0.0',
+        firstSeen: { runId: '20260302T030000Z-abcdef' },
+        lastVerified: { runId: '20260316T030000Z-abcdef' },
+        runs: 2,
+      });
       expect(readFileSync(join(root, HISTORY_KEYS.html), 'utf8')).toContain('href="20260309T030000Z-abcdef/report.html"');
       expect(alerts).toHaveLength(3);
       for (const a of alerts) {

@@ -19,7 +19,14 @@ const report = (sha: string): RunReport => ({
   verdict: 'VERIFIED',
   project: { gitlabUrl: 'https://gl', project: 'g/a' },
   release: { tag: 'v1' },
-  targets: [{ name: 'linux', verdict: 'VERIFIED', findings: [], artifacts: [{ path: 'p', asset: 'app', verdict: 'VERIFIED', findings: [], published: { sha256: sha, size: 1 } }] }],
+  targets: [
+    {
+      name: 'linux',
+      verdict: 'VERIFIED',
+      findings: [],
+      artifacts: [{ path: 'p', asset: 'app', verdict: 'VERIFIED', findings: [], published: { sha256: sha, size: 1 } }],
+    },
+  ],
   findings: [],
   mode: 'local',
 });
@@ -31,7 +38,11 @@ describe('ledger', () => {
   it('records a baseline on the first run, as a notice', () => {
     expect(codes(null, history())).toEqual(['HISTORY_BASELINE']);
     const l = baseline();
-    expect(l.releases.v1).toMatchObject({ tagCommitSha: A, links: { app: 'https://gl/app' }, assets: { app: { sha256: '1'.repeat(64), firstSeenRunId: 'r1' } } });
+    expect(l.releases.v1).toMatchObject({
+      tagCommitSha: A,
+      links: { app: 'https://gl/app' },
+      assets: { app: { sha256: '1'.repeat(64), firstSeenRunId: 'r1' } },
+    });
     expect(parseLedger(JSON.stringify(l))).toEqual(l);
   });
 
@@ -45,9 +56,27 @@ describe('ledger', () => {
   });
 
   it('reports changed, removed and added links of a past release, and a removed release', () => {
-    expect(codes(baseline(), history({ releases: [{ tag: 'v1', commitSha: A, links: [{ name: 'app', url: 'https://evil/app' }] }] }))).toEqual(['PAST_LINK_CHANGED']);
+    expect(codes(baseline(), history({ releases: [{ tag: 'v1', commitSha: A, links: [{ name: 'app', url: 'https://evil/app' }] }] }))).toEqual([
+      'PAST_LINK_CHANGED',
+    ]);
     expect(codes(baseline(), history({ releases: [{ tag: 'v1', commitSha: A, links: [] }] }))).toEqual(['PAST_LINK_CHANGED']);
-    expect(codes(baseline(), history({ releases: [{ tag: 'v1', commitSha: A, links: [{ name: 'app', url: 'https://gl/app' }, { name: 'extra', url: 'https://gl/x' }] }] }))).toEqual(['PAST_LINK_CHANGED']);
+    expect(
+      codes(
+        baseline(),
+        history({
+          releases: [
+            {
+              tag: 'v1',
+              commitSha: A,
+              links: [
+                { name: 'app', url: 'https://gl/app' },
+                { name: 'extra', url: 'https://gl/x' },
+              ],
+            },
+          ],
+        }),
+      ),
+    ).toEqual(['PAST_LINK_CHANGED']);
     expect(codes(baseline(), history({ releases: [] }))).toEqual(['PAST_RELEASE_REMOVED']);
   });
 

@@ -105,7 +105,12 @@ function hostileReport(): RunReport {
       {
         name: 'linux',
         verdict: 'INCOMPLETE',
-        findings: [finding('BUILD_FAILED', `build failed: ${HOSTILE.ESC_CLEAR}${HOSTILE.LRI}done${HOSTILE.PDI}`, { target: 'linux', evidence: { logTail: `line1\n${HOSTILE.ESC_CLEAR}line2${HOSTILE.CR}` } })],
+        findings: [
+          finding('BUILD_FAILED', `build failed: ${HOSTILE.ESC_CLEAR}${HOSTILE.LRI}done${HOSTILE.PDI}`, {
+            target: 'linux',
+            evidence: { logTail: `line1\n${HOSTILE.ESC_CLEAR}line2${HOSTILE.CR}` },
+          }),
+        ],
         artifacts: [
           {
             path: 'out/app',

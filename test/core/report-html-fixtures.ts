@@ -10,9 +10,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finding, verdictOf, type Finding } from '../../lambda/core/findings';
 import type { Ledger } from '../../lambda/core/ledger';
-import type { RunPlan } from '../../lambda/core/plan';
+import type { RunPlan } from '../../lambda/core/run/plan';
 import type { ArtifactReport, ComparisonReport, RunReport, TargetReport } from '../../lambda/core/report';
-import { summarize } from '../../lambda/core/summary';
+import { summarize } from '../../lambda/core/run/summary';
 import { compareArtifacts } from '../../lambda/formats/compare/index';
 import { run } from '../support/tools';
 
@@ -63,7 +63,15 @@ function target(name: string, artifacts: ArtifactReport[], findings: Finding[] =
   return {
     name,
     verdict: verdictOf(all, artifacts.length > 0 && artifacts.every((a) => a.verdict === 'VERIFIED') && !findings.some((f) => f.level !== 'NOTICE')),
-    build: { id: `local:${name}`, status: 'SUCCEEDED', durationMs: 81_000, image: `registry.example.com/build@sha256:${sha('image')}`, imageEnforced: true, logLink: `https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/build-${name}`, ...build },
+    build: {
+      id: `local:${name}`,
+      status: 'SUCCEEDED',
+      durationMs: 81_000,
+      image: `registry.example.com/build@sha256:${sha('image')}`,
+      imageEnforced: true,
+      logLink: `https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/build-${name}`,
+      ...build,
+    },
     artifacts,
     findings,
   };
@@ -72,20 +80,39 @@ function target(name: string, artifacts: ArtifactReport[], findings: Finding[] =
 export function verifiedReport(): RunReport {
   const linux = target('linux', [verifiedArtifact('app-linux-x86_64.tar.gz', 'linux build'), verifiedArtifact('app-linux-aarch64.tar.gz', 'arm build')]);
   const windows = target('windows', [verifiedArtifact('app-setup.exe', 'windows build')]);
-  return summarize(plan(RUN_IDS.verified, ['linux', 'windows'], [finding('AUDIT_TAG_UNPROTECTED', 'release tag v1.2.0 matches no protected-tag rule')]), [linux, windows], meta('2026-12-01T06:00:00Z'));
+  return summarize(
+    plan(RUN_IDS.verified, ['linux', 'windows'], [finding('AUDIT_TAG_UNPROTECTED', 'release tag v1.2.0 matches no protected-tag rule')]),
+    [linux, windows],
+    meta('2026-12-01T06:00:00Z'),
+  );
 }
 
 /** Files that differ for real, compared by the project's comparers. */
-export async function mismatchComparisons(dir: string): Promise<{ archive: ComparisonReport; elf: ComparisonReport; digests: Record<string, { sha256: string; size: number }> }> {
+export async function mismatchComparisons(
+  dir: string,
+): Promise<{ archive: ComparisonReport; elf: ComparisonReport; digests: Record<string, { sha256: string; size: number }> }> {
   for (const side of ['published', 'rebuilt']) {
     const root = join(dir, side, 'tree');
     mkdirSync(join(root, 'etc'), { recursive: true });
-    const conf = ['# app configuration', 'listen = 127.0.0.1:8080', side === 'published' ? 'update_url = https://updates.evil.example/app' : 'update_url = https://updates.example.com/app', 'log_level = info', ''].join('\n');
+    const conf = [
+      '# app configuration',
+      'listen = 127.0.0.1:8080',
+      side === 'published' ? 'update_url = https://updates.evil.example/app' : 'update_url = https://updates.example.com/app',
+      'log_level = info',
+      '',
+    ].join('\n');
     writeFileSync(join(root, 'etc', 'app.conf'), conf);
     writeFileSync(join(root, 'README'), 'same in both\n');
-    run('tar', ['--sort=name', '--mtime=2026-11-24 00:00:00Z', '--owner=0', '--group=0', '--numeric-owner', '-czf', join(dir, side, 'app.tar.gz'), '-C', root, '.'], { env: { ...process.env, GZIP: '-n' } });
+    run(
+      'tar',
+      ['--sort=name', '--mtime=2026-11-24 00:00:00Z', '--owner=0', '--group=0', '--numeric-owner', '-czf', join(dir, side, 'app.tar.gz'), '-C', root, '.'],
+      { env: { ...process.env, GZIP: '-n' } },
+    );
     const src = join(dir, side, 'main.c');
-    writeFileSync(src, `#include <stdio.h>\nstatic const char key[] = "${side === 'published' ? 'BACKDOOR-KEY-0123456789abcdef' : 'release-key-fedcba9876543210'}";\nint main(void) { puts(key); return 0; }\n`);
+    writeFileSync(
+      src,
+      `#include <stdio.h>\nstatic const char key[] = "${side === 'published' ? 'BACKDOOR-KEY-0123456789abcdef' : 'release-key-fedcba9876543210'}";\nint main(void) { puts(key); return 0; }\n`,
+    );
     run('cc', ['-O0', '-o', join(dir, side, 'app'), src]);
   }
   const archive = await compareArtifacts(join(dir, 'published', 'app.tar.gz'), join(dir, 'rebuilt', 'app.tar.gz'));
@@ -103,11 +130,17 @@ export async function mismatchReport(dir: string): Promise<RunReport> {
         artifact: asset,
         evidence: { method: c.method, published: p.sha256, rebuilt: r.sha256, differences: c.differences.slice(0, 10) },
       }),
-      finding('DIFFOSCOPE_REPORT', `diff report for ${asset}: s3://results/diff/${asset}/report.html (console: https://eu-west-1.console.aws.amazon.com/s3/object/results?region=eu-west-1&prefix=diff%2F${asset}%2Freport.html)`, {
-        target: 'linux',
-        artifact: asset,
-        evidence: { report: `s3://results/diff/${asset}/report.html (console: https://eu-west-1.console.aws.amazon.com/s3/object/results?region=eu-west-1&prefix=diff%2F${asset}%2Freport.html; text: s3://results/diff/${asset}/report.txt)` },
-      }),
+      finding(
+        'DIFFOSCOPE_REPORT',
+        `diff report for ${asset}: s3://results/diff/${asset}/report.html (console: https://eu-west-1.console.aws.amazon.com/s3/object/results?region=eu-west-1&prefix=diff%2F${asset}%2Freport.html)`,
+        {
+          target: 'linux',
+          artifact: asset,
+          evidence: {
+            report: `s3://results/diff/${asset}/report.html (console: https://eu-west-1.console.aws.amazon.com/s3/object/results?region=eu-west-1&prefix=diff%2F${asset}%2Freport.html; text: s3://results/diff/${asset}/report.txt)`,
+          },
+        },
+      ),
     ];
     return {
       path: `dist/${asset}`,
@@ -136,8 +169,20 @@ export function tamperedReport(): RunReport {
     published: { sha256: sha('cli bytes'), size: 9 },
     rebuilt: { sha256: sha('cli bytes'), size: 9 },
     comparison: { method: 'bytes', match: true, differences: [] },
-    signature: { scheme: 'sha256sums+minisign', valid: false, signer: 'RWQf6LRCGA9i53ml', signatureAsset: 'SHA256SUMS', reason: 'cli-linux does not match its line in the signed SHA256SUMS' },
-    findings: [finding('MANIFEST_DIGEST_MISMATCH', 'cli-linux does not match its line in the signed SHA256SUMS', { target: 'linux', artifact: 'cli-linux', evidence: { manifest: 'SHA256SUMS', published: sha('cli bytes'), listed } })],
+    signature: {
+      scheme: 'sha256sums+minisign',
+      valid: false,
+      signer: 'RWQf6LRCGA9i53ml',
+      signatureAsset: 'SHA256SUMS',
+      reason: 'cli-linux does not match its line in the signed SHA256SUMS',
+    },
+    findings: [
+      finding('MANIFEST_DIGEST_MISMATCH', 'cli-linux does not match its line in the signed SHA256SUMS', {
+        target: 'linux',
+        artifact: 'cli-linux',
+        evidence: { manifest: 'SHA256SUMS', published: sha('cli bytes'), listed },
+      }),
+    ],
     verdict: 'INCOMPLETE',
   };
   cli.verdict = verdictOf(cli.findings, false);
@@ -164,9 +209,21 @@ export function tamperedReport(): RunReport {
 export function incompleteReport(): RunReport {
   const failed = finding('BUILD_FAILED', 'build of macos failed: exit status 2 in phase BUILD', {
     target: 'macos',
-    evidence: { buildId: 'rv-macos:5e1f', status: 'FAILED', log: 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/rv-macos', logTail: 'error: linker command failed with exit code 1\nmake: *** [app] Error 2' },
+    evidence: {
+      buildId: 'rv-macos:5e1f',
+      status: 'FAILED',
+      log: 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/rv-macos',
+      logTail: 'error: linker command failed with exit code 1\nmake: *** [app] Error 2',
+    },
   });
-  const notChecked: ArtifactReport = { path: 'dist/App.dmg', asset: 'App.dmg', findings: [finding('NOT_CHECKED', 'App.dmg was not compared with a rebuild: the build did not succeed', { target: 'macos', artifact: 'App.dmg' })], verdict: 'INCOMPLETE', published: { sha256: sha('dmg'), size: 3 }, signature: { scheme: 'apple', valid: true, signer: 'Developer ID Application: Acme (ABCDE12345)' } };
+  const notChecked: ArtifactReport = {
+    path: 'dist/App.dmg',
+    asset: 'App.dmg',
+    findings: [finding('NOT_CHECKED', 'App.dmg was not compared with a rebuild: the build did not succeed', { target: 'macos', artifact: 'App.dmg' })],
+    verdict: 'INCOMPLETE',
+    published: { sha256: sha('dmg'), size: 3 },
+    signature: { scheme: 'apple', valid: true, signer: 'Developer ID Application: Acme (ABCDE12345)' },
+  };
   const macos = target('macos', [notChecked], [failed], { status: 'FAILED' });
   const linux = target('linux', [verifiedArtifact('app-linux-x86_64.tar.gz', 'linux build')]);
   return summarize(plan(RUN_IDS.incomplete, ['linux', 'macos', 'windows']), [linux, macos], meta('2026-12-01T09:00:00Z'));

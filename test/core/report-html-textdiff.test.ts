@@ -29,7 +29,9 @@ describe('text diff capture', () => {
     const d = await textDiffOf(p('a.txt'), p('b.txt'), 'x.txt');
     expect('unified' in d).toBe(true);
     const ours = (d as { unified: string }).unified.split('\n').filter((l) => /^[-+](?![-+]{2} )/.test(l));
-    const ref = spawnSync('diff', ['-u', p('a.txt'), p('b.txt')], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /^[-+](?![-+]{2} )/.test(l));
+    const ref = spawnSync('diff', ['-u', p('a.txt'), p('b.txt')], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => /^[-+](?![-+]{2} )/.test(l));
     expect(ours).toEqual(ref);
     expect(ours).toEqual(['-line 5', '+line five changed', '-line 30']);
   });

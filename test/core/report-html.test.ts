@@ -17,7 +17,7 @@ import { CSP, CSS } from '../../lambda/core/report-html/layout';
 import { digestBlock } from '../../lambda/core/report-html/digests';
 import { safeHref } from '../../lambda/core/report-html/escape';
 import type { RunReport } from '../../lambda/core/report';
-import { failedRunReport } from '../../lambda/core/summary';
+import { failedRunReport } from '../../lambda/core/run/summary';
 import { ForgeError } from '../../lambda/core/errors';
 import { toolsAvailable } from '../support/tools';
 import { incompleteReport, mismatchReport, RUN_IDS, tamperedReport, verifiedReport } from './report-html-fixtures';
@@ -46,7 +46,9 @@ function card(html: string, asset: string): string {
 
 describe('explanations', () => {
   it('every finding code has what it means and what to do next', () => {
-    const missing = Object.keys(FINDING_CODES).filter((c) => !EXPLANATIONS[c as keyof typeof EXPLANATIONS]?.meaning || !EXPLANATIONS[c as keyof typeof EXPLANATIONS]?.next);
+    const missing = Object.keys(FINDING_CODES).filter(
+      (c) => !EXPLANATIONS[c as keyof typeof EXPLANATIONS]?.meaning || !EXPLANATIONS[c as keyof typeof EXPLANATIONS]?.next,
+    );
     expect(missing).toEqual([]);
     // and nothing explained that is not a code (a renamed code would leave a stale entry)
     expect(Object.keys(EXPLANATIONS).filter((c) => !(c in FINDING_CODES))).toEqual([]);
@@ -96,7 +98,12 @@ describe('bounds', () => {
 
 describe('a run that could not be planned', () => {
   it('renders without a release or targets: INCOMPLETE, the reason explained, no GitLab links', () => {
-    const r = failedRunReport({ gitlab: { url: 'https://gitlab.example.com', project: 'acme/app' } } as never, RUN_IDS.incomplete, { mode: 'aws', startedAt: '2026-12-01T09:00:00Z' }, new ForgeError('unreachable', 'connect ECONNREFUSED'));
+    const r = failedRunReport(
+      { gitlab: { url: 'https://gitlab.example.com', project: 'acme/app' } } as never,
+      RUN_IDS.incomplete,
+      { mode: 'aws', startedAt: '2026-12-01T09:00:00Z' },
+      new ForgeError('unreachable', 'connect ECONNREFUSED'),
+    );
     const html = renderHtml(r);
     const t = text(html);
     expect(r.verdict).toBe('INCOMPLETE');
@@ -166,7 +173,10 @@ describe('digests', () => {
   it('aligns two digests in groups of 8 and marks exactly the differing characters', () => {
     const a = 'a'.repeat(64);
     const b = 'a'.repeat(10) + 'bb' + 'a'.repeat(52);
-    const html = digestBlock([{ label: 'published', value: a }, { label: 'rebuilt', value: b }]);
+    const html = digestBlock([
+      { label: 'published', value: a },
+      { label: 'rebuilt', value: b },
+    ]);
     const rows = [...html.matchAll(/<div class="d">(.*?)<\/div>/g)].map((m) => m[1]!);
     expect(rows).toHaveLength(2);
     expect(rows[0]).not.toContain('<mark>'); // the reference row
@@ -174,7 +184,12 @@ describe('digests', () => {
     expect(rows[1]).toContain('<span class="g">aa<mark>bb</mark>aaaa</span>');
     expect(rows[1]!.replace(/<[^>]+>/g, '')).toBe(b);
     expect(html).toContain('first at character 11');
-    expect(digestBlock([{ label: 'x', value: a }, { label: 'y', value: a }])).toContain('the digests are identical');
+    expect(
+      digestBlock([
+        { label: 'x', value: a },
+        { label: 'y', value: a },
+      ]),
+    ).toContain('the digests are identical');
   });
 });
 
@@ -252,7 +267,9 @@ describe('links, escaping and the policy', () => {
   it('escapes and neutralises forge text: markup, and bidi controls made visible', () => {
     const r = verifiedReport();
     r.targets[0]!.artifacts[0]!.asset = 'app\u202Egpj.exe<script>alert(1)</script>';
-    r.findings.push(finding('UNVERIFIED_ASSET', 'link "<img src=x onerror=alert(1)>" is not covered', { evidence: { url: 'https://gitlab.example.com/x"><b>' } }));
+    r.findings.push(
+      finding('UNVERIFIED_ASSET', 'link "<img src=x onerror=alert(1)>" is not covered', { evidence: { url: 'https://gitlab.example.com/x"><b>' } }),
+    );
     const html = renderHtml(r);
     expect(html).not.toContain('<script>alert(1)');
     expect(html).not.toContain('<img src=x');

@@ -27,7 +27,9 @@ function report(): RunReport {
             verdict: 'MISMATCH',
             published: { sha256: 'a'.repeat(64), size: 1 },
             rebuilt: { sha256: 'b'.repeat(64), size: 1 },
-            findings: [finding('ARTIFACT_MISMATCH', 'differs at <img src=x onerror=alert(1)>', { target: 'linux', artifact: 'x', evidence: { where: '"><b>' } })],
+            findings: [
+              finding('ARTIFACT_MISMATCH', 'differs at <img src=x onerror=alert(1)>', { target: 'linux', artifact: 'x', evidence: { where: '"><b>' } }),
+            ],
           },
         ],
       },

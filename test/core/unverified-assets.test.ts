@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config/load';
 import { verdictOf } from '../../lambda/core/findings';
-import { planRun, planTargets } from '../../lambda/core/plan';
+import { planRun, planTargets } from '../../lambda/core/run/plan';
 import type { Forge, Release, ReleaseLink } from '../../lambda/core/ports';
 import { suspiciousNameReasons, unverifiedAssetFindings } from '../../lambda/core/unverified-assets';
 
@@ -32,7 +32,12 @@ function config(extra: Record<string, unknown> = {}) {
             asset: 'web-{version}.js',
             signature: { scheme: 'sha256sums', manifestSignature: { scheme: 'openpgp', fingerprint: FPR, publicKey: 'k', signatureAsset: 'SHA256SUMS.asc' } },
           },
-          { path: 'dist/tool', asset: 'tool', source: { type: 'generic-package', packageName: 'app', packageVersion: '{version}' }, signature: { scheme: 'sigstore', issuer: 'https://issuer.example', san: 'x', trustedRoot: '{}' } },
+          {
+            path: 'dist/tool',
+            asset: 'tool',
+            source: { type: 'generic-package', packageName: 'app', packageVersion: '{version}' },
+            signature: { scheme: 'sigstore', issuer: 'https://issuer.example', san: 'x', trustedRoot: '{}' },
+          },
           { path: 'dist/app.exe', asset: 'app.exe', signature: { scheme: 'authenticode', certSha256: ['c'.repeat(64)] } },
         ],
       },
@@ -88,7 +93,14 @@ describe('UNVERIFIED_ASSET', () => {
 
   it('names path separators, control and bidi characters and lookalike letters as such — even when a glob matches', () => {
     const cfg = config({ ignoreAssets: ['*'] });
-    const names = ['../../etc/cron.d/x', 'dir\\evil.exe', 'invoice\u202egpj.exe', 'clear\x1b[2J', 'аpp-1.2.0.tar.gz' /* Cyrillic а */, 'ａｐｐ.exe' /* fullwidth */];
+    const names = [
+      '../../etc/cron.d/x',
+      'dir\\evil.exe',
+      'invoice\u202egpj.exe',
+      'clear\x1b[2J',
+      'аpp-1.2.0.tar.gz' /* Cyrillic а */,
+      'ａｐｐ.exe' /* fullwidth */,
+    ];
     const found = check(release(names.map((n) => link(n))), cfg);
     expect(found.map((f) => f.artifact)).toEqual(names);
     const messages = found.map((f) => f.message);

@@ -15,7 +15,7 @@ import { parseConfig } from '../../lambda/core/config/load';
 import type { RunReport } from '../../lambda/core/report';
 import { renderHtml } from '../../lambda/core/render-html';
 import { runVerification } from '../../lambda/core/run-local';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 import { configurationDigest, policyRef, resourceUriOf, VERIFIER_ID, VSA_PREDICATE_TYPE, vsaBytes, vsaKeys, vsaStatement } from '../../lambda/core/vsa';
 
@@ -36,7 +36,15 @@ function report(verdict: RunReport['verdict'], over: Partial<RunReport> = {}): R
     findings: [],
     targets: [
       { name: 'linux', verdict, findings: [], artifacts: [{ path: 'a', asset: 'app.tar.gz', verdict, published: { sha256: A, size: 1 }, findings: [] }] },
-      { name: 'win', verdict, findings: [], artifacts: [{ path: 'a', asset: 'app.tar.gz', verdict, published: { sha256: A, size: 1 }, findings: [] }, { path: 'b', asset: 'missing', verdict, findings: [] }] },
+      {
+        name: 'win',
+        verdict,
+        findings: [],
+        artifacts: [
+          { path: 'a', asset: 'app.tar.gz', verdict, published: { sha256: A, size: 1 }, findings: [] },
+          { path: 'b', asset: 'missing', verdict, findings: [] },
+        ],
+      },
     ],
     ...over,
   };
@@ -67,9 +75,13 @@ describe('VSA statement', () => {
   });
 
   it('resourceUri: the release web URL when known, else built from the project; the project without a release', () => {
-    expect(resourceUriOf(report('VERIFIED', { release: { tag: 'v1', webUrl: 'https://gitlab.example/g/app/-/releases/v1' } }))).toBe('https://gitlab.example/g/app/-/releases/v1');
+    expect(resourceUriOf(report('VERIFIED', { release: { tag: 'v1', webUrl: 'https://gitlab.example/g/app/-/releases/v1' } }))).toBe(
+      'https://gitlab.example/g/app/-/releases/v1',
+    );
     expect(resourceUriOf(report('INCOMPLETE', { release: null }))).toBe('https://gitlab.example/g/app');
-    expect(resourceUriOf(report('INCOMPLETE', { project: { gitlabUrl: 'https://gl.example', project: 42 }, release: { tag: 'v2' } }))).toBe('https://gl.example/projects/42/-/releases/v2');
+    expect(resourceUriOf(report('INCOMPLETE', { project: { gitlabUrl: 'https://gl.example', project: 42 }, release: { tag: 'v2' } }))).toBe(
+      'https://gl.example/projects/42/-/releases/v2',
+    );
   });
 
   it('the policy digest is the effective configuration in canonical JSON: key order does not matter, any value does', () => {
@@ -88,7 +100,7 @@ describe('VSA statement', () => {
     expect(renderHtml(report('VERIFIED', { mode: 'local' }))).toContain('href="vsa.intoto.json"');
   });
 
-  it('bytes are canonical and share the detailed statement\'s subjects', () => {
+  it("bytes are canonical and share the detailed statement's subjects", () => {
     const r = report('VERIFIED');
     expect(vsaBytes(r, POLICY).toString('utf8')).toBe(stableJson(vsaStatement(r, POLICY)));
     expect(vsaBytes(r, POLICY).toString('utf8')).not.toMatch(/\s/);
@@ -105,7 +117,14 @@ describe('CLI run: vsa.intoto.json', () => {
   const cfg = parseConfig({
     version: 1,
     gitlab: { url: 'https://gitlab.example', project: 'g/app' },
-    targets: [{ name: 'linux', image: `debian@sha256:${'d'.repeat(64)}`, command: 'make', artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
+    targets: [
+      {
+        name: 'linux',
+        image: `debian@sha256:${'d'.repeat(64)}`,
+        command: 'make',
+        artifacts: [{ path: 'out/app-{version}', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }],
+      },
+    ],
   });
   const release = oneReleaseOf(COMMIT);
   const forge = (published: string) => oneAssetForge(release, published);
@@ -113,17 +132,27 @@ describe('CLI run: vsa.intoto.json', () => {
 
   it('PASSED for a verified run, FAILED for a mismatch; the policy names the config file and its digest', async () => {
     const formats = (await import('../../lambda/formats/ops')).formatOps;
-    for (const [published, result] of [['the app 1.0.0\n', 'PASSED'], ['something else\n', 'FAILED']] as const) {
+    for (const [published, result] of [
+      ['the app 1.0.0\n', 'PASSED'],
+      ['something else\n', 'FAILED'],
+    ] as const) {
       const root = mkdtempSync(join(tmpdir(), 'relverify-vsa-'));
       dirs.push(root);
       const store = new DirectoryStore(root);
       const runId = '20260302T030000Z-abcdef';
-      await runVerification(cfg, { forge: forge(published), builder, store, formats, notifier: { notify: async () => {} } }, { runId, now: new Date('2026-03-02T03:00:00Z'), policyUri: 'file:///home/me/rv.yaml' });
+      await runVerification(
+        cfg,
+        { forge: forge(published), builder, store, formats, notifier: { notify: async () => {} } },
+        { runId, now: new Date('2026-03-02T03:00:00Z'), policyUri: 'file:///home/me/rv.yaml' },
+      );
       const written = readFileSync(join(root, vsaKeys.statement(runId)));
       expect(join(root, vsaKeys.statement(runId))).toBe(join(root, 'runs', runId, 'vsa.intoto.json'));
       const summary = JSON.parse(readFileSync(join(root, runKeys.summary(runId)), 'utf8')) as RunReport;
       expect(written.equals(vsaBytes(summary, { uri: 'file:///home/me/rv.yaml', sha256: configurationDigest(cfg) }))).toBe(true);
-      expect(JSON.parse(written.toString('utf8'))).toMatchObject({ subject: [{ name: 'app-1.0.0', digest: { sha256: sha(published) } }], predicate: { verificationResult: result } });
+      expect(JSON.parse(written.toString('utf8'))).toMatchObject({
+        subject: [{ name: 'app-1.0.0', digest: { sha256: sha(published) } }],
+        predicate: { verificationResult: result },
+      });
     }
   });
 });

@@ -52,10 +52,14 @@ afterAll(async () => demo?.close());
 
 function verify(args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'verify', '--config', config, '--store', mkdtempSync(join(tmpdir(), 'e2e-hostile-store-')), '--docker', 'never', ...args], {
-      env: { ...process.env, DEMO_GITLAB_TOKEN: TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'verify', '--config', config, '--store', mkdtempSync(join(tmpdir(), 'e2e-hostile-store-')), '--docker', 'never', ...args],
+      {
+        env: { ...process.env, DEMO_GITLAB_TOKEN: TOKEN },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -89,13 +93,21 @@ describe('verify against a forge with unconfigured, hostile release links', () =
     const unverified = report.findings.filter((f) => f.code === 'UNVERIFIED_ASSET').map((f) => f.artifact);
     expect(unverified.sort()).toEqual([BIDI_LINK, LOOKALIKE_LINK, ESC_LINK].sort()); // README.md ignored; the artifacts and signatures covered
     // apart from the unverified links, the genuine release still verifies
-    expect(report.targets.map((t) => t.verdict), JSON.stringify(report.findings.concat(report.targets.flatMap((t) => t.findings)))).toEqual(['VERIFIED', 'VERIFIED']);
+    expect(
+      report.targets.map((t) => t.verdict),
+      JSON.stringify(report.findings.concat(report.targets.flatMap((t) => t.findings))),
+    ).toEqual(['VERIFIED', 'VERIFIED']);
   }, 240_000);
 
   it('a release whose tag carries escapes: progress and summary lines show it neutralised', async () => {
     // an older release whose tag and name are terminal escapes, on the same commit (last: the
     // forge adapter refuses such a tag in the release listing, which the other cases need intact)
-    demo.gitlab.model.publishRelease(PROJECT, { tag: HOSTILE_TAG, commitSha: demo.repo.commitSha, name: `pwn\x1b[31m\u2066name`, releasedAt: '2020-01-01T00:00:00Z' });
+    demo.gitlab.model.publishRelease(PROJECT, {
+      tag: HOSTILE_TAG,
+      commitSha: demo.repo.commitSha,
+      name: `pwn\x1b[31m\u2066name`,
+      releasedAt: '2020-01-01T00:00:00Z',
+    });
     const r = await verify(['--release', HOSTILE_TAG]);
     expect(rawHits(r.stdout)).toEqual([]);
     expect(rawHits(r.stderr)).toEqual([]);

@@ -99,7 +99,10 @@ describe('verify CLI on the demo release', () => {
     const cfg = readFileSync(demo.configPath, 'utf8').replace(/url: http:\/\/127\.0\.0\.1:\d+/, 'url: http://127.0.0.1:9');
     const path = join(demo.workspace, 'unreachable.yaml');
     writeFileSync(path, cfg);
-    const r = spawnSync(process.execPath, ['bin/release-verifier.mjs', 'verify', '--config', path, '--store', demo.workspace, '--json', '--quiet'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['bin/release-verifier.mjs', 'verify', '--config', path, '--store', demo.workspace, '--json', '--quiet'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status).toBe(2);
     const report = JSON.parse(r.stdout);
     expect(report.verdict).toBe('INCOMPLETE');

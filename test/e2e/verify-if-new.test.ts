@@ -17,7 +17,10 @@ import { testConfig } from '../handlers/support';
 
 let demo: DemoScenario;
 const freshStore = () => mkdtempSync(join(tmpdir(), 'e2e-if-new-'));
-const runDirs = (store: string) => readdirSync(join(store, 'runs'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const runDirs = (store: string) =>
+  readdirSync(join(store, 'runs'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
 
 beforeAll(async () => {
   demo = await setupDemo(mkdtempSync(join(tmpdir(), 'e2e-if-new-demo-')));
@@ -76,18 +79,43 @@ describe('verify --if-new on the demo release', () => {
 });
 
 describe('skipIfVerified (the decision behind --if-new)', () => {
-  const config = testConfig({ targets: [{ name: 'alpha', image: `debian@sha256:${'c'.repeat(64)}`, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }] });
+  const config = testConfig({
+    targets: [
+      {
+        name: 'alpha',
+        image: `debian@sha256:${'c'.repeat(64)}`,
+        command: 'make',
+        artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }],
+      },
+    ],
+  });
   const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: 'a'.repeat(40), tagCommitSha: 'a'.repeat(40), links: [] };
   const NOW = new Date('2026-12-01T12:00:00Z');
   const at = { now: NOW };
-  const forgeAnswering = (answer: Release | Error) => ({ getRelease: async () => (answer instanceof Error ? Promise.reject(answer) : answer) }) as unknown as Forge;
+  const forgeAnswering = (answer: Release | Error) =>
+    ({ getRelease: async () => (answer instanceof Error ? Promise.reject(answer) : answer) }) as unknown as Forge;
   const summary = (runId: string, verdict: string, commitSha = release.commitSha) =>
-    JSON.stringify({ schemaVersion: 1, runId, startedAt: `2026-12-01T0${runId.slice(10, 11)}:00:00.000Z`, finishedAt: '2026-12-01T09:00:00.000Z', mode: 'local', verdict, project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' }, release: { tag: 'v1.0.0', commitSha }, targets: [{ name: 'alpha', verdict, artifacts: [], findings: [] }], findings: [] });
+    JSON.stringify({
+      schemaVersion: 1,
+      runId,
+      startedAt: `2026-12-01T0${runId.slice(10, 11)}:00:00.000Z`,
+      finishedAt: '2026-12-01T09:00:00.000Z',
+      mode: 'local',
+      verdict,
+      project: { gitlabUrl: 'https://gitlab.example', project: 'g/app' },
+      release: { tag: 'v1.0.0', commitSha },
+      targets: [{ name: 'alpha', verdict, artifacts: [], findings: [] }],
+      findings: [],
+    });
 
   it('GitLab down → not skipped (the full run reports INCOMPLETE), never a silent exit 0', async () => {
     const store = new DirectoryStore(freshStore());
     await store.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED'));
-    expect(await skipIfVerified(config, forgeAnswering(release), store, undefined, at)).toMatchObject({ skipped: true, tag: 'v1.0.0', runId: '20261201T010000Z-aaaaaa' });
+    expect(await skipIfVerified(config, forgeAnswering(release), store, undefined, at)).toMatchObject({
+      skipped: true,
+      tag: 'v1.0.0',
+      runId: '20261201T010000Z-aaaaaa',
+    });
     expect(await skipIfVerified(config, forgeAnswering(new ForgeError('unreachable', 'ECONNREFUSED')), store, undefined, at)).toBeNull();
   });
 
@@ -125,19 +153,42 @@ describe('skipIfVerified (the decision behind --if-new)', () => {
     const store = new DirectoryStore(freshStore());
     await store.put('runs/20261201T010000Z-aaaaaa/summary.json', summary('20261201T010000Z-aaaaaa', 'VERIFIED'));
     const ledger = (links: Record<string, string>) =>
-      JSON.stringify({ schemaVersion: 1, project: 'g/app', updatedAt: '', updatedByRunId: '', releases: { 'v1.0.0': { tagCommitSha: release.tagCommitSha, releaseCommitSha: release.commitSha, links, assets: {}, firstSeenRunId: 'r', firstSeenAt: '' } } });
+      JSON.stringify({
+        schemaVersion: 1,
+        project: 'g/app',
+        updatedAt: '',
+        updatedByRunId: '',
+        releases: {
+          'v1.0.0': { tagCommitSha: release.tagCommitSha, releaseCommitSha: release.commitSha, links, assets: {}, firstSeenRunId: 'r', firstSeenAt: '' },
+        },
+      });
     await store.put('ledger/ledger.json', ledger({ a: 'https://gitlab.example/a' }));
     const withLink = (url: string): Release => ({ ...release, links: [{ id: 1, name: 'a', url }] });
     expect(await skipIfVerified(config, forgeAnswering(withLink('https://gitlab.example/a')), store, undefined, at)).toMatchObject({ skipped: true });
     expect(await skipIfVerified(config, forgeAnswering(withLink('https://evil.example/a')), store, undefined, at)).toBeNull();
-    expect(await skipIfVerified(config, forgeAnswering({ ...withLink('https://gitlab.example/a'), links: [...withLink('https://gitlab.example/a').links, { id: 2, name: 'b', url: 'https://gitlab.example/b' }] }), store, undefined, at)).toBeNull();
+    expect(
+      await skipIfVerified(
+        config,
+        forgeAnswering({
+          ...withLink('https://gitlab.example/a'),
+          links: [...withLink('https://gitlab.example/a').links, { id: 2, name: 'b', url: 'https://gitlab.example/b' }],
+        }),
+        store,
+        undefined,
+        at,
+      ),
+    ).toBeNull();
     await store.put('ledger/ledger.json', '{broken');
     expect(await skipIfVerified(config, forgeAnswering(withLink('https://gitlab.example/a')), store, undefined, at)).toBeNull();
   });
 
   it('--if-new-max-age takes a positive number of days and needs --if-new (usage error, exit 3)', () => {
     const bin = resolve(__dirname, '../../bin/release-verifier.mjs');
-    for (const args of [['--if-new-max-age', '3'], ['--if-new', '--if-new-max-age', '0'], ['--if-new', '--if-new-max-age', 'week']]) {
+    for (const args of [
+      ['--if-new-max-age', '3'],
+      ['--if-new', '--if-new-max-age', '0'],
+      ['--if-new', '--if-new-max-age', 'week'],
+    ]) {
       const r = spawnSync(process.execPath, [bin, 'verify', '--config', 'none.yaml', ...args], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(3);
       expect(r.stderr).toMatch(/--if-new-max-age takes a positive number of days and needs --if-new/);

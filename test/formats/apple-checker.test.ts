@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config/load';
 import { checkTarget } from '../../lambda/core/check-target';
 import { ConfigError, ForgeError } from '../../lambda/core/errors';
-import { planTargets, type RunPlan } from '../../lambda/core/plan';
+import { planTargets, type RunPlan } from '../../lambda/core/run/plan';
 import type { BuildResult, Forge, Release } from '../../lambda/core/ports';
 import { formatOps } from '../../lambda/formats/ops';
 
@@ -25,7 +25,16 @@ function config(signature: unknown) {
   return parseConfig({
     version: 1,
     gitlab: { url: 'https://gitlab.example.com', project: 'g/app' },
-    targets: [{ name: 'mac', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: 'arn:aws:codebuild:us-east-1:111111111111:fleet/mac:1', command: 'make', artifacts: [{ path: 'out/app-{version}.zip', asset: 'app-{version}.zip', signature }] }],
+    targets: [
+      {
+        name: 'mac',
+        platform: 'macos',
+        image: 'aws/codebuild/macos-arm-base:15',
+        fleetArn: 'arn:aws:codebuild:us-east-1:111111111111:fleet/mac:1',
+        command: 'make',
+        artifacts: [{ path: 'out/app-{version}.zip', asset: 'app-{version}.zip', signature }],
+      },
+    ],
   });
 }
 
@@ -33,7 +42,16 @@ async function check(asset: Buffer, signature: unknown) {
   const cfg = config(signature);
   const release: Release = { tag: 'v1.0.0', name: 'v1.0.0', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
   const { version, targets } = planTargets(cfg, release);
-  const plan: RunPlan = { schemaVersion: 1, runId: 'r1', createdAt: new Date().toISOString(), project: { gitlabUrl: cfg.gitlab.url, project: cfg.gitlab.project }, release, version, targets, findings: [] };
+  const plan: RunPlan = {
+    schemaVersion: 1,
+    runId: 'r1',
+    createdAt: new Date().toISOString(),
+    project: { gitlabUrl: cfg.gitlab.url, project: cfg.gitlab.project },
+    release,
+    version,
+    targets,
+    findings: [],
+  };
   const requested: string[] = [];
   // the checker only downloads from the forge; the rest of the port is not reached
   const forge = {
@@ -57,7 +75,12 @@ async function check(asset: Buffer, signature: unknown) {
       },
     },
   };
-  const report = await checkTarget(plan, 'mac', build, { forge, workDir: mkdtempSync(join(tmpdir(), 'apple-ct-')), limits: { maxBytes: 64 << 20, timeoutMs: 60_000 }, formats: formatOps });
+  const report = await checkTarget(plan, 'mac', build, {
+    forge,
+    workDir: mkdtempSync(join(tmpdir(), 'apple-ct-')),
+    limits: { maxBytes: 64 << 20, timeoutMs: 60_000 },
+    formats: formatOps,
+  });
   return { report, requested, codes: [...report.findings, ...report.artifacts.flatMap((a) => a.findings)].map((f) => f.code) };
 }
 
@@ -76,7 +99,10 @@ describe('apple policy: configuration', () => {
       }
       throw new Error('expected a ConfigError');
     };
-    expect(issues({ scheme: 'apple' })[0]).toMatchObject({ path: 'targets[0].artifacts[0].signature.teamId', message: expect.stringMatching(/pin the signer/) });
+    expect(issues({ scheme: 'apple' })[0]).toMatchObject({
+      path: 'targets[0].artifacts[0].signature.teamId',
+      message: expect.stringMatching(/pin the signer/),
+    });
     expect(issues({ scheme: 'apple', teamId: 'abc' })[0]!.message).toMatch(/10-character Apple Team ID/);
     expect(issues({ scheme: 'apple', teamId: 'ZCK58M894E', signatureAsset: 'x.sig' }).length).toBeGreaterThan(0);
   });

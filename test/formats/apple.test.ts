@@ -194,7 +194,10 @@ describe('apple: a real Developer ID app (Sparkle test data)', () => {
     });
     expect((await verify(added, { teamId: DEVID_TEAM })).reason).toContain('Resources/evil.sh is not sealed by CodeResources');
     const removed = await rezip((ms) => {
-      ms.splice(ms.findIndex((m) => m.name === nib), 1);
+      ms.splice(
+        ms.findIndex((m) => m.name === nib),
+        1,
+      );
     });
     expect((await verify(removed, { teamId: DEVID_TEAM })).reason).toContain('Resources/Base.lproj/MainMenu.nib is sealed by CodeResources but missing');
     const outside = await rezip((ms) => {
@@ -459,184 +462,211 @@ describe.skipIf(!toolsAvailable('openssl'))('apple: DMG signatures (real unsigne
   });
 });
 
-describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14'))('apple: a bundle with nested code (built by clang + ld64.lld, signed by a test CA mimicking Apple)', () => {
-  const T = 'TESTTEAM01';
-  let base: Buffer;
-  beforeAll(() => {
-    const d = mkdtempSync(join(dir, 'nested-'));
-    base = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'arm64', linkerSign: true, output: 'base' }));
-  });
+describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14'))(
+  'apple: a bundle with nested code (built by clang + ld64.lld, signed by a test CA mimicking Apple)',
+  () => {
+    const T = 'TESTTEAM01';
+    let base: Buffer;
+    beforeAll(() => {
+      const d = mkdtempSync(join(dir, 'nested-'));
+      base = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'arm64', linkerSign: true, output: 'base' }));
+    });
 
-  interface Parts { helper?: Buffer; fwExe?: Buffer; extra?: Member[]; drop?: string; badRule?: boolean }
-  async function app(p: Parts = {}): Promise<string> {
+    interface Parts {
+      helper?: Buffer;
+      fwExe?: Buffer;
+      extra?: Member[];
+      drop?: string;
+      badRule?: boolean;
+    }
+    async function app(p: Parts = {}): Promise<string> {
+      const fwInfo = infoPlist('Lib', 'com.example.lib');
+      const fwData = Buffer.from('framework resource');
+      const fwSeal = codeResources({ 'Resources/Info.plist': fwInfo, 'Resources/data.txt': fwData });
+      const fwExe = p.fwExe ?? (await signMachO(base, chain, { identifier: 'com.example.lib', teamId: T, special: { 1: fwInfo, 3: fwSeal } }));
+      const helper = p.helper ?? (await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T }));
+      const appInfo = infoPlist('Main', 'com.example.app');
+      const appData = Buffer.from('app resource');
+      const realFw = await signMachO(base, chain, { identifier: 'com.example.lib', teamId: T, special: { 1: fwInfo, 3: fwSeal } });
+      const realHelper = await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T });
+      let appSeal = codeResources({
+        'Resources/data.txt': appData,
+        'MacOS/helper': { cdhash: cdhashOf(realHelper) },
+        'Frameworks/Lib.framework': { cdhash: cdhashOf(realFw) },
+      });
+      if (p.badRule) appSeal = Buffer.from(appSeal.toString('utf8').replace('<key>^.*</key><true/>', '<key>^.*</key><true/>\n<key>(</key><true/>'));
+      const main = await signMachO(base, chain, { identifier: 'com.example.app', teamId: T, special: { 1: appInfo, 3: appSeal } });
+      const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
+      const members: Member[] = [
+        file('Main.app/Contents/Info.plist', appInfo),
+        file('Main.app/Contents/MacOS/Main', main, 0o100755),
+        file('Main.app/Contents/MacOS/helper', helper, 0o100755),
+        file('Main.app/Contents/Resources/data.txt', appData),
+        file('Main.app/Contents/_CodeSignature/CodeResources', appSeal),
+        file(`${fw}Versions/A/Lib`, fwExe, 0o100755),
+        file(`${fw}Versions/A/Resources/Info.plist`, fwInfo),
+        file(`${fw}Versions/A/Resources/data.txt`, fwData),
+        file(`${fw}Versions/A/_CodeSignature/CodeResources`, fwSeal),
+        link(`${fw}Versions/Current`, 'A'),
+        link(`${fw}Lib`, 'Versions/Current/Lib'),
+        link(`${fw}Resources`, 'Versions/Current/Resources'),
+      ].filter((m) => m.name !== p.drop);
+      members.push(...(p.extra ?? []));
+      const out = tmp('nested.zip');
+      await writeZip(out, members);
+      return out;
+    }
+    const check = (path: string) => verify(path, { teamId: T }, { testAnchors: [chain.rootCert] });
+
+    it('verifies: main executable, resources, a nested helper and a framework bound by their cdhashes', async () => {
+      const r = await check(await app());
+      expect(r.reason).toContain('pinned by Team ID TESTTEAM01');
+      expect(r.valid).toBe(true);
+      const bundle = (r.details!.bundles as Array<{ nested: Array<{ code: string }> }>)[0]!;
+      expect(bundle.nested.map((x) => x.code).sort()).toEqual(['Frameworks/Lib.framework', 'MacOS/helper']);
+    });
+    it('a modified nested helper, or one validly re-signed (another cdhash), is refused', async () => {
+      const flipped = Buffer.from(await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T }));
+      flipped[100] ^= 1;
+      expect((await check(await app({ helper: flipped }))).reason).toMatch(/nested Main\.app\/MacOS\/helper: slice arm64: code page 0 .*does not match/);
+      const other = await signMachO(base, chain, { identifier: 'com.example.other', teamId: T });
+      expect((await check(await app({ helper: other }))).reason).toContain('MacOS/helper: its cdhash does not match the one sealed by CodeResources');
+      expect((await check(await app({ helper: base }))).reason).toContain('nested Main.app/MacOS/helper: ad-hoc signed (nested code must be signed)');
+    });
+    it('a framework with a changed resource, an unsealed file, or a non-symlink beside Versions is refused', async () => {
+      const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
+      const changed = await app({ drop: `${fw}Versions/A/Resources/data.txt`, extra: [file(`${fw}Versions/A/Resources/data.txt`, 'changed')] });
+      expect((await check(changed)).reason).toMatch(/^Main\.app\/Contents\/Frameworks\/Lib\.framework: Resources\/data\.txt does not match its sealed SHA-256/);
+      const added = await app({ extra: [file(`${fw}Versions/A/Resources/new.txt`, 'x')] });
+      expect((await check(added)).reason).toContain('Resources/new.txt is not sealed by CodeResources');
+      const beside = await app({ extra: [file(`${fw}evil`, 'x')] });
+      expect((await check(beside)).reason).toContain("lies outside the framework's signed version directory");
+    });
+    it("the seal is read only once the signature binding it is authentic (its rules are the signer's)", async () => {
+      const bad = await app({ badRule: true });
+      const other = await verify(bad, { teamId: 'OTHERTEAM1' }, { testAnchors: [chain.rootCert] });
+      expect(other.reason).toContain('is not the pinned signer');
+      expect(other.unpinnedSigner).toBe(true);
+      expect((await check(bad)).reason).toContain('is not a usable regular expression');
+    });
+    it('a file beside the .app in the archive is refused; __MACOSX metadata is not', async () => {
+      expect((await check(await app({ extra: [file('install.sh', '#!/bin/sh\n')] }))).reason).toContain("install.sh lies outside the archive's .app bundles");
+      expect((await check(await app({ extra: [file('__MACOSX/Main.app/._Main', 'x')] }))).valid).toBe(true);
+    });
+  },
+);
+
+describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14', 'llvm-lipo-14'))(
+  'apple: universal nested code is bound by the outer seal (slices joined by llvm-lipo, signed by a test CA mimicking Apple)',
+  () => {
+    // One cdhash binds one slice. A universal framework or helper must have the sealed cdhash on one
+    // slice, the same identifier and team on every other, and the identifier / team its sealed
+    // requirement names — being signed by the pinned signer is not enough: another framework (or an
+    // older build of this one) from the same team is signed by it too.
+    const T = 'TESTTEAM01';
+    let d: string;
+    let arm: Buffer;
+    let x86: Buffer;
+    let armOld: Buffer;
+    beforeAll(() => {
+      d = mkdtempSync(join(dir, 'fat-nested-'));
+      arm = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'arm64', linkerSign: true, output: 'arm' }));
+      x86 = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'x86_64', linkerSign: true, output: 'x86' }));
+      armOld = readFileSync(buildMachO(d, 'int main(void) { return 6; }\n', { arch: 'arm64', linkerSign: true, output: 'arm-old' }));
+    });
+    const lipo = (slices: Buffer[]): Buffer => {
+      const names = slices.map((b, i) => {
+        const p = join(d, `slice-${n++}-${i}`);
+        writeFileSync(p, b);
+        return p;
+      });
+      const out = join(d, `fat-${n++}`);
+      run('llvm-lipo-14', ['-create', ...names, '-output', out]);
+      return readFileSync(out);
+    };
     const fwInfo = infoPlist('Lib', 'com.example.lib');
     const fwData = Buffer.from('framework resource');
     const fwSeal = codeResources({ 'Resources/Info.plist': fwInfo, 'Resources/data.txt': fwData });
-    const fwExe = p.fwExe ?? (await signMachO(base, chain, { identifier: 'com.example.lib', teamId: T, special: { 1: fwInfo, 3: fwSeal } }));
-    const helper = p.helper ?? (await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T }));
-    const appInfo = infoPlist('Main', 'com.example.app');
-    const appData = Buffer.from('app resource');
-    const realFw = await signMachO(base, chain, { identifier: 'com.example.lib', teamId: T, special: { 1: fwInfo, 3: fwSeal } });
-    const realHelper = await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T });
-    let appSeal = codeResources({ 'Resources/data.txt': appData, 'MacOS/helper': { cdhash: cdhashOf(realHelper) }, 'Frameworks/Lib.framework': { cdhash: cdhashOf(realFw) } });
-    if (p.badRule) appSeal = Buffer.from(appSeal.toString('utf8').replace('<key>^.*</key><true/>', '<key>^.*</key><true/>\n<key>(</key><true/>'));
-    const main = await signMachO(base, chain, { identifier: 'com.example.app', teamId: T, special: { 1: appInfo, 3: appSeal } });
-    const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
-    const members: Member[] = [
-      file('Main.app/Contents/Info.plist', appInfo),
-      file('Main.app/Contents/MacOS/Main', main, 0o100755),
-      file('Main.app/Contents/MacOS/helper', helper, 0o100755),
-      file('Main.app/Contents/Resources/data.txt', appData),
-      file('Main.app/Contents/_CodeSignature/CodeResources', appSeal),
-      file(`${fw}Versions/A/Lib`, fwExe, 0o100755),
-      file(`${fw}Versions/A/Resources/Info.plist`, fwInfo),
-      file(`${fw}Versions/A/Resources/data.txt`, fwData),
-      file(`${fw}Versions/A/_CodeSignature/CodeResources`, fwSeal),
-      link(`${fw}Versions/Current`, 'A'),
-      link(`${fw}Lib`, 'Versions/Current/Lib'),
-      link(`${fw}Resources`, 'Versions/Current/Resources'),
-    ].filter((m) => m.name !== p.drop);
-    members.push(...(p.extra ?? []));
-    const out = tmp('nested.zip');
-    await writeZip(out, members);
-    return out;
-  }
-  const check = (path: string) => verify(path, { teamId: T }, { testAnchors: [chain.rootCert] });
+    const fwSlice = (base: Buffer, identifier = 'com.example.lib') => signMachO(base, chain, { identifier, teamId: T, special: { 1: fwInfo, 3: fwSeal } });
+    const toolSlice = (base: Buffer, identifier = 'com.example.tool') => signMachO(base, chain, { identifier, teamId: T });
 
-  it('verifies: main executable, resources, a nested helper and a framework bound by their cdhashes', async () => {
-    const r = await check(await app());
-    expect(r.reason).toContain('pinned by Team ID TESTTEAM01');
-    expect(r.valid).toBe(true);
-    const bundle = (r.details!.bundles as Array<{ nested: Array<{ code: string }> }>)[0]!;
-    expect(bundle.nested.map((x) => x.code).sort()).toEqual(['Frameworks/Lib.framework', 'MacOS/helper']);
-  });
-  it('a modified nested helper, or one validly re-signed (another cdhash), is refused', async () => {
-    const flipped = Buffer.from(await signMachO(base, chain, { identifier: 'com.example.helper', teamId: T }));
-    flipped[100] ^= 1;
-    expect((await check(await app({ helper: flipped }))).reason).toMatch(/nested Main\.app\/MacOS\/helper: slice arm64: code page 0 .*does not match/);
-    const other = await signMachO(base, chain, { identifier: 'com.example.other', teamId: T });
-    expect((await check(await app({ helper: other }))).reason).toContain('MacOS/helper: its cdhash does not match the one sealed by CodeResources');
-    expect((await check(await app({ helper: base }))).reason).toContain('nested Main.app/MacOS/helper: ad-hoc signed (nested code must be signed)');
-  });
-  it('a framework with a changed resource, an unsealed file, or a non-symlink beside Versions is refused', async () => {
-    const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
-    const changed = await app({ drop: `${fw}Versions/A/Resources/data.txt`, extra: [file(`${fw}Versions/A/Resources/data.txt`, 'changed')] });
-    expect((await check(changed)).reason).toMatch(/^Main\.app\/Contents\/Frameworks\/Lib\.framework: Resources\/data\.txt does not match its sealed SHA-256/);
-    const added = await app({ extra: [file(`${fw}Versions/A/Resources/new.txt`, 'x')] });
-    expect((await check(added)).reason).toContain('Resources/new.txt is not sealed by CodeResources');
-    const beside = await app({ extra: [file(`${fw}evil`, 'x')] });
-    expect((await check(beside)).reason).toContain("lies outside the framework's signed version directory");
-  });
-  it('the seal is read only once the signature binding it is authentic (its rules are the signer\'s)', async () => {
-    const bad = await app({ badRule: true });
-    const other = await verify(bad, { teamId: 'OTHERTEAM1' }, { testAnchors: [chain.rootCert] });
-    expect(other.reason).toContain('is not the pinned signer');
-    expect(other.unpinnedSigner).toBe(true);
-    expect((await check(bad)).reason).toContain('is not a usable regular expression');
-  });
-  it('a file beside the .app in the archive is refused; __MACOSX metadata is not', async () => {
-    expect((await check(await app({ extra: [file('install.sh', '#!/bin/sh\n')] }))).reason).toContain('install.sh lies outside the archive\'s .app bundles');
-    expect((await check(await app({ extra: [file('__MACOSX/Main.app/._Main', 'x')] }))).valid).toBe(true);
-  });
-});
+    interface Parts {
+      fwExe?: Buffer;
+      tool?: Buffer;
+      fwRequirement?: string;
+    }
+    async function app(p: Parts = {}): Promise<string> {
+      const sealedFw = await fwSlice(arm);
+      const sealedTool = await toolSlice(arm);
+      const fwExe = p.fwExe ?? lipo([sealedFw, await fwSlice(x86)]);
+      const tool = p.tool ?? lipo([sealedTool, await toolSlice(x86)]);
+      const appInfo = infoPlist('Main', 'com.example.app');
+      const appSeal = codeResources({
+        'MacOS/tool': { cdhash: cdhashOf(sealedTool) },
+        'Frameworks/Lib.framework': {
+          cdhash: cdhashOf(sealedFw),
+          requirement: p.fwRequirement ?? `identifier "com.example.lib" and anchor apple generic and certificate leaf[subject.OU] = "${T}"`,
+        },
+      });
+      const main = await signMachO(arm, chain, { identifier: 'com.example.app', teamId: T, special: { 1: appInfo, 3: appSeal } });
+      const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
+      const out = tmp('fat-nested.zip');
+      await writeZip(out, [
+        file('Main.app/Contents/Info.plist', appInfo),
+        file('Main.app/Contents/MacOS/Main', main, 0o100755),
+        file('Main.app/Contents/MacOS/tool', tool, 0o100755),
+        file('Main.app/Contents/_CodeSignature/CodeResources', appSeal),
+        file(`${fw}Versions/A/Lib`, fwExe, 0o100755),
+        file(`${fw}Versions/A/Resources/Info.plist`, fwInfo),
+        file(`${fw}Versions/A/Resources/data.txt`, fwData),
+        file(`${fw}Versions/A/_CodeSignature/CodeResources`, fwSeal),
+        link(`${fw}Versions/Current`, 'A'),
+        link(`${fw}Lib`, 'Versions/Current/Lib'),
+        link(`${fw}Resources`, 'Versions/Current/Resources'),
+      ]);
+      return out;
+    }
+    const check = (path: string) => verify(path, { teamId: T }, { testAnchors: [chain.rootCert] });
 
-describe.skipIf(!toolsAvailable('openssl', 'clang', 'ld64.lld-14', 'llvm-lipo-14'))('apple: universal nested code is bound by the outer seal (slices joined by llvm-lipo, signed by a test CA mimicking Apple)', () => {
-  // One cdhash binds one slice. A universal framework or helper must have the sealed cdhash on one
-  // slice, the same identifier and team on every other, and the identifier / team its sealed
-  // requirement names — being signed by the pinned signer is not enough: another framework (or an
-  // older build of this one) from the same team is signed by it too.
-  const T = 'TESTTEAM01';
-  let d: string;
-  let arm: Buffer;
-  let x86: Buffer;
-  let armOld: Buffer;
-  beforeAll(() => {
-    d = mkdtempSync(join(dir, 'fat-nested-'));
-    arm = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'arm64', linkerSign: true, output: 'arm' }));
-    x86 = readFileSync(buildMachO(d, 'int main(void) { return 7; }\n', { arch: 'x86_64', linkerSign: true, output: 'x86' }));
-    armOld = readFileSync(buildMachO(d, 'int main(void) { return 6; }\n', { arch: 'arm64', linkerSign: true, output: 'arm-old' }));
-  });
-  const lipo = (slices: Buffer[]): Buffer => {
-    const names = slices.map((b, i) => {
-      const p = join(d, `slice-${n++}-${i}`);
-      writeFileSync(p, b);
-      return p;
+    it('the genuine app verifies, every slice of the nested universal code judged', async () => {
+      const r = await check(await app());
+      expect(r.reason).toContain(`pinned by Team ID ${T}`);
+      expect(r.valid).toBe(true);
+      const names = (r.details!.units as Array<{ name: string }>).map((u) => u.name);
+      expect(names).toEqual(expect.arrayContaining(['Main.app/MacOS/tool (x86_64)', 'Main.app/Contents/Frameworks/Lib.framework (x86_64)']));
     });
-    const out = join(d, `fat-${n++}`);
-    run('llvm-lipo-14', ['-create', ...names, '-output', out]);
-    return readFileSync(out);
-  };
-  const fwInfo = infoPlist('Lib', 'com.example.lib');
-  const fwData = Buffer.from('framework resource');
-  const fwSeal = codeResources({ 'Resources/Info.plist': fwInfo, 'Resources/data.txt': fwData });
-  const fwSlice = (base: Buffer, identifier = 'com.example.lib') => signMachO(base, chain, { identifier, teamId: T, special: { 1: fwInfo, 3: fwSeal } });
-  const toolSlice = (base: Buffer, identifier = 'com.example.tool') => signMachO(base, chain, { identifier, teamId: T });
-
-  interface Parts { fwExe?: Buffer; tool?: Buffer; fwRequirement?: string }
-  async function app(p: Parts = {}): Promise<string> {
-    const sealedFw = await fwSlice(arm);
-    const sealedTool = await toolSlice(arm);
-    const fwExe = p.fwExe ?? lipo([sealedFw, await fwSlice(x86)]);
-    const tool = p.tool ?? lipo([sealedTool, await toolSlice(x86)]);
-    const appInfo = infoPlist('Main', 'com.example.app');
-    const appSeal = codeResources({
-      'MacOS/tool': { cdhash: cdhashOf(sealedTool) },
-      'Frameworks/Lib.framework': { cdhash: cdhashOf(sealedFw), requirement: p.fwRequirement ?? `identifier "com.example.lib" and anchor apple generic and certificate leaf[subject.OU] = "${T}"` },
+    it('another framework signed by the same identity, or an older build of this one, swapped in: refused', async () => {
+      const other = await check(await app({ fwExe: lipo([await fwSlice(arm, 'com.example.other'), await fwSlice(x86, 'com.example.other')]) }));
+      expect(other.valid).toBe(false);
+      expect(other.reason).toContain('nested Frameworks/Lib.framework is universal and none of its slices has the cdhash sealed by CodeResources');
+      const older = await check(await app({ fwExe: lipo([await fwSlice(armOld), await fwSlice(x86)]) }));
+      expect(older.valid).toBe(false);
+      expect(older.reason).toContain('nested Frameworks/Lib.framework is universal and none of its slices has the cdhash sealed by CodeResources');
     });
-    const main = await signMachO(arm, chain, { identifier: 'com.example.app', teamId: T, special: { 1: appInfo, 3: appSeal } });
-    const fw = 'Main.app/Contents/Frameworks/Lib.framework/';
-    const out = tmp('fat-nested.zip');
-    await writeZip(out, [
-      file('Main.app/Contents/Info.plist', appInfo),
-      file('Main.app/Contents/MacOS/Main', main, 0o100755),
-      file('Main.app/Contents/MacOS/tool', tool, 0o100755),
-      file('Main.app/Contents/_CodeSignature/CodeResources', appSeal),
-      file(`${fw}Versions/A/Lib`, fwExe, 0o100755),
-      file(`${fw}Versions/A/Resources/Info.plist`, fwInfo),
-      file(`${fw}Versions/A/Resources/data.txt`, fwData),
-      file(`${fw}Versions/A/_CodeSignature/CodeResources`, fwSeal),
-      link(`${fw}Versions/Current`, 'A'),
-      link(`${fw}Lib`, 'Versions/Current/Lib'),
-      link(`${fw}Resources`, 'Versions/Current/Resources'),
-    ]);
-    return out;
-  }
-  const check = (path: string) => verify(path, { teamId: T }, { testAnchors: [chain.rootCert] });
-
-  it('the genuine app verifies, every slice of the nested universal code judged', async () => {
-    const r = await check(await app());
-    expect(r.reason).toContain(`pinned by Team ID ${T}`);
-    expect(r.valid).toBe(true);
-    const names = (r.details!.units as Array<{ name: string }>).map((u) => u.name);
-    expect(names).toEqual(expect.arrayContaining(['Main.app/MacOS/tool (x86_64)', 'Main.app/Contents/Frameworks/Lib.framework (x86_64)']));
-  });
-  it('another framework signed by the same identity, or an older build of this one, swapped in: refused', async () => {
-    const other = await check(await app({ fwExe: lipo([await fwSlice(arm, 'com.example.other'), await fwSlice(x86, 'com.example.other')]) }));
-    expect(other.valid).toBe(false);
-    expect(other.reason).toContain('nested Frameworks/Lib.framework is universal and none of its slices has the cdhash sealed by CodeResources');
-    const older = await check(await app({ fwExe: lipo([await fwSlice(armOld), await fwSlice(x86)]) }));
-    expect(older.valid).toBe(false);
-    expect(older.reason).toContain('nested Frameworks/Lib.framework is universal and none of its slices has the cdhash sealed by CodeResources');
-  });
-  it('the sealed slice kept, the other slice taken from other code of the same team: refused by its identifier', async () => {
-    const r = await check(await app({ fwExe: lipo([await fwSlice(arm), await fwSlice(x86, 'com.example.other')]) }));
-    expect(r.valid).toBe(false);
-    expect(r.reason).toContain('nested Frameworks/Lib.framework: Main.app/Contents/Frameworks/Lib.framework (x86_64) carries identifier "com.example.other", team TESTTEAM01, the slice with the sealed cdhash');
-  });
-  it('a universal nested Mach-O file swapped for other code of the same team: refused', async () => {
-    const swapped = await check(await app({ tool: lipo([await toolSlice(arm, 'com.example.other'), await toolSlice(x86, 'com.example.other')]) }));
-    expect(swapped.valid).toBe(false);
-    expect(swapped.reason).toContain('nested Main.app/MacOS/tool is universal and none of its slices has the cdhash sealed by CodeResources');
-    const mixed = await check(await app({ tool: lipo([await toolSlice(arm), await toolSlice(x86, 'com.example.other')]) }));
-    expect(mixed.reason).toContain('Main.app/MacOS/tool (x86_64) carries identifier "com.example.other"');
-  });
-  it('the identifier and team a sealed requirement names must be the nested code\'s', async () => {
-    const id = await check(await app({ fwRequirement: 'identifier "com.example.lib2" and anchor apple generic' }));
-    expect(id.valid).toBe(false);
-    expect(id.reason).toContain('nested Frameworks/Lib.framework: identifier "com.example.lib" is not the one its sealed requirement names ("com.example.lib2")');
-    const team = await check(await app({ fwRequirement: 'identifier "com.example.lib" and certificate leaf[subject.OU] = OTHERTEAM1' }));
-    expect(team.reason).toContain('team TESTTEAM01 is not the one its sealed requirement names (OTHERTEAM1)');
-    // a requirement with alternatives is not read here; the sealed cdhash alone binds the code
-    expect((await check(await app({ fwRequirement: 'identifier "a" or identifier "b"' }))).valid).toBe(true);
-  });
-});
+    it('the sealed slice kept, the other slice taken from other code of the same team: refused by its identifier', async () => {
+      const r = await check(await app({ fwExe: lipo([await fwSlice(arm), await fwSlice(x86, 'com.example.other')]) }));
+      expect(r.valid).toBe(false);
+      expect(r.reason).toContain(
+        'nested Frameworks/Lib.framework: Main.app/Contents/Frameworks/Lib.framework (x86_64) carries identifier "com.example.other", team TESTTEAM01, the slice with the sealed cdhash',
+      );
+    });
+    it('a universal nested Mach-O file swapped for other code of the same team: refused', async () => {
+      const swapped = await check(await app({ tool: lipo([await toolSlice(arm, 'com.example.other'), await toolSlice(x86, 'com.example.other')]) }));
+      expect(swapped.valid).toBe(false);
+      expect(swapped.reason).toContain('nested Main.app/MacOS/tool is universal and none of its slices has the cdhash sealed by CodeResources');
+      const mixed = await check(await app({ tool: lipo([await toolSlice(arm), await toolSlice(x86, 'com.example.other')]) }));
+      expect(mixed.reason).toContain('Main.app/MacOS/tool (x86_64) carries identifier "com.example.other"');
+    });
+    it("the identifier and team a sealed requirement names must be the nested code's", async () => {
+      const id = await check(await app({ fwRequirement: 'identifier "com.example.lib2" and anchor apple generic' }));
+      expect(id.valid).toBe(false);
+      expect(id.reason).toContain(
+        'nested Frameworks/Lib.framework: identifier "com.example.lib" is not the one its sealed requirement names ("com.example.lib2")',
+      );
+      const team = await check(await app({ fwRequirement: 'identifier "com.example.lib" and certificate leaf[subject.OU] = OTHERTEAM1' }));
+      expect(team.reason).toContain('team TESTTEAM01 is not the one its sealed requirement names (OTHERTEAM1)');
+      // a requirement with alternatives is not read here; the sealed cdhash alone binds the code
+      expect((await check(await app({ fwRequirement: 'identifier "a" or identifier "b"' }))).valid).toBe(true);
+    });
+  },
+);

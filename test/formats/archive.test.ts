@@ -47,7 +47,19 @@ async function makeZip(path: string, items: ZipItem[]): Promise<string> {
 
 /** GNU tar of a directory tree, deterministic order, at a fixed mtime */
 function makeTar(path: string, root: string, options: { mtime: string; gzip?: boolean; owner?: number }): string {
-  const args = ['--sort=name', `--mtime=${options.mtime}`, `--owner=${options.owner ?? 0}`, '--group=0', '--numeric-owner', '--format=gnu', options.gzip ? '-czf' : '-cf', path, '-C', root, '.'];
+  const args = [
+    '--sort=name',
+    `--mtime=${options.mtime}`,
+    `--owner=${options.owner ?? 0}`,
+    '--group=0',
+    '--numeric-owner',
+    '--format=gnu',
+    options.gzip ? '-czf' : '-cf',
+    path,
+    '-C',
+    root,
+    '.',
+  ];
   run('tar', args, { env: { ...process.env, GZIP: '-n' } });
   return path;
 }
@@ -106,7 +118,10 @@ describe('zip', () => {
   });
 
   it('one changed member is named, and only that member', async () => {
-    await makeZip(p('z-changed.zip'), base.map((it) => (it.name === 'share/data.json' ? { ...it, data: '{"a":2}' } : it)));
+    await makeZip(
+      p('z-changed.zip'),
+      base.map((it) => (it.name === 'share/data.json' ? { ...it, data: '{"a":2}' } : it)),
+    );
     const r = await compareArtifacts(p('z-release.zip'), p('z-changed.zip'));
     expect(r.match).toBe(false);
     expect(new Set(r.differences.map((d) => d.where.split(':')[0]))).toEqual(new Set(['entry share/data.json']));
@@ -123,7 +138,10 @@ describe('zip', () => {
   });
 
   it('a stored vs deflated member with equal content is metadata only', async () => {
-    await makeZip(p('z-stored.zip'), base.map((it) => ({ ...it, compress: false })));
+    await makeZip(
+      p('z-stored.zip'),
+      base.map((it) => ({ ...it, compress: false })),
+    );
     const r = await compareArtifacts(p('z-release.zip'), p('z-stored.zip'));
     expect(r.match).toBe(true);
     expect((r.details!.metadataDifferences as { field: string }[]).some((m) => m.field === 'compression')).toBe(true);
@@ -131,8 +149,18 @@ describe('zip', () => {
 
   it('a nested zip differing only in mtimes matches; with a changed member, the inner member is named', async () => {
     const inner1 = readFileSync(await makeZip(p('inner1.zip'), base));
-    const inner2 = readFileSync(await makeZip(p('inner2.zip'), base.map((it) => ({ ...it, mtime: new Date('2030-01-01T00:00:00Z') }))));
-    const inner3 = readFileSync(await makeZip(p('inner3.zip'), base.map((it) => (it.name === 'README.md' ? { ...it, data: '# changed\n' } : it))));
+    const inner2 = readFileSync(
+      await makeZip(
+        p('inner2.zip'),
+        base.map((it) => ({ ...it, mtime: new Date('2030-01-01T00:00:00Z') })),
+      ),
+    );
+    const inner3 = readFileSync(
+      await makeZip(
+        p('inner3.zip'),
+        base.map((it) => (it.name === 'README.md' ? { ...it, data: '# changed\n' } : it)),
+      ),
+    );
     await makeZip(p('outer1.zip'), [{ name: 'pkg/inner.zip', data: inner1 }]);
     await makeZip(p('outer2.zip'), [{ name: 'pkg/inner.zip', data: inner2 }]);
     await makeZip(p('outer3.zip'), [{ name: 'pkg/inner.zip', data: inner3 }]);
@@ -257,7 +285,11 @@ describe('tar and tar.gz (GNU tar)', () => {
 describe.skipIf(!toolsAvailable('clang', 'ld64.lld-14', 'tar'))('Tauri-style .app.tar.gz with a signed Mach-O', () => {
   it('release (post-link signed binary, other mtimes) matches the unsigned rebuild; a changed binary is named', async () => {
     const src = (k: number) => `int f(int x){return x*${k};}\nint main(void){return f(2);}\n`;
-    for (const [name, k] of [['b1', 3], ['b2', 3], ['b3', 4]] as const) {
+    for (const [name, k] of [
+      ['b1', 3],
+      ['b2', 3],
+      ['b3', 4],
+    ] as const) {
       mkdirSync(p(name));
       buildMachO(p(name), src(k), { linkerSign: false });
     }
@@ -287,8 +319,36 @@ describe.skipIf(!toolsAvailable('x86_64-w64-mingw32-gcc', 'osslsigncode', 'opens
     const build = (out: string) => run('x86_64-w64-mingw32-gcc', ['-O2', '-Wl,--no-insert-timestamp', '-o', join(d, out), join(d, 'hello.c')]);
     build('a.exe');
     build('b.exe');
-    run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(d, 'k.pem'), '-out', join(d, 'c.pem'), '-days', '30', '-subj', '/CN=Test Signer', '-addext', 'extendedKeyUsage=codeSigning']);
-    run('osslsigncode', ['sign', '-certs', join(d, 'c.pem'), '-key', join(d, 'k.pem'), '-h', 'sha256', '-in', join(d, 'a.exe'), '-out', join(d, 'a-signed.exe')]);
+    run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(d, 'k.pem'),
+      '-out',
+      join(d, 'c.pem'),
+      '-days',
+      '30',
+      '-subj',
+      '/CN=Test Signer',
+      '-addext',
+      'extendedKeyUsage=codeSigning',
+    ]);
+    run('osslsigncode', [
+      'sign',
+      '-certs',
+      join(d, 'c.pem'),
+      '-key',
+      join(d, 'k.pem'),
+      '-h',
+      'sha256',
+      '-in',
+      join(d, 'a.exe'),
+      '-out',
+      join(d, 'a-signed.exe'),
+    ]);
     expect(existsSync(join(d, 'a-signed.exe'))).toBe(true);
     await makeZip(p('pe-release.zip'), [{ name: 'hello.exe', data: readFileSync(join(d, 'a-signed.exe')) }]);
     await makeZip(p('pe-rebuild.zip'), [{ name: 'hello.exe', data: readFileSync(join(d, 'b.exe')) }]);

@@ -38,7 +38,8 @@ describe.skipIf(!toolsAvailable(...F.LEGACY_TSA_TOOLS))('Authenticode legacy (PK
       await server.close();
     }
   };
-  const verify = (file: string, policy: AuthenticodePolicy, tsa = true) => verifyAuthenticode({ assetPath: file, policy }, tsa ? { tsaTrustAnchors: [pki.ca.cert.pem] } : {});
+  const verify = (file: string, policy: AuthenticodePolicy, tsa = true) =>
+    verifyAuthenticode({ assetPath: file, policy }, tsa ? { tsaTrustAnchors: [pki.ca.cert.pem] } : {});
   const ossl = (file: string) => F.osslVerify(file, pki.ca.cert.crt);
 
   beforeAll(() => {
@@ -74,7 +75,7 @@ describe.skipIf(!toolsAvailable(...F.LEGACY_TSA_TOOLS))('Authenticode legacy (PK
     expect(r.details?.timestamp).toMatchObject({ kind: 'countersignature', used: true });
   });
 
-  it('ignores a countersignature by an untrusted TSA with the trusted TSA\'s name (expired signer → invalid, as osslsigncode)', async () => {
+  it("ignores a countersignature by an untrusted TSA with the trusted TSA's name (expired signer → invalid, as osslsigncode)", async () => {
     const f = await legacy('legacy-fake-tsa.exe', pki.oldLeaf, pki.fakeTsa, tsaTime);
     expect(ossl(f).ok).toBe(false);
     const r = await verify(f, oldPolicy);
@@ -144,7 +145,11 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode nested signa
   let pki: F.Pki;
   let pe: string;
   let dual: string;
-  const pin = (c: F.Cert, signatures?: 'primary' | 'any-pinned'): AuthenticodePolicy => ({ scheme: 'authenticode', certSha256: [c.sha256], ...(signatures ? { signatures } : {}) });
+  const pin = (c: F.Cert, signatures?: 'primary' | 'any-pinned'): AuthenticodePolicy => ({
+    scheme: 'authenticode',
+    certSha256: [c.sha256],
+    ...(signatures ? { signatures } : {}),
+  });
   const verify = (file: string, policy: AuthenticodePolicy) => verifyAuthenticode({ assetPath: file, policy }, { tsaTrustAnchors: [pki.ca.cert.pem] });
   const ossl = (file: string) => F.osslVerify(file, pki.ca.cert.crt).ok;
 
@@ -254,7 +259,8 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
       if (depth > 2) return;
       for (const si of sd.signerInfos)
         for (const a of si.unsignedAttrs?.attributes ?? [])
-          if (a.type === '1.3.6.1.4.1.311.2.4.1' || a.type === '1.3.6.1.4.1.311.3.3.1') for (const v of a.values) walk((v as asn1js.BaseBlock).valueBeforeDecodeView, depth + 1);
+          if (a.type === '1.3.6.1.4.1.311.2.4.1' || a.type === '1.3.6.1.4.1.311.3.3.1')
+            for (const v of a.values) walk((v as asn1js.BaseBlock).valueBeforeDecodeView, depth + 1);
     };
     walk(F.signatureDer(readFileSync(fixture(file))), 0);
     expect(found.length, `${cn} in ${file}`).toBeGreaterThan(0);
@@ -262,7 +268,7 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
     return `-----BEGIN CERTIFICATE-----\n${b64.replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
   };
 
-  it('kdbazis.dll: SHA-256, legacy DigiCert countersignature verified against Node\'s root store; Lifetime Signing keeps judging at now (osslsigncode: Succeeded)', async () => {
+  it("kdbazis.dll: SHA-256, legacy DigiCert countersignature verified against Node's root store; Lifetime Signing keeps judging at now (osslsigncode: Succeeded)", async () => {
     const policy: AuthenticodePolicy = { scheme: 'authenticode', caCertificate: vkdCa(), subject: 'CN=VirtualKD-Redux SPC' };
     const r = await verifyAuthenticode({ assetPath: fixture('kdbazis.dll'), policy });
     expect(r).toMatchObject({ valid: true });
@@ -271,7 +277,11 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
     expect(r.details?.lifetimeSigning).toBe(true);
     if (toolsAvailable('osslsigncode')) {
       const { spawnSync } = await import('node:child_process');
-      const o = spawnSync('osslsigncode', ['verify', '-ignore-cdp', '-CAfile', fixture('kdbazis.dll.crt'), '-TSA-CAfile', '/etc/ssl/certs/ca-certificates.crt', '-in', fixture('kdbazis.dll')], { encoding: 'utf8' });
+      const o = spawnSync(
+        'osslsigncode',
+        ['verify', '-ignore-cdp', '-CAfile', fixture('kdbazis.dll.crt'), '-TSA-CAfile', '/etc/ssl/certs/ca-certificates.crt', '-in', fixture('kdbazis.dll')],
+        { encoding: 'utf8' },
+      );
       expect(o.status).toBe(0);
     }
     // after the signer certificate expires (2039) Lifetime Signing makes it invalid despite the timestamp
@@ -298,7 +308,10 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
   });
 
   it('pciide.sys (2009): SHA-1 signature refused as insecure; its legacy SHA-1/RSA countersignature itself verifies at 2009-07-14T01:45:55Z', async () => {
-    const r = await verifyAuthenticode({ assetPath: fixture('pciide.sys'), policy: { scheme: 'authenticode', certSha256: ['8ec73b38c260be08ffc75908bbf83bfd4e9626ce0e478b1a3aab26888c461ae1'] } });
+    const r = await verifyAuthenticode({
+      assetPath: fixture('pciide.sys'),
+      policy: { scheme: 'authenticode', certSha256: ['8ec73b38c260be08ffc75908bbf83bfd4e9626ce0e478b1a3aab26888c461ae1'] },
+    });
     expect(r.valid).toBe(false);
     expect(r.reason).toMatch(/^insecure digest algorithm SHA-1/);
     // the countersignature on its own, trusting "Microsoft Time-Stamp PCA" (carried in the file;
@@ -319,7 +332,10 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
     const nestedSigner = '2839f2027bfb2a6ad7f70a3f38dfd7d4ab244892e18829b21070a9b542ae7ade';
     const tsaAnchor = certFromFile('sigcheck.exe', 'Microsoft Time-Stamp PCA 2010');
     const run = (signatures: 'primary' | 'any-pinned') =>
-      verifyAuthenticode({ assetPath: fixture('sigcheck.exe'), policy: { scheme: 'authenticode', certSha256: [nestedSigner], signatures } }, { tsaTrustAnchors: [tsaAnchor] });
+      verifyAuthenticode(
+        { assetPath: fixture('sigcheck.exe'), policy: { scheme: 'authenticode', certSha256: [nestedSigner], signatures } },
+        { tsaTrustAnchors: [tsaAnchor] },
+      );
     const primary = await run('primary');
     expect(primary.valid).toBe(false);
     expect(primary.reason).toMatch(/^insecure digest algorithm SHA-1/);
@@ -328,7 +344,10 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
     expect(any.details?.acceptedSignature).toBe('nested signature 1');
     expect(any.reason).toMatch(/timestamped 2017-/);
     // without a trusted TSA the expired nested signer fails too
-    const noTsa = await verifyAuthenticode({ assetPath: fixture('sigcheck.exe'), policy: { scheme: 'authenticode', certSha256: [nestedSigner], signatures: 'any-pinned' } });
+    const noTsa = await verifyAuthenticode({
+      assetPath: fixture('sigcheck.exe'),
+      policy: { scheme: 'authenticode', certSha256: [nestedSigner], signatures: 'any-pinned' },
+    });
     expect(noTsa.valid).toBe(false);
   });
 });

@@ -156,7 +156,10 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode (osslsigncod
   });
 
   it('rejects a truncated file and a truncated signature', async () => {
-    for (const [name, bytes] of [['truncated.exe', F.truncated(signedBytes)], ['truncated-der.exe', F.truncatedDer(signedBytes)]] as const) {
+    for (const [name, bytes] of [
+      ['truncated.exe', F.truncated(signedBytes)],
+      ['truncated-der.exe', F.truncatedDer(signedBytes)],
+    ] as const) {
       const f = write(name, bytes);
       expect(ossl(f)).toBe(false);
       expect((await verify(f, byFingerprint)).valid).toBe(false);

@@ -108,7 +108,9 @@ describe('compareBytes', () => {
     expect(cmpFirstDifference(p('z1'), p('z2'))).toBe(10_000); // cmp: EOF on z1 after byte 10000
     const r = await compareBytes(p('z1'), p('z2'));
     expect(r.match).toBe(false);
-    expect(r.differences).toEqual([{ where: 'size', rebuiltRange: [10_000, 10_008], detail: expect.stringMatching(/8 extra byte\(s\) at the end of the rebuilt file/) }]);
+    expect(r.differences).toEqual([
+      { where: 'size', rebuiltRange: [10_000, 10_008], detail: expect.stringMatching(/8 extra byte\(s\) at the end of the rebuilt file/) },
+    ]);
   });
 
   it('compareArtifacts --method bytes and auto on plain data both use bytes and carry both digests', async () => {
@@ -151,7 +153,8 @@ describe('RangeCollector / regionNames', () => {
 });
 
 describe.skipIf(!toolsAvailable('cc', 'readelf', 'cmp'))('ELF section naming (cc)', () => {
-  const src = (k: number) => `int helper(int x) { return x * ${k} + 12345; }\nint other(int y) { return y - 7; }\nint main(void) { return helper(4) + other(2); }\n`;
+  const src = (k: number) =>
+    `int helper(int x) { return x * ${k} + 12345; }\nint other(int y) { return y - 7; }\nint main(void) { return helper(4) + other(2); }\n`;
   const build = (name: string, k: number, args: string[]) => {
     const d = p(`elf-${name}`);
     mkdirSync(d, { recursive: true });
@@ -167,8 +170,13 @@ describe.skipIf(!toolsAvailable('cc', 'readelf', 'cmp'))('ELF section naming (cc
     await fh.close();
     const text = layout!.sections.find((s) => s.name === '.text')!;
     // readelf -S -W: "[ n] .text PROGBITS addr off size …"
-    const line = run('readelf', ['-S', '-W', p('obj-a')]).split('\n').find((l) => /\s\.text\s/.test(l))!;
-    const cols = line.replace(/^.*\]\s*/, '').trim().split(/\s+/);
+    const line = run('readelf', ['-S', '-W', p('obj-a')])
+      .split('\n')
+      .find((l) => /\s\.text\s/.test(l))!;
+    const cols = line
+      .replace(/^.*\]\s*/, '')
+      .trim()
+      .split(/\s+/);
     expect(text.offset).toBe(parseInt(cols[3]!, 16));
     expect(text.size).toBe(parseInt(cols[4]!, 16));
   });

@@ -32,7 +32,14 @@ describe.skipIf(!toolsAvailable('sha256sum'))('parallel bytes comparison', () =>
     ['identical', (b) => Buffer.from(b)],
     ['one byte flipped mid-chunk', (b) => flip(b, [CHUNK * 3 + 17])],
     ['flips on both sides of a chunk boundary', (b) => flip(b, [CHUNK * 2 - 1, CHUNK * 2, CHUNK * 7 + 5])],
-    ['many scattered flips (ranges capped)', (b) => flip(b, Array.from({ length: 40 }, (_, i) => i * 9001 + 3))],
+    [
+      'many scattered flips (ranges capped)',
+      (b) =>
+        flip(
+          b,
+          Array.from({ length: 40 }, (_, i) => i * 9001 + 3),
+        ),
+    ],
     ['rebuilt is a prefix (shorter by 3 chunks)', (b) => Buffer.from(b.subarray(0, CHUNK * 6))],
     ['rebuilt is longer (extra tail)', (b) => Buffer.concat([b, randomBytes(CHUNK + 7)])],
     ['empty rebuilt', () => Buffer.alloc(0)],
@@ -65,11 +72,28 @@ describe.skipIf(!toolsAvailable('sha256sum'))('parallel bytes comparison', () =>
     const data = randomBytes(CHUNK * 3 + 99);
     writeFileSync(p('r'), data);
     writeFileSync(p('s'), data.subarray(0, 10));
-    const ranges: Array<[number, number]> = [[0, 100], [104, CHUNK + 5], [CHUNK + 13, data.length]];
+    const ranges: Array<[number, number]> = [
+      [0, 100],
+      [104, CHUNK + 5],
+      [CHUNK + 13, data.length],
+    ];
     const zeroPad = 5;
-    const expected = run('sh', ['-c', `{ head -c 100 "$1"; tail -c +105 "$1" | head -c ${CHUNK + 5 - 104}; tail -c +${CHUNK + 14} "$1"; head -c ${zeroPad} /dev/zero; } | sha256sum`, 'sh', p('r')]).split(' ')[0];
+    const expected = run('sh', [
+      '-c',
+      `{ head -c 100 "$1"; tail -c +105 "$1" | head -c ${CHUNK + 5 - 104}; tail -c +${CHUNK + 14} "$1"; head -c ${zeroPad} /dev/zero; } | sha256sum`,
+      'sh',
+      p('r'),
+    ]).split(' ')[0];
     for (const parallel of [true, false]) {
-      const r = await pairPass([p('r'), p('s')], [{ side: 0, algorithm: 'sha256', ranges, zeroPad }, { side: 1, algorithm: 'sha1' }], () => undefined, { parallel, chunkSize: CHUNK });
+      const r = await pairPass(
+        [p('r'), p('s')],
+        [
+          { side: 0, algorithm: 'sha256', ranges, zeroPad },
+          { side: 1, algorithm: 'sha1' },
+        ],
+        () => undefined,
+        { parallel, chunkSize: CHUNK },
+      );
       expect(r.digests[0]!.toString('hex')).toBe(expected);
       expect(r.digests[1]!.toString('hex')).toBe(run('sha1sum', [p('s')]).split(' ')[0]);
       expect(r.sizes).toEqual([data.length, 10]);

@@ -96,7 +96,10 @@ export function postLinkSign(input: Buffer, identifier: string, options: { pageS
   ident.copy(cd, identOffset);
   for (let j = 0; j < nCodeSlots; j++) {
     const page = out.subarray(j * pageSize, Math.min((j + 1) * pageSize, dataoff));
-    createHash('sha256').update(page).digest().copy(cd, hashOffset + j * 32);
+    createHash('sha256')
+      .update(page)
+      .digest()
+      .copy(cd, hashOffset + j * 32);
   }
   const sb = Buffer.alloc(datasize);
   sb.writeUInt32BE(0xfade0cc0, 0);

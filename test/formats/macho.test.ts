@@ -57,7 +57,7 @@ describe.skipIf(!enabled)('Mach-O comparer (clang + ld64.lld)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('parses lld\'s linker signature and reproduces its page hashes', async () => {
+  it("parses lld's linker signature and reproduces its page hashes", async () => {
     const fh = await open(p('signed-a'), 'r');
     try {
       const { slices } = await readSlices(fh, (await fh.stat()).size);
@@ -157,7 +157,7 @@ describe.skipIf(!enabled)('Mach-O comparer (clang + ld64.lld)', () => {
     expect((await compareArtifacts(p('zeropadded'), p('unsigned'))).match).toBe(true);
   });
 
-  it('a byte patched after signing is a mismatch, with the release\'s own page hash flagged', async () => {
+  it("a byte patched after signing is a mismatch, with the release's own page hash flagged", async () => {
     const signed = Buffer.from(read(p('postsigned')));
     const fh = await open(p('postsigned'), 'r');
     const h = await readThinHeader(fh, { index: 0, cputype: 0, cpusubtype: 0, arch: '', offset: 0, size: signed.length });

@@ -129,10 +129,17 @@ describe.skipIf(!toolsAvailable('minisign'))('prehashed and global signatures wi
     const pub = `untrusted comment: k\n${Buffer.concat([Buffer.from('Ed'), keyId, A]).toString('base64')}\n`;
     const asset = join(dir, `${name}.bin`);
     writeFileSync(asset, body);
-    writeFileSync(`${asset}.minisig`, `untrusted comment: x\n${Buffer.concat([Buffer.from('ED'), keyId, sig]).toString('base64')}\ntrusted comment: hello\n${global.toString('base64')}\n`);
+    writeFileSync(
+      `${asset}.minisig`,
+      `untrusted comment: x\n${Buffer.concat([Buffer.from('ED'), keyId, sig]).toString('base64')}\ntrusted comment: hello\n${global.toString('base64')}\n`,
+    );
     writeFileSync(join(dir, `${name}.pub`), pub);
     const reference = status('minisign', ['-V', '-q', '-p', join(dir, `${name}.pub`), '-m', asset, '-x', `${asset}.minisig`]) === 0;
-    const ours = await verifyMinisign({ assetPath: asset, signaturePath: `${asset}.minisig`, policy: { scheme: 'minisign', publicKey: pub, signatureAsset: '{asset}.minisig', allowLegacy: true, prehashedOnly: false } as never });
+    const ours = await verifyMinisign({
+      assetPath: asset,
+      signaturePath: `${asset}.minisig`,
+      policy: { scheme: 'minisign', publicKey: pub, signatureAsset: '{asset}.minisig', allowLegacy: true, prehashedOnly: false } as never,
+    });
     return { reference, ours: ours.valid };
   }
   it('the hand-made genuine signature verifies in both (the construction is right)', async () => {

@@ -55,7 +55,10 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign legacy signatures over la
 
   const sizes = [OLD_BOUND - 1, OLD_BOUND + 1];
   it.each(sizes)('a %i-byte file: genuine valid, tampered invalid, as minisign -V says', async (size) => {
-    const marks: Array<[number, number]> = [[size >> 1, 0x5a], [size - 1, 0xa5]];
+    const marks: Array<[number, number]> = [
+      [size >> 1, 0x5a],
+      [size - 1, 0xa5],
+    ];
     const asset = sparse(`asset-${size}.bin`, size, marks);
     const sig = minisignSign(key, asset, { legacy: true });
     expect(minisignVerdict(key.pubPath, asset, sig)).toBe(true);
@@ -93,16 +96,19 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign legacy signatures over la
       ['R', (b) => void (b[10 + 5]! ^= 0x01)],
       ['S', (b) => void (b[10 + 40]! ^= 0x01)],
       // S + L: the same residue mod L, a non-canonical S — refused by libsodium and by us
-      ['S+L', (b) => {
-        const L = 2n ** 252n + 27742317777372353535851937790883648493n;
-        let s = 0n;
-        for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(b[10 + i]!);
-        s += L;
-        for (let i = 32; i < 64; i++) {
-          b[10 + i] = Number(s & 0xffn);
-          s >>= 8n;
-        }
-      }],
+      [
+        'S+L',
+        (b) => {
+          const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+          let s = 0n;
+          for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(b[10 + i]!);
+          s += L;
+          for (let i = 32; i < 64; i++) {
+            b[10 + i] = Number(s & 0xffn);
+            s >>= 8n;
+          }
+        },
+      ],
     ];
     for (const [name, edit] of variants) {
       const b = Buffer.from(blob);
@@ -120,7 +126,9 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign legacy signatures over la
     }
     // and the same re-signing of the untouched value is accepted (the helper itself is sound)
     const l = [...lines];
-    l[3] = cryptoSign(null, Buffer.concat([blob.subarray(10), Buffer.from(l[2]!.slice('trusted comment: '.length), 'utf8')]), secretKey(key)).toString('base64');
+    l[3] = cryptoSign(null, Buffer.concat([blob.subarray(10), Buffer.from(l[2]!.slice('trusted comment: '.length), 'utf8')]), secretKey(key)).toString(
+      'base64',
+    );
     const same = join(dir, 'resigned.minisig');
     writeFileSync(same, l.join('\n'));
     expect(minisignVerdict(key.pubPath, asset, same)).toBe(true);

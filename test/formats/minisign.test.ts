@@ -79,7 +79,11 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
   it('reads an older configuration: allowLegacy: false refuses legacy signatures, allowLegacy: true accepts them', async () => {
     // (prehashedOnly: false is what the schema fills in when only allowLegacy is written)
     const old = (allowLegacy: boolean, prehashedOnly = false) =>
-      verifyMinisign({ assetPath: file, signaturePath: legacySig, policy: { scheme: 'minisign', publicKey: keyA.pubText, signatureAsset: '{asset}.minisig', allowLegacy, prehashedOnly } });
+      verifyMinisign({
+        assetPath: file,
+        signaturePath: legacySig,
+        policy: { scheme: 'minisign', publicKey: keyA.pubText, signatureAsset: '{asset}.minisig', allowLegacy, prehashedOnly },
+      });
     expect((await old(false)).valid).toBe(false);
     expect((await old(true)).valid).toBe(true);
     // the two spellings disagreeing: refused (fail closed)
@@ -106,7 +110,7 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
     expect(r.unpinnedSigner).toBe(true);
   });
 
-  it('rejects a different key that claims the signer\'s key id', async () => {
+  it("rejects a different key that claims the signer's key id", async () => {
     // key B's Ed25519 key under key A's id: the id matches, the signature must not.
     const a = Buffer.from(keyA.keyLine, 'base64');
     const b = Buffer.from(keyB.keyLine, 'base64');
@@ -157,7 +161,11 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
     // minisign-verify (Tauri) takes four lines() and drops the rest: both accept. No signer writes
     // such bytes and none of them is signed, so we refuse them (this input made `npm run fuzz` fail).
     const text = readFileSync(sig, 'latin1');
-    for (const [name, tail] of [['cr', '\r'], ['extra-line', 'untrusted comment: more\n'], ['blank', '\n']] as const) {
+    for (const [name, tail] of [
+      ['cr', '\r'],
+      ['extra-line', 'untrusted comment: more\n'],
+      ['blank', '\n'],
+    ] as const) {
       const s = variant(`trailing-${name}.minisig`, Buffer.from(text + tail, 'latin1'));
       expect(minisignVerdict(keyA.pubPath, file, s), name).toBe(true);
       const r = await verify(keyA.pubText, file, s);

@@ -73,7 +73,10 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS, 'wixl'))('MSI (wixl + ossls
   });
 
   it('lists the same streams as the cfb package', async () => {
-    const ours = (await readMsi(signed)).scan.items.filter((i) => i.kind === 'stream').map((i) => i.path).sort();
+    const ours = (await readMsi(signed)).scan.items
+      .filter((i) => i.kind === 'stream')
+      .map((i) => i.path)
+      .sort();
     const container = CFB.read(readFileSync(signed), { type: 'buffer' });
     const theirs = container.FileIndex.filter((e) => e.type === 2 && e.size > 0 && !/^\u0005(DigitalSignature|MsiDigitalSignatureEx)$/.test(e.name))
       .map((e) => decodeMsiName(e.name))
@@ -148,7 +151,10 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS, 'wixl'))('MSI (wixl + ossls
     const fatSector = base.readUInt32LE(0x4c);
     fatLoop.writeUInt32LE(firstDir, (fatSector + 1) * 512 + 4 * firstDir); // directory chain points to itself
 
-    for (const [name, bytes] of [['sibling-loop.msi', siblingLoop], ['fat-loop.msi', fatLoop]] as const) {
+    for (const [name, bytes] of [
+      ['sibling-loop.msi', siblingLoop],
+      ['fat-loop.msi', fatLoop],
+    ] as const) {
       const f = join(dir, name);
       writeFileSync(f, bytes);
       const t = Date.now();

@@ -44,21 +44,25 @@ async function setUp(target: FuzzTarget): Promise<FuzzCase[]> {
 }
 
 describe.each(targets.map(([target, tools]) => ({ name: target.name, target, tools })))('mutations of $name signatures', ({ target, tools }) => {
-  it.skipIf(tools.length > 0 && !toolsAvailable(...tools))(`${COUNT} mutations × seeds ${SEEDS.join(', ')}: never valid, never a crash or hang`, async () => {
-    const cases = await setUp(target);
-    const failures: string[] = [];
-    for (const seed of SEEDS) {
-      const tally = emptyTally();
-      for (let i = 0; i < COUNT; i++) {
-        const { fuzzCase, caseIndex, mutated } = mutationAt(cases, target.name, seed, i);
-        const { result, detail } = await runMutation(fuzzCase, mutated, 10_000);
-        tally[result]++;
-        if (FAILING.has(result)) failures.push(`seed ${seed} #${i} (case ${caseIndex}) ${result}${detail ? `: ${detail}` : ''}`);
+  it.skipIf(tools.length > 0 && !toolsAvailable(...tools))(
+    `${COUNT} mutations × seeds ${SEEDS.join(', ')}: never valid, never a crash or hang`,
+    async () => {
+      const cases = await setUp(target);
+      const failures: string[] = [];
+      for (const seed of SEEDS) {
+        const tally = emptyTally();
+        for (let i = 0; i < COUNT; i++) {
+          const { fuzzCase, caseIndex, mutated } = mutationAt(cases, target.name, seed, i);
+          const { result, detail } = await runMutation(fuzzCase, mutated, 10_000);
+          tally[result]++;
+          if (FAILING.has(result)) failures.push(`seed ${seed} #${i} (case ${caseIndex}) ${result}${detail ? `: ${detail}` : ''}`);
+        }
+        expect(tally.invalid + tally.error, `seed ${seed}`).toBeGreaterThan(COUNT / 2);
       }
-      expect(tally.invalid + tally.error, `seed ${seed}`).toBeGreaterThan(COUNT / 2);
-    }
-    expect(failures, `replay: npm run fuzz -- --format ${target.name} --seed S --count N`).toEqual([]);
-  }, 120_000);
+      expect(failures, `replay: npm run fuzz -- --format ${target.name} --seed S --count N`).toEqual([]);
+    },
+    120_000,
+  );
 });
 
 describe.skipIf(!toolsAvailable('minisign'))('known fuzz findings, replayed', () => {

@@ -14,7 +14,7 @@ import { checkTarget } from '../../lambda/core/check-target';
 import { parseConfig } from '../../lambda/core/config/load';
 import { SignaturePolicySchema } from '../../lambda/core/config/schema';
 import { ForgeError } from '../../lambda/core/errors';
-import { planTargets, type RunPlan } from '../../lambda/core/plan';
+import { planTargets, type RunPlan } from '../../lambda/core/run/plan';
 import type { BuildResult, Forge } from '../../lambda/core/ports';
 import { formatOps } from '../../lambda/formats/ops';
 import { readCleartextSignedText, verifyOpenpgp } from '../../lambda/formats/openpgp';
@@ -46,7 +46,10 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
   };
   /** The manifest role's openpgp policy as the config schema makes it (allowTextMode defaults to true there). */
   const manifestPolicy = (fingerprint: string, extra: Record<string, unknown> = {}, publicKey: string | Buffer = ring): OpenpgpPolicy => {
-    const parsed = SignaturePolicySchema.parse({ scheme: 'sha256sums', manifestSignature: { scheme: 'openpgp', fingerprint, publicKey: publicKey.toString(), ...extra } });
+    const parsed = SignaturePolicySchema.parse({
+      scheme: 'sha256sums',
+      manifestSignature: { scheme: 'openpgp', fingerprint, publicKey: publicKey.toString(), ...extra },
+    });
     if (parsed.scheme !== 'sha256sums') throw new Error('unreachable');
     return parsed.manifestSignature as OpenpgpPolicy;
   };
@@ -125,7 +128,10 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
     });
 
     it('rejects a text-mode signature over an edited manifest (gpg agrees)', async () => {
-      const edited = write('SHA256SUMS.edited', manifestText.replace(/^./, (c) => (c === '0' ? '1' : '0')));
+      const edited = write(
+        'SHA256SUMS.edited',
+        manifestText.replace(/^./, (c) => (c === '0' ? '1' : '0')),
+      );
       expect(S.gpgValidSigner(dir, ring, textSig, edited)).toBeNull();
       expect((await verify(edited, manifestPolicy(alice.fingerprint), textSig)).valid).toBe(false);
     });
@@ -205,7 +211,9 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
     });
 
     it('cleartext is a manifest-only option: the asset policy refuses the key', () => {
-      expect(SignaturePolicySchema.safeParse({ scheme: 'openpgp', fingerprint: alice.fingerprint, publicKey: ring.toString(), cleartext: true }).success).toBe(false);
+      expect(SignaturePolicySchema.safeParse({ scheme: 'openpgp', fingerprint: alice.fingerprint, publicKey: ring.toString(), cleartext: true }).success).toBe(
+        false,
+      );
     });
   });
 
@@ -220,13 +228,32 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
             name: 'linux',
             image: `debian@sha256:${'a'.repeat(64)}`,
             command: 'make',
-            artifacts: [{ path: 'out/app-{version}.tar.gz', asset: 'app-{version}.tar.gz', signature: { scheme: 'sha256sums', manifestAsset: 'SHA256SUMS.asc', manifestSignature: { scheme: 'openpgp', fingerprint, publicKey: ring.toString(), cleartext: true } } }],
+            artifacts: [
+              {
+                path: 'out/app-{version}.tar.gz',
+                asset: 'app-{version}.tar.gz',
+                signature: {
+                  scheme: 'sha256sums',
+                  manifestAsset: 'SHA256SUMS.asc',
+                  manifestSignature: { scheme: 'openpgp', fingerprint, publicKey: ring.toString(), cleartext: true },
+                },
+              },
+            ],
           },
         ],
       });
       const release = { tag: 'v1.2.3', name: 'v1.2.3', commitSha: COMMIT, tagCommitSha: COMMIT, links: [] };
       const { version, targets } = planTargets(cfg, release);
-      const plan: RunPlan = { schemaVersion: 1, runId: 'r1', createdAt: new Date().toISOString(), project: { gitlabUrl: cfg.gitlab.url, project: cfg.gitlab.project }, release, version, targets, findings: [] };
+      const plan: RunPlan = {
+        schemaVersion: 1,
+        runId: 'r1',
+        createdAt: new Date().toISOString(),
+        project: { gitlabUrl: cfg.gitlab.url, project: cfg.gitlab.project },
+        release,
+        version,
+        targets,
+        findings: [],
+      };
       const requested: string[] = [];
       const forge = {
         async downloadAsset(req: { name: string }, dest: string) {
@@ -238,10 +265,24 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
         },
       } as unknown as Forge;
       const build = {
-        target: 'linux', buildId: 'b1', status: 'SUCCEEDED', image: { ref: `debian@sha256:${'a'.repeat(64)}`, enforced: true }, checkedOutSha: COMMIT,
-        artifacts: { async fetch(_rel: string, dest: string) { writeFileSync(dest, asset); return { path: dest, sha256: sha256(asset), size: asset.length }; } },
+        target: 'linux',
+        buildId: 'b1',
+        status: 'SUCCEEDED',
+        image: { ref: `debian@sha256:${'a'.repeat(64)}`, enforced: true },
+        checkedOutSha: COMMIT,
+        artifacts: {
+          async fetch(_rel: string, dest: string) {
+            writeFileSync(dest, asset);
+            return { path: dest, sha256: sha256(asset), size: asset.length };
+          },
+        },
       } as unknown as BuildResult;
-      const report = await checkTarget(plan, 'linux', build, { forge, workDir: mkdtempSync(join(dir, 'ct-')), limits: { maxBytes: 1 << 20, timeoutMs: 10_000 }, formats: formatOps });
+      const report = await checkTarget(plan, 'linux', build, {
+        forge,
+        workDir: mkdtempSync(join(dir, 'ct-')),
+        limits: { maxBytes: 1 << 20, timeoutMs: 10_000 },
+        formats: formatOps,
+      });
       return { report, requested, codes: report.artifacts.flatMap((a) => a.findings.map((f) => f.code)) };
     };
 
@@ -269,11 +310,33 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP in the wild (gpg fix
     it('--cleartext verifies a cleartext-signed file; --text accepts a text-mode signature; a keyring needs --fingerprint', async () => {
       const ringFile = write('ring.asc', ring);
       const signed = S.gpgClearsign(h, manifest, join(dir, 'cli.asc'), { signer: alice.subkeyFingerprint });
-      const clear = await checkSignatureCli(['--scheme', 'openpgp', '--file', signed, '--key', ringFile, '--fingerprint', alice.fingerprint, '--cleartext', '--json']);
+      const clear = await checkSignatureCli([
+        '--scheme',
+        'openpgp',
+        '--file',
+        signed,
+        '--key',
+        ringFile,
+        '--fingerprint',
+        alice.fingerprint,
+        '--cleartext',
+        '--json',
+      ]);
       expect(clear.code).toBe(0);
       expect(JSON.parse(clear.stdout)).toMatchObject({ valid: true, signer: alice.fingerprint });
       // the other key of the ring pinned: not pinned (exit 1)
-      const other = await checkSignatureCli(['--scheme', 'openpgp', '--file', signed, '--key', ringFile, '--fingerprint', bob.fingerprint, '--cleartext', '--json']);
+      const other = await checkSignatureCli([
+        '--scheme',
+        'openpgp',
+        '--file',
+        signed,
+        '--key',
+        ringFile,
+        '--fingerprint',
+        bob.fingerprint,
+        '--cleartext',
+        '--json',
+      ]);
       expect(other.code).toBe(1);
       const noPin = await checkSignatureCli(['--scheme', 'openpgp', '--file', signed, '--key', ringFile, '--cleartext']);
       expect(noPin.code).toBeGreaterThanOrEqual(2);

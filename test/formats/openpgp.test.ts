@@ -135,7 +135,11 @@ describe.skipIf(!toolsAvailable('gpg', 'gpgconf'))('OpenPGP detached signatures'
   });
 
   it('is reachable through the dispatcher', async () => {
-    const r = await verifySignature({ assetPath: file, signaturePath: sigs.armored!, policy: { scheme: 'openpgp', fingerprint: alice.fingerprint, publicKey: alice.armoredPublic, signatureAsset: '{asset}.asc' } });
+    const r = await verifySignature({
+      assetPath: file,
+      signaturePath: sigs.armored!,
+      policy: { scheme: 'openpgp', fingerprint: alice.fingerprint, publicKey: alice.armoredPublic, signatureAsset: '{asset}.asc' },
+    });
     expect(r).toMatchObject({ valid: true, scheme: 'openpgp' });
   });
 });

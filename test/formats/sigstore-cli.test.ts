@@ -64,8 +64,21 @@ describe('check-signature --scheme sigstore on real bundles', () => {
 
   it('a Rekor v2 bundle with witness cosignatures: exit 0 for its identity, 1 for another', async () => {
     const c = join(CONF, 'rekor2-checkpoint-multiple-cosigs');
-    const base = ['--scheme', 'sigstore', '--file', A_TXT, '--signature', join(c, 'bundle.sigstore.json'), '--trusted-root', join(c, 'trusted_root.json'), '--issuer', 'https://token.actions.githubusercontent.com', '--json'];
-    const beacon = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+    const base = [
+      '--scheme',
+      'sigstore',
+      '--file',
+      A_TXT,
+      '--signature',
+      join(c, 'bundle.sigstore.json'),
+      '--trusted-root',
+      join(c, 'trusted_root.json'),
+      '--issuer',
+      'https://token.actions.githubusercontent.com',
+      '--json',
+    ];
+    const beacon =
+      'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
     const [ok, other] = await Promise.all([cli([...base, '--san', beacon]), cli([...base, '--san', beacon.replace('main', 'dev')])]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ valid: true, reason: expect.stringMatching(/Rekor v2 entry/) });

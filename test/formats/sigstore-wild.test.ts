@@ -23,7 +23,8 @@ import { makeSigstoreDeployment } from './support/sigstore-fixture';
 const FIXTURES = join(__dirname, 'fixtures', 'sigstore');
 const A_TXT = join(FIXTURES, 'conformance', 'a.txt');
 const PRODUCTION_ROOT = readFileSync(join(FIXTURES, 'production-trusted_root.json'), 'utf8');
-const BEACON = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+const BEACON =
+  'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
 const GITHUB = 'https://token.actions.githubusercontent.com';
 
 interface Case {
@@ -73,9 +74,13 @@ function libraryVerdict(bundleJson: string, rootJson: string, artifact: Buffer, 
   try {
     const b = bundleFromJSON(JSON.parse(bundleJson));
     const hint = b.verificationMaterial.content.$case === 'publicKey' ? b.verificationMaterial.content.publicKey.hint : '';
-    const keys = 'key' in pin ? { [hint]: { rawBytes: createPublicKey(pin.key).export({ format: 'der', type: 'spki' }), keyDetails: 0, validFor: undefined } } : undefined;
+    const keys =
+      'key' in pin ? { [hint]: { rawBytes: createPublicKey(pin.key).export({ format: 'der', type: 'spki' }), keyDetails: 0, validFor: undefined } } : undefined;
     const trust = toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(rootJson)), keys as never);
-    new Verifier(trust).verify(toSignedEntity(b, artifact), 'key' in pin ? undefined : { subjectAlternativeName: exactSanPattern(pin.san) as unknown as string, extensions: { issuer: pin.issuer } });
+    new Verifier(trust).verify(
+      toSignedEntity(b, artifact),
+      'key' in pin ? undefined : { subjectAlternativeName: exactSanPattern(pin.san) as unknown as string, extensions: { issuer: pin.issuer } },
+    );
     return true;
   } catch {
     return false;
@@ -85,10 +90,19 @@ function libraryVerdict(bundleJson: string, rootJson: string, artifact: Buffer, 
 const pinOf = (c: { san?: string; issuer?: string; key?: string }) => (c.key ? { key: c.key } : { san: c.san!, issuer: c.issuer! });
 
 const policyFor = (c: { root: string; san?: string; issuer?: string; key?: string }) =>
-  (c.key ? { scheme: 'sigstore', bundleAsset: '{asset}.sigstore.json', publicKey: c.key, trustedRoot: c.root } : { scheme: 'sigstore', bundleAsset: '{asset}.sigstore.json', san: c.san, issuer: c.issuer, trustedRoot: c.root }) as never;
+  (c.key
+    ? { scheme: 'sigstore', bundleAsset: '{asset}.sigstore.json', publicKey: c.key, trustedRoot: c.root }
+    : { scheme: 'sigstore', bundleAsset: '{asset}.sigstore.json', san: c.san, issuer: c.issuer, trustedRoot: c.root }) as never;
 
 /** Our verdict; a configuration the verifier refuses (FormatError thrown) counts as "not valid" with its reason. */
-async function ours(c: { bundle: string; artifact: string; root: string; san?: string; issuer?: string; key?: string }): Promise<{ valid: boolean; reason?: string; config?: boolean }> {
+async function ours(c: {
+  bundle: string;
+  artifact: string;
+  root: string;
+  san?: string;
+  issuer?: string;
+  key?: string;
+}): Promise<{ valid: boolean; reason?: string; config?: boolean }> {
   try {
     return await verifySigstore({ assetPath: c.artifact, signaturePath: c.bundle, policy: policyFor(c) });
   } catch (err) {
@@ -112,7 +126,16 @@ describe('sigstore-conformance bundle-verify cases', () => {
   it('holds the expected corpus (Rekor v2, checkpoints, windows, managed keys)', () => {
     const names = CASES.map((c) => c.name);
     expect(names.length).toBeGreaterThanOrEqual(70);
-    for (const n of ['rekor2-happy-path', 'rekor2-checkpoint-cosigned', 'rekor2-checkpoint-multiple-cosigs', 'rekor2-checkpoint-origin-not-first', 'rekor2-dsse-happy-path', 'rekor2-dsse-v002-happy-path', 'trust-root-tlog-missing-validity-start_fail', 'managed-key-happy-path'])
+    for (const n of [
+      'rekor2-happy-path',
+      'rekor2-checkpoint-cosigned',
+      'rekor2-checkpoint-multiple-cosigs',
+      'rekor2-checkpoint-origin-not-first',
+      'rekor2-dsse-happy-path',
+      'rekor2-dsse-v002-happy-path',
+      'trust-root-tlog-missing-validity-start_fail',
+      'managed-key-happy-path',
+    ])
       expect(names).toContain(n);
   });
 
@@ -169,9 +192,13 @@ describe('Rekor v2 checkpoints, edited', () => {
     }
   });
 
-  it('refuses a checkpoint left with witness cosignatures only (the log\'s own signature removed)', async () => {
+  it("refuses a checkpoint left with witness cosignatures only (the log's own signature removed)", async () => {
     const c = cosigned();
-    const v = variant(c, 'only-witnesses', (e) => lines(e).filter((l) => !l.startsWith('\u2014 log2025-alpha1.')).join('\n'));
+    const v = variant(c, 'only-witnesses', (e) =>
+      lines(e)
+        .filter((l) => !l.startsWith('\u2014 log2025-alpha1.'))
+        .join('\n'),
+    );
     expect(lines(v.json).length).toBeGreaterThan(0);
     expect(libraryVerdict(v.json, v.root, readFileSync(v.artifact), pinOf(v))).toBe(false);
     const r = await ours(v);
@@ -179,7 +206,7 @@ describe('Rekor v2 checkpoints, edited', () => {
     expect(r.reason).toMatch(/no signature from the log log2025-alpha1\.rekor\.sigstage\.dev/);
   });
 
-  it('refuses a second line with the log\'s name and key hint whose signature does not verify (deliberate: the library accepts any one good line)', async () => {
+  it("refuses a second line with the log's name and key hint whose signature does not verify (deliberate: the library accepts any one good line)", async () => {
     const v = variant(happy(), 'forged-log-line', (e) => {
       const genuine = logLine(e);
       const bytes = Buffer.from(genuine.split(' ')[2]!, 'base64');
@@ -192,7 +219,7 @@ describe('Rekor v2 checkpoints, edited', () => {
     expect(r.reason).toMatch(/signature of the log .* does not verify/);
   });
 
-  it('refuses a flipped byte in the log\'s signature, a witness line with broken base64, and an edited tree size', async () => {
+  it("refuses a flipped byte in the log's signature, a witness line with broken base64, and an edited tree size", async () => {
     const flip = variant(happy(), 'flipped-sig', (e) => {
       const genuine = logLine(e);
       const bytes = Buffer.from(genuine.split(' ')[2]!, 'base64');
@@ -222,7 +249,7 @@ describe('trusted root validity windows', () => {
   };
   const v2Log = (r: any) => r.tlogs.find((t: any) => t.baseUrl.includes('log2025-alpha1'));
 
-  it('refuses the checkpoint when the log key\'s window ends before, or starts after, the signing time (deliberate: the library never checks a checkpoint key\'s window)', async () => {
+  it("refuses the checkpoint when the log key's window ends before, or starts after, the signing time (deliberate: the library never checks a checkpoint key's window)", async () => {
     for (const [name, edit] of [
       ['ended', (r: any) => (v2Log(r).publicKey.validFor.end = '2025-06-01T00:00:00Z')],
       ['not yet started', (r: any) => (v2Log(r).publicKey.validFor.start = '2025-07-01T00:00:00Z')],
@@ -238,7 +265,7 @@ describe('trusted root validity windows', () => {
     expect((await ours({ ...base(), root })).valid).toBe(true);
   });
 
-  it('refuses a signature outside the CA\'s, the TSA\'s or the CT log\'s window (the library agrees)', async () => {
+  it("refuses a signature outside the CA's, the TSA's or the CT log's window (the library agrees)", async () => {
     for (const [name, edit] of [
       ['CA', (r: any) => r.certificateAuthorities.forEach((c: any) => (c.validFor.end = '2025-06-01T00:00:00Z'))],
       ['TSA', (r: any) => r.timestampAuthorities.forEach((c: any) => (c.validFor.end = '2025-06-01T00:00:00Z'))],
@@ -260,7 +287,10 @@ describe('trusted root validity windows', () => {
       const root = rootWith(edit);
       expect(() => readTrustedRoot(root), name).toThrow(FormatError);
       expect(() => readTrustedRoot(root), name).toThrow(/validFor\.start/);
-      await expect(verifySigstore({ assetPath: base().artifact, signaturePath: base().bundle, policy: policyFor({ ...base(), root }) }), name).rejects.toBeInstanceOf(FormatError);
+      await expect(
+        verifySigstore({ assetPath: base().artifact, signaturePath: base().bundle, policy: policyFor({ ...base(), root }) }),
+        name,
+      ).rejects.toBeInstanceOf(FormatError);
     }
     // the production and staging roots as shipped are fine
     expect(readTrustedRoot(PRODUCTION_ROOT).tlogs.map((t) => t.name)).toEqual(['rekor.sigstore.dev', 'log2025-1.rekor.sigstore.dev']);
@@ -323,14 +353,26 @@ describe('key-based bundles (pinned public key)', () => {
     expect(SignaturePolicySchema.safeParse({ ...base, publicKey: pem(signer) }).success).toBe(true);
     expect(SignaturePolicySchema.safeParse({ ...base, publicKeyFile: 'cosign.pub' }).success).toBe(true);
     expect(SignaturePolicySchema.safeParse({ ...base, issuer: 'https://gitlab.com', san: 'x' }).success).toBe(true);
-    for (const bad of [{}, { issuer: 'https://gitlab.com' }, { san: 'x' }, { issuer: 'https://gitlab.com', san: 'x', publicKey: pem(signer) }, { san: 'x', publicKeyFile: 'k.pub' }]) {
+    for (const bad of [
+      {},
+      { issuer: 'https://gitlab.com' },
+      { san: 'x' },
+      { issuer: 'https://gitlab.com', san: 'x', publicKey: pem(signer) },
+      { san: 'x', publicKeyFile: 'k.pub' },
+    ]) {
       expect(SignaturePolicySchema.safeParse({ ...base, ...bad }).success, JSON.stringify(Object.keys(bad))).toBe(false);
     }
   });
 
   it('refuses a pinned key that is not one PEM public key (a configuration error)', async () => {
-    for (const key of ['not a key', pem(signer).replace('PUBLIC KEY', 'PRIVATE KEY'), generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ format: 'pem', type: 'spki' }).toString()]) {
-      await expect(verifySigstore({ assetPath: file, signaturePath: bundle, policy: policyFor({ root: deployment.trustedRootJson, key }) })).rejects.toBeInstanceOf(FormatError);
+    for (const key of [
+      'not a key',
+      pem(signer).replace('PUBLIC KEY', 'PRIVATE KEY'),
+      generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    ]) {
+      await expect(
+        verifySigstore({ assetPath: file, signaturePath: bundle, policy: policyFor({ root: deployment.trustedRootJson, key }) }),
+      ).rejects.toBeInstanceOf(FormatError);
     }
   });
 });
@@ -372,8 +414,16 @@ describe('malformed bundles end in a FormatError with a reason', () => {
     ['certificate rawBytes missing', 'message', (b) => void (b.verificationMaterial.certificate = {})],
     ['certificate rawBytes a number', 'message', (b) => void (b.verificationMaterial.certificate.rawBytes = 5)],
     ['certificate and publicKey both', 'message', (b) => void (b.verificationMaterial.publicKey = { hint: 'x' })],
-    ['x509CertificateChain certificates a string', 'message', (b) => void ((b.verificationMaterial.x509CertificateChain = { certificates: 'x' }), delete b.verificationMaterial.certificate)],
-    ['x509CertificateChain certificates [null]', 'message', (b) => void ((b.verificationMaterial.x509CertificateChain = { certificates: [null] }), delete b.verificationMaterial.certificate)],
+    [
+      'x509CertificateChain certificates a string',
+      'message',
+      (b) => void ((b.verificationMaterial.x509CertificateChain = { certificates: 'x' }), delete b.verificationMaterial.certificate),
+    ],
+    [
+      'x509CertificateChain certificates [null]',
+      'message',
+      (b) => void ((b.verificationMaterial.x509CertificateChain = { certificates: [null] }), delete b.verificationMaterial.certificate),
+    ],
     ['publicKey hint a number', 'message', (b) => void ((b.verificationMaterial.publicKey = { hint: 7 }), delete b.verificationMaterial.certificate)],
     ['tlogEntries a string', 'message', (b) => void (b.verificationMaterial.tlogEntries = 'x')],
     ['tlogEntries an object', 'message', (b) => void (b.verificationMaterial.tlogEntries = {})],
@@ -398,7 +448,11 @@ describe('malformed bundles end in a FormatError with a reason', () => {
     ['canonicalizedBody not JSON', 'message', (b) => void (tlog(b).canonicalizedBody = b64('not json'))],
     ['canonicalizedBody an array', 'message', (b) => void (tlog(b).canonicalizedBody = b64('[]'))],
     ['canonicalizedBody without spec', 'message', (b) => void (tlog(b).canonicalizedBody = b64('{"apiVersion":"0.0.1","kind":"hashedrekord"}'))],
-    ['canonicalizedBody spec without signature', 'message', (b) => void (tlog(b).canonicalizedBody = b64('{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{}}}'))],
+    [
+      'canonicalizedBody spec without signature',
+      'message',
+      (b) => void (tlog(b).canonicalizedBody = b64('{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{}}}')),
+    ],
     ['canonicalizedBody of another kind', 'message', (b) => void (tlog(b).canonicalizedBody = b64('{"apiVersion":"0.0.1","kind":"dsse","spec":{}}'))],
     ['inclusionPromise a string', 'message', (b) => void (tlog(b).inclusionPromise = 'x')],
     ['inclusionPromise SET a number', 'message', (b) => void (tlog(b).inclusionPromise.signedEntryTimestamp = 5)],
@@ -406,17 +460,37 @@ describe('malformed bundles end in a FormatError with a reason', () => {
     ['inclusionProof without checkpoint', 'message', (b) => void delete tlog(b).inclusionProof.checkpoint],
     ['checkpoint a string', 'message', (b) => void (tlog(b).inclusionProof.checkpoint = 'x')],
     ['checkpoint envelope a number', 'message', (b) => void (tlog(b).inclusionProof.checkpoint.envelope = 5)],
-    ['checkpoint envelope without a blank line', 'message', (b) => void (tlog(b).inclusionProof.checkpoint.envelope = tlog(b).inclusionProof.checkpoint.envelope.replace('\n\n', '\n'))],
-    ['checkpoint envelope without its final newline', 'message', (b) => void (tlog(b).inclusionProof.checkpoint.envelope = tlog(b).inclusionProof.checkpoint.envelope.trimEnd())],
-    ['checkpoint tree size not a number', 'message', (b) => void (tlog(b).inclusionProof.checkpoint.envelope = tlog(b).inclusionProof.checkpoint.envelope.replace(/\n\d+\n/, '\nlots\n'))],
+    [
+      'checkpoint envelope without a blank line',
+      'message',
+      (b) => void (tlog(b).inclusionProof.checkpoint.envelope = tlog(b).inclusionProof.checkpoint.envelope.replace('\n\n', '\n')),
+    ],
+    [
+      'checkpoint envelope without its final newline',
+      'message',
+      (b) => void (tlog(b).inclusionProof.checkpoint.envelope = tlog(b).inclusionProof.checkpoint.envelope.trimEnd()),
+    ],
+    [
+      'checkpoint tree size not a number',
+      'message',
+      (b) => void (tlog(b).inclusionProof.checkpoint.envelope = tlog(b).inclusionProof.checkpoint.envelope.replace(/\n\d+\n/, '\nlots\n')),
+    ],
     ['inclusionProof hashes a string', 'message', (b) => void (tlog(b).inclusionProof.hashes = 'x')],
     ['inclusionProof hashes [5]', 'message', (b) => void (tlog(b).inclusionProof.hashes = [5])],
     ['inclusionProof treeSize not a number', 'message', (b) => void (tlog(b).inclusionProof.treeSize = 'big')],
     ['inclusionProof rootHash a number', 'message', (b) => void (tlog(b).inclusionProof.rootHash = 7)],
     ['timestampVerificationData a string', 'message', (b) => void (b.verificationMaterial.timestampVerificationData = 'x')],
     ['rfc3161Timestamps a string', 'message', (b) => void (b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: 'x' })],
-    ['rfc3161Timestamps signedTimestamp a number', 'message', (b) => void (b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: 5 }] })],
-    ['rfc3161Timestamps signedTimestamp not DER', 'message', (b) => void (b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: 'AAAA' }] })],
+    [
+      'rfc3161Timestamps signedTimestamp a number',
+      'message',
+      (b) => void (b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: 5 }] }),
+    ],
+    [
+      'rfc3161Timestamps signedTimestamp not DER',
+      'message',
+      (b) => void (b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: 'AAAA' }] }),
+    ],
     ['messageSignature null (no content left)', 'message', (b) => void (b.messageSignature = null)],
     ['messageSignature a string', 'message', (b) => void (b.messageSignature = 'x')],
     ['messageSignature signature missing', 'message', (b) => void delete b.messageSignature.signature],
@@ -456,12 +530,16 @@ describe('malformed bundles end in a FormatError with a reason', () => {
     expect(reason).not.toMatch(/Cannot read|is not a function|is not iterable|of undefined|of null/);
     const p = join(dir, 'm.json');
     writeFileSync(p, json);
-    const r = await verifySigstore({ assetPath: file, signaturePath: p, policy: policyFor({ root, san: 'https://x.example/ci', issuer: 'https://x.example' }) });
+    const r = await verifySigstore({
+      assetPath: file,
+      signaturePath: p,
+      policy: policyFor({ root, san: 'https://x.example/ci', issuer: 'https://x.example' }),
+    });
     expect(r).toMatchObject({ valid: false, reason });
   });
 });
 
-describe('Rekor v1 bodies name the bundle\'s signer', () => {
+describe("Rekor v1 bodies name the bundle's signer", () => {
   it('refuses an entry the log signed for another key with the same signature bytes (deliberate: the library compares only signature and digest)', async () => {
     const d = await makeSigstoreDeployment();
     const dir = tempDir('rv-sigstore-v1-signer');
@@ -490,9 +568,20 @@ describe('Rekor v2 bodies against the bundle (checkV2Body on real entries)', () 
     const der = Buffer.from(b.verificationMaterial.certificate.rawBytes, 'base64');
     return { kind: 'certificate' as const, der, key: new X509Certificate(der).publicKey };
   };
-  const message = (b: any) => ({ kind: 'message' as const, algorithm: HashAlgorithm.SHA2_256, digest: Buffer.from(b.messageSignature.messageDigest.digest, 'base64'), signature: Buffer.from(b.messageSignature.signature, 'base64') });
-  const dsseOf = (b: any) => ({ kind: 'dsse' as const, payloadType: b.dsseEnvelope.payloadType, payload: Buffer.from(b.dsseEnvelope.payload, 'base64'), signature: Buffer.from(b.dsseEnvelope.signatures[0].sig, 'base64') });
-  const check = (body: unknown, kv: { kind: string; version: string }, content: any, material: any) => checkV2Body(0, Buffer.from(JSON.stringify(body)), kv, content, material);
+  const message = (b: any) => ({
+    kind: 'message' as const,
+    algorithm: HashAlgorithm.SHA2_256,
+    digest: Buffer.from(b.messageSignature.messageDigest.digest, 'base64'),
+    signature: Buffer.from(b.messageSignature.signature, 'base64'),
+  });
+  const dsseOf = (b: any) => ({
+    kind: 'dsse' as const,
+    payloadType: b.dsseEnvelope.payloadType,
+    payload: Buffer.from(b.dsseEnvelope.payload, 'base64'),
+    signature: Buffer.from(b.dsseEnvelope.signatures[0].sig, 'base64'),
+  });
+  const check = (body: unknown, kv: { kind: string; version: string }, content: any, material: any) =>
+    checkV2Body(0, Buffer.from(JSON.stringify(body)), kv, content, material);
   const HR = { kind: 'hashedrekord', version: '0.0.2' };
 
   it('accepts the genuine hashedrekord 0.0.2 and DSSE-as-hashedrekord bodies, and the dsse 0.0.2 one', () => {
@@ -508,8 +597,20 @@ describe('Rekor v2 bodies against the bundle (checkV2Body on real entries)', () 
     const m = load('rekor2-happy-path');
     const other = load('happy-path-v0.3');
     const variants: Array<[string, (body: any) => void, RegExp]> = [
-      ['another certificate', (b) => (b.spec.hashedRekordV002.signature.verifier.x509Certificate.rawBytes = other.verificationMaterial.certificate.rawBytes), /another certificate/],
-      ['a public key instead', (b) => (b.spec.hashedRekordV002.signature.verifier = { keyDetails: 'PKIX_ECDSA_P256_SHA_256', publicKey: { rawBytes: b.spec.hashedRekordV002.signature.verifier.x509Certificate.rawBytes } }), /another public key/],
+      [
+        'another certificate',
+        (b) => (b.spec.hashedRekordV002.signature.verifier.x509Certificate.rawBytes = other.verificationMaterial.certificate.rawBytes),
+        /another certificate/,
+      ],
+      [
+        'a public key instead',
+        (b) =>
+          (b.spec.hashedRekordV002.signature.verifier = {
+            keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+            publicKey: { rawBytes: b.spec.hashedRekordV002.signature.verifier.x509Certificate.rawBytes },
+          }),
+        /another public key/,
+      ],
       ['P-384 key details', (b) => (b.spec.hashedRekordV002.signature.verifier.keyDetails = 'PKIX_ECDSA_P384_SHA_384'), /key details/],
       ['another digest', (b) => (b.spec.hashedRekordV002.data.digest = Buffer.alloc(32, 7).toString('base64')), /digest is not the file's/],
       ['another algorithm', (b) => (b.spec.hashedRekordV002.data.algorithm = 'SHA2_384'), /digest algorithm/],

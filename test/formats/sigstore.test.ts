@@ -65,7 +65,7 @@ describe('sigstore bundles', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('accepts the genuine bundle for the pinned identity and trusted root (the library\'s buffered path agrees)', async () => {
+  it("accepts the genuine bundle for the pinned identity and trusted root (the library's buffered path agrees)", async () => {
     expect(referenceVerdict(deployment.trustedRootJson, bundleJson, artifact, SAN, ISSUER)).toBe(true);
     const r = await verifySigstore({ assetPath: file, signaturePath: bundlePath, policy: policy() });
     expect(r).toMatchObject({ valid: true, scheme: 'sigstore' });
@@ -73,7 +73,12 @@ describe('sigstore bundles', () => {
   });
 
   it('rejects a wrong SAN, including a prefix of the real one (anchored) and a regex-looking one (escaped)', async () => {
-    for (const san of ['https://gitlab.com/acme/other//.gitlab-ci.yml@refs/tags/v1.2.3', 'https://gitlab.com/acme/app//.gitlab-ci.yml@refs/tags/v1.2', 'https://gitlab.com/acme/app//.gitlab-ci.yml@refs/tags/v1.2.', '.*']) {
+    for (const san of [
+      'https://gitlab.com/acme/other//.gitlab-ci.yml@refs/tags/v1.2.3',
+      'https://gitlab.com/acme/app//.gitlab-ci.yml@refs/tags/v1.2',
+      'https://gitlab.com/acme/app//.gitlab-ci.yml@refs/tags/v1.2.',
+      '.*',
+    ]) {
       expect(referenceVerdict(deployment.trustedRootJson, bundleJson, artifact, san, ISSUER)).toBe(false);
       const r = await verifySigstore({ assetPath: file, signaturePath: bundlePath, policy: policy({ san }) });
       expect(r).toMatchObject({ valid: false, unpinnedSigner: true });
@@ -139,7 +144,10 @@ describe('sigstore bundles', () => {
   // base64 leniently, parses certificates leniently, and skips checkpoint signatures of unknown keys.
   it('rejects edits the library tolerates: stray base64 characters, a certificate with edited DER framing, a malformed checkpoint signature line', async () => {
     const variants: [string, (b: any) => void][] = [
-      ['stray character in base64', (b) => (b.verificationMaterial.certificate.rawBytes = b.verificationMaterial.certificate.rawBytes.replace(/^(.{20})/, '$1!'))],
+      [
+        'stray character in base64',
+        (b) => (b.verificationMaterial.certificate.rawBytes = b.verificationMaterial.certificate.rawBytes.replace(/^(.{20})/, '$1!')),
+      ],
       [
         'certificate outer tag edited',
         (b) => {
@@ -148,12 +156,19 @@ describe('sigstore bundles', () => {
           b.verificationMaterial.certificate.rawBytes = raw.toString('base64');
         },
       ],
-      ['checkpoint signature line with a stray base64 character', (b) => (b.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope += '\u2014 other.example AAAAAAAA!AAAAAAAAAAAAAAA\n')],
+      [
+        'checkpoint signature line with a stray base64 character',
+        (b) => (b.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope += '\u2014 other.example AAAAAAAA!AAAAAAAAAAAAAAA\n'),
+      ],
     ];
     for (const [name, edit] of variants) {
       const b = JSON.parse(bundleJson);
       edit(b);
-      const r = await verifySigstore({ assetPath: file, signaturePath: write(`strict-${name.replace(/\W+/g, '-')}.json`, JSON.stringify(b)), policy: policy() });
+      const r = await verifySigstore({
+        assetPath: file,
+        signaturePath: write(`strict-${name.replace(/\W+/g, '-')}.json`, JSON.stringify(b)),
+        policy: policy(),
+      });
       expect(r.valid, name).toBe(false);
       expect(r.reason, name).toMatch(/canonical|certificate 0|signature line/);
     }
@@ -161,7 +176,11 @@ describe('sigstore bundles', () => {
 
   it('refuses the legacy cosign bundle format with a clear reason', async () => {
     const b = JSON.parse(bundleJson);
-    const legacy = { base64Signature: b.messageSignature.signature, cert: b.verificationMaterial.certificate.rawBytes, rekorBundle: { SignedEntryTimestamp: 'x', Payload: {} } };
+    const legacy = {
+      base64Signature: b.messageSignature.signature,
+      cert: b.verificationMaterial.certificate.rawBytes,
+      rekorBundle: { SignedEntryTimestamp: 'x', Payload: {} },
+    };
     const r = await verifySigstore({ assetPath: file, signaturePath: write('legacy.json', JSON.stringify(legacy)), policy: policy() });
     expect(r.valid).toBe(false);
     expect(r.reason).toMatch(/legacy cosign bundle format/);
@@ -175,16 +194,24 @@ describe('sigstore bundles', () => {
   });
 
   it('treats an unusable trusted root as a configuration error', async () => {
-    await expect(verifySigstore({ assetPath: file, signaturePath: bundlePath, policy: policy({ trustedRoot: '{"tlogs": []}' }) })).rejects.toBeInstanceOf(FormatError);
+    await expect(verifySigstore({ assetPath: file, signaturePath: bundlePath, policy: policy({ trustedRoot: '{"tlogs": []}' }) })).rejects.toBeInstanceOf(
+      FormatError,
+    );
   });
 
   it('throws for an unreadable artifact ("could not check")', async () => {
     await expect(verifySigstore({ assetPath: join(dir, 'missing'), signaturePath: bundlePath, policy: policy() })).rejects.toThrow(/ENOENT/);
   });
 
-  it('accepts a DSSE in-toto attestation naming the file\'s SHA-256, and nothing else', async () => {
+  it("accepts a DSSE in-toto attestation naming the file's SHA-256, and nothing else", async () => {
     const sha = (await import('node:crypto')).createHash('sha256').update(artifact).digest('hex');
-    const good = await deployment.attest([{ name: 'other', sha256: 'ab'.repeat(32) }, { name: 'app-1.2.3.tar.gz', sha256: sha }], { san: SAN, issuer: ISSUER });
+    const good = await deployment.attest(
+      [
+        { name: 'other', sha256: 'ab'.repeat(32) },
+        { name: 'app-1.2.3.tar.gz', sha256: sha },
+      ],
+      { san: SAN, issuer: ISSUER },
+    );
     expect(referenceVerdict(deployment.trustedRootJson, good, artifact, SAN, ISSUER)).toBe(true); // envelope, tlog, identity
     const r = await verifySigstore({ assetPath: file, signaturePath: write('att.json', good), policy: policy() });
     expect(r).toMatchObject({ valid: true });
@@ -200,7 +227,7 @@ describe('sigstore bundles', () => {
     // a flipped payload byte (subject list edited after signing)
     const b = JSON.parse(good);
     const payload = Buffer.from(b.dsseEnvelope.payload, 'base64');
-    payload[payload.indexOf('app-1.2.3') ]! ^= 0x01;
+    payload[payload.indexOf('app-1.2.3')]! ^= 0x01;
     b.dsseEnvelope.payload = payload.toString('base64');
     expect((await verifySigstore({ assetPath: file, signaturePath: write('att3.json', JSON.stringify(b)), policy: policy() })).valid).toBe(false);
   });

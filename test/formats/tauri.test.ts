@@ -120,7 +120,11 @@ describe.skipIf(!toolsAvailable('minisign'))('Tauri updater signatures', () => {
   });
 
   it('is reachable through the dispatcher', async () => {
-    const r = await verifySignature({ assetPath: file, signaturePath: tauriSig, policy: { scheme: 'tauri', publicKey: pubkeyA, signatureAsset: '{asset}.sig' } });
+    const r = await verifySignature({
+      assetPath: file,
+      signaturePath: tauriSig,
+      policy: { scheme: 'tauri', publicKey: pubkeyA, signatureAsset: '{asset}.sig' },
+    });
     expect(r).toMatchObject({ valid: true, scheme: 'tauri' });
   });
 });

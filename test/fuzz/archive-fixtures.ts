@@ -27,6 +27,10 @@ export function stamp(root: string, when: string): void {
 
 export function gnuTar(dir: string, root: string, name: string, o: { mtime: string; owner: number; gzip?: boolean }): string {
   const out = join(dir, name);
-  run('tar', ['--sort=name', `--mtime=${o.mtime}`, `--owner=${o.owner}`, '--group=0', '--numeric-owner', '--format=gnu', o.gzip ? '-czf' : '-cf', out, '-C', root, '.'], { env: { ...process.env, GZIP: '-n' } });
+  run(
+    'tar',
+    ['--sort=name', `--mtime=${o.mtime}`, `--owner=${o.owner}`, '--group=0', '--numeric-owner', '--format=gnu', o.gzip ? '-czf' : '-cf', out, '-C', root, '.'],
+    { env: { ...process.env, GZIP: '-n' } },
+  );
   return out;
 }

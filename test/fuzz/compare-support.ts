@@ -59,7 +59,11 @@ export interface CompareCaseSpec {
   transparent(mutated: Uint8Array): boolean;
 }
 
-export async function compareOutcome(publishedPath: string, rebuiltPath: string, scratchDir: string): Promise<{ outcome: FuzzOutcome; report?: ComparisonReport }> {
+export async function compareOutcome(
+  publishedPath: string,
+  rebuiltPath: string,
+  scratchDir: string,
+): Promise<{ outcome: FuzzOutcome; report?: ComparisonReport }> {
   try {
     const report = await compareArtifacts(publishedPath, rebuiltPath, { scratchDir });
     return { outcome: report.match ? 'valid' : 'invalid', report };

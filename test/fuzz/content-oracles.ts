@@ -80,7 +80,11 @@ export function zipContent(bytes: Uint8Array): ContentModel | undefined {
       if (b.readUInt32LE(local) !== 0x04034b50) return undefined;
       if (b.readUInt16LE(local + 8) !== method) return undefined;
       // no data descriptor: the local CRC and sizes are what a streaming reader uses
-      if (!(b.readUInt16LE(local + 6) & 8) && (b.readUInt32LE(local + 14) !== crc || b.readUInt32LE(local + 18) !== csize || b.readUInt32LE(local + 22) !== usize)) return undefined;
+      if (
+        !(b.readUInt16LE(local + 6) & 8) &&
+        (b.readUInt32LE(local + 14) !== crc || b.readUInt32LE(local + 18) !== csize || b.readUInt32LE(local + 22) !== usize)
+      )
+        return undefined;
       const lnlen = b.readUInt16LE(local + 26);
       const lelen = b.readUInt16LE(local + 28);
       if (b.toString('latin1', local + 30, local + 30 + lnlen) !== name) return undefined;

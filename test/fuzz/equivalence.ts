@@ -31,7 +31,9 @@ export function minisignEquivalent(original: Uint8Array, mutated: Uint8Array): b
 export function tauriEquivalent(original: Uint8Array, mutated: Uint8Array): boolean {
   if (sameBytes(original, mutated)) return true;
   const decode = (b: Uint8Array) => {
-    const t = Buffer.from(b).toString('latin1').replace(/\r?\n$/, '');
+    const t = Buffer.from(b)
+      .toString('latin1')
+      .replace(/\r?\n$/, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 !== 0) return undefined;
     return Buffer.from(t, 'base64');
   };
@@ -74,7 +76,15 @@ function pruneDefaults(v: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     const p = pruneDefaults(x);
-    const empty = p === undefined || p === null || p === '' || p === 0 || p === '0' || p === false || (Array.isArray(p) && p.length === 0) || (typeof p === 'object' && p !== null && Object.keys(p).length === 0);
+    const empty =
+      p === undefined ||
+      p === null ||
+      p === '' ||
+      p === 0 ||
+      p === '0' ||
+      p === false ||
+      (Array.isArray(p) && p.length === 0) ||
+      (typeof p === 'object' && p !== null && Object.keys(p).length === 0);
     if (!empty) out[k] = p;
   }
   return out;

@@ -21,7 +21,13 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const TARGETS_DIR = join(HERE, 'targets');
 const SETUP_TIMEOUT_MS = 120_000;
 
-interface Job { format: string; seed: number; start: number; count: number; timeoutMs: number }
+interface Job {
+  format: string;
+  seed: number;
+  start: number;
+  count: number;
+  timeoutMs: number;
+}
 type ChildMessage =
   | { type: 'ready'; dir: string }
   | { type: 'result'; index: number; caseIndex: number; result: CaseResult; detail?: string }
@@ -50,14 +56,21 @@ async function child(job: Job): Promise<void> {
     }
     await send({ type: 'done', maxRssKiB: process.resourceUsage().maxRSS });
   } catch (err) {
-    await send({ type: 'fatal', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+    await send({ type: 'fatal', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 // ----------------------------------------------------------------------------------- parent side
-interface FormatReport { format: string; tally: Tally; failures: string[]; fatal?: string; seconds: number; maxRssMiB: number }
+interface FormatReport {
+  format: string;
+  tally: Tally;
+  failures: string[];
+  fatal?: string;
+  seconds: number;
+  maxRssMiB: number;
+}
 
 function runFormat(format: string, seed: number, count: number, timeoutMs: number): Promise<FormatReport> {
   const tally = emptyTally();
@@ -70,7 +83,10 @@ function runFormat(format: string, seed: number, count: number, timeoutMs: numbe
   return new Promise((resolve) => {
     const startChild = () => {
       const job: Job = { format, seed, start: next, count, timeoutMs };
-      const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(job)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(job)], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       let dir: string | undefined;
       let finished = false;
       let watchdog = setTimeout(() => onHang('setup'), SETUP_TIMEOUT_MS);
@@ -159,14 +175,19 @@ async function main(): Promise<number> {
     process.stderr.write('fuzz: --count must be a positive integer, --timeout ≥ 10 ms, --seed a number\n');
     return 2;
   }
-  const available = readdirSync(TARGETS_DIR).filter((f) => f.endsWith('.ts')).map((f) => basename(f, '.ts')).sort();
+  const available = readdirSync(TARGETS_DIR)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => basename(f, '.ts'))
+    .sort();
   const formats = values.format ?? available;
   const unknown = formats.filter((f) => !available.includes(f));
   if (unknown.length) {
     process.stderr.write(`fuzz: unknown format(s) ${unknown.join(', ')}; available: ${available.join(', ')}\n`);
     return 2;
   }
-  process.stdout.write(`fuzz: seed ${seed}, ${count} mutations per format, ${timeoutMs} ms per case (replay: npm run fuzz -- --seed ${seed}${values.format ? formats.map((f) => ` --format ${f}`).join('') : ''} --count ${count})\n`);
+  process.stdout.write(
+    `fuzz: seed ${seed}, ${count} mutations per format, ${timeoutMs} ms per case (replay: npm run fuzz -- --seed ${seed}${values.format ? formats.map((f) => ` --format ${f}`).join('') : ''} --count ${count})\n`,
+  );
 
   let failed = false;
   for (const format of formats) {

@@ -21,10 +21,10 @@ import { S3Store } from '../../lambda/adapters/store/s3-store';
 import { attestationKeys, dssePae, statementBytes, type DsseEnvelope } from '../../lambda/core/attestation';
 import { configurationDigest, policyRef, vsaBytes, vsaKeys } from '../../lambda/core/vsa';
 import { finding } from '../../lambda/core/findings';
-import type { RunPlan } from '../../lambda/core/plan';
+import type { RunPlan } from '../../lambda/core/run/plan';
 import type { BuildResult } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { REPO_ROOT } from '../../lib/paths';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { finishRun, launchKey } from '../../lambda/handlers/run-records';
@@ -53,7 +53,8 @@ let buckets = 0;
 
 /** KMS Sign as the service does it for an ECC_NIST_P256 key: DER ECDSA over SHA-256(message) or over the given digest. */
 function kmsSign(input: SignCommandInput): { KeyId: string; Signature: Uint8Array; SigningAlgorithm: 'ECDSA_SHA_256' } {
-  if (input.KeyId !== KEY_ARN || input.SigningAlgorithm !== 'ECDSA_SHA_256') throw Object.assign(new Error('InvalidKeyUsageException'), { name: 'InvalidKeyUsageException' });
+  if (input.KeyId !== KEY_ARN || input.SigningAlgorithm !== 'ECDSA_SHA_256')
+    throw Object.assign(new Error('InvalidKeyUsageException'), { name: 'InvalidKeyUsageException' });
   const message = Buffer.from(input.Message!);
   let signature: Buffer;
   if (input.MessageType === 'RAW') {
@@ -118,10 +119,21 @@ async function freshStore(): Promise<S3Store> {
 }
 
 const config = testConfig({
-  targets: [{ name: 'one', image: IMAGE, command: 'true', artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }] }],
+  targets: [
+    {
+      name: 'one',
+      image: IMAGE,
+      command: 'true',
+      artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }],
+    },
+  ],
 });
 const plan: RunPlan = planFor(config, RUN, SHA);
-const event = { source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change', detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'SUCCEEDED', 'project-name': 'p-one' } };
+const event = {
+  source: 'aws.codebuild',
+  'detail-type': 'CodeBuild Build State Change',
+  detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'SUCCEEDED', 'project-name': 'p-one' },
+};
 const record: BuildRecord = { runId: RUN, target: 'one', build: { id: 'p-one:u1', buildStatus: 'SUCCEEDED' } };
 
 function checkerDeps(store: S3Store, errors: unknown[], overrides: Partial<CheckerDeps> = {}): CheckerDeps {
@@ -134,7 +146,8 @@ function checkerDeps(store: S3Store, errors: unknown[], overrides: Partial<Check
       read: async () => record,
       toBuildResult: (rec, image) => ({ target: rec.target, buildId: rec.build.id!, status: 'SUCCEEDED', image: { ref: image, enforced: true }, artifacts }),
     },
-    forge: async () => new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, join(work, 'assets'), '/nonexistent/repo'),
+    forge: async () =>
+      new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, join(work, 'assets'), '/nonexistent/repo'),
     formats,
     workRoot: work,
     signer: new KmsAttestationSigner({ keyArn: KEY_ARN, client: kmsClient }),
@@ -204,13 +217,28 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
 
   it('a PAE over 4096 bytes is signed as a SHA-256 DIGEST, and verifies the same way', async () => {
     const store = await freshStore();
-    const findings = Array.from({ length: 120 }, (_, i) => finding('AUDIT_TAG_UNPROTECTED', `notice ${i}`, { target: `target-${i}`, artifact: `asset-${i}.bin` }));
+    const findings = Array.from({ length: 120 }, (_, i) =>
+      finding('AUDIT_TAG_UNPROTECTED', `notice ${i}`, { target: `target-${i}`, artifact: `asset-${i}.bin` }),
+    );
     const report: RunReport = {
-      schemaVersion: 1, runId: RUN, startedAt: plan.createdAt, finishedAt: '2026-03-02T04:00:00.000Z', verdict: 'INCOMPLETE',
-      project: plan.project, release: { tag: 'v2.0.0', commitSha: SHA }, targets: [], findings, mode: 'aws',
+      schemaVersion: 1,
+      runId: RUN,
+      startedAt: plan.createdAt,
+      finishedAt: '2026-03-02T04:00:00.000Z',
+      verdict: 'INCOMPLETE',
+      project: plan.project,
+      release: { tag: 'v2.0.0', commitSha: SHA },
+      targets: [],
+      findings,
+      mode: 'aws',
     };
     const errors: unknown[] = [];
-    const outcome = await finishRun(report, { store, notifier, notifyOnVerified: true, attestation: { signer: new KmsAttestationSigner({ keyArn: KEY_ARN, client: kmsClient }), onError: (e) => errors.push(e) } });
+    const outcome = await finishRun(report, {
+      store,
+      notifier,
+      notifyOnVerified: true,
+      attestation: { signer: new KmsAttestationSigner({ keyArn: KEY_ARN, client: kmsClient }), onError: (e) => errors.push(e) },
+    });
     expect(outcome).toBe('published');
     expect(errors).toEqual([]);
     const envelope = JSON.parse((await store.get(attestationKeys.envelope(RUN)))!) as DsseEnvelope;
@@ -247,27 +275,42 @@ describe.skipIf(!hasOpenssl)('the VSA signature failing alone', () => {
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
     await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     kms.reset();
-    kms.on(SignCommand).callsFakeOnce(kmsSign).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    kms
+      .on(SignCommand)
+      .callsFakeOnce(kmsSign)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     const errors: unknown[] = [];
     expect(await check(event, checkerDeps(store, errors))).toMatchObject({ status: 'checked', outcome: 'published' });
     expect(verifies(JSON.parse((await store.get(attestationKeys.envelope(RUN)))!) as DsseEnvelope)).toBe(true);
     expect(await store.get(vsaKeys.envelope(RUN))).toBeNull();
-    expect(alertBodies()[0]).toContain(`ATTESTATION_UNSIGNED: the detailed attestation is signed, but not the SLSA VSA (runs/${RUN}/vsa.dsse.json): Rate exceeded`);
+    expect(alertBodies()[0]).toContain(
+      `ATTESTATION_UNSIGNED: the detailed attestation is signed, but not the SLSA VSA (runs/${RUN}/vsa.dsse.json): Rate exceeded`,
+    );
   });
 });
 
 describe.skipIf(!hasOpenssl)("the summary's cost (checker)", () => {
-  it('prices the build from its BatchGetBuilds record and the checker invocation from its memory, with the configuration\'s pricing', async () => {
+  it("prices the build from its BatchGetBuilds record and the checker invocation from its memory, with the configuration's pricing", async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
     await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     const timed: BuildRecord = {
       ...record,
-      build: { ...record.build, startTime: new Date('2026-03-02T03:00:00Z'), endTime: new Date('2026-03-02T03:12:10Z'), environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_LARGE', image: IMAGE } },
+      build: {
+        ...record.build,
+        startTime: new Date('2026-03-02T03:00:00Z'),
+        endTime: new Date('2026-03-02T03:12:10Z'),
+        environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_LARGE', image: IMAGE },
+      },
     };
     const base = checkerDeps(store, []);
     const priced = { ...config, pricing: { region: 'eu-west-1', codebuildPerMinute: { 'linux:BUILD_GENERAL1_LARGE': 0.025 } } };
-    const out = await check(event, { ...base, config: priced, results: { ...base.results, read: async () => timed }, lambda: { memoryMb: 2048, architecture: 'arm64' } });
+    const out = await check(event, {
+      ...base,
+      config: priced,
+      results: { ...base.results, read: async () => timed },
+      lambda: { memoryMb: 2048, architecture: 'arm64' },
+    });
     expect(out).toMatchObject({ status: 'checked', outcome: 'published' });
     const summary = JSON.parse((await store.get(runKeys.summary(RUN)))!) as RunReport;
     expect(summary.targets[0]!.build!.billing).toEqual({ environmentType: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_LARGE', billedMinutes: 13 });

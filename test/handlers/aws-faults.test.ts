@@ -18,7 +18,7 @@ import { GitLabTokenReader } from '../../lambda/adapters/secrets';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import type { BuildResult, Store } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { launchKey } from '../../lambda/handlers/run-records';
 import { deadman } from '../../lambda/handlers/deadman';
@@ -64,7 +64,8 @@ async function freshStore(): Promise<S3Store> {
 }
 
 /** An S3 error as the SDK surfaces it once its own retries are spent. */
-const s3Error = (name: 'InternalError' | 'AccessDenied', status: number) => Object.assign(new Error(`${name} (simulated S3 answer)`), { name, $metadata: { httpStatusCode: status } });
+const s3Error = (name: 'InternalError' | 'AccessDenied', status: number) =>
+  Object.assign(new Error(`${name} (simulated S3 answer)`), { name, $metadata: { httpStatusCode: status } });
 
 /** The store, failing the chosen operations while `failing()` says so. */
 function faulty(store: Store, failing: () => boolean, ops: Array<'get' | 'put' | 'list'>, error = s3Error('InternalError', 500)): Store {
@@ -78,16 +79,31 @@ function faulty(store: Store, failing: () => boolean, ops: Array<'get' | 'put' |
 }
 
 const config = testConfig({
-  targets: [{ name: 'one', image: IMAGE, command: 'true', artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }] }],
+  targets: [
+    {
+      name: 'one',
+      image: IMAGE,
+      command: 'true',
+      artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }],
+    },
+  ],
 });
-const release = { tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [{ id: 1, name: 'one-2.0.0.txt', url: 'https://gitlab.example/one-2.0.0.txt' }] };
+const release = {
+  tag: 'v2.0.0',
+  name: 'v2.0.0',
+  commitSha: SHA,
+  tagCommitSha: SHA,
+  links: [{ id: 1, name: 'one-2.0.0.txt', url: 'https://gitlab.example/one-2.0.0.txt' }],
+};
 const directoryForge = () => new DirectoryForge(release, join(work, 'assets'), '/nonexistent/repo');
 /** the forge as the Lambdas build it: token from Secrets Manager first */
 const tokenReader = () => new GitLabTokenReader('relverify/gitlab-token', { client: secretsClient, cacheMs: 0 });
-const forgeWithToken = (reader = tokenReader()) => async () => {
-  await reader.read();
-  return directoryForge();
-};
+const forgeWithToken =
+  (reader = tokenReader()) =>
+  async () => {
+    await reader.read();
+    return directoryForge();
+  };
 
 function launcherDeps(store: Store, overrides: Partial<LauncherDeps> = {}): LauncherDeps & { started: string[] } {
   const started: string[] = [];
@@ -112,11 +128,21 @@ function launcherDeps(store: Store, overrides: Partial<LauncherDeps> = {}): Laun
 }
 
 const plan = planFor(config, RUN, SHA, ['one']);
-const buildEvent = { source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change', detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'FAILED', 'project-name': 'p-one' } };
+const buildEvent = {
+  source: 'aws.codebuild',
+  'detail-type': 'CodeBuild Build State Change',
+  detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'FAILED', 'project-name': 'p-one' },
+};
 const record: BuildRecord = { runId: RUN, target: 'one', build: { id: 'p-one:u1', buildStatus: 'FAILED' } };
 const results: CheckerDeps['results'] = {
   read: async () => record,
-  toBuildResult: (rec, image) => ({ target: rec.target, buildId: rec.build.id!, status: rec.build.buildStatus as BuildResult['status'], image: { ref: image, enforced: true }, artifacts: NO_ARTIFACTS }),
+  toBuildResult: (rec, image) => ({
+    target: rec.target,
+    buildId: rec.build.id!,
+    status: rec.build.buildStatus as BuildResult['status'],
+    image: { ref: image, enforced: true },
+    artifacts: NO_ARTIFACTS,
+  }),
 };
 function checkerDeps(store: Store, overrides: Partial<CheckerDeps> = {}): CheckerDeps {
   return { config, store, notifier, results, forge: forgeWithToken(), formats, workRoot: work, ...overrides };
@@ -125,7 +151,9 @@ const publishes = () => sns.commandCalls(PublishCommand).map((c) => JSON.parse(c
 
 describe('Secrets Manager errors', () => {
   it('launcher: the token cannot be read → one INCOMPLETE alert (CHECK_FAILED naming the error), no build starts', async () => {
-    secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), { name: 'AccessDeniedException' }));
+    secrets
+      .on(GetSecretValueCommand)
+      .rejects(Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), { name: 'AccessDeniedException' }));
     const store = await freshStore();
     const deps = launcherDeps(store);
     const r = await launch({}, deps);
@@ -141,7 +169,9 @@ describe('Secrets Manager errors', () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
     await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
-    secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('Secrets Manager can’t find the specified secret.'), { name: 'ResourceNotFoundException' }));
+    secrets
+      .on(GetSecretValueCommand)
+      .rejects(Object.assign(new Error('Secrets Manager can’t find the specified secret.'), { name: 'ResourceNotFoundException' }));
     await expect(check(buildEvent, checkerDeps(store))).rejects.toThrow(/can’t find the specified secret/);
     expect(await store.get(runKeys.target(RUN, 'one'))).toBeNull();
     expect(publishes()).toHaveLength(0);

@@ -18,10 +18,10 @@ import { DIFF_ENV, diffIdempotencyToken, diffPrefixFor, keySegment } from '../..
 import { CodeBuildDiffJobs } from '../../lambda/adapters/builder/codebuild-diff-job';
 import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
-import type { RunPlan } from '../../lambda/core/plan';
+import type { RunPlan } from '../../lambda/core/run/plan';
 import type { BuildResult } from '../../lambda/core/ports';
 import type { TargetReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { launchKey } from '../../lambda/handlers/run-records';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
@@ -45,7 +45,11 @@ const config = testConfig({
   targets: [{ name: 'one', image: IMAGE, command: 'true', artifacts: [{ path: 'out/app.bin', asset: ASSET, signature: { scheme: 'none', reason: 'test' } }] }],
 });
 const plan: RunPlan = planFor(config, RUN, SHA);
-const event = { source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change', detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'SUCCEEDED' } };
+const event = {
+  source: 'aws.codebuild',
+  'detail-type': 'CodeBuild Build State Change',
+  detail: { 'build-id': 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1', 'build-status': 'SUCCEEDED' },
+};
 
 let s3: LocalS3;
 let work: string;
@@ -88,11 +92,24 @@ async function setup(rebuilt: Buffer, jobOptions: { maxInputBytes?: number } = {
     notifier,
     results: {
       read: async () => build,
-      toBuildResult: (rec, image): BuildResult => ({ target: rec.target, buildId: rec.build.id!, status: 'SUCCEEDED', image: { ref: image, enforced: true }, artifacts: artifactSource }),
+      toBuildResult: (rec, image): BuildResult => ({
+        target: rec.target,
+        buildId: rec.build.id!,
+        status: 'SUCCEEDED',
+        image: { ref: image, enforced: true },
+        artifacts: artifactSource,
+      }),
     },
     forge: async () => new DirectoryForge(plan.release, join(work, 'assets'), '/nonexistent/repo'),
     formats,
-    diffJobs: new CodeBuildDiffJobs({ projectName: DIFF_PROJECT, bucket: artifacts, region: 'eu-west-1', codebuild: codebuildClient, s3: s3.client(), ...jobOptions }),
+    diffJobs: new CodeBuildDiffJobs({
+      projectName: DIFF_PROJECT,
+      bucket: artifacts,
+      region: 'eu-west-1',
+      codebuild: codebuildClient,
+      s3: s3.client(),
+      ...jobOptions,
+    }),
     workRoot: work,
   };
   const objectBytes = async (key: string) => {
@@ -136,7 +153,9 @@ describe('checker: diff job on a mismatch', () => {
     expect(notice.level).toBe('NOTICE');
     const location = String(notice.evidence?.report);
     expect(location).toContain(`s3://${t.artifacts}/${prefix}/report.html`);
-    expect(location).toContain(`https://eu-west-1.console.aws.amazon.com/s3/object/${t.artifacts}?region=eu-west-1&bucketType=general&prefix=${encodeURIComponent(`${prefix}/report.html`)}`);
+    expect(location).toContain(
+      `https://eu-west-1.console.aws.amazon.com/s3/object/${t.artifacts}?region=eu-west-1&bucketType=general&prefix=${encodeURIComponent(`${prefix}/report.html`)}`,
+    );
     expect(location).toContain(`diff build ${DIFF_PROJECT}:d1`);
 
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
@@ -154,7 +173,9 @@ describe('checker: diff job on a mismatch', () => {
   });
 
   it('StartBuild failing leaves the verdict MISMATCH, with a notice saying why there is no report', async () => {
-    codebuild.on(StartBuildCommand).rejects(Object.assign(new Error('Cannot have more than 1 builds in queue for the account'), { name: 'AccountLimitExceededException' }));
+    codebuild
+      .on(StartBuildCommand)
+      .rejects(Object.assign(new Error('Cannot have more than 1 builds in queue for the account'), { name: 'AccountLimitExceededException' }));
     const t = await setup(REBUILT_DIFFERENT);
     expect(await check(event, t.deps)).toMatchObject({ status: 'checked', verdict: 'MISMATCH', outcome: 'published' });
     expect(codebuild.commandCalls(StartBuildCommand)).toHaveLength(1);
@@ -193,4 +214,3 @@ describe('diff key layout', () => {
     expect(diffIdempotencyToken(RUN, 'one', 'x'.repeat(500)).length).toBeLessThanOrEqual(64);
   });
 });
-

@@ -15,11 +15,11 @@ import { LocalArtifactSource } from '../../lambda/adapters/builder/local-artifac
 import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import { ForgeError } from '../../lambda/core/errors';
-import type { RunPlan } from '../../lambda/core/plan';
+import type { RunPlan } from '../../lambda/core/run/plan';
 import { LEDGER_KEY } from '../../lambda/core/ledger';
 import type { BuildResult, Store } from '../../lambda/core/ports';
 import type { RunReport, TargetReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { deadman, FIRST_SEEN_KEY } from '../../lambda/handlers/deadman';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
@@ -63,8 +63,18 @@ beforeEach(() => {
 
 const config = testConfig({
   targets: [
-    { name: 'one', image: IMAGE, command: 'true', artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }] },
-    { name: 'two', image: IMAGE, command: 'true', artifacts: [{ path: 'out/two-{version}.txt', asset: 'two-{version}.txt', signature: { scheme: 'none', reason: 'test' } }] },
+    {
+      name: 'one',
+      image: IMAGE,
+      command: 'true',
+      artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }],
+    },
+    {
+      name: 'two',
+      image: IMAGE,
+      command: 'true',
+      artifacts: [{ path: 'out/two-{version}.txt', asset: 'two-{version}.txt', signature: { scheme: 'none', reason: 'test' } }],
+    },
   ],
 });
 const forge = () => new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, assets, '/nonexistent/repo');
@@ -98,7 +108,11 @@ function publishes() {
 describe('launcher', () => {
   it('a forge failure becomes one INCOMPLETE alert, not a thrown error; a retry in the window does not alert again', async () => {
     const store = await freshStore();
-    const deps = launcherDeps(store, { forge: async () => { throw new ForgeError('unreachable', 'connect ECONNREFUSED gitlab.example:443'); } });
+    const deps = launcherDeps(store, {
+      forge: async () => {
+        throw new ForgeError('unreachable', 'connect ECONNREFUSED gitlab.example:443');
+      },
+    });
     const r = await launch({}, deps);
     expect(r.failedVerdict).toBe('INCOMPLETE');
     expect(deps.startedTargets).toEqual([]);
@@ -125,7 +139,8 @@ describe('launcher', () => {
     const deps = launcherDeps(store);
     deps.builds = {
       start: async (plan, target) => {
-        if (target === 'two') throw Object.assign(new Error('Cannot have more than 1 builds in queue for the account'), { name: 'AccountLimitExceededException' });
+        if (target === 'two')
+          throw Object.assign(new Error('Cannot have more than 1 builds in queue for the account'), { name: 'AccountLimitExceededException' });
         return { target, projectName: `p-${target}`, buildId: `p-${target}:x` };
       },
     };
@@ -142,7 +157,7 @@ describe('launcher', () => {
     expect(publishes()).toHaveLength(0); // "one" has not reported yet
   });
 
-  it('joins the previous window\'s run when the same release was planned less than a window ago', async () => {
+  it("joins the previous window's run when the same release was planned less than a window ago", async () => {
     const store = await freshStore();
     const deps = launcherDeps(store, { now: () => new Date('2026-03-02T11:30:00Z') });
     const first = await launch({}, deps);
@@ -177,7 +192,7 @@ describe('launcher', () => {
     expect(deps3.startedTargets).toEqual(['two']);
   });
 
-  it('run ids sort by time and match the core\'s pattern', () => {
+  it("run ids sort by time and match the core's pattern", () => {
     const a = windowedRunId(new Date('2026-03-02T03:00:00Z'), 12 * HOUR, ['x']);
     expect(a).toMatch(/^20260302T000000Z-[0-9a-f]{6}$/);
     expect(windowedRunId(new Date('2026-03-02T11:59:59Z'), 12 * HOUR, ['x'])).toBe(a);
@@ -189,12 +204,22 @@ describe('launcher', () => {
 
 const RUN = '20260302T000000Z-aaaaaa';
 const plan: RunPlan = planFor(config, RUN, SHA, ['one']);
-const event = (buildId = 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1') => ({ source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change', detail: { 'build-id': buildId, 'build-status': 'SUCCEEDED', 'project-name': 'p-one' } });
+const event = (buildId = 'arn:aws:codebuild:eu-west-1:123456789012:build/p-one:u1') => ({
+  source: 'aws.codebuild',
+  'detail-type': 'CodeBuild Build State Change',
+  detail: { 'build-id': buildId, 'build-status': 'SUCCEEDED', 'project-name': 'p-one' },
+});
 
 function fakeResults(read: (id: string) => Promise<BuildRecord>, artifacts: BuildResult['artifacts'] = NO_ARTIFACTS): CheckerDeps['results'] {
   return {
     read,
-    toBuildResult: (rec, image) => ({ target: rec.target, buildId: rec.build.id!, status: rec.build.buildStatus as BuildResult['status'], image: { ref: image, enforced: true }, artifacts }),
+    toBuildResult: (rec, image) => ({
+      target: rec.target,
+      buildId: rec.build.id!,
+      status: rec.build.buildStatus as BuildResult['status'],
+      image: { ref: image, enforced: true },
+      artifacts,
+    }),
   };
 }
 const record = (status = 'FAILED'): BuildRecord => ({ runId: RUN, target: 'one', build: { id: 'p-one:u1', buildStatus: status as 'FAILED' } });
@@ -213,7 +238,16 @@ describe('checker', () => {
   it('ignores events that are not CodeBuild state changes, foreign builds, and runs without a plan', async () => {
     const store = await freshStore();
     expect(await check({ source: 'aws.s3', detail: {} }, checkerDeps(store))).toMatchObject({ status: 'ignored' });
-    expect(await check(event(), checkerDeps(store, { results: fakeResults(async () => { throw new ForeignBuildError('not ours'); }) }))).toMatchObject({ status: 'ignored', reason: 'not ours' });
+    expect(
+      await check(
+        event(),
+        checkerDeps(store, {
+          results: fakeResults(async () => {
+            throw new ForeignBuildError('not ours');
+          }),
+        }),
+      ),
+    ).toMatchObject({ status: 'ignored', reason: 'not ours' });
     expect(await check(event(), checkerDeps(store))).toMatchObject({ status: 'ignored', reason: expect.stringMatching(/has no plan/) });
     expect(await store.list('runs/')).toEqual([]);
   });
@@ -227,7 +261,9 @@ describe('checker', () => {
       reads++;
       throw new BuildStillRunningError('p-one:u1');
     });
-    await expect(check(event(), checkerDeps(store, { results: running, sleep: async (ms) => void waits.push(ms) }))).rejects.toBeInstanceOf(BuildStillRunningError);
+    await expect(check(event(), checkerDeps(store, { results: running, sleep: async (ms) => void waits.push(ms) }))).rejects.toBeInstanceOf(
+      BuildStillRunningError,
+    );
     expect(reads).toBe(4);
     expect(waits).toEqual([5000, 10000, 15000]);
     // … and a build that finishes while we wait is judged normally
@@ -247,7 +283,7 @@ describe('checker', () => {
     expect(await store.get(runKeys.target(RUN, 'one'))).toBeNull();
   });
 
-  it('ignores a build the launcher never recorded (lost write, timeout mid-launch, someone else\'s StartBuild): nothing is recorded for the target', async () => {
+  it("ignores a build the launcher never recorded (lost write, timeout mid-launch, someone else's StartBuild): nothing is recorded for the target", async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
     const warned: unknown[] = [];
@@ -271,16 +307,37 @@ describe('checker', () => {
     const real = new CodeBuildResults({ projects: { 'p-one': 'one' }, artifactsBucket: 'artifacts-bucket', recipes });
     // the variables exactly as the launcher sets them for this plan (codebuild-launcher.ts)
     const launcherVars: Record<string, string> = {
-      RELVERIFY_RUN_ID: RUN, RELVERIFY_TARGET: 'one', RELVERIFY_COMMIT: SHA, RELVERIFY_TAG: 'v2.0.0', RELVERIFY_VERSION: plan.version,
-      RELVERIFY_CLONE_URL: forge().cloneUrl(), RELVERIFY_ARTIFACTS: plan.targets[0]!.artifacts.map((a) => a.path).join('\n'), RELVERIFY_COMMAND: 'true',
+      RELVERIFY_RUN_ID: RUN,
+      RELVERIFY_TARGET: 'one',
+      RELVERIFY_COMMIT: SHA,
+      RELVERIFY_TAG: 'v2.0.0',
+      RELVERIFY_VERSION: plan.version,
+      RELVERIFY_CLONE_URL: forge().cloneUrl(),
+      RELVERIFY_ARTIFACTS: plan.targets[0]!.artifacts.map((a) => a.path).join('\n'),
+      RELVERIFY_COMMAND: 'true',
     };
     const recordWith = (vars: Record<string, string>, change: (b: BuildRecord['build']) => void = () => {}): BuildRecord => {
-      const build: BuildRecord['build'] = { id: 'p-one:u1', projectName: 'p-one', buildStatus: 'SUCCEEDED', buildComplete: true, source: { type: 'NO_SOURCE' },
-        environment: { type: 'LINUX_CONTAINER', computeType: 'BUILD_GENERAL1_MEDIUM', image: IMAGE, privilegedMode: false, environmentVariables: Object.entries(vars).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })) } };
+      const build: BuildRecord['build'] = {
+        id: 'p-one:u1',
+        projectName: 'p-one',
+        buildStatus: 'SUCCEEDED',
+        buildComplete: true,
+        source: { type: 'NO_SOURCE' },
+        environment: {
+          type: 'LINUX_CONTAINER',
+          computeType: 'BUILD_GENERAL1_MEDIUM',
+          image: IMAGE,
+          privilegedMode: false,
+          environmentVariables: Object.entries(vars).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
+        },
+      };
       change(build);
       return { runId: RUN, target: 'one', build };
     };
-    const results = (rec: BuildRecord): CheckerDeps['results'] => ({ read: async () => rec, toBuildResult: (r, image, launched) => ({ ...real.toBuildResult(r, image, launched), artifacts }) });
+    const results = (rec: BuildRecord): CheckerDeps['results'] => ({
+      read: async () => rec,
+      toBuildResult: (r, image, launched) => ({ ...real.toBuildResult(r, image, launched), artifacts }),
+    });
     const verdictOf = async (rec: BuildRecord) => {
       const store = await freshStore();
       await launched(store);
@@ -289,7 +346,12 @@ describe('checker', () => {
     };
     // the build as launched: VERIFIED (the comparison is not what makes the others fail)
     expect((await verdictOf(recordWith(launcherVars))).verdict).toBe('VERIFIED');
-    for (const [name, value] of [['RELVERIFY_COMMIT', 'b'.repeat(40)], ['RELVERIFY_CLONE_URL', 'https://evil.example/fork.git'], ['RELVERIFY_TAG', 'v1.9.9'], ['RELVERIFY_SOURCE_S3', 's3://artifacts-bucket/sources/20260101T000000Z-bbbbbb/source.tar']] as const) {
+    for (const [name, value] of [
+      ['RELVERIFY_COMMIT', 'b'.repeat(40)],
+      ['RELVERIFY_CLONE_URL', 'https://evil.example/fork.git'],
+      ['RELVERIFY_TAG', 'v1.9.9'],
+      ['RELVERIFY_SOURCE_S3', 's3://artifacts-bucket/sources/20260101T000000Z-bbbbbb/source.tar'],
+    ] as const) {
       const report = await verdictOf(recordWith({ ...launcherVars, [name]: value }));
       expect(report.verdict, name).toBe('INCOMPLETE');
       expect(report.findings.find((f) => f.code === 'BUILD_OVERRIDDEN')?.message, name).toContain(name);
@@ -299,7 +361,7 @@ describe('checker', () => {
     expect(debug.findings.find((f) => f.code === 'BUILD_OVERRIDDEN')?.message).toMatch(/debug session/);
   });
 
-  it('the last target in writes the summary and alerts; a failed build is INCOMPLETE with the build\'s evidence', async () => {
+  it("the last target in writes the summary and alerts; a failed build is INCOMPLETE with the build's evidence", async () => {
     const store = await freshStore();
     await launched(store);
     const out = await check(event(), checkerDeps(store));
@@ -314,7 +376,10 @@ describe('checker', () => {
     // Two checkers for the same target raced: ours lost the target write (412) and the summary write (412).
     const raw = new S3Client({ region: 'eu-west-1' });
     const s3mock = mockClient(raw);
-    const mem = new Map<string, string>([[runKeys.plan(RUN), JSON.stringify(plan)], [launchKey(RUN, 'one'), LAUNCHED_ONE]]);
+    const mem = new Map<string, string>([
+      [runKeys.plan(RUN), JSON.stringify(plan)],
+      [launchKey(RUN, 'one'), LAUNCHED_ONE],
+    ]);
     const base = await freshStore();
     const store: Store = {
       put: (key, body, options) => new S3Store({ bucket: 'b', client: raw }).put(key, body, options),
@@ -340,7 +405,14 @@ describe('checker', () => {
     };
     const quiet = testConfig({ ...config, alerts: { emails: [], sms: [], notifyOnVerified: false } } as never);
     let completed = 0;
-    const out = await check(event(), checkerDeps(store, { config: quiet, results: fakeResults(async () => record('SUCCEEDED'), artifacts), metrics: { addMetric: () => completed++ } as never }));
+    const out = await check(
+      event(),
+      checkerDeps(store, {
+        config: quiet,
+        results: fakeResults(async () => record('SUCCEEDED'), artifacts),
+        metrics: { addMetric: () => completed++ } as never,
+      }),
+    );
     expect(out).toMatchObject({ status: 'checked', verdict: 'VERIFIED', outcome: 'completed-quietly' });
     expect(publishes()).toHaveLength(0);
     expect(completed).toBeGreaterThanOrEqual(1);
@@ -362,7 +434,10 @@ describe('dead-man', () => {
 
   it('reports the age of the newest summary', async () => {
     const store = await freshStore();
-    for (const [id, at] of [['20260201T000000Z-aaaaaa', '2026-02-01T01:00:00Z'], ['20260208T000000Z-bbbbbb', '2026-02-08T03:00:00Z']] as const) {
+    for (const [id, at] of [
+      ['20260201T000000Z-aaaaaa', '2026-02-01T01:00:00Z'],
+      ['20260208T000000Z-bbbbbb', '2026-02-08T03:00:00Z'],
+    ] as const) {
       await store.put(runKeys.plan(id), JSON.stringify({ ...plan, runId: id, createdAt: at }));
       await store.put(runKeys.summary(id), JSON.stringify({ runId: id, finishedAt: at }));
     }

@@ -66,7 +66,9 @@ beforeEach(() => {
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'm' });
   cb.reset();
-  cb.on(StartBuildCommand).callsFake(async (input: { projectName: string }) => ({ build: { id: `${input.projectName}:b-1`, arn: `arn:aws:codebuild:eu-west-1:123456789012:build/${input.projectName}:b-1` } }));
+  cb.on(StartBuildCommand).callsFake(async (input: { projectName: string }) => ({
+    build: { id: `${input.projectName}:b-1`, arn: `arn:aws:codebuild:eu-west-1:123456789012:build/${input.projectName}:b-1` },
+  }));
   server.requests.length = 0;
 });
 
@@ -80,13 +82,32 @@ async function setup(options: { gitlabUrl?: string; cloneUrl?: string; commit?: 
   const config = testConfig({
     gitlab: { url: gitlabUrl, project: 'g/app' },
     aws: { stageSource: true },
-    targets: [{ name: 'linux', image: IMAGE, command: 'sh build.sh', artifacts: [{ path: 'out/app', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }] }],
+    targets: [
+      {
+        name: 'linux',
+        image: IMAGE,
+        command: 'sh build.sh',
+        artifacts: [{ path: 'out/app', asset: 'app-{version}', signature: { scheme: 'none', reason: 'test' } }],
+      },
+    ],
   });
   const commit = options.commit ?? repo.head;
   const assets = join(work, `assets-${n}`);
   await mkdir(assets);
-  const forge = new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: commit, tagCommitSha: commit, links: [] }, assets, options.cloneUrl ?? `${server.origin}/g/app.git`);
-  const stager = new SourceStager({ bucket: artifacts, gitlabUrl, token: async () => TOKEN, maxBytes: 64 * 1024 * 1024, timeoutMs: 60_000, client: s3.client(), workRoot: work });
+  const forge = new DirectoryForge(
+    { tag: 'v2.0.0', name: 'v2.0.0', commitSha: commit, tagCommitSha: commit, links: [] },
+    assets,
+    options.cloneUrl ?? `${server.origin}/g/app.git`,
+  );
+  const stager = new SourceStager({
+    bucket: artifacts,
+    gitlabUrl,
+    token: async () => TOKEN,
+    maxBytes: 64 * 1024 * 1024,
+    timeoutMs: 60_000,
+    client: s3.client(),
+    workRoot: work,
+  });
   const store = new S3Store({ bucket: results, client: s3.conditionalClient() });
   const deps: LauncherDeps = {
     config,
@@ -103,7 +124,8 @@ async function setup(options: { gitlabUrl?: string; cloneUrl?: string; commit?: 
   return { deps, store, artifacts };
 }
 
-const startBuildEnv = () => cb.commandCalls(StartBuildCommand).map((c) => Object.fromEntries((c.args[0].input.environmentVariablesOverride ?? []).map((v) => [v.name!, v.value!])));
+const startBuildEnv = () =>
+  cb.commandCalls(StartBuildCommand).map((c) => Object.fromEntries((c.args[0].input.environmentVariablesOverride ?? []).map((v) => [v.name!, v.value!])));
 
 describe('launcher with aws.stageSource', () => {
   it('stages the source at the commit with the token (to the GitLab origin only); StartBuild gets the location, never the token', async () => {
@@ -134,7 +156,10 @@ describe('launcher with aws.stageSource', () => {
     const tree = join(out, 'src');
     await mkdir(join(tree, '.git'), { recursive: true });
     execFileSync('tar', ['-xf', join(out, 'source.tar'), '-C', join(tree, '.git')]);
-    const entries = execFileSync('tar', ['-tf', join(out, 'source.tar')]).toString().split('\n').filter(Boolean);
+    const entries = execFileSync('tar', ['-tf', join(out, 'source.tar')])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
     expect(entries.filter((e) => !/^(objects\/|refs\/)/.test(e)).sort()).toEqual(['HEAD', 'config', 'shallow']);
     const stagedConfig = await readFile(join(tree, '.git', 'config'), 'utf8');
     expect(stagedConfig).not.toMatch(/url|remote|credential|extraheader|127\.0\.0\.1/i);
@@ -149,7 +174,11 @@ describe('launcher with aws.stageSource', () => {
     // the launcher's record of it, next to the plan
     const record = JSON.parse((await store.get(sourceRecordKey(r.runId)))!.toString()) as { key: string; commit: string; sha256: string; size: number };
     expect(record).toMatchObject({ key, commit: repo.head, size: body.length });
-    expect(record.sha256).toBe(execFileSync('sha256sum', [join(out, 'source.tar')]).toString().split(' ')[0]);
+    expect(record.sha256).toBe(
+      execFileSync('sha256sum', [join(out, 'source.tar')])
+        .toString()
+        .split(' ')[0],
+    );
   });
 
   it('a clone URL on another origin gets no token (and a private project then cannot be staged): no build starts', async () => {
@@ -159,7 +188,9 @@ describe('launcher with aws.stageSource', () => {
     expect(server.requests.length).toBeGreaterThan(0);
     expect(server.requests.every((q) => q.headers.authorization === undefined)).toBe(true);
     expect(cb.commandCalls(StartBuildCommand)).toHaveLength(0);
-    expect(r.notStarted).toEqual([{ target: 'linux', reason: expect.stringMatching(/source could not be staged: .*HTTP 401.*not on the GitLab origin, so no token was sent/) }]);
+    expect(r.notStarted).toEqual([
+      { target: 'linux', reason: expect.stringMatching(/source could not be staged: .*HTTP 401.*not on the GitLab origin, so no token was sent/) },
+    ]);
   });
 
   it('a redirect is not followed (the token stays on the origin it was meant for)', async () => {

@@ -14,7 +14,7 @@ import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, type Build, 
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseConfig } from '../../lambda/core/config/load';
-import { planTargets, type RunPlan } from '../../lambda/core/plan';
+import { planTargets, type RunPlan } from '../../lambda/core/run/plan';
 import type { Config, ConfigInput } from '../../lambda/core/config/schema';
 import { ForgeError } from '../../lambda/core/errors';
 import type { AssetRequest, DownloadLimits, DownloadedFile, Forge, Release, ReleaseHistory } from '../../lambda/core/ports';
@@ -26,7 +26,10 @@ export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
 
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'commit.gpgsign=false', ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
     .toString()
     .trim();
 }
@@ -73,12 +76,20 @@ export class DirectoryForge implements Forge {
   }
   async getHistory(): Promise<ReleaseHistory> {
     const r = this.release;
-    return { releases: [{ tag: r.tag, commitSha: r.commitSha, links: r.links.map((l) => ({ name: l.name, url: l.url })) }], tags: { [r.tag]: r.tagCommitSha }, complete: true };
+    return {
+      releases: [{ tag: r.tag, commitSha: r.commitSha, links: r.links.map((l) => ({ name: l.name, url: l.url })) }],
+      tags: { [r.tag]: r.tagCommitSha },
+      complete: true,
+    };
   }
   /** protections as a well-kept project has them: all tags and the default branch Maintainers-only */
   async getProtections() {
     const maintainers = [{ accessLevel: 40 }];
-    return { defaultBranch: 'main', protectedTags: [{ name: '*', createAccessLevels: maintainers }], protectedBranches: [{ name: 'main', pushAccessLevels: maintainers, mergeAccessLevels: maintainers, allowForcePush: false }] };
+    return {
+      defaultBranch: 'main',
+      protectedTags: [{ name: '*', createAccessLevels: maintainers }],
+      protectedBranches: [{ name: 'main', pushAccessLevels: maintainers, mergeAccessLevels: maintainers, allowForcePush: false }],
+    };
   }
 }
 
@@ -202,7 +213,9 @@ export function codeBuildDouble(options: { config: Config; projects: Record<stri
       buildComplete: false,
       startTime: new Date(),
       environment: { type: 'LINUX_CONTAINER', image: target.image, computeType: 'BUILD_GENERAL1_MEDIUM', environmentVariables: env },
-      logs: { deepLink: `https://console.aws.amazon.com/cloudwatch/home?region=${REGION}#logsV2:log-groups/log-group/$252Faws$252Fcodebuild$252F${input.projectName}` },
+      logs: {
+        deepLink: `https://console.aws.amazon.com/cloudwatch/home?region=${REGION}#logsV2:log-groups/log-group/$252Faws$252Fcodebuild$252F${input.projectName}`,
+      },
     };
     builds.set(id, build);
     if (token) byToken.set(token, id);
@@ -230,7 +243,15 @@ export function codeBuildDouble(options: { config: Config; projects: Record<stri
         build.artifacts = { location: `arn:aws:s3:::${options.artifactsBucket}/${prefix}` };
         build.phases = [
           { phaseType: 'PRE_BUILD', phaseStatus: result.status === 'NOT_STARTED' ? 'FAILED' : 'SUCCEEDED' },
-          ...(result.status === 'NOT_STARTED' ? [] : [{ phaseType: 'BUILD' as const, phaseStatus: result.status === 'SUCCEEDED' ? ('SUCCEEDED' as const) : ('FAILED' as const), contexts: result.message ? [{ statusCode: 'COMMAND_EXECUTION_ERROR', message: result.message }] : [] }]),
+          ...(result.status === 'NOT_STARTED'
+            ? []
+            : [
+                {
+                  phaseType: 'BUILD' as const,
+                  phaseStatus: result.status === 'SUCCEEDED' ? ('SUCCEEDED' as const) : ('FAILED' as const),
+                  contexts: result.message ? [{ statusCode: 'COMMAND_EXECUTION_ERROR', message: result.message }] : [],
+                },
+              ]),
         ];
       })(),
     );

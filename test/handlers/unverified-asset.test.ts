@@ -11,9 +11,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
-import type { RunPlan } from '../../lambda/core/plan';
+import type { RunPlan } from '../../lambda/core/run/plan';
 import type { RunReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
 import { DirectoryForge, IMAGE, testConfig } from './support';
@@ -46,10 +46,23 @@ describe('launcher: release links nobody verifies', () => {
     const store = new S3Store({ bucket: 'unverified-results', client: s3.conditionalClient() });
     const config = testConfig({
       ignoreAssets: ['CHANGELOG*'],
-      targets: [{ name: 'one', image: IMAGE, command: 'true', artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }] }],
+      targets: [
+        {
+          name: 'one',
+          image: IMAGE,
+          command: 'true',
+          artifacts: [{ path: 'out/one-{version}.txt', asset: 'one-{version}.txt', signature: { scheme: 'none', reason: 'test' } }],
+        },
+      ],
     });
     const link = (id: number, name: string) => ({ id, name, url: `https://gitlab.example/g/app/-/releases/v2.0.0/downloads/${encodeURIComponent(name)}` });
-    const release = { tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [link(1, 'one-2.0.0.txt'), link(2, 'CHANGELOG.md'), link(3, 'extra-tool.bin'), link(4, HOSTILE)] };
+    const release = {
+      tag: 'v2.0.0',
+      name: 'v2.0.0',
+      commitSha: SHA,
+      tagCommitSha: SHA,
+      links: [link(1, 'one-2.0.0.txt'), link(2, 'CHANGELOG.md'), link(3, 'extra-tool.bin'), link(4, HOSTILE)],
+    };
     const deps: LauncherDeps = {
       config,
       store,

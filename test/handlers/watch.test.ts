@@ -24,7 +24,11 @@ const HOUR = 3600_000;
 const BUCKET = 'results';
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:alerts';
 const LAUNCHER = 'relverify-launcher';
-const config = testConfig({ targets: [{ name: 'alpha', image: IMAGE, command: 'make', artifacts: [{ path: 'dist/a.txt', asset: 'a.txt', signature: { scheme: 'none', reason: 'test asset' } }] }] });
+const config = testConfig({
+  targets: [
+    { name: 'alpha', image: IMAGE, command: 'make', artifacts: [{ path: 'dist/a.txt', asset: 'a.txt', signature: { scheme: 'none', reason: 'test asset' } }] },
+  ],
+});
 
 const s3Client = new S3Client({ region: 'eu-west-1' });
 const s3 = mockClient(s3Client);
@@ -40,7 +44,13 @@ let invoked: { payload: unknown; type: string | undefined }[];
 /** what GitLab answers now: a release, or an error */
 let gitlab: Release | Error;
 
-const release = (tag: string, commit = tag.replace(/\D/g, '').padEnd(40, '0').slice(0, 40)): Release => ({ tag, name: tag, commitSha: commit, tagCommitSha: commit, links: [] });
+const release = (tag: string, commit = tag.replace(/\D/g, '').padEnd(40, '0').slice(0, 40)): Release => ({
+  tag,
+  name: tag,
+  commitSha: commit,
+  tagCommitSha: commit,
+  links: [],
+});
 
 /** a history index listing one run of `tag` (as regenerateHistory writes it) */
 function indexWith(runs: { tag: string; commitSha?: string; verdict: string; targets?: number; runId?: string }[]): string {
@@ -83,7 +93,10 @@ async function runSchedule(hours: number, d: WatchDeps = deps()): Promise<WatchR
   const results: WatchResult[] = [];
   const errors: unknown[] = [];
   const timer = setInterval(() => {
-    watch(d).then((r) => results.push(r), (e) => errors.push(e));
+    watch(d).then(
+      (r) => results.push(r),
+      (e) => errors.push(e),
+    );
   }, HOUR);
   for (let h = 0; h < hours; h++) await vi.advanceTimersByTimeAsync(HOUR);
   clearInterval(timer);
@@ -168,10 +181,13 @@ describe('watch: new tag → one run', () => {
   });
 
   it('a launcher that cannot be queued fails the check (the Errors alarm), and the next check tries again', async () => {
-    lambda.on(InvokeCommand).resolvesOnce({ StatusCode: 500, FunctionError: 'Unhandled' }).callsFake((input: { Payload: Uint8Array }) => {
-      invoked.push({ payload: JSON.parse(new TextDecoder().decode(input.Payload)), type: 'Event' });
-      return { StatusCode: 202 };
-    });
+    lambda
+      .on(InvokeCommand)
+      .resolvesOnce({ StatusCode: 500, FunctionError: 'Unhandled' })
+      .callsFake((input: { Payload: Uint8Array }) => {
+        invoked.push({ payload: JSON.parse(new TextDecoder().decode(input.Payload)), type: 'Event' });
+        return { StatusCode: 202 };
+      });
     await expect(runSchedule(1)).rejects.toThrow(/not queued/);
     const [r] = await runSchedule(1);
     expect(r!.outcome).toBe('started');
@@ -216,7 +232,13 @@ describe('watch: the same tag and commit, but a changed release (review finding)
     gitlab = { ...release('v1.0.0', OLD), links: [link('https://evil.example/a.txt')] };
     expect((await runSchedule(2)).map((r) => r.outcome)).toEqual(['started', 'pending']);
     // that run finished (TAMPERED: PAST_LINK_CHANGED): known from now on, nothing more started
-    bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: OLD, verdict: 'VERIFIED' }, { tag: 'v1.0.0', commitSha: OLD, verdict: 'TAMPERED', runId: '20261201T020000Z-tttttt' }]));
+    bucket.set(
+      HISTORY_KEYS.json,
+      indexWith([
+        { tag: 'v1.0.0', commitSha: OLD, verdict: 'VERIFIED' },
+        { tag: 'v1.0.0', commitSha: OLD, verdict: 'TAMPERED', runId: '20261201T020000Z-tttttt' },
+      ]),
+    );
     const later = await runSchedule(24);
     expect(later.every((r) => r.outcome === 'known' && r.knownRunId === '20261201T020000Z-tttttt')).toBe(true);
     expect(invoked).toHaveLength(1);
@@ -226,11 +248,17 @@ describe('watch: the same tag and commit, but a changed release (review finding)
     expect(invoked).toHaveLength(2);
   });
 
-  it('a release whose commit is not the tag\'s gets one run for that state, then is known', async () => {
+  it("a release whose commit is not the tag's gets one run for that state, then is known", async () => {
     bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: NEW, verdict: 'VERIFIED' }]));
     gitlab = { ...release('v1.0.0', OLD), tagCommitSha: NEW };
     expect((await runSchedule(2)).map((r) => r.outcome)).toEqual(['started', 'pending']);
-    bucket.set(HISTORY_KEYS.json, indexWith([{ tag: 'v1.0.0', commitSha: NEW, verdict: 'VERIFIED' }, { tag: 'v1.0.0', commitSha: NEW, verdict: 'TAMPERED', runId: '20261201T020000Z-tttttt' }]));
+    bucket.set(
+      HISTORY_KEYS.json,
+      indexWith([
+        { tag: 'v1.0.0', commitSha: NEW, verdict: 'VERIFIED' },
+        { tag: 'v1.0.0', commitSha: NEW, verdict: 'TAMPERED', runId: '20261201T020000Z-tttttt' },
+      ]),
+    );
     expect((await runSchedule(3)).map((r) => r.outcome)).toEqual(['known', 'known', 'known']);
     expect(invoked).toHaveLength(1);
   });
@@ -284,10 +312,13 @@ describe('watch: forge down → a finding and one alert, recovery → one notice
 
   it('an outage alert that could not be published is not lost: the check fails and the next one alerts', async () => {
     gitlab = new ForgeError('unreachable', 'ECONNRESET');
-    sns.on(PublishCommand).rejectsOnce(Object.assign(new Error('throttled'), { name: 'ThrottledException' })).callsFake((input: { Subject?: string; Message?: string }) => {
-      published.push({ subject: input.Subject ?? '', message: input.Message ?? '' });
-      return { MessageId: 'm' };
-    });
+    sns
+      .on(PublishCommand)
+      .rejectsOnce(Object.assign(new Error('throttled'), { name: 'ThrottledException' }))
+      .callsFake((input: { Subject?: string; Message?: string }) => {
+        published.push({ subject: input.Subject ?? '', message: input.Message ?? '' });
+        return { MessageId: 'm' };
+      });
     await expect(runSchedule(1)).rejects.toThrow(/throttled/);
     expect(published).toEqual([]);
     const results = await runSchedule(3);

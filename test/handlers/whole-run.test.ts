@@ -17,7 +17,7 @@ import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import type { RunReport } from '../../lambda/core/report';
 import { LEDGER_KEY, type Ledger } from '../../lambda/core/ledger';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import { check } from '../../lambda/handlers/checker';
 import { launch } from '../../lambda/handlers/launcher';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
@@ -36,11 +36,26 @@ describe('whole serverless run (launcher → CodeBuild double → checker → SN
   const config = testConfig({
     targets: [
       // rebuilds identically to the published asset
-      { name: 'alpha', image: IMAGE, command: 'sh build.sh alpha', artifacts: [{ path: 'dist/alpha-{version}.txt', asset: 'alpha-{version}.txt', signature: { scheme: 'none', reason: 'test asset' } }] },
+      {
+        name: 'alpha',
+        image: IMAGE,
+        command: 'sh build.sh alpha',
+        artifacts: [{ path: 'dist/alpha-{version}.txt', asset: 'alpha-{version}.txt', signature: { scheme: 'none', reason: 'test asset' } }],
+      },
       // the build fails
-      { name: 'beta', image: IMAGE, command: 'echo "compiler exploded" >&2; exit 1', artifacts: [{ path: 'dist/beta-{version}.txt', asset: 'beta-{version}.txt', signature: { scheme: 'none', reason: 'test asset' } }] },
+      {
+        name: 'beta',
+        image: IMAGE,
+        command: 'echo "compiler exploded" >&2; exit 1',
+        artifacts: [{ path: 'dist/beta-{version}.txt', asset: 'beta-{version}.txt', signature: { scheme: 'none', reason: 'test asset' } }],
+      },
       // rebuilds, but the published asset differs
-      { name: 'gamma', image: IMAGE, command: 'sh build.sh gamma', artifacts: [{ path: 'dist/gamma-{version}.txt', asset: 'gamma-{version}.txt', signature: { scheme: 'none', reason: 'test asset' } }] },
+      {
+        name: 'gamma',
+        image: IMAGE,
+        command: 'sh build.sh gamma',
+        artifacts: [{ path: 'dist/gamma-{version}.txt', asset: 'gamma-{version}.txt', signature: { scheme: 'none', reason: 'test asset' } }],
+      },
     ],
   });
   const projects = { alpha: 'relverify-t-alpha', beta: 'relverify-t-beta', gamma: 'relverify-t-gamma' };
@@ -52,7 +67,9 @@ describe('whole serverless run (launcher → CodeBuild double → checker → SN
     await s3.createBucket('results-bucket');
     await s3.createBucket('artifacts-bucket');
     work = await mkdtemp(join(tmpdir(), 'relverify-wholerun-'));
-    const repo = await makeRepo({ 'build.sh': 'mkdir -p dist\nprintf "%s %s built from %s\\n" "$1" "$RELVERIFY_VERSION" "$RELVERIFY_COMMIT" > "dist/$1-$RELVERIFY_VERSION.txt"\n' });
+    const repo = await makeRepo({
+      'build.sh': 'mkdir -p dist\nprintf "%s %s built from %s\\n" "$1" "$RELVERIFY_VERSION" "$RELVERIFY_COMMIT" > "dist/$1-$RELVERIFY_VERSION.txt"\n',
+    });
     const assets = join(work, 'published');
     await (await import('node:fs/promises')).mkdir(assets);
     await writeFile(join(assets, 'alpha-1.0.0.txt'), `alpha 1.0.0 built from ${repo.head}\n`);
@@ -67,7 +84,7 @@ describe('whole serverless run (launcher → CodeBuild double → checker → SN
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('publishes exactly one alert with the run verdict and every target\'s findings', async () => {
+  it("publishes exactly one alert with the run verdict and every target's findings", async () => {
     const notifier = new SnsNotifier({ topicArn: 'arn:aws:sns:eu-west-1:123456789012:alerts', client: snsClient });
     const now = new Date('2026-03-02T03:00:00Z');
     const launcherDeps = {
@@ -97,7 +114,12 @@ describe('whole serverless run (launcher → CodeBuild double → checker → SN
       config,
       store,
       notifier,
-      results: new CodeBuildResults({ codebuild: double.client, s3: s3.client(), projects: { 'relverify-t-alpha': 'alpha', 'relverify-t-beta': 'beta', 'relverify-t-gamma': 'gamma' }, artifactsBucket: 'artifacts-bucket' }),
+      results: new CodeBuildResults({
+        codebuild: double.client,
+        s3: s3.client(),
+        projects: { 'relverify-t-alpha': 'alpha', 'relverify-t-beta': 'beta', 'relverify-t-gamma': 'gamma' },
+        artifactsBucket: 'artifacts-bucket',
+      }),
       forge: async () => forge,
       formats,
       workRoot: work,

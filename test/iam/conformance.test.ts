@@ -19,7 +19,7 @@ import { GitLabTokenReader } from '../../lambda/adapters/secrets';
 import { KmsAttestationSigner } from '../../lambda/adapters/signer/kms-signer';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import { BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
-import { runKeys } from '../../lambda/core/summary';
+import { runKeys } from '../../lambda/core/run/summary';
 import type { RunReport } from '../../lambda/core/report';
 import { check } from '../../lambda/handlers/checker';
 import { deadman } from '../../lambda/handlers/deadman';
@@ -50,7 +50,11 @@ interface RunOptions {
 }
 
 /** One whole run against `stack`; returns what was recorded and the run's summary. */
-async function wholeRun(stack: StackUnderTest, work: string, options: RunOptions = {}): Promise<{ recorded: RecordedRequest[]; summary: RunReport | null; error?: unknown }> {
+async function wholeRun(
+  stack: StackUnderTest,
+  work: string,
+  options: RunOptions = {},
+): Promise<{ recorded: RecordedRequest[]; summary: RunReport | null; error?: unknown }> {
   const names = stack.names;
   const s3: LocalS3 = await startLocalS3();
   await s3.createBucket(names.resultsBucket);
@@ -61,7 +65,11 @@ async function wholeRun(stack: StackUnderTest, work: string, options: RunOptions
   await writeFile(join(assets, 'alpha-2.0.0.txt'), 'alpha 2.0.0\n');
   await writeFile(join(assets, 'gamma-2.0.0.txt'), 'gamma 2.0.0 (published with a backdoor)\n');
   const commit = options.git?.head ?? SHA;
-  const forge = new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: commit, tagCommitSha: commit, links: [] }, assets, options.git ? `${options.git.server.origin}/g/app.git` : 'https://gitlab.example/g/app.git');
+  const forge = new DirectoryForge(
+    { tag: 'v2.0.0', name: 'v2.0.0', commitSha: commit, tagCommitSha: commit, links: [] },
+    assets,
+    options.git ? `${options.git.server.origin}/g/app.git` : 'https://gitlab.example/g/app.git',
+  );
   const aws = new StandIns({
     stack,
     names,
@@ -76,7 +84,15 @@ async function wholeRun(stack: StackUnderTest, work: string, options: RunOptions
     return forge;
   };
   const stager = options.git
-    ? new SourceStager({ bucket: names.artifactsBucket, gitlabUrl: options.git.server.origin, token: async () => options.git!.token, maxBytes: 64 << 20, timeoutMs: 60_000, client: aws.s3('launcher'), workRoot: work })
+    ? new SourceStager({
+        bucket: names.artifactsBucket,
+        gitlabUrl: options.git.server.origin,
+        token: async () => options.git!.token,
+        maxBytes: 64 << 20,
+        timeoutMs: 60_000,
+        client: aws.s3('launcher'),
+        workRoot: work,
+      })
     : undefined;
   const store = (caller: string) => new S3Store({ bucket: names.resultsBucket, client: aws.s3(caller) });
   const notifier = (caller: string) => new SnsNotifier({ topicArn: names.topicArn, client: aws.sns(caller) });
@@ -98,7 +114,10 @@ async function wholeRun(stack: StackUnderTest, work: string, options: RunOptions
       },
     );
     const expected = options.forgeFails ? [] : config.targets.map((t) => t.name).sort();
-    expect(launched.started.map((s) => s.target).sort(), JSON.stringify({ launched, recorded: recorder.requests.map((r) => [r.caller, r.operation, r.input.Key, r.outcome]) })).toEqual(expected);
+    expect(
+      launched.started.map((s) => s.target).sort(),
+      JSON.stringify({ launched, recorded: recorder.requests.map((r) => [r.caller, r.operation, r.input.Key, r.outcome]) }),
+    ).toEqual(expected);
     await aws.settled();
     const checkerCodeBuild = aws.codebuild('checker');
     const checkerS3 = aws.s3('checker');
@@ -106,18 +125,38 @@ async function wholeRun(stack: StackUnderTest, work: string, options: RunOptions
       config,
       store: store('checker'),
       notifier: notifier('checker'),
-      results: new CodeBuildResults({ codebuild: checkerCodeBuild, s3: checkerS3, projects: Object.fromEntries(Object.entries(names.projects).map(([t, p]) => [p, t])), artifactsBucket: names.artifactsBucket, recipes: Object.fromEntries(config.targets.map((t) => [t.name, { command: t.command, env: t.env, privileged: t.privileged }])) }),
+      results: new CodeBuildResults({
+        codebuild: checkerCodeBuild,
+        s3: checkerS3,
+        projects: Object.fromEntries(Object.entries(names.projects).map(([t, p]) => [p, t])),
+        artifactsBucket: names.artifactsBucket,
+        recipes: Object.fromEntries(config.targets.map((t) => [t.name, { command: t.command, env: t.env, privileged: t.privileged }])),
+      }),
       forge: forgeAs('checker'),
       formats,
       signer: new KmsAttestationSigner({ keyArn: names.attestationKeyArn, client: aws.kms('checker') }),
-      diffJobs: new CodeBuildDiffJobs({ projectName: names.diffProject, bucket: names.artifactsBucket, region: REGION, codebuild: checkerCodeBuild, s3: checkerS3 }),
+      diffJobs: new CodeBuildDiffJobs({
+        projectName: names.diffProject,
+        bucket: names.artifactsBucket,
+        region: REGION,
+        codebuild: checkerCodeBuild,
+        s3: checkerS3,
+      }),
       workRoot: work,
       now: () => new Date(now.getTime() + 3600_000),
     };
     if (!options.noEvents) for (const build of [...aws.builds.values()]) await check(stateChangeEvent(build), checkerDeps);
     await aws.settled(); // the diff job
-    await deadman({ store: store('deadman'), notifier: notifier('deadman'), notifyOnVerified: true, staleRunMs: 24 * 3600_000, now: () => new Date(now.getTime() + 2 * 86_400_000) });
-    const summary = JSON.parse((await new S3Store({ bucket: names.resultsBucket, client: s3.client() }).get(runKeys.summary(launched.runId))) ?? 'null') as RunReport | null;
+    await deadman({
+      store: store('deadman'),
+      notifier: notifier('deadman'),
+      notifyOnVerified: true,
+      staleRunMs: 24 * 3600_000,
+      now: () => new Date(now.getTime() + 2 * 86_400_000),
+    });
+    const summary = JSON.parse(
+      (await new S3Store({ bucket: names.resultsBucket, client: s3.client() }).get(runKeys.summary(launched.runId))) ?? 'null',
+    ) as RunReport | null;
     return { recorded: recorder.requests, summary };
   } catch (error) {
     return { recorded: recorder.requests, summary: null, error };
@@ -167,7 +206,8 @@ describe('IAM conformance: every request of a whole run is allowed by the synthe
       'diff S3Client.GetObjectCommand',
       'diff S3Client.PutObjectCommand',
       'build:alpha S3Client.PutObjectCommand',
-    ]) expect(ops, op).toContain(op);
+    ])
+      expect(ops, op).toContain(op);
     // missing keys were read (first ledger read, "already written?") and S3 answered 404, not 403
     expect(recorded.some((r) => r.operation === 'GetObjectCommand' && r.outcome?.ok === false && (r.outcome as { status?: number }).status === 404)).toBe(true);
     expect(recorded.filter((r) => r.outcome?.ok === false && (r.outcome as { status?: number }).status === 403)).toEqual([]);
@@ -183,7 +223,13 @@ describe('IAM conformance: every request of a whole run is allowed by the synthe
     expect(stale.summary?.verdict).toBe('INCOMPLETE');
     const recorded = [...failed.recorded, ...stale.recorded];
     const ops = new Set(recorded.map((r) => `${r.caller} ${r.client}.${r.operation}`));
-    for (const op of ['launcher SNSClient.PublishCommand', 'deadman S3Client.PutObjectCommand', 'deadman SNSClient.PublishCommand', 'deadman S3Client.GetObjectCommand']) expect(ops, op).toContain(op);
+    for (const op of [
+      'launcher SNSClient.PublishCommand',
+      'deadman S3Client.PutObjectCommand',
+      'deadman SNSClient.PublishCommand',
+      'deadman S3Client.GetObjectCommand',
+    ])
+      expect(ops, op).toContain(op);
     const result = await stack.check(recorded);
     console.log(`IAM conformance: ${result.checked} IAM requests checked (launcher and dead-man closing runs), ${result.denied.length} denied`);
     expect(result.denied, describeDenied(result.denied)).toEqual([]);
@@ -198,12 +244,21 @@ describe('IAM conformance: every request of a whole run is allowed by the synthe
     execFileSync('git', ['clone', '--bare', '--quiet', repo.dir, join(projects, 'g', 'app.git')]);
     const server = await startGitHttpServer({ projectRoot: projects, password: TOKEN });
     try {
-      const config = testConfig({ gitlab: { url: server.origin, project: 'g/app' }, aws: { stageSource: true } as never, targets: conformanceConfig.targets as never });
+      const config = testConfig({
+        gitlab: { url: server.origin, project: 'g/app' },
+        aws: { stageSource: true } as never,
+        targets: conformanceConfig.targets as never,
+      });
       const stack = new StackUnderTest(synthTemplate(config));
       const run = await wholeRun(stack, work, { config, git: { server, token: TOKEN, head: repo.head } });
       expect(run.error).toBeUndefined();
       const ops = new Set(run.recorded.map((r) => `${r.caller} ${r.client}.${r.operation} ${String(r.input.Key ?? '').split('/')[0]}`));
-      for (const op of ['launcher S3Client.PutObjectCommand sources', 'build:alpha S3Client.GetObjectCommand sources', 'build:gamma S3Client.GetObjectCommand sources']) expect(ops, op).toContain(op);
+      for (const op of [
+        'launcher S3Client.PutObjectCommand sources',
+        'build:alpha S3Client.GetObjectCommand sources',
+        'build:gamma S3Client.GetObjectCommand sources',
+      ])
+        expect(ops, op).toContain(op);
       const result = await stack.check(run.recorded);
       console.log(`IAM conformance: ${result.checked} IAM requests checked (aws.stageSource), ${result.denied.length} denied`);
       expect(result.denied, describeDenied(result.denied)).toEqual([]);
@@ -227,11 +282,13 @@ describe('IAM conformance: every request of a whole run is allowed by the synthe
     }
     expect(conditioned).toBeGreaterThanOrEqual(3);
     const { recorded, error } = await wholeRun(new StackUnderTest(broken), work);
-    expect(recorded.filter((r) => r.outcome?.ok === false && (r.outcome as { status?: number }).status === 403).map((r) => `${r.caller} ${String(r.input.Key)}`)).toContain('launcher ledger/ledger.json');
+    expect(
+      recorded.filter((r) => r.outcome?.ok === false && (r.outcome as { status?: number }).status === 403).map((r) => `${r.caller} ${String(r.input.Key)}`),
+    ).toContain('launcher ledger/ledger.json');
     expect(error).toBeDefined(); // no build was started
   });
 
-  it('fails when a grant is removed from the template (the checker\'s BatchGetBuilds)', async () => {
+  it("fails when a grant is removed from the template (the checker's BatchGetBuilds)", async () => {
     const broken = structuredClone(template) as CfnTemplate;
     let removed = 0;
     for (const r of Object.values(broken.Resources)) {

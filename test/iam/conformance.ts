@@ -104,5 +104,10 @@ export class StackUnderTest {
 
 /** One line per denied request, for assertion messages. */
 export function describeDenied(denied: { request: MappedRequest; decision: Decision }[]): string {
-  return denied.map(({ request, decision }) => `${request.from} → ${request.action} ${request.resource} ${JSON.stringify(request.context ?? {})}: ${decision.result}${decision.errors ? ` ${JSON.stringify(decision.errors)}` : ''}`).join('\n');
+  return denied
+    .map(
+      ({ request, decision }) =>
+        `${request.from} → ${request.action} ${request.resource} ${JSON.stringify(request.context ?? {})}: ${decision.result}${decision.errors ? ` ${JSON.stringify(decision.errors)}` : ''}`,
+    )
+    .join('\n');
 }

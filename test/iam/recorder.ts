@@ -35,23 +35,30 @@ export class RequestRecorder {
   attach<C extends object>(client: C, caller: string): C {
     const c = client as unknown as AnyClient;
     const record = (context: { clientName?: string; commandName?: string }, input: unknown): RecordedRequest => {
-      const entry: RecordedRequest = { caller, client: context.clientName ?? c.constructor.name, operation: context.commandName ?? '?', input: (input ?? {}) as Record<string, unknown>, region: '' };
+      const entry: RecordedRequest = {
+        caller,
+        client: context.clientName ?? c.constructor.name,
+        operation: context.commandName ?? '?',
+        input: (input ?? {}) as Record<string, unknown>,
+        region: '',
+      };
       this.requests.push(entry);
       return entry;
     };
-    const middleware = (next: (args: { input: unknown }) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: { input: unknown }) => {
-      const entry = record(context, args.input);
-      entry.region = String(await c.config.region());
-      try {
-        const out = await next(args);
-        entry.outcome = { ok: true };
-        return out;
-      } catch (err) {
-        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-        entry.outcome = { ok: false, name: e.name, status: e.$metadata?.httpStatusCode };
-        throw err;
-      }
-    };
+    const middleware =
+      (next: (args: { input: unknown }) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: { input: unknown }) => {
+        const entry = record(context, args.input);
+        entry.region = String(await c.config.region());
+        try {
+          const out = await next(args);
+          entry.outcome = { ok: true };
+          return out;
+        } catch (err) {
+          const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+          entry.outcome = { ok: false, name: e.name, status: e.$metadata?.httpStatusCode };
+          throw err;
+        }
+      };
     c.middlewareStack.add(middleware, { step: 'initialize', priority: 'high', name: RECORDER, override: true });
 
     const send = c.send as unknown as { isSinonProxy?: boolean; restore?: unknown };
@@ -59,7 +66,10 @@ export class RequestRecorder {
       // aws-sdk-client-mock: run the real middleware stack up to a stop, then answer from the stub
       const stub = c.send.bind(c);
       c.send = async (...args: unknown[]) => {
-        const command = args[0] as { input: unknown; resolveMiddleware: (stack: unknown, config: unknown, options: unknown) => (a: { input: unknown }) => Promise<unknown> };
+        const command = args[0] as {
+          input: unknown;
+          resolveMiddleware: (stack: unknown, config: unknown, options: unknown) => (a: { input: unknown }) => Promise<unknown>;
+        };
         const before = this.requests.length;
         const stack = c.middlewareStack.clone();
         stack.add((() => async () => ({ output: {}, response: {} })) as never, { step: 'initialize', priority: 'low', name: 'iamRecorderStop' });

@@ -48,26 +48,35 @@ export class StandIns {
 
   sns(caller: string): SNSClient {
     const c = new SNSClient({ region: REGION });
-    mockClient(c).on(PublishCommand).callsFake(() => {
-      this.published.push(caller);
-      return { MessageId: randomUUID() };
-    });
+    mockClient(c)
+      .on(PublishCommand)
+      .callsFake(() => {
+        this.published.push(caller);
+        return { MessageId: randomUUID() };
+      });
     return this.options.recorder.attach(c, caller);
   }
 
   secrets(caller: string): SecretsManagerClient {
     const c = new SecretsManagerClient({ region: REGION });
-    mockClient(c).on(GetSecretValueCommand).callsFake((input: { SecretId: string }) => ({ ARN: input.SecretId, Name: input.SecretId.split(':').at(-1), SecretString: ANONYMOUS_TOKEN }));
+    mockClient(c)
+      .on(GetSecretValueCommand)
+      .callsFake((input: { SecretId: string }) => ({ ARN: input.SecretId, Name: input.SecretId.split(':').at(-1), SecretString: ANONYMOUS_TOKEN }));
     return this.options.recorder.attach(c, caller);
   }
 
   kms(caller: string): KMSClient {
     const c = new KMSClient({ region: REGION });
-    mockClient(c).on(SignCommand).callsFake((input: SignCommandInput) => {
-      const message = Buffer.from(input.Message!);
-      const signature = input.MessageType === 'DIGEST' ? sign(null, message, { key: this.signingKey.privateKey, dsaEncoding: 'der' }) : sign('sha256', message, { key: this.signingKey.privateKey, dsaEncoding: 'der' });
-      return { KeyId: input.KeyId, Signature: signature, SigningAlgorithm: 'ECDSA_SHA_256' };
-    });
+    mockClient(c)
+      .on(SignCommand)
+      .callsFake((input: SignCommandInput) => {
+        const message = Buffer.from(input.Message!);
+        const signature =
+          input.MessageType === 'DIGEST'
+            ? sign(null, message, { key: this.signingKey.privateKey, dsaEncoding: 'der' })
+            : sign('sha256', message, { key: this.signingKey.privateKey, dsaEncoding: 'der' });
+        return { KeyId: input.KeyId, Signature: signature, SigningAlgorithm: 'ECDSA_SHA_256' };
+      });
     return this.options.recorder.attach(c, caller);
   }
 
@@ -99,7 +108,12 @@ export class StandIns {
     const id = `${input.projectName}:${uuid}`;
     // the project's own variables (IaC), then the overrides
     const env = [
-      ...(target ? [{ name: BUILD_ENV.command, value: target.command, type: 'PLAINTEXT' as const }, { name: BUILD_ENV.target, value: target.name, type: 'PLAINTEXT' as const }] : []),
+      ...(target
+        ? [
+            { name: BUILD_ENV.command, value: target.command, type: 'PLAINTEXT' as const },
+            { name: BUILD_ENV.target, value: target.name, type: 'PLAINTEXT' as const },
+          ]
+        : []),
       ...(input.environmentVariablesOverride ?? []),
     ];
     const envMap = new Map(env.map((e) => [e.name!, e.value!]));
@@ -110,7 +124,13 @@ export class StandIns {
       buildStatus: 'IN_PROGRESS',
       buildComplete: false,
       startTime: new Date(),
-      environment: { type: 'LINUX_CONTAINER', image: input.imageOverride ?? target?.image ?? 'diff-image', computeType: 'BUILD_GENERAL1_MEDIUM', privilegedMode: false, environmentVariables: env },
+      environment: {
+        type: 'LINUX_CONTAINER',
+        image: input.imageOverride ?? target?.image ?? 'diff-image',
+        computeType: 'BUILD_GENERAL1_MEDIUM',
+        privilegedMode: false,
+        environmentVariables: env,
+      },
     };
     this.builds.set(id, build);
     if (token) this.byToken.set(token, id);
@@ -129,7 +149,8 @@ export class StandIns {
       await (await s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }))).Body!.transformToByteArray();
     }
     if (files) {
-      for (const [path, content] of Object.entries(files)) await s3.send(new PutObjectCommand({ Bucket: this.options.names.artifactsBucket, Key: `${prefix}/${path}`, Body: content }));
+      for (const [path, content] of Object.entries(files))
+        await s3.send(new PutObjectCommand({ Bucket: this.options.names.artifactsBucket, Key: `${prefix}/${path}`, Body: content }));
     }
     Object.assign(build, {
       buildStatus: files ? 'SUCCEEDED' : 'FAILED',
@@ -145,8 +166,10 @@ export class StandIns {
     const prefix = env.get(DIFF_ENV.prefix)!;
     const s3 = this.s3('diff');
     const bucket = this.options.names.artifactsBucket;
-    for (const o of [DIFF_OBJECTS.published, DIFF_OBJECTS.rebuilt]) await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${o}` }))).Body!.transformToString();
-    for (const o of [DIFF_OBJECTS.html, DIFF_OBJECTS.text]) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${o}`, Body: `diffoscope ${o}` }));
+    for (const o of [DIFF_OBJECTS.published, DIFF_OBJECTS.rebuilt])
+      await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${o}` }))).Body!.transformToString();
+    for (const o of [DIFF_OBJECTS.html, DIFF_OBJECTS.text])
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${o}`, Body: `diffoscope ${o}` }));
     Object.assign(build, { buildStatus: 'SUCCEEDED', buildComplete: true, endTime: new Date() });
   }
 }

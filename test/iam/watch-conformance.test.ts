@@ -34,10 +34,12 @@ async function watchChecks(stack: StackUnderTest) {
   const aws = new StandIns({ stack, names, s3, recorder, config: conformanceConfig, produce: () => undefined });
   const lambda = new LambdaClient({ region: REGION });
   const invoked: unknown[] = [];
-  mockClient(lambda).on(InvokeCommand).callsFake((input: { Payload: Uint8Array }) => {
-    invoked.push(JSON.parse(new TextDecoder().decode(input.Payload)));
-    return { StatusCode: 202 };
-  });
+  mockClient(lambda)
+    .on(InvokeCommand)
+    .callsFake((input: { Payload: Uint8Array }) => {
+      invoked.push(JSON.parse(new TextDecoder().decode(input.Payload)));
+      return { StatusCode: 202 };
+    });
   recorder.attach(lambda, 'watch');
   let down = false;
   let t = Date.parse('2026-03-02T03:00:00Z');
@@ -74,7 +76,18 @@ async function watchChecks(stack: StackUnderTest) {
     // the run finished: its summary is in the history the watch reads
     await new S3Store({ bucket: names.resultsBucket, client: s3.client() }).put(
       HISTORY_KEYS.json,
-      JSON.stringify({ schemaVersion: 1, runs: [{ runId: '20260302T000000Z-abcdef', startedAt: '2026-03-02T03:00:10Z', verdict: 'VERIFIED', release: { tag: RELEASE.tag, commitSha: RELEASE.commitSha }, targets: [{ name: 'alpha' }] }] }),
+      JSON.stringify({
+        schemaVersion: 1,
+        runs: [
+          {
+            runId: '20260302T000000Z-abcdef',
+            startedAt: '2026-03-02T03:00:10Z',
+            verdict: 'VERIFIED',
+            release: { tag: RELEASE.tag, commitSha: RELEASE.commitSha },
+            targets: [{ name: 'alpha' }],
+          },
+        ],
+      }),
     );
     await check();
   } finally {
@@ -94,12 +107,21 @@ describe('IAM conformance: the watch', () => {
     expect(run.invoked).toEqual([{ source: 'watch', tag: 'v2.0.0' }]);
     expect(run.published).toEqual(['watch', 'watch']); // the outage alert and the recovery notice
     const ops = new Set(run.recorded.map((r) => `${r.client}.${r.operation}`));
-    for (const op of ['S3Client.GetObjectCommand', 'S3Client.PutObjectCommand', 'LambdaClient.InvokeCommand', 'SNSClient.PublishCommand', 'SecretsManagerClient.GetSecretValueCommand']) expect(ops, op).toContain(op);
+    for (const op of [
+      'S3Client.GetObjectCommand',
+      'S3Client.PutObjectCommand',
+      'LambdaClient.InvokeCommand',
+      'SNSClient.PublishCommand',
+      'SecretsManagerClient.GetSecretValueCommand',
+    ])
+      expect(ops, op).toContain(op);
     // the first check read keys that did not exist yet: S3 answered 404 (the role may list), never 403
     expect(run.recorded.some((r) => r.operation === 'GetObjectCommand' && (r.outcome as { status?: number })?.status === 404)).toBe(true);
     expect(run.recorded.filter((r) => (r.outcome as { status?: number })?.status === 403)).toEqual([]);
     const result = await stack.check(run.recorded);
-    console.log(`IAM conformance (watch): ${result.checked} IAM requests checked (from ${result.sdkRequests} recorded SDK requests), ${result.denied.length} denied`);
+    console.log(
+      `IAM conformance (watch): ${result.checked} IAM requests checked (from ${result.sdkRequests} recorded SDK requests), ${result.denied.length} denied`,
+    );
     expect(result.denied, describeDenied(result.denied)).toEqual([]);
   });
 
@@ -127,6 +149,13 @@ describe('IAM conformance: the watch', () => {
       expect((await whole.decide('watch', { action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/${key}` })).allowed, key).toBe(false);
     }
     expect((await whole.decide('watch', { action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/ledger/ledger.json` })).allowed).toBe(false);
-    expect((await whole.decide('watch', { action: 'codebuild:StartBuild', resource: `arn:aws:codebuild:${REGION}:123456789012:project/${Object.values(whole.names.projects)[0]}` })).allowed).toBe(false);
+    expect(
+      (
+        await whole.decide('watch', {
+          action: 'codebuild:StartBuild',
+          resource: `arn:aws:codebuild:${REGION}:123456789012:project/${Object.values(whole.names.projects)[0]}`,
+        })
+      ).allowed,
+    ).toBe(false);
   });
 });

@@ -18,7 +18,11 @@ export function oneAssetForge(release: Release, published: string, overrides: Pa
   return {
     getRelease: async () => release,
     cloneUrl: () => 'file:///nowhere',
-    getHistory: async () => ({ releases: [{ tag: release.tag, commitSha: release.commitSha, links: [] }], tags: { [release.tag]: release.tagCommitSha }, complete: true }),
+    getHistory: async () => ({
+      releases: [{ tag: release.tag, commitSha: release.commitSha, links: [] }],
+      tags: { [release.tag]: release.tagCommitSha },
+      complete: true,
+    }),
     getProtections: async () => ({ protectedTags: [], protectedBranches: [] }),
     async downloadAsset(req, dest) {
       writeFileSync(dest, published);

@@ -31,7 +31,13 @@ export function toolsAvailable(...tools: string[]): boolean {
 /** Runs a tool, returning stdout; throws with stderr on failure. */
 export function run(tool: string, args: string[], options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): string {
   try {
-    return execFileSync(tool, args, { cwd: options.cwd, input: options.input, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 }).toString();
+    return execFileSync(tool, args, {
+      cwd: options.cwd,
+      input: options.input,
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    }).toString();
   } catch (err) {
     const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
     throw new Error(`${tool} ${args.join(' ')} failed: ${e.stderr?.toString() || e.stdout?.toString() || e.message}`);

@@ -27,7 +27,17 @@ const HIDDEN_TOP = new Set(['proc', 'dev', 'tmp', 'run', 'home', 'root', 'mnt', 
 export const SANDBOX_SRC = '/src';
 export const SANDBOX_SCRATCH = '/tmp';
 
-const NAMESPACE_FLAGS = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+const NAMESPACE_FLAGS = [
+  '--unshare-user',
+  '--unshare-pid',
+  '--unshare-ipc',
+  '--unshare-uts',
+  '--unshare-cgroup-try',
+  '--die-with-parent',
+  '--new-session',
+  '--cap-drop',
+  'ALL',
+];
 
 const usable = new Map<string, boolean>();
 /**
@@ -116,20 +126,32 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
   return [
     ...NAMESPACE_FLAGS,
     ...(spec.network === 'none' ? ['--unshare-net'] : []),
-    '--hostname', 'relverify',
+    '--hostname',
+    'relverify',
     ...systemMounts(),
     ...hiddenHome(),
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--dir', '/run',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--dir',
+    '/run',
     ...(spec.network === 'none' ? [] : resolverMount()),
-    '--bind', spec.scratch, SANDBOX_SCRATCH,
-    '--bind', spec.src, SANDBOX_SRC,
-    '--remount-ro', '/',
-    '--chdir', SANDBOX_SRC,
+    '--bind',
+    spec.scratch,
+    SANDBOX_SCRATCH,
+    '--bind',
+    spec.src,
+    SANDBOX_SRC,
+    '--remount-ro',
+    '/',
+    '--chdir',
+    SANDBOX_SRC,
     '--clearenv',
     ...Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]),
     '--',
-    'sh', '-c', spec.command,
+    'sh',
+    '-c',
+    spec.command,
   ];
 }

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { VerifierError } from '../../core/errors';
-import { RUN_ID_PATTERN } from '../../core/plan';
+import { RUN_ID_PATTERN } from '../../core/run/plan';
 
 /** Environment variables of a diff build (none secret: they show in events and the console). */
 export const DIFF_ENV = {

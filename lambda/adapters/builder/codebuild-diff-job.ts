@@ -74,7 +74,10 @@ export class CodeBuildDiffJobs {
     const sizes = await Promise.all([stat(request.publishedPath), stat(request.rebuiltPath)]).then((s) => s.map((x) => x.size));
     const largest = Math.max(...sizes);
     if (largest > this.maxInputBytes) {
-      throw new VerifierError('DIFF_JOB_TOO_LARGE', `inputs too large for a diff job (${largest} bytes, limit ${this.maxInputBytes}); run \`release-verifier compare\` or diffoscope locally`);
+      throw new VerifierError(
+        'DIFF_JOB_TOO_LARGE',
+        `inputs too large for a diff job (${largest} bytes, limit ${this.maxInputBytes}); run \`release-verifier compare\` or diffoscope locally`,
+      );
     }
 
     const abort = new AbortController();
@@ -108,7 +111,10 @@ export class CodeBuildDiffJobs {
   private async upload(path: string, size: number, key: string, signal: AbortSignal): Promise<void> {
     const body = createReadStream(path);
     try {
-      await this.s3.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentLength: size, ContentType: 'application/octet-stream' }), { abortSignal: signal });
+      await this.s3.send(
+        new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentLength: size, ContentType: 'application/octet-stream' }),
+        { abortSignal: signal },
+      );
     } finally {
       body.destroy();
     }

@@ -6,7 +6,7 @@
  * None of them is secret: CodeBuild puts environment variable values into build state-change
  * events and the console. The GitLab token is never passed to a build.
  */
-import type { RunPlan } from '../../core/plan';
+import type { RunPlan } from '../../core/run/plan';
 
 export const BUILD_ENV = {
   /** run id (the launcher's; the checker finds the run plan with it) */
@@ -52,7 +52,12 @@ export const sourceS3UriFor = (bucket: string, runId: string) => `s3://${bucket}
  * values — one each, nothing else of these names — so a build of another commit, tag or fork, or
  * from another staged tarball, is not taken for this run's build.
  */
-export function launcherVariables(plan: Pick<RunPlan, 'runId' | 'release' | 'version' | 'targets'>, target: string, cloneUrl: string, sourceS3?: string): Record<string, string> {
+export function launcherVariables(
+  plan: Pick<RunPlan, 'runId' | 'release' | 'version' | 'targets'>,
+  target: string,
+  cloneUrl: string,
+  sourceS3?: string,
+): Record<string, string> {
   const planned = plan.targets.find((t) => t.name === target);
   return {
     [BUILD_ENV.runId]: plan.runId,

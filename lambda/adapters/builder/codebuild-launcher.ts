@@ -6,7 +6,7 @@
  */
 import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { BuildError } from '../../core/errors';
-import type { RunPlan } from '../../core/plan';
+import type { RunPlan } from '../../core/run/plan';
 import { launcherVariables } from './codebuild-env';
 
 export interface CodeBuildLauncherOptions {

@@ -11,7 +11,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { BuildBilling } from '../../core/cost/types';
 import { billedMinutes } from '../../core/cost/run-cost';
 import { VerifierError } from '../../core/errors';
-import { RUN_ID_PATTERN, type RunPlan } from '../../core/plan';
+import { RUN_ID_PATTERN, type RunPlan } from '../../core/run/plan';
 import type { ArtifactSource, BuildResult, BuildStatus, DownloadLimits, FetchedArtifact } from '../../core/ports';
 import { copyAndHash, LimitError } from '../../formats/digest';
 import { ArtifactPathError } from './local-artifacts';
@@ -81,10 +81,16 @@ export class S3ArtifactSource implements ArtifactSource {
       }
       if (out.ContentLength !== undefined && out.ContentLength > limits.maxBytes) {
         (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
-        throw new LimitError('too-large', `rebuilt artifact ${relPath} is ${out.ContentLength} bytes, over the limit of ${limits.maxBytes}`, { maxBytes: limits.maxBytes });
+        throw new LimitError('too-large', `rebuilt artifact ${relPath} is ${out.ContentLength} bytes, over the limit of ${limits.maxBytes}`, {
+          maxBytes: limits.maxBytes,
+        });
       }
       if (!out.Body) throw new VerifierError('ARTIFACT_UNREADABLE', `S3 returned no body for ${key}`);
-      const { sha256, size } = await copyAndHash(out.Body as AsyncIterable<Uint8Array>, destPath, { maxBytes: limits.maxBytes, timeoutMs: limits.timeoutMs, signal: abort.signal });
+      const { sha256, size } = await copyAndHash(out.Body as AsyncIterable<Uint8Array>, destPath, {
+        maxBytes: limits.maxBytes,
+        timeoutMs: limits.timeoutMs,
+        signal: abort.signal,
+      });
       return { path: destPath, sha256, size };
     } finally {
       clearTimeout(timer);
@@ -141,7 +147,8 @@ export function overridesOf(build: Build, plannedImage: string, expected: Expect
   // StartBuild's debugSessionEnabled has no IAM condition key: a person could have been inside the build
   if (build.debugSession?.sessionEnabled === true) out.push('debug session (Session Manager) enabled, planned off');
   // every target project is NO_SOURCE (the buildspec fetches the source at the planned commit)
-  if (build.source?.type && build.source.type !== 'NO_SOURCE') out.push(`source ${build.source.type}${build.source.location ? ` ${build.source.location}` : ''}, planned none (NO_SOURCE)`);
+  if (build.source?.type && build.source.type !== 'NO_SOURCE')
+    out.push(`source ${build.source.type}${build.source.location ? ` ${build.source.location}` : ''}, planned none (NO_SOURCE)`);
   if (build.sourceVersion) out.push(`source version ${build.sourceVersion} set`);
   return out;
 }
@@ -176,7 +183,10 @@ function phaseMessage(build: Build): string | undefined {
   if (!bad.length) return undefined;
   return bad
     .map((p) => {
-      const ctx = (p.contexts ?? []).map((c) => [c.statusCode, c.message].filter(Boolean).join(': ')).filter(Boolean).join('; ');
+      const ctx = (p.contexts ?? [])
+        .map((c) => [c.statusCode, c.message].filter(Boolean).join(': '))
+        .filter(Boolean)
+        .join('; ');
       return `phase ${p.phaseType} ${p.phaseStatus}${ctx ? ` (${ctx})` : ''}`;
     })
     .join(', ');
@@ -214,12 +224,17 @@ export class CodeBuildResults {
     const build = out.builds?.find((b) => b.id === id);
     if (!build) throw new ForeignBuildError(`CodeBuild does not know build ${id}`, { buildId: id });
     const target = build.projectName ? this.options.projects[build.projectName] : undefined;
-    if (!target) throw new ForeignBuildError(`build ${id} belongs to project ${build.projectName ?? '(none)'}, which is not a release-verifier target project`, { buildId: id });
+    if (!target)
+      throw new ForeignBuildError(`build ${id} belongs to project ${build.projectName ?? '(none)'}, which is not a release-verifier target project`, {
+        buildId: id,
+      });
     const env = envOf(build);
     const runId = env.get(BUILD_ENV.runId) ?? '';
-    if (!RUN_ID_PATTERN.test(runId)) throw new ForeignBuildError(`build ${id} has no valid ${BUILD_ENV.runId} (got "${runId}"): not started by the launcher`, { buildId: id });
+    if (!RUN_ID_PATTERN.test(runId))
+      throw new ForeignBuildError(`build ${id} has no valid ${BUILD_ENV.runId} (got "${runId}"): not started by the launcher`, { buildId: id });
     const envTarget = env.get(BUILD_ENV.target);
-    if (envTarget !== target) throw new ForeignBuildError(`build ${id} of project ${build.projectName} says it builds "${envTarget}", not "${target}"`, { buildId: id });
+    if (envTarget !== target)
+      throw new ForeignBuildError(`build ${id} of project ${build.projectName} says it builds "${envTarget}", not "${target}"`, { buildId: id });
     if (!build.buildComplete || build.buildStatus === 'IN_PROGRESS' || !build.buildStatus) throw new BuildStillRunningError(id);
     return { runId, target, build };
   }
@@ -261,7 +276,12 @@ export class CodeBuildResults {
   }
 
   private launcherVariablesOf(launched: LaunchedWith, target: string): Record<string, string> {
-    return launcherVariables(launched.plan, target, launched.cloneUrl, launched.stagedSource ? sourceS3UriFor(this.options.artifactsBucket, launched.plan.runId) : undefined);
+    return launcherVariables(
+      launched.plan,
+      target,
+      launched.cloneUrl,
+      launched.stagedSource ? sourceS3UriFor(this.options.artifactsBucket, launched.plan.runId) : undefined,
+    );
   }
 
   /** The build's artifact prefix, accepted only inside `builds/<target>/` of the artifacts bucket. */
@@ -271,10 +291,18 @@ export class CodeBuildResults {
     // Without a reported location, look where the project (fixed in IaC) uploads this build's files.
     const location = build.artifacts?.location || `arn:aws:s3:::${this.options.artifactsBucket}/${expectedPrefix}${uuid}/${ARTIFACTS_NAME}`;
     const m = /^arn:[a-z-]+:s3:::([^/]+)\/(.+)$/.exec(location);
-    if (!m || m[1] !== this.options.artifactsBucket || !m[2]!.startsWith(expectedPrefix) || m[2]!.split('/').some((s) => s === '..' || s === '.' || s === '') || !m[2]!.includes(uuid)) {
+    if (
+      !m ||
+      m[1] !== this.options.artifactsBucket ||
+      !m[2]!.startsWith(expectedPrefix) ||
+      m[2]!.split('/').some((s) => s === '..' || s === '.' || s === '') ||
+      !m[2]!.includes(uuid)
+    ) {
       return {
         fetch: async () => {
-          throw new ArtifactPathError(`build ${build.id} reports artifacts at ${location}, outside s3://${this.options.artifactsBucket}/${expectedPrefix}<build>/`);
+          throw new ArtifactPathError(
+            `build ${build.id} reports artifacts at ${location}, outside s3://${this.options.artifactsBucket}/${expectedPrefix}<build>/`,
+          );
         },
       };
     }

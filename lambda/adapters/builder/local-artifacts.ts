@@ -19,7 +19,8 @@ export class ArtifactPathError extends VerifierError {
 
 /** Resolves `relPath` under `root`, refusing anything that escapes it. Null when it does not exist. */
 export async function resolveInside(root: string, relPath: string): Promise<string | null> {
-  if (isAbsolute(relPath) || relPath.split(/[\\/]/).includes('..') || relPath.includes('\0')) throw new ArtifactPathError(`artifact path "${relPath}" must be relative and stay inside the build output`);
+  if (isAbsolute(relPath) || relPath.split(/[\\/]/).includes('..') || relPath.includes('\0'))
+    throw new ArtifactPathError(`artifact path "${relPath}" must be relative and stay inside the build output`);
   const realRoot = await realpath(root);
   const candidate = resolve(realRoot, relPath);
   let real: string;
@@ -30,7 +31,8 @@ export async function resolveInside(root: string, relPath: string): Promise<stri
     throw err;
   }
   const rel = relative(realRoot, real);
-  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) throw new ArtifactPathError(`artifact "${relPath}" resolves outside the build output (${real})`);
+  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel))
+    throw new ArtifactPathError(`artifact "${relPath}" resolves outside the build output (${real})`);
   const st = await lstat(real);
   if (!st.isFile()) throw new ArtifactPathError(`artifact "${relPath}" is not a regular file`);
   return real;

@@ -74,7 +74,12 @@ export function dockerEngineAvailable(): boolean {
 
 function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): string {
   // `-c credential.helper=` so no host credential store is consulted; protocol.file only for local clones.
-  const r = spawnSync('git', ['-c', 'credential.helper=', '-c', 'core.hooksPath=/dev/null', ...args], { cwd, env, timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('git', ['-c', 'credential.helper=', '-c', 'core.hooksPath=/dev/null', ...args], {
+    cwd,
+    env,
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (r.error) throw new BuildError(`git ${args[0]} failed: ${r.error.message}`, { cause: r.error });
   if (r.status !== 0) throw new BuildError(`git ${args[0]} failed: ${r.stderr.toString().trim().split('\n').slice(-3).join(' ')}`);
   return r.stdout.toString().trim();
@@ -99,7 +104,12 @@ export class LocalBuilder implements Builder {
 
   /** How builds run here; throws BuildNotSandboxedError when they may not run at all. */
   isolation(): Isolation {
-    this.chosen ??= chooseIsolation({ docker: this.options.docker ?? 'auto', dockerAvailable: dockerEngineAvailable, bwrap: this.options.bwrap, unsafeHostBuild: this.options.unsafeHostBuild });
+    this.chosen ??= chooseIsolation({
+      docker: this.options.docker ?? 'auto',
+      dockerAvailable: dockerEngineAvailable,
+      bwrap: this.options.bwrap,
+      unsafeHostBuild: this.options.unsafeHostBuild,
+    });
     return this.chosen;
   }
 
@@ -116,7 +126,15 @@ export class LocalBuilder implements Builder {
     await mkdir(home);
     const logPath = join(root, 'build.log');
     const image = { ref: target.image, enforced: isolation === 'docker', note: isolation === 'docker' ? undefined : IMAGE_NOTE[isolation](target.image) };
-    const base = { target: target.name, buildId: `local:${request.runId}:${target.name}`, startedAt: startedAt.toISOString(), image, sandbox: SANDBOX_OF[isolation], artifacts: new LocalArtifactSource(src), logLink: logPath };
+    const base = {
+      target: target.name,
+      buildId: `local:${request.runId}:${target.name}`,
+      startedAt: startedAt.toISOString(),
+      image,
+      sandbox: SANDBOX_OF[isolation],
+      artifacts: new LocalArtifactSource(src),
+      logLink: logPath,
+    };
     const hostPath = this.options.path ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
     const gitEnv = GIT_ENV(home, hostPath);
     const gitTimeout = this.options.gitTimeoutMs ?? 10 * 60_000;
@@ -133,7 +151,13 @@ export class LocalBuilder implements Builder {
       return { ...base, status: 'NOT_STARTED', message: `source checkout failed: ${errorMessage(err)}`, durationMs: Date.now() - startedAt.getTime() };
     }
     if (checkedOutSha !== request.commitSha) {
-      return { ...base, status: 'FAILED', checkedOutSha, message: `HEAD is ${checkedOutSha}, expected ${request.commitSha}`, durationMs: Date.now() - startedAt.getTime() };
+      return {
+        ...base,
+        status: 'FAILED',
+        checkedOutSha,
+        message: `HEAD is ${checkedOutSha}, expected ${request.commitSha}`,
+        durationMs: Date.now() - startedAt.getTime(),
+      };
     }
 
     // 2. The build, in a minimal environment: nothing from the host but PATH (and not even that in Docker).
@@ -157,10 +181,21 @@ export class LocalBuilder implements Builder {
     if (isolation === 'docker') {
       cmd = 'docker';
       args = [
-        'run', '--rm', '--pull=missing', `--network=${network === 'none' ? 'none' : 'bridge'}`, '--name', container,
-        '-v', `${src}:/src`, '-w', '/src',
+        'run',
+        '--rm',
+        '--pull=missing',
+        `--network=${network === 'none' ? 'none' : 'bridge'}`,
+        '--name',
+        container,
+        '-v',
+        `${src}:/src`,
+        '-w',
+        '/src',
         ...Object.entries(buildEnv).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-        target.image, 'sh', '-c', target.command,
+        target.image,
+        'sh',
+        '-c',
+        target.command,
       ];
       env = { PATH: hostPath, HOME: home };
     } else if (isolation === 'bubblewrap') {
@@ -192,7 +227,17 @@ export class LocalBuilder implements Builder {
     return { ...base, status, message, checkedOutSha, logTail, durationMs: Date.now() - startedAt.getTime() };
   }
 
-  private async spawnBuild(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, logPath: string, timeoutMs: number, signal: AbortSignal | undefined, marker: string | undefined, onKill: (() => void) | undefined): Promise<{ status: BuildStatus; message?: string }> {
+  private async spawnBuild(
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    cwd: string,
+    logPath: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    marker: string | undefined,
+    onKill: (() => void) | undefined,
+  ): Promise<{ status: BuildStatus; message?: string }> {
     const log = createWriteStream(logPath);
     // The log is build output, so untrusted: bounded, the rest dropped with a note.
     const maxLog = this.options.maxLogBytes ?? MAX_LOG_BYTES;
@@ -203,7 +248,17 @@ export class LocalBuilder implements Builder {
       log.write(chunk.length <= room ? chunk : Buffer.concat([chunk.subarray(0, room), Buffer.from('\n[log truncated by release-verifier]\n')]));
       logged += Math.min(chunk.length, room);
     };
-    const r = await runProcessGroup(cmd, args, { cwd, env, timeoutMs, signal, onOutput: toLog, outputGraceMs: this.options.outputGraceMs, killGraceMs: this.options.killGraceMs, marker, onKill });
+    const r = await runProcessGroup(cmd, args, {
+      cwd,
+      env,
+      timeoutMs,
+      signal,
+      onOutput: toLog,
+      outputGraceMs: this.options.outputGraceMs,
+      killGraceMs: this.options.killGraceMs,
+      marker,
+      onKill,
+    });
     // resolve only once the log is flushed, so the caller can read its tail
     await new Promise<void>((resolve) => log.end(() => resolve()));
     return describeEnd(r, timeoutMs);
@@ -220,13 +275,17 @@ export class LocalBuilder implements Builder {
 }
 
 function describeEnd(r: GroupRunResult, timeoutMs: number): { status: BuildStatus; message?: string } {
-  const leftBehind = r.outputHeld || r.leftovers > 0 ? `processes left behind by the build were killed${r.outputHeld ? ' (they held its output open)' : ''}` : undefined;
+  const leftBehind =
+    r.outputHeld || r.leftovers > 0 ? `processes left behind by the build were killed${r.outputHeld ? ' (they held its output open)' : ''}` : undefined;
   const withNote = (m: string | undefined) => (leftBehind ? (m ? `${m}; ${leftBehind}` : leftBehind) : m);
   switch (r.end) {
     case 'SPAWN_FAILED':
       return { status: 'FAULT', message: `could not start the build: ${r.error ?? 'unknown error'}` };
     case 'TIMED_OUT':
-      return { status: 'TIMED_OUT', message: `exceeded the ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${timeoutMs / 1000} s`} timeout` };
+      return {
+        status: 'TIMED_OUT',
+        message: `exceeded the ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${timeoutMs / 1000} s`} timeout`,
+      };
     case 'STOPPED':
       return { status: 'STOPPED', message: 'stopped' };
     case 'EXITED':

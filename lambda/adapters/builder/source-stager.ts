@@ -42,7 +42,7 @@ import * as git from 'isomorphic-git';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { pack as tarPack } from 'tar-stream';
 import { BuildError, ForgeError } from '../../core/errors';
-import type { RunPlan } from '../../core/plan';
+import type { RunPlan } from '../../core/run/plan';
 import { sourceKeyFor } from './codebuild-env';
 
 /** The launcher's record of what it staged (results bucket, next to the plan). */
@@ -93,7 +93,8 @@ export function gitHttpClient(options: GitHttpOptions): HttpClient {
   return {
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       const url = new URL(req.url);
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ForgeError('refused-host', `git fetch: unsupported URL scheme ${url.protocol}`, { url: req.url });
+      if (url.protocol !== 'https:' && url.protocol !== 'http:')
+        throw new ForgeError('refused-host', `git fetch: unsupported URL scheme ${url.protocol}`, { url: req.url });
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers ?? {})) {
         // the caller never sets credentials; only this function decides where they go
@@ -114,15 +115,27 @@ export function gitHttpClient(options: GitHttpOptions): HttpClient {
       try {
         res = await doFetch(url, { method: req.method ?? 'GET', headers, body, redirect: 'manual', signal: AbortSignal.timeout(remaining) });
       } catch (err) {
-        throw new ForgeError((err as Error)?.name === 'TimeoutError' ? 'timeout' : 'unreachable', `git fetch: ${url.origin} could not be reached: ${(err as Error)?.message ?? err}`, { url: req.url, cause: err });
+        throw new ForgeError(
+          (err as Error)?.name === 'TimeoutError' ? 'timeout' : 'unreachable',
+          `git fetch: ${url.origin} could not be reached: ${(err as Error)?.message ?? err}`,
+          { url: req.url, cause: err },
+        );
       }
       if (res.status >= 300 && res.status < 400) {
         await res.body?.cancel();
-        throw new ForgeError('refused-host', `git fetch: ${url.origin}${url.pathname} answered with a redirect (HTTP ${res.status}); redirects are not followed — set gitlab.cloneUrl to the final URL`, { url: req.url, status: res.status });
+        throw new ForgeError(
+          'refused-host',
+          `git fetch: ${url.origin}${url.pathname} answered with a redirect (HTTP ${res.status}); redirects are not followed — set gitlab.cloneUrl to the final URL`,
+          { url: req.url, status: res.status },
+        );
       }
       if (res.status === 401 || res.status === 403) {
         await res.body?.cancel();
-        throw new ForgeError('unauthorized', `git fetch: HTTP ${res.status} from ${url.origin}: the token is missing, expired or lacks the read_repository scope${options.token && url.origin !== options.gitlabOrigin ? ' (the clone URL is not on the GitLab origin, so no token was sent)' : ''}`, { url: req.url, status: res.status });
+        throw new ForgeError(
+          'unauthorized',
+          `git fetch: HTTP ${res.status} from ${url.origin}: the token is missing, expired or lacks the read_repository scope${options.token && url.origin !== options.gitlabOrigin ? ' (the clone URL is not on the GitLab origin, so no token was sent)' : ''}`,
+          { url: req.url, status: res.status },
+        );
       }
       const resHeaders: Record<string, string> = {};
       res.headers.forEach((v, k) => (resHeaders[k] = v));
@@ -131,7 +144,10 @@ export function gitHttpClient(options: GitHttpOptions): HttpClient {
         if (!stream) return;
         for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
           received += chunk.byteLength;
-          if (received > options.maxBytes) throw new ForgeError('too-large', `git fetch: more than ${options.maxBytes} bytes; the repository at depth 1 is too large to stage`, { url: req.url });
+          if (received > options.maxBytes)
+            throw new ForgeError('too-large', `git fetch: more than ${options.maxBytes} bytes; the repository at depth 1 is too large to stage`, {
+              url: req.url,
+            });
           yield chunk;
         }
       };
@@ -162,7 +178,17 @@ export async function fetchTagAtCommit(args: { dir: string; url: string; tag: st
   await git.setConfig({ fs, dir, path: 'remote.origin.fetch', value: `+refs/tags/${tag}:refs/tags/${tag}` });
   let fetched: string | null | undefined;
   try {
-    const r = await git.fetch({ fs, http: args.http, dir, remote: 'origin', ref: `refs/tags/${tag}`, remoteRef: `refs/tags/${tag}`, singleBranch: true, depth: 1, tags: false });
+    const r = await git.fetch({
+      fs,
+      http: args.http,
+      dir,
+      remote: 'origin',
+      ref: `refs/tags/${tag}`,
+      remoteRef: `refs/tags/${tag}`,
+      singleBranch: true,
+      depth: 1,
+      tags: false,
+    });
     fetched = r.fetchHead;
   } catch (err) {
     if (err instanceof ForgeError) throw err;
@@ -180,7 +206,10 @@ export async function fetchTagAtCommit(args: { dir: string; url: string; tag: st
     oid = (obj.object as { object: string }).object;
   }
   if (oid !== commit) {
-    throw new ForgeError('bad-response', `tag ${tag} fetched over git peels to ${oid}, but the run plan names ${commit} (the tag moved, or the forge answered inconsistently); nothing staged`);
+    throw new ForgeError(
+      'bad-response',
+      `tag ${tag} fetched over git peels to ${oid}, but the run plan names ${commit} (the tag moved, or the forge answered inconsistently); nothing staged`,
+    );
   }
   return { gitdir: join(dir, '.git'), commit, tagObject: fetched };
 }
@@ -204,8 +233,11 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
  * Returns its SHA-256 and size; refuses to grow past `maxBytes`.
  */
 export async function writeSourceTar(source: FetchedSource, tag: string, tarPath: string, maxBytes: number): Promise<{ sha256: string; size: number }> {
-  const objects = (await listFiles(join(source.gitdir, 'objects'))).filter((p) => /^pack\/pack-[0-9a-f]{40}\.(pack|idx)$/.test(p) || /^[0-9a-f]{2}\/[0-9a-f]{38}$/.test(p));
-  if (!objects.some((p) => p.endsWith('.pack')) && !objects.some((p) => /^[0-9a-f]{2}\//.test(p))) throw new BuildError('git fetch produced no objects to stage');
+  const objects = (await listFiles(join(source.gitdir, 'objects'))).filter(
+    (p) => /^pack\/pack-[0-9a-f]{40}\.(pack|idx)$/.test(p) || /^[0-9a-f]{2}\/[0-9a-f]{38}$/.test(p),
+  );
+  if (!objects.some((p) => p.endsWith('.pack')) && !objects.some((p) => /^[0-9a-f]{2}\//.test(p)))
+    throw new BuildError('git fetch produced no objects to stage');
   const shallow = await readFile(join(source.gitdir, 'shallow'), 'utf8').catch(() => '');
   if (shallow && !/^([0-9a-f]{40}\n)+$/.test(shallow)) throw new BuildError('unexpected shallow file from the fetch');
 
@@ -223,7 +255,8 @@ export async function writeSourceTar(source: FetchedSource, tag: string, tarPath
   const written = pipeline(tar, counter, createWriteStream(tarPath));
   const mtime = new Date(0);
   const dir = (name: string) => new Promise<void>((res, rej) => tar.entry({ name, type: 'directory', mode: 0o755, mtime }, (e) => (e ? rej(e) : res())));
-  const text = (name: string, content: string) => new Promise<void>((res, rej) => tar.entry({ name, mode: 0o644, mtime }, content, (e) => (e ? rej(e) : res())));
+  const text = (name: string, content: string) =>
+    new Promise<void>((res, rej) => tar.entry({ name, mode: 0o644, mtime }, content, (e) => (e ? rej(e) : res())));
   try {
     await dir('objects/');
     await dir('objects/pack/');
@@ -300,9 +333,26 @@ export class SourceStager {
       const { sha256, size } = await writeSourceTar(fetched, tag, tarPath, o.maxBytes);
       const key = sourceKeyFor(plan.runId);
       await this.client.send(
-        new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: createReadStream(tarPath), ContentLength: size, ContentType: 'application/x-tar', Metadata: { commit: tagCommitSha, sha256 } }),
+        new PutObjectCommand({
+          Bucket: o.bucket,
+          Key: key,
+          Body: createReadStream(tarPath),
+          ContentLength: size,
+          ContentType: 'application/x-tar',
+          Metadata: { commit: tagCommitSha, sha256 },
+        }),
       );
-      return { bucket: o.bucket, key, uri: `s3://${o.bucket}/${key}`, commit: tagCommitSha, tag, tagObject: fetched.tagObject, sha256, size, stagedAt: new Date().toISOString() };
+      return {
+        bucket: o.bucket,
+        key,
+        uri: `s3://${o.bucket}/${key}`,
+        commit: tagCommitSha,
+        tag,
+        tagObject: fetched.tagObject,
+        sha256,
+        size,
+        stagedAt: new Date().toISOString(),
+      };
     } finally {
       await rm(work, { recursive: true, force: true });
     }

@@ -27,10 +27,13 @@ export interface Deadline {
 export function startDeadline(ms: number, reason: () => unknown, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
   let expired = false;
-  const timer = setTimeout(() => {
-    expired = true;
-    controller.abort(reason());
-  }, Math.max(0, ms));
+  const timer = setTimeout(
+    () => {
+      expired = true;
+      controller.abort(reason());
+    },
+    Math.max(0, ms),
+  );
   const onParentAbort = () => controller.abort(parent?.reason);
   if (parent?.aborted) onParentAbort();
   else parent?.addEventListener('abort', onParentAbort, { once: true });

@@ -33,7 +33,20 @@
 import { unlink } from 'node:fs/promises';
 import { Gitlab } from '@gitbeaker/rest';
 import { ForgeError } from '../../core/errors';
-import type { AccessLevel, AssetRequest, DownloadedFile, DownloadLimits, Forge, ForgeProtections, ForgeWritePaths, Release, ReleaseHistory, ReleaseLink, RepositoryTree, TreeLimits } from '../../core/ports';
+import type {
+  AccessLevel,
+  AssetRequest,
+  DownloadedFile,
+  DownloadLimits,
+  Forge,
+  ForgeProtections,
+  ForgeWritePaths,
+  Release,
+  ReleaseHistory,
+  ReleaseLink,
+  RepositoryTree,
+  TreeLimits,
+} from '../../core/ports';
 import { withDeadline } from './deadline';
 import { boundedRequesterFn } from './gitlab-requester';
 import {
@@ -124,7 +137,12 @@ export class ForgeDigestMismatchError extends ForgeError {
 export class LatestReleaseDisagreesError extends ForgeError {
   constructor(message: string, info: { permalinkTag?: string; listingTag?: string; url?: string }) {
     super('bad-response', message, { url: info.url });
-    (this as { details?: Record<string, unknown> }).details = { code: 'LATEST_RELEASE_DISAGREES', url: info.url, permalinkTag: info.permalinkTag, listingTag: info.listingTag };
+    (this as { details?: Record<string, unknown> }).details = {
+      code: 'LATEST_RELEASE_DISAGREES',
+      url: info.url,
+      permalinkTag: info.permalinkTag,
+      listingTag: info.listingTag,
+    };
   }
 }
 
@@ -168,8 +186,7 @@ export class GitLabForge implements Forge {
         throw new ForgeError('refused-host', 'gitlab.cloneUrl must not contain credentials (builders get no token)');
       }
       this.resolvedCloneUrl = options.cloneUrl;
-    }
-    else if (typeof options.project === 'string') this.resolvedCloneUrl = `${this.baseUrl}/${options.project}.git`;
+    } else if (typeof options.project === 'string') this.resolvedCloneUrl = `${this.baseUrl}/${options.project}.git`;
   }
 
   cloneUrl(): string {
@@ -185,10 +202,12 @@ export class GitLabForge implements Forge {
 
   downloadAsset(request: AssetRequest, destPath: string, limits: DownloadLimits): Promise<DownloadedFile> {
     // the download bounds itself (limits.timeoutMs); generic packages add API lookups before it
-    return this.bounded(`downloading ${request.name}`, this.callTimeoutMs + limits.timeoutMs, () => this.fetchAsset(request, destPath, limits)).catch(async (err: unknown) => {
-      await unlink(destPath).catch(() => undefined); // a late writer may have left a partial file
-      throw err;
-    });
+    return this.bounded(`downloading ${request.name}`, this.callTimeoutMs + limits.timeoutMs, () => this.fetchAsset(request, destPath, limits)).catch(
+      async (err: unknown) => {
+        await unlink(destPath).catch(() => undefined); // a late writer may have left a partial file
+        throw err;
+      },
+    );
   }
 
   getProtections(): Promise<ForgeProtections> {
@@ -356,17 +375,27 @@ export class GitLabForge implements Forge {
     };
     const MAINTAINER = 'a token of a Maintainer (read_api)';
     const deployKeys = await part('deploy keys', MAINTAINER, async () => {
-      const page = await this.callExpanded('the deploy keys', () => this.api.DeployKeys.all({ projectId: this.project, perPage: PER_PAGE, maxPages: WRITE_PATH_PAGES, showExpanded: true }), z.array(DeployKeyJson));
+      const page = await this.callExpanded(
+        'the deploy keys',
+        () => this.api.DeployKeys.all({ projectId: this.project, perPage: PER_PAGE, maxPages: WRITE_PATH_PAGES, showExpanded: true }),
+        z.array(DeployKeyJson),
+      );
       if (page.more) throw new ForgeError('bad-response', `more than ${PER_PAGE * WRITE_PATH_PAGES} deploy keys; refusing a partial list`);
       return page.items.map((k) => ({ id: k.id, title: k.title, canPush: k.can_push }));
     });
     const deployTokens = await part('deploy tokens', MAINTAINER, async () => {
-      const page = await this.callExpanded('the deploy tokens', () => this.api.DeployTokens.all({ projectId: this.project, perPage: PER_PAGE, maxPages: WRITE_PATH_PAGES, showExpanded: true }), z.array(DeployTokenJson));
+      const page = await this.callExpanded(
+        'the deploy tokens',
+        () => this.api.DeployTokens.all({ projectId: this.project, perPage: PER_PAGE, maxPages: WRITE_PATH_PAGES, showExpanded: true }),
+        z.array(DeployTokenJson),
+      );
       if (page.more) throw new ForgeError('bad-response', `more than ${PER_PAGE * WRITE_PATH_PAGES} deploy tokens; refusing a partial list`);
       return page.items.map((t) => ({ id: t.id, name: t.name, scopes: t.scopes, active: t.revoked !== true && t.expired !== true }));
     });
     const jobTokenInboundLimited = await part('job token scope', MAINTAINER, async () => {
-      const scope = await this.call('the job token scope', () => this.api.ProjectJobTokenScopes.show(this.project), JobTokenScopeJson, { notFound: 'job token scope not found' });
+      const scope = await this.call('the job token scope', () => this.api.ProjectJobTokenScopes.show(this.project), JobTokenScopeJson, {
+        notFound: 'job token scope not found',
+      });
       return scope.inbound_enabled;
     });
     const pushRules = await part(
@@ -380,8 +409,14 @@ export class GitLabForge implements Forge {
       (): ForgeWritePaths['pushRules'] => 'absent',
     );
     const settings = await part('release and package settings', 'read_api', async () => {
-      const p = await this.call(`project ${this.project}`, () => this.api.Projects.show(this.project), ProjectSettingsJson, { notFound: `project ${this.project} not found` });
-      return { releasesAccessLevel: p.releases_access_level ?? undefined, packagesEnabled: p.packages_enabled ?? undefined, packageRegistryAccessLevel: p.package_registry_access_level ?? undefined };
+      const p = await this.call(`project ${this.project}`, () => this.api.Projects.show(this.project), ProjectSettingsJson, {
+        notFound: `project ${this.project} not found`,
+      });
+      return {
+        releasesAccessLevel: p.releases_access_level ?? undefined,
+        packagesEnabled: p.packages_enabled ?? undefined,
+        packageRegistryAccessLevel: p.package_registry_access_level ?? undefined,
+      };
     });
     return { deployKeys, deployTokens, jobTokenInboundLimited, pushRules, settings, unavailable };
   }
@@ -393,7 +428,14 @@ export class GitLabForge implements Forge {
   private async readHistory(): Promise<ReleaseHistory> {
     const releases = await this.callExpanded(
       'the release history',
-      () => this.api.ProjectReleases.all(this.project, { orderBy: 'released_at', sort: 'desc', perPage: PER_PAGE, maxPages: HISTORY_RELEASE_PAGES, showExpanded: true }),
+      () =>
+        this.api.ProjectReleases.all(this.project, {
+          orderBy: 'released_at',
+          sort: 'desc',
+          perPage: PER_PAGE,
+          maxPages: HISTORY_RELEASE_PAGES,
+          showExpanded: true,
+        }),
       z.array(ReleaseJson),
     );
     const tags = await this.callExpanded(
@@ -456,11 +498,14 @@ export class GitLabForge implements Forge {
     }
     const permalinkAt = releasedAtMs(permalink);
     if (permalink.upcoming_release === true || permalinkAt > now) {
-      throw new LatestReleaseDisagreesError(`GitLab's latest-release permalink names ${permalink.tag_name}, an upcoming release (released_at ${permalink.released_at})`, {
-        permalinkTag: permalink.tag_name,
-        listingTag: newest?.r.tag_name,
-        url: permalinkUrl,
-      });
+      throw new LatestReleaseDisagreesError(
+        `GitLab's latest-release permalink names ${permalink.tag_name}, an upcoming release (released_at ${permalink.released_at})`,
+        {
+          permalinkTag: permalink.tag_name,
+          listingTag: newest?.r.tag_name,
+          url: permalinkUrl,
+        },
+      );
     }
     if (!newest || !tiedNewest.includes(permalink.tag_name)) {
       const listed = dated.find((d) => d.r.tag_name === permalink.tag_name);
@@ -473,9 +518,13 @@ export class GitLabForge implements Forge {
     }
     const listed = newest.r.tag_name === permalink.tag_name ? newest.r : released.find((d) => d.r.tag_name === permalink.tag_name)!.r;
     if (listed.commit.id !== permalink.commit.id) {
-      throw new ForgeError('bad-response', `GitLab contradicts itself about release ${permalink.tag_name}: the list says commit ${listed.commit.id}, the permalink ${permalink.commit.id}`, {
-        url: permalinkUrl,
-      });
+      throw new ForgeError(
+        'bad-response',
+        `GitLab contradicts itself about release ${permalink.tag_name}: the list says commit ${listed.commit.id}, the permalink ${permalink.commit.id}`,
+        {
+          url: permalinkUrl,
+        },
+      );
     }
     return permalink;
   }
@@ -581,7 +630,10 @@ export class GitLabForge implements Forge {
     for (const pkg of exact) {
       const files = await this.callExpanded(
         `the files of ${what}`,
-        () => this.api.Packages.allFiles(this.project, pkg.id, { perPage: PER_PAGE, maxPages: MAX_PACKAGE_FILE_PAGES, showExpanded: true } as { showExpanded: true }),
+        () =>
+          this.api.Packages.allFiles(this.project, pkg.id, { perPage: PER_PAGE, maxPages: MAX_PACKAGE_FILE_PAGES, showExpanded: true } as {
+            showExpanded: true;
+          }),
         z.array(PackageFileJson),
       );
       if (files.more) throw new ForgeError('bad-response', `${what} has too many files; refusing a partial list`);
@@ -597,11 +649,9 @@ export class GitLabForge implements Forge {
       // no file unless it is the published one: the digests in the error are the evidence
       await unlink(file.path).catch(() => undefined);
       if (records.some((r) => r.file_sha256 === file.sha256)) {
-        throw new ForgeError(
-          'bad-response',
-          `${what} holds several "${fileName}" uploads and served an older one; cannot tell which is published`,
-          { url: file.url },
-        );
+        throw new ForgeError('bad-response', `${what} holds several "${fileName}" uploads and served an older one; cannot tell which is published`, {
+          url: file.url,
+        });
       }
       throw new ForgeDigestMismatchError(
         `GitLab records SHA-256 ${newest.file_sha256} for ${what} file "${fileName}" but served bytes with SHA-256 ${file.sha256}`,

@@ -118,7 +118,8 @@ async function attempt(first: URL, method: string, opts: RequestOptions, attempt
       } catch {
         next = undefined;
       }
-      if (!next) throw new ForgeError('bad-response', `HTTP ${response.status} without a usable Location from ${url.href}`, { url: url.href, status: response.status });
+      if (!next)
+        throw new ForgeError('bad-response', `HTTP ${response.status} without a usable Location from ${url.href}`, { url: url.href, status: response.status });
       // the request carries the token: it may only ever go to the GitLab origin
       if (next.origin !== cfg.origin) {
         throw new ForgeError('refused-host', `GitLab API redirected to another origin (${next.origin}); not following with credentials`, {
@@ -146,7 +147,10 @@ async function readBody(response: Response, url: URL, signal: AbortSignal, cfg: 
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > cfg.maxResponseBytes) {
     await response.body?.cancel().catch(() => undefined);
-    throw new ForgeError('bad-response', `GitLab answer from ${url.pathname} is ${declared} bytes, over ${cfg.maxResponseBytes}`, { url: url.href, status: response.status });
+    throw new ForgeError('bad-response', `GitLab answer from ${url.pathname} is ${declared} bytes, over ${cfg.maxResponseBytes}`, {
+      url: url.href,
+      status: response.status,
+    });
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -156,7 +160,10 @@ async function readBody(response: Response, url: URL, signal: AbortSignal, cfg: 
         size += chunk.length;
         if (size > cfg.maxResponseBytes) {
           await response.body.cancel().catch(() => undefined);
-          throw new ForgeError('bad-response', `GitLab answer from ${url.pathname} exceeds ${cfg.maxResponseBytes} bytes`, { url: url.href, status: response.status });
+          throw new ForgeError('bad-response', `GitLab answer from ${url.pathname} exceeds ${cfg.maxResponseBytes} bytes`, {
+            url: url.href,
+            status: response.status,
+          });
         }
         chunks.push(chunk);
       }

@@ -72,7 +72,14 @@ export async function safeDownload(url: string, destPath: string, limits: Downlo
         return withRetries(
           policy,
           async () => {
-            const { response, finalUrl, hops } = await resolveRedirects(url, { gitlabOrigin, allowed, token: options.token, maxRedirects, deadline, headers: options.headers });
+            const { response, finalUrl, hops } = await resolveRedirects(url, {
+              gitlabOrigin,
+              allowed,
+              token: options.token,
+              maxRedirects,
+              deadline,
+              headers: options.headers,
+            });
             return await receiveBody(response, finalUrl, hops, destPath, limits, deadline, startedAt);
           },
           { signal: deadline },
@@ -133,7 +140,11 @@ async function resolveRedirects(startUrl: string, ctx: RedirectContext): Promise
     if (response.status >= 300 && response.status < 400 && response.status !== 304) {
       await discard(response);
       const location = response.headers.get('location');
-      if (!location) throw new ForgeError('bad-response', `HTTP ${response.status} without a Location header from ${current.href}`, { url: current.href, status: response.status });
+      if (!location)
+        throw new ForgeError('bad-response', `HTTP ${response.status} without a Location header from ${current.href}`, {
+          url: current.href,
+          status: response.status,
+        });
       if (hop + 1 > ctx.maxRedirects) {
         throw new ForgeError('refused-host', `more than ${ctx.maxRedirects} redirects starting at ${startUrl}`, { url: current.href, status: response.status });
       }
@@ -282,7 +293,7 @@ function normaliseAllowedHosts(hosts: readonly string[]): AllowedHosts {
     // URL does the IDNA/lower-casing/IPv6 work; the scheme is irrelevant here
     const u = new URL(`http://${h.trim()}`);
     const explicitPort = /:\d+$/.test(h.trim());
-    return { hostname: u.hostname, port: explicitPort ? (u.port || '80') : undefined };
+    return { hostname: u.hostname, port: explicitPort ? u.port || '80' : undefined };
   });
 }
 

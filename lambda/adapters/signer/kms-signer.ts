@@ -38,7 +38,8 @@ export class KmsAttestationSigner implements AttestationSigner {
         Message: raw ? pae : createHash('sha256').update(pae).digest(),
       }),
     );
-    if (!out.Signature || out.Signature.byteLength === 0) throw new VerifierError('ATTESTATION_SIGN_FAILED', `KMS Sign with ${this.keyId} returned no signature`);
+    if (!out.Signature || out.Signature.byteLength === 0)
+      throw new VerifierError('ATTESTATION_SIGN_FAILED', `KMS Sign with ${this.keyId} returned no signature`);
     return out.Signature;
   }
 }

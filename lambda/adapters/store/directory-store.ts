@@ -15,7 +15,8 @@ export class DirectoryStore implements Store {
 
   private pathOf(key: string): string {
     const p = resolve(this.root, key);
-    if (!key || key.startsWith('/') || key.split('/').includes('..') || !(p + sep).startsWith(this.root + sep)) throw new VerifierError('STORE_KEY_INVALID', `invalid store key "${key}"`);
+    if (!key || key.startsWith('/') || key.split('/').includes('..') || !(p + sep).startsWith(this.root + sep))
+      throw new VerifierError('STORE_KEY_INVALID', `invalid store key "${key}"`);
     return p;
   }
 

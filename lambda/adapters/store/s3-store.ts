@@ -107,7 +107,10 @@ export class S3Store implements Store {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: checkKey(key) }));
       if (out.ContentLength !== undefined && out.ContentLength > this.maxRecordBytes) {
         (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
-        throw new VerifierError('STORE_RECORD_TOO_LARGE', `s3://${this.bucket}/${key} is ${out.ContentLength} bytes, more than a run record may be (${this.maxRecordBytes})`);
+        throw new VerifierError(
+          'STORE_RECORD_TOO_LARGE',
+          `s3://${this.bucket}/${key} is ${out.ContentLength} bytes, more than a run record may be (${this.maxRecordBytes})`,
+        );
       }
       if (!out.Body) return '';
       return await out.Body.transformToString('utf-8');

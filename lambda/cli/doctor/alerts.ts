@@ -59,12 +59,28 @@ export async function subscriptionChecks(sns: SNSClient, ctx: DoctorContext): Pr
     : [];
   for (const [protocol, endpoint] of configured) {
     const found = subs.some((s) => s.Protocol === protocol && sameEndpoint(protocol, s.Endpoint ?? '', endpoint));
-    if (!found) results.push(problem(`subscription:${protocol}:${endpoint}`, `${protocol} ${endpoint} is configured (alerts.${protocol === 'sms' ? 'sms' : 'emails'}) but not subscribed to the topic`, 'deploy the configuration (cdk deploy); the stack subscribes it'));
+    if (!found)
+      results.push(
+        problem(
+          `subscription:${protocol}:${endpoint}`,
+          `${protocol} ${endpoint} is configured (alerts.${protocol === 'sms' ? 'sms' : 'emails'}) but not subscribed to the topic`,
+          'deploy the configuration (cdk deploy); the stack subscribes it',
+        ),
+      );
   }
   if (subs.length === 0 && configured.length === 0) {
-    results.push(problem('subscriptions', `nobody is subscribed to ${topicArn}: alerts reach no one`, 'set alerts.emails (and alerts.sms) in the configuration and deploy, or subscribe your own endpoint'));
+    results.push(
+      problem(
+        'subscriptions',
+        `nobody is subscribed to ${topicArn}: alerts reach no one`,
+        'set alerts.emails (and alerts.sms) in the configuration and deploy, or subscribe your own endpoint',
+      ),
+    );
   }
-  if (!ctx.config) results.push(cannot('subscriptions:configured', `which addresses are configured is unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE'));
+  if (!ctx.config)
+    results.push(
+      cannot('subscriptions:configured', `which addresses are configured is unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE'),
+    );
   return results;
 }
 
@@ -82,7 +98,8 @@ async function sandboxNumbers(sns: SNSClient): Promise<SMSSandboxPhoneNumber[]> 
 
 export async function smsSandboxChecks(sns: SNSClient, ctx: DoctorContext): Promise<CheckResult[]> {
   const id = 'sms-sandbox';
-  if (!ctx.config) return [cannot(id, `whether SMS numbers are configured is unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE')];
+  if (!ctx.config)
+    return [cannot(id, `whether SMS numbers are configured is unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE')];
   const numbers = ctx.config.alerts.sms;
   if (numbers.length === 0) return [ok(id, 'no SMS numbers configured (alerts.sms): the SMS sandbox does not matter')];
   let inSandbox: boolean | undefined;

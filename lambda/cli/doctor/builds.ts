@@ -24,22 +24,50 @@ export function privateEcrImage(image: string): { registryId: string; region: st
 export async function imageCheck(ecrFor: (region: string) => ECRClient, target: Target): Promise<CheckResult> {
   const id = `image:${target.name}`;
   if (CURATED.test(target.image)) {
-    return cannot(id, `${target.name}: ${target.image} is CodeBuild's curated image${target.fleetArn ? ' (the fleet provides it)' : ''}; it has no digest to check — the report says so as not pinned`, 'nothing to do here; the fleet check below covers what can be checked');
+    return cannot(
+      id,
+      `${target.name}: ${target.image} is CodeBuild's curated image${target.fleetArn ? ' (the fleet provides it)' : ''}; it has no digest to check — the report says so as not pinned`,
+      'nothing to do here; the fleet check below covers what can be checked',
+    );
   }
   const ecr = privateEcrImage(target.image);
   if (!ecr) {
     const registry = target.image.includes('/') && /[.:]/.test(target.image.split('/')[0]!) ? target.image.split('/')[0] : 'Docker Hub';
-    return cannot(id, `${target.name}: ${target.image} is in a public registry (${registry}); doctor checks private ECR images only`, `pull it once to be sure: docker pull ${target.image}`);
+    return cannot(
+      id,
+      `${target.name}: ${target.image} is in a public registry (${registry}); doctor checks private ECR images only`,
+      `pull it once to be sure: docker pull ${target.image}`,
+    );
   }
   try {
-    const out = await ecrFor(ecr.region).send(new DescribeImagesCommand({ registryId: ecr.registryId, repositoryName: ecr.repositoryName, imageIds: [{ imageDigest: ecr.imageDigest }] }));
+    const out = await ecrFor(ecr.region).send(
+      new DescribeImagesCommand({ registryId: ecr.registryId, repositoryName: ecr.repositoryName, imageIds: [{ imageDigest: ecr.imageDigest }] }),
+    );
     const found = (out.imageDetails ?? []).find((d) => d.imageDigest === ecr.imageDigest);
-    if (found) return ok(id, `${target.name}: ${ecr.repositoryName}@${ecr.imageDigest} exists in ECR ${ecr.registryId} (${ecr.region})${found.imagePushedAt ? `, pushed ${found.imagePushedAt.toISOString()}` : ''}`);
-    return problem(id, `${target.name}: ECR did not list ${ecr.repositoryName}@${ecr.imageDigest}`, `push the image, or pin the digest that exists: aws ecr describe-images --repository-name ${ecr.repositoryName}`);
+    if (found)
+      return ok(
+        id,
+        `${target.name}: ${ecr.repositoryName}@${ecr.imageDigest} exists in ECR ${ecr.registryId} (${ecr.region})${found.imagePushedAt ? `, pushed ${found.imagePushedAt.toISOString()}` : ''}`,
+      );
+    return problem(
+      id,
+      `${target.name}: ECR did not list ${ecr.repositoryName}@${ecr.imageDigest}`,
+      `push the image, or pin the digest that exists: aws ecr describe-images --repository-name ${ecr.repositoryName}`,
+    );
   } catch (err) {
     const name = nameOf(err);
-    if (name === 'ImageNotFoundException') return problem(id, `${target.name}: no image ${ecr.imageDigest} in ${ecr.repositoryName} (ECR ${ecr.registryId}, ${ecr.region}): every build of this target fails`, `push the image, or pin the digest that exists: aws ecr describe-images --repository-name ${ecr.repositoryName} --region ${ecr.region}`);
-    if (name === 'RepositoryNotFoundException') return problem(id, `${target.name}: no ECR repository ${ecr.repositoryName} in ${ecr.registryId} (${ecr.region})`, 'create the repository and push the image, or fix targets[].image');
+    if (name === 'ImageNotFoundException')
+      return problem(
+        id,
+        `${target.name}: no image ${ecr.imageDigest} in ${ecr.repositoryName} (ECR ${ecr.registryId}, ${ecr.region}): every build of this target fails`,
+        `push the image, or pin the digest that exists: aws ecr describe-images --repository-name ${ecr.repositoryName} --region ${ecr.region}`,
+      );
+    if (name === 'RepositoryNotFoundException')
+      return problem(
+        id,
+        `${target.name}: no ECR repository ${ecr.repositoryName} in ${ecr.registryId} (${ecr.region})`,
+        'create the repository and push the image, or fix targets[].image',
+      );
     return failed(id, `${target.name}: looking up ${target.image}`, 'ecr:DescribeImages', err);
   }
 }
@@ -48,7 +76,14 @@ export async function fleetChecks(codebuild: CodeBuildClient, ctx: DoctorContext
   if (!ctx.config) return [cannot('fleets', `which targets use fleets is unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE')];
   const results: CheckResult[] = [];
   for (const t of ctx.config.targets) {
-    if (t.platform === 'macos' && !t.fleetArn) results.push(problem(`fleet:${t.name}`, `${t.name}: a macOS target without a fleet cannot build (on-demand CodeBuild has no macOS)`, 'create a MAC_ARM reserved-capacity fleet and set targets[].fleetArn'));
+    if (t.platform === 'macos' && !t.fleetArn)
+      results.push(
+        problem(
+          `fleet:${t.name}`,
+          `${t.name}: a macOS target without a fleet cannot build (on-demand CodeBuild has no macOS)`,
+          'create a MAC_ARM reserved-capacity fleet and set targets[].fleetArn',
+        ),
+      );
   }
   const withFleet = ctx.config.targets.filter((t) => t.fleetArn);
   if (withFleet.length === 0) return results;
@@ -68,16 +103,36 @@ export async function fleetChecks(codebuild: CodeBuildClient, ctx: DoctorContext
     const fleet = fleets.find((f) => f.arn === t.fleetArn || f.name === t.fleetArn);
     if (!fleet || notFound.includes(t.fleetArn!)) {
       existing ??= fleetsInRegion(codebuild);
-      results.push(problem(id, `${t.name}: fleet ${t.fleetArn} does not exist (in this region)`, `create the fleet (CodeBuild → Compute fleets) or fix targets[].fleetArn; ${await existing}`));
+      results.push(
+        problem(
+          id,
+          `${t.name}: fleet ${t.fleetArn} does not exist (in this region)`,
+          `create the fleet (CodeBuild → Compute fleets) or fix targets[].fleetArn; ${await existing}`,
+        ),
+      );
       continue;
     }
     const status = fleet.status?.statusCode ?? 'UNKNOWN';
     if (status !== 'ACTIVE') {
-      results.push(problem(id, `${t.name}: fleet ${fleet.name} is ${status}${fleet.status?.message ? ` (${fleet.status.message})` : ''}, not ACTIVE: builds on it queue or fail`, status === 'CREATING' || status === 'UPDATING' ? 'wait until it is ACTIVE and run doctor again' : 'fix or recreate the fleet in the CodeBuild console'));
+      results.push(
+        problem(
+          id,
+          `${t.name}: fleet ${fleet.name} is ${status}${fleet.status?.message ? ` (${fleet.status.message})` : ''}, not ACTIVE: builds on it queue or fail`,
+          status === 'CREATING' || status === 'UPDATING'
+            ? 'wait until it is ACTIVE and run doctor again'
+            : 'fix or recreate the fleet in the CodeBuild console',
+        ),
+      );
       continue;
     }
     if (t.platform === 'macos' && fleet.environmentType !== 'MAC_ARM') {
-      results.push(problem(id, `${t.name}: fleet ${fleet.name} is ${fleet.environmentType}, not MAC_ARM: a macOS target cannot build on it`, 'use a MAC_ARM fleet for macOS targets'));
+      results.push(
+        problem(
+          id,
+          `${t.name}: fleet ${fleet.name} is ${fleet.environmentType}, not MAC_ARM: a macOS target cannot build on it`,
+          'use a MAC_ARM fleet for macOS targets',
+        ),
+      );
       continue;
     }
     const sharing = withFleet.filter((x) => x.fleetArn === t.fleetArn).length;
@@ -85,7 +140,11 @@ export async function fleetChecks(codebuild: CodeBuildClient, ctx: DoctorContext
     const detail = `${t.name}: fleet ${fleet.name} is ACTIVE (${fleet.environmentType}, ${fleet.computeType}, capacity ${capacity})`;
     results.push(
       capacity > 0 && sharing > capacity
-        ? problem(id, `${detail}, but ${sharing} targets share it: builds beyond ${capacity} wait (overflow: ${fleet.overflowBehavior ?? 'QUEUE'})`, 'raise the fleet capacity, or accept the queueing (a queued build is dropped after its queue timeout)')
+        ? problem(
+            id,
+            `${detail}, but ${sharing} targets share it: builds beyond ${capacity} wait (overflow: ${fleet.overflowBehavior ?? 'QUEUE'})`,
+            'raise the fleet capacity, or accept the queueing (a queued build is dropped after its queue timeout)',
+          )
         : ok(id, detail),
     );
   }
@@ -104,7 +163,10 @@ async function fleetsInRegion(codebuild: CodeBuildClient): Promise<string> {
 
 /** The Service Quotas label of a target's on-demand environment, e.g. "linux/medium". */
 export function quotaLabel(t: Target): string {
-  const compute = (t.computeType ?? 'BUILD_GENERAL1_MEDIUM').replace(/^BUILD_GENERAL1_/, '').replace(/^BUILD_LAMBDA_/, 'lambda/').toLowerCase();
+  const compute = (t.computeType ?? 'BUILD_GENERAL1_MEDIUM')
+    .replace(/^BUILD_GENERAL1_/, '')
+    .replace(/^BUILD_LAMBDA_/, 'lambda/')
+    .toLowerCase();
   const env = t.platform === 'windows' ? 'windows server 2019' : 'linux';
   return compute.startsWith('lambda/') ? `${env} ${compute}` : `${env}/${compute}`;
 }
@@ -169,16 +231,27 @@ export async function quotaCheck(quotas: ServiceQuotasClient, ctx: DoctorContext
   for (const [label, names] of need) {
     const q = quotaFor(byLabel, label);
     if (!q) unknown.push(`${label} (${names.join(', ')})`);
-    else if (q.Value! < names.length) short.push(`${q.QuotaName} is ${q.Value} (${q.QuotaCode}) but ${names.length} targets build there at once: ${names.join(', ')}`);
+    else if (q.Value! < names.length)
+      short.push(`${q.QuotaName} is ${q.Value} (${q.QuotaCode}) but ${names.length} targets build there at once: ${names.join(', ')}`);
     else fine.push(`${label}: ${names.length} of ${q.Value}`);
   }
   if (account) {
-    if (account.Value! < onDemand.length) short.push(`${account.QuotaName} is ${account.Value} (${account.QuotaCode}) but ${onDemand.length} targets build at once`);
+    if (account.Value! < onDemand.length)
+      short.push(`${account.QuotaName} is ${account.Value} (${account.QuotaCode}) but ${onDemand.length} targets build at once`);
     else fine.push(`account: ${onDemand.length} of ${account.Value}`);
   }
   if (short.length) {
-    return problem(id, `${short.join('; ')} — builds beyond the quota queue, and a queued build is dropped after its queue timeout`, 'request an increase in Service Quotas → AWS CodeBuild (new accounts start as low as 1)');
+    return problem(
+      id,
+      `${short.join('; ')} — builds beyond the quota queue, and a queued build is dropped after its queue timeout`,
+      'request an increase in Service Quotas → AWS CodeBuild (new accounts start as low as 1)',
+    );
   }
-  if (unknown.length) return cannot(id, `no Service Quotas entry found for ${unknown.join('; ')}${fine.length ? ` (checked: ${fine.join('; ')})` : ''}`, 'look the quota up in Service Quotas → AWS CodeBuild');
+  if (unknown.length)
+    return cannot(
+      id,
+      `no Service Quotas entry found for ${unknown.join('; ')}${fine.length ? ` (checked: ${fine.join('; ')})` : ''}`,
+      'look the quota up in Service Quotas → AWS CodeBuild',
+    );
   return ok(id, `CodeBuild concurrent builds: ${fine.join('; ')}`);
 }

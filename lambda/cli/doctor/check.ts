@@ -53,7 +53,11 @@ export function isAccessDenied(err: unknown): boolean {
 export function failed(id: string, what: string, action: string, err: unknown): CheckResult {
   const message = errorMessage(err);
   if (/CredentialsProviderError|ExpiredToken|InvalidClientTokenId|UnrecognizedClient|TokenRefreshRequired/.test(`${errorName(err)} ${message}`)) {
-    return cannot(id, `${what}: no usable AWS credentials (${message})`, 'sign in: AWS_PROFILE=<profile> (aws sso login), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
+    return cannot(
+      id,
+      `${what}: no usable AWS credentials (${message})`,
+      'sign in: AWS_PROFILE=<profile> (aws sso login), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
+    );
   }
   return isAccessDenied(err)
     ? cannot(id, `${what}: access denied (${message})`, `allow ${action} to the credentials you run doctor with (see the README's list of doctor's actions)`)

@@ -3,8 +3,8 @@
  * bucket) and the bucket's Object Lock configuration against the configured mode and retention.
  */
 import { GetObjectCommand, GetObjectLockConfigurationCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { RUN_ID_PATTERN } from '../../core/plan';
-import { runKeys } from '../../core/summary';
+import { RUN_ID_PATTERN } from '../../core/run/plan';
+import { runKeys } from '../../core/run/summary';
 import { cannot, failed, nameOf, ok, problem, type CheckResult, type DoctorContext } from './check';
 
 const DAY = 86_400_000;
@@ -59,14 +59,26 @@ export async function lastRunCheck(s3: S3Client, ctx: DoctorContext): Promise<Ch
     }
     const finished = Date.parse(summary.finishedAt ?? '');
     const ageDays = Number.isFinite(finished) ? (ctx.now.getTime() - finished) / DAY : NaN;
-    const age = Number.isFinite(ageDays) ? `${ageDays < 1 ? `${Math.max(0, Math.round(ageDays * 24))} h` : `${Math.floor(ageDays)} days`} ago` : 'at an unknown time';
+    const age = Number.isFinite(ageDays)
+      ? `${ageDays < 1 ? `${Math.max(0, Math.round(ageDays * 24))} h` : `${Math.floor(ageDays)} days`} ago`
+      : 'at an unknown time';
     const what = `run ${runId}${summary.release?.tag ? ` (release ${summary.release.tag})` : ''}: ${summary.verdict ?? 'no verdict'}, finished ${age}`;
     const report = `s3://${bucket}/${runKeys.html(runId)}`;
-    if (summary.verdict !== 'VERIFIED') return problem(id, `${what} — the last completed run did not verify`, `read the report (${report}) and the alert it sent`);
-    if (!(ageDays <= MAX_DAYS_WITHOUT_RUN)) return problem(id, `${what} — more than ${MAX_DAYS_WITHOUT_RUN} days: the schedule may not be running`, 'check the Schedule rule and the dead-letter queue (DeadLetterQueueUrl), then release-verifier run-now --stack ' + ctx.stack.name);
+    if (summary.verdict !== 'VERIFIED')
+      return problem(id, `${what} — the last completed run did not verify`, `read the report (${report}) and the alert it sent`);
+    if (!(ageDays <= MAX_DAYS_WITHOUT_RUN))
+      return problem(
+        id,
+        `${what} — more than ${MAX_DAYS_WITHOUT_RUN} days: the schedule may not be running`,
+        'check the Schedule rule and the dead-letter queue (DeadLetterQueueUrl), then release-verifier run-now --stack ' + ctx.stack.name,
+      );
     return ok(id, what);
   }
-  return cannot(id, ids.length ? `no completed run among the ${Math.min(ids.length, RUNS_TRIED)} newest in ${bucket} (still running?)` : `no run yet in ${bucket}`, `start one: release-verifier run-now --stack ${ctx.stack.name}, then run doctor again when its alert arrived`);
+  return cannot(
+    id,
+    ids.length ? `no completed run among the ${Math.min(ids.length, RUNS_TRIED)} newest in ${bucket} (still running?)` : `no run yet in ${bucket}`,
+    `start one: release-verifier run-now --stack ${ctx.stack.name}, then run doctor again when its alert arrived`,
+  );
 }
 
 export async function objectLockCheck(s3: S3Client, ctx: DoctorContext): Promise<CheckResult> {
@@ -77,18 +89,38 @@ export async function objectLockCheck(s3: S3Client, ctx: DoctorContext): Promise
   try {
     lock = (await s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))).ObjectLockConfiguration;
   } catch (err) {
-    if (nameOf(err) === 'ObjectLockConfigurationNotFoundError') return problem(id, `${bucket} has no Object Lock: the records can be changed or deleted`, 'Object Lock can only be enabled on a new bucket: redeploy into a new stack');
+    if (nameOf(err) === 'ObjectLockConfigurationNotFoundError')
+      return problem(
+        id,
+        `${bucket} has no Object Lock: the records can be changed or deleted`,
+        'Object Lock can only be enabled on a new bucket: redeploy into a new stack',
+      );
     return failed(id, `reading the Object Lock configuration of ${bucket}`, 's3:GetBucketObjectLockConfiguration on the results bucket', err);
   }
-  if (lock?.ObjectLockEnabled !== 'Enabled') return problem(id, `${bucket}: Object Lock is not enabled`, 'redeploy into a new stack (Object Lock is set when a bucket is created)');
+  if (lock?.ObjectLockEnabled !== 'Enabled')
+    return problem(id, `${bucket}: Object Lock is not enabled`, 'redeploy into a new stack (Object Lock is set when a bucket is created)');
   const retention = lock.Rule?.DefaultRetention;
-  if (!retention?.Mode) return problem(id, `${bucket}: Object Lock is enabled without a default retention: new records are not locked`, 'redeploy the stack (it sets the default retention)');
+  if (!retention?.Mode)
+    return problem(
+      id,
+      `${bucket}: Object Lock is enabled without a default retention: new records are not locked`,
+      'redeploy the stack (it sets the default retention)',
+    );
   const days = retention.Days ?? (retention.Years !== undefined ? retention.Years * 365 : undefined);
   const have = `${retention.Mode}, ${retention.Days !== undefined ? `${retention.Days} days` : `${retention.Years} years`}`;
-  if (!ctx.config) return cannot(id, `${bucket}: Object Lock ${have}; the configured values are unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE');
+  if (!ctx.config)
+    return cannot(
+      id,
+      `${bucket}: Object Lock ${have}; the configured values are unknown (${ctx.configSource})`,
+      'fix the launcher dry run, or pass --config FILE',
+    );
   const want = ctx.config.aws;
   if (retention.Mode !== want.objectLockMode || days !== want.resultsRetentionDays) {
-    return problem(id, `${bucket}: Object Lock ${have}, configured ${want.objectLockMode}, ${want.resultsRetentionDays} days`, 'deploy the configuration (cdk deploy); the stack sets the default retention');
+    return problem(
+      id,
+      `${bucket}: Object Lock ${have}, configured ${want.objectLockMode}, ${want.resultsRetentionDays} days`,
+      'deploy the configuration (cdk deploy); the stack sets the default retention',
+    );
   }
   return ok(id, `${bucket}: Object Lock ${have}, as configured`);
 }

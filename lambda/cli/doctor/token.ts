@@ -16,7 +16,12 @@ export type Visibility = { public: true } | { public: false; status: number } | 
 export const VISIBILITY_TIMEOUT_MS = 10_000;
 export const MAX_VISIBILITY_BODY_BYTES = 256 * 1024;
 
-export async function anonymousVisibility(gitlabUrl: string, project: string | number, fetchImpl: typeof fetch = fetch, timeoutMs = VISIBILITY_TIMEOUT_MS): Promise<Visibility> {
+export async function anonymousVisibility(
+  gitlabUrl: string,
+  project: string | number,
+  fetchImpl: typeof fetch = fetch,
+  timeoutMs = VISIBILITY_TIMEOUT_MS,
+): Promise<Visibility> {
   const url = `${gitlabUrl.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}`;
   try {
     // one deadline over the request and the body (deadline.ts: AbortSignal.timeout can be collected
@@ -73,30 +78,58 @@ export async function tokenCheck(secrets: SecretsManagerClient, ctx: DoctorConte
   try {
     const described = await secrets.send(new DescribeSecretCommand({ SecretId: arn }));
     if (described.DeletedDate) {
-      return problem(id, `the token secret ${described.Name ?? arn} is scheduled for deletion (${described.DeletedDate.toISOString()})`, `aws secretsmanager restore-secret --secret-id ${arn}`);
+      return problem(
+        id,
+        `the token secret ${described.Name ?? arn} is scheduled for deletion (${described.DeletedDate.toISOString()})`,
+        `aws secretsmanager restore-secret --secret-id ${arn}`,
+      );
     }
   } catch (err) {
-    if (nameOf(err) === 'ResourceNotFoundException') return problem(id, `the token secret ${arn} does not exist`, 'create it (the stack does when gitlab.token.secretName is unset: redeploy), then store the token');
+    if (nameOf(err) === 'ResourceNotFoundException')
+      return problem(
+        id,
+        `the token secret ${arn} does not exist`,
+        'create it (the stack does when gitlab.token.secretName is unset: redeploy), then store the token',
+      );
     return failed(id, 'describing the token secret', 'secretsmanager:DescribeSecret', err);
   }
   let token: string | undefined;
   try {
     const value = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
-    if (value.SecretString === undefined) return problem(id, 'the token secret has no string value (a binary secret)', `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`);
+    if (value.SecretString === undefined)
+      return problem(
+        id,
+        'the token secret has no string value (a binary secret)',
+        `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`,
+      );
     // parsed and compared, never shown
     token = tokenFromSecretString(value.SecretString);
   } catch (err) {
     if (err instanceof VerifierError && err.code === 'TOKEN_SECRET_INVALID') {
-      return problem(id, `the token secret is malformed: ${errorMessage(err)}`, `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`);
+      return problem(
+        id,
+        `the token secret is malformed: ${errorMessage(err)}`,
+        `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`,
+      );
     }
-    if (nameOf(err) === 'ResourceNotFoundException') return problem(id, `the token secret ${arn} has no value`, `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`);
+    if (nameOf(err) === 'ResourceNotFoundException')
+      return problem(id, `the token secret ${arn} has no value`, `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`);
     return failed(id, 'reading the token secret to compare it with the placeholder', 'secretsmanager:GetSecretValue (and kms:Decrypt on the results key)', err);
   }
   if (token !== undefined) return ok(id, 'the token secret holds a token (not the placeholder; value not shown)');
-  if (!ctx.config) return cannot(id, `the token secret holds the placeholder, and which project it is for is unknown (${ctx.configSource})`, 'fix the launcher dry run, or pass --config FILE');
+  if (!ctx.config)
+    return cannot(
+      id,
+      `the token secret holds the placeholder, and which project it is for is unknown (${ctx.configSource})`,
+      'fix the launcher dry run, or pass --config FILE',
+    );
   const visibility = await anonymousVisibility(ctx.config.gitlab.url, ctx.config.gitlab.project, fetchImpl);
   if ('unknown' in visibility) {
-    return cannot(id, `the token secret holds the placeholder (anonymous access) and whether ${ctx.config.gitlab.project} is public could not be checked: ${visibility.unknown}`, `if the project is not public, store a read-only token: aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`);
+    return cannot(
+      id,
+      `the token secret holds the placeholder (anonymous access) and whether ${ctx.config.gitlab.project} is public could not be checked: ${visibility.unknown}`,
+      `if the project is not public, store a read-only token: aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '<token>'`,
+    );
   }
   if (visibility.public) return ok(id, `the token secret holds the placeholder: ${ctx.config.gitlab.project} is public and is read anonymously`);
   return problem(

@@ -24,7 +24,11 @@ function reason(err: unknown): string {
 
 /** Minisign shows key ids without leading zeros; compare them as numbers written in hex. */
 function sameKeyId(a: string, b: string): boolean {
-  const norm = (s: string) => s.trim().toUpperCase().replace(/^0+(?=.)/, '');
+  const norm = (s: string) =>
+    s
+      .trim()
+      .toUpperCase()
+      .replace(/^0+(?=.)/, '');
   return norm(a) === norm(b);
 }
 
@@ -62,9 +66,17 @@ async function policyIssues(policy: SignaturePolicy, path: string, out: ConfigIs
       const pinned = policy.fingerprint.toUpperCase();
       const hits = fprs.filter((f) => f === pinned).length;
       if (hits === 1) return;
-      if (hits > 1) out.push({ path: `${path}.publicKey`, message: `holds the pinned key ${pinned} ${hits} times: export the ring again (gpg --armor --export) so each key appears once` });
+      if (hits > 1)
+        out.push({
+          path: `${path}.publicKey`,
+          message: `holds the pinned key ${pinned} ${hits} times: export the ring again (gpg --armor --export) so each key appears once`,
+        });
       else if (fprs.length === 1) out.push({ path: `${path}.fingerprint`, message: `pins ${pinned}, but the public key's primary fingerprint is ${fprs[0]}` });
-      else out.push({ path: `${path}.fingerprint`, message: `pins ${pinned}, but none of the ${fprs.length} keys of the keyring has that primary fingerprint (${fprs.join(', ').slice(0, 600)})` });
+      else
+        out.push({
+          path: `${path}.fingerprint`,
+          message: `pins ${pinned}, but none of the ${fprs.length} keys of the keyring has that primary fingerprint (${fprs.join(', ').slice(0, 600)})`,
+        });
       return;
     }
     case 'authenticode': {

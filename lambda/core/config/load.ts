@@ -43,7 +43,11 @@ function intendedBranch(errors: readonly (readonly z.core.$ZodIssue[])[]): reado
   return plausible.length === 1 ? plausible[0] : undefined;
 }
 
-function issuesFromZod(error: { issues: readonly z.core.$ZodIssue[] }, validKeys: ValidKeys = new WeakMap(), prefix: readonly PropertyKey[] = []): ConfigIssue[] {
+function issuesFromZod(
+  error: { issues: readonly z.core.$ZodIssue[] },
+  validKeys: ValidKeys = new WeakMap(),
+  prefix: readonly PropertyKey[] = [],
+): ConfigIssue[] {
   return error.issues.flatMap((issue): ConfigIssue[] => {
     const fullPath = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
@@ -66,7 +70,10 @@ function issuesFromZod(error: { issues: readonly z.core.$ZodIssue[] }, validKeys
     const input = discriminator && raw && typeof raw === 'object' ? (raw as Record<PropertyKey, unknown>)[discriminator as PropertyKey] : raw;
     const choices = 'options' in issue && Array.isArray(issue.options) ? issue.options : issue.code === 'invalid_value' ? issue.values : undefined;
     if (typeof input === 'string' && choices) {
-      const near = nearestKey(input, choices.filter((c): c is string => typeof c === 'string'));
+      const near = nearestKey(
+        input,
+        choices.filter((c): c is string => typeof c === 'string'),
+      );
       if (near && near !== input) message += ` — did you mean ${near}?`;
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
@@ -133,7 +140,8 @@ function inlinePair(obj: Inlinable, field: string, path: string, baseDir: string
     return;
   }
   if (inline === undefined && file === undefined) {
-    if (required) issues.push({ path: `${path}.${field}`, message: `is required: give ${field} (inline) or ${fileField} (a path relative to the config file)` });
+    if (required)
+      issues.push({ path: `${path}.${field}`, message: `is required: give ${field} (inline) or ${fileField} (a path relative to the config file)` });
     return;
   }
   if (typeof file === 'string') {

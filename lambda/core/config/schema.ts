@@ -45,20 +45,37 @@ const minisignPolicy = z.strictObject({
   scheme: z.literal('minisign'),
   publicKey: z.string().min(1).optional().describe('minisign public key (the "RW…" line or the whole .pub file)'),
   publicKeyFile: z.string().min(1).optional().describe('path to the minisign .pub file, relative to this config'),
-  keyId: z.string().regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it (e.g. 7A1F5C0E2B3D4F60)').optional().describe('optional pin: the key id of publicKey, checked when the configuration is loaded'),
+  keyId: z
+    .string()
+    .regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it (e.g. 7A1F5C0E2B3D4F60)')
+    .optional()
+    .describe('optional pin: the key id of publicKey, checked when the configuration is loaded'),
   signatureAsset: assetName.default('{asset}.minisig'),
   prehashedOnly: z
     .boolean()
     .default(false)
-    .describe('refuse legacy non-prehashed "Ed" signatures (as minisign -V -H does); by default they are accepted, as minisign -V and the Tauri updater accept them'),
-  allowLegacy: z.boolean().optional().describe('older spelling, kept readable: allowLegacy: false is prehashedOnly: true (when the two disagree, legacy signatures are refused)'),
+    .describe(
+      'refuse legacy non-prehashed "Ed" signatures (as minisign -V -H does); by default they are accepted, as minisign -V and the Tauri updater accept them',
+    ),
+  allowLegacy: z
+    .boolean()
+    .optional()
+    .describe('older spelling, kept readable: allowLegacy: false is prehashedOnly: true (when the two disagree, legacy signatures are refused)'),
 });
 
 const tauriPolicy = z.strictObject({
   scheme: z.literal('tauri'),
-  publicKey: z.string().min(1).optional().describe('the updater "pubkey" as in tauri.conf.json (base64 of the minisign .pub file), or the .pub file itself, or its "RW…" line'),
+  publicKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('the updater "pubkey" as in tauri.conf.json (base64 of the minisign .pub file), or the .pub file itself, or its "RW…" line'),
   publicKeyFile: z.string().min(1).optional(),
-  keyId: z.string().regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it').optional().describe('optional pin: the minisign key id inside publicKey, checked when the configuration is loaded'),
+  keyId: z
+    .string()
+    .regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it')
+    .optional()
+    .describe('optional pin: the minisign key id inside publicKey, checked when the configuration is loaded'),
   signatureAsset: assetName.default('{asset}.sig'),
 });
 
@@ -74,16 +91,23 @@ const openpgpPolicy = z.strictObject({
   allowTextMode: z
     .boolean()
     .optional()
-    .describe('accept text-mode (0x01) signatures, which sign the text with canonical CRLF line endings rather than the bytes: for text assets only (default: true for a sha256sums manifest, false for other assets)'),
+    .describe(
+      'accept text-mode (0x01) signatures, which sign the text with canonical CRLF line endings rather than the bytes: for text assets only (default: true for a sha256sums manifest, false for other assets)',
+    ),
 });
 
 /** A manifest is a text asset: text-mode signatures by default, and it may be cleartext-signed. */
 const openpgpManifestPolicy = openpgpPolicy.extend({
-  allowTextMode: z.boolean().default(true).describe('accept text-mode (0x01) signatures over the manifest (line endings are not signed; the manifest parser ignores them)'),
+  allowTextMode: z
+    .boolean()
+    .default(true)
+    .describe('accept text-mode (0x01) signatures over the manifest (line endings are not signed; the manifest parser ignores them)'),
   cleartext: z
     .boolean()
     .optional()
-    .describe('the manifest asset is itself cleartext-signed (-----BEGIN PGP SIGNED MESSAGE-----, gpg --clearsign): verified, then read from the signed text only; no signature asset'),
+    .describe(
+      'the manifest asset is itself cleartext-signed (-----BEGIN PGP SIGNED MESSAGE-----, gpg --clearsign): verified, then read from the signed text only; no signature asset',
+    ),
 });
 
 const authenticodePolicy = z.strictObject({
@@ -96,12 +120,18 @@ const authenticodePolicy = z.strictObject({
   caCertificate: z.string().min(1).optional().describe('PEM of a pinned issuing CA (with subject)'),
   caCertificateFile: z.string().min(1).optional(),
   subject: z.string().min(1).optional().describe('required signer subject when pinning by CA, e.g. "CN=Mealplanner Maintainer"'),
-  tsaCertificate: z.string().min(1).optional().describe('PEM of CA(s) trusted for timestamps (RFC 3161 tokens and legacy PKCS#9 countersignatures), in addition to the system roots'),
+  tsaCertificate: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('PEM of CA(s) trusted for timestamps (RFC 3161 tokens and legacy PKCS#9 countersignatures), in addition to the system roots'),
   tsaCertificateFile: z.string().min(1).optional(),
   signatures: z
     .enum(['primary', 'any-pinned'])
     .optional()
-    .describe('which signature must verify: "primary" (default: the first SignerInfo; nested signatures never stand in for it) or "any-pinned" (the primary or any nested signature, e.g. the SHA-256 one of a dual-signed file)'),
+    .describe(
+      'which signature must verify: "primary" (default: the first SignerInfo; nested signatures never stand in for it) or "any-pinned" (the primary or any nested signature, e.g. the SHA-256 one of a dual-signed file)',
+    ),
 });
 
 const sigstorePolicy = z
@@ -141,7 +171,9 @@ const applePolicy = z
     requireDeveloperId: z
       .boolean()
       .default(true)
-      .describe('accept only Developer ID Application certificates (default); false accepts any Apple-issued code signing identity chaining to the Apple roots'),
+      .describe(
+        'accept only Developer ID Application certificates (default); false accepts any Apple-issued code signing identity chaining to the Apple roots',
+      ),
   })
   .refine((p) => p.teamId !== undefined || p.certSha256 !== undefined, { message: 'pin the signer: give teamId and/or certSha256', path: ['teamId'] })
   .describe('Apple code signature embedded in the asset (Mach-O, .app in zip/tar, DMG); no signature asset');
@@ -186,41 +218,71 @@ export const ArtifactSchema = z.strictObject({
   signature: SignaturePolicySchema,
 });
 
-export const TargetSchema = z.strictObject({
-  name: z.string().regex(TARGET_NAME, 'must be lower-case letters, digits and "-", at most 41 characters'),
-  platform: z.enum(['linux', 'windows', 'macos']).default('linux'),
-  image: z
-    .string()
-    .min(1)
-    .describe('container image pinned by digest; macOS targets: the image their MAC_ARM fleet provides, aws/codebuild/macos-arm-base:<n> (CodeBuild-curated, not pinnable by digest)'),
-  command: z.string().min(1).describe('shell command run in the checked-out source'),
-  timeoutMinutes: z.number().int().min(5).max(2160).default(60),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe('non-secret build environment variables'),
-  computeType: z.string().optional().describe('CodeBuild compute type, e.g. BUILD_GENERAL1_MEDIUM'),
-  privileged: z.boolean().default(false),
-  network: z
-    .enum(['none', 'default'])
-    .default('default')
-    .describe('"none": the local build runs without any network (bubblewrap --unshare-net, docker --network=none); "default": the host network'),
-  fleetArn: z.string().optional().describe('CodeBuild reserved fleet (required for macOS)'),
-  artifacts: z.array(ArtifactSchema).min(1),
-}).superRefine((t, ctx) => {
-  // macOS runs only on a MAC_ARM reserved fleet, in the curated image the fleet provides;
-  // every other platform runs a container image pinned by digest
-  if (t.platform === 'macos' && !CURATED_MACOS_IMAGE.test(t.image)) ctx.addIssue({ code: 'custom', path: ['image'], message: 'a macOS target runs the image its MAC_ARM fleet provides: aws/codebuild/macos-arm-base:<n> (e.g. aws/codebuild/macos-arm-base:15)' });
-  if (t.platform !== 'macos' && !DIGEST_PINNED_IMAGE.test(t.image)) ctx.addIssue({ code: 'custom', path: ['image'], message: 'must be pinned by digest, e.g. rust@sha256:<64 hex digits> — a tag such as rust:1.80 can be moved' });
-  if (t.platform === 'macos' && !t.fleetArn) ctx.addIssue({ code: 'custom', path: ['fleetArn'], message: 'macOS builds need a CodeBuild MAC_ARM reserved-capacity fleet (on-demand CodeBuild has no macOS): set fleetArn' });
-});
+export const TargetSchema = z
+  .strictObject({
+    name: z.string().regex(TARGET_NAME, 'must be lower-case letters, digits and "-", at most 41 characters'),
+    platform: z.enum(['linux', 'windows', 'macos']).default('linux'),
+    image: z
+      .string()
+      .min(1)
+      .describe(
+        'container image pinned by digest; macOS targets: the image their MAC_ARM fleet provides, aws/codebuild/macos-arm-base:<n> (CodeBuild-curated, not pinnable by digest)',
+      ),
+    command: z.string().min(1).describe('shell command run in the checked-out source'),
+    timeoutMinutes: z.number().int().min(5).max(2160).default(60),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+      .default({})
+      .describe('non-secret build environment variables'),
+    computeType: z.string().optional().describe('CodeBuild compute type, e.g. BUILD_GENERAL1_MEDIUM'),
+    privileged: z.boolean().default(false),
+    network: z
+      .enum(['none', 'default'])
+      .default('default')
+      .describe('"none": the local build runs without any network (bubblewrap --unshare-net, docker --network=none); "default": the host network'),
+    fleetArn: z.string().optional().describe('CodeBuild reserved fleet (required for macOS)'),
+    artifacts: z.array(ArtifactSchema).min(1),
+  })
+  .superRefine((t, ctx) => {
+    // macOS runs only on a MAC_ARM reserved fleet, in the curated image the fleet provides;
+    // every other platform runs a container image pinned by digest
+    if (t.platform === 'macos' && !CURATED_MACOS_IMAGE.test(t.image))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: 'a macOS target runs the image its MAC_ARM fleet provides: aws/codebuild/macos-arm-base:<n> (e.g. aws/codebuild/macos-arm-base:15)',
+      });
+    if (t.platform !== 'macos' && !DIGEST_PINNED_IMAGE.test(t.image))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: 'must be pinned by digest, e.g. rust@sha256:<64 hex digits> — a tag such as rust:1.80 can be moved',
+      });
+    if (t.platform === 'macos' && !t.fleetArn)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fleetArn'],
+        message: 'macOS builds need a CodeBuild MAC_ARM reserved-capacity fleet (on-demand CodeBuild has no macOS): set fleetArn',
+      });
+  });
 
 export const ConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   version: z.literal(1),
   gitlab: z.strictObject({
-    url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').default('https://gitlab.com'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+      .default('https://gitlab.com'),
     project: z.union([z.string().regex(/^[^\s/][^\s]*\/[^\s]+$/, 'must be a path like group/project'), z.number().int().positive()]),
     token: z
       .strictObject({
-        env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('GITLAB_TOKEN').describe('env var read by the CLI'),
+        env: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default('GITLAB_TOKEN')
+          .describe('env var read by the CLI'),
         secretName: z.string().optional().describe('Secrets Manager secret read in AWS'),
       })
       .default({ env: 'GITLAB_TOKEN' }),
@@ -229,9 +291,7 @@ export const ConfigSchema = z.strictObject({
     /** clone URL; defaults to <url>/<project>.git */
     cloneUrl: z.string().optional(),
   }),
-  release: z
-    .union([z.literal('latest'), z.strictObject({ tag: z.string().min(1) })])
-    .default('latest'),
+  release: z.union([z.literal('latest'), z.strictObject({ tag: z.string().min(1) })]).default('latest'),
   schedule: z
     .string()
     .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. cron(0 3 ? * MON *)')
@@ -256,7 +316,11 @@ export const ConfigSchema = z.strictObject({
     .default({ emails: [], sms: [], notifyOnVerified: true }),
   limits: z
     .strictObject({
-      maxAssetBytes: z.number().int().positive().default(4 * 1024 ** 3),
+      maxAssetBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(4 * 1024 ** 3),
       downloadTimeoutSeconds: z.number().int().positive().default(900),
       parallelBuilds: z.number().int().min(1).max(32).default(2),
     })
@@ -266,7 +330,10 @@ export const ConfigSchema = z.strictObject({
       resultsRetentionDays: z.number().int().min(1).default(365),
       objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
       artifactRetentionDays: z.number().int().min(1).default(30),
-      stageSource: z.boolean().default(false).describe('launcher stages the source at the commit in S3 for builds (private projects); builds then never contact GitLab'),
+      stageSource: z
+        .boolean()
+        .default(false)
+        .describe('launcher stages the source at the commit in S3 for builds (private projects); builds then never contact GitLab'),
     })
     .default({ resultsRetentionDays: 365, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 30, stageSource: false }),
   /** release links nobody needs to verify (changelogs, source tarballs); others are UNVERIFIED_ASSET */
@@ -279,12 +346,22 @@ export const ConfigSchema = z.strictObject({
   pricing: z
     .strictObject({
       region: z.string().min(1).optional().describe('the region these prices are for (reported with the cost)'),
-      readOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, e.g. 2026-12-01').optional().describe('the day the prices were read'),
+      readOn: z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, e.g. 2026-12-01')
+        .optional()
+        .describe('the day the prices were read'),
       codebuildPerMinute: z
-        .record(z.string().regex(/^(linux|arm|windows|macos|linux-gpu|lambda):[A-Z0-9_]+$/, 'must be "<os>:<compute type>", e.g. linux:BUILD_GENERAL1_MEDIUM'), z.number().nonnegative())
+        .record(
+          z.string().regex(/^(linux|arm|windows|macos|linux-gpu|lambda):[A-Z0-9_]+$/, 'must be "<os>:<compute type>", e.g. linux:BUILD_GENERAL1_MEDIUM'),
+          z.number().nonnegative(),
+        )
         .optional()
         .describe('USD per on-demand build minute by "<os>:<compute type>" (os: linux, arm, windows, macos, linux-gpu, lambda)'),
-      lambdaPerGbSecond: z.strictObject({ x86_64: z.number().nonnegative().optional(), arm64: z.number().nonnegative().optional() }).optional().describe('USD per GB-second of Lambda duration'),
+      lambdaPerGbSecond: z
+        .strictObject({ x86_64: z.number().nonnegative().optional(), arm64: z.number().nonnegative().optional() })
+        .optional()
+        .describe('USD per GB-second of Lambda duration'),
       lambdaPerRequest: z.number().nonnegative().optional().describe('USD per Lambda request'),
     })
     .optional()

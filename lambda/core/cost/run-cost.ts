@@ -32,12 +32,25 @@ function codebuildItem(t: TargetReport, prices: PriceTable): CostItem | undefine
   const what = `CodeBuild ${b.computeType ?? '(compute type unknown)'} ${b.environmentType ?? '(environment unknown)'}`;
   const base = { kind: 'codebuild' as const, target: t.name, quantity: minutes ?? 0, unit: 'build-minute' as const };
   if (b.fleetArn) {
-    return { ...base, description: `${what} on reserved fleet ${b.fleetArn}`, unitPriceUsd: 0, usd: 0, note: 'a reserved fleet is billed while it exists, not per build: not part of the run cost' };
+    return {
+      ...base,
+      description: `${what} on reserved fleet ${b.fleetArn}`,
+      unitPriceUsd: 0,
+      usd: 0,
+      note: 'a reserved fleet is billed while it exists, not per build: not part of the run cost',
+    };
   }
   const key = `${os ?? b.environmentType ?? '?'}:${b.computeType ?? '?'}`;
   const price = prices.codebuildPerMinute[key];
   if (minutes === undefined) return { ...base, description: what, unitPriceUsd: price ?? null, usd: null, note: 'the build record has no start or end time' };
-  if (price === undefined) return { ...base, description: `${what}, ${minutes} min`, unitPriceUsd: null, usd: null, note: `no price for ${key}: add it to the configuration's pricing.codebuildPerMinute` };
+  if (price === undefined)
+    return {
+      ...base,
+      description: `${what}, ${minutes} min`,
+      unitPriceUsd: null,
+      usd: null,
+      note: `no price for ${key}: add it to the configuration's pricing.codebuildPerMinute`,
+    };
   return { ...base, description: `${what}, ${minutes} min`, unitPriceUsd: price, usd: roundUsd(minutes * price) };
 }
 
@@ -47,8 +60,24 @@ function lambdaItems(t: TargetReport, prices: PriceTable): CostItem[] {
   const gbs = gbSeconds(l.durationMs, l.memoryMb);
   const price = prices.lambdaPerGbSecond[l.architecture];
   return [
-    { kind: 'lambda', target: t.name, description: `Lambda ${l.function} ${l.memoryMb} MB ${l.architecture}, ${(l.durationMs / 1000).toFixed(1)} s`, quantity: Number(gbs.toFixed(3)), unit: 'GB-second', unitPriceUsd: price, usd: gbs * price },
-    { kind: 'lambda', target: t.name, description: `Lambda ${l.function} request`, quantity: 1, unit: 'request', unitPriceUsd: prices.lambdaPerRequest, usd: prices.lambdaPerRequest },
+    {
+      kind: 'lambda',
+      target: t.name,
+      description: `Lambda ${l.function} ${l.memoryMb} MB ${l.architecture}, ${(l.durationMs / 1000).toFixed(1)} s`,
+      quantity: Number(gbs.toFixed(3)),
+      unit: 'GB-second',
+      unitPriceUsd: price,
+      usd: gbs * price,
+    },
+    {
+      kind: 'lambda',
+      target: t.name,
+      description: `Lambda ${l.function} request`,
+      quantity: 1,
+      unit: 'request',
+      unitPriceUsd: prices.lambdaPerRequest,
+      usd: prices.lambdaPerRequest,
+    },
   ];
 }
 
@@ -60,7 +89,13 @@ function lambdaItems(t: TargetReport, prices: PriceTable): CostItem[] {
 export function runCost(targets: readonly TargetReport[], mode: 'local' | 'aws', prices: PriceTable = DEFAULT_PRICES): RunCost {
   const head = { currency: 'USD' as const, prices: { region: prices.region, readOn: prices.readOn, source: prices.source } };
   if (mode === 'local') {
-    return { ...head, totalUsd: 0, complete: true, items: [], note: 'local run: the builds ran on this machine and nothing was billed by AWS; no items are priced' };
+    return {
+      ...head,
+      totalUsd: 0,
+      complete: true,
+      items: [],
+      note: 'local run: the builds ran on this machine and nothing was billed by AWS; no items are priced',
+    };
   }
   const items: CostItem[] = [];
   const unrecorded: string[] = [];

@@ -21,7 +21,8 @@ function dependencyTables(manifest: Table): { where: string; deps: Table }[] {
       if (isTable(tbl)) for (const t of DEP_TABLES) if (isTable(tbl[t])) out.push({ where: `target.${cfg}.${t}`, deps: tbl[t] });
     }
   }
-  if (isTable(manifest.workspace) && isTable(manifest.workspace.dependencies)) out.push({ where: 'workspace.dependencies', deps: manifest.workspace.dependencies });
+  if (isTable(manifest.workspace) && isTable(manifest.workspace.dependencies))
+    out.push({ where: 'workspace.dependencies', deps: manifest.workspace.dependencies });
   if (isTable(manifest.patch)) for (const [src, tbl] of Object.entries(manifest.patch)) if (isTable(tbl)) out.push({ where: `patch.${src}`, deps: tbl });
   return out;
 }
@@ -40,13 +41,29 @@ export function cargoTomlHits(file: string, source: string, hasLock: boolean): {
       const rev = typeof spec.rev === 'string' ? spec.rev : undefined;
       if (rev && FULL_SHA.test(rev)) continue;
       const line = lineWith(source, [spec.git], lineWith(source, [name]));
-      const how = rev ? `rev = "${rev}" (not a full SHA)` : typeof spec.branch === 'string' ? `branch = "${spec.branch}"` : typeof spec.tag === 'string' ? `tag = "${spec.tag}"` : 'no rev';
-      hits.push(hit('HYGIENE_GIT_DEP_NOT_PINNED', file, line, `[${where}] ${name} = { git = "${spec.git}", ${how} }`, `add rev = "<full commit SHA>" to the ${name} git dependency`));
+      const how = rev
+        ? `rev = "${rev}" (not a full SHA)`
+        : typeof spec.branch === 'string'
+          ? `branch = "${spec.branch}"`
+          : typeof spec.tag === 'string'
+            ? `tag = "${spec.tag}"`
+            : 'no rev';
+      hits.push(
+        hit(
+          'HYGIENE_GIT_DEP_NOT_PINNED',
+          file,
+          line,
+          `[${where}] ${name} = { git = "${spec.git}", ${how} }`,
+          `add rev = "<full commit SHA>" to the ${name} git dependency`,
+        ),
+      );
     }
   }
   const hasDeps = dependencyTables(manifest).some((t) => Object.keys(t.deps).length > 0);
   if (!hasLock && hasDeps) {
-    hits.push(hit('HYGIENE_LOCKFILE_MISSING', file, 1, `${file} has no Cargo.lock beside it or in a parent folder`, 'commit Cargo.lock and build with --locked'));
+    hits.push(
+      hit('HYGIENE_LOCKFILE_MISSING', file, 1, `${file} has no Cargo.lock beside it or in a parent folder`, 'commit Cargo.lock and build with --locked'),
+    );
   }
   return { hits };
 }
@@ -70,7 +87,15 @@ export function cargoLockHits(file: string, source: string): { hits: HygieneHit[
     from = line;
     if (typeof p.checksum === 'string' && /^[0-9a-f]{64}$/.test(p.checksum)) continue;
     if (Object.keys(metadata).some((k) => k.startsWith(`checksum ${name} ${version} `))) continue;
-    hits.push(hit('HYGIENE_LOCKFILE_MISSING', file, line, `${name} ${version} (${p.source}) has no checksum`, 'regenerate Cargo.lock with cargo (it records a checksum for every registry package)'));
+    hits.push(
+      hit(
+        'HYGIENE_LOCKFILE_MISSING',
+        file,
+        line,
+        `${name} ${version} (${p.source}) has no checksum`,
+        'regenerate Cargo.lock with cargo (it records a checksum for every registry package)',
+      ),
+    );
   }
   return { hits };
 }

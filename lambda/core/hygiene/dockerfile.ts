@@ -88,15 +88,18 @@ function splitFlags(args: string): { flags: Map<string, string>; rest: string[] 
 
 function substitute(text: string, vars: Map<string, string>): { value: string; unresolved: string[] } {
   const unresolved: string[] = [];
-  const value = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced: string | undefined, dflt: string | undefined, bare: string | undefined) => {
-    const name = (braced ?? bare)!;
-    const v = vars.get(name);
-    if (v !== undefined && v !== '') return v;
-    if (dflt !== undefined && m.includes(':-')) return dflt;
-    if (dflt !== undefined && m.includes('-') && !m.includes(':+')) return dflt;
-    unresolved.push(name);
-    return m;
-  });
+  const value = text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (m, braced: string | undefined, dflt: string | undefined, bare: string | undefined) => {
+      const name = (braced ?? bare)!;
+      const v = vars.get(name);
+      if (v !== undefined && v !== '') return v;
+      if (dflt !== undefined && m.includes(':-')) return dflt;
+      if (dflt !== undefined && m.includes('-') && !m.includes(':+')) return dflt;
+      unresolved.push(name);
+      return m;
+    },
+  );
   return { value, unresolved };
 }
 
@@ -152,9 +155,19 @@ export function dockerfileHits(file: string, source: string): HygieneHit[] {
         if (value.toLowerCase() === 'scratch' || stages.has(value.toLowerCase())) {
           // a previous stage or the empty image: nothing to pin
         } else if (unresolved.length) {
-          hits.push(hit('HYGIENE_IMAGE_NOT_PINNED', file, ins.line, `FROM ${ins.args}`, `give ARG ${unresolved[0]} a default pinned by @sha256:<digest> (the image is chosen at build time)`));
+          hits.push(
+            hit(
+              'HYGIENE_IMAGE_NOT_PINNED',
+              file,
+              ins.line,
+              `FROM ${ins.args}`,
+              `give ARG ${unresolved[0]} a default pinned by @sha256:<digest> (the image is chosen at build time)`,
+            ),
+          );
         } else if (!PINNED_IMAGE.test(value)) {
-          hits.push(hit('HYGIENE_IMAGE_NOT_PINNED', file, ins.line, `FROM ${ins.args}`, `pin the image by digest: FROM ${value.replace(/@.*$/, '')}@sha256:<digest>`));
+          hits.push(
+            hit('HYGIENE_IMAGE_NOT_PINNED', file, ins.line, `FROM ${ins.args}`, `pin the image by digest: FROM ${value.replace(/@.*$/, '')}@sha256:<digest>`),
+          );
         }
         if (alias) stages.add(alias.toLowerCase());
         break;
@@ -164,7 +177,15 @@ export function dockerfileHits(file: string, source: string): HygieneHit[] {
         if (from !== undefined) {
           const { value } = substitute(from, stageVars);
           if (!/^\d+$/.test(value) && !stages.has(value.toLowerCase()) && /[:/.]/.test(value) && !PINNED_IMAGE.test(value)) {
-            hits.push(hit('HYGIENE_IMAGE_NOT_PINNED', file, ins.line, `COPY ${ins.args}`, `pin the image by digest: --from=${value.replace(/@.*$/, '')}@sha256:<digest>`));
+            hits.push(
+              hit(
+                'HYGIENE_IMAGE_NOT_PINNED',
+                file,
+                ins.line,
+                `COPY ${ins.args}`,
+                `pin the image by digest: --from=${value.replace(/@.*$/, '')}@sha256:<digest>`,
+              ),
+            );
           }
         }
         break;
@@ -177,7 +198,8 @@ export function dockerfileHits(file: string, source: string): HygieneHit[] {
           const isGit = /^git@|\.git(?:#|$)|^https?:\/\/[^#]+\.git#/.test(s) || (/^https?:\/\//.test(s) && s.includes('#'));
           if (isGit) {
             const ref = s.split('#')[1]?.split(':')[0];
-            if (!(ref && FULL_SHA.test(ref))) hits.push(hit('HYGIENE_TOOL_NOT_PINNED', file, ins.line, `ADD ${ins.args}`, 'pin the git source to a full commit SHA: ADD <repo>.git#<sha>'));
+            if (!(ref && FULL_SHA.test(ref)))
+              hits.push(hit('HYGIENE_TOOL_NOT_PINNED', file, ins.line, `ADD ${ins.args}`, 'pin the git source to a full commit SHA: ADD <repo>.git#<sha>'));
           } else if (/^(?:https?|ftp):\/\//i.test(s) && !/^sha(?:256|384|512):[0-9a-f]+$/i.test(flags.get('checksum') ?? '')) {
             hits.push(hit('HYGIENE_UNVERIFIED_DOWNLOAD', file, ins.line, `ADD ${ins.args}`, 'add --checksum=sha256:<digest> to the ADD of a URL'));
           }
@@ -189,7 +211,13 @@ export function dockerfileHits(file: string, source: string): HygieneHit[] {
         const cmd = rest.join(' ');
         if (ins.heredocs.length) {
           stageRuns.push({ line: ins.line, text: cmd.replace(/<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\1/g, '') });
-          for (const h of ins.heredocs) stageRuns.push(...h.text.split('\n').map((text, k) => ({ line: h.line + k, text })).filter((l) => l.text.trim() && !/^\s*#/.test(l.text)));
+          for (const h of ins.heredocs)
+            stageRuns.push(
+              ...h.text
+                .split('\n')
+                .map((text, k) => ({ line: h.line + k, text }))
+                .filter((l) => l.text.trim() && !/^\s*#/.test(l.text)),
+            );
         } else {
           stageRuns.push({ line: ins.line, text: cmd.startsWith('[') ? execForm(cmd) : cmd });
         }

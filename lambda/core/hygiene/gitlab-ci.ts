@@ -12,7 +12,21 @@ import { shellHits, type ShellLine } from './shell';
 import { FULL_SHA, HAS_FULL_SHA, hit, type HygieneHit } from './types';
 
 /** keys at the top of .gitlab-ci.yml that are not jobs */
-const GLOBAL_KEYWORDS = new Set(['stages', 'variables', 'default', 'include', 'workflow', 'image', 'services', 'before_script', 'after_script', 'cache', 'spec', 'types', 'pages:deploy']);
+const GLOBAL_KEYWORDS = new Set([
+  'stages',
+  'variables',
+  'default',
+  'include',
+  'workflow',
+  'image',
+  'services',
+  'before_script',
+  'after_script',
+  'cache',
+  'spec',
+  'types',
+  'pages:deploy',
+]);
 
 const PUBLISHES = [
   /\brelease-cli\b/,
@@ -67,7 +81,15 @@ export function gitlabCiHits(file: string, source: string): CiParse {
     if (!name) return;
     const value = expand(name);
     if (/\$/.test(value)) {
-      hits.push(hit('HYGIENE_IMAGE_NOT_PINNED', file, lineOf(at), `${what}: ${name}`, 'set the variable to an image pinned by @sha256:<digest> (or name the pinned image directly)'));
+      hits.push(
+        hit(
+          'HYGIENE_IMAGE_NOT_PINNED',
+          file,
+          lineOf(at),
+          `${what}: ${name}`,
+          'set the variable to an image pinned by @sha256:<digest> (or name the pinned image directly)',
+        ),
+      );
     } else if (!/@sha256:[0-9a-f]{64}$/i.test(value)) {
       hits.push(hit('HYGIENE_IMAGE_NOT_PINNED', file, lineOf(at), `${what}: ${name}`, `pin the image by digest: ${value.replace(/@.*$/, '')}@sha256:<digest>`));
     }
@@ -84,7 +106,16 @@ export function gitlabCiHits(file: string, source: string): CiParse {
     if (isScalar(n)) {
       const s = String(n.value ?? '');
       if (/^https?:\/\//i.test(s)) {
-        if (!HAS_FULL_SHA.test(s)) hits.push(hit('HYGIENE_CI_INCLUDE_NOT_PINNED', file, lineOf(n), `include: ${s}`, 'include a file pinned to a commit: a project include with ref: <full commit SHA>, or a remote URL naming the SHA'));
+        if (!HAS_FULL_SHA.test(s))
+          hits.push(
+            hit(
+              'HYGIENE_CI_INCLUDE_NOT_PINNED',
+              file,
+              lineOf(n),
+              `include: ${s}`,
+              'include a file pinned to a commit: a project include with ref: <full commit SHA>, or a remote URL naming the SHA',
+            ),
+          );
       } else localIncludes.push(s);
       continue;
     }
@@ -98,17 +129,43 @@ export function gitlabCiHits(file: string, source: string): CiParse {
       const ref = get(n, 'ref');
       const refValue = isScalar(ref) ? String(ref.value ?? '') : '';
       if (!FULL_SHA.test(refValue)) {
-        hits.push(hit('HYGIENE_CI_INCLUDE_NOT_PINNED', file, lineOf(isScalar(ref) ? ref : project), `include: project: ${project.value}${refValue ? ` ref: ${refValue}` : ' (no ref: the default branch)'}`, 'set ref: to a full commit SHA (a branch or tag can change what the pipeline runs)'));
+        hits.push(
+          hit(
+            'HYGIENE_CI_INCLUDE_NOT_PINNED',
+            file,
+            lineOf(isScalar(ref) ? ref : project),
+            `include: project: ${project.value}${refValue ? ` ref: ${refValue}` : ' (no ref: the default branch)'}`,
+            'set ref: to a full commit SHA (a branch or tag can change what the pipeline runs)',
+          ),
+        );
       }
     }
     if (isScalar(remote)) {
       const s = String(remote.value ?? '');
-      if (!HAS_FULL_SHA.test(s)) hits.push(hit('HYGIENE_CI_INCLUDE_NOT_PINNED', file, lineOf(remote), `include: remote: ${s}`, 'include the file from a URL that names a full commit SHA, or copy it into the repository'));
+      if (!HAS_FULL_SHA.test(s))
+        hits.push(
+          hit(
+            'HYGIENE_CI_INCLUDE_NOT_PINNED',
+            file,
+            lineOf(remote),
+            `include: remote: ${s}`,
+            'include the file from a URL that names a full commit SHA, or copy it into the repository',
+          ),
+        );
     }
     if (isScalar(component)) {
       const s = String(component.value ?? '');
       const version = s.includes('@') ? s.slice(s.lastIndexOf('@') + 1) : '';
-      if (!FULL_SHA.test(version)) hits.push(hit('HYGIENE_CI_INCLUDE_NOT_PINNED', file, lineOf(component), `include: component: ${s}`, 'pin the component to a full commit SHA: component: <path>@<sha>'));
+      if (!FULL_SHA.test(version))
+        hits.push(
+          hit(
+            'HYGIENE_CI_INCLUDE_NOT_PINNED',
+            file,
+            lineOf(component),
+            `include: component: ${s}`,
+            'pin the component to a full commit SHA: component: <path>@<sha>',
+          ),
+        );
     }
   }
 
@@ -146,12 +203,28 @@ export function gitlabCiHits(file: string, source: string): CiParse {
     const release = get(job, 'release');
     if (release !== undefined) {
       const key = job.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === 'release');
-      hits.push(hit('HYGIENE_CI_PUBLISHES_RELEASE', file, lineOf((key?.key as Node) ?? job), `${name}: release:`, 'publish releases from a protected, reviewed process outside this pipeline, or keep the job manual and limited to protected tags'));
+      hits.push(
+        hit(
+          'HYGIENE_CI_PUBLISHES_RELEASE',
+          file,
+          lineOf((key?.key as Node) ?? job),
+          `${name}: release:`,
+          'publish releases from a protected, reviewed process outside this pipeline, or keep the job manual and limited to protected tags',
+        ),
+      );
     }
     const lines = [...scriptLines(get(job, 'before_script')), ...scriptLines(get(job, 'script')), ...scriptLines(get(job, 'after_script'))];
     for (const l of lines) {
       if (PUBLISHES.some((re) => re.test(l.text))) {
-        hits.push(hit('HYGIENE_CI_PUBLISHES_RELEASE', file, l.line, `${name}: ${l.text}`, 'upload release assets from the verified release process only; remove the upload from CI'));
+        hits.push(
+          hit(
+            'HYGIENE_CI_PUBLISHES_RELEASE',
+            file,
+            l.line,
+            `${name}: ${l.text}`,
+            'upload release assets from the verified release process only; remove the upload from CI',
+          ),
+        );
       }
     }
     hits.push(...shellHits(lines, { file, vars: new Map(vars) }));

@@ -47,14 +47,38 @@ export function packageJsonHits(file: string, source: string, hasLock: boolean):
       if (kind === 'git') {
         const hash = spec.includes('#') ? spec.slice(spec.indexOf('#') + 1).replace(/^commit=/, '') : '';
         if (HAS_FULL_SHA.test(hash) && /^[0-9a-f]+$/i.test(hash)) continue;
-        hits.push(hit('HYGIENE_GIT_DEP_NOT_PINNED', file, lineWith(source, [`"${name}"`, spec]), `"${name}": "${spec}" (${field})`, `pin the git dependency to a full commit: "${spec.split('#')[0]}#<full commit SHA>"`));
+        hits.push(
+          hit(
+            'HYGIENE_GIT_DEP_NOT_PINNED',
+            file,
+            lineWith(source, [`"${name}"`, spec]),
+            `"${name}": "${spec}" (${field})`,
+            `pin the git dependency to a full commit: "${spec.split('#')[0]}#<full commit SHA>"`,
+          ),
+        );
       } else if (kind === 'url') {
-        hits.push(hit('HYGIENE_GIT_DEP_NOT_PINNED', file, lineWith(source, [`"${name}"`, spec]), `"${name}": "${spec}" (${field})`, 'depend on a registry version (locked with integrity) or a git URL with #<full commit SHA>'));
+        hits.push(
+          hit(
+            'HYGIENE_GIT_DEP_NOT_PINNED',
+            file,
+            lineWith(source, [`"${name}"`, spec]),
+            `"${name}": "${spec}" (${field})`,
+            'depend on a registry version (locked with integrity) or a git URL with #<full commit SHA>',
+          ),
+        );
       }
     }
   }
   if (!hasLock && count > 0) {
-    hits.push(hit('HYGIENE_LOCKFILE_MISSING', file, 1, `${file} has ${count} dependencies and no lock file beside it or in a parent folder`, 'commit package-lock.json and install with npm ci'));
+    hits.push(
+      hit(
+        'HYGIENE_LOCKFILE_MISSING',
+        file,
+        1,
+        `${file} has ${count} dependencies and no lock file beside it or in a parent folder`,
+        'commit package-lock.json and install with npm ci',
+      ),
+    );
   }
   return { hits };
 }
@@ -71,7 +95,15 @@ export function packageLockHits(file: string, source: string): { hits: HygieneHi
     // git-resolved entries carry the commit in `resolved`; local ones (file:, workspaces) nothing to check
     if (!resolved || /^(?:git\+|git:|file:)/.test(resolved) || specKind(resolved) === 'git') return;
     if (typeof x.integrity === 'string' && /^sha(?:1|256|384|512)-/.test(x.integrity)) return;
-    hits.push(hit('HYGIENE_LOCKFILE_MISSING', file, lineWith(source, [needle]), `${key} (${resolved}) has no integrity`, 'regenerate the lock file with npm install (it records an integrity hash for every fetched package)'));
+    hits.push(
+      hit(
+        'HYGIENE_LOCKFILE_MISSING',
+        file,
+        lineWith(source, [needle]),
+        `${key} (${resolved}) has no integrity`,
+        'regenerate the lock file with npm install (it records an integrity hash for every fetched package)',
+      ),
+    );
   };
   if (typeof lock.packages === 'object' && lock.packages !== null) {
     let n = 0;

@@ -84,7 +84,15 @@ export async function runHygiene(reader: TreeReader, limits: TreeLimits = DEFAUL
   const result: HygieneResult = {
     commitSha: reader.commitSha,
     hits: [],
-    coverage: { treeEntries: entries.length, treeComplete: tree.complete && tree.entries.length <= limits.maxEntries, candidates: wanted.length, filesRead: 0, bytesRead: 0, skipped: [], complete: true },
+    coverage: {
+      treeEntries: entries.length,
+      treeComplete: tree.complete && tree.entries.length <= limits.maxEntries,
+      candidates: wanted.length,
+      filesRead: 0,
+      bytesRead: 0,
+      skipped: [],
+      complete: true,
+    },
   };
   const queue = [...wanted];
   const queued = new Set(queue.map((q) => q.path));

@@ -38,7 +38,8 @@ export function shellLines(source: string, firstLine = 1): ShellLine[] {
 }
 
 /** the distributions' own archives (Debian, Ubuntu, their mirrors and snapshots) */
-const DISTRO_HOSTS = /^(?:deb\.debian\.org|security\.debian\.org|snapshot\.debian\.org|archive\.debian\.org|ftp\.[a-z.]*debian\.org|[a-z]{2}\.archive\.ubuntu\.com|archive\.ubuntu\.com|security\.ubuntu\.com|ports\.ubuntu\.com|old-releases\.ubuntu\.com|snapshot\.ubuntu\.com|cdn-fastly\.deb\.debian\.org|httpredir\.debian\.org)$/i;
+const DISTRO_HOSTS =
+  /^(?:deb\.debian\.org|security\.debian\.org|snapshot\.debian\.org|archive\.debian\.org|ftp\.[a-z.]*debian\.org|[a-z]{2}\.archive\.ubuntu\.com|archive\.ubuntu\.com|security\.ubuntu\.com|ports\.ubuntu\.com|old-releases\.ubuntu\.com|snapshot\.ubuntu\.com|cdn-fastly\.deb\.debian\.org|httpredir\.debian\.org)$/i;
 
 const DOWNLOADER = /(?:^|[\s;&|(])(curl|wget)\s/;
 const HAS_DOWNLOADER = /\b(?:curl|wget)\b/;
@@ -63,7 +64,10 @@ export function pipesDownloadIntoShell(text: string): boolean {
   for (let i = 1; i + 1 < parts.length; i += 2) {
     if (parts[i] !== '|' || parts[i + 1] === '' /* `||` */ || parts[i - 1] === '') continue;
     if (!HAS_DOWNLOADER.test(parts[i - 1]!)) continue;
-    const after = parts.slice(i + 1).join('').slice(0, WINDOW);
+    const after = parts
+      .slice(i + 1)
+      .join('')
+      .slice(0, WINDOW);
     if (SHELL_AFTER_PIPE.test(after) || INTERPRETER_AFTER_PIPE.test(after)) return true;
   }
   for (const m of text.matchAll(SUBSHELL_OPEN)) {
@@ -75,7 +79,10 @@ export function pipesDownloadIntoShell(text: string): boolean {
 /** a command that checks a checksum or a signature, judged by its words in one backwards pass */
 function checksCommand(cmd: string): boolean {
   for (const segment of cmd.split('|')) {
-    const words = segment.trim().split(/\s+/).map((w) => w.slice(w.lastIndexOf('/') + 1));
+    const words = segment
+      .trim()
+      .split(/\s+/)
+      .map((w) => w.slice(w.lastIndexOf('/') + 1));
     // flags seen after the current word
     let check = false;
     let verify = false;
@@ -169,14 +176,24 @@ export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): Hygie
     // whole-line rules (pipes span commands)
     const remoteScript = pipesDownloadIntoShell(text);
     if (remoteScript) {
-      hits.push(hit('HYGIENE_REMOTE_SCRIPT', ctx.file, line, text, 'download the installer to a file, check its SHA-256 (sha256sum -c) or signature, then run it'));
+      hits.push(
+        hit('HYGIENE_REMOTE_SCRIPT', ctx.file, line, text, 'download the installer to a file, check its SHA-256 (sha256sum -c) or signature, then run it'),
+      );
     }
     if (/\badd-apt-repository\b/.test(text) || /(?:^|[\s'"])ppa:[\w.-]+\/[\w.-]+/.test(text)) {
       hits.push(hit('HYGIENE_APT_SOURCE', ctx.file, line, text, "use only the distribution's own archive; vendor the package or build it from pinned source"));
     } else {
       for (const m of text.matchAll(/\bdeb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(https?|ftp):\/\/([^/\s'"]+)/g)) {
         if (!DISTRO_HOSTS.test(m[2]!)) {
-          hits.push(hit('HYGIENE_APT_SOURCE', ctx.file, line, text, `remove the apt source on ${m[2]}; install from the distribution archive or from pinned, checksummed files`));
+          hits.push(
+            hit(
+              'HYGIENE_APT_SOURCE',
+              ctx.file,
+              line,
+              text,
+              `remove the apt source on ${m[2]}; install from the distribution archive or from pinned, checksummed files`,
+            ),
+          );
           break;
         }
       }
@@ -212,10 +229,26 @@ export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): Hygie
     }
   }
   for (const c of clones) {
-    hits.push(hit('HYGIENE_TOOL_NOT_PINNED', ctx.file, c.line, c.text, 'after the clone, git checkout <full commit SHA> (or git clone --revision=<SHA>); a branch or tag can be moved'));
+    hits.push(
+      hit(
+        'HYGIENE_TOOL_NOT_PINNED',
+        ctx.file,
+        c.line,
+        c.text,
+        'after the clone, git checkout <full commit SHA> (or git clone --revision=<SHA>); a branch or tag can be moved',
+      ),
+    );
   }
   for (const d of downloads) {
-    hits.push(hit('HYGIENE_UNVERIFIED_DOWNLOAD', ctx.file, d.line, d.text, 'check the download against a pinned SHA-256 (echo "<sha256>  <file>" | sha256sum -c) before using it'));
+    hits.push(
+      hit(
+        'HYGIENE_UNVERIFIED_DOWNLOAD',
+        ctx.file,
+        d.line,
+        d.text,
+        'check the download against a pinned SHA-256 (echo "<sha256>  <file>" | sha256sum -c) before using it',
+      ),
+    );
   }
   return hits.sort((a, b) => a.line - b.line);
 }
@@ -223,7 +256,9 @@ export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): Hygie
 /** curl/wget that saves to a file or feeds an unpacker (not a probe like `curl -fsS …/health`) */
 function writesFile(cmd: string): boolean {
   if (/\bwget\b/.test(cmd)) return !/\s-O\s*-(?:\s|$)|\s-qO-|--spider\b/.test(cmd);
-  return /\s(?:-o|--output)\s|\s-[a-zA-Z]*[oO](?:\s|$)|\s--remote-name\b|\s-[a-zA-Z]*O[a-zA-Z]*\s|\|\s*(?:tar|unzip|bsdtar|gunzip|xz|zstd)\b|>\s*\S/.test(` ${cmd} `);
+  return /\s(?:-o|--output)\s|\s-[a-zA-Z]*[oO](?:\s|$)|\s--remote-name\b|\s-[a-zA-Z]*O[a-zA-Z]*\s|\|\s*(?:tar|unzip|bsdtar|gunzip|xz|zstd)\b|>\s*\S/.test(
+    ` ${cmd} `,
+  );
 }
 
 export { HAS_FULL_SHA };

@@ -11,7 +11,9 @@ const EXACT = /^(?:\d+\.\d+\.\d+|(?:nightly|beta|stable)-\d{4}-\d{2}-\d{2}|\d+\.
 
 function judge(file: string, line: number, channel: string): HygieneHit[] {
   if (EXACT.test(channel)) return [];
-  return [hit('HYGIENE_TOOLCHAIN_NOT_PINNED', file, line, `channel = "${channel}"`, 'name an exact toolchain: channel = "1.80.1" (or a dated nightly-YYYY-MM-DD)')];
+  return [
+    hit('HYGIENE_TOOLCHAIN_NOT_PINNED', file, line, `channel = "${channel}"`, 'name an exact toolchain: channel = "1.80.1" (or a dated nightly-YYYY-MM-DD)'),
+  ];
 }
 
 export function toolchainHits(file: string, source: string): { hits: HygieneHit[]; error?: string } {
@@ -32,7 +34,17 @@ export function toolchainHits(file: string, source: string): { hits: HygieneHit[
   const channel = typeof tc?.channel === 'string' ? tc.channel : undefined;
   if (channel === undefined) {
     if (tc && typeof tc.path === 'string') return { hits: [] }; // a custom local toolchain
-    return { hits: [hit('HYGIENE_TOOLCHAIN_NOT_PINNED', file, lineWith(source, ['[toolchain]']), '[toolchain] without a channel', 'set channel = "<exact version>" (without it rustup uses its default toolchain)')] };
+    return {
+      hits: [
+        hit(
+          'HYGIENE_TOOLCHAIN_NOT_PINNED',
+          file,
+          lineWith(source, ['[toolchain]']),
+          '[toolchain] without a channel',
+          'set channel = "<exact version>" (without it rustup uses its default toolchain)',
+        ),
+      ],
+    };
   }
   return { hits: judge(file, lineWith(source, ['channel']), channel) };
 }

@@ -52,12 +52,22 @@ export function unifiedDiff(textDiff: NonNullable<Difference['textDiff']>): stri
   const shown = lines.slice(0, MAX_DIFF_LINES);
   const body = shown
     .map((line) => {
-      const kind = line.startsWith('@@') ? 'hunk' : line.startsWith('+++') || line.startsWith('---') ? 'hunk' : line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : 'ctx';
+      const kind = line.startsWith('@@')
+        ? 'hunk'
+        : line.startsWith('+++') || line.startsWith('---')
+          ? 'hunk'
+          : line.startsWith('+')
+            ? 'add'
+            : line.startsWith('-')
+              ? 'del'
+              : 'ctx';
       return `<span class="${kind}">${escapeBlock(line) || ' '}</span>`;
     })
     .join('');
   const cut = textDiff.truncated || lines.length > shown.length;
-  const note = cut ? `<p class="note">diff shortened${textDiff.totalLines ? ` (${textDiff.totalLines} lines in all)` : ''}: the diffoscope report or \`release-verifier compare\` has all of it.</p>` : '';
+  const note = cut
+    ? `<p class="note">diff shortened${textDiff.totalLines ? ` (${textDiff.totalLines} lines in all)` : ''}: the diffoscope report or \`release-verifier compare\` has all of it.</p>`
+    : '';
   return `<pre class="diff">${body}</pre>${note}`;
 }
 

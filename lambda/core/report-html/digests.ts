@@ -50,15 +50,24 @@ export function digestBlock(rows: readonly DigestRow[]): string {
   const cells = shown
     .map((r, i) => {
       const v = r.value;
-      const text = typeof v === 'string' && HEX.test(v) ? groups(v, i === shown.findIndex((x) => x.value === reference) ? undefined : reference) : `<span class="note">${escapeHtml(v ?? 'none')}</span>`;
+      const text =
+        typeof v === 'string' && HEX.test(v)
+          ? groups(v, i === shown.findIndex((x) => x.value === reference) ? undefined : reference)
+          : `<span class="note">${escapeHtml(v ?? 'none')}</span>`;
       return `<div class="label">${escapeHtml(r.label)}</div><div class="d">${text}</div>`;
     })
     .join('');
   const hexes = shown.map((r) => r.value).filter((v): v is string => typeof v === 'string' && HEX.test(v));
   let verdict = '';
   if (hexes.length >= 2) {
-    const differing = hexes.slice(1).map((h) => firstDifference(hexes[0]!, h)).filter((i) => i >= 0);
-    verdict = differing.length === 0 ? '<p class="same">the digests are identical</p>' : `<p class="differs">the digests differ (first at character ${Math.min(...differing) + 1}; differing characters marked)</p>`;
+    const differing = hexes
+      .slice(1)
+      .map((h) => firstDifference(hexes[0]!, h))
+      .filter((i) => i >= 0);
+    verdict =
+      differing.length === 0
+        ? '<p class="same">the digests are identical</p>'
+        : `<p class="differs">the digests differ (first at character ${Math.min(...differing) + 1}; differing characters marked)</p>`;
   }
   return `<div class="digests">${cells}</div>${verdict}`;
 }

@@ -14,7 +14,9 @@ const HEX = /^[0-9a-f]{40,128}$/i;
 function value(v: unknown): string {
   if (typeof v === 'string') {
     if (safeHref(v)) return link(v);
-    return v.length > 120 || v.includes('\n') ? `<pre>${escapeBlock(v.slice(0, MAX_VALUE_CHARS))}${v.length > MAX_VALUE_CHARS ? '\n…' : ''}</pre>` : `<code>${escapeHtml(v)}</code>`;
+    return v.length > 120 || v.includes('\n')
+      ? `<pre>${escapeBlock(v.slice(0, MAX_VALUE_CHARS))}${v.length > MAX_VALUE_CHARS ? '\n…' : ''}</pre>`
+      : `<code>${escapeHtml(v)}</code>`;
   }
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return `<code>${escapeHtml(String(v))}</code>`;
   let json: string;

@@ -18,7 +18,8 @@ const PUBLISHED_CHANGED_NEXT =
 export const EXPLANATIONS: Record<FindingCode, Explanation> = {
   // ── TAMPERED ──
   SIGNATURE_INVALID: {
-    meaning: 'The signature on a published file does not verify against the pinned key: the file, or its signature, was changed after it was signed, or it was signed by something else.',
+    meaning:
+      'The signature on a published file does not verify against the pinned key: the file, or its signature, was changed after it was signed, or it was signed by something else.',
     next: PUBLISHED_CHANGED_NEXT,
   },
   SIGNER_NOT_PINNED: {
@@ -38,7 +39,8 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     next: 'Find out which commit the release really came from; re-create the release from the tagged commit.',
   },
   PAST_ASSET_CHANGED: {
-    meaning: 'A file of this release has different bytes than an earlier run saw for the same release: published history changed — even if the new bytes happen to verify.',
+    meaning:
+      'A file of this release has different bytes than an earlier run saw for the same release: published history changed — even if the new bytes happen to verify.',
     next: `${PUBLISHED_CHANGED_NEXT} The earlier run linked here has the original digest.`,
   },
   PAST_LINK_CHANGED: {
@@ -54,7 +56,8 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     next: 'The package registry content was altered or is corrupt: report it to the GitLab administrators and treat the file as compromised.',
   },
   MANIFEST_DIGEST_MISMATCH: {
-    meaning: "The checksum manifest's signature is valid, but this file's SHA-256 is not the one listed for it: the file changed after the manifest was signed (the signature itself is fine).",
+    meaning:
+      "The checksum manifest's signature is valid, but this file's SHA-256 is not the one listed for it: the file changed after the manifest was signed (the signature itself is fine).",
     next: PUBLISHED_CHANGED_NEXT,
   },
   MANIFEST_ENTRY_MISSING: {
@@ -96,7 +99,8 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     next: 'Read the evidence (quota, permissions, image) and run again.',
   },
   BUILD_NOT_SANDBOXED: {
-    meaning: 'The build ran without a sandbox (or was refused for lack of one); such a build could have altered the verifier itself, so the result cannot be trusted as VERIFIED.',
+    meaning:
+      'The build ran without a sandbox (or was refused for lack of one); such a build could have altered the verifier itself, so the result cannot be trusted as VERIFIED.',
     next: 'Install Docker or bubblewrap and run again without --unsafe-host-build.',
   },
   BUILD_WRONG_COMMIT: {
@@ -104,7 +108,8 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     next: 'Check the build recipe and the clone step; run again.',
   },
   BUILD_OVERRIDDEN: {
-    meaning: "The build's record shows an image, command, variable or privileged mode the plan did not ask for: the rebuild is not evidence for the planned recipe.",
+    meaning:
+      "The build's record shows an image, command, variable or privileged mode the plan did not ask for: the rebuild is not evidence for the planned recipe.",
     next: 'Find who or what started the build with overrides (CloudTrail StartBuild); run again.',
   },
   TARGET_NOT_REPORTED: {
@@ -164,7 +169,7 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     next: 'Check the token scopes and GitLab availability; run again.',
   },
   LATEST_RELEASE_DISAGREES: {
-    meaning: "GitLab's \"latest release\" and the newest release in its own listing are different releases, so it is unclear which one to verify.",
+    meaning: 'GitLab\'s "latest release" and the newest release in its own listing are different releases, so it is unclear which one to verify.',
     next: 'Check the release dates on GitLab; verify both tags explicitly (`verify --tag`).',
   },
   RUN_TIMED_OUT: {
@@ -189,7 +194,7 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     next: 'Nothing to do unless a mismatch appears after an image update.',
   },
   HISTORY_BASELINE: {
-    meaning: "First run for this project: the release history was recorded as the baseline later runs compare against.",
+    meaning: 'First run for this project: the release history was recorded as the baseline later runs compare against.',
     next: 'Nothing to do. Later runs will report any change to what was recorded now.',
   },
   AUDIT_TAG_UNPROTECTED: {
@@ -237,7 +242,8 @@ export const EXPLANATIONS: Record<FindingCode, Explanation> = {
     next: 'Restrict tag creation to Maintainers (releases follow it), and serve assets from a place only the release process may write.',
   },
   HYGIENE_IMAGE_NOT_PINNED: {
-    meaning: 'The repository builds with a container image named by tag, not by digest: the image can change under the same name, so builds are not reproducible.',
+    meaning:
+      'The repository builds with a container image named by tag, not by digest: the image can change under the same name, so builds are not reproducible.',
     next: 'Pin the image by digest (name@sha256:<digest>) at the line the evidence names.',
   },
   HYGIENE_TOOL_NOT_PINNED: {

@@ -9,10 +9,10 @@
  */
 import { attestationKeys } from '../attestation';
 import { vsaKeys } from '../vsa';
-import { RUN_ID_PATTERN } from '../plan';
+import { RUN_ID_PATTERN } from '../run/plan';
 import type { Finding } from '../findings';
 import type { RunReport } from '../report';
-import { runKeys } from '../summary';
+import { runKeys } from '../run/summary';
 import { escapeHtml, link, relLink, safeHref } from './escape';
 import { HISTORY_CODES } from './history-codes';
 
@@ -66,9 +66,25 @@ export function reportLinks(report: RunReport, options: LinkOptions): string {
   if (RUN_ID_PATTERN.test(id)) {
     items.push(recordLink('summary.json', runKeys.summary(id), 'summary.json', options));
     if (report.release) items.push(recordLink('plan.json', runKeys.plan(id), 'plan.json', options));
-    items.push(recordLink(report.mode === 'aws' ? 'attestation.dsse.json' : 'attestation.intoto.json', report.mode === 'aws' ? attestationKeys.envelope(id) : attestationKeys.statement(id), report.mode === 'aws' ? 'attestation (when signed)' : 'attestation', options));
-    items.push(recordLink(report.mode === 'aws' ? 'vsa.dsse.json' : 'vsa.intoto.json', report.mode === 'aws' ? vsaKeys.envelope(id) : vsaKeys.statement(id), report.mode === 'aws' ? 'SLSA VSA (when signed)' : 'SLSA VSA', options));
-    items.push(`${recordLink('../index.html', 'runs/index.html', 'run history', options)}${report.release ? ` (${relLink(`../index.html#${releaseAnchor(report.release.tag)}`, `timeline of ${report.release.tag}`)})` : ''}`);
+    items.push(
+      recordLink(
+        report.mode === 'aws' ? 'attestation.dsse.json' : 'attestation.intoto.json',
+        report.mode === 'aws' ? attestationKeys.envelope(id) : attestationKeys.statement(id),
+        report.mode === 'aws' ? 'attestation (when signed)' : 'attestation',
+        options,
+      ),
+    );
+    items.push(
+      recordLink(
+        report.mode === 'aws' ? 'vsa.dsse.json' : 'vsa.intoto.json',
+        report.mode === 'aws' ? vsaKeys.envelope(id) : vsaKeys.statement(id),
+        report.mode === 'aws' ? 'SLSA VSA (when signed)' : 'SLSA VSA',
+        options,
+      ),
+    );
+    items.push(
+      `${recordLink('../index.html', 'runs/index.html', 'run history', options)}${report.release ? ` (${relLink(`../index.html#${releaseAnchor(report.release.tag)}`, `timeline of ${report.release.tag}`)})` : ''}`,
+    );
   }
   return `<ul class="links">${items.map((i) => `<li>${i}</li>`).join('')}</ul>`;
 }
@@ -106,13 +122,20 @@ export function findingLinks(f: Finding, report: RunReport, options: LinkOptions
   if (tag && HISTORY_CODES.has(f.code)) out.push(relLink(`../index.html#${releaseAnchor(tag)}`, `history of ${tag}`));
   if (f.code === 'DIFFOSCOPE_REPORT') {
     const where = typeof ev.report === 'string' ? ev.report : '';
-    for (const u of urlsIn(where)) out.push(u.startsWith('s3://') ? `diffoscope report: <code>${escapeHtml(u)}</code>` : link(u, u.includes('console.aws') ? 'diffoscope report (console)' : 'diffoscope report'));
+    for (const u of urlsIn(where))
+      out.push(
+        u.startsWith('s3://')
+          ? `diffoscope report: <code>${escapeHtml(u)}</code>`
+          : link(u, u.includes('console.aws') ? 'diffoscope report (console)' : 'diffoscope report'),
+      );
     if (where && !/:\/\//.test(where)) {
       // a local report sits under this run's directory: link it relatively
       const marker = `/runs/${report.runId}/`;
       const at = RUN_ID_PATTERN.test(report.runId) ? where.indexOf(marker) : -1;
       const rel = at >= 0 ? where.slice(at + marker.length) : '';
-      out.push(rel && !rel.split('/').includes('..') && !/\s/.test(rel) ? relLink(rel, 'diffoscope report') : `diffoscope report: <code>${escapeHtml(where)}</code>`);
+      out.push(
+        rel && !rel.split('/').includes('..') && !/\s/.test(rel) ? relLink(rel, 'diffoscope report') : `diffoscope report: <code>${escapeHtml(where)}</code>`,
+      );
     }
   }
   if (ev.log) out.push(logLink(ev.log));

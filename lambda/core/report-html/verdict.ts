@@ -44,7 +44,9 @@ export function artifactRowVerdict(report: RunReport, t: TargetReport, a: Artifa
 
 /** The verdict a target shows (its own, raised by run-level findings naming it). */
 export function targetRowVerdict(report: RunReport, t: TargetReport): Verdict {
-  const raised = runLevelFindingsFor(report, t.name).map(asVerdict).filter((v): v is Verdict => v !== null);
+  const raised = runLevelFindingsFor(report, t.name)
+    .map(asVerdict)
+    .filter((v): v is Verdict => v !== null);
   return worst([t.verdict, ...raised]);
 }
 
@@ -57,6 +59,8 @@ export function countsSentence(report: RunReport): string {
   const parts = [`${artifacts.length} file${artifacts.length === 1 ? '' : 's'} in ${report.targets.length} target${report.targets.length === 1 ? '' : 's'}`];
   const detail = (['VERIFIED', 'MISMATCH', 'TAMPERED', 'INCOMPLETE'] as const)
     .filter((v) => by(v) > 0)
-    .map((v) => `${by(v)} ${v === 'VERIFIED' ? 'verified' : v === 'MISMATCH' ? 'differ from the rebuild' : v === 'TAMPERED' ? 'tampered' : 'not fully checked'}`);
+    .map(
+      (v) => `${by(v)} ${v === 'VERIFIED' ? 'verified' : v === 'MISMATCH' ? 'differ from the rebuild' : v === 'TAMPERED' ? 'tampered' : 'not fully checked'}`,
+    );
   return `${parts[0]}${detail.length ? `: ${detail.join(', ')}` : ''}. ${problems} problem${problems === 1 ? '' : 's'} found.`;
 }

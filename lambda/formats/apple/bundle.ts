@@ -23,7 +23,7 @@ import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parsePlist, parseBinary } from 'plist';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import type { ArchiveKind } from '../archive/detect';
 import { extractEntries, scanArchive, type ArchiveEntry } from '../archive/scan';
 import { CSSLOT_INFOSLOT, CSSLOT_RESOURCEDIR } from '../macho/codesign';
@@ -108,7 +108,8 @@ function parseInfoPlist(bytes: Buffer, name: string): Record<string, unknown> {
 
 function executableName(info: Record<string, unknown>, where: string): string {
   const exe = info.CFBundleExecutable;
-  if (typeof exe !== 'string' || exe === '' || exe.includes('/') || exe === '.' || exe === '..') throw new FormatError('apple', `${where}: CFBundleExecutable missing or not a plain file name`);
+  if (typeof exe !== 'string' || exe === '' || exe.includes('/') || exe === '.' || exe === '..')
+    throw new FormatError('apple', `${where}: CFBundleExecutable missing or not a plain file name`);
   return exe;
 }
 
@@ -157,7 +158,14 @@ async function checkFrameworkOutside(archive: BundleArchive, l: Layout): Promise
  */
 type Authenticate = (units: CodeUnit[], cdhashes: Buffer[], kind: 'fat' | 'thin') => Promise<{ ok: true } | { ok: false; problem?: string }>;
 
-async function checkBundle(archive: BundleArchive, root: string, depth: number, budget: { nested: number }, authenticate: Authenticate, pinned: Authenticate): Promise<BundleCheck> {
+async function checkBundle(
+  archive: BundleArchive,
+  root: string,
+  depth: number,
+  budget: { nested: number },
+  authenticate: Authenticate,
+  pinned: Authenticate,
+): Promise<BundleCheck> {
   const label = root.slice(0, -1);
   const l = await layoutOf(archive, root);
   const info = parseInfoPlist(await archive.bytes(l.infoPlist, MAX_PLIST_BYTES), l.infoPlist);
@@ -172,7 +180,8 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
   // one pass over the archive for this level's main executable (plists and links are prefetched)
   await archive.extract([exeName]);
   const exeEntry = archive.byName.get(exeName);
-  if (!exeEntry || exeEntry.type !== 'file') return { units: [{ name: label, unsigned: true, problem: `main executable ${exeRel} is missing`, details }], notes, cdhashes: [], details };
+  if (!exeEntry || exeEntry.type !== 'file')
+    return { units: [{ name: label, unsigned: true, problem: `main executable ${exeRel} is missing`, details }], notes, cdhashes: [], details };
   const sealEntry = archive.byName.get(sealName);
   const sealBytes = sealEntry ? await archive.bytes(sealName, MAX_PLIST_BYTES) : null;
   const infoBytes = await archive.bytes(l.infoPlist, MAX_PLIST_BYTES);
@@ -241,7 +250,8 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     seen.add(rel);
     if (e.type === 'symlink') {
       if (sealed.symlink === undefined) return fail(`${rel} is a symlink, sealed as something else`);
-      if ((await archive.linkTarget(e.name)) !== sealed.symlink) return fail(`${rel}: symlink target differs from the sealed one (${JSON.stringify(sealed.symlink)})`);
+      if ((await archive.linkTarget(e.name)) !== sealed.symlink)
+        return fail(`${rel}: symlink target differs from the sealed one (${JSON.stringify(sealed.symlink)})`);
     } else if (e.type === 'file') {
       if (sealed.cdhash) nestedFiles.push(rel);
       else if (!sealed.hash2) return fail(`${rel} is a file, sealed as something else`);
@@ -270,7 +280,18 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     } finally {
       await nfh.close();
     }
-    const r = bindNested(`${label}/${rel}`, seal!.files2.get(rel)!, nested.kind, nested.slices.map((s) => ({ name: `${label}/${rel} (${s.arch})`, parsed: 'parsed' in s ? s.parsed : undefined, unsigned: 'unsigned' in s ? s.unsigned : undefined, problem: s.problem, details: s.details })));
+    const r = bindNested(
+      `${label}/${rel}`,
+      seal!.files2.get(rel)!,
+      nested.kind,
+      nested.slices.map((s) => ({
+        name: `${label}/${rel} (${s.arch})`,
+        parsed: 'parsed' in s ? s.parsed : undefined,
+        unsigned: 'unsigned' in s ? s.unsigned : undefined,
+        problem: s.problem,
+        details: s.details,
+      })),
+    );
     if ('problem' in r) return fail(r.problem);
     units.push(...r.units);
     nestedDetails.push({ code: rel, kind: 'mach-o' });
@@ -282,14 +303,27 @@ async function checkBundle(archive: BundleArchive, root: string, depth: number, 
     const bound: Authenticate = async (innerUnits, innerHashes, innerKind) => {
       const problem = bindToSeal(rel, entry, innerUnits);
       if (problem) return { ok: false, problem };
-      if (innerKind === 'fat' && !(await pinned(innerUnits, innerHashes, innerKind)).ok) return { ok: false, problem: `nested ${rel} is universal and not signed by the pinned signer on every slice` };
+      if (innerKind === 'fat' && !(await pinned(innerUnits, innerHashes, innerKind)).ok)
+        return { ok: false, problem: `nested ${rel} is universal and not signed by the pinned signer on every slice` };
       return { ok: true };
     };
     const inner = await checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget, bound, pinned);
     notes.push(...inner.notes);
     const bad = inner.units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
     // the inner problem names the nested bundle by its archive path already
-    if (bad) return { units: [{ name: label, problem: bad.problem ? (bad.unsigned ? `${bad.name}: ${bad.problem}` : bad.problem) : `${bad.name}: ad-hoc signed (nested code must be signed)`, details }], notes, cdhashes: [], details };
+    if (bad)
+      return {
+        units: [
+          {
+            name: label,
+            problem: bad.problem ? (bad.unsigned ? `${bad.name}: ${bad.problem}` : bad.problem) : `${bad.name}: ad-hoc signed (nested code must be signed)`,
+            details,
+          },
+        ],
+        notes,
+        cdhashes: [],
+        details,
+      };
     if (!inner.cdhashes.length) units.push(...inner.units); // universal: judged again, and reported, with the rest
     nestedDetails.push({ code: rel, kind: 'bundle', ...inner.details });
   }
@@ -316,12 +350,15 @@ function bindToSeal(name: string, entry: SealedEntry, units: CodeUnit[]): string
   const who = (id: string, team: string | undefined) => `identifier ${JSON.stringify(id)}, team ${team ?? 'none'}`;
   for (const u of units) {
     for (const cd of u.parsed!.cds) {
-      if (cd.identifier !== identifier || cd.teamId !== teamId) return `nested ${name}: ${u.name} carries ${who(cd.identifier, cd.teamId)}, the slice with the sealed cdhash (${bound.name}) ${who(identifier, teamId)}`;
+      if (cd.identifier !== identifier || cd.teamId !== teamId)
+        return `nested ${name}: ${u.name} carries ${who(cd.identifier, cd.teamId)}, the slice with the sealed cdhash (${bound.name}) ${who(identifier, teamId)}`;
     }
   }
   const required = requirementClauses(entry.requirement);
-  if (required.identifier !== undefined && required.identifier !== identifier) return `nested ${name}: identifier ${JSON.stringify(identifier)} is not the one its sealed requirement names (${JSON.stringify(required.identifier)})`;
-  if (required.teamId !== undefined && required.teamId !== teamId) return `nested ${name}: team ${teamId ?? 'none'} is not the one its sealed requirement names (${required.teamId})`;
+  if (required.identifier !== undefined && required.identifier !== identifier)
+    return `nested ${name}: identifier ${JSON.stringify(identifier)} is not the one its sealed requirement names (${JSON.stringify(required.identifier)})`;
+  if (required.teamId !== undefined && required.teamId !== teamId)
+    return `nested ${name}: team ${teamId ?? 'none'} is not the one its sealed requirement names (${required.teamId})`;
   return undefined;
 }
 
@@ -335,7 +372,11 @@ function bindNested(name: string, entry: SealedEntry, kind: 'fat' | 'thin', unit
 }
 
 /** The top-level .app bundles of an archive, each checked. */
-export async function verifyBundles(path: string, kind: ArchiveKind, judge: JudgeOptions): Promise<{ units: CodeUnit[]; notes: string[]; details: Record<string, unknown>[] }> {
+export async function verifyBundles(
+  path: string,
+  kind: ArchiveKind,
+  judge: JudgeOptions,
+): Promise<{ units: CodeUnit[]; notes: string[]; details: Record<string, unknown>[] }> {
   const pinned: Authenticate = async (units) => {
     for (const u of units) {
       const v = await verifyCodeSignatureCms(u.parsed!.cms, u.parsed!.cds, judge.pin, { anchors: judge.anchors, now: judge.now });
@@ -350,21 +391,46 @@ export async function verifyBundles(path: string, kind: ArchiveKind, judge: Judg
     // One pass for the small files every level reads: plists, seals and (zip) symlink targets.
     await archive.extract(
       scanned.entries
-        .filter((e) => e.size <= MAX_PLIST_BYTES && ((e.type === 'file' && /(^|\/)(Info\.plist|_CodeSignature\/CodeResources)$/.test(e.name)) || (kind === 'zip' && e.type === 'symlink')))
+        .filter(
+          (e) =>
+            e.size <= MAX_PLIST_BYTES &&
+            ((e.type === 'file' && /(^|\/)(Info\.plist|_CodeSignature\/CodeResources)$/.test(e.name)) || (kind === 'zip' && e.type === 'symlink')),
+        )
         .map((e) => e.name)
         .slice(0, MAX_PREFETCH), // beyond that, read when needed
     );
     const roots = new Set<string>();
     for (const name of archive.byName.keys()) {
       const m = /^((?:[^/]+\/)*?[^/]+\.app\/)Contents\/Info\.plist$/.exec(name);
-      if (m && !/\.app\/.+\.app\/$/.test(m[1]!) && !m[1]!.slice(0, -1).split('/').slice(0, -1).some((p) => p.endsWith('.app'))) roots.add(m[1]!);
+      if (
+        m &&
+        !/\.app\/.+\.app\/$/.test(m[1]!) &&
+        !m[1]!
+          .slice(0, -1)
+          .split('/')
+          .slice(0, -1)
+          .some((p) => p.endsWith('.app'))
+      )
+        roots.add(m[1]!);
     }
-    if (roots.size === 0) return { units: [{ name: 'archive', unsigned: true, problem: 'the archive holds no .app bundle (Contents/Info.plist) to verify', details: {} }], notes: [], details: [] };
+    if (roots.size === 0)
+      return {
+        units: [{ name: 'archive', unsigned: true, problem: 'the archive holds no .app bundle (Contents/Info.plist) to verify', details: {} }],
+        notes: [],
+        details: [],
+      };
     if (roots.size > MAX_BUNDLES) throw new FormatError('apple', `the archive holds ${roots.size} .app bundles (limit ${MAX_BUNDLES})`);
     // Files beside the bundles are covered by no signature (a user may run them all the same);
     // __MACOSX/ holds the AppleDouble metadata Finder and ditto add, never code that runs.
-    const loose = [...archive.byName.values()].find((e) => e.type !== 'directory' && !e.name.startsWith('__MACOSX/') && ![...roots].some((r) => e.name.startsWith(r)));
-    if (loose) return { units: [{ name: 'archive', problem: `${loose.name} lies outside the archive's .app bundles: no signature covers it`, details: {} }], notes: [], details: [] };
+    const loose = [...archive.byName.values()].find(
+      (e) => e.type !== 'directory' && !e.name.startsWith('__MACOSX/') && ![...roots].some((r) => e.name.startsWith(r)),
+    );
+    if (loose)
+      return {
+        units: [{ name: 'archive', problem: `${loose.name} lies outside the archive's .app bundles: no signature covers it`, details: {} }],
+        notes: [],
+        details: [],
+      };
     const units: CodeUnit[] = [];
     const notes: string[] = [];
     const details: Record<string, unknown>[] = [];

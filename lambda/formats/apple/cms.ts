@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { parse as parsePlist } from 'plist';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { parseStrictDerSequence } from '../der';
 import { describeValidity, extendedKeyUsages, formatName, sha256Hex, validAt, verifyChain } from '../authenticode/certs';
 import { OID } from '../authenticode/oids';
@@ -121,7 +121,8 @@ function checkCdHashes(signerInfo: pkijs.SignerInfo, cds: CodeDirectory[], detai
     if (!Array.isArray(list) || list.length > MAX_CDHASHES || !list.every((h) => h instanceof Uint8Array)) return 'cdhashes plist has no list of hashes';
     if (list.length !== cds.length) return `cdhashes plist lists ${list.length} CodeDirectories, the signature has ${cds.length}`;
     for (let i = 0; i < cds.length; i++) {
-      if (!Buffer.from(list[i] as Uint8Array).equals(hashes[i]!.subarray(0, 20))) return `cdhashes plist entry ${i} does not match CodeDirectory slot 0x${cds[i]!.slot.toString(16)}`;
+      if (!Buffer.from(list[i] as Uint8Array).equals(hashes[i]!.subarray(0, 20)))
+        return `cdhashes plist entry ${i} does not match CodeDirectory slot 0x${cds[i]!.slot.toString(16)}`;
       bound.add(i);
     }
     details.cdhashesPlist = (list as Uint8Array[]).map((h) => Buffer.from(h).toString('hex'));
@@ -143,7 +144,8 @@ function checkCdHashes(signerInfo: pkijs.SignerInfo, cds: CodeDirectory[], detai
     details.cdhashesDigests = listed;
   }
   const unbound = cds.filter((_, i) => !bound.has(i));
-  if (unbound.length) return `CodeDirectory slot(s) ${unbound.map((c) => `0x${c.slot.toString(16)}`).join(', ')} not bound by the CMS signature (no cdhashes attribute lists them)`;
+  if (unbound.length)
+    return `CodeDirectory slot(s) ${unbound.map((c) => `0x${c.slot.toString(16)}`).join(', ')} not bound by the CMS signature (no cdhashes attribute lists them)`;
   return undefined;
 }
 
@@ -197,7 +199,14 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
   const signer = `${subject} (sha256 ${fingerprint})`;
   const ous = subjectValues(cert, APPLE_OID.organizationalUnit);
   const teamId = ous.length === 1 ? ous[0] : undefined;
-  Object.assign(details, { signerSubject: subject, signerIssuer: formatName(cert.issuer), signerCertSha256: fingerprint, signerValidity: describeValidity(cert), identity: identityKind(cert), teamId });
+  Object.assign(details, {
+    signerSubject: subject,
+    signerIssuer: formatName(cert.issuer),
+    signerCertSha256: fingerprint,
+    signerValidity: describeValidity(cert),
+    identity: identityKind(cert),
+    teamId,
+  });
   const failSigner = (reason: string, extra: Partial<CmsVerdict> = {}) => fail(reason, { signer, teamId, ...extra });
 
   // 1. The signature binds the first CodeDirectory …
@@ -206,7 +215,8 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
     const content = Uint8Array.from(cd0.blob);
     const result = await signedData.verify({ signer: 0, data: content.buffer, checkChain: false, extendedMode: true });
     if (result.signatureVerified !== true) return failSigner('CMS signature over the CodeDirectory does not verify');
-    if (!result.signerCertificate || !Buffer.from(result.signerCertificate.tbsView).equals(Buffer.from(cert.tbsView))) return failSigner('the certificate that verifies the CMS signature is not the one the SignerInfo names');
+    if (!result.signerCertificate || !Buffer.from(result.signerCertificate.tbsView).equals(Buffer.from(cert.tbsView)))
+      return failSigner('the certificate that verifies the CMS signature is not the one the SignerInfo names');
   } catch (err) {
     return failSigner(`CMS signature over the CodeDirectory does not verify: ${(err as { message?: string }).message ?? String(err)}`);
   }
@@ -222,7 +232,9 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
   const judgedAt = ts.genTime ?? options.now;
   details.timestamp = { kind: ts.kind, claimedTime: ts.claimedTime, tsa: ts.tsa, used: !!ts.genTime, problem: ts.problem };
   details.judgedAt = judgedAt.toISOString();
-  const whenJudged = ts.genTime ? `at the timestamp ${judgedAt.toISOString()}` : `now, ${judgedAt.toISOString()} (${ts.problem ? `timestamp ignored: ${ts.problem}` : 'no timestamp'})`;
+  const whenJudged = ts.genTime
+    ? `at the timestamp ${judgedAt.toISOString()}`
+    : `now, ${judgedAt.toISOString()} (${ts.problem ? `timestamp ignored: ${ts.problem}` : 'no timestamp'})`;
 
   // 4. A chain to a pinned Apple root.
   const intermediates = certificatesWithDer(parsed).map((c) => c.cert);
@@ -236,13 +248,16 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
 
   // 5. Developer ID, unless the policy accepts any Apple-issued identity.
   if (pin.requireDeveloperId !== false) {
-    if (!extension(cert, APPLE_OID.developerIdApplication)) return failSigner(`signer is an ${identityKind(cert)} certificate, not Developer ID Application (requireDeveloperId)`, { unpinned: true });
-    if (!chain.path!.slice(1, -1).some((c) => extension(c, APPLE_OID.developerIdCa))) return failSigner('Developer ID leaf not issued by a Developer ID Certification Authority', { unpinned: true });
+    if (!extension(cert, APPLE_OID.developerIdApplication))
+      return failSigner(`signer is an ${identityKind(cert)} certificate, not Developer ID Application (requireDeveloperId)`, { unpinned: true });
+    if (!chain.path!.slice(1, -1).some((c) => extension(c, APPLE_OID.developerIdCa)))
+      return failSigner('Developer ID leaf not issued by a Developer ID Certification Authority', { unpinned: true });
   }
 
   // 6. The Team ID the CodeDirectory claims is the certificate's.
   const cdTeams = [...new Set(cds.map((c) => c.teamId).filter((t): t is string => !!t))];
-  if (cdTeams.length > 1 || (cdTeams[0] && cdTeams[0] !== teamId)) return failSigner(`CodeDirectory team ID ${cdTeams.join(', ')} differs from the signer certificate's (${teamId ?? 'none'})`);
+  if (cdTeams.length > 1 || (cdTeams[0] && cdTeams[0] !== teamId))
+    return failSigner(`CodeDirectory team ID ${cdTeams.join(', ')} differs from the signer certificate's (${teamId ?? 'none'})`);
 
   // 7. The pin: each of teamId and certSha256 that the policy gives must hold — both given means
   // "this team, and this certificate", never either of them.
@@ -251,11 +266,20 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
   const teamOk = !pin.teamId || teamId === pin.teamId;
   const certOk = pins.length === 0 || pins.includes(fingerprint);
   if (!teamOk || !certOk) {
-    const which = !teamOk && !certOk ? 'neither the pinned Team ID nor a pinned certificate' : !teamOk ? `a pinned certificate, but not the pinned Team ID ${pin.teamId}` : `the pinned Team ID, but not a pinned certificate (SHA-256 ${fingerprint})`;
-    return failSigner(`signer ${signer} (Team ID ${teamId ?? 'none'}) is not the pinned signer: ${pin.teamId && pins.length ? which : 'not pinned'}`, { unpinned: true });
+    const which =
+      !teamOk && !certOk
+        ? 'neither the pinned Team ID nor a pinned certificate'
+        : !teamOk
+          ? `a pinned certificate, but not the pinned Team ID ${pin.teamId}`
+          : `the pinned Team ID, but not a pinned certificate (SHA-256 ${fingerprint})`;
+    return failSigner(`signer ${signer} (Team ID ${teamId ?? 'none'}) is not the pinned signer: ${pin.teamId && pins.length ? which : 'not pinned'}`, {
+      unpinned: true,
+    });
   }
   const pinnedBy = [pin.teamId ? `Team ID ${teamId}` : '', pins.length ? 'certificate fingerprint' : ''].filter(Boolean).join(' and ');
   details.pinnedBy = pinnedBy;
-  const when = ts.genTime ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}` : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}; certificate valid at ${judgedAt.toISOString()}`;
+  const when = ts.genTime
+    ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`
+    : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}; certificate valid at ${judgedAt.toISOString()}`;
   return { ok: true, signer, teamId, reason: `${identityKind(cert)}, ${when}; pinned by ${pinnedBy}`, details };
 }

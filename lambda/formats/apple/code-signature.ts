@@ -7,7 +7,7 @@
  * Who signed is cms.ts's job.
  */
 import { createHash } from 'node:crypto';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import {
   CS_ADHOC,
   CSSLOT_APPLICATION,
@@ -62,7 +62,8 @@ export function parseCodeSignature(data: Buffer): ParsedCodeSignature {
   if (cds[0]?.slot !== CSSLOT_CODEDIRECTORY) throw new FormatError('apple', 'no primary CodeDirectory');
   for (const cd of cds) {
     if (cd.scatterOffset !== 0) throw new FormatError('apple', 'CodeDirectory with a scatter vector is not supported');
-    if (cd.nSpecialSlots > MAX_SPECIAL_SLOT) throw new FormatError('apple', `CodeDirectory has ${cd.nSpecialSlots} special slots (at most ${MAX_SPECIAL_SLOT} are defined)`);
+    if (cd.nSpecialSlots > MAX_SPECIAL_SLOT)
+      throw new FormatError('apple', `CodeDirectory has ${cd.nSpecialSlots} special slots (at most ${MAX_SPECIAL_SLOT} are defined)`);
   }
   const cmsBlob = blobOf(data, sig, CSSLOT_SIGNATURESLOT);
   const cms = cmsBlob ? cmsBlob.subarray(8) : Buffer.alloc(0);
@@ -92,7 +93,8 @@ export async function checkCodePages(cds: CodeDirectory[], feed: (update: (chunk
     const cd = cds[k]!;
     hashers[k]!.finish();
     const p = firstBad[k];
-    if (p !== undefined) return `code page ${p} (offset ${cd.pageSize ? p * cd.pageSize : 0}) does not match its ${cd.hashName} hash in CodeDirectory slot 0x${cd.slot.toString(16)}: modified after signing`;
+    if (p !== undefined)
+      return `code page ${p} (offset ${cd.pageSize ? p * cd.pageSize : 0}) does not match its ${cd.hashName} hash in CodeDirectory slot 0x${cd.slot.toString(16)}: modified after signing`;
     const count = hashers[k]!.pageCount;
     if (count !== cd.nCodeSlots) return `file ends before the code limit of CodeDirectory slot 0x${cd.slot.toString(16)} (${count} of ${cd.nCodeSlots} pages)`;
   }
@@ -107,13 +109,14 @@ export async function checkCodePages(cds: CodeDirectory[], feed: (update: (chunk
 export function checkSpecialSlots(parsed: ParsedCodeSignature, data: Buffer, external: Partial<Record<number, Buffer | null>>): string | undefined {
   for (let slot = 1; slot <= MAX_SPECIAL_SLOT; slot++) {
     const internal = slot === CSSLOT_REQUIREMENTS || slot === CSSLOT_ENTITLEMENTS || slot === CSSLOT_ENTITLEMENTS_DER;
-    const content = internal ? blobOf(data, parsed.sig, slot) ?? null : external[slot];
+    const content = internal ? (blobOf(data, parsed.sig, slot) ?? null) : external[slot];
     for (const cd of parsed.cds) {
       const stored = slot <= cd.nSpecialSlots ? cd.specialHashes[slot - 1]! : undefined;
       const bound = !!stored && stored.some((b) => b !== 0);
       const name = `${SLOT_NAMES[slot]} (special slot -${slot}) in CodeDirectory slot 0x${cd.slot.toString(16)}`;
       if (!bound) {
-        if (content) return `${SLOT_NAMES[slot]} is present but not bound by the signature (special slot -${slot} empty in CodeDirectory slot 0x${cd.slot.toString(16)})`;
+        if (content)
+          return `${SLOT_NAMES[slot]} is present but not bound by the signature (special slot -${slot} empty in CodeDirectory slot 0x${cd.slot.toString(16)})`;
         continue;
       }
       if (content === undefined) return `${name} is bound, but that item is not available here (verify the whole bundle or image, not a file taken out of it)`;
@@ -131,7 +134,13 @@ export function describeSignature(parsed: ParsedCodeSignature): Record<string, u
     identifier: cd.identifier,
     ...(cd.teamId ? { cdTeamId: cd.teamId } : {}),
     flags: `0x${cd.flags.toString(16)}`,
-    codeDirectories: parsed.cds.map((c) => ({ slot: `0x${c.slot.toString(16)}`, hashType: c.hashName, version: `0x${c.version.toString(16)}`, pages: c.nCodeSlots, codeLimit: c.codeLimit })),
+    codeDirectories: parsed.cds.map((c) => ({
+      slot: `0x${c.slot.toString(16)}`,
+      hashType: c.hashName,
+      version: `0x${c.version.toString(16)}`,
+      pages: c.nCodeSlots,
+      codeLimit: c.codeLimit,
+    })),
     blobs: parsed.sig.blobs.map((b) => `0x${b.slot.toString(16)}`),
   };
 }

@@ -11,7 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { readAt } from '../compare/read-at';
 import { CSSLOT_APPLICATION, CSSLOT_INFOSLOT, CSSLOT_REP_SPECIFIC, CSSLOT_RESOURCEDIR } from '../macho/codesign';
 import { checkCodePages, checkSpecialSlots, describeSignature, parseCodeSignature } from './code-signature';
@@ -36,10 +36,19 @@ export async function readDmgSignature(path: string, fh: FileHandle, size: numbe
   const offset = koly.readBigUInt64BE(KOLY_SIG_OFFSET);
   const length = koly.readBigUInt64BE(KOLY_SIG_SIZE);
   if (offset === 0n || length === 0n) {
-    return { unit: { name, unsigned: true, problem: 'the DMG carries no code signature of its own (the image content — HFS+/APFS — is not read here, so an app inside cannot be verified)', details: {} }, notes: [] };
+    return {
+      unit: {
+        name,
+        unsigned: true,
+        problem: 'the DMG carries no code signature of its own (the image content — HFS+/APFS — is not read here, so an app inside cannot be verified)',
+        details: {},
+      },
+      notes: [],
+    };
   }
   const trailerStart = size - KOLY_SIZE;
-  if (length > BigInt(MAX_SIGNATURE_BYTES) || offset + length > BigInt(trailerStart)) throw new FormatError('apple', 'DMG code signature lies outside the image or is too large');
+  if (length > BigInt(MAX_SIGNATURE_BYTES) || offset + length > BigInt(trailerStart))
+    throw new FormatError('apple', 'DMG code signature lies outside the image or is too large');
   const sigOffset = Number(offset);
   const sigLength = Number(length);
   const data = await readAt(fh, sigOffset, sigLength);
@@ -48,9 +57,14 @@ export async function readDmgSignature(path: string, fh: FileHandle, size: numbe
   const notes = parsed.ticket ? ['a notarization ticket is stapled to the DMG (present; not verified)'] : [];
   details.notarizationTicket = parsed.ticket ? 'stapled (present, not verified)' : 'none';
   const unit: CodeUnit = { name, parsed, details };
-  if (sigOffset + sigLength !== trailerStart) return { unit: { ...unit, problem: `DMG: ${trailerStart - sigOffset - sigLength} bytes between the code signature and the trailer are not covered by it` }, notes };
+  if (sigOffset + sigLength !== trailerStart)
+    return {
+      unit: { ...unit, problem: `DMG: ${trailerStart - sigOffset - sigLength} bytes between the code signature and the trailer are not covered by it` },
+      notes,
+    };
   for (const cd of parsed.cds) {
-    if (cd.codeLimit !== sigOffset) return { unit: { ...unit, problem: `DMG: CodeDirectory covers ${cd.codeLimit} bytes, the code signature starts at ${sigOffset}` }, notes };
+    if (cd.codeLimit !== sigOffset)
+      return { unit: { ...unit, problem: `DMG: CodeDirectory covers ${cd.codeLimit} bytes, the code signature starts at ${sigOffset}` }, notes };
   }
   const pages = await checkCodePages(parsed.cds, async (update) => {
     if (sigOffset === 0) return;
@@ -65,6 +79,7 @@ export async function readDmgSignature(path: string, fh: FileHandle, size: numbe
   afterPlist.writeBigUInt64BE(koly.readBigUInt64BE(KOLY_PLIST_OFFSET) + koly.readBigUInt64BE(KOLY_PLIST_LENGTH), KOLY_SIG_OFFSET);
   const others = { [CSSLOT_INFOSLOT]: null, [CSSLOT_RESOURCEDIR]: null, [CSSLOT_APPLICATION]: null };
   const special = checkSpecialSlots(parsed, data, { ...others, [CSSLOT_REP_SPECIFIC]: trailer });
-  if (special && checkSpecialSlots(parsed, data, { ...others, [CSSLOT_REP_SPECIFIC]: afterPlist })) return { unit: { ...unit, problem: `DMG: ${special}` }, notes };
+  if (special && checkSpecialSlots(parsed, data, { ...others, [CSSLOT_REP_SPECIFIC]: afterPlist }))
+    return { unit: { ...unit, problem: `DMG: ${special}` }, notes };
   return { unit, notes };
 }

@@ -44,7 +44,8 @@ export async function judgeUnits(units: CodeUnit[], options: JudgeOptions, notes
     const verdict = await verifyCodeSignatureCms(u.parsed!.cms, u.parsed!.cds, options.pin, { anchors: options.anchors, now: options.now });
     Object.assign((details.units as Array<Record<string, unknown>>).find((x) => x.name === u.name)!, { cms: verdict.details });
     if (!verdict.ok) return appleInvalid(`${u.name}: ${verdict.reason}`, { signer: verdict.signer, unpinnedSigner: verdict.unpinned, details });
-    if (first?.signer && verdict.signer !== first.signer) return appleInvalid(`${u.name} is signed by ${verdict.signer}, ${units[0]!.name} by ${first.signer}`, { signer: first.signer, details });
+    if (first?.signer && verdict.signer !== first.signer)
+      return appleInvalid(`${u.name} is signed by ${verdict.signer}, ${units[0]!.name} by ${first.signer}`, { signer: first.signer, details });
     first ??= verdict;
   }
   const reason = [first!.reason, ...notes].filter(Boolean).join('; ');

@@ -7,7 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { readAt } from '../compare/read-at';
 import { CSSLOT_INFOSLOT, CSSLOT_REP_SPECIFIC } from '../macho/codesign';
 import { fatHeaderEnd, readSlices, readThinHeader, type Slice } from '../macho/parse';
@@ -46,11 +46,17 @@ async function embeddedInfoPlist(fh: FileHandle, slice: Slice, sections: { name:
   return readAt(fh, slice.offset + s.offset, s.size);
 }
 
-async function verifySlice(path: string, fh: FileHandle, slice: Slice, external: ExternalItems): Promise<SliceSignature | { arch: string; unsigned: true; problem: string; details: Record<string, unknown> }> {
+async function verifySlice(
+  path: string,
+  fh: FileHandle,
+  slice: Slice,
+  external: ExternalItems,
+): Promise<SliceSignature | { arch: string; unsigned: true; problem: string; details: Record<string, unknown> }> {
   const header = await readThinHeader(fh, slice);
   const cs = header.codeSignature;
   if (!cs) return { arch: slice.arch, unsigned: true, problem: `slice ${slice.arch} has no code signature (no LC_CODE_SIGNATURE)`, details: {} };
-  if (cs.datasize > MAX_SIGNATURE_BYTES) throw new FormatError('apple', `slice ${slice.arch}: code signature of ${cs.datasize} bytes exceeds ${MAX_SIGNATURE_BYTES}`);
+  if (cs.datasize > MAX_SIGNATURE_BYTES)
+    throw new FormatError('apple', `slice ${slice.arch}: code signature of ${cs.datasize} bytes exceeds ${MAX_SIGNATURE_BYTES}`);
   const data = await readAt(fh, slice.offset + cs.dataoff, cs.datasize);
   if (data.length !== cs.datasize) throw new FormatError('apple', `slice ${slice.arch}: code signature truncated`);
   const parsed = parseCodeSignature(data);
@@ -62,13 +68,18 @@ async function verifySlice(path: string, fh: FileHandle, slice: Slice, external:
   const linkedit = header.linkedit;
   if (!linkedit || linkedit.fileoff + linkedit.filesize !== cs.dataoff + cs.datasize) return fail('the code signature is not at the end of __LINKEDIT');
   for (const cd of parsed.cds) {
-    if (cd.codeLimit !== cs.dataoff) return fail(`CodeDirectory slot 0x${cd.slot.toString(16)} covers ${cd.codeLimit} bytes, the code signature starts at ${cs.dataoff}`);
+    if (cd.codeLimit !== cs.dataoff)
+      return fail(`CodeDirectory slot 0x${cd.slot.toString(16)} covers ${cd.codeLimit} bytes, the code signature starts at ${cs.dataoff}`);
   }
   const pages = await checkCodePages(parsed.cds, (update) => streamRange(path, slice.offset, cs.dataoff, update));
   if (pages) return fail(pages);
   const items: ExternalItems = { ...external, [CSSLOT_REP_SPECIFIC]: null };
   if (!(CSSLOT_INFOSLOT in items)) {
-    const embedded = await embeddedInfoPlist(fh, slice, header.segments.flatMap((s) => s.sections));
+    const embedded = await embeddedInfoPlist(
+      fh,
+      slice,
+      header.segments.flatMap((s) => s.sections),
+    );
     if (embedded) items[CSSLOT_INFOSLOT] = embedded;
   }
   const special = checkSpecialSlots(parsed, data, items);
@@ -105,19 +116,26 @@ async function checkFatPadding(path: string, fh: FileHandle, fileSize: number, s
   let pos = headerEnd;
   for (const s of sorted) {
     const bad = await firstNonZero(path, pos, s.offset);
-    if (bad >= 0) throw new FormatError('apple', `universal file: non-zero byte at offset ${bad}, in the padding before slice ${s.arch} (covered by no signature)`);
+    if (bad >= 0)
+      throw new FormatError('apple', `universal file: non-zero byte at offset ${bad}, in the padding before slice ${s.arch} (covered by no signature)`);
     pos = s.offset + s.size;
   }
   const last = sorted[sorted.length - 1]!;
   const alignment = 2 ** Math.min(last.align ?? 0, MAX_FAT_ALIGN_LOG2);
   const paddedEnd = Math.ceil(pos / alignment) * alignment;
-  if (fileSize > paddedEnd) throw new FormatError('apple', `universal file: ${fileSize - pos} bytes at offset ${pos} follow the last slice (${last.arch}), covered by no signature`);
+  if (fileSize > paddedEnd)
+    throw new FormatError('apple', `universal file: ${fileSize - pos} bytes at offset ${pos} follow the last slice (${last.arch}), covered by no signature`);
   const bad = await firstNonZero(path, pos, fileSize);
   if (bad >= 0) throw new FormatError('apple', `universal file: non-zero byte at offset ${bad}, after the last slice (${last.arch}), covered by no signature`);
 }
 
 /** The signatures of every slice, with their integrity checked. I/O errors propagate. */
-export async function readMachoSignatures(path: string, fh: FileHandle, fileSize: number, external: ExternalItems = {}): Promise<{ kind: 'fat' | 'thin'; slices: Array<SliceSignature | { arch: string; unsigned: true; problem: string; details: Record<string, unknown> }> }> {
+export async function readMachoSignatures(
+  path: string,
+  fh: FileHandle,
+  fileSize: number,
+  external: ExternalItems = {},
+): Promise<{ kind: 'fat' | 'thin'; slices: Array<SliceSignature | { arch: string; unsigned: true; problem: string; details: Record<string, unknown> }> }> {
   const { kind, slices } = await readSlices(fh, fileSize);
   if (kind === 'fat') await checkFatPadding(path, fh, fileSize, slices);
   const out = [];

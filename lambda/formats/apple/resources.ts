@@ -11,7 +11,7 @@
  * compile fails closed.
  */
 import { parse as parsePlist } from 'plist';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 
 const MAX_RULES = 256;
 const MAX_PATTERN = 1024;
@@ -70,7 +70,8 @@ export function parseCodeResources(bytes: Buffer): ResourceSeal {
     if (typeof v.symlink === 'string') e.symlink = v.symlink;
     if (v.cdhash instanceof Uint8Array) e.cdhash = Buffer.from(v.cdhash);
     if (typeof v.requirement === 'string' && v.requirement.length <= MAX_PATTERN) e.requirement = v.requirement;
-    if ([e.hash2, e.symlink, e.cdhash].filter((x) => x !== undefined).length !== 1) throw bad(`files2 entry ${JSON.stringify(k)} has no SHA-256 hash, symlink or cdhash`);
+    if ([e.hash2, e.symlink, e.cdhash].filter((x) => x !== undefined).length !== 1)
+      throw bad(`files2 entry ${JSON.stringify(k)} has no SHA-256 hash, symlink or cdhash`);
     if (e.hash2 && e.hash2.length !== 32) throw bad(`files2 entry ${JSON.stringify(k)}: hash2 is not a SHA-256`);
     sealed.set(k, e);
   }

@@ -8,7 +8,7 @@
  * AppleIncRootCertificate.cer and AppleRootCA-G3.cer (commit f1dc0fb72bbe07d0c8104bb9e7e028e8d13f4461).
  */
 import * as pkijs from 'pkijs';
-import { VerifierError } from '../../core/errors';
+import { VerifierError } from '../../base/errors';
 import { sha256Hex } from '../authenticode/certs';
 
 export interface PinnedRoot {

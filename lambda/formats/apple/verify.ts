@@ -11,7 +11,7 @@
  */
 import { open } from 'node:fs/promises';
 import type * as pkijs from 'pkijs';
-import { VerifierError, errorMessage } from '../../core/errors';
+import { VerifierError, errorMessage } from '../../base/errors';
 import type { SignatureInput, SignatureResult } from '../types';
 import { readAt } from '../compare/read-at';
 import { machoKind } from '../macho/parse';
@@ -50,7 +50,13 @@ export async function verifyApple(input: SignatureInput, options: VerifyAppleOpt
       details.format = 'mach-o';
       const { kind, slices } = await readMachoSignatures(input.assetPath, fh, size);
       details.machoKind = kind;
-      units = slices.map((s) => ({ name: kind === 'fat' ? `slice ${s.arch}` : `Mach-O (${s.arch})`, parsed: 'parsed' in s ? s.parsed : undefined, unsigned: 'unsigned' in s ? s.unsigned : undefined, problem: s.problem, details: s.details }));
+      units = slices.map((s) => ({
+        name: kind === 'fat' ? `slice ${s.arch}` : `Mach-O (${s.arch})`,
+        parsed: 'parsed' in s ? s.parsed : undefined,
+        unsigned: 'unsigned' in s ? s.unsigned : undefined,
+        problem: s.problem,
+        details: s.details,
+      }));
     } else if (archiveKind(head)) {
       details.format = `${archiveKind(head)} archive`;
       const bundles = await verifyBundles(input.assetPath, archiveKind(head)!, judge);
@@ -63,7 +69,9 @@ export async function verifyApple(input: SignatureInput, options: VerifyAppleOpt
       units = [dmg.unit];
       notes.push(...dmg.notes);
     } else if (head.subarray(0, 4).toString('latin1') === 'xar!') {
-      return appleInvalid('a flat installer package (.pkg, xar) carries an installer signature, which the apple scheme does not check (Mach-O, .app archives and DMGs only)');
+      return appleInvalid(
+        'a flat installer package (.pkg, xar) carries an installer signature, which the apple scheme does not check (Mach-O, .app archives and DMGs only)',
+      );
     } else {
       return appleInvalid('not a Mach-O file, an archive holding a .app bundle, or a DMG: no Apple code signature to check', { unsigned: true });
     }

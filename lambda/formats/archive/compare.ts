@@ -19,8 +19,8 @@
 import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ComparisonReport, Difference } from '../../core/report';
-import { errorMessage } from '../../core/errors';
+import type { ComparisonReport, Difference } from '../../base/comparison';
+import { errorMessage } from '../../base/errors';
 import type { Comparer, CompareContext } from '../types';
 import { archiveKind, type ArchiveKind } from './detect';
 import { DEFAULT_ARCHIVE_LIMITS, extractEntries, scanArchive, type ArchiveEntry, type ArchiveLimits } from './scan';
@@ -81,7 +81,11 @@ export async function compareArchives(publishedPath: string, rebuiltPath: string
   const rKind = archiveKind(rHead);
   if (!pKind) return { method: 'archive', match: false, differences: [{ where: 'format', detail: 'the published file is not a zip, tar or tar.gz archive' }] };
   if (pKind !== rKind) {
-    return { method: 'archive', match: false, differences: [{ where: 'format', detail: `published is a ${pKind} archive, rebuilt is ${rKind ? `a ${rKind} archive` : 'not an archive'}` }] };
+    return {
+      method: 'archive',
+      match: false,
+      differences: [{ where: 'format', detail: `published is a ${pKind} archive, rebuilt is ${rKind ? `a ${rKind} archive` : 'not an archive'}` }],
+    };
   }
   const [pub, reb] = await Promise.all([scanArchive(publishedPath, pKind, limits), scanArchive(rebuiltPath, rKind, limits)]);
 
@@ -102,7 +106,10 @@ export async function compareArchives(publishedPath: string, rebuiltPath: string
     if (p.type !== r.type) {
       differences.push({ where: `entry ${p.name}`, detail: `published is a ${p.type}, rebuilt is a ${r.type}` });
     } else if (p.linkname !== r.linkname) {
-      differences.push({ where: `entry ${p.name}`, detail: `link target differs: published → ${JSON.stringify(p.linkname)}, rebuilt → ${JSON.stringify(r.linkname)}` });
+      differences.push({
+        where: `entry ${p.name}`,
+        detail: `link target differs: published → ${JSON.stringify(p.linkname)}, rebuilt → ${JSON.stringify(r.linkname)}`,
+      });
     } else if (p.sha256 !== r.sha256 || p.size !== r.size) {
       differingFiles.push([p, r]);
     }
@@ -158,7 +165,10 @@ async function compareMembers(
 
   const deep = context.depth + 1 <= MAX_ARCHIVE_DEPTH ? pairs.slice(0, MAX_NESTED_COMPARISONS) : [];
   for (const [p, r] of pairs.slice(deep.length)) {
-    out.differences.push({ where: `entry ${p.name}`, detail: `content differs (${digestText(p, r)}); not compared in depth (${deep.length === 0 ? `nesting depth bound ${MAX_ARCHIVE_DEPTH}` : `more than ${MAX_NESTED_COMPARISONS} differing members`})` });
+    out.differences.push({
+      where: `entry ${p.name}`,
+      detail: `content differs (${digestText(p, r)}); not compared in depth (${deep.length === 0 ? `nesting depth bound ${MAX_ARCHIVE_DEPTH}` : `more than ${MAX_NESTED_COMPARISONS} differing members`})`,
+    });
   }
   if (deep.length === 0) return out;
 
@@ -195,16 +205,30 @@ async function compareMembers(
           detail: `content differs (${report.method} comparison; ${digestText(p, r)})`,
         };
         // a text member (config, script, manifest): a bounded unified diff for the report
-        if (report.method === 'bytes' && textDiffs < MAX_TEXT_DIFFS && (await withTextDiff(memberDifference, join(pDir, `m${i}`), join(rDir, `m${i}`), p.name)).textDiff) textDiffs++;
+        if (
+          report.method === 'bytes' &&
+          textDiffs < MAX_TEXT_DIFFS &&
+          (await withTextDiff(memberDifference, join(pDir, `m${i}`), join(rDir, `m${i}`), p.name)).textDiff
+        )
+          textDiffs++;
         out.differences.push(memberDifference);
         for (const d of inner) {
-          const ranges = [d.publishedRange && `published member bytes ${d.publishedRange[0]}–${d.publishedRange[1]}`, d.rebuiltRange && `rebuilt member bytes ${d.rebuiltRange[0]}–${d.rebuiltRange[1]}`].filter(Boolean).join(', ');
+          const ranges = [
+            d.publishedRange && `published member bytes ${d.publishedRange[0]}–${d.publishedRange[1]}`,
+            d.rebuiltRange && `rebuilt member bytes ${d.rebuiltRange[0]}–${d.rebuiltRange[1]}`,
+          ]
+            .filter(Boolean)
+            .join(', ');
           out.differences.push({ where: `entry ${p.name}: ${d.where}`, detail: [d.detail, ranges].filter(Boolean).join('; ') });
         }
-        if (report.differences.length > inner.length) out.differences.push({ where: `entry ${p.name}`, detail: `${report.differences.length - inner.length} more difference(s) inside this member` });
+        if (report.differences.length > inner.length)
+          out.differences.push({ where: `entry ${p.name}`, detail: `${report.differences.length - inner.length} more difference(s) inside this member` });
       } catch (err) {
         // the bytes differ: whatever stopped the deeper look, this is not a match
-        out.differences.push({ where: `entry ${p.name}`, detail: `content differs (${digestText(p, r)}); could not compare the members further: ${errorMessage(err)}` });
+        out.differences.push({
+          where: `entry ${p.name}`,
+          detail: `content differs (${digestText(p, r)}); could not compare the members further: ${errorMessage(err)}`,
+        });
       } finally {
         await rm(join(pDir, `m${i}`), { force: true });
         await rm(join(rDir, `m${i}`), { force: true });

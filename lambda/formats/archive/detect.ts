@@ -14,7 +14,10 @@ export function isTarHeader(block: Uint8Array): boolean {
   const b = Buffer.from(block.buffer, block.byteOffset, 512);
   if (b.toString('latin1', 257, 262) === 'ustar') return true;
   // v7: checksum field (octal, 148..156) = sum of header bytes with the field taken as spaces
-  const field = b.toString('latin1', 148, 156).replace(/[\0 ]+$/g, '').trim();
+  const field = b
+    .toString('latin1', 148, 156)
+    .replace(/[\0 ]+$/g, '')
+    .trim();
   if (!/^[0-7]{1,7}$/.test(field) || b[0] === 0) return false;
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i]!;

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { crc32, createGunzip } from 'node:zlib';
 import * as yauzl from 'yauzl';
 import * as tar from 'tar-stream';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { copyAndHash, LimitError } from '../digest';
 import type { ArchiveKind } from './detect';
 import { readAt, readHead } from '../compare/read-at';
@@ -66,14 +66,21 @@ export interface ScannedArchive {
 /** Refuses names that could escape an extraction directory or mean different things on different systems. */
 export function checkEntryName(name: string): void {
   const bad =
-    name.length === 0 ? 'empty name'
-    : name.length > 4096 ? 'name longer than 4096 characters'
-    : name.includes('\0') ? 'NUL in name'
-    : name.includes('\\') ? 'backslash in name'
-    : name.startsWith('/') ? 'absolute path'
-    : /^[A-Za-z]:/.test(name) ? 'drive-letter path'
-    : name.split('/').includes('..') ? '".." path segment'
-    : null;
+    name.length === 0
+      ? 'empty name'
+      : name.length > 4096
+        ? 'name longer than 4096 characters'
+        : name.includes('\0')
+          ? 'NUL in name'
+          : name.includes('\\')
+            ? 'backslash in name'
+            : name.startsWith('/')
+              ? 'absolute path'
+              : /^[A-Za-z]:/.test(name)
+                ? 'drive-letter path'
+                : name.split('/').includes('..')
+                  ? '".." path segment'
+                  : null;
   if (bad) throw new FormatError('archive', `unsafe archive entry name ${JSON.stringify(name.slice(0, 200))}: ${bad}`);
 }
 
@@ -147,17 +154,27 @@ async function openZip(path: string): Promise<yauzl.ZipFile> {
 async function checkLocalHeader(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<[number, number]> {
   const local = await zip.readLocalFileHeaderPromise(e);
   if (!Buffer.from(local.fileName).equals(e.fileNameRaw)) {
-    throw new FormatError('archive', `zip entry ${e.fileName}: its local header names "${Buffer.from(local.fileName).toString('latin1').slice(0, 200)}" (local header and central directory disagree)`);
+    throw new FormatError(
+      'archive',
+      `zip entry ${e.fileName}: its local header names "${Buffer.from(local.fileName).toString('latin1').slice(0, 200)}" (local header and central directory disagree)`,
+    );
   }
   if (local.compressionMethod !== e.compressionMethod) {
-    throw new FormatError('archive', `zip entry ${e.fileName}: compression method ${local.compressionMethod} in the local header, ${e.compressionMethod} in the central directory`);
+    throw new FormatError(
+      'archive',
+      `zip entry ${e.fileName}: compression method ${local.compressionMethod} in the local header, ${e.compressionMethod} in the central directory`,
+    );
   }
   // without a data descriptor (flag bit 3) the local header carries CRC and sizes: a streaming
   // reader uses those, so they must be the central directory's
-  if (!(local.generalPurposeBitFlag & 8) && (local.crc32 !== e.crc32 || local.compressedSize !== e.compressedSize || local.uncompressedSize !== e.uncompressedSize)) {
+  if (
+    !(local.generalPurposeBitFlag & 8) &&
+    (local.crc32 !== e.crc32 || local.compressedSize !== e.compressedSize || local.uncompressedSize !== e.uncompressedSize)
+  ) {
     throw new FormatError('archive', `zip entry ${e.fileName}: CRC-32 or sizes in the local header differ from the central directory`);
   }
-  if (e.fileName.endsWith('/') && (e.uncompressedSize !== 0 || e.crc32 !== 0)) throw new FormatError('archive', `zip directory entry ${e.fileName} carries data`);
+  if (e.fileName.endsWith('/') && (e.uncompressedSize !== 0 || e.crc32 !== 0))
+    throw new FormatError('archive', `zip directory entry ${e.fileName} carries data`);
   return [e.relativeOffsetOfLocalHeader, local.fileDataStart + e.compressedSize];
 }
 
@@ -194,7 +211,10 @@ async function zipDirectoryBounds(path: string): Promise<{ offset: number; size:
 function checkZipEntry(e: yauzl.Entry, limits: ArchiveLimits): void {
   checkEntryName(e.fileName);
   if (e.uncompressedSize > 1024 * 1024 && e.uncompressedSize > e.compressedSize * limits.maxRatio) {
-    throw new LimitError('too-large', `zip entry ${e.fileName} expands ${Math.round(e.uncompressedSize / Math.max(1, e.compressedSize))}× (bound ${limits.maxRatio}×): refused as a zip bomb`);
+    throw new LimitError(
+      'too-large',
+      `zip entry ${e.fileName} expands ${Math.round(e.uncompressedSize / Math.max(1, e.compressedSize))}× (bound ${limits.maxRatio}×): refused as a zip bomb`,
+    );
   }
 }
 
@@ -220,7 +240,10 @@ async function scanZip(path: string, limits: ArchiveLimits): Promise<ScannedArch
         const digest = await hashStream(stream, raw ? e.compressedSize : e.uncompressedSize, `zip entry ${e.fileName}`);
         // yauzl does not check CRC-32; unzip does, so a wrong one is a broken archive, not a match
         if (!raw && digest.crc32 !== e.crc32 >>> 0) {
-          throw new FormatError('archive', `zip entry ${e.fileName}: CRC-32 ${digest.crc32.toString(16).padStart(8, '0')} of its content, ${(e.crc32 >>> 0).toString(16).padStart(8, '0')} recorded`);
+          throw new FormatError(
+            'archive',
+            `zip entry ${e.fileName}: CRC-32 ${digest.crc32.toString(16).padStart(8, '0')} of its content, ${(e.crc32 >>> 0).toString(16).padStart(8, '0')} recorded`,
+          );
         }
         entry.sha256 = digest.sha256; // for a zip symlink, the content is its target
       }
@@ -229,7 +252,10 @@ async function scanZip(path: string, limits: ArchiveLimits): Promise<ScannedArch
     const bounds = await zipDirectoryBounds(path);
     const cursor = (zip as unknown as { readEntryCursor: number }).readEntryCursor;
     if (bounds && (bounds.offset + bounds.size !== bounds.eocd || cursor !== bounds.eocd)) {
-      throw new FormatError('archive', `zip central directory: recorded at ${bounds.offset} with ${bounds.size} bytes, its entries end at ${cursor}, the end record is at ${bounds.eocd} (they must agree)`);
+      throw new FormatError(
+        'archive',
+        `zip central directory: recorded at ${bounds.offset} with ${bounds.size} bytes, its entries end at ${cursor}, the end record is at ${bounds.eocd} (they must agree)`,
+      );
     }
     spans.sort((a, b) => a[0] - b[0]);
     for (let i = 0; i < spans.length; i++) {
@@ -388,7 +414,8 @@ class TarLayoutAudit extends Transform {
         unsigned += v;
         signed += v > 127 ? v - 256 : v;
       }
-      if (checksum === undefined || (checksum !== unsigned && checksum !== signed)) throw new FormatError('archive', `tar header at ${at}: checksum field malformed or wrong`);
+      if (checksum === undefined || (checksum !== unsigned && checksum !== signed))
+        throw new FormatError('archive', `tar header at ${at}: checksum field malformed or wrong`);
       const size = tarNumber(h, 124, 12);
       if (size === undefined) throw new FormatError('archive', `tar header at ${at}: size field malformed`);
       this.nextHeader = this.pos + Math.ceil(size / 512) * 512;
@@ -405,7 +432,13 @@ async function walkTar(
   const extract = tar.extract();
   const stages: NodeJS.ReadWriteStream[] = gz ? [createGunzip()] : [];
   const source = createReadStream(path);
-  const feeding = pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), new ByteLimit(limits.maxTotalBytes + 1024 * 1024 + limits.maxEntries * 1536), new TarLayoutAudit(), extract);
+  const feeding = pipeline(
+    source,
+    ...(stages as [NodeJS.ReadWriteStream]),
+    new ByteLimit(limits.maxTotalBytes + 1024 * 1024 + limits.maxEntries * 1536),
+    new TarLayoutAudit(),
+    extract,
+  );
   // iteration and feeding run together; either failing fails both
   const feedingResult = feeding.then(
     () => null,
@@ -477,7 +510,12 @@ export async function scanArchive(path: string, kind: ArchiveKind, limits: Archi
 }
 
 /** Extracts the entries named in `wanted` (entry name → destination file). */
-export async function extractEntries(path: string, kind: ArchiveKind, wanted: Map<string, string>, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<void> {
+export async function extractEntries(
+  path: string,
+  kind: ArchiveKind,
+  wanted: Map<string, string>,
+  limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+): Promise<void> {
   if (wanted.size === 0) return;
   if (kind === 'zip') await extractZip(path, wanted, limits);
   else await extractTar(path, kind === 'tar.gz', wanted, limits);

@@ -186,7 +186,12 @@ export async function verifyChain(leaf: pkijs.Certificate, intermediates: pkijs.
   }
   const stale = path.find((c) => !validAt(c, at));
   if (stale) {
-    return { ok: false, timeOnly: true, path, message: `certificate ${formatName(stale.subject)} is not valid at ${at.toISOString()} (valid ${describeValidity(stale)})` };
+    return {
+      ok: false,
+      timeOnly: true,
+      path,
+      message: `certificate ${formatName(stale.subject)} is not valid at ${at.toISOString()} (valid ${describeValidity(stale)})`,
+    };
   }
   return { ok: true, path };
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { assertStrictEncoding } from '../der';
 import type { AuthenticodeHash } from '../pe/authenticode-digest';
 import { HASH_BY_OID, HASH_LENGTH, INSECURE_HASH_BY_OID, OID, insecureDigestReason } from './oids';
@@ -90,7 +90,8 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   if (expectedDataType && dataType !== expectedDataType) throw bad(`signed data type ${dataType} is not ${expectedDataType}`);
   if (!(digestInfo instanceof asn1js.Sequence) || digestInfo.valueBlock.value.length !== 2) throw bad('DigestInfo is not a SEQUENCE { algorithm, digest }');
   const [alg, digestBlock] = digestInfo.valueBlock.value;
-  if (!(alg instanceof asn1js.Sequence) || alg.valueBlock.value.length < 1 || alg.valueBlock.value.length > 2) throw bad('DigestInfo.algorithm is not an AlgorithmIdentifier');
+  if (!(alg instanceof asn1js.Sequence) || alg.valueBlock.value.length < 1 || alg.valueBlock.value.length > 2)
+    throw bad('DigestInfo.algorithm is not an AlgorithmIdentifier');
   const algOid = oidOf(alg.valueBlock.value[0]) ?? '?';
   const digestAlgorithm = HASH_BY_OID[algOid];
   // MD5 cannot even be computed here (AuthenticodeHash has no MD5): refused while parsing, with the
@@ -177,7 +178,9 @@ export function findSignerCertificate(
     const block = sid as asn1js.BaseBlock & { valueBlock: { value?: Array<{ valueBlock: { valueHexView: Uint8Array } }>; valueHexView?: Uint8Array } };
     const keyId = block.idBlock?.isConstructed ? block.valueBlock.value?.[0]?.valueBlock.valueHexView : block.valueBlock?.valueHexView;
     if (!keyId) throw bad('SignerInfo.sid is neither issuerAndSerialNumber nor subjectKeyIdentifier');
-    matches = all.filter(({ cert }) => Buffer.from(createHash('sha1').update(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView).digest()).equals(Buffer.from(keyId)));
+    matches = all.filter(({ cert }) =>
+      Buffer.from(createHash('sha1').update(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView).digest()).equals(Buffer.from(keyId)),
+    );
   }
   // The same certificate included twice (TSA tokens often do) is one candidate; different ones are ambiguous.
   matches = matches.filter((m, i) => matches.findIndex((o) => Buffer.from(o.der).equals(Buffer.from(m.der))) === i);

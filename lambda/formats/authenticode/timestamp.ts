@@ -66,7 +66,7 @@ export async function readTimestamp(source: TimestampSource | pkijs.SignerInfo, 
   if (tokens.length === 0) {
     const counter = unsigned.filter((a) => a.type === OID.counterSignature);
     if (counter.length > 0) {
-      if (!p7) return { kind: 'countersignature', problem: 'a legacy countersignature needs the signature\'s certificate set' };
+      if (!p7) return { kind: 'countersignature', problem: "a legacy countersignature needs the signature's certificate set" };
       return readCountersignature(p7, counter, anchors, now);
     }
     return { kind: 'none' };
@@ -111,12 +111,7 @@ function attributeValues(si: pkijs.SignerInfo, type: string): unknown[] | undefi
 }
 
 /** A legacy PKCS#9 countersignature (see the module comment). */
-async function readCountersignature(
-  p7: TimestampSource,
-  attrs: pkijs.Attribute[],
-  anchors: Anchors,
-  now: Date,
-): Promise<TimestampReport> {
+async function readCountersignature(p7: TimestampSource, attrs: pkijs.Attribute[], anchors: Anchors, now: Date): Promise<TimestampReport> {
   const report: TimestampReport = { kind: 'countersignature' };
   if (attrs.length !== 1 || attrs[0].values.length !== 1) return { ...report, problem: 'more than one countersignature' };
   try {
@@ -128,7 +123,8 @@ async function readCountersignature(
     }
     const timeValues = attributeValues(csi, OID.signingTime);
     const timeBlock = timeValues?.length === 1 ? timeValues[0] : undefined;
-    if (!(timeBlock instanceof asn1js.UTCTime) && !(timeBlock instanceof asn1js.GeneralizedTime)) return { ...report, problem: 'countersignature has no single signingTime' };
+    if (!(timeBlock instanceof asn1js.UTCTime) && !(timeBlock instanceof asn1js.GeneralizedTime))
+      return { ...report, problem: 'countersignature has no single signingTime' };
     const signingTime = timeBlock.toDate();
     if (Number.isNaN(signingTime.getTime())) return { ...report, problem: 'countersignature signingTime is not a time' };
     report.claimedTime = signingTime.toISOString();
@@ -142,7 +138,8 @@ async function readCountersignature(
     if (!(digestBlock instanceof asn1js.OctetString)) return { ...report, problem: 'countersignature has no single messageDigest' };
     const signatureValue = Uint8Array.from(p7.signerInfo.signature.valueBlock.valueHexView);
     const expected = createHash(hash).update(signatureValue).digest();
-    if (!expected.equals(Buffer.from(digestBlock.valueBlock.valueHexView))) return { ...report, problem: 'countersignature messageDigest does not match the signature it countersigns' };
+    if (!expected.equals(Buffer.from(digestBlock.valueBlock.valueHexView)))
+      return { ...report, problem: 'countersignature messageDigest does not match the signature it countersigns' };
 
     const { cert: tsaCert, der: tsaDer } = findSignerCertificate(p7, csi);
     report.tsa = `${formatName(tsaCert.subject)} (sha256 ${sha256Hex(tsaDer)})`;

@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type * as asn1js from 'asn1js';
 import type * as pkijs from 'pkijs';
-import { VerifierError, errorMessage } from '../../core/errors';
+import { VerifierError, errorMessage } from '../../base/errors';
 import type { DirectSignaturePolicy } from '../../core/config/schema';
 import type { SignatureInput, SignatureResult } from '../types';
 import { computeAuthenticodeDigest, readCertificateTable, type AuthenticodeHash } from '../pe/authenticode-digest';
@@ -123,14 +123,16 @@ async function verifyMsiSignature(path: string, policy: AuthenticodePolicy, now:
 function candidatesFor(primary: AuthenticodePkcs7, policy: AuthenticodePolicy, dataType: string): Candidate[] {
   const list: Candidate[] = [{ label: 'primary signature', p7: primary }];
   if (policy.signatures !== 'any-pinned') return list;
-  nestedValues(primary.signerInfo).slice(0, MAX_NESTED_REPORTED).forEach((value, i) => {
-    const label = `nested signature ${i + 1}`;
-    try {
-      list.push({ label, p7: parseAuthenticodePkcs7((value as asn1js.BaseBlock).valueBeforeDecodeView, dataType) });
-    } catch (err) {
-      list.push({ label, error: errorMessage(err) });
-    }
-  });
+  nestedValues(primary.signerInfo)
+    .slice(0, MAX_NESTED_REPORTED)
+    .forEach((value, i) => {
+      const label = `nested signature ${i + 1}`;
+      try {
+        list.push({ label, p7: parseAuthenticodePkcs7((value as asn1js.BaseBlock).valueBeforeDecodeView, dataType) });
+      } catch (err) {
+        list.push({ label, error: errorMessage(err) });
+      }
+    });
   return list;
 }
 
@@ -155,7 +157,9 @@ async function judgeCandidates(
 ): Promise<SignatureResult> {
   const results: SignatureResult[] = [];
   for (const c of candidates) {
-    const r = c.p7 ? await judgeSignature(c.p7, insecureAlgorithm(c.p7) ? undefined : digestOf(c.p7.digestAlgorithm), policy, now, options, baseDetails) : invalid(c.error ?? 'unreadable');
+    const r = c.p7
+      ? await judgeSignature(c.p7, insecureAlgorithm(c.p7) ? undefined : digestOf(c.p7.digestAlgorithm), policy, now, options, baseDetails)
+      : invalid(c.error ?? 'unreadable');
     if (r.valid && results.length === 0) return r;
     if (r.valid) {
       // A nested signature by the pinned signer: say which, and why the primary did not do.
@@ -170,7 +174,11 @@ async function judgeCandidates(
   const primary = results[0]!;
   if (results.length === 1) return primary;
   const nested = results.slice(1).map((r, i) => `${candidates[i + 1]!.label}: ${r.reason}`);
-  return { ...primary, reason: `${primary.reason}; no nested signature verified either (${nested.join('; ')})`, details: { ...primary.details, nestedProblems: nested } };
+  return {
+    ...primary,
+    reason: `${primary.reason}; no nested signature verified either (${nested.join('; ')})`,
+    details: { ...primary.details, nestedProblems: nested },
+  };
 }
 
 async function judgeSignature(
@@ -191,7 +199,12 @@ async function judgeSignature(
   const fingerprint = sha256Hex(der);
   const subject = formatName(cert.subject);
   const signer = `${subject} (sha256 ${fingerprint})`;
-  Object.assign(details, { signerSubject: subject, signerIssuer: formatName(cert.issuer), signerCertSha256: fingerprint, signerValidity: describeValidity(cert) });
+  Object.assign(details, {
+    signerSubject: subject,
+    signerIssuer: formatName(cert.issuer),
+    signerCertSha256: fingerprint,
+    signerValidity: describeValidity(cert),
+  });
   details.nestedSignatures = describeNested(p7.signerInfo, policy);
   details.unsignedAttributes = (p7.signerInfo.unsignedAttrs?.attributes ?? []).map((a) => a.type);
   const fail = (reason: string, extra: Partial<SignatureResult> = {}) => invalid(reason, { signer, details, ...extra });
@@ -202,7 +215,9 @@ async function judgeSignature(
   if (!computed) return fail(`the ${p7.digestAlgorithm} digest of the file was not computed`);
   // 1. The file is what was signed.
   if (!computed.equals(p7.digest)) {
-    return fail(`${p7.digestAlgorithm} Authenticode digest of the file (${computed.toString('hex')}) differs from the signed digest (${p7.digest.toString('hex')}): modified after signing`);
+    return fail(
+      `${p7.digestAlgorithm} Authenticode digest of the file (${computed.toString('hex')}) differs from the signed digest (${p7.digest.toString('hex')}): modified after signing`,
+    );
   }
   // 2. The signed attributes bind that digest, and the signature covers the signed attributes.
   const contentHash = createHash(p7.signerDigestAlgorithm).update(p7.contentOctets).digest();
@@ -266,9 +281,10 @@ async function judgeSignature(
   if (!validAt(cert, judgedAt)) {
     return fail(`signer certificate (valid ${describeValidity(cert)}) is not valid ${whenJudged}, ${judgedAt.toISOString()}`);
   }
-  const when = ts.genTime && !lifetimeSigning
-    ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`
-    : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}${lifetimeSigning ? ' (lifetime signing)' : ''}; certificate valid at ${judgedAt.toISOString()}`;
+  const when =
+    ts.genTime && !lifetimeSigning
+      ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`
+      : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}${lifetimeSigning ? ' (lifetime signing)' : ''}; certificate valid at ${judgedAt.toISOString()}`;
   return { valid: true, scheme: 'authenticode', signer, reason: `${when}; pinned by ${pinnedBy}`, details };
 }
 
@@ -278,21 +294,25 @@ function nestedValues(signerInfo: pkijs.SignerInfo): unknown[] {
 
 /** Nested signatures, for the report: signer and digest algorithm (judged separately only under "any-pinned"). */
 function describeNested(signerInfo: pkijs.SignerInfo, policy: AuthenticodePolicy): Array<Record<string, unknown>> {
-  const note = policy.signatures === 'any-pinned' ? 'nested signature: judged on its own (policy signatures: any-pinned)' : 'nested signature: not verified, never used for pinning (policy signatures: primary)';
-  return nestedValues(signerInfo).slice(0, MAX_NESTED_REPORTED).map((value: unknown) => {
-    try {
-      const der = (value as asn1js.BaseBlock).valueBeforeDecodeView;
-      const nested = parseAuthenticodePkcs7(der);
-      const { cert, der: certDer } = findSignerCertificate(nested, nested.signerInfo);
-      return {
-        signer: `${formatName(cert.subject)} (sha256 ${sha256Hex(certDer)})`,
-        digestAlgorithm: nested.digestAlgorithm as AuthenticodeHash,
-        signedDigest: nested.digest.toString('hex'),
-        note,
-      };
-    } catch (err) {
-      return { error: errorMessage(err) };
-    }
-  });
+  const note =
+    policy.signatures === 'any-pinned'
+      ? 'nested signature: judged on its own (policy signatures: any-pinned)'
+      : 'nested signature: not verified, never used for pinning (policy signatures: primary)';
+  return nestedValues(signerInfo)
+    .slice(0, MAX_NESTED_REPORTED)
+    .map((value: unknown) => {
+      try {
+        const der = (value as asn1js.BaseBlock).valueBeforeDecodeView;
+        const nested = parseAuthenticodePkcs7(der);
+        const { cert, der: certDer } = findSignerCertificate(nested, nested.signerInfo);
+        return {
+          signer: `${formatName(cert.subject)} (sha256 ${sha256Hex(certDer)})`,
+          digestAlgorithm: nested.digestAlgorithm as AuthenticodeHash,
+          signedDigest: nested.digest.toString('hex'),
+          note,
+        };
+      } catch (err) {
+        return { error: errorMessage(err) };
+      }
+    });
 }
-

@@ -5,7 +5,7 @@
  * is an ELF, PE or Mach-O binary.
  */
 import { open } from 'node:fs/promises';
-import type { ComparisonReport, Difference } from '../../core/report';
+import type { ComparisonReport, Difference } from '../../base/comparison';
 import type { Comparer, CompareContext } from '../types';
 import type { Digest } from '../digest';
 import { pairPass, type HashJob } from './pair-pass';
@@ -70,7 +70,14 @@ export async function compareBytes(publishedPath: string, rebuiltPath: string, o
   return explain(publishedPath, rebuiltPath, published, rebuilt, sameSoFar, collector);
 }
 
-async function explain(publishedPath: string, rebuiltPath: string, published: Digest, rebuilt: Digest, sameSoFar: boolean, collector: RangeCollector): Promise<BytesReport> {
+async function explain(
+  publishedPath: string,
+  rebuiltPath: string,
+  published: Digest,
+  rebuilt: Digest,
+  sameSoFar: boolean,
+  collector: RangeCollector,
+): Promise<BytesReport> {
   const match = sameSoFar && published.size === rebuilt.size;
   const report: BytesReport = { method: 'bytes', match, differences: [], details: { published, rebuilt } };
   if (match && published.sha256 !== rebuilt.sha256) {

@@ -89,8 +89,14 @@ export async function runDiffoscope(publishedPath: string, rebuiltPath: string, 
       void (async () => {
         const reports = { ...((await exists(htmlReport)) ? { htmlReport } : {}), ...((await exists(textReport)) ? { textReport } : {}) };
         if (code === 0) return resolve({ status: 'identical', message: 'diffoscope found no differences', ...reports, exitCode: 0 });
-        if (code === 1 && reports.htmlReport) return resolve({ status: 'differences', message: `diffoscope report: ${reports.htmlReport}`, ...reports, exitCode: 1 });
-        resolve({ status: 'failed', message: `diffoscope failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ') || 'no report written'}`, ...reports, exitCode: code ?? undefined });
+        if (code === 1 && reports.htmlReport)
+          return resolve({ status: 'differences', message: `diffoscope report: ${reports.htmlReport}`, ...reports, exitCode: 1 });
+        resolve({
+          status: 'failed',
+          message: `diffoscope failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ') || 'no report written'}`,
+          ...reports,
+          exitCode: code ?? undefined,
+        });
       })();
     });
   });

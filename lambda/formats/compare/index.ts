@@ -15,8 +15,8 @@
  * anomaly (a FormatError from a parser) is a mismatch with the reason, never a match.
  */
 import { stat } from 'node:fs/promises';
-import type { ComparisonReport } from '../../core/report';
-import { FormatError } from '../../core/errors';
+import type { ComparisonReport } from '../../base/comparison';
+import { FormatError } from '../../base/errors';
 import type { Comparer, CompareContext } from '../types';
 import type { Digest } from '../digest';
 import { pairPass, type HashJob } from './pair-pass';
@@ -35,9 +35,17 @@ import { isCfb } from '../msi/cfb';
 function lazyComparer(method: Comparer['method'], detect: (head: Uint8Array) => boolean, load: () => Promise<Comparer>): Comparer {
   return { method, detect, compare: async (a, b, context) => (await load()).compare(a, b, context) };
 }
-const machoComparer = lazyComparer('macho', (head) => machoKind(head) !== null, async () => (await import('../macho/compare')).machoComparer);
+const machoComparer = lazyComparer(
+  'macho',
+  (head) => machoKind(head) !== null,
+  async () => (await import('../macho/compare')).machoComparer,
+);
 const msiComparer = lazyComparer('msi', isCfb, async () => (await import('../msi/compare')).msiComparer);
-const archiveComparer = lazyComparer('archive', (head) => archiveKind(head) !== null, async () => (await import('../archive/compare')).archiveComparer);
+const archiveComparer = lazyComparer(
+  'archive',
+  (head) => archiveKind(head) !== null,
+  async () => (await import('../archive/compare')).archiveComparer,
+);
 
 export type CompareOptions = CompareContext & { method?: 'auto' | 'bytes' };
 
@@ -52,7 +60,13 @@ export function formatComparers(): readonly Comparer[] {
 
 const HEAD_BYTES = 4096;
 
-const FORMAT_NAMES: Record<Comparer['method'], string> = { authenticode: 'a PE file', macho: 'a Mach-O file', msi: 'an MSI (CFB) file', archive: 'an archive (zip, tar, tar.gz)', bytes: 'a file' };
+const FORMAT_NAMES: Record<Comparer['method'], string> = {
+  authenticode: 'a PE file',
+  macho: 'a Mach-O file',
+  msi: 'an MSI (CFB) file',
+  archive: 'an archive (zip, tar, tar.gz)',
+  bytes: 'a file',
+};
 
 /** The comparer for a file head (bytes when no format matches). */
 export function comparerFor(head: Uint8Array, list: readonly Comparer[] = formatComparers()): Comparer {
@@ -116,7 +130,10 @@ export async function compareArtifacts(publishedPath: string, rebuiltPath: strin
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
       // refused layout: the digests still decide identity, then the reason is the mismatch
-      peResult = { ...(await digestsOf(paths, [options.publishedSha256, options.rebuiltSha256])), report: { method: comparer.method, match: false, differences: [{ where: 'format', detail: err.userMessage }] } };
+      peResult = {
+        ...(await digestsOf(paths, [options.publishedSha256, options.rebuiltSha256])),
+        report: { method: comparer.method, match: false, differences: [{ where: 'format', detail: err.userMessage }] },
+      };
     }
     digests = { published: peResult.published, rebuilt: peResult.rebuilt };
   } else digests = await digestsOf(paths, [options.publishedSha256, options.rebuiltSha256]);
@@ -129,7 +146,12 @@ export async function compareArtifacts(publishedPath: string, rebuiltPath: strin
     return {
       method: comparer.method,
       match: false,
-      differences: [{ where: 'format', detail: `the published file is ${FORMAT_NAMES[comparer.method]}, the rebuilt one is ${rebuiltKind === 'bytes' ? 'not' : FORMAT_NAMES[rebuiltKind]}` }],
+      differences: [
+        {
+          where: 'format',
+          detail: `the published file is ${FORMAT_NAMES[comparer.method]}, the rebuilt one is ${rebuiltKind === 'bytes' ? 'not' : FORMAT_NAMES[rebuiltKind]}`,
+        },
+      ],
       details: digests,
     };
   }

@@ -9,7 +9,7 @@
  * The diff is forge/build text: whoever renders it must neutralise and escape it.
  */
 import { open } from 'node:fs/promises';
-import type { Difference } from '../../core/report';
+import type { Difference } from '../../base/comparison';
 
 export const MAX_TEXT_BYTES = 256 * 1024;
 export const MAX_DIFF_LINES = 200;

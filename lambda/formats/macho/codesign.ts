@@ -4,7 +4,7 @@
  * page hashes are what a mismatch explanation names ("page 0 differs").
  */
 import { createHash, type Hash } from 'node:crypto';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 
 export const CSMAGIC_EMBEDDED_SIGNATURE = 0xfade0cc0;
 export const CSMAGIC_CODEDIRECTORY = 0xfade0c02;
@@ -116,7 +116,8 @@ export function parseCodeDirectory(blob: Buffer, slot: number): CodeDirectory {
   }
   const pageSize = pageSizeLog2 === 0 ? 0 : 2 ** pageSizeLog2;
   const expectedSlots = pageSize === 0 ? (codeLimit > 0 ? 1 : 0) : Math.ceil(codeLimit / pageSize);
-  if (nCodeSlots !== expectedSlots) throw new FormatError('macho', `CodeDirectory has ${nCodeSlots} code slots, its code limit ${codeLimit} needs ${expectedSlots}`);
+  if (nCodeSlots !== expectedSlots)
+    throw new FormatError('macho', `CodeDirectory has ${nCodeSlots} code slots, its code limit ${codeLimit} needs ${expectedSlots}`);
   if (hashOffset < nSpecialSlots * hashSize || hashOffset + nCodeSlots * hashSize > blob.length) {
     throw new FormatError('macho', 'CodeDirectory hash slots lie outside the blob');
   }
@@ -144,7 +145,8 @@ export function parseCodeDirectory(blob: Buffer, slot: number): CodeDirectory {
 
 /** Parses the SuperBlob at the start of `data` (the bytes at LC_CODE_SIGNATURE dataoff, datasize long). */
 export function parseEmbeddedSignature(data: Buffer): EmbeddedSignature {
-  if (data.length < 12 || data.readUInt32BE(0) !== CSMAGIC_EMBEDDED_SIGNATURE) throw new FormatError('macho', 'code signature is not an embedded-signature SuperBlob');
+  if (data.length < 12 || data.readUInt32BE(0) !== CSMAGIC_EMBEDDED_SIGNATURE)
+    throw new FormatError('macho', 'code signature is not an embedded-signature SuperBlob');
   const length = data.readUInt32BE(4);
   const count = data.readUInt32BE(8);
   if (length < 12 || length > data.length) throw new FormatError('macho', `SuperBlob length ${length} exceeds the signature data (${data.length} bytes)`);

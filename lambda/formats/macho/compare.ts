@@ -21,18 +21,11 @@
  * different layout and is reported as a mismatch — the rebuild must reproduce the pre-signing build.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import type { ComparisonReport, Difference } from '../../core/report';
-import { FormatError } from '../../core/errors';
+import type { ComparisonReport, Difference } from '../../base/comparison';
+import { FormatError } from '../../base/errors';
 import type { Comparer, CompareContext } from '../types';
 import { RangeCollector, collectDifferences, describeRange, regionNames, type Region } from '../compare/regions';
-import {
-  machoKind,
-  machoRegions,
-  readSlices,
-  readThinHeader,
-  type Slice,
-  type ThinHeader,
-} from './parse';
+import { machoKind, machoRegions, readSlices, readThinHeader, type Slice, type ThinHeader } from './parse';
 import { describeCodeDirectory, parseEmbeddedSignature, PageHasher, primaryCodeDirectory, HASH_TYPES, type EmbeddedSignature } from './codesign';
 import { SliceView } from './view';
 import { readAt } from '../compare/read-at';
@@ -104,13 +97,26 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
   const rRegions = machoRegions(hr);
   const details: Record<string, unknown> = {
     arch: pub.slice.arch,
-    published: { offset: pub.slice.offset, size: pub.slice.size, signed: !!hp.codeSignature, ...(pub.signature ? { codeDirectory: describeCodeDirectory(primaryCodeDirectory(pub.signature)), cms: pub.signature.cmsSize > 0 } : {}) },
-    rebuilt: { offset: reb.slice.offset, size: reb.slice.size, signed: !!hr.codeSignature, ...(reb.signature ? { codeDirectory: describeCodeDirectory(primaryCodeDirectory(reb.signature)), cms: reb.signature.cmsSize > 0 } : {}) },
+    published: {
+      offset: pub.slice.offset,
+      size: pub.slice.size,
+      signed: !!hp.codeSignature,
+      ...(pub.signature ? { codeDirectory: describeCodeDirectory(primaryCodeDirectory(pub.signature)), cms: pub.signature.cmsSize > 0 } : {}),
+    },
+    rebuilt: {
+      offset: reb.slice.offset,
+      size: reb.slice.size,
+      signed: !!hr.codeSignature,
+      ...(reb.signature ? { codeDirectory: describeCodeDirectory(primaryCodeDirectory(reb.signature)), cms: reb.signature.cmsSize > 0 } : {}),
+    },
   };
   const where = (names: string[], fallback: string) => label + (names.length > 0 ? names.join(', ') : fallback);
 
   if (hp.bits !== hr.bits || hp.littleEndian !== hr.littleEndian) {
-    differences.push({ where: `${label}Mach-O header`, detail: `published is ${hp.bits}-bit ${hp.littleEndian ? 'little' : 'big'}-endian, rebuilt is ${hr.bits}-bit ${hr.littleEndian ? 'little' : 'big'}-endian` });
+    differences.push({
+      where: `${label}Mach-O header`,
+      detail: `published is ${hp.bits}-bit ${hp.littleEndian ? 'little' : 'big'}-endian, rebuilt is ${hr.bits}-bit ${hr.littleEndian ? 'little' : 'big'}-endian`,
+    });
     return { differences, details };
   }
   if (pub.signatureError) differences.push({ where: `${label}code signature`, detail: `the published code signature is malformed: ${pub.signatureError}` });
@@ -118,7 +124,10 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
   // 1. normalised views
   const pView = new SliceView(pub.handle, pub.slice.offset, pub.end, pub.end);
   const rView = new SliceView(reb.handle, reb.slice.offset, reb.end, reb.end);
-  for (const [side, view] of [[pub, pView], [reb, rView]] as const) {
+  for (const [side, view] of [
+    [pub, pView],
+    [reb, rView],
+  ] as const) {
     const h = side.header;
     if (h.codeSignature) view.zero(h.codeSignature.cmdOffset, 16);
     if (h.linkedit) view.zero(h.linkedit.vmsizeField, h.linkedit.fieldWidth).zero(h.linkedit.filesizeField, h.linkedit.fieldWidth);
@@ -172,7 +181,9 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
       const names = regionNames(side === 'published' ? pRegions : rRegions, [common, longer.end]);
       differences.push({
         where: where(names, 'size'),
-        ...(side === 'published' ? { publishedRange: [pub.slice.offset + common, pub.slice.offset + pub.end] as [number, number] } : { rebuiltRange: [reb.slice.offset + common, reb.slice.offset + reb.end] as [number, number] }),
+        ...(side === 'published'
+          ? { publishedRange: [pub.slice.offset + common, pub.slice.offset + pub.end] as [number, number] }
+          : { rebuiltRange: [reb.slice.offset + common, reb.slice.offset + reb.end] as [number, number] }),
         detail: `code (everything before the signature) is ${pub.end} bytes published, ${reb.end} bytes rebuilt`,
       });
     }
@@ -263,7 +274,11 @@ async function comparePages(pub: Side, reb: Side, label: string, pRegions: Regio
       detail: `the rebuild's page hash${first === last ? '' : 'es'} differ${first === last ? 's' : ''} from the release's CodeDirectory (${pagesText})${names.length ? `; covers ${names.join(', ')}` : ''}`,
     });
   }
-  if (runs(differing).length > MAX_PAGE_RUNS) differences.push({ where: `${label}CodeDirectory pages`, detail: `${differing.length} differing pages in total; only the first ${MAX_PAGE_RUNS} runs are listed` });
+  if (runs(differing).length > MAX_PAGE_RUNS)
+    differences.push({
+      where: `${label}CodeDirectory pages`,
+      detail: `${differing.length} differing pages in total; only the first ${MAX_PAGE_RUNS} runs are listed`,
+    });
   return {
     differences,
     details: {
@@ -286,7 +301,10 @@ function runs(pages: number[]): [number, number][] {
 
 function formatPages(pages: number[]): string {
   const r = runs(pages);
-  const text = r.slice(0, 10).map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');
+  const text = r
+    .slice(0, 10)
+    .map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`))
+    .join(', ');
   return r.length > 10 ? `${text}, …` : text;
 }
 
@@ -326,12 +344,19 @@ export async function compareMachO(publishedPath: string, rebuiltPath: string): 
       rFile = await readSlices(rHandle, rStat.size);
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
-      return { method: 'macho', match: false, differences: [{ where: 'format', detail: `the published file is a Mach-O, the rebuilt one is not readable as one: ${err.userMessage}` }] };
+      return {
+        method: 'macho',
+        match: false,
+        differences: [{ where: 'format', detail: `the published file is a Mach-O, the rebuilt one is not readable as one: ${err.userMessage}` }],
+      };
     }
     const differences: Difference[] = [];
     const details: Record<string, unknown> = { kind: pFile.kind };
     if (pFile.kind !== rFile.kind) {
-      differences.push({ where: 'format', detail: `published is a ${pFile.kind === 'fat' ? 'universal' : 'thin'} Mach-O, rebuilt is ${rFile.kind === 'fat' ? 'universal' : 'thin'}` });
+      differences.push({
+        where: 'format',
+        detail: `published is a ${pFile.kind === 'fat' ? 'universal' : 'thin'} Mach-O, rebuilt is ${rFile.kind === 'fat' ? 'universal' : 'thin'}`,
+      });
       return { method: 'macho', match: false, differences, details };
     }
     const label = (s: Slice) => (pFile.kind === 'fat' ? `slice ${s.arch}: ` : '');
@@ -363,12 +388,17 @@ export async function compareMachO(publishedPath: string, rebuiltPath: string): 
       slices.push({ ...outcome.details, match: outcome.differences.length === 0 });
     }
     for (const rs of rFile.slices) {
-      if (!seen.has(sliceKey(rs))) differences.push({ where: `slice ${rs.arch}`, rebuiltRange: [rs.offset, rs.offset + rs.size], detail: `the published file has no ${rs.arch} slice` });
+      if (!seen.has(sliceKey(rs)))
+        differences.push({ where: `slice ${rs.arch}`, rebuiltRange: [rs.offset, rs.offset + rs.size], detail: `the published file has no ${rs.arch} slice` });
     }
     if (pFile.kind === 'fat') {
       const at = await nonZeroOutsideSlices(pHandle, pStat.size, pFile.slices);
       if (at !== undefined) {
-        differences.push({ where: 'universal file, outside the slices', publishedRange: [at, at + 1], detail: `non-zero byte at 0x${at.toString(16)}, between or after the slices (alignment padding must be zero)` });
+        differences.push({
+          where: 'universal file, outside the slices',
+          publishedRange: [at, at + 1],
+          detail: `non-zero byte at 0x${at.toString(16)}, between or after the slices (alignment padding must be zero)`,
+        });
       }
     }
     details.slices = slices;

@@ -5,7 +5,7 @@
  * against fixed bounds and the slice size before use; anything malformed is a FormatError.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import type { Region } from '../compare/regions';
 import { readAt } from '../compare/read-at';
 
@@ -30,24 +30,56 @@ export const MAX_NCMDS = 65_536;
 const MAX_NSECTS = 65_536;
 
 const LC_NAMES: Record<number, string> = {
-  0x1: 'LC_SEGMENT', 0x2: 'LC_SYMTAB', 0xb: 'LC_DYSYMTAB', 0xc: 'LC_LOAD_DYLIB', 0xd: 'LC_ID_DYLIB', 0xe: 'LC_LOAD_DYLINKER',
-  0x19: 'LC_SEGMENT_64', 0x1b: 'LC_UUID', 0x1d: 'LC_CODE_SIGNATURE', 0x1e: 'LC_SEGMENT_SPLIT_INFO', 0x22: 'LC_DYLD_INFO',
-  0x80000022: 'LC_DYLD_INFO_ONLY', 0x24: 'LC_VERSION_MIN_MACOSX', 0x26: 'LC_FUNCTION_STARTS', 0x29: 'LC_DATA_IN_CODE',
-  0x2a: 'LC_SOURCE_VERSION', 0x32: 'LC_BUILD_VERSION', 0x80000028: 'LC_MAIN', 0x80000033: 'LC_DYLD_EXPORTS_TRIE',
-  0x80000034: 'LC_DYLD_CHAINED_FIXUPS', 0x8000001c: 'LC_RPATH', 0x80000018: 'LC_LOAD_WEAK_DYLIB', 0x80000023: 'LC_REEXPORT_DYLIB',
+  0x1: 'LC_SEGMENT',
+  0x2: 'LC_SYMTAB',
+  0xb: 'LC_DYSYMTAB',
+  0xc: 'LC_LOAD_DYLIB',
+  0xd: 'LC_ID_DYLIB',
+  0xe: 'LC_LOAD_DYLINKER',
+  0x19: 'LC_SEGMENT_64',
+  0x1b: 'LC_UUID',
+  0x1d: 'LC_CODE_SIGNATURE',
+  0x1e: 'LC_SEGMENT_SPLIT_INFO',
+  0x22: 'LC_DYLD_INFO',
+  0x80000022: 'LC_DYLD_INFO_ONLY',
+  0x24: 'LC_VERSION_MIN_MACOSX',
+  0x26: 'LC_FUNCTION_STARTS',
+  0x29: 'LC_DATA_IN_CODE',
+  0x2a: 'LC_SOURCE_VERSION',
+  0x32: 'LC_BUILD_VERSION',
+  0x80000028: 'LC_MAIN',
+  0x80000033: 'LC_DYLD_EXPORTS_TRIE',
+  0x80000034: 'LC_DYLD_CHAINED_FIXUPS',
+  0x8000001c: 'LC_RPATH',
+  0x80000018: 'LC_LOAD_WEAK_DYLIB',
+  0x80000023: 'LC_REEXPORT_DYLIB',
 };
 
 /** Load commands that point at a (offset, size) blob inside __LINKEDIT — named in explanations. */
 const LINKEDIT_DATA: Record<number, string> = {
-  0x1d: 'code signature', 0x1e: 'segment split info', 0x26: 'function starts', 0x29: 'data in code',
-  0x80000033: 'exports trie', 0x80000034: 'chained fixups', 0x2b: 'dylib code sign drs', 0x2e: 'linker optimization hint',
+  0x1d: 'code signature',
+  0x1e: 'segment split info',
+  0x26: 'function starts',
+  0x29: 'data in code',
+  0x80000033: 'exports trie',
+  0x80000034: 'chained fixups',
+  0x2b: 'dylib code sign drs',
+  0x2e: 'linker optimization hint',
 };
 
 export function loadCommandName(cmd: number): string {
   return LC_NAMES[cmd] ?? `LC_0x${cmd.toString(16)}`;
 }
 
-const CPU_NAMES: Record<number, string> = { 7: 'i386', 0x01000007: 'x86_64', 12: 'arm', 0x0100000c: 'arm64', 0x0200000c: 'arm64_32', 18: 'ppc', 0x01000012: 'ppc64' };
+const CPU_NAMES: Record<number, string> = {
+  7: 'i386',
+  0x01000007: 'x86_64',
+  12: 'arm',
+  0x0100000c: 'arm64',
+  0x0200000c: 'arm64_32',
+  18: 'ppc',
+  0x01000012: 'ppc64',
+};
 
 /** "arm64", "arm64e", "x86_64", or "cpu 0x…/0x…" for the rest. */
 export function archName(cputype: number, cpusubtype: number): string {

@@ -11,7 +11,7 @@
  * never the whole file. The tests cross-check its stream listing against cfb on genuine files.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { readExactly } from '../pe/parse';
 
 export const CFB_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
@@ -92,7 +92,8 @@ export async function openCfb(fh: FileHandle, fileSize: number): Promise<CfbFile
   // Strict where the specification says MUST and other readers (the cfb package) refuse: what a
   // reader ignores here it reads differently elsewhere (all found by `npm run fuzz`).
   if (major === 3 && header.readUInt32LE(0x28) !== 0) throw bad('version 3 file with a directory sector count (must be 0)');
-  if (numFat <= 109 && (numDifat !== 0 || firstDifat !== ENDOFCHAIN)) throw bad(`${numDifat} DIFAT sectors (first ${firstDifat}) for ${numFat} FAT sectors that fit in the header`);
+  if (numFat <= 109 && (numDifat !== 0 || firstDifat !== ENDOFCHAIN))
+    throw bad(`${numDifat} DIFAT sectors (first ${firstDifat}) for ${numFat} FAT sectors that fit in the header`);
   if (fileSize % ssz !== 0) throw bad(`file size ${fileSize} is not a multiple of the ${ssz}-byte sector size`);
 
   const sectorOffset = (s: number) => (s + 1) * ssz;
@@ -195,7 +196,17 @@ export async function openCfb(fh: FileHandle, fileSize: number): Promise<CfbFile
     // given would see one more character (the cfb package does) — found by `npm run fuzz`
     if (d.raw.readUInt16LE(d.nameLen - 2) !== 0) throw bad(`directory entry ${id}: its name is not NUL-terminated within its length`);
     const rawName = Buffer.from(d.raw.subarray(0, d.nameLen));
-    const entry: CfbEntry = { id, name: rawName.subarray(0, d.nameLen - 2).toString('utf16le'), rawName, type, clsid: d.clsid, stateBits: d.stateBits, start: d.start, size: d.size, children: [] };
+    const entry: CfbEntry = {
+      id,
+      name: rawName.subarray(0, d.nameLen - 2).toString('utf16le'),
+      rawName,
+      type,
+      clsid: d.clsid,
+      stateBits: d.stateBits,
+      start: d.start,
+      size: d.size,
+      children: [],
+    };
     if (type !== 'stream' && d.child !== NOSTREAM) collectSiblings(d.child, depth + 1, entry.children);
     return entry;
   };

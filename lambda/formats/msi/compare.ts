@@ -9,8 +9,8 @@
  * stream (≤ 256 MiB, MSI tables) are held. MsiDigitalSignatureEx (a metadata pre-hash over times
  * and sizes) is not supported: such a release is reported as not comparable, never as a match.
  */
-import type { ComparisonReport, Difference } from '../../core/report';
-import { errorMessage } from '../../core/errors';
+import type { ComparisonReport, Difference } from '../../base/comparison';
+import { errorMessage } from '../../base/errors';
 import type { Comparer, CompareContext } from '../types';
 import { OID } from '../authenticode/oids';
 import { parseAuthenticodePkcs7, type AuthenticodePkcs7 } from '../authenticode/pkcs7';
@@ -67,16 +67,33 @@ export async function compareMsi(publishedPath: string, rebuiltPath: string, _co
 
   const pubDigest = pub.digest(algorithm);
   const rebDigest = reb.digest(algorithm);
-  details.published = { signed: !!pub.signature, digestAlgorithm: algorithm, signedDigest: p7?.digest.toString('hex'), computedDigest: pubDigest.toString('hex'), signatureEx: pub.hasSignatureEx };
+  details.published = {
+    signed: !!pub.signature,
+    digestAlgorithm: algorithm,
+    signedDigest: p7?.digest.toString('hex'),
+    computedDigest: pubDigest.toString('hex'),
+    signatureEx: pub.hasSignatureEx,
+  };
   details.rebuilt = { signed: !!reb.signature, computedDigest: rebDigest.toString('hex') };
 
   if (signatureError) differences.push({ where: '\\x05DigitalSignature', detail: `published signature is malformed: ${signatureError}` });
   if (pub.signature && pub.hasSignatureEx) {
-    differences.push({ where: '\\x05MsiDigitalSignatureEx', detail: 'signatures with a metadata pre-hash (MsiDigitalSignatureEx) are not supported: cannot confirm the signed digest' });
+    differences.push({
+      where: '\\x05MsiDigitalSignatureEx',
+      detail: 'signatures with a metadata pre-hash (MsiDigitalSignatureEx) are not supported: cannot confirm the signed digest',
+    });
   }
   if (p7 && !pub.hasSignatureEx) {
-    if (!p7.digest.equals(pubDigest)) differences.push({ where: 'MSI digest (published)', detail: `the release was modified after signing: signed ${p7.digest.toString('hex')}, computed ${pubDigest.toString('hex')}` });
-    if (!p7.digest.equals(rebDigest)) differences.push({ where: 'MSI digest', detail: `the release's signature vouches for ${algorithm} ${p7.digest.toString('hex')}; the rebuild's digest is ${rebDigest.toString('hex')}` });
+    if (!p7.digest.equals(pubDigest))
+      differences.push({
+        where: 'MSI digest (published)',
+        detail: `the release was modified after signing: signed ${p7.digest.toString('hex')}, computed ${pubDigest.toString('hex')}`,
+      });
+    if (!p7.digest.equals(rebDigest))
+      differences.push({
+        where: 'MSI digest',
+        detail: `the release's signature vouches for ${algorithm} ${p7.digest.toString('hex')}; the rebuild's digest is ${rebDigest.toString('hex')}`,
+      });
   } else if (!pub.signature && !pubDigest.equals(rebDigest)) {
     differences.push({ where: 'MSI digest', detail: `published ${pubDigest.toString('hex')} vs rebuilt ${rebDigest.toString('hex')}` });
   }
@@ -94,10 +111,12 @@ function streamDifferences(pub: MsiItem[], reb: MsiItem[]): Difference[] {
     const r = rebByKey.get(key(p));
     const where = p.kind === 'clsid' ? `CLSID of storage ${p.path}` : `stream ${p.path}`;
     if (!r) out.push({ where, detail: `only in the published MSI (${p.size} bytes)` });
-    else if (r.sha256 !== p.sha256) out.push({ where, detail: p.size === r.size ? `content differs (${p.size} bytes)` : `content differs (${p.size} bytes published, ${r.size} rebuilt)` });
+    else if (r.sha256 !== p.sha256)
+      out.push({ where, detail: p.size === r.size ? `content differs (${p.size} bytes)` : `content differs (${p.size} bytes published, ${r.size} rebuilt)` });
   }
   for (const r of reb) {
-    if (!pubKeys.has(key(r))) out.push({ where: r.kind === 'clsid' ? `CLSID of storage ${r.path}` : `stream ${r.path}`, detail: `only in the rebuilt MSI (${r.size} bytes)` });
+    if (!pubKeys.has(key(r)))
+      out.push({ where: r.kind === 'clsid' ? `CLSID of storage ${r.path}` : `stream ${r.path}`, detail: `only in the rebuilt MSI (${r.size} bytes)` });
   }
   if (out.length > MAX_LISTED_STREAMS) {
     const more = out.length - MAX_LISTED_STREAMS;

@@ -10,7 +10,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import type { AuthenticodeHash } from '../pe/authenticode-digest';
 import { decodeMsiName, isCfb, openCfb, type CfbEntry, type CfbFile } from './cfb';
 

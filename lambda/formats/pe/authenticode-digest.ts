@@ -14,7 +14,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { forEachChunk } from './chunks';
 import { parsePe, readExactly, type PeLayout } from './parse';
 

@@ -3,7 +3,7 @@
  * read (libuv thread pool) overlaps with the synchronous work (hashing, comparing) on the current one.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024;
 

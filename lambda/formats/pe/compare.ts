@@ -12,8 +12,8 @@
  * signature policy's job (authenticode/verify.ts); a malformed signature is a mismatch here.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import type { ComparisonReport, Difference } from '../../core/report';
-import { errorMessage, FormatError } from '../../core/errors';
+import type { ComparisonReport, Difference } from '../../base/comparison';
+import { errorMessage, FormatError } from '../../base/errors';
 import type { Comparer, CompareContext } from '../types';
 import { OID } from '../authenticode/oids';
 import type { Digest } from '../digest';
@@ -144,7 +144,8 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
     if (reb.layoutError) differences.push({ where: 'rebuilt file', detail: `not a valid PE: ${reb.layoutError}` });
     plan = { pubLength: pub.size, rebLength: reb.size, masksPub: [], masksReb: [], regions: pub.layout ? peRegions(pub.layout) : [] };
     const r = await pass();
-    if (r.diff.length === 0 && pub.size === reb.size) differences.length = 0; // identical bytes match whatever they are
+    if (r.diff.length === 0 && pub.size === reb.size)
+      differences.length = 0; // identical bytes match whatever they are
     else differences.push(...r.diff);
     return done(r);
   }
@@ -153,7 +154,10 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
   const pubRegions = peRegions(pub.layout);
   const pubSigned = !!pub.table;
   const rebSigned = !!reb.table;
-  Object.assign(details.published as object, { signed: pubSigned, certificateTable: pub.table ? { offset: pub.table.offset, size: pub.table.size } : undefined });
+  Object.assign(details.published as object, {
+    signed: pubSigned,
+    certificateTable: pub.table ? { offset: pub.table.offset, size: pub.table.size } : undefined,
+  });
   Object.assign(details.rebuilt as object, { signed: rebSigned });
 
   if (pub.tableError || reb.tableError) {
@@ -172,7 +176,11 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
   }
   if (!pubSigned && rebSigned) {
     details.mode = 'rebuild signed, release unsigned';
-    differences.push({ where: 'certificate table', rebuiltRange: [reb.table!.offset, reb.size], detail: 'the rebuild carries an Authenticode signature, the release does not' });
+    differences.push({
+      where: 'certificate table',
+      rebuiltRange: [reb.table!.offset, reb.size],
+      detail: 'the rebuild carries an Authenticode signature, the release does not',
+    });
     plan = { pubLength: pub.size, rebLength: reb.table!.offset, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
     const r = await pass();
     differences.push(...r.diff);
@@ -190,7 +198,11 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
     algorithm = p7.digestAlgorithm;
     signedDigest = p7.digest;
   } catch (err) {
-    differences.push({ where: 'certificate table', publishedRange: [table.offset, pub.size], detail: `published signature is malformed: ${errorMessage(err)}` });
+    differences.push({
+      where: 'certificate table',
+      publishedRange: [table.offset, pub.size],
+      detail: `published signature is malformed: ${errorMessage(err)}`,
+    });
   }
   digestedRanges(pub.layout); // a crafted layout is refused here (FormatError), before any hashing
   const rebRanges = digestedRanges(reb.layout);
@@ -213,7 +225,8 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
     paddingZero = !pad.some((b) => b !== 0);
     if (!paddingZero) tail.push({ where: 'padding before the certificate table', publishedRange: [rebEnd, pubEnd], detail: 'padding bytes are not zero' });
   } else if (pubEnd !== rebEnd) {
-    const [longer, from, to, side] = pubEnd > rebEnd ? ['published', rebEnd, pubEnd, 'publishedRange'] as const : ['rebuilt', pubEnd, rebEnd, 'rebuiltRange'] as const;
+    const [longer, from, to, side] =
+      pubEnd > rebEnd ? (['published', rebEnd, pubEnd, 'publishedRange'] as const) : (['rebuilt', pubEnd, rebEnd, 'rebuiltRange'] as const);
     const regions = longer === 'published' ? pubRegions : peRegions(reb.layout);
     for (const part of splitByRegion(regions, from, to).slice(0, MAX_LISTED_RANGES)) {
       tail.push({ where: part.name, [side]: [part.start, part.end], detail: `${part.end - part.start} bytes only in the ${longer} file` });
@@ -227,13 +240,23 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
     (rebSigned ? pubEnd === rebEnd : pubEnd === Math.ceil(rebEnd / 8) * 8);
   const pubDigest = sameDigestedBytes ? rebDigest : (await computeAuthenticodeDigest(pub.fh, pub.layout, [algorithm]))[algorithm];
 
-  Object.assign(details.published as object, { digestAlgorithm: algorithm, signedDigest: signedDigest?.toString('hex'), computedDigest: pubDigest.toString('hex') });
+  Object.assign(details.published as object, {
+    digestAlgorithm: algorithm,
+    signedDigest: signedDigest?.toString('hex'),
+    computedDigest: pubDigest.toString('hex'),
+  });
   Object.assign(details.rebuilt as object, { computedDigest: rebDigest.toString('hex') });
   if (signedDigest && !signedDigest.equals(rebDigest)) {
-    differences.push({ where: 'authenticode digest', detail: `the release's signature vouches for ${algorithm} ${signedDigest.toString('hex')}; the rebuild's digest is ${rebDigest.toString('hex')}` });
+    differences.push({
+      where: 'authenticode digest',
+      detail: `the release's signature vouches for ${algorithm} ${signedDigest.toString('hex')}; the rebuild's digest is ${rebDigest.toString('hex')}`,
+    });
   }
   if (signedDigest && !signedDigest.equals(pubDigest)) {
-    differences.push({ where: 'authenticode digest (published)', detail: `the release was modified after signing: its digest is ${pubDigest.toString('hex')}` });
+    differences.push({
+      where: 'authenticode digest (published)',
+      detail: `the release was modified after signing: its digest is ${pubDigest.toString('hex')}`,
+    });
   }
   details.mode = rebSigned ? 'both signed: compare outside the signatures' : 'release signed, rebuild unsigned';
   if (!rebSigned) {

@@ -7,16 +7,29 @@
  * Layout notes: /work/shared/reference/signatures.md §1.1 (osslsigncode pe.c `pe_ctx_get`).
  */
 import type { FileHandle } from 'node:fs/promises';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 
 export const PE_MAGIC_PE32 = 0x10b;
 export const PE_MAGIC_PE32_PLUS = 0x20b;
 /** index of the Certificate Table in the data directories */
 const CERT_TABLE_INDEX = 4;
 const DATA_DIRECTORY_NAMES = [
-  'export table', 'import table', 'resource table', 'exception table', 'certificate table',
-  'base relocation table', 'debug', 'architecture', 'global pointer', 'TLS table', 'load config table',
-  'bound import', 'IAT', 'delay import descriptor', 'CLR runtime header', 'reserved',
+  'export table',
+  'import table',
+  'resource table',
+  'exception table',
+  'certificate table',
+  'base relocation table',
+  'debug',
+  'architecture',
+  'global pointer',
+  'TLS table',
+  'load config table',
+  'bound import',
+  'IAT',
+  'delay import descriptor',
+  'CLR runtime header',
+  'reserved',
 ];
 
 /** Bounds for untrusted headers: the loader itself refuses far less (96 sections on old Windows). */
@@ -201,7 +214,9 @@ export function peRegions(layout: PeLayout): PeRegion[] {
     add(`headers: data directory ${i} (${DATA_DIRECTORY_NAMES[i]})`, at, at + 8);
   }
   add('headers: optional header', layout.dataDirectoriesOffset + 8 * dirs, layout.sectionTableOffset);
-  layout.sections.forEach((s, i) => add(`headers: section table entry ${i} (${s.name})`, layout.sectionTableOffset + 40 * i, layout.sectionTableOffset + 40 * (i + 1)));
+  layout.sections.forEach((s, i) =>
+    add(`headers: section table entry ${i} (${s.name})`, layout.sectionTableOffset + 40 * i, layout.sectionTableOffset + 40 * (i + 1)),
+  );
   const afterTable = layout.sectionTableOffset + 40 * layout.sections.length;
   add('headers', afterTable, Math.max(afterTable, Math.min(layout.sizeOfHeaders, layout.fileSize)));
 

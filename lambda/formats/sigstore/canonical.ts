@@ -6,7 +6,15 @@
 const MAX_DEPTH = 32;
 
 export function isEmptyValue(v: unknown): boolean {
-  return v === null || v === '' || v === 0 || v === '0' || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
+  return (
+    v === null ||
+    v === '' ||
+    v === 0 ||
+    v === '0' ||
+    v === false ||
+    (Array.isArray(v) && v.length === 0) ||
+    (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0)
+  );
 }
 
 /** Paths of keys present (with a non-default value) in `input` but absent from its decoded form. */
@@ -26,7 +34,8 @@ export function unknownFields(input: unknown, decoded: unknown, path: string, de
 /** Same value, allowing only the number/numeric-string variance of protobuf's int64 JSON mapping. */
 function sameScalar(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if ((typeof a === 'number' || typeof a === 'string') && (typeof b === 'number' || typeof b === 'string')) return /^-?\d+$/.test(String(a)) && String(a) === String(b);
+  if ((typeof a === 'number' || typeof a === 'string') && (typeof b === 'number' || typeof b === 'string'))
+    return /^-?\d+$/.test(String(a)) && String(a) === String(b);
   return false;
 }
 

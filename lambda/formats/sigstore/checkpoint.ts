@@ -11,7 +11,7 @@
  * expressions against the base URL, which an unknown witness's name must not reach).
  */
 import { verify as verifySignature, type KeyObject } from 'node:crypto';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { withinWindow, type PinnedLog } from './trusted-root';
 
 const MAX_NOTE_BYTES = 64 * 1024;
@@ -49,7 +49,8 @@ export function parseCheckpoint(envelope: string, i: number): Checkpoint {
   const [origin, size, root] = lines;
   if (!origin || size === undefined || root === undefined) throw bad(i, 'text needs an origin, a tree size and a root hash line');
   if (!/^(0|[1-9]\d{0,19})$/.test(size)) throw bad(i, `tree size ${JSON.stringify(size.slice(0, 40))} is not a decimal number`);
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(root) || Buffer.from(root, 'base64').toString('base64') !== root) throw bad(i, 'root hash is not 32 bytes of canonical base64');
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(root) || Buffer.from(root, 'base64').toString('base64') !== root)
+    throw bad(i, 'root hash is not 32 bytes of canonical base64');
   if (lines.slice(3).some((l) => l === '')) throw bad(i, 'has an empty extension line');
   const sigLines = envelope.slice(split + 2, -1).split('\n');
   if (sigLines.length > MAX_SIGNATURE_LINES) throw bad(i, `has more than ${MAX_SIGNATURE_LINES} signature lines`);
@@ -88,11 +89,17 @@ export function checkCheckpoint(envelope: string, i: number, log: PinnedLog, tim
   }
   const hint = log.checkpointKeyId.subarray(0, 4);
   const fromLog = cp.signatures.filter((s) => s.name === log.name && s.keyHint.equals(hint));
-  if (fromLog.length === 0) return { reason: `tlog entry ${i}: checkpoint has no signature from the log ${log.name} (only ${cp.signatures.length} from keys the trusted root does not pin)` };
+  if (fromLog.length === 0)
+    return {
+      reason: `tlog entry ${i}: checkpoint has no signature from the log ${log.name} (only ${cp.signatures.length} from keys the trusted root does not pin)`,
+    };
   for (const s of fromLog) {
     if (!verifyNoteSignature(cp.text, log.key, s.signature)) return { reason: `tlog entry ${i}: checkpoint signature of the log ${log.name} does not verify` };
   }
   const outside = times.find((t) => !withinWindow(log.window, t));
-  if (outside) return { reason: `tlog entry ${i}: the log key of ${log.name} is not valid at ${outside.toISOString()} (trusted root validFor ${log.window.start.toISOString()} – ${log.window.end?.toISOString() ?? 'open'})` };
+  if (outside)
+    return {
+      reason: `tlog entry ${i}: the log key of ${log.name} is not valid at ${outside.toISOString()} (trusted root validFor ${log.window.start.toISOString()} – ${log.window.end?.toISOString() ?? 'open'})`,
+    };
   return { envelope: `${cp.text}\n${fromLog.map((s) => s.line).join('\n')}\n` };
 }

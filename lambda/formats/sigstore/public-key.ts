@@ -3,7 +3,7 @@
  * carries only a key hint, which is unauthenticated, so the key itself is what the policy pins).
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 
 export interface PinnedPublicKey {
   key: KeyObject;
@@ -18,7 +18,8 @@ const PEM = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLI
 /** Parses a PEM "PUBLIC KEY" (ECDSA P-256/P-384/P-521, RSA ≥ 2048 or Ed25519). Throws FormatError. */
 export function parseSigstorePublicKey(pem: string): PinnedPublicKey {
   const m = PEM.exec(pem.trim() + '\n');
-  if (!m) throw new FormatError('sigstore', 'pinned public key must be one PEM "-----BEGIN PUBLIC KEY-----" block (as cosign generate-key-pair writes cosign.pub)');
+  if (!m)
+    throw new FormatError('sigstore', 'pinned public key must be one PEM "-----BEGIN PUBLIC KEY-----" block (as cosign generate-key-pair writes cosign.pub)');
   let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'), format: 'der', type: 'spki' });
@@ -27,7 +28,10 @@ export function parseSigstorePublicKey(pem: string): PinnedPublicKey {
   }
   const t = key.asymmetricKeyType;
   const curve = key.asymmetricKeyDetails?.namedCurve;
-  const ok = (t === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(curve ?? '')) || (t === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) || t === 'ed25519';
+  const ok =
+    (t === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(curve ?? '')) ||
+    (t === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) ||
+    t === 'ed25519';
   if (!ok) throw new FormatError('sigstore', `pinned public key type ${t}${curve ? ` (${curve})` : ''} is not one sigstore signs with`);
   const spki = key.export({ format: 'der', type: 'spki' });
   return { key, spki, sha256: createHash('sha256').update(spki).digest('hex') };

@@ -20,7 +20,8 @@ function namesSigner(b64pem: unknown, m: SigningMaterial): boolean {
   const der = Buffer.from(block[2]!.replace(/\s+/g, ''), 'base64');
   const spki = m.key.export({ format: 'der', type: 'spki' });
   try {
-    if (block[1] === 'CERTIFICATE') return m.kind === 'certificate' ? der.equals(m.der) : new X509Certificate(der).publicKey.export({ format: 'der', type: 'spki' }).equals(spki);
+    if (block[1] === 'CERTIFICATE')
+      return m.kind === 'certificate' ? der.equals(m.der) : new X509Certificate(der).publicKey.export({ format: 'der', type: 'spki' }).equals(spki);
     if (block[1] === 'PUBLIC KEY') return createPublicKey({ key: der, format: 'der', type: 'spki' }).export({ format: 'der', type: 'spki' }).equals(spki);
   } catch {
     return false;
@@ -37,6 +38,7 @@ export function checkV1Signer(i: number, kind: string, spec: Record<string, any>
         ? (spec.signatures as Array<{ verifier?: unknown }>).map((s) => s.verifier)
         : undefined; // intoto: left to the library
   if (named === undefined) return undefined;
-  if (named.length === 0 || !named.every((n) => namesSigner(n, m))) return `tlog entry ${i}: Rekor ${kind} body names another signer than the bundle's ${m.kind === 'certificate' ? 'certificate' : 'pinned key'}`;
+  if (named.length === 0 || !named.every((n) => namesSigner(n, m)))
+    return `tlog entry ${i}: Rekor ${kind} body names another signer than the bundle's ${m.kind === 'certificate' ? 'certificate' : 'pinned key'}`;
   return undefined;
 }

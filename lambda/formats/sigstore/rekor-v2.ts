@@ -14,7 +14,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { HashAlgorithm, PublicKeyDetails } from '@sigstore/protobuf-specs';
 import { Entry, type Verifier as V2Verifier } from '@sigstore/protobuf-specs/rekor/v2';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 import { nonCanonicalFields, unknownFields } from './canonical';
 
 /** The key that signed the bundle, as a v2 verifier must name it. */
@@ -55,14 +55,15 @@ function expectedDetails(key: KeyObject): { details: PublicKeyDetails[]; prehash
       prehash: HashAlgorithm.SHA2_256,
     };
   }
-  if (key.asymmetricKeyType === 'ed25519') return { details: [PublicKeyDetails.PKIX_ED25519, PublicKeyDetails.PKIX_ED25519_PH], prehash: HashAlgorithm.SHA2_512 };
+  if (key.asymmetricKeyType === 'ed25519')
+    return { details: [PublicKeyDetails.PKIX_ED25519, PublicKeyDetails.PKIX_ED25519_PH], prehash: HashAlgorithm.SHA2_512 };
   return { details: [], prehash: HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED };
 }
 
 function sameVerifier(v: V2Verifier | undefined, m: SigningMaterial): string | undefined {
   if (!v?.verifier) return 'names no verifier';
   if (v.verifier.$case === 'x509Certificate') {
-    if (m.kind !== 'certificate' || !Buffer.from(v.verifier.x509Certificate.rawBytes).equals(m.der)) return 'names another certificate than the bundle\'s';
+    if (m.kind !== 'certificate' || !Buffer.from(v.verifier.x509Certificate.rawBytes).equals(m.der)) return "names another certificate than the bundle's";
   } else if (v.verifier.$case === 'publicKey') {
     if (m.kind !== 'publicKey' || !Buffer.from(v.verifier.publicKey.rawBytes).equals(m.spki)) return 'names another public key than the pinned one';
   } else return 'names an unknown kind of verifier';
@@ -77,7 +78,13 @@ const eq = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && Buff
  * throws FormatError when the body is not a well-formed v2 entry. `dsseAsHashedRekord` tells the
  * caller the entry used the §6.1.4 encoding (the library cannot check that one itself).
  */
-export function checkV2Body(i: number, body: Buffer, kindVersion: { kind: string; version: string }, content: SignedContent, material: SigningMaterial): { reason?: string; dsseAsHashedRekord?: Buffer } {
+export function checkV2Body(
+  i: number,
+  body: Buffer,
+  kindVersion: { kind: string; version: string },
+  content: SignedContent,
+  material: SigningMaterial,
+): { reason?: string; dsseAsHashedRekord?: Buffer } {
   const bad = (m: string) => new FormatError('sigstore', `tlog entry ${i}: Rekor v2 body ${m}`);
   let json: unknown;
   try {
@@ -87,7 +94,8 @@ export function checkV2Body(i: number, body: Buffer, kindVersion: { kind: string
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('is not a JSON object');
   const o = json as Record<string, unknown>;
-  if (o.kind !== kindVersion.kind || o.apiVersion !== kindVersion.version) throw bad(`says ${String(o.kind)}/${String(o.apiVersion)}, the entry ${kindVersion.kind}/${kindVersion.version}`);
+  if (o.kind !== kindVersion.kind || o.apiVersion !== kindVersion.version)
+    throw bad(`says ${String(o.kind)}/${String(o.apiVersion)}, the entry ${kindVersion.kind}/${kindVersion.version}`);
   let entry: Entry;
   try {
     entry = Entry.fromJSON(json);
@@ -104,18 +112,18 @@ export function checkV2Body(i: number, body: Buffer, kindVersion: { kind: string
     const v = sameVerifier(signature?.verifier, material);
     if (v) return why(v);
     if (content.kind === 'message') {
-      if (data?.algorithm !== content.algorithm) return why('digest algorithm differs from the bundle\'s');
-      if (!eq(data.digest, content.digest)) return why('digest is not the file\'s');
-      if (!eq(signature?.content, content.signature)) return why('signature differs from the bundle\'s');
+      if (data?.algorithm !== content.algorithm) return why("digest algorithm differs from the bundle's");
+      if (!eq(data.digest, content.digest)) return why("digest is not the file's");
+      if (!eq(signature?.content, content.signature)) return why("signature differs from the bundle's");
       return {};
     }
     // DSSE logged as a hashedrekord: the digest is Hash(PAE(type, payload)) with the key's prehash.
     const prehash = expectedDetails(material.key).prehash;
     const alg = NODE_HASH[prehash];
-    if (!alg || data?.algorithm !== prehash) return why('digest algorithm is not the signing key\'s prehash');
+    if (!alg || data?.algorithm !== prehash) return why("digest algorithm is not the signing key's prehash");
     const digest = createHash(alg).update(pae(content.payloadType, content.payload)).digest();
-    if (!eq(data.digest, digest)) return why('digest is not Hash(PAE(payloadType, payload)) of the bundle\'s envelope');
-    if (!eq(signature?.content, content.signature)) return why('signature differs from the envelope\'s');
+    if (!eq(data.digest, digest)) return why("digest is not Hash(PAE(payloadType, payload)) of the bundle's envelope");
+    if (!eq(signature?.content, content.signature)) return why("signature differs from the envelope's");
     return { dsseAsHashedRekord: digest };
   }
   if (spec?.$case === 'dsseV002' && kindVersion.kind === 'dsse') {
@@ -124,8 +132,9 @@ export function checkV2Body(i: number, body: Buffer, kindVersion: { kind: string
     if (signatures.length !== 1) return why(`has ${signatures.length} signatures, expected 1`);
     const v = sameVerifier(signatures[0]!.verifier, material);
     if (v) return why(v);
-    if (payloadHash?.algorithm !== HashAlgorithm.SHA2_256 || !eq(payloadHash.digest, createHash('sha256').update(content.payload).digest())) return why('payload hash is not the SHA-256 of the envelope\'s payload');
-    if (!eq(signatures[0]!.content, content.signature)) return why('signature differs from the envelope\'s');
+    if (payloadHash?.algorithm !== HashAlgorithm.SHA2_256 || !eq(payloadHash.digest, createHash('sha256').update(content.payload).digest()))
+      return why("payload hash is not the SHA-256 of the envelope's payload");
+    if (!eq(signatures[0]!.content, content.signature)) return why("signature differs from the envelope's");
     return {};
   }
   return why(`has an unsupported spec ${spec?.$case ?? '(none)'}`);

@@ -8,7 +8,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { PublicKeyDetails, TrustedRoot, type TimeRange, type TransparencyLogInstance } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type KeyFinderFunc, type TrustMaterial } from '@sigstore/verify';
-import { FormatError } from '../../core/errors';
+import { FormatError } from '../../base/errors';
 
 export interface TimeWindow {
   start: Date;
@@ -34,11 +34,13 @@ export interface PinnedTrust {
   material(keys?: KeyFinderFunc): TrustMaterial;
 }
 
-const fail = (message: string, cause?: unknown) => new FormatError('sigstore', `trusted root unreadable: ${message}`, cause === undefined ? undefined : { cause });
+const fail = (message: string, cause?: unknown) =>
+  new FormatError('sigstore', `trusted root unreadable: ${message}`, cause === undefined ? undefined : { cause });
 
 function checkWindow(range: TimeRange | undefined, what: string): TimeWindow {
   const start = range?.start;
-  if (!(start instanceof Date) || Number.isNaN(start.getTime())) throw fail(`${what} has no validFor.start (a key without a start would be trusted for all time)`);
+  if (!(start instanceof Date) || Number.isNaN(start.getTime()))
+    throw fail(`${what} has no validFor.start (a key without a start would be trusted for all time)`);
   const end = range?.end;
   if (end !== undefined && (!(end instanceof Date) || Number.isNaN(end.getTime()) || end < start)) throw fail(`${what} has an unusable validFor.end`);
   return end ? { start, end } : { start };
@@ -47,7 +49,11 @@ function checkWindow(range: TimeRange | undefined, what: string): TimeWindow {
 /** The C2SP signed-note key id of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || key). */
 function ed25519NoteKeyId(name: string, key: KeyObject): Buffer {
   const raw = key.export({ format: 'der', type: 'spki' }).subarray(-32);
-  return createHash('sha256').update(`${name}\n`).update(Buffer.from([0x01])).update(raw).digest();
+  return createHash('sha256')
+    .update(`${name}\n`)
+    .update(Buffer.from([0x01]))
+    .update(raw)
+    .digest();
 }
 
 function pinnedLog(t: TransparencyLogInstance, i: number): PinnedLog {
@@ -61,7 +67,11 @@ function pinnedLog(t: TransparencyLogInstance, i: number): PinnedLog {
   const name = t.baseUrl.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/+$/, '');
   if (!name) throw fail(`${what} has no baseUrl`);
   const logId = Buffer.from(t.logId.keyId);
-  const checkpointKeyId = t.checkpointKeyId?.keyId?.length ? Buffer.from(t.checkpointKeyId.keyId) : key.asymmetricKeyType === 'ed25519' ? ed25519NoteKeyId(name, key) : logId;
+  const checkpointKeyId = t.checkpointKeyId?.keyId?.length
+    ? Buffer.from(t.checkpointKeyId.keyId)
+    : key.asymmetricKeyType === 'ed25519'
+      ? ed25519NoteKeyId(name, key)
+      : logId;
   return { baseUrl: t.baseUrl, name, logId, checkpointKeyId, key, window };
 }
 
@@ -70,7 +80,11 @@ export function readTrustedRoot(json: string): PinnedTrust {
   let root: TrustedRoot;
   try {
     const obj: unknown = JSON.parse(json);
-    if (typeof obj !== 'object' || obj === null || !String((obj as { mediaType?: unknown }).mediaType ?? '').startsWith('application/vnd.dev.sigstore.trustedroot')) {
+    if (
+      typeof obj !== 'object' ||
+      obj === null ||
+      !String((obj as { mediaType?: unknown }).mediaType ?? '').startsWith('application/vnd.dev.sigstore.trustedroot')
+    ) {
       throw new Error('not a sigstore trusted root (mediaType application/vnd.dev.sigstore.trustedroot+json…)');
     }
     root = TrustedRoot.fromJSON(obj);

@@ -8,7 +8,11 @@ const codes = (src: string) => dockerfileHits('Dockerfile', src).map((h) => `${h
 describe('Dockerfile parser', () => {
   it('joins continuations, drops comment lines inside them, keeps the first line number', () => {
     const ins = parseDockerfile(['FROM x', '# a comment', 'RUN a && \\', '  # inside', '  b && \\', '', '  c', 'ENV K=v'].join('\n'));
-    expect(ins.map((i) => [i.keyword, i.line])).toEqual([['FROM', 1], ['RUN', 3], ['ENV', 8]]);
+    expect(ins.map((i) => [i.keyword, i.line])).toEqual([
+      ['FROM', 1],
+      ['RUN', 3],
+      ['ENV', 8],
+    ]);
     expect(ins[1]!.args.replace(/\s+/g, ' ')).toBe('a && b && c');
   });
   it('honours the escape directive (backtick, as on Windows)', () => {
@@ -64,7 +68,9 @@ describe('RUN and ADD rules', () => {
     expect(codes(base + 'RUN git clone https://github.com/tpoechtrager/osxcross\n')).toEqual(['HYGIENE_TOOL_NOT_PINNED@2']);
     expect(codes(base + 'RUN git clone https://github.com/tpoechtrager/osxcross && git -C osxcross checkout v1.4\n')).toEqual(['HYGIENE_TOOL_NOT_PINNED@2']);
     expect(codes(base + `RUN git clone https://github.com/tpoechtrager/osxcross && cd osxcross && git checkout ${SHA}\n`)).toEqual([]);
-    expect(codes(base + `ARG OSXCROSS_REV=${SHA}\nRUN git clone https://github.com/tpoechtrager/osxcross\nRUN git -C osxcross checkout \${OSXCROSS_REV}\n`)).toEqual([]);
+    expect(
+      codes(base + `ARG OSXCROSS_REV=${SHA}\nRUN git clone https://github.com/tpoechtrager/osxcross\nRUN git -C osxcross checkout \${OSXCROSS_REV}\n`),
+    ).toEqual([]);
     expect(codes(base + 'RUN cargo install --git https://github.com/cross-rs/cross cross\n')).toEqual(['HYGIENE_TOOL_NOT_PINNED@2']);
     expect(codes(base + `RUN cargo install --git https://github.com/cross-rs/cross --rev ${SHA} cross\n`)).toEqual([]);
     expect(codes(base + 'ADD https://github.com/o/r.git#main /src\n')).toEqual(['HYGIENE_TOOL_NOT_PINNED@2']);
@@ -72,7 +78,9 @@ describe('RUN and ADD rules', () => {
   });
   it('HYGIENE_APT_SOURCE: add-apt-repository, ppa:, a foreign deb line; the distribution archive passes', () => {
     expect(codes(base + 'RUN add-apt-repository -y ppa:deadsnakes/ppa\n')).toEqual(['HYGIENE_APT_SOURCE@2']);
-    expect(codes(base + 'RUN echo "deb [signed-by=/k.gpg] https://apt.example.com stable main" > /etc/apt/sources.list.d/x.list\n')).toEqual(['HYGIENE_APT_SOURCE@2']);
+    expect(codes(base + 'RUN echo "deb [signed-by=/k.gpg] https://apt.example.com stable main" > /etc/apt/sources.list.d/x.list\n')).toEqual([
+      'HYGIENE_APT_SOURCE@2',
+    ]);
     expect(codes(base + 'RUN echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/b.list\n')).toEqual([]);
   });
   it('HYGIENE_UNVERIFIED_DOWNLOAD: ADD <url> without --checksum, a download never checked', () => {

@@ -11,7 +11,17 @@ const codes = (src: string) => {
 
 describe('.gitlab-ci.yml: HYGIENE_IMAGE_NOT_PINNED', () => {
   it('top-level, default:, job image (string and name:), services', () => {
-    const src = ['image: rust:1.80', 'default:', '  image:', '    name: node:20', 'build:', '  image: alpine:3', '  services:', '    - postgres:16', '  script: [make]'].join('\n');
+    const src = [
+      'image: rust:1.80',
+      'default:',
+      '  image:',
+      '    name: node:20',
+      'build:',
+      '  image: alpine:3',
+      '  services:',
+      '    - postgres:16',
+      '  script: [make]',
+    ].join('\n');
     expect(codes(src)).toEqual(['HYGIENE_IMAGE_NOT_PINNED@1', 'HYGIENE_IMAGE_NOT_PINNED@4', 'HYGIENE_IMAGE_NOT_PINNED@6', 'HYGIENE_IMAGE_NOT_PINNED@8']);
   });
   it('digests pass; a variable resolves through variables:, an unknown variable is reported', () => {
@@ -42,7 +52,12 @@ describe('.gitlab-ci.yml: HYGIENE_CI_INCLUDE_NOT_PINNED', () => {
       `  - component: gitlab.com/group/comp/build@${SHA}`,
       '  - template: Security/SAST.gitlab-ci.yml',
     ].join('\n');
-    expect(codes(src)).toEqual(['HYGIENE_CI_INCLUDE_NOT_PINNED@3', 'HYGIENE_CI_INCLUDE_NOT_PINNED@5', 'HYGIENE_CI_INCLUDE_NOT_PINNED@7', 'HYGIENE_CI_INCLUDE_NOT_PINNED@8']);
+    expect(codes(src)).toEqual([
+      'HYGIENE_CI_INCLUDE_NOT_PINNED@3',
+      'HYGIENE_CI_INCLUDE_NOT_PINNED@5',
+      'HYGIENE_CI_INCLUDE_NOT_PINNED@7',
+      'HYGIENE_CI_INCLUDE_NOT_PINNED@8',
+    ]);
     expect(gitlabCiHits('.gitlab-ci.yml', src).localIncludes).toEqual(['/ci/more.yml']);
   });
   it('a single include string (remote URL vs local path)', () => {

@@ -21,7 +21,6 @@ import * as yazl from 'yazl';
 import * as tar from 'tar-stream';
 import { run } from '../../support/tools';
 
-
 export interface TestIdentity {
   certDer: Buffer;
   keyPkcs8: Buffer;
@@ -58,7 +57,12 @@ extendedKeyUsage = critical,codeSigning
 `;
 
 function identity(dir: string, name: string): TestIdentity {
-  const certDer = Buffer.from(readFileSync(join(dir, `${name}.crt`), 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const certDer = Buffer.from(
+    readFileSync(join(dir, `${name}.crt`), 'utf8')
+      .replace(/-----[^-]+-----/g, '')
+      .replace(/\s+/g, ''),
+    'base64',
+  );
   run('openssl', ['pkcs8', '-topk8', '-nocrypt', '-in', `${name}.key`, '-outform', 'DER', '-out', `${name}.p8`], { cwd: dir });
   return { certDer, keyPkcs8: readFileSync(join(dir, `${name}.p8`)), sha256: createHash('sha256').update(certDer).digest('hex') };
 }
@@ -68,13 +72,111 @@ export function makeTestAppleChain(dir: string, teamId: string, opts: { profile?
   writeFileSync(join(dir, 'ext.cnf'), EXT);
   const days = String(opts.days ?? 30);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run('openssl', ['req', '-x509', ...ec, '-keyout', 'root.key', '-out', 'root.crt', '-days', '3650', '-subj', '/C=US/O=Test Not Apple/OU=Test Certification Authority/CN=TEST Apple Root CA', '-config', 'ext.cnf', '-extensions', 'root'], { cwd: dir });
-  run('openssl', ['req', '-new', ...ec, '-keyout', 'ca.key', '-out', 'ca.csr', '-subj', '/CN=Developer ID Certification Authority/OU=TEST Certification Authority/O=Test Not Apple/C=US', '-config', 'ext.cnf'], { cwd: dir });
-  run('openssl', ['x509', '-req', '-in', 'ca.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-set_serial', '2', '-days', '3650', '-extfile', 'ext.cnf', '-extensions', 'ca', '-out', 'ca.crt'], { cwd: dir });
+  run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'root.key',
+      '-out',
+      'root.crt',
+      '-days',
+      '3650',
+      '-subj',
+      '/C=US/O=Test Not Apple/OU=Test Certification Authority/CN=TEST Apple Root CA',
+      '-config',
+      'ext.cnf',
+      '-extensions',
+      'root',
+    ],
+    { cwd: dir },
+  );
+  run(
+    'openssl',
+    [
+      'req',
+      '-new',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.csr',
+      '-subj',
+      '/CN=Developer ID Certification Authority/OU=TEST Certification Authority/O=Test Not Apple/C=US',
+      '-config',
+      'ext.cnf',
+    ],
+    { cwd: dir },
+  );
+  run(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      'ca.csr',
+      '-CA',
+      'root.crt',
+      '-CAkey',
+      'root.key',
+      '-set_serial',
+      '2',
+      '-days',
+      '3650',
+      '-extfile',
+      'ext.cnf',
+      '-extensions',
+      'ca',
+      '-out',
+      'ca.crt',
+    ],
+    { cwd: dir },
+  );
   const profile = opts.profile ?? 'devid';
   const cn = profile === 'devid' ? `Developer ID Application: Test Maintainer (${teamId})` : `Apple Development: Test Maintainer (${teamId})`;
-  run('openssl', ['req', '-new', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/UID=${teamId}/CN=${cn}/OU=${teamId}/O=Test Maintainer/C=US`, '-config', 'ext.cnf'], { cwd: dir });
-  run('openssl', ['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '3', '-days', days, '-extfile', 'ext.cnf', '-extensions', profile, '-out', 'leaf.crt'], { cwd: dir });
+  run(
+    'openssl',
+    [
+      'req',
+      '-new',
+      ...ec,
+      '-keyout',
+      'leaf.key',
+      '-out',
+      'leaf.csr',
+      '-subj',
+      `/UID=${teamId}/CN=${cn}/OU=${teamId}/O=Test Maintainer/C=US`,
+      '-config',
+      'ext.cnf',
+    ],
+    { cwd: dir },
+  );
+  run(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      '3',
+      '-days',
+      days,
+      '-extfile',
+      'ext.cnf',
+      '-extensions',
+      profile,
+      '-out',
+      'leaf.crt',
+    ],
+    { cwd: dir },
+  );
   const root = identity(dir, 'root');
   return { root, ca: identity(dir, 'ca'), leaf: identity(dir, 'leaf'), rootCert: pkijs.Certificate.fromBER(root.certDer) };
 }
@@ -126,11 +228,25 @@ export function wrapCms(der: Buffer): Buffer {
 export const HASHES = { sha1: { type: 1, size: 20 }, sha256: { type: 2, size: 32 } } as const;
 
 /** A version 0x20200 CodeDirectory. `special[n - 1]` is the hash for slot -n (null: empty). */
-export function buildCodeDirectory(o: { identifier: string; teamId?: string; hash: 'sha1' | 'sha256'; pageSizeLog2: number; codeLimit: number; code: Buffer; special: (Buffer | null)[]; flags?: number }): Buffer {
+export function buildCodeDirectory(o: {
+  identifier: string;
+  teamId?: string;
+  hash: 'sha1' | 'sha256';
+  pageSizeLog2: number;
+  codeLimit: number;
+  code: Buffer;
+  special: (Buffer | null)[];
+  flags?: number;
+}): Buffer {
   const { type, size } = HASHES[o.hash];
   const pageSize = o.pageSizeLog2 === 0 ? o.codeLimit || 1 : 2 ** o.pageSizeLog2;
   const pages: Buffer[] = [];
-  for (let p = 0; p < o.codeLimit; p += pageSize) pages.push(createHash(o.hash).update(o.code.subarray(p, Math.min(p + pageSize, o.codeLimit))).digest());
+  for (let p = 0; p < o.codeLimit; p += pageSize)
+    pages.push(
+      createHash(o.hash)
+        .update(o.code.subarray(p, Math.min(p + pageSize, o.codeLimit)))
+        .digest(),
+    );
   const ident = Buffer.from(`${o.identifier}\0`);
   const team = o.teamId ? Buffer.from(`${o.teamId}\0`) : Buffer.alloc(0);
   const identOffset = 52;
@@ -167,7 +283,11 @@ async function importKey(pkcs8: Buffer): Promise<webcrypto.CryptoKey> {
  * A detached CMS over `cds[0]` signed by the chain's leaf, with the cdhashes plist (truncated
  * hashes of every CD) and digests attributes unless `cdhashes: false`.
  */
-export async function signCms(chain: TestChain, cds: { blob: Buffer; hash: 'sha1' | 'sha256' }[], opts: { cdhashes?: boolean; signer?: TestIdentity } = {}): Promise<Buffer> {
+export async function signCms(
+  chain: TestChain,
+  cds: { blob: Buffer; hash: 'sha1' | 'sha256' }[],
+  opts: { cdhashes?: boolean; signer?: TestIdentity } = {},
+): Promise<Buffer> {
   const signerId = opts.signer ?? chain.leaf;
   const leaf = pkijs.Certificate.fromBER(signerId.certDer);
   const certs = [leaf, pkijs.Certificate.fromBER(chain.ca.certDer), chain.rootCert];
@@ -180,10 +300,17 @@ export async function signCms(chain: TestChain, cds: { blob: Buffer; hash: 'sha1
     const plist = `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0"><dict><key>cdhashes</key><array>${list}</array></dict></plist>\n`;
     attrs.push(new pkijs.Attribute({ type: '1.2.840.113635.100.9.1', values: [new asn1js.OctetString({ valueHex: Buffer.from(plist) })] }));
     const oid = { sha1: '1.3.14.3.2.26', sha256: '2.16.840.1.101.3.4.2.1' };
-    attrs.push(new pkijs.Attribute({
-      type: '1.2.840.113635.100.9.2',
-      values: cds.map((c) => new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: oid[c.hash] }), new asn1js.OctetString({ valueHex: createHash(c.hash).update(c.blob).digest() })] })),
-    }));
+    attrs.push(
+      new pkijs.Attribute({
+        type: '1.2.840.113635.100.9.2',
+        values: cds.map(
+          (c) =>
+            new asn1js.Sequence({
+              value: [new asn1js.ObjectIdentifier({ value: oid[c.hash] }), new asn1js.OctetString({ valueHex: createHash(c.hash).update(c.blob).digest() })],
+            }),
+        ),
+      }),
+    );
   }
   const sd = new pkijs.SignedData({
     version: 1,
@@ -243,7 +370,11 @@ export function superBlobOf(m: Buffer): Buffer {
 // ── DMG ─────────────────────────────────────────────────────────────────────────────────────────
 
 /** Signs an (unsigned) UDIF image: SuperBlob after the data, koly fields 0x128/0x130, CD over [0, offset), slot -6 over the trailer with size 0. */
-export async function signDmg(dmg: Buffer, chain: TestChain | null, opts: { alternate?: boolean; cdhashes?: boolean; ticket?: boolean; sha1Only?: boolean; hashOffsetAfterPlist?: boolean } = {}): Promise<Buffer> {
+export async function signDmg(
+  dmg: Buffer,
+  chain: TestChain | null,
+  opts: { alternate?: boolean; cdhashes?: boolean; ticket?: boolean; sha1Only?: boolean; hashOffsetAfterPlist?: boolean } = {},
+): Promise<Buffer> {
   const koly = Buffer.from(dmg.subarray(dmg.length - 512));
   if (koly.toString('latin1', 0, 4) !== 'koly') throw new Error('test: not a DMG');
   const body = dmg.subarray(0, dmg.length - 512);
@@ -253,15 +384,25 @@ export async function signDmg(dmg: Buffer, chain: TestChain | null, opts: { alte
   // rcodesign hashes the trailer with the offset "just after the XML plist" (here a resource fork follows it)
   const hashed = Buffer.from(koly);
   if (opts.hashOffsetAfterPlist) hashed.writeBigUInt64BE(koly.readBigUInt64BE(0xd8) + koly.readBigUInt64BE(0xe0), 0x128);
-  const cd = (hash: 'sha1' | 'sha256') => buildCodeDirectory({
-    identifier: 'test-image', teamId: 'TESTTEAM01', hash, pageSizeLog2: 0, codeLimit: body.length, code: body, flags: chain ? 0 : 2,
-    special: [null, createHash(hash).update(requirements).digest(), null, null, null, createHash(hash).update(hashed).digest()],
-  });
+  const cd = (hash: 'sha1' | 'sha256') =>
+    buildCodeDirectory({
+      identifier: 'test-image',
+      teamId: 'TESTTEAM01',
+      hash,
+      pageSizeLog2: 0,
+      codeLimit: body.length,
+      code: body,
+      flags: chain ? 0 : 2,
+      special: [null, createHash(hash).update(requirements).digest(), null, null, null, createHash(hash).update(hashed).digest()],
+    });
   const first = opts.alternate || opts.sha1Only ? 'sha1' : 'sha256';
   const cds = [{ blob: cd(first), hash: first as 'sha1' | 'sha256' }];
   if (opts.alternate) cds.push({ blob: cd('sha256'), hash: 'sha256' });
   const cms = chain ? await signCms(chain, cds, { cdhashes: opts.cdhashes }) : Buffer.alloc(0);
-  const blobs: Blob[] = [{ slot: 0, data: cds[0]!.blob }, { slot: 2, data: requirements }];
+  const blobs: Blob[] = [
+    { slot: 0, data: cds[0]!.blob },
+    { slot: 2, data: requirements },
+  ];
   if (opts.alternate) blobs.push({ slot: 0x1000, data: cds[1]!.blob });
   blobs.push({ slot: 0x10000, data: wrapCms(cms) });
   if (opts.ticket) blobs.push({ slot: 0x10002, data: wrapCms(Buffer.from('a stapled ticket, opaque to the verifier')) }); // a blob wrapper, as rcodesign staples
@@ -346,7 +487,11 @@ const align = (n: number, a: number) => Math.ceil(n / a) * a;
  * sizes edited, as a signer does), a SHA-256 CodeDirectory over the edited bytes before the
  * signature, requirements, and `special` hashes (slot → bound content: 1 Info.plist, 3 CodeResources).
  */
-export async function signMachO(m: Buffer, chain: TestChain, o: { identifier: string; teamId: string; special?: Partial<Record<number, Buffer>> }): Promise<Buffer> {
+export async function signMachO(
+  m: Buffer,
+  chain: TestChain,
+  o: { identifier: string; teamId: string; special?: Partial<Record<number, Buffer>> },
+): Promise<Buffer> {
   const { dataoff } = codeSignatureOf(m);
   const out = Buffer.alloc(dataoff);
   m.copy(out, 0, 0, dataoff);
@@ -369,7 +514,11 @@ export async function signMachO(m: Buffer, chain: TestChain, o: { identifier: st
   });
   const cd = buildCodeDirectory({ identifier: o.identifier, teamId: o.teamId, hash: 'sha256', pageSizeLog2: 12, codeLimit: dataoff, code: out, special });
   const cms = await signCms(chain, [{ blob: cd, hash: 'sha256' }]);
-  const sb = buildSuperBlob([{ slot: 0, data: cd }, { slot: 2, data: EMPTY_REQUIREMENTS }, { slot: 0x10000, data: wrapCms(cms) }]);
+  const sb = buildSuperBlob([
+    { slot: 0, data: cd },
+    { slot: 2, data: EMPTY_REQUIREMENTS },
+    { slot: 0x10000, data: wrapCms(cms) },
+  ]);
   if (sb.length > datasize) throw new Error('test: signature space too small');
   const sig = Buffer.alloc(datasize);
   sb.copy(sig);
@@ -406,11 +555,15 @@ export function codeResources(files: Record<string, Buffer | { cdhash: Buffer; r
       return `<key>${k}</key><dict>${body}</dict>`;
     })
     .join('\n');
-  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0"><dict>\n<key>files</key><dict/>\n<key>files2</key><dict>\n${entries}\n</dict>\n<key>rules</key><dict/>\n${STANDARD_RULES2}\n</dict></plist>\n`);
+  return Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0"><dict>\n<key>files</key><dict/>\n<key>files2</key><dict>\n${entries}\n</dict>\n<key>rules</key><dict/>\n${STANDARD_RULES2}\n</dict></plist>\n`,
+  );
 }
 
 export function infoPlist(executable: string, identifier: string): Buffer {
-  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>CFBundleExecutable</key><string>${executable}</string><key>CFBundleIdentifier</key><string>${identifier}</string></dict></plist>\n`);
+  return Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>CFBundleExecutable</key><string>${executable}</string><key>CFBundleIdentifier</key><string>${identifier}</string></dict></plist>\n`,
+  );
 }
 
 export const file = (name: string, data: Buffer | string, mode = 0o100644): Member => ({ name, data: Buffer.from(data), mode, dir: false, symlink: false });

@@ -31,7 +31,11 @@ export function buildPe(dir: string, name: string, source: string, extra: string
   mkdirSync(build, { recursive: true });
   writeFileSync(join(build, 'main.c'), source);
   const out = join(dir, `${name}.exe`);
-  run('x86_64-w64-mingw32-gcc', ['-O2', '-s', `-ffile-prefix-map=${build}=.`, '-fno-ident', '-Wl,--no-insert-timestamp', '-Wl,--build-id=none', ...extra, '-o', out, 'main.c'], { cwd: build });
+  run(
+    'x86_64-w64-mingw32-gcc',
+    ['-O2', '-s', `-ffile-prefix-map=${build}=.`, '-fno-ident', '-Wl,--no-insert-timestamp', '-Wl,--build-id=none', ...extra, '-o', out, 'main.c'],
+    { cwd: build },
+  );
   return out;
 }
 
@@ -79,7 +83,10 @@ extendedKeyUsage = serverAuth
 `;
 
 function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function certFiles(crt: string, key: string): Cert {
@@ -91,18 +98,27 @@ function certFiles(crt: string, key: string): Cert {
 /** A CA directory for `openssl ca`. */
 export class TestCa {
   readonly cert: Cert;
-  constructor(readonly dir: string, subject: string, start: Date, end: Date) {
+  constructor(
+    readonly dir: string,
+    subject: string,
+    start: Date,
+    end: Date,
+  ) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'ca.cnf'), CA_CNF);
     writeFileSync(join(dir, 'index.txt'), '');
     writeFileSync(join(dir, 'serial'), '1000\n');
-    run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.csr', '-subj', subject], { cwd: dir });
+    run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.csr', '-subj', subject], {
+      cwd: dir,
+    });
     this.ca(['-selfsign', '-keyfile', 'ca.key', '-in', 'ca.csr', '-out', 'ca.crt', '-extensions', 'v3_ca'], start, end);
     this.cert = certFiles(join(dir, 'ca.crt'), join(dir, 'ca.key'));
   }
 
   private ca(args: string[], start: Date, end: Date): void {
-    run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-notext', '-preserveDN', '-startdate', stamp(start), '-enddate', stamp(end), ...args], { cwd: this.dir });
+    run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-notext', '-preserveDN', '-startdate', stamp(start), '-enddate', stamp(end), ...args], {
+      cwd: this.dir,
+    });
   }
 
   /** Issues a certificate; `rsa` keys are slower to make but cover RSA signatures. */
@@ -263,7 +279,10 @@ export function sectionRange(pe: Buffer, name: string): { start: number; end: nu
   const table = coff + 20 + pe.readUInt16LE(coff + 16);
   for (let i = 0; i < count; i++) {
     const s = table + 40 * i;
-    const n = pe.subarray(s, s + 8).toString('latin1').replace(/\0+$/, '');
+    const n = pe
+      .subarray(s, s + 8)
+      .toString('latin1')
+      .replace(/\0+$/, '');
     if (n === name) return { start: pe.readUInt32LE(s + 20), end: pe.readUInt32LE(s + 20) + pe.readUInt32LE(s + 16) };
   }
   throw new Error(`no section ${name}`);
@@ -323,7 +342,12 @@ function firstOctetString(block: asn1js.BaseBlock): Buffer | undefined {
  * `openssl cms -sign` over the signature value (signed attributes contentType, signingTime,
  * messageDigest), under faketime so that signingTime is `time`.
  */
-export async function startLegacyTsa(dir: string, tsa: Cert, time: Date, opts: LegacyTsaOptions = {}): Promise<{ url: string; requests: number; close(): Promise<void> }> {
+export async function startLegacyTsa(
+  dir: string,
+  tsa: Cert,
+  time: Date,
+  opts: LegacyTsaOptions = {},
+): Promise<{ url: string; requests: number; close(): Promise<void> }> {
   const work = mkdtempSync(join(dir, 'legacy-tsa-'));
   const state = { requests: 0 };
   const server = createServer((req, res) => {
@@ -339,10 +363,37 @@ export async function startLegacyTsa(dir: string, tsa: Cert, time: Date, opts: L
         const contentFile = join(work, `content-${state.requests}.bin`);
         const outFile = join(work, `response-${state.requests}.der`);
         writeFileSync(contentFile, opts.otherContent ?? content);
-        const when = time.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
-        run('faketime', [when, 'openssl', 'cms', '-sign', '-binary', '-nodetach', '-nosmimecap', '-md', opts.hash ?? 'sha1', '-in', contentFile, '-signer', tsa.crt, '-inkey', tsa.key, '-outform', 'DER', '-out', outFile], {
-          env: { ...process.env, TZ: 'UTC' },
-        });
+        const when = time
+          .toISOString()
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, '');
+        run(
+          'faketime',
+          [
+            when,
+            'openssl',
+            'cms',
+            '-sign',
+            '-binary',
+            '-nodetach',
+            '-nosmimecap',
+            '-md',
+            opts.hash ?? 'sha1',
+            '-in',
+            contentFile,
+            '-signer',
+            tsa.crt,
+            '-inkey',
+            tsa.key,
+            '-outform',
+            'DER',
+            '-out',
+            outFile,
+          ],
+          {
+            env: { ...process.env, TZ: 'UTC' },
+          },
+        );
         res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
         res.end(readFileSync(outFile).toString('base64'));
       } catch (err) {
@@ -366,7 +417,13 @@ export async function startLegacyTsa(dir: string, tsa: Cert, time: Date, opts: L
  * `osslsigncode sign -t URL` → `out`, asynchronously (the TSA runs in this process). `time` sets
  * the signer's own signingTime attribute (osslsigncode `-time`).
  */
-export async function signWithLegacyTimestamp(input: string, out: string, signer: Cert, tsaUrl: string, opts: { hash?: SignOptions['hash']; nest?: boolean; time?: Date } = {}): Promise<string> {
+export async function signWithLegacyTimestamp(
+  input: string,
+  out: string,
+  signer: Cert,
+  tsaUrl: string,
+  opts: { hash?: SignOptions['hash']; nest?: boolean; time?: Date } = {},
+): Promise<string> {
   const args = ['sign', '-certs', signer.crt, '-key', signer.key, '-h', opts.hash ?? 'sha256', '-t', tsaUrl];
   if (opts.time) args.push('-time', String(Math.floor(opts.time.getTime() / 1000)));
   if (opts.nest) args.push('-nest');
@@ -393,7 +450,7 @@ export function checkSignatureCli(args: string[]): Promise<CliRun> {
   const bin = join(__dirname, '..', '..', '..', 'bin', 'release-verifier.mjs');
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [bin, 'check-signature', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
       if (err && code === null) reject(err);
       else resolve({ code, stdout, stderr });
     });

@@ -61,7 +61,21 @@ export function gpgHome(dir: string, name: string): GpgHome {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const env = { ...process.env, GNUPGHOME: home };
   const gpg = (args: string[], fakedTime?: string) =>
-    run('gpg', ['--batch', '--quiet', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...(fakedTime ? ['--faked-system-time', `${fakedTime}!`] : []), ...args], { env });
+    run(
+      'gpg',
+      [
+        '--batch',
+        '--quiet',
+        '--no-tty',
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        '',
+        ...(fakedTime ? ['--faked-system-time', `${fakedTime}!`] : []),
+        ...args,
+      ],
+      { env },
+    );
   return { home, env, gpg, close: () => void spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env, stdio: 'ignore' }) };
 }
 
@@ -86,11 +100,19 @@ export function gpgGenKey(h: GpgHome, uid: string, opts: { signingSubkey?: boole
 
 function listFingerprints(h: GpgHome, who: string): string[] {
   const out = run('gpg', ['--batch', '--with-colons', '--list-keys', who], { env: h.env });
-  return out.split('\n').filter((l) => l.startsWith('fpr:')).map((l) => l.split(':')[9]!);
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('fpr:'))
+    .map((l) => l.split(':')[9]!);
 }
 
 /** Detached signature by `signer` (a fingerprint; "!" forces that exact (sub)key). */
-export function gpgSign(h: GpgHome, file: string, out: string, opts: { signer?: string; armor?: boolean; textmode?: boolean; fakedTime?: string } = {}): string {
+export function gpgSign(
+  h: GpgHome,
+  file: string,
+  out: string,
+  opts: { signer?: string; armor?: boolean; textmode?: boolean; fakedTime?: string } = {},
+): string {
   const args = ['--yes', '--detach-sign', '-o', out];
   if (opts.signer) args.push('--local-user', `${opts.signer}!`);
   if (opts.armor) args.push('--armor');
@@ -110,7 +132,10 @@ export function gpgVerdict(dir: string, keyArmored: string, file: string, sig: s
     const keyFile = join(h.home, 'key.asc');
     writeFileSync(keyFile, keyArmored);
     run('gpg', ['--batch', '--quiet', '--import', keyFile], { env: h.env });
-    const r = spawnSync('gpg', ['--batch', '--status-fd', '1', ...(atTime ? ['--faked-system-time', `${atTime}!`] : []), '--verify', sig, file], { env: h.env, encoding: 'utf8' });
+    const r = spawnSync('gpg', ['--batch', '--status-fd', '1', ...(atTime ? ['--faked-system-time', `${atTime}!`] : []), '--verify', sig, file], {
+      env: h.env,
+      encoding: 'utf8',
+    });
     return r.status === 0 && /^\[GNUPG:\] GOODSIG /m.test(r.stdout);
   } finally {
     h.close();

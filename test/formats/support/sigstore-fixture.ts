@@ -17,7 +17,10 @@ interface RekorEntry {
   integratedTime: number;
   logID: string;
   logIndex: number;
-  verification: { signedEntryTimestamp: string; inclusionProof: { logIndex: number; rootHash: string; treeSize: number; hashes: string[]; checkpoint: string } };
+  verification: {
+    signedEntryTimestamp: string;
+    inclusionProof: { logIndex: number; rootHash: string; treeSize: number; hashes: string[]; checkpoint: string };
+  };
 }
 
 const ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
@@ -135,14 +138,25 @@ export async function makeSigstoreDeployment(): Promise<SigstoreDeployment> {
 
   async function signBlobWithKey(artifact: Uint8Array, key: { privateKey: KeyObject; publicKey: KeyObject }): Promise<string> {
     // cosign's hint: base64 of the SHA-256 of the key's DER (unauthenticated; verifiers use the pinned key)
-    const hint = createHash('sha256').update(key.publicKey.export({ format: 'der', type: 'spki' })).digest('base64');
+    const hint = createHash('sha256')
+      .update(key.publicKey.export({ format: 'der', type: 'spki' }))
+      .digest('base64');
     return messageBundle(artifact, key.privateKey, key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), { publicKey: { hint } });
   }
 
   /** `cosign attest-blob`-like: a DSSE envelope over an in-toto statement naming the subjects. */
-  async function attest(subjects: Array<{ name: string; sha256: string }>, identity: { san: string; issuer: string }, payloadType = 'application/vnd.in-toto+json'): Promise<string> {
+  async function attest(
+    subjects: Array<{ name: string; sha256: string }>,
+    identity: { san: string; issuer: string },
+    payloadType = 'application/vnd.in-toto+json',
+  ): Promise<string> {
     const { signing, leaf, leafPem } = await certify(identity);
-    const statement = { _type: 'https://in-toto.io/Statement/v1', subject: subjects.map((s) => ({ name: s.name, digest: { sha256: s.sha256 } })), predicateType: 'https://slsa.dev/provenance/v1', predicate: {} };
+    const statement = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: subjects.map((s) => ({ name: s.name, digest: { sha256: s.sha256 } })),
+      predicateType: 'https://slsa.dev/provenance/v1',
+      predicate: {},
+    };
     const payload = Buffer.from(JSON.stringify(statement));
     const typeBytes = Buffer.from(payloadType);
     const pae = Buffer.concat([Buffer.from(`DSSEv1 ${typeBytes.length} `), typeBytes, Buffer.from(` ${payload.length} `), payload]);

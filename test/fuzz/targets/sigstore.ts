@@ -20,7 +20,13 @@ const target: FuzzTarget = {
     writeFileSync(asset, original);
     // compact JSON: mutations then land on content more often than on indentation
     const bundle = Buffer.from(JSON.stringify(JSON.parse(await deployment.signBlob(original, { san: SAN, issuer: ISSUER }))));
-    const attestation = Buffer.from(JSON.stringify(JSON.parse(await deployment.attest([{ name: 'app.tar.gz', sha256: createHash('sha256').update(original).digest('hex') }], { san: SAN, issuer: ISSUER }))));
+    const attestation = Buffer.from(
+      JSON.stringify(
+        JSON.parse(
+          await deployment.attest([{ name: 'app.tar.gz', sha256: createHash('sha256').update(original).digest('hex') }], { san: SAN, issuer: ISSUER }),
+        ),
+      ),
+    );
     const genuine = join(dir, 'genuine.sigstore.json');
     writeFileSync(genuine, bundle);
     const mutBundle = join(dir, 'mut.sigstore.json');

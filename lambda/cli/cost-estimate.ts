@@ -4,10 +4,10 @@
  * table is exactly `estimateMarkdown()`, and `npm run cost-estimate` prints it (for another
  * scenario edit ESTIMATE_SCENARIO, or pass a PricingOverride).
  */
-import { METRIC } from '../../handlers/metric-names';
-import { formatUsd } from './format';
-import { DEFAULT_PRICES, priceTable, type PriceTable, type PricingOverride } from './prices';
-import { gbSeconds, roundUsd } from './run-cost';
+import { METRIC } from '../handlers/metric-names';
+import { formatUsd } from '../core/cost/format';
+import { DEFAULT_PRICES, priceTable, type PriceTable, type PricingOverride } from '../core/cost/prices';
+import { gbSeconds, roundUsd } from '../core/cost/run-cost';
 
 export interface EstimateScenario {
   /** full runs per month (weekly: 52/12) */
@@ -59,17 +59,26 @@ export function monthlyEstimate(s: EstimateScenario = ESTIMATE_SCENARIO, prices:
     return p;
   };
   const gbs = (n: number, sec: number, mb: number) => n * gbSeconds(sec * 1000, mb);
-  const lambdaGbs = gbs(s.runsPerMonth * s.targets, s.checker.seconds, s.checker.memoryMb) + gbs(s.runsPerMonth, s.launcher.seconds, s.launcher.memoryMb) + gbs(s.deadman.perMonth, s.deadman.seconds, s.deadman.memoryMb);
+  const lambdaGbs =
+    gbs(s.runsPerMonth * s.targets, s.checker.seconds, s.checker.memoryMb) +
+    gbs(s.runsPerMonth, s.launcher.seconds, s.launcher.memoryMb) +
+    gbs(s.deadman.perMonth, s.deadman.seconds, s.deadman.memoryMb);
   const lambdaRequests = s.runsPerMonth * (s.targets + 1) + s.deadman.perMonth;
   const watchGbs = gbs(s.watch.perMonth, s.watch.seconds, s.watch.memoryMb);
   const metrics = Object.keys(METRIC).length;
   const rows: EstimateRow[] = [
-    { item: `CodeBuild \`${s.computeType}\`, ${Math.round(minutes)} build-min/month (${s.targets} Linux targets × ${s.buildMinutes} min, ${(s.runsPerMonth).toFixed(2)} runs) at ${formatUsd(perMinute(s.computeType))}/min`, usd: minutes * perMinute(s.computeType) },
+    {
+      item: `CodeBuild \`${s.computeType}\`, ${Math.round(minutes)} build-min/month (${s.targets} Linux targets × ${s.buildMinutes} min, ${(s.runsPerMonth).toFixed(2)} runs) at ${formatUsd(perMinute(s.computeType))}/min`,
+      usd: minutes * perMinute(s.computeType),
+    },
     {
       item: `Lambda: checker ${s.checker.memoryMb} MB × ${s.checker.seconds / 60} min per target, launcher, dead-man every 3 h (${Math.round(lambdaGbs)} GB-s, arm64; usually within the free tier)`,
       usd: lambdaGbs * prices.lambdaPerGbSecond.arm64 + lambdaRequests * prices.lambdaPerRequest,
     },
-    { item: `Lambda: the hourly watch, ${Math.round(s.watch.perMonth)} checks × ${s.watch.seconds} s at ${s.watch.memoryMb} MB`, usd: watchGbs * prices.lambdaPerGbSecond.arm64 + s.watch.perMonth * prices.lambdaPerRequest },
+    {
+      item: `Lambda: the hourly watch, ${Math.round(s.watch.perMonth)} checks × ${s.watch.seconds} s at ${s.watch.memoryMb} MB`,
+      usd: watchGbs * prices.lambdaPerGbSecond.arm64 + s.watch.perMonth * prices.lambdaPerRequest,
+    },
     { item: `S3: ~${s.s3GbMonth} GB-month (records, access logs, rebuilt artifacts kept 30 days)`, usd: s.s3GbMonth * prices.monthly.s3PerGb },
     { item: `KMS: ${s.kmsKeys} customer-managed keys (results, artifacts, alerts, attestation signing)`, usd: s.kmsKeys * prices.monthly.kmsKey },
     { item: `Secrets Manager: ${s.secrets} secret`, usd: s.secrets * prices.monthly.secret },

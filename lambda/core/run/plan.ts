@@ -3,54 +3,17 @@
  * stored at runs/<runId>/plan.json. Checkers judge against the plan, never against what a build or
  * a later forge answer says should be there.
  */
-import type { AssetSource, Config, SignaturePolicy } from './config/schema';
-import { expandPlaceholders, versionFromTag, type PlaceholderValues } from './config/load';
-import { finding, type Finding } from './findings';
-import type { Forge, Release, ReleaseHistory } from './ports';
-import { historyFindings, type Ledger } from './ledger';
-import { auditFindings } from './audit';
-import { errorMessage } from './errors';
-import { unverifiedAssetFindings } from './unverified-assets';
+import type { AssetSource, Config, SignaturePolicy } from '../config/schema';
+import { expandPlaceholders, versionFromTag, type PlaceholderValues } from '../config/load';
+import { finding, type Finding } from '../findings';
+import type { Forge, Release, ReleaseHistory } from '../ports';
+import { historyFindings, type Ledger } from '../ledger';
+import { auditFindings } from '../audit';
+import { errorMessage } from '../errors';
+import { unverifiedAssetFindings } from '../unverified-assets';
 
-export interface PlannedArtifact {
-  /** path in the build output, placeholders expanded */
-  path: string;
-  /** release asset name, placeholders expanded */
-  asset: string;
-  source: AssetSource;
-  compare: 'auto' | 'bytes';
-  /** the policy with its asset-name fields expanded ({asset} → this asset) */
-  signature: SignaturePolicy;
-}
-
-export interface PlannedTarget {
-  name: string;
-  image: string;
-  artifacts: PlannedArtifact[];
-}
-
-export interface RunPlan {
-  schemaVersion: 1;
-  runId: string;
-  createdAt: string;
-  project: { gitlabUrl: string; project: string | number };
-  release: Release;
-  version: string;
-  targets: PlannedTarget[];
-  /** findings already known at planning time (the release commit and the tag disagree, history changed) */
-  findings: Finding[];
-  /** the forge's release history at planning time (null when it could not be read), for the ledger */
-  history?: ReleaseHistory | null;
-}
-
-/** Run ids sort by time and are unique enough to never collide for one project. */
-export function newRunId(now: Date = new Date(), random: () => number = Math.random): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const suffix = Math.floor(random() * 0x1000000).toString(16).padStart(6, '0');
-  return `${stamp}-${suffix}`;
-}
-
-export const RUN_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+export { newRunId, RUN_ID_PATTERN, type PlannedArtifact, type PlannedTarget, type RunPlan } from './run-plan';
+import type { PlannedTarget, RunPlan } from './run-plan';
 
 function expandSource(source: AssetSource, values: PlaceholderValues): AssetSource {
   switch (source.type) {
@@ -80,7 +43,10 @@ export function expandPolicy(policy: SignaturePolicy, values: PlaceholderValues)
       return {
         ...policy,
         manifestAsset: expandPlaceholders(policy.manifestAsset, values),
-        manifestSignature: expandPolicy(policy.manifestSignature, { ...values, asset: expandPlaceholders(policy.manifestAsset, values) }) as typeof policy.manifestSignature,
+        manifestSignature: expandPolicy(policy.manifestSignature, {
+          ...values,
+          asset: expandPlaceholders(policy.manifestAsset, values),
+        }) as typeof policy.manifestSignature,
       };
     case 'authenticode':
     case 'apple':
@@ -120,7 +86,9 @@ export async function planRun(config: Config, forge: Forge, options: { runId: st
   const release = await forge.getRelease(tag);
   const findings: Finding[] = [];
   if (tag !== undefined && release.tag !== tag) {
-    findings.push(finding('RELEASE_NOT_FOUND', `asked for release ${tag} but the forge answered with ${release.tag}`, { evidence: { asked: tag, got: release.tag } }));
+    findings.push(
+      finding('RELEASE_NOT_FOUND', `asked for release ${tag} but the forge answered with ${release.tag}`, { evidence: { asked: tag, got: release.tag } }),
+    );
   }
   if (release.commitSha !== release.tagCommitSha) {
     findings.push(

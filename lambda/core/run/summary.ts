@@ -1,14 +1,14 @@
 /**
  * The run summary: every planned target must have reported, or the run is INCOMPLETE.
  */
-import type { Config } from './config/schema';
-import { errorMessage, ForgeError } from './errors';
-import { finding, verdictOf, worseOf, type Finding, type Verdict } from './findings';
+import type { Config } from '../config/schema';
+import { errorMessage, ForgeError } from '../errors';
+import { finding, verdictOf, worseOf, type Finding, type Verdict } from '../findings';
 import type { RunPlan } from './plan';
-import type { RunReport, TargetReport } from './report';
-import { runCost } from './cost/run-cost';
-import type { PriceTable } from './cost/prices';
-import { assetChangeFindings, type Ledger } from './ledger';
+import type { RunReport, TargetReport } from '../report';
+import { runCost } from '../cost/run-cost';
+import type { PriceTable } from '../cost/prices';
+import { assetChangeFindings, type Ledger } from '../ledger';
 
 export interface RunMeta {
   mode: 'local' | 'aws';
@@ -69,10 +69,10 @@ export function failedRunReport(config: Pick<Config, 'gitlab'>, runId: string, m
       error.details?.code === 'LATEST_RELEASE_DISAGREES'
         ? finding('LATEST_RELEASE_DISAGREES', `cannot tell which release is the latest: ${error.userMessage}`, { evidence: { ...evidence, ...error.details } })
         : error.kind === 'not-found'
-        ? finding('RELEASE_NOT_FOUND', `release ${tag ?? '(latest)'} not found: ${error.userMessage}`, { evidence })
-        : error.kind === 'unreachable' || error.kind === 'timeout'
-          ? finding('FORGE_UNREACHABLE', `GitLab could not be reached: ${error.userMessage}`, { evidence })
-          : finding('FORGE_ERROR', `GitLab answered unexpectedly: ${error.userMessage}`, { evidence });
+          ? finding('RELEASE_NOT_FOUND', `release ${tag ?? '(latest)'} not found: ${error.userMessage}`, { evidence })
+          : error.kind === 'unreachable' || error.kind === 'timeout'
+            ? finding('FORGE_UNREACHABLE', `GitLab could not be reached: ${error.userMessage}`, { evidence })
+            : finding('FORGE_ERROR', `GitLab answered unexpectedly: ${error.userMessage}`, { evidence });
   } else {
     f = finding('CHECK_FAILED', `the run failed before any build: ${errorMessage(error)}`, { evidence: { error: errorMessage(error) } });
   }
