@@ -248,21 +248,17 @@ describe('release-verifier run-now --dry-run', () => {
   });
 
   it('exits 1 when the release cannot be resolved, or when the launcher answers with a launch instead', async () => {
-    lam
-      .on(InvokeCommand)
-      .resolves({
-        StatusCode: 200,
-        Payload: new TextEncoder().encode(JSON.stringify({ dryRun: true, targets: [], findings: [], config: {}, error: 'GitLab answered 401' })) as never,
-      });
+    lam.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(JSON.stringify({ dryRun: true, targets: [], findings: [], config: {}, error: 'GitLab answered 401' })) as never,
+    });
     const err = sink();
     expect(await runNow(['--stack', 'ReleaseVerifier', '--dry-run'], { cloudformation, lambda, out: sink().stream, err: err.stream })).toBe(1);
     expect(err.text()).toMatch(/could not be resolved .* GitLab answered 401/);
-    lam
-      .on(InvokeCommand)
-      .resolves({
-        StatusCode: 200,
-        Payload: new TextEncoder().encode(JSON.stringify({ runId: 'r', planCreated: true, started: [], alreadyStarted: [], notStarted: [] })) as never,
-      });
+    lam.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(JSON.stringify({ runId: 'r', planCreated: true, started: [], alreadyStarted: [], notStarted: [] })) as never,
+    });
     const err2 = sink();
     expect(await runNow(['--stack', 'ReleaseVerifier', '--dry-run'], { cloudformation, lambda, out: sink().stream, err: err2.stream })).toBe(1);
     expect(err2.text()).toMatch(/did not answer a dry run/);
@@ -296,13 +292,11 @@ describe('release-verifier run-now', () => {
   });
 
   it('a launcher error or an unplannable run exits 1', async () => {
-    lam
-      .on(InvokeCommand)
-      .resolves({
-        StatusCode: 200,
-        FunctionError: 'Unhandled',
-        Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'AccessDenied', errorMessage: 'no' })) as never,
-      });
+    lam.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'AccessDenied', errorMessage: 'no' })) as never,
+    });
     const err = sink();
     expect(await runNow(['--stack', 'ReleaseVerifier'], { cloudformation, lambda, out: sink().stream, err: err.stream })).toBe(1);
     expect(err.text()).toMatch(/the launcher failed: AccessDenied: no/);

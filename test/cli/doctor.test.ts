@@ -206,16 +206,14 @@ async function healthyAccount(config = configWith()) {
   m.secrets
     .on(DescribeSecretCommand)
     .resolves({ ARN: SECRET, Name: 'release-verifier/ReleaseVerifier/gitlab-token', LastChangedDate: new Date('2026-03-01T10:00:00Z') });
-  m.secrets
-    .on(GetSecretValueCommand)
-    .resolves({
-      ARN: SECRET,
-      Name: 'release-verifier/ReleaseVerifier/gitlab-token',
-      VersionId: 'v1',
-      SecretString: TOKEN_VALUE,
-      VersionStages: ['AWSCURRENT'],
-      CreatedDate: new Date(),
-    });
+  m.secrets.on(GetSecretValueCommand).resolves({
+    ARN: SECRET,
+    Name: 'release-verifier/ReleaseVerifier/gitlab-token',
+    VersionId: 'v1',
+    SecretString: TOKEN_VALUE,
+    VersionStages: ['AWSCURRENT'],
+    CreatedDate: new Date(),
+  });
   m.ecr.on(DescribeImagesCommand).callsFake((input: { repositoryName: string; imageIds: { imageDigest: string }[] }) => ({
     imageDetails: [
       {
@@ -266,16 +264,14 @@ async function healthyAccount(config = configWith()) {
       { ServiceCode: 'codebuild', QuotaCode: 'L-75822022', QuotaName: 'Concurrently running builds', Value: 60, Unit: 'None', Adjustable: true },
     ],
   });
-  m.s3
-    .on(ListObjectsV2Command)
-    .resolves({
-      Name: BUCKET,
-      Prefix: 'runs/',
-      Delimiter: '/',
-      KeyCount: 2,
-      IsTruncated: false,
-      CommonPrefixes: [{ Prefix: `runs/${LAST_RUN}/` }, { Prefix: 'runs/20260223T030000Z-ffffff/' }],
-    });
+  m.s3.on(ListObjectsV2Command).resolves({
+    Name: BUCKET,
+    Prefix: 'runs/',
+    Delimiter: '/',
+    KeyCount: 2,
+    IsTruncated: false,
+    CommonPrefixes: [{ Prefix: `runs/${LAST_RUN}/` }, { Prefix: 'runs/20260223T030000Z-ffffff/' }],
+  });
   m.s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
   m.s3
     .on(GetObjectCommand, { Bucket: BUCKET, Key: `runs/${LAST_RUN}/summary.json` })
@@ -445,18 +441,16 @@ describe('release-verifier doctor', () => {
     {
       name: 'a concurrency quota below the targets that build at once',
       arrange: () =>
-        void m.quotas
-          .on(ListServiceQuotasCommand)
-          .resolves({
-            Quotas: [
-              {
-                ServiceCode: 'codebuild',
-                QuotaCode: 'L-WINMED00',
-                QuotaName: 'Concurrently running builds for Windows Server 2019/Medium environment',
-                Value: 0,
-              },
-            ],
-          }),
+        void m.quotas.on(ListServiceQuotasCommand).resolves({
+          Quotas: [
+            {
+              ServiceCode: 'codebuild',
+              QuotaCode: 'L-WINMED00',
+              QuotaName: 'Concurrently running builds for Windows Server 2019/Medium environment',
+              Value: 0,
+            },
+          ],
+        }),
       id: 'codebuild-quota',
       detail: /Windows Server 2019\/Medium environment is 0 \(L-WINMED00\) but 1 targets build there at once: win-x64/,
       fix: /request an increase/,
@@ -494,14 +488,12 @@ describe('release-verifier doctor', () => {
     {
       name: 'no Object Lock at all',
       arrange: () =>
-        void m.s3
-          .on(GetObjectLockConfigurationCommand)
-          .rejects(
-            Object.assign(new Error('Object Lock configuration does not exist for this bucket'), {
-              name: 'ObjectLockConfigurationNotFoundError',
-              $metadata: { httpStatusCode: 404 },
-            }),
-          ),
+        void m.s3.on(GetObjectLockConfigurationCommand).rejects(
+          Object.assign(new Error('Object Lock configuration does not exist for this bucket'), {
+            name: 'ObjectLockConfigurationNotFoundError',
+            $metadata: { httpStatusCode: 404 },
+          }),
+        ),
       id: 'object-lock',
       detail: /has no Object Lock/,
       fix: /new bucket/,
@@ -516,13 +508,11 @@ describe('release-verifier doctor', () => {
     {
       name: 'a launcher that fails',
       arrange: () =>
-        void m.lambda
-          .on(InvokeCommand)
-          .resolves({
-            StatusCode: 200,
-            FunctionError: 'Unhandled',
-            Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'Error', errorMessage: 'ENOENT /opt/release-verifier/config.json' })) as never,
-          }),
+        void m.lambda.on(InvokeCommand).resolves({
+          StatusCode: 200,
+          FunctionError: 'Unhandled',
+          Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'Error', errorMessage: 'ENOENT /opt/release-verifier/config.json' })) as never,
+        }),
       id: 'dry-run',
       detail: /the launcher failed the dry run: .*ENOENT/,
       fix: /CloudWatch Logs/,
@@ -530,18 +520,16 @@ describe('release-verifier doctor', () => {
     {
       name: 'a stack without its outputs',
       arrange: () =>
-        void m.cfn
-          .on(DescribeStacksCommand)
-          .resolves({
-            Stacks: [
-              {
-                StackName: 'ReleaseVerifier',
-                StackStatus: 'UPDATE_ROLLBACK_COMPLETE',
-                CreationTime: new Date(),
-                Outputs: [{ OutputKey: 'LauncherFunctionName', OutputValue: OUTPUTS.LauncherFunctionName }],
-              },
-            ],
-          }),
+        void m.cfn.on(DescribeStacksCommand).resolves({
+          Stacks: [
+            {
+              StackName: 'ReleaseVerifier',
+              StackStatus: 'UPDATE_ROLLBACK_COMPLETE',
+              CreationTime: new Date(),
+              Outputs: [{ OutputKey: 'LauncherFunctionName', OutputValue: OUTPUTS.LauncherFunctionName }],
+            },
+          ],
+        }),
       id: 'stack',
       detail: /lacks the outputs ResultsBucketName, ArtifactsBucketName/,
       fix: /cdk deploy/,
@@ -647,14 +635,12 @@ describe('release-verifier doctor', () => {
     expect(out).toMatch(/^CANNOT CHECK {2}image:linux-x64: .*public registry \(Docker Hub\).* — fix: pull it once/m);
     expect(out).not.toMatch(/PROBLEM/);
     expect(code).toBe(2);
-    m.secrets
-      .on(GetSecretValueCommand)
-      .rejects(
-        Object.assign(new Error(`User: arn:aws:iam::${ACCOUNT}:user/maint is not authorized to perform: secretsmanager:GetSecretValue`), {
-          name: 'AccessDeniedException',
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
+    m.secrets.on(GetSecretValueCommand).rejects(
+      Object.assign(new Error(`User: arn:aws:iam::${ACCOUNT}:user/maint is not authorized to perform: secretsmanager:GetSecretValue`), {
+        name: 'AccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     ({ code, out } = await runDoctor());
     expect(out).toMatch(/^CANNOT CHECK {2}token-secret: .*access denied .* — fix: allow secretsmanager:GetSecretValue/m);
     expect(code).toBe(2);
