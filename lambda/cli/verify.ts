@@ -9,7 +9,8 @@ import { loadConfig } from '../core/config/load';
 import { assertKeyMaterial } from '../core/config/key-material';
 import { ConfigError, errorMessage } from '../core/errors';
 import { exitCodeFor } from '../core/findings';
-import { runVerification } from '../core/run-local';
+import { runVerification } from '../core/run/in-process';
+import { runKeys } from '../core/run/store-layout';
 import { skipIfVerified } from './if-new';
 import { forgeFromConfig } from '../adapters/forge/from-config';
 import { LocalBuilder } from '../adapters/builder/local-builder';
@@ -143,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
         keepFiles: values.keep,
         unsandboxedBuilds,
         policyUri: pathToFileURL(resolve(values.config)).href,
-        explainMismatch: values.diffoscope ? (runId) => diffoscopeExplainer(join(store.locate(`runs/${runId}`), 'diffoscope')) : undefined,
+        explainMismatch: values.diffoscope ? (runId) => diffoscopeExplainer(join(store.locate(runKeys.dir(runId)), 'diffoscope')) : undefined,
       },
     );
     // forge text never reaches the terminal raw (tags, names and messages are the forge's choice)

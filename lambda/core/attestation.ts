@@ -46,13 +46,7 @@ export const VERIFICATION_PREDICATE_TYPE = `${PROJECT_DOCS_URL}#verification-pre
  */
 export const LEGACY_VERIFICATION_PREDICATE_TYPE = 'https://release-verifier.dev/verification/v1';
 
-/** Where a run's attestation is stored, next to summary.json. */
-export const attestationKeys = {
-  /** the statement, unsigned (the CLI) */
-  statement: (runId: string) => `runs/${runId}/attestation.intoto.json`,
-  /** the DSSE envelope signed in AWS */
-  envelope: (runId: string) => `runs/${runId}/attestation.dsse.json`,
-};
+export { attestationKeys } from './run/store-layout';
 
 export interface StatementSubject {
   name: string;

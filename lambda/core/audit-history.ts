@@ -8,13 +8,11 @@
 import { errorMessage } from './errors';
 import type { Finding } from './findings';
 import type { Store } from './ports';
+import { AUDIT_LATEST_KEY, runKeys } from './run/store-layout';
 import type { AuditEntry, AuditReport } from './report';
 
-export const AUDIT_KEYS = {
-  // under ledger/ (the record of what earlier runs saw): the launcher, checker and dead-man may read and write it
-  latest: 'ledger/audit-latest.json',
-  run: (runId: string) => `runs/${runId}/audit.json`,
-};
+/** the run's audit and the latest one (store-layout.ts) */
+export const AUDIT_KEYS = { latest: AUDIT_LATEST_KEY, run: runKeys.audit };
 
 /** Codes the audit raises (protections, write paths, hygiene); AUDIT_UNAVAILABLE is a state, not a weakness. */
 export function isAuditFinding(f: Pick<Finding, 'code'>): boolean {

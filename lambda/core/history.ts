@@ -22,7 +22,8 @@ import { renderHistoryHtml } from './history-html';
 import { targetRowVerdict } from './report-html/verdict';
 import { HISTORY_CODES } from './report-html/history-codes';
 
-export const HISTORY_KEYS = { json: 'runs/index.json', html: 'runs/index.html' } as const;
+export { HISTORY_KEYS } from './run/store-layout';
+import { HISTORY_KEYS, STORE_PREFIXES } from './run/store-layout';
 
 /** summaries read per regeneration at most (the rest wait for the next run; the index says so) */
 export const MAX_SUMMARY_READS = 500;
@@ -184,7 +185,7 @@ async function readEntry(store: Store, runId: string): Promise<RunIndexEntry> {
 
 /** Run ids that have a summary in the store, from one listing of runs/. */
 export async function summarizedRunIds(store: Store): Promise<string[]> {
-  const keys = await store.list('runs/');
+  const keys = await store.list(STORE_PREFIXES.runs);
   const ids: string[] = [];
   for (const k of keys) {
     const m = /^runs\/([^/]+)\/summary\.json$/.exec(k);

@@ -13,7 +13,7 @@ import type { ReleaseHistory } from './ports';
 import type { RunPlan } from './run/run-plan';
 import type { RunReport } from './report';
 
-export const LEDGER_KEY = 'ledger/ledger.json';
+export { LEDGER_KEY } from './run/store-layout';
 
 export interface LedgerAsset {
   sha256: string;

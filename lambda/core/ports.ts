@@ -193,11 +193,12 @@ export interface BuildResult {
    * check sees it: `none` makes the target BUILD_NOT_SANDBOXED (such a build could have altered the
    * verifier's own files), never VERIFIED. Absent: a builder that does not say (none of ours).
    */
-  sandbox?: BuildSandbox;
+  sandbox: BuildSandbox;
   artifacts: ArtifactSource;
 }
 
-export type BuildSandbox = 'docker' | 'bwrap' | 'codebuild' | 'none';
+/** `not-run`: no build ran (it could not start), so nothing needed isolating. */
+export type BuildSandbox = 'docker' | 'bwrap' | 'codebuild' | 'none' | 'not-run';
 
 export interface BuildRequest {
   runId: string;

@@ -31,13 +31,7 @@ export const VSA_PREDICATE_TYPE = 'https://slsa.dev/verification_summary/v1';
 /** This verifier's identity in VSAs (the project's documentation of its attestations). */
 export const VERIFIER_ID = `${PROJECT_DOCS_URL}#attestations`;
 
-/** Where a run's VSA is stored, next to the detailed attestation. */
-export const vsaKeys = {
-  /** unsigned (the CLI) */
-  statement: (runId: string) => `runs/${runId}/vsa.intoto.json`,
-  /** DSSE envelope signed in AWS */
-  envelope: (runId: string) => `runs/${runId}/vsa.dsse.json`,
-};
+export { vsaKeys } from './run/store-layout';
 
 /** The configuration a run was checked against, as the VSA's `policy` names it. */
 export interface PolicyRef {

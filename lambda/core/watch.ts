@@ -35,7 +35,7 @@ import type { Ledger } from './ledger';
 import type { Release } from './ports';
 
 /** The watch's state in the results bucket (written only when something changes). */
-export const WATCH_STATE_KEY = 'watch/state.json';
+export { WATCH_STATE_KEY } from './run/store-layout';
 
 export interface WatchState {
   schemaVersion: 1;

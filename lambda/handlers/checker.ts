@@ -11,43 +11,25 @@
  * Idempotent: a target's report is written once; a duplicate or late event neither writes a
  * second report nor publishes a second alert (see run-records.ts).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
 import type { AttestationSigner } from '../core/attestation';
-import { policyRef } from '../core/vsa';
-import { checkTarget, type CheckDeps } from '../core/check-target';
+import type { CheckDeps } from '../core/check-target';
 import type { Config } from '../core/config/schema';
 import type { FormatOps } from '../core/format-ops';
 import type { BuildResult, Forge, Notifier, Store } from '../core/ports';
-import { runKeys } from '../core/run/summary';
-import { billingOf, BuildStillRunningError, ForeignBuildError, type BuildRecord, type LaunchedWith } from '../adapters/builder/codebuild-results';
-import { priceTable } from '../core/cost/prices';
 import type { LambdaUsage } from '../core/cost/types';
+import { concludeBuild, type ConcludeOutcome } from '../core/run/remote';
+import { windowedRunId } from '../core/run/run-id';
+import type { BuildRecord, LaunchedWith } from '../adapters/builder/codebuild-results';
+import { BuildStateChangeSchema, buildRefOf, CodeBuildBuilder } from '../adapters/builder/codebuild-builder';
 import type { DiffJobRequest } from '../adapters/builder/codebuild-diff-job';
-import {
-  launchKey,
-  readPlan,
-  recordTargetReport,
-  summarizeIfComplete,
-  windowedRunId,
-  type FanInDeps,
-  type LaunchRecord,
-  type RecordOutcome,
-} from './run-records';
+import { awsEngine } from './aws-engine';
 import { METRIC, SERVICE } from './metric-names';
 
-/** The parts of the EventBridge event the checker reads — as a lookup key only. */
-export const BuildStateChangeSchema = z.object({
-  source: z.literal('aws.codebuild'),
-  'detail-type': z.literal('CodeBuild Build State Change'),
-  detail: z.object({ 'build-id': z.string().min(1), 'build-status': z.string().optional(), 'project-name': z.string().optional() }).loose(),
-});
+export { BuildStateChangeSchema };
 
 export interface CheckerDeps {
   config: Config;
@@ -77,110 +59,41 @@ export interface CheckerDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export type CheckOutcome =
-  | { status: 'ignored'; reason: string }
-  | { status: 'duplicate'; runId: string; target: string; outcome: RecordOutcome }
-  | { status: 'checked'; runId: string; target: string; verdict: string; outcome: RecordOutcome };
+export type CheckOutcome = ConcludeOutcome;
 
+/** A build ended: parse nothing ourselves — the builder identifies the build, the engine judges it (core/run/remote.ts). */
 export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<CheckOutcome> {
   const invokedAt = Date.now();
-  const { store, logger } = deps;
-  const ignore = (reason: string, extra: Record<string, unknown> = {}): CheckOutcome => {
-    logger?.warn('event ignored', { reason, ...extra });
-    deps.metrics?.addMetric(METRIC.eventsIgnored, MetricUnit.Count, 1);
-    return { status: 'ignored', reason };
-  };
-  const parsed = BuildStateChangeSchema.safeParse(rawEvent);
-  if (!parsed.success) return ignore('not a CodeBuild build state-change event');
-  const buildRef = parsed.data.detail['build-id'];
-
-  let record: BuildRecord | undefined;
-  for (let attempt = 0; !record; attempt++) {
-    try {
-      record = await deps.results.read(buildRef);
-    } catch (err) {
-      if (err instanceof ForeignBuildError) return ignore(err.userMessage, { build: buildRef });
-      // The event can race the API's view of the build: wait a little, then let Lambda retry.
-      if (err instanceof BuildStillRunningError && attempt < (deps.stillRunningRetries ?? 3)) {
-        await (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(5000 * (attempt + 1));
-        continue;
-      }
-      throw err;
-    }
-  }
-  const { runId, target } = record;
-  const plan = await readPlan(store, runId);
-  if (!plan) return ignore(`run ${runId} has no plan in the results bucket`, { build: buildRef, runId });
-  const planned = plan.targets.find((t) => t.name === target);
-  if (!planned) return ignore(`target ${target} is not in the plan of run ${runId}`, { build: buildRef, runId });
-
-  const fanIn: FanInDeps = {
-    store,
+  const { logger, metrics } = deps;
+  const engine = awsEngine(deps.config, {
+    store: deps.store,
     notifier: deps.notifier,
-    notifyOnVerified: deps.config.alerts.notifyOnVerified,
-    prices: priceTable(deps.config.pricing),
-    onCompleted: (report) => {
-      deps.metrics?.addMetric(METRIC.runCompleted, MetricUnit.Count, 1);
-      logger?.info('run completed', { runId, verdict: report.verdict });
-    },
+    signer: deps.signer,
+    configUri: deps.configUri,
     now: deps.now,
-    onHistoryError: (error) => logger?.warn('run history not regenerated', { runId, error: error instanceof Error ? error : String(error) }),
-    attestation: deps.signer && {
-      signer: deps.signer,
-      policy: policyRef(deps.config, deps.configUri),
-      // the summary and the alert stand; the alert carries an ATTESTATION_UNSIGNED notice
-      onError: (error) => logger?.error('attestation not signed', { runId, keyId: deps.signer!.keyId, error: error instanceof Error ? error : String(error) }),
-    },
-  };
-
-  // The launcher records the build it started; another build carrying the same run variables is not
-  // this run's (the run id is predictable). Without a record — a lost write, a launcher that timed out
-  // mid-launch, a StartBuild by someone else — no build is this run's: the event is ignored and the
-  // target, never reported, is closed by the dead-man as TARGET_NOT_REPORTED.
-  const launchedText = await store.get(launchKey(runId, target));
-  if (launchedText === null)
-    return ignore(`build ${record.build.id} has no launch record for ${target} in run ${runId}: not a build the launcher started`, {
-      build: record.build.id,
-      runId,
-      target,
-    });
-  const launched = JSON.parse(launchedText) as LaunchRecord;
-  if (launched.buildId !== record.build.id)
-    return ignore(`build ${record.build.id} is not the build the launcher started for ${target} (${launched.buildId})`, { runId });
-
-  // Duplicate or late event: do not download gigabytes again; just make sure the run gets finished.
-  if ((await store.get(runKeys.target(runId, target))) !== null) {
-    const outcome = await summarizeIfComplete(plan, fanIn);
-    logger?.info('target already reported', { runId, target, outcome });
-    return { status: 'duplicate', runId, target, outcome };
+    logger,
+    onCompleted: () => metrics?.addMetric(METRIC.runCompleted, MetricUnit.Count, 1),
+  });
+  const builder = new CodeBuildBuilder({ results: deps.results, stillRunningRetries: deps.stillRunningRetries, sleep: deps.sleep });
+  const outcome = await concludeBuild(engine, rawEvent, {
+    builder,
+    forge: deps.forge,
+    formats: deps.formats,
+    workRoot: deps.workRoot,
+    now: deps.now,
+    explainMismatch: deps.diffJobs ? (runId) => diffExplainer(deps, runId) : undefined,
+    usage: () => lambdaUsage(deps, Date.now() - invokedAt),
+  });
+  if (outcome.status === 'ignored') {
+    logger?.warn('event ignored', { reason: outcome.reason });
+    metrics?.addMetric(METRIC.eventsIgnored, MetricUnit.Count, 1);
+  } else if (outcome.status === 'duplicate') {
+    logger?.info('target already reported', { runId: outcome.runId, target: outcome.target, outcome: outcome.outcome });
+  } else {
+    metrics?.addMetric(METRIC.targetsChecked, MetricUnit.Count, 1);
+    logger?.info('target checked', { ...outcome });
   }
-
-  const forge = await deps.forge();
-  // the build's variables must be exactly the ones the launcher set from this plan (BUILD_OVERRIDDEN)
-  const build = deps.results.toBuildResult(record, planned.image, { plan, cloneUrl: forge.cloneUrl(), stagedSource: deps.config.aws.stageSource });
-  const workDir = await mkdtemp(join(deps.workRoot ?? tmpdir(), 'relverify-check-'));
-  let report;
-  try {
-    report = await checkTarget(plan, target, build, {
-      forge,
-      workDir,
-      limits: { maxBytes: deps.config.limits.maxAssetBytes, timeoutMs: deps.config.limits.downloadTimeoutSeconds * 1000 },
-      formats: await deps.formats(),
-      explainMismatch: deps.diffJobs ? diffExplainer(deps, runId) : undefined,
-      now: deps.now?.(),
-    });
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
-  // what this target cost: the build as CodeBuild bills it, this invocation as Lambda bills it
-  if (report.build) report.build = { ...report.build, billing: billingOf(record.build) };
-  const usage = lambdaUsage(deps, Date.now() - invokedAt);
-  if (usage) report.lambda = usage;
-  const { written, outcome } = await recordTargetReport(plan, report, fanIn);
-  deps.metrics?.addMetric(METRIC.targetsChecked, MetricUnit.Count, 1);
-  logger?.info('target checked', { runId, target, buildId: build.buildId, status: build.status, verdict: report.verdict, written, outcome });
-  if (!written) return { status: 'duplicate', runId, target, outcome };
-  return { status: 'checked', runId, target, verdict: report.verdict, outcome };
+  return outcome;
 }
 
 /** This invocation's usage, when it runs in Lambda (or the deps say what it would be billed as). */
@@ -216,7 +129,7 @@ async function wire() {
     { S3Store },
     { SnsNotifier },
     { GitLabTokenReader },
-    { CodeBuildResults },
+    { CodeBuildResults, recipesOf },
     { forgeFromConfig },
     { KmsAttestationSigner },
   ] = await Promise.all([
@@ -244,7 +157,7 @@ async function wire() {
       projects: Object.fromEntries(Object.entries(projects).map(([t, p]) => [p, t])),
       artifactsBucket: requireEnv(ENV.artifactsBucket),
       // the build's record is compared with what the stack fixed (BUILD_OVERRIDDEN)
-      recipes: Object.fromEntries(config.targets.map((t) => [t.name, { command: t.command, env: t.env, privileged: t.privileged }])),
+      recipes: recipesOf(config),
     }),
     forge: async () => forgeFromConfig(config, await token.read()),
     formats: async () => (await import('../formats/ops')).formatOps,
@@ -263,7 +176,7 @@ export const handler = async (event: unknown, context?: { getRemainingTimeInMill
   const { withLastResort, lambdaDeadlineMs } = await import('./runtime');
   try {
     // keyed by the build: Lambda's retries of one tripped event record and alert once
-    const buildRef = BuildStateChangeSchema.safeParse(event).data?.detail['build-id'] ?? 'unknown-event';
+    const buildRef = buildRefOf(event) ?? 'unknown-event';
     const runId = windowedRunId(new Date(), 24 * 3_600_000, ['check-internal-error', buildRef]);
     return await withLastResort(() => check(event, deps), deps, { runId, deadlineMs: lambdaDeadlineMs(context) });
   } finally {

@@ -13,18 +13,20 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Config } from '../core/config/schema';
 import type { Notifier, Store } from '../core/ports';
-import type { RunReport } from '../core/report';
-import { readPlan, summarizeIfComplete, type FanInDeps } from './run-records';
+import { closeStaleRuns } from '../core/run/remote';
+import { DEADMAN_FIRST_SEEN_KEY } from '../core/run/store-layout';
+import { awsEngine } from './aws-engine';
 import { METRIC, SERVICE } from './metric-names';
 
-export const FIRST_SEEN_KEY = 'deadman/first-seen.json';
+export const FIRST_SEEN_KEY = DEADMAN_FIRST_SEEN_KEY;
 const DAY_MS = 86_400_000;
 
 export interface DeadmanDeps {
+  config: Config;
   store: Store;
   notifier: Notifier;
-  notifyOnVerified: boolean;
   /** a run still without summary this long after planning is closed as INCOMPLETE */
   staleRunMs: number;
   logger?: Logger;
@@ -41,36 +43,20 @@ export interface DeadmanResult {
 export async function deadman(deps: DeadmanDeps): Promise<DeadmanResult> {
   const now = (deps.now ?? (() => new Date()))();
   const { store } = deps;
-  const fanIn: FanInDeps = { store, notifier: deps.notifier, notifyOnVerified: deps.notifyOnVerified, now: deps.now };
+  const engine = awsEngine(deps.config, { store, notifier: deps.notifier, now: deps.now, logger: deps.logger });
 
-  // Runs by id (ids sort by time): which have a plan, which a summary.
-  const keys = await store.list('runs/');
-  const plans = new Set<string>();
-  const summaries = new Set<string>();
-  for (const k of keys) {
-    const m = /^runs\/([^/]+)\/(plan|summary)\.json$/.exec(k);
-    if (m) (m[2] === 'plan' ? plans : summaries).add(m[1]!);
-  }
-
-  // 1. Close stale runs.
-  const closed: string[] = [];
-  for (const runId of [...plans].filter((r) => !summaries.has(r)).sort()) {
-    const plan = await readPlan(store, runId);
-    if (!plan || now.getTime() - Date.parse(plan.createdAt) < deps.staleRunMs) continue;
-    const outcome = await summarizeIfComplete(plan, fanIn, { force: true });
-    deps.logger?.warn('stale run closed', { runId, outcome });
-    if (outcome !== 'already-summarized') closed.push(runId);
-    summaries.add(runId);
-  }
+  // 1. Close stale runs (the engine's forced summary: missing targets are TARGET_NOT_REPORTED).
+  const { closed, summaries } = await closeStaleRuns(engine, now, deps.staleRunMs);
+  for (const runId of closed) deps.logger?.warn('stale run closed', { runId });
   if (closed.length) deps.metrics?.addMetric(METRIC.staleRunsClosed, MetricUnit.Count, closed.length);
 
   // 2. Age of the newest summary (before the first run: since this watchdog first ran).
   let since: number | undefined;
   let lastSummary: string | undefined;
   for (const runId of [...summaries].sort().reverse()) {
-    const text = await store.get(`runs/${runId}/summary.json`);
-    if (text === null) continue;
-    const finishedAt = Date.parse((JSON.parse(text) as RunReport).finishedAt);
+    const report = await engine.readSummary(runId);
+    if (report === null) continue;
+    const finishedAt = Date.parse(report.finishedAt);
     if (Number.isFinite(finishedAt)) {
       since = finishedAt;
       lastSummary = runId;
@@ -105,7 +91,7 @@ async function wire() {
   const deps: DeadmanDeps = {
     store: new S3Store({ bucket: requireEnv(ENV.resultsBucket) }),
     notifier: new SnsNotifier({ topicArn: requireEnv(ENV.topicArn) }),
-    notifyOnVerified: config.alerts.notifyOnVerified,
+    config,
     staleRunMs: numberEnv(ENV.staleRunMinutes, 24 * 60) * 60_000,
     logger,
     metrics,
@@ -114,10 +100,14 @@ async function wire() {
   return wired;
 }
 
-export const handler = async (): Promise<DeadmanResult> => {
+export const handler = async (_event?: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<DeadmanResult> => {
   const { deps, metrics } = await wire();
+  const { withLastResort, lambdaDeadlineMs } = await import('./runtime');
+  const { windowedRunId } = await import('../core/run/run-id');
   try {
-    return await deadman(deps);
+    // one failure record per day: the dead-man's own crash is a run the maintainer hears about
+    const runId = windowedRunId(new Date(), 24 * 3_600_000, [deps.config.gitlab.url, String(deps.config.gitlab.project), 'deadman-internal-error']);
+    return await withLastResort(() => deadman(deps), deps, { runId, deadlineMs: lambdaDeadlineMs(context) });
   } finally {
     metrics.publishStoredMetrics();
   }

@@ -9,28 +9,23 @@
  * covers the remaining gap (two launches racing within 5 minutes). `{"fresh": true}` asks for a new
  * run regardless.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { checkTarget } from '../core/check-target';
 import type { Config } from '../core/config/schema';
 import { errorMessage, VerifierError } from '../core/errors';
 import type { FormatOps } from '../core/format-ops';
-import { newRunId, planRun, type RunPlan } from '../core/run/plan';
-import { auditForPlan } from '../core/audit';
-import { recordAudit } from '../core/audit-history';
+import { planRun, type RunPlan } from '../core/run/plan';
 import type { Forge, Notifier, Release, Store } from '../core/ports';
-import type { Finding, Verdict } from '../core/findings';
-import { failedRunReport, runKeys } from '../core/run/summary';
+import type { Finding } from '../core/findings';
 import { loadLedger } from '../core/ledger-store';
-import type { StartedBuild } from '../adapters/builder/codebuild-launcher';
-import { sourceRecordKey, type StagedSource } from '../adapters/builder/source-stager';
-import { NO_ARTIFACTS } from '../adapters/builder/codebuild-results';
-import { finishRun, launchKey, readPlan, recordTargetReport, reportedTargets, windowedRunId, type FanInDeps, type LaunchRecord } from './run-records';
+import { launchRun, type LaunchResult } from '../core/run/remote';
+import type { StartedRemoteBuild } from '../core/run/remote-builder';
+import { releaseIdentity, runIdForRelease, windowedRunId } from '../core/run/run-id';
+import { namesUnder, runKeys } from '../core/run/store-layout';
+import type { StagedSource } from '../adapters/builder/source-stager';
+import { awsEngine } from './aws-engine';
 import { METRIC, SERVICE } from './metric-names';
 
 export const LauncherEventSchema = z
@@ -51,7 +46,7 @@ export interface LauncherDeps {
   notifier: Notifier;
   /** the forge, built with the token (read lazily: a failure becomes an INCOMPLETE report) */
   forge: () => Promise<Forge>;
-  builds: { start(plan: RunPlan, target: string, cloneUrl: string, options?: { sourceS3?: string }): Promise<StartedBuild> };
+  builds: { start(plan: RunPlan, target: string, cloneUrl: string, options?: { sourceS3?: string }): Promise<StartedRemoteBuild> };
   /** aws.stageSource: fetches the source at the plan's commit with the token and stages it in S3
    * (adapters/builder/source-stager.ts); builds then download it instead of cloning */
   stageSource?: (plan: RunPlan, cloneUrl: string) => Promise<StagedSource>;
@@ -65,165 +60,52 @@ export interface LauncherDeps {
   now?: () => Date;
 }
 
-export interface LaunchResult {
-  runId: string;
-  release?: string;
-  /** false when the plan already existed (a re-invocation) */
-  planCreated: boolean;
-  started: { target: string; buildId: string }[];
-  alreadyStarted: string[];
-  notStarted: { target: string; reason: string }[];
-  /** set when the run could not be planned: the failure report's verdict */
-  failedVerdict?: Verdict;
-}
+export type { LaunchResult } from '../core/run/remote';
 
+/** A launch: parse the event, build the engine, let it plan and start the builds (core/run/remote.ts). */
 export async function launch(rawEvent: unknown, deps: LauncherDeps): Promise<LaunchResult> {
   // a dry run asked for must never start anything, whoever calls launch() with it
   if (isDryRun(rawEvent)) throw new VerifierError('DRY_RUN_MISROUTED', 'a dry-run event reached launch(); dryRun() answers it');
-  const event: LauncherEvent = LauncherEventSchema.safeParse(rawEvent ?? {}).success ? LauncherEventSchema.parse(rawEvent ?? {}) : {};
-  const { config, store, logger } = deps;
-  const now = (deps.now ?? (() => new Date()))();
-  const fanIn: FanInDeps = {
-    store,
+  const parsed = LauncherEventSchema.safeParse(rawEvent ?? {});
+  const event: LauncherEvent = parsed.success ? parsed.data : {};
+  const { logger, metrics } = deps;
+  const engine = awsEngine(deps.config, {
+    store: deps.store,
     notifier: deps.notifier,
-    notifyOnVerified: config.alerts.notifyOnVerified,
-    onCompleted: () => deps.metrics?.addMetric(METRIC.runCompleted, MetricUnit.Count, 1),
     now: deps.now,
-  };
-  const project = [config.gitlab.url, String(config.gitlab.project)];
-
-  // 1. Release and plan.
-  let forge: Forge;
-  let planned: RunPlan;
-  try {
-    // The release history is judged against the ledger at planning time (moved tags, changed links).
-    const ledger = await loadLedger(store);
-    forge = await deps.forge();
-    planned = await planRun(config, forge, { runId: 'unassigned', tag: event.tag, now, ledger });
-  } catch (err) {
-    const runId = event.fresh ? newRunId(now) : windowedRunId(now, deps.runWindowMs, [...project, 'unplanned', event.tag ?? 'latest']);
-    logger?.error('run could not be planned', { runId, error: errorMessage(err) });
-    const report = failedRunReport(config, runId, { mode: 'aws', startedAt: now.toISOString() }, err, event.tag);
-    await finishRun(report, fanIn);
-    return { runId, release: event.tag, planCreated: false, started: [], alreadyStarted: [], notStarted: [], failedVerdict: report.verdict };
-  }
-
-  const r = planned.release;
-  let plan: RunPlan = {
-    ...planned,
-    runId: event.fresh ? newRunId(now) : await runIdForRelease(store, now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]),
-  };
-  // the repository and forge audit (advisory NOTICEs, never throws): its findings join the plan's
-  const audited = await auditForPlan(forge, plan);
-  plan = { ...plan, findings: [...plan.findings, ...audited.findings] };
-  const planCreated = await store.put(runKeys.plan(plan.runId), JSON.stringify(plan, null, 2), { ifNoneMatch: true });
-  // … and the audit block, with what changed since the last run, is stored with the run (runs/<id>/audit.json)
-  if (planCreated)
-    await recordAudit(store, { runId: plan.runId, release: plan.release.tag, createdAt: plan.createdAt, findings: plan.findings }, audited.report, (line) =>
-      logger?.warn(line),
-    );
-  if (!planCreated) {
-    // Judge against the plan that was fixed first, never a newer forge answer.
-    plan = (await readPlan(store, plan.runId)) ?? plan;
-    logger?.info('run already planned in this window; starting only targets without a build', { runId: plan.runId });
-  }
-
-  // 2. Builds, in parallel; skip targets already started or already reported.
-  const launched = new Set((await store.list(`runs/${plan.runId}/builds/`)).map((k) => k.slice(k.lastIndexOf('/') + 1, -'.json'.length)));
-  const reported = await reportedTargets(store, plan.runId);
-  const cloneUrl = forge.cloneUrl();
-  const result: LaunchResult = { runId: plan.runId, release: plan.release.tag, planCreated, started: [], alreadyStarted: [], notStarted: [] };
-  const p = plan;
-
-  // 2a. aws.stageSource: once per launch that starts anything, before any build. A failure to
-  // stage means no build can start (never a fallback to an anonymous clone): each target is
-  // judged as not started, with the reason.
-  let sourceS3: string | undefined;
-  let stagingFailure: string | undefined;
-  if (config.aws.stageSource && p.targets.some(({ name }) => !launched.has(name) && !reported.has(name))) {
-    try {
-      if (!deps.stageSource) throw new Error('aws.stageSource is set but this launcher has no source stager');
-      const staged = await deps.stageSource(p, cloneUrl);
-      sourceS3 = staged.uri;
-      await store.put(sourceRecordKey(p.runId), JSON.stringify(staged, null, 2));
-      logger?.info('source staged', { runId: p.runId, key: staged.key, sha256: staged.sha256, size: staged.size });
-    } catch (err) {
-      stagingFailure = `source could not be staged: ${errorMessage(err)}`;
-      logger?.error('source could not be staged', { runId: p.runId, error: errorMessage(err) });
-    }
-  }
-
-  await Promise.all(
-    p.targets.map(async ({ name, image }) => {
-      if (launched.has(name) || reported.has(name)) {
-        result.alreadyStarted.push(name);
-        return;
-      }
-      let started: StartedBuild;
-      try {
-        if (stagingFailure) throw new Error(stagingFailure);
-        started = await deps.builds.start(p, name, cloneUrl, sourceS3 ? { sourceS3 } : undefined);
-      } catch (err) {
-        const reason = errorMessage(err);
-        logger?.error('build could not start', { runId: p.runId, target: name, error: reason });
-        result.notStarted.push({ target: name, reason });
-        deps.metrics?.addMetric(METRIC.buildsNotStarted, MetricUnit.Count, 1);
-        await judgeUnstarted(p, name, image, reason, forge, deps, fanIn);
-        return;
-      }
-      const record: LaunchRecord = { target: name, buildId: started.buildId, projectName: started.projectName, startedAt: new Date().toISOString() };
-      await store.put(launchKey(p.runId, name), JSON.stringify(record, null, 2), { ifNoneMatch: true });
-      result.started.push({ target: name, buildId: started.buildId });
-      deps.metrics?.addMetric(METRIC.buildsStarted, MetricUnit.Count, 1);
-      logger?.info('build started', { runId: p.runId, target: name, buildId: started.buildId });
-    }),
+    logger,
+    onCompleted: () => metrics?.addMetric(METRIC.runCompleted, MetricUnit.Count, 1),
+  });
+  const stageSource = deps.stageSource;
+  return launchRun(
+    engine,
+    {
+      forge: deps.forge,
+      formats: deps.formats,
+      workRoot: deps.workRoot,
+      now: deps.now,
+      builder: { start: (plan, target, cloneUrl, options) => deps.builds.start(plan, target, cloneUrl, options), resolve: notResolvedHere },
+      stager: stageSource ? { stage: (plan, cloneUrl) => stageSource(plan, cloneUrl) } : undefined,
+      events: {
+        alreadyPlanned: (runId) => logger?.info('run already planned in this window; starting only targets without a build', { runId }),
+        sourceStaged: (staged) => logger?.info('source staged', { key: staged.key, sha256: staged.sha256, size: staged.size }),
+        started: (target, buildId) => {
+          metrics?.addMetric(METRIC.buildsStarted, MetricUnit.Count, 1);
+          logger?.info('build started', { target, buildId });
+        },
+        notStarted: (target, reason) => {
+          metrics?.addMetric(METRIC.buildsNotStarted, MetricUnit.Count, 1);
+          logger?.error('build could not start', { target, error: reason });
+        },
+      },
+    },
+    { tag: event.tag, fresh: event.fresh, runWindowMs: deps.runWindowMs },
   );
-  return result;
 }
 
-/**
- * The run this launch belongs to: the current window's id — unless the previous window already
- * planned this very release less than one window ago (a launch just across a window boundary
- * joins that run instead of starting duplicate builds).
- */
-async function runIdForRelease(store: Store, now: Date, windowMs: number, identity: string[]): Promise<string> {
-  const current = windowedRunId(now, windowMs, identity);
-  const previous = windowedRunId(new Date(now.getTime() - windowMs), windowMs, identity);
-  if (previous !== current) {
-    const earlier = await readPlan(store, previous);
-    if (earlier && now.getTime() - Date.parse(earlier.createdAt) < windowMs) return previous;
-  }
-  return current;
-}
-
-/** A target whose build could not start is still judged by the shared checker: its published
- * assets and signatures are checked, and the report says BUILD_NOT_STARTED. */
-async function judgeUnstarted(plan: RunPlan, target: string, image: string, reason: string, forge: Forge, deps: LauncherDeps, fanIn: FanInDeps): Promise<void> {
-  const workDir = await mkdtemp(join(deps.workRoot ?? tmpdir(), 'relverify-launch-'));
-  try {
-    const report = await checkTarget(
-      plan,
-      target,
-      {
-        target,
-        buildId: '(not started)',
-        status: 'NOT_STARTED',
-        message: reason,
-        image: { ref: image, enforced: true, note: 'no build ran' },
-        artifacts: NO_ARTIFACTS,
-      },
-      {
-        forge,
-        workDir,
-        limits: { maxBytes: deps.config.limits.maxAssetBytes, timeoutMs: deps.config.limits.downloadTimeoutSeconds * 1000 },
-        formats: await deps.formats(),
-        now: deps.now?.(),
-      },
-    );
-    await recordTargetReport(plan, report, fanIn);
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
+/** The launcher only starts builds; their end events go to the checker. */
+async function notResolvedHere(): Promise<never> {
+  throw new VerifierError('NOT_A_CHECKER', 'the launcher does not resolve build events');
 }
 
 // ───────────────────────── dry run (`run-now --dry-run`, `doctor`) ─────────────────────────
@@ -304,14 +186,14 @@ export async function dryRun(rawEvent: unknown, deps: LauncherDeps): Promise<Dry
     answer.error = errorMessage(err);
     return answer;
   }
-  const r = planned.release;
-  const project = [config.gitlab.url, String(config.gitlab.project)];
-  const runId = event.fresh ? undefined : await runIdForRelease(store, now, deps.runWindowMs, [...project, r.tag, r.tagCommitSha, r.commitSha]);
-  const existing = runId ? await readPlan(store, runId) : null;
+  const identity = releaseIdentity({ url: config.gitlab.url, project: config.gitlab.project }, planned.release);
+  const runId = event.fresh ? undefined : await runIdForRelease(store, now, deps.runWindowMs, identity);
+  const existingText = runId ? await store.get(runKeys.plan(runId)) : null;
+  const existing = existingText === null ? null : (JSON.parse(existingText) as RunPlan);
   const started = new Set<string>();
   if (runId && existing) {
-    for (const k of await store.list(`runs/${runId}/builds/`)) started.add(k.slice(k.lastIndexOf('/') + 1, -'.json'.length));
-    for (const t of await reportedTargets(store, runId)) started.add(t);
+    for (const prefix of [runKeys.launchesPrefix(runId), runKeys.targetsPrefix(runId)])
+      for (const t of namesUnder(prefix, await store.list(prefix))) started.add(t);
   }
   // a launch now would judge against the plan already fixed in this window, if there is one
   const plan = existing ?? planned;

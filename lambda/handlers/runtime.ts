@@ -12,7 +12,7 @@ import { parseConfig } from '../core/config/load';
 import { errorMessage, VerifierError } from '../core/errors';
 import { guardRun, isLastResortError, lastResortReport } from '../core/last-resort';
 import type { Notifier, Store } from '../core/ports';
-import { finishRun } from './run-records';
+import { awsEngine } from './aws-engine';
 import { METRIC_NAMESPACE } from './metric-names';
 
 export { DEFAULT_CONFIG_FILE, ENV } from './env';
@@ -62,7 +62,7 @@ export function powertools(serviceName: string): { logger: Logger; metrics: Metr
 
 /** What a handler needs to record a run the last resort ended. */
 export interface LastResortDeps {
-  config: Pick<Config, 'gitlab'>;
+  config: Config;
   store: Store;
   notifier: Notifier;
   logger?: Pick<Logger, 'error'>;
@@ -78,7 +78,7 @@ export function lambdaDeadlineMs(context?: { getRemainingTimeInMillis?: () => nu
  * Runs a handler's work behind the last line of defence (core/last-resort.ts). When an unhandled
  * rejection or uncaught exception strikes while it runs, or its deadline passes, the run is recorded
  * as failed — an INCOMPLETE summary with INTERNAL_ERROR / RUN_TIMED_OUT under `runId`, written once
- * and alerted (finishRun) — and the error is rethrown, so the invocation counts as failed too (the
+ * and alerted (RunEngine.finish) — and the error is rethrown, so the invocation counts as failed too (the
  * function's Errors alarm). Ordinary errors pass through untouched: Lambda's retry handles them as
  * before. `runId` should be stable across Lambda's retries of one event, so a retry that trips again
  * finds the summary written and does not alert twice.
@@ -92,7 +92,7 @@ export async function withLastResort<T>(work: () => Promise<T>, deps: LastResort
     const report = lastResortReport(deps.config, options.runId, { mode: 'aws', startedAt }, err);
     try {
       deps.logger?.error('the run was ended by the last line of defence', { runId: options.runId, error: errorMessage(err) });
-      const outcome = await finishRun(report, { store: deps.store, notifier: deps.notifier, notifyOnVerified: false });
+      const outcome = await awsEngine(deps.config, { store: deps.store, notifier: deps.notifier }).finish(report);
       deps.logger?.error('failed run recorded', { runId: options.runId, outcome });
     } catch (recordError) {
       // the invocation still fails below: the Errors alarm is the alert of last resort

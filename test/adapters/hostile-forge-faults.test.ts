@@ -20,7 +20,7 @@ import {
 } from '../../demo/gitlab-standin';
 import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
 import type { FindingCode } from '../../lambda/core/findings';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import { hostileConfig, hostilePorts } from './hostile-forge-support';
 
 let gl: GitLabStandIn;

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { fakeSha, startGitLabStandIn, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
 import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
 import type { RunReport } from '../../lambda/core/report';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import { hostileConfig, hostilePorts } from './hostile-forge-support';
 
 let gl: GitLabStandIn;

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { fakeSha, startGitLabStandIn, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
 import { ForgeError } from '../../lambda/core/errors';
 import { GitLabForge, LatestReleaseDisagreesError } from '../../lambda/adapters/forge/gitlab-forge';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import { hostileConfig, hostilePorts } from './hostile-forge-support';
 
 let gl: GitLabStandIn;

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeSha, startGitLabStandIn, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
 import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
 import { MANIFEST_DOWNLOAD_LIMIT, signatureDownloadLimit } from '../../lambda/core/companion-limits';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import { MAX_SIGNATURE_FILE_BYTES } from '../../lambda/formats/minisign';
 import { MAX_OPENPGP_SIGNATURE_BYTES } from '../../lambda/formats/openpgp';
 import { MAX_BUNDLE_BYTES } from '../../lambda/formats/sigstore';

@@ -9,7 +9,7 @@ import { parseConfig } from '../../lambda/core/config/load';
 import type { Config, ConfigInput } from '../../lambda/core/config/schema';
 import type { Alert } from '../../lambda/core/alert';
 import type { Builder, BuildResult, Forge, Notifier } from '../../lambda/core/ports';
-import type { LocalRunPorts } from '../../lambda/core/run-local';
+import type { LocalRunPorts } from '../../lambda/core/run/in-process';
 import { formatOps } from '../../lambda/formats/ops';
 
 export const IMAGE = `docker.io/library/node@sha256:${'a'.repeat(64)}`;
@@ -31,7 +31,7 @@ export const failedBuilder: Builder = {
     const result: BuildResult = {
       target: req.target.name,
       buildId: 'stub-1',
-      status: 'FAILED',
+      sandbox: 'bwrap' as const, status: 'FAILED',
       message: 'stub build',
       image: { ref: req.target.image, enforced: true },
       artifacts: { fetch: async () => null },

@@ -18,7 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fakeSha, startGitLabStandIn, type FaultStep, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
 import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
 import type { RunReport } from '../../lambda/core/report';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import { hasTool } from '../support/tools';
 import { hostileConfig, hostilePorts } from './hostile-forge-support';
 

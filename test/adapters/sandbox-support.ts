@@ -18,7 +18,7 @@ import { parseConfig } from '../../lambda/core/config/load';
 import type { Config } from '../../lambda/core/config/schema';
 import type { BuildRequest, Forge, Release } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
-import { runVerification, type LocalRunOptions } from '../../lambda/core/run-local';
+import { runVerification, type LocalRunOptions } from '../../lambda/core/run/in-process';
 import { formatOps } from '../../lambda/formats/ops';
 import { toolsAvailable } from '../support/tools';
 

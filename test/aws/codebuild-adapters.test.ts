@@ -125,7 +125,7 @@ function build(overrides: Partial<Build> = {}, env: Record<string, string> = { [
 describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
   const cbClient = new CodeBuildClient({ region: 'eu-west-1' });
   const cb = mockClient(cbClient);
-  const results = new CodeBuildResults({ codebuild: cbClient, projects: { 'relverify-x-linux-x64': 'linux-x64' }, artifactsBucket: 'artifacts-bucket' });
+  const results = new CodeBuildResults({ codebuild: cbClient, projects: { 'relverify-x-linux-x64': 'linux-x64' }, artifactsBucket: 'artifacts-bucket', recipes: {} });
   beforeEach(() => cb.reset());
 
   it("re-reads the build by id (from the event's ARN) and identifies run and target", async () => {

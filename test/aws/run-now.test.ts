@@ -19,7 +19,7 @@ import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import { ForgeError } from '../../lambda/core/errors';
 import { dryRun, isDryRun, launch, type LauncherDeps } from '../../lambda/handlers/launcher';
-import { windowedRunId } from '../../lambda/handlers/run-records';
+import { windowedRunId } from '../../lambda/core/run/run-id';
 import { run as runNow } from '../../lambda/cli/run-now';
 import { DirectoryForge, IMAGE, planFor, testConfig } from '../handlers/support';
 import { sink } from '../support/sink';

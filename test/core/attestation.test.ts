@@ -25,7 +25,7 @@ import {
 import { parseConfig } from '../../lambda/core/config/load';
 import { finding } from '../../lambda/core/findings';
 import type { RunReport } from '../../lambda/core/report';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import { runKeys } from '../../lambda/core/run/summary';
 import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 
@@ -258,11 +258,12 @@ describe('CLI run records', () => {
       predicate: { verdict: 'VERIFIED', runId },
     });
 
-    // a second run with the same id loses the summary write, so it writes no statement either
-    // (the first one removed here to see that; write-once alone would keep it anyway)
+    // a second run with the same id joins the first (its plan, its target reports, its summary, as a
+    // re-invoked Lambda does): it loses the summary write, so it writes no statement either (the
+    // first one removed here to see that; write-once alone would keep it anyway), and reports the run's record
     await rm(file);
     const second = await runVerification(cfg, ports, { runId, now: new Date('2026-03-02T05:00:00Z') });
-    expect(second.report.startedAt).not.toBe(first.report.startedAt);
+    expect(second.report).toEqual(summary);
     expect(existsSync(file)).toBe(false);
     expect(readFileSync(join(root, runKeys.summary(runId)), 'utf8')).toBe(JSON.stringify(summary, null, 2));
   });

@@ -90,6 +90,7 @@ function buildOf(outputs: Record<string, string>, over: Partial<BuildResult> = {
       },
     },
     ...over,
+    sandbox: over.sandbox ?? 'docker',
   };
 }
 

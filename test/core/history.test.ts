@@ -17,13 +17,18 @@ import { releaseAnchor } from '../../lambda/core/history-html';
 import { parseConfig } from '../../lambda/core/config/load';
 import { ForgeError } from '../../lambda/core/errors';
 import type { Store } from '../../lambda/core/ports';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
-import { finishRun } from '../../lambda/handlers/run-records';
+import { awsEngine } from '../../lambda/handlers/aws-engine';
+import { IMAGE, testConfig } from '../handlers/support';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
 import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 import { incompleteReport, RUN_IDS, tamperedReport, verifiedReport } from './report-html-fixtures';
+
+/** A deployed configuration for the fan-in (its targets do not matter to finishing a run). */
+const fanInConfig = () =>
+  testConfig({ targets: [{ name: 'one', image: IMAGE, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }] });
 
 /** Four runs of v1.2.0 (first verified, verified, tampered by history, incomplete) and one of v1.3.0 that finds v1.2.0's tag moved. */
 function runs(): RunReport[] {
@@ -210,7 +215,7 @@ describe('history in the results bucket (S3 API on loopback), through the fan-in
     const region = process.env.AWS_REGION;
     process.env.AWS_REGION = 'eu-west-1';
     try {
-      const outcome = await finishRun(report, { store, notifier: { notify: async (a) => void alerts.push(a) }, notifyOnVerified: true });
+      const outcome = await awsEngine(fanInConfig(), { store, notifier: { notify: async (a) => void alerts.push(a) } }).finish(report);
       expect(outcome).toBe('published');
     } finally {
       if (region === undefined) delete process.env.AWS_REGION;
@@ -254,12 +259,12 @@ describe('history in the results bucket (S3 API on loopback), through the fan-in
     const report = { ...incompleteReport() };
     const alerts: Alert[] = [];
     const errors: unknown[] = [];
-    const outcome = await finishRun(report, {
+    const engine = awsEngine(fanInConfig(), {
       store: failing,
       notifier: { notify: async (a) => void alerts.push(a) },
-      notifyOnVerified: true,
-      onHistoryError: (e) => errors.push(e),
+      logger: { info: () => {}, error: () => {}, warn: (_message, fields) => void errors.push(fields?.error) },
     });
+    const outcome = await engine.finish(report);
     expect(outcome).toBe('published');
     expect(alerts).toHaveLength(1);
     expect(String(errors[0])).toContain('AccessDenied');

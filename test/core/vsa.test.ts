@@ -14,7 +14,7 @@ import { stableJson, statementSubjects } from '../../lambda/core/attestation';
 import { parseConfig } from '../../lambda/core/config/load';
 import type { RunReport } from '../../lambda/core/report';
 import { renderHtml } from '../../lambda/core/render-html';
-import { runVerification } from '../../lambda/core/run-local';
+import { runVerification } from '../../lambda/core/run/in-process';
 import { runKeys } from '../../lambda/core/run/summary';
 import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
 import { configurationDigest, policyRef, resourceUriOf, VERIFIER_ID, VSA_PREDICATE_TYPE, vsaBytes, vsaKeys, vsaStatement } from '../../lambda/core/vsa';

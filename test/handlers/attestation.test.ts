@@ -27,7 +27,7 @@ import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
 import { REPO_ROOT } from '../../lib/paths';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
-import { finishRun, launchKey } from '../../lambda/handlers/run-records';
+import { awsEngine } from '../../lambda/handlers/aws-engine';
 import { status, toolsAvailable } from '../support/tools';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
@@ -144,7 +144,7 @@ function checkerDeps(store: S3Store, errors: unknown[], overrides: Partial<Check
     notifier,
     results: {
       read: async () => record,
-      toBuildResult: (rec, image) => ({ target: rec.target, buildId: rec.build.id!, status: 'SUCCEEDED', image: { ref: image, enforced: true }, artifacts }),
+      toBuildResult: (rec, image) => ({ target: rec.target, buildId: rec.build.id!, sandbox: 'codebuild' as const, status: 'SUCCEEDED', image: { ref: image, enforced: true }, artifacts }),
     },
     forge: async () =>
       new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, join(work, 'assets'), '/nonexistent/repo'),
@@ -162,7 +162,7 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
   it('the summary writer signs the statement of the summary with KMS (RAW); the envelope verifies against the public key', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     const errors: unknown[] = [];
     const out = await check(event, checkerDeps(store, errors));
     expect(out).toMatchObject({ status: 'checked', verdict: 'VERIFIED', outcome: 'published' });
@@ -233,12 +233,8 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
       mode: 'aws',
     };
     const errors: unknown[] = [];
-    const outcome = await finishRun(report, {
-      store,
-      notifier,
-      notifyOnVerified: true,
-      attestation: { signer: new KmsAttestationSigner({ keyArn: KEY_ARN, client: kmsClient }), onError: (e) => errors.push(e) },
-    });
+    const engine = awsEngine(config, { store, notifier, signer: new KmsAttestationSigner({ keyArn: KEY_ARN, client: kmsClient }), logger: { info: () => {}, warn: () => {}, error: (_m, f) => void errors.push(f?.error) } });
+    const outcome = await engine.finish(report);
     expect(outcome).toBe('published');
     expect(errors).toEqual([]);
     const envelope = JSON.parse((await store.get(attestationKeys.envelope(RUN)))!) as DsseEnvelope;
@@ -254,7 +250,7 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
   it('a signing failure keeps the summary and the alert: a notice, no envelope, the error logged', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     kms.on(SignCommand).rejects(Object.assign(new Error('User is not authorized to perform: kms:Sign'), { name: 'AccessDeniedException' }));
     const errors: unknown[] = [];
     const out = await check(event, checkerDeps(store, errors));
@@ -273,7 +269,7 @@ describe.skipIf(!hasOpenssl)('the VSA signature failing alone', () => {
   it('keeps the detailed envelope; the notice says which one is missing', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     kms.reset();
     kms
       .on(SignCommand)
@@ -293,7 +289,7 @@ describe.skipIf(!hasOpenssl)("the summary's cost (checker)", () => {
   it("prices the build from its BatchGetBuilds record and the checker invocation from its memory, with the configuration's pricing", async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     const timed: BuildRecord = {
       ...record,
       build: {

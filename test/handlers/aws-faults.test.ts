@@ -20,7 +20,6 @@ import type { BuildResult, Store } from '../../lambda/core/ports';
 import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
-import { launchKey } from '../../lambda/handlers/run-records';
 import { deadman } from '../../lambda/handlers/deadman';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
@@ -139,7 +138,7 @@ const results: CheckerDeps['results'] = {
   toBuildResult: (rec, image) => ({
     target: rec.target,
     buildId: rec.build.id!,
-    status: rec.build.buildStatus as BuildResult['status'],
+    sandbox: 'codebuild' as const, status: rec.build.buildStatus as BuildResult['status'],
     image: { ref: image, enforced: true },
     artifacts: NO_ARTIFACTS,
   }),
@@ -168,7 +167,7 @@ describe('Secrets Manager errors', () => {
   it('checker: the token cannot be read → the invocation fails (Lambda retries, nothing recorded); once it can, the redelivered event completes the run with one alert', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     secrets
       .on(GetSecretValueCommand)
       .rejects(Object.assign(new Error('Secrets Manager can’t find the specified secret.'), { name: 'ResourceNotFoundException' }));
@@ -211,7 +210,7 @@ describe('S3 errors', () => {
   it('checker: S3 fails while recording (500) → the invocation fails; the redelivered event finishes the run with exactly one alert', async () => {
     const base = await freshStore();
     await base.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await base.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await base.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     let down = true;
     const store = faulty(base, () => down, ['put', 'list']);
     await expect(check(buildEvent, checkerDeps(store))).rejects.toThrow(/InternalError/);
@@ -226,8 +225,8 @@ describe('S3 errors', () => {
   it('a run whose checker never succeeds is closed by the dead-man: TARGET_NOT_REPORTED, INCOMPLETE', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
-    const out = await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T14:00:00Z') });
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    const out = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T14:00:00Z') });
     expect(out.closed).toEqual([RUN]);
     const summary = JSON.parse((await store.get(runKeys.summary(RUN)))!) as RunReport;
     expect(summary.verdict).toBe('INCOMPLETE');
@@ -240,7 +239,7 @@ describe('SNS errors', () => {
     sns.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException', $metadata: { httpStatusCode: 400 } }));
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     await expect(check(buildEvent, checkerDeps(store))).rejects.toThrow(/Rate exceeded/);
     const summary = JSON.parse((await store.get(runKeys.summary(RUN)))!) as RunReport;
     expect(summary.verdict).toBe('INCOMPLETE'); // the verdict is recorded whatever SNS does
@@ -262,7 +261,7 @@ describe('duplicate and late build events', () => {
   it('the same event delivered twice is judged once and alerts once', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
     const [a, b] = [await check(buildEvent, checkerDeps(store)), await check(buildEvent, checkerDeps(store))];
     expect(a).toMatchObject({ status: 'checked', outcome: 'published' });
     expect(b).toMatchObject({ status: 'duplicate', outcome: 'already-summarized' });
@@ -272,8 +271,8 @@ describe('duplicate and late build events', () => {
   it('a build event after the dead-man closed the run is recorded, but changes neither the summary nor alerts again', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
-    await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T14:00:00Z') });
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+    await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T14:00:00Z') });
     const closed = await store.get(runKeys.summary(RUN));
     expect(publishes()).toHaveLength(1);
     expect(await check(buildEvent, checkerDeps(store))).toMatchObject({ status: 'checked', outcome: 'already-summarized' });

@@ -23,7 +23,6 @@ import type { BuildResult } from '../../lambda/core/ports';
 import type { TargetReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
-import { launchKey } from '../../lambda/handlers/run-records';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
@@ -80,7 +79,7 @@ async function setup(rebuilt: Buffer, jobOptions: { maxInputBytes?: number } = {
   await s3.createBucket(artifacts);
   const store = new S3Store({ bucket: results, client: s3.conditionalClient() });
   await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-  await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
+  await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt })); // the launcher's record of the build
   const buildDir = join(work, `build-${n}`);
   await mkdir(join(buildDir, 'out'), { recursive: true });
   await writeFile(join(buildDir, 'out', 'app.bin'), rebuilt);
@@ -95,7 +94,7 @@ async function setup(rebuilt: Buffer, jobOptions: { maxInputBytes?: number } = {
       toBuildResult: (rec, image): BuildResult => ({
         target: rec.target,
         buildId: rec.build.id!,
-        status: 'SUCCEEDED',
+        sandbox: 'codebuild' as const, status: 'SUCCEEDED',
         image: { ref: image, enforced: true },
         artifacts: artifactSource,
       }),

@@ -23,7 +23,7 @@ import { runKeys } from '../../lambda/core/run/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { deadman, FIRST_SEEN_KEY } from '../../lambda/handlers/deadman';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
-import { launchKey, windowedRunId } from '../../lambda/handlers/run-records';
+import { windowedRunId } from '../../lambda/core/run/run-id';
 import { startLocalS3, type LocalS3 } from '../aws/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
@@ -152,8 +152,8 @@ describe('launcher', () => {
     expect(report.findings.map((f) => f.code)).toContain('BUILD_NOT_STARTED');
     // the published asset of "two" is missing from the forge: that is reported too
     expect(report.artifacts[0]!.findings.map((f) => f.code)).toContain('ASSET_MISSING');
-    expect(JSON.parse((await store.get(launchKey(r.runId, 'one')))!)).toMatchObject({ buildId: 'p-one:x' });
-    expect(await store.get(launchKey(r.runId, 'two'))).toBeNull();
+    expect(JSON.parse((await store.get(runKeys.launch(r.runId, 'one')))!)).toMatchObject({ buildId: 'p-one:x' });
+    expect(await store.get(runKeys.launch(r.runId, 'two'))).toBeNull();
     expect(publishes()).toHaveLength(0); // "one" has not reported yet
   });
 
@@ -185,7 +185,7 @@ describe('launcher', () => {
     const plan = (await store2.get(runKeys.plan(first.runId)))!;
     const store3 = await freshStore();
     await store3.put(runKeys.plan(first.runId), plan);
-    await store3.put(launchKey(first.runId, 'one'), (await store2.get(launchKey(first.runId, 'one')))!);
+    await store3.put(runKeys.launch(first.runId, 'one'), (await store2.get(runKeys.launch(first.runId, 'one')))!);
     const deps3 = launcherDeps(store3);
     const resumed = await launch({}, deps3);
     expect(resumed).toMatchObject({ runId: first.runId, planCreated: false, alreadyStarted: ['one'] });
@@ -216,7 +216,7 @@ function fakeResults(read: (id: string) => Promise<BuildRecord>, artifacts: Buil
     toBuildResult: (rec, image) => ({
       target: rec.target,
       buildId: rec.build.id!,
-      status: rec.build.buildStatus as BuildResult['status'],
+      sandbox: 'codebuild' as const, status: rec.build.buildStatus as BuildResult['status'],
       image: { ref: image, enforced: true },
       artifacts,
     }),
@@ -227,7 +227,7 @@ const record = (status = 'FAILED'): BuildRecord => ({ runId: RUN, target: 'one',
 const LAUNCHED_ONE = JSON.stringify({ target: 'one', buildId: 'p-one:u1', projectName: 'p-one', startedAt: plan.createdAt });
 async function launched(store: Store): Promise<void> {
   await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-  await store.put(launchKey(RUN, 'one'), LAUNCHED_ONE);
+  await store.put(runKeys.launch(RUN, 'one'), LAUNCHED_ONE);
 }
 
 function checkerDeps(store: Store, overrides: Partial<CheckerDeps> = {}): CheckerDeps {
@@ -278,7 +278,7 @@ describe('checker', () => {
   it('ignores a build other than the one the launcher recorded for the target', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(launchKey(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:the-real-one', projectName: 'p-one', startedAt: plan.createdAt }));
+    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:the-real-one', projectName: 'p-one', startedAt: plan.createdAt }));
     expect(await check(event(), checkerDeps(store))).toMatchObject({ status: 'ignored', reason: expect.stringMatching(/not the build the launcher started/) });
     expect(await store.get(runKeys.target(RUN, 'one'))).toBeNull();
   });
@@ -378,7 +378,7 @@ describe('checker', () => {
     const s3mock = mockClient(raw);
     const mem = new Map<string, string>([
       [runKeys.plan(RUN), JSON.stringify(plan)],
-      [launchKey(RUN, 'one'), LAUNCHED_ONE],
+      [runKeys.launch(RUN, 'one'), LAUNCHED_ONE],
     ]);
     const base = await freshStore();
     const store: Store = {
@@ -425,9 +425,9 @@ describe('checker', () => {
 describe('dead-man', () => {
   it('before any run: measures from its own first run (recorded once)', async () => {
     const store = await freshStore();
-    const d0 = await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-01T00:00:00Z') });
+    const d0 = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-01T00:00:00Z') });
     expect(d0.daysSinceLastSummary).toBe(0);
-    const d1 = await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-10T12:00:00Z') });
+    const d1 = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-10T12:00:00Z') });
     expect(d1.daysSinceLastSummary).toBe(9.5);
     expect(JSON.parse((await store.get(FIRST_SEEN_KEY))!).firstSeen).toBe('2026-03-01T00:00:00.000Z');
   });
@@ -441,21 +441,21 @@ describe('dead-man', () => {
       await store.put(runKeys.plan(id), JSON.stringify({ ...plan, runId: id, createdAt: at }));
       await store.put(runKeys.summary(id), JSON.stringify({ runId: id, finishedAt: at }));
     }
-    const r = await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-02-17T03:00:00Z') });
+    const r = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-02-17T03:00:00Z') });
     expect(r).toMatchObject({ daysSinceLastSummary: 9, lastSummary: '20260208T000000Z-bbbbbb', closed: [] });
   });
 
   it('closes a run whose targets never all reported, once, with TARGET_NOT_REPORTED', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    const early = await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T05:00:00Z') });
+    const early = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T05:00:00Z') });
     expect(early.closed).toEqual([]);
-    const late = await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T14:00:00Z') });
+    const late = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T14:00:00Z') });
     expect(late.closed).toEqual([RUN]);
     expect(late.daysSinceLastSummary).toBe(0);
     expect(publishes()).toHaveLength(1);
     expect(publishes()[0]!.parsed.email).toMatch(/TARGET_NOT_REPORTED \(one\)/);
-    await deadman({ store, notifier, notifyOnVerified: true, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T17:00:00Z') });
+    await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T17:00:00Z') });
     expect(publishes()).toHaveLength(1);
   });
 });

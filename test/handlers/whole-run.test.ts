@@ -12,7 +12,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodeBuildLauncher } from '../../lambda/adapters/builder/codebuild-launcher';
-import { CodeBuildResults } from '../../lambda/adapters/builder/codebuild-results';
+import { recipesOf, CodeBuildResults } from '../../lambda/adapters/builder/codebuild-results';
 import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import type { RunReport } from '../../lambda/core/report';
@@ -119,6 +119,7 @@ describe('whole serverless run (launcher → CodeBuild double → checker → SN
         s3: s3.client(),
         projects: { 'relverify-t-alpha': 'alpha', 'relverify-t-beta': 'beta', 'relverify-t-gamma': 'gamma' },
         artifactsBucket: 'artifacts-bucket',
+        recipes: recipesOf(config),
       }),
       forge: async () => forge,
       formats,

@@ -148,9 +148,9 @@ async function wholeRun(
     if (!options.noEvents) for (const build of [...aws.builds.values()]) await check(stateChangeEvent(build), checkerDeps);
     await aws.settled(); // the diff job
     await deadman({
+      config,
       store: store('deadman'),
       notifier: notifier('deadman'),
-      notifyOnVerified: true,
       staleRunMs: 24 * 3600_000,
       now: () => new Date(now.getTime() + 2 * 86_400_000),
     });

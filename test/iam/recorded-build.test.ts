@@ -191,7 +191,7 @@ describe('in the target report', () => {
       ),
     };
     const deps = { forge, workDir: dir, limits: { maxBytes: 1 << 20, timeoutMs: 5000 }, formats: (await import('../../lambda/formats/ops')).formatOps };
-    const base = { buildId: 'b:1', status: 'SUCCEEDED' as const, artifacts: rebuilt };
+    const base = { buildId: 'b:1', sandbox: 'codebuild' as const, status: 'SUCCEEDED' as const, artifacts: rebuilt };
     const clean = await checkTarget(plan, 'linux', { ...base, target: 'linux', image: { ref: IMAGE, enforced: true }, overrides: [] }, deps);
     expect(clean.verdict).toBe('VERIFIED');
     const overridden = await checkTarget(

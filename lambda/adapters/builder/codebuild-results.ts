@@ -99,7 +99,7 @@ export class S3ArtifactSource implements ArtifactSource {
 }
 
 /** An artifact source for a build that uploaded nothing. */
-export const NO_ARTIFACTS: ArtifactSource = { fetch: async () => null };
+export { NO_ARTIFACTS } from '../../core/run/engine';
 
 export interface BuildRecord {
   runId: string;
@@ -154,6 +154,13 @@ export function overridesOf(build: Build, plannedImage: string, expected: Expect
 }
 
 /** What the launcher started the build with, for the run: the expected launcher variables come from it. */
+/** What the stack fixes in each target's project, from the configuration (the checker compares builds with it). */
+export function recipesOf(config: {
+  targets: readonly { name: string; command: string; env: Record<string, string>; privileged: boolean }[];
+}): Record<string, ExpectedRecipe> {
+  return Object.fromEntries(config.targets.map((t) => [t.name, { command: t.command, env: t.env, privileged: t.privileged }]));
+}
+
 export interface LaunchedWith {
   plan: Pick<RunPlan, 'runId' | 'release' | 'version' | 'targets'>;
   /** the forge's clone URL (Forge.cloneUrl(), as the launcher passed it) */
@@ -166,9 +173,9 @@ export interface CodeBuildResultsOptions {
   /** CodeBuild project name → target name */
   projects: Record<string, string>;
   artifactsBucket: string;
-  /** target name → what its project fixes; with it, toBuildResult reports every departure
-   * (BUILD_OVERRIDDEN). The Lambda always passes it. @default no comparison */
-  recipes?: Record<string, ExpectedRecipe>;
+  /** target name → what its project fixes: toBuildResult reports every departure (BUILD_OVERRIDDEN);
+   * a target without a recipe is itself an override (nothing to compare with is never "as planned") */
+  recipes: Record<string, ExpectedRecipe>;
   codebuild?: CodeBuildClient;
   s3?: S3Client;
 }
@@ -265,11 +272,9 @@ export class CodeBuildResults {
       // unless HEAD is RELVERIFY_COMMIT — and `overrides` requires RELVERIFY_COMMIT, the clone URL
       // and the staged source to be exactly the plan's, so that HEAD check is against the plan.
       checkedOutSha: undefined,
-      overrides: this.options.recipes
-        ? this.options.recipes[target]
-          ? overridesOf(build, plannedImage, this.options.recipes[target], this.launcherVariablesOf(launched, target))
-          : [`no recipe for target ${target}`]
-        : undefined,
+      overrides: this.options.recipes[target]
+        ? overridesOf(build, plannedImage, this.options.recipes[target], this.launcherVariablesOf(launched, target))
+        : [`no recipe for target ${target}`],
       sandbox: 'codebuild',
       artifacts: this.artifactsOf(build, target),
     };

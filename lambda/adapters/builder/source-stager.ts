@@ -43,10 +43,11 @@ import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git
 import { pack as tarPack } from 'tar-stream';
 import { BuildError, ForgeError } from '../../core/errors';
 import type { RunPlan } from '../../core/run/plan';
+import { runKeys } from '../../core/run/store-layout';
 import { sourceKeyFor } from './codebuild-env';
 
 /** The launcher's record of what it staged (results bucket, next to the plan). */
-export const sourceRecordKey = (runId: string) => `runs/${runId}/source.json`;
+export const sourceRecordKey = runKeys.source;
 
 /** isomorphic-git keeps the fetched pack in memory: this bounds the fetch (and the Lambda's memory use). */
 export const DEFAULT_MAX_FETCH_BYTES = 512 * 1024 * 1024;

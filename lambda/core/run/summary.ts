@@ -91,13 +91,4 @@ export function failedRunReport(config: Pick<Config, 'gitlab'>, runId: string, m
   };
 }
 
-/** Where a run's records live in the store (S3 or a directory). */
-export const runKeys = {
-  plan: (runId: string) => `runs/${runId}/plan.json`,
-  target: (runId: string, target: string) => `runs/${runId}/targets/${target}.json`,
-  targetsPrefix: (runId: string) => `runs/${runId}/targets/`,
-  summary: (runId: string) => `runs/${runId}/summary.json`,
-  html: (runId: string) => `runs/${runId}/report.html`,
-  /** written once the run's alert went out (or was deliberately not sent): a redelivered event re-sends a lost alert until it exists */
-  alerted: (runId: string) => `runs/${runId}/alerted.json`,
-};
+export { runKeys } from './store-layout';
