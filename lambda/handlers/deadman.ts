@@ -46,8 +46,9 @@ export async function deadman(deps: DeadmanDeps): Promise<DeadmanResult> {
   const engine = awsEngine(deps.config, { store, notifier: deps.notifier, now: deps.now, logger: deps.logger });
 
   // 1. Close stale runs (the engine's forced summary: missing targets are TARGET_NOT_REPORTED).
-  const { closed, summaries } = await closeStaleRuns(engine, now, deps.staleRunMs);
+  const { closed, realerted, summaries } = await closeStaleRuns(engine, now, deps.staleRunMs);
   for (const runId of closed) deps.logger?.warn('stale run closed', { runId });
+  for (const runId of realerted) deps.logger?.warn('lost alert re-sent', { runId });
   if (closed.length) deps.metrics?.addMetric(METRIC.staleRunsClosed, MetricUnit.Count, closed.length);
 
   // 2. Age of the newest summary (before the first run: since this watchdog first ran).

@@ -43,13 +43,15 @@ const codes = (t: { findings: Array<{ code: string }> }) => t.findings.map((f) =
 const noSandbox = { bwrap: '/nonexistent/bwrap' };
 
 describe('BUILD_NOT_SANDBOXED', () => {
-  it('without Docker or bubblewrap the build is refused: INCOMPLETE, nothing built', { timeout: 30_000 }, async () => {
+  it('without Docker or bubblewrap the build is refused: INCOMPLETE, nothing built (the published assets still checked)', { timeout: 30_000 }, async () => {
     const report = await verifyWith(noSandbox);
     expect(report.verdict).toBe('INCOMPLETE');
     const linux = report.targets[0]!;
     expect(codes(linux)).toEqual(['BUILD_NOT_SANDBOXED']);
     expect(linux.findings[0]!.message).toMatch(/--unsafe-host-build/);
-    expect(linux.artifacts).toEqual([]);
+    // nothing was built or compared; the published asset is still fetched and checked (as in AWS)
+    expect(linux.build?.status).toBe('NOT_STARTED');
+    expect(linux.artifacts.map((a) => [a.rebuilt, a.findings.map((f) => f.code)])).toEqual([[undefined, expect.arrayContaining(['NOT_CHECKED'])]]);
   });
 
   it('with --unsafe-host-build it builds on the host, reports the comparison, and is never VERIFIED', { timeout: 30_000 }, async () => {

@@ -19,7 +19,8 @@ import type { RunPlan } from '../../lambda/core/run/plan';
 import { LEDGER_KEY } from '../../lambda/core/ledger';
 import type { BuildResult, Store } from '../../lambda/core/ports';
 import type { RunReport, TargetReport } from '../../lambda/core/report';
-import { runKeys } from '../../lambda/core/run/summary';
+import { runKeys, summarize } from '../../lambda/core/run/summary';
+import { awsEngine } from '../../lambda/handlers/aws-engine';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { deadman, FIRST_SEEN_KEY } from '../../lambda/handlers/deadman';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
@@ -216,7 +217,8 @@ function fakeResults(read: (id: string) => Promise<BuildRecord>, artifacts: Buil
     toBuildResult: (rec, image) => ({
       target: rec.target,
       buildId: rec.build.id!,
-      sandbox: 'codebuild' as const, status: rec.build.buildStatus as BuildResult['status'],
+      sandbox: 'codebuild' as const,
+      status: rec.build.buildStatus as BuildResult['status'],
       image: { ref: image, enforced: true },
       artifacts,
     }),
@@ -278,7 +280,10 @@ describe('checker', () => {
   it('ignores a build other than the one the launcher recorded for the target', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));
-    await store.put(runKeys.launch(RUN, 'one'), JSON.stringify({ target: 'one', buildId: 'p-one:the-real-one', projectName: 'p-one', startedAt: plan.createdAt }));
+    await store.put(
+      runKeys.launch(RUN, 'one'),
+      JSON.stringify({ target: 'one', buildId: 'p-one:the-real-one', projectName: 'p-one', startedAt: plan.createdAt }),
+    );
     expect(await check(event(), checkerDeps(store))).toMatchObject({ status: 'ignored', reason: expect.stringMatching(/not the build the launcher started/) });
     expect(await store.get(runKeys.target(RUN, 'one'))).toBeNull();
   });
@@ -443,6 +448,27 @@ describe('dead-man', () => {
     }
     const r = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-02-17T03:00:00Z') });
     expect(r).toMatchObject({ daysSinceLastSummary: 9, lastSummary: '20260208T000000Z-bbbbbb', closed: [] });
+  });
+
+  it('re-sends the alert of a recent run whose summary was written but whose alert never went out, once', async () => {
+    const store = await freshStore();
+    await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    // a checker wrote the summary and died before publishing: no alerted.json
+    const engine = awsEngine(config, {
+      store,
+      notifier: { notify: async () => Promise.reject(new Error('SNS down')) },
+      now: () => new Date('2026-03-02T04:00:00Z'),
+    });
+    await expect(engine.finish(summarize(plan, [], { mode: 'aws', startedAt: plan.createdAt, finishedAt: '2026-03-02T04:00:00Z' }))).rejects.toThrow(
+      /SNS down/,
+    );
+    expect(await store.get(runKeys.alerted(RUN))).toBeNull();
+    const swept = await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T09:00:00Z') });
+    expect(publishes()).toHaveLength(1);
+    expect(publishes()[0]!.parsed.email).toMatch(/TARGET_NOT_REPORTED \(one\)/);
+    expect(swept.closed).toEqual([]);
+    await deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T12:00:00Z') });
+    expect(publishes()).toHaveLength(1);
   });
 
   it('closes a run whose targets never all reported, once, with TARGET_NOT_REPORTED', async () => {

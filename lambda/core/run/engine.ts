@@ -68,6 +68,9 @@ export interface EngineDeps {
 }
 
 export type FinishOutcome = 'published' | 'completed-quietly' | 'already-summarized';
+
+/** How long after its summary a run's alert is left to the summary's writer before anyone re-sends it. */
+export const ALERT_GRACE_MS = 2 * 60_000;
 export type RecordOutcome = 'waiting' | FinishOutcome;
 
 export type PlanOutcome =
@@ -199,7 +202,9 @@ export class RunEngine {
     };
     const report = await checkTarget(plan, target, build, check);
     if (error instanceof VerifierError && error.code === 'BUILD_NOT_SANDBOXED') {
-      report.findings.push(finding('BUILD_NOT_SANDBOXED', `build of ${target} refused: ${error.userMessage}`, { target }));
+      // the refusal is the reason nothing was built: it replaces the generic BUILD_NOT_STARTED
+      const refused = finding('BUILD_NOT_SANDBOXED', `build of ${target} refused: ${error.userMessage}`, { target });
+      report.findings = [refused, ...report.findings.filter((f) => f.code !== 'BUILD_NOT_STARTED')];
       report.verdict = worseOf(report.verdict, 'INCOMPLETE');
     }
     return report;
@@ -338,11 +343,17 @@ export class RunEngine {
    * run next retries the alert, so a lost publish is never silence. A duplicate alert (the marker
    * write failed after a publish) is the accepted cost of that.
    */
-  private async alertIfLost(runId: string): Promise<FinishOutcome> {
+  async alertIfLost(runId: string): Promise<FinishOutcome> {
     if ((await this.store.get(runKeys.alerted(runId))) !== null) return 'already-summarized';
     const stored = await this.store.get(runKeys.summary(runId));
     if (stored === null) return 'already-summarized';
-    const outcome = await this.sendAlert(JSON.parse(stored) as RunReport);
+    const report = JSON.parse(stored) as RunReport;
+    // A summary this fresh has a writer still finishing it (ledger, HTML, statements, then the
+    // alert): a second target coming in at the same moment must not alert twice. A lost alert is
+    // re-sent by a later touch — a redelivered event, the next run's records, the dead-man's sweep.
+    const age = this.now().getTime() - Date.parse(report.finishedAt);
+    if (!(age >= ALERT_GRACE_MS)) return 'already-summarized';
+    const outcome = await this.sendAlert(report);
     return outcome === 'published' ? 'published' : 'already-summarized';
   }
 

@@ -233,17 +233,38 @@ export async function concludeBuild(engine: RunEngine, event: unknown, deps: Con
 
 // ───────────────────────── close ─────────────────────────
 
+/** Lost alerts older than this are not re-sent by the sweep. */
+export const LOST_ALERT_HORIZON_MS = 7 * 86_400_000;
+
 /**
  * Runs whose plan is older than `staleMs` and that have no summary are summarized now, the missing
  * targets as TARGET_NOT_REPORTED (INCOMPLETE), and alerted — through the same write-once summary, so
- * a late checker cannot alert twice. Returns the ids it closed and the ids that have a summary.
+ * a late checker cannot alert twice. A summarized run whose alert never went out is alerted now.
+ * Returns the ids it closed, the ids it re-alerted and the ids that have a summary.
  */
-export async function closeStaleRuns(engine: RunEngine, now: Date, staleMs: number): Promise<{ closed: string[]; summaries: Set<string> }> {
-  const plans = new Set<string>();
-  const summaries = new Set<string>();
+export async function closeStaleRuns(
+  engine: RunEngine,
+  now: Date,
+  staleMs: number,
+): Promise<{ closed: string[]; realerted: string[]; summaries: Set<string> }> {
+  const records = { plan: new Set<string>(), summary: new Set<string>(), alerted: new Set<string>() };
   for (const k of await engine.deps.store.list(STORE_PREFIXES.runs)) {
     const r = runRecordOf(k);
-    if (r) (r.kind === 'plan' ? plans : summaries).add(r.runId);
+    if (r) records[r.kind].add(r.runId);
+  }
+  const { plan: plans, summary: summaries } = records;
+  // a summary whose alert never went out (the writer died between them): sent now
+  const realerted: string[] = [];
+  for (const runId of [...summaries].filter((r) => !records.alerted.has(r)).sort()) {
+    // recent runs only: a week-old lost alert is stale news (the summary age alarm covers silence)
+    const summary = await engine.readSummary(runId).catch(() => null);
+    const age = summary ? now.getTime() - Date.parse(summary.finishedAt) : Number.NaN;
+    if (!(age < LOST_ALERT_HORIZON_MS)) continue;
+    try {
+      if ((await engine.alertIfLost(runId)) === 'published') realerted.push(runId);
+    } catch (err) {
+      engine.deps.events?.warn?.(`the lost alert of run ${runId} could not be re-sent: ${errorMessage(err)}`, err);
+    }
   }
   const closed: string[] = [];
   for (const runId of [...plans].filter((r) => !summaries.has(r)).sort()) {
@@ -253,5 +274,5 @@ export async function closeStaleRuns(engine: RunEngine, now: Date, staleMs: numb
     if (outcome !== 'already-summarized') closed.push(runId);
     summaries.add(runId);
   }
-  return { closed, summaries };
+  return { closed, realerted, summaries };
 }

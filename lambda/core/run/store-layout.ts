@@ -59,12 +59,12 @@ export const AUDIT_LATEST_KEY = `${STORE_PREFIXES.ledger}audit-latest.json`;
 export const WATCH_STATE_KEY = `${STORE_PREFIXES.watch}state.json`;
 export const DEADMAN_FIRST_SEEN_KEY = `${STORE_PREFIXES.deadman}first-seen.json`;
 
-const RUN_RECORD = /^runs\/([^/]+)\/(plan|summary)\.json$/;
+const RUN_RECORD = /^runs\/([^/]+)\/(plan|summary|alerted)\.json$/;
 
-/** The run id and record kind of a `runs/<id>/{plan,summary}.json` key; null for any other key. */
-export function runRecordOf(key: string): { runId: string; kind: 'plan' | 'summary' } | null {
+/** The run id and record kind of a `runs/<id>/{plan,summary,alerted}.json` key; null for any other key. */
+export function runRecordOf(key: string): { runId: string; kind: 'plan' | 'summary' | 'alerted' } | null {
   const m = RUN_RECORD.exec(key);
-  return m ? { runId: m[1]!, kind: m[2] as 'plan' | 'summary' } : null;
+  return m ? { runId: m[1]!, kind: m[2] as 'plan' | 'summary' | 'alerted' } : null;
 }
 
 /** The target names under a run's `targets/` (or `builds/`) prefix, from a store listing. */
