@@ -43,6 +43,12 @@ export interface CompareContext {
   scratchDir?: string;
   /** upper bound for bytes a comparer may extract or buffer (archive members, MSI streams) */
   maxBytes?: number;
+  /**
+   * Compares two extracted members one level deeper (the dispatcher, compare/index's
+   * compareArtifacts), given to container comparers (archives) so that they never import the
+   * dispatcher that imports them (no import cycle). A container comparer without it refuses to go deeper.
+   */
+  compareMember?: (publishedPath: string, rebuiltPath: string, context: CompareContext) => Promise<ComparisonReport>;
 }
 
 /** A signature-transparent comparer for one file format. */

@@ -14,18 +14,23 @@
  * - Over-bound archives (zip bombs, too many entries) are refused with a LimitError: not compared.
  *
  * Members whose bytes differ are extracted (bounded, generated file names) into a scratch
- * directory and compared with `compareArtifacts` one level deeper (depth-bounded).
+ * directory and compared one level deeper (depth-bounded) by `context.compareMember` — the
+ * dispatcher (compare/index) hands itself in, so this module does not import it (no cycle). Without
+ * it, differing members are reported by their digests only (still a mismatch).
+ *
+ * The archive libraries (tar-stream, yauzl, via scan.ts) are loaded on the first comparison: the
+ * registration below is imported by the comparer registry at start-up.
  */
 import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ComparisonReport, Difference } from '../../base/comparison';
 import { errorMessage } from '../../base/errors';
-import type { Comparer, CompareContext } from '../types';
+import type { CompareContext } from '../types';
 import { archiveKind, type ArchiveKind } from './detect';
-import { DEFAULT_ARCHIVE_LIMITS, extractEntries, scanArchive, type ArchiveEntry, type ArchiveLimits } from './scan';
-import { compareArtifacts } from '../compare/index';
+import type { ArchiveEntry, ArchiveLimits } from './scan';
 import { readHead } from '../compare/read-at';
+import type { ComparerRegistration } from '../compare/registration';
 import { withTextDiff } from '../compare/text-diff';
 
 /** archives inside archives inside archives… stop here */
@@ -44,9 +49,12 @@ export interface MetadataDifference {
   rebuilt?: string | number;
 }
 
-function limitsFor(context: CompareContext): ArchiveLimits {
-  if (context.maxBytes === undefined) return DEFAULT_ARCHIVE_LIMITS;
-  return { ...DEFAULT_ARCHIVE_LIMITS, maxTotalBytes: context.maxBytes, maxEntryBytes: Math.min(DEFAULT_ARCHIVE_LIMITS.maxEntryBytes, context.maxBytes) };
+type Scan = typeof import('./scan');
+const loadScan = (): Promise<Scan> => import('./scan');
+
+function limitsFor(context: CompareContext, defaults: ArchiveLimits): ArchiveLimits {
+  if (context.maxBytes === undefined) return defaults;
+  return { ...defaults, maxTotalBytes: context.maxBytes, maxEntryBytes: Math.min(defaults.maxEntryBytes, context.maxBytes) };
 }
 
 const keyOf = (e: ArchiveEntry) => e.name.replace(/\/+$/, '');
@@ -75,7 +83,8 @@ function entryOrder(pub: ArchiveEntry[], reb: ArchiveEntry[]): Record<string, un
 /** Compares two archives of the same kind. */
 export async function compareArchives(publishedPath: string, rebuiltPath: string, context: CompareContext): Promise<ComparisonReport> {
   const depth = context.depth ?? 0;
-  const limits = limitsFor(context);
+  const scan = await loadScan();
+  const limits = limitsFor(context, scan.DEFAULT_ARCHIVE_LIMITS);
   const [pHead, rHead] = await Promise.all([readHead(publishedPath), readHead(rebuiltPath)]);
   const pKind = archiveKind(pHead);
   const rKind = archiveKind(rHead);
@@ -87,7 +96,7 @@ export async function compareArchives(publishedPath: string, rebuiltPath: string
       differences: [{ where: 'format', detail: `published is a ${pKind} archive, rebuilt is ${rKind ? `a ${rKind} archive` : 'not an archive'}` }],
     };
   }
-  const [pub, reb] = await Promise.all([scanArchive(publishedPath, pKind, limits), scanArchive(rebuiltPath, rKind, limits)]);
+  const [pub, reb] = await Promise.all([scan.scanArchive(publishedPath, pKind, limits), scan.scanArchive(rebuiltPath, rKind, limits)]);
 
   const differences: Difference[] = [];
   const metadataDifferences: MetadataDifference[] = [];
@@ -123,7 +132,7 @@ export async function compareArchives(publishedPath: string, rebuiltPath: string
     metadataDifferences.push({ entry: '(archive)', field, published: pub.metadata[field], rebuilt: reb.metadata[field] });
   }
 
-  const nested = await compareMembers(publishedPath, rebuiltPath, pKind, differingFiles, { ...context, depth }, limits);
+  const nested = await compareMembers(publishedPath, rebuiltPath, pKind, differingFiles, { ...context, depth }, limits, scan);
   differences.push(...nested.differences);
 
   const order = entryOrder(pub.entries, reb.entries);
@@ -158,19 +167,21 @@ async function compareMembers(
   pairs: [ArchiveEntry, ArchiveEntry][],
   context: CompareContext & { depth: number },
   limits: ArchiveLimits,
+  scan: Scan,
 ): Promise<NestedOutcome> {
   const out: NestedOutcome = { differences: [], transparent: [], members: [] };
   const digestText = (p: ArchiveEntry, r: ArchiveEntry) => `published ${p.size} bytes sha256 ${p.sha256}, rebuilt ${r.size} bytes sha256 ${r.sha256}`;
   if (pairs.length === 0) return out;
 
-  const deep = context.depth + 1 <= MAX_ARCHIVE_DEPTH ? pairs.slice(0, MAX_NESTED_COMPARISONS) : [];
+  const compareMember = context.compareMember;
+  const deep = compareMember && context.depth + 1 <= MAX_ARCHIVE_DEPTH ? pairs.slice(0, MAX_NESTED_COMPARISONS) : [];
   for (const [p, r] of pairs.slice(deep.length)) {
     out.differences.push({
       where: `entry ${p.name}`,
-      detail: `content differs (${digestText(p, r)}); not compared in depth (${deep.length === 0 ? `nesting depth bound ${MAX_ARCHIVE_DEPTH}` : `more than ${MAX_NESTED_COMPARISONS} differing members`})`,
+      detail: `content differs (${digestText(p, r)}); not compared in depth (${whyNotDeeper(!!compareMember, deep.length)})`,
     });
   }
-  if (deep.length === 0) return out;
+  if (deep.length === 0 || !compareMember) return out;
 
   const scratch = await mkdtemp(join(context.scratchDir ?? tmpdir(), 'archive-'));
   try {
@@ -180,14 +191,15 @@ async function compareMembers(
     // generated names: a member's own name never becomes a path
     const pWanted = new Map(deep.map(([p], i) => [p.name, join(pDir, `m${i}`)]));
     const rWanted = new Map(deep.map(([, r], i) => [r.name, join(rDir, `m${i}`)]));
-    await Promise.all([extractEntries(publishedPath, kind, pWanted, limits), extractEntries(rebuiltPath, kind, rWanted, limits)]);
+    await Promise.all([scan.extractEntries(publishedPath, kind, pWanted, limits), scan.extractEntries(rebuiltPath, kind, rWanted, limits)]);
 
     let textDiffs = 0;
     for (const [i, [p, r]] of deep.entries()) {
       const memberScratch = join(scratch, `s${i}`);
       await mkdir(memberScratch);
       try {
-        const report = await compareArtifacts(join(pDir, `m${i}`), join(rDir, `m${i}`), {
+        const report = await compareMember(join(pDir, `m${i}`), join(rDir, `m${i}`), {
+          compareMember,
           depth: context.depth + 1,
           scratchDir: memberScratch,
           maxBytes: context.maxBytes,
@@ -241,8 +253,15 @@ async function compareMembers(
   return out;
 }
 
-export const archiveComparer: Comparer = {
+function whyNotDeeper(canCompare: boolean, deep: number): string {
+  if (!canCompare) return 'no member comparer was given';
+  return deep === 0 ? `nesting depth bound ${MAX_ARCHIVE_DEPTH}` : `more than ${MAX_NESTED_COMPARISONS} differing members`;
+}
+
+/** This comparer's entry in the registry (compare/registry.ts): light to import, the libraries load on use. */
+export const archiveComparer: ComparerRegistration = {
   method: 'archive',
+  formatName: 'an archive (zip, tar, tar.gz)',
   detect: (head: Uint8Array) => archiveKind(head) !== null,
   compare: compareArchives,
 };

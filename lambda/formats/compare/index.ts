@@ -1,10 +1,11 @@
 /**
  * Chooses the comparer by CONTENT (the published file's first bytes, never its name) and runs it.
+ * The comparers and their order come from the registry (compare/registry.ts):
  *
  *   PE (MZ…PE\0\0)            → authenticode (lambda/formats/pe/compare.ts)
  *   Mach-O thin / universal    → macho
  *   MSI (CFB D0CF11E0…)        → msi (lambda/formats/msi/compare.ts)
- *   zip / tar / tar.gz         → archive
+ *   zip / tar / tar.gz         → archive (members compared by this dispatcher, via context.compareMember)
  *   anything else              → bytes
  *
  * Both files must be of the same kind; if the rebuilt file is not, that is a mismatch (the
@@ -24,49 +25,20 @@ import { bytesComparer, compareBytes } from './bytes';
 import { readHead } from './read-at';
 import { withTextDiff } from './text-diff';
 import { comparePeOnce, peComparer } from '../pe/compare';
-import { machoKind } from '../macho/parse';
-import { archiveKind } from '../archive/detect';
-import { isCfb } from '../msi/cfb';
-
-/**
- * A comparer whose code (and its libraries: tar-stream, yauzl, cfb, pkijs…) is imported on its first
- * comparison; detection needs only the light parsers (issue 14: `compare` starts fast).
- */
-function lazyComparer(method: Comparer['method'], detect: (head: Uint8Array) => boolean, load: () => Promise<Comparer>): Comparer {
-  return { method, detect, compare: async (a, b, context) => (await load()).compare(a, b, context) };
-}
-const machoComparer = lazyComparer(
-  'macho',
-  (head) => machoKind(head) !== null,
-  async () => (await import('../macho/compare')).machoComparer,
-);
-const msiComparer = lazyComparer('msi', isCfb, async () => (await import('../msi/compare')).msiComparer);
-const archiveComparer = lazyComparer(
-  'archive',
-  (head) => archiveKind(head) !== null,
-  async () => (await import('../archive/compare')).archiveComparer,
-);
+import { COMPARERS, type ComparerRegistration } from './registry';
 
 export type CompareOptions = CompareContext & { method?: 'auto' | 'bytes' };
 
-/**
- * Format comparers in detection order; the first whose detect() accepts the published head wins.
- * A function, not a constant (archive/compare imports this module: members are compared
- * recursively); the comparers but PE are loaded on first use.
- */
-export function formatComparers(): readonly Comparer[] {
-  return [peComparer, machoComparer, msiComparer, archiveComparer];
+/** Format comparers in detection order (compare/registry.ts); the first whose detect() accepts the published head wins. */
+export function formatComparers(): readonly ComparerRegistration[] {
+  return COMPARERS;
 }
 
 const HEAD_BYTES = 4096;
 
-const FORMAT_NAMES: Record<Comparer['method'], string> = {
-  authenticode: 'a PE file',
-  macho: 'a Mach-O file',
-  msi: 'an MSI (CFB) file',
-  archive: 'an archive (zip, tar, tar.gz)',
-  bytes: 'a file',
-};
+function formatName(c: Comparer): string {
+  return (c as Partial<ComparerRegistration>).formatName ?? 'a file';
+}
 
 /** The comparer for a file head (bytes when no format matches). */
 export function comparerFor(head: Uint8Array, list: readonly Comparer[] = formatComparers()): Comparer {
@@ -109,7 +81,9 @@ async function compareBytesWithText(publishedPath: string, rebuiltPath: string, 
   return report;
 }
 
-export async function compareArtifacts(publishedPath: string, rebuiltPath: string, options: CompareOptions = {}): Promise<ComparisonReport> {
+export async function compareArtifacts(publishedPath: string, rebuiltPath: string, given: CompareOptions = {}): Promise<ComparisonReport> {
+  // containers (archives) compare their members through this dispatcher without importing it
+  const options: CompareOptions = { ...given, compareMember: given.compareMember ?? compareArtifacts };
   if (options.method === 'bytes') return compareBytesWithText(publishedPath, rebuiltPath, options);
 
   const [pHead, rHead] = await Promise.all([readHead(publishedPath, HEAD_BYTES), readHead(rebuiltPath, HEAD_BYTES)]);
@@ -142,14 +116,14 @@ export async function compareArtifacts(publishedPath: string, rebuiltPath: strin
     return { method: comparer.method, match: true, differences: [], details: { ...digests, identical: true } };
   }
   if (!rebuiltSameKind) {
-    const rebuiltKind = comparerFor(rHead, list).method;
+    const rebuiltKind = comparerFor(rHead, list);
     return {
       method: comparer.method,
       match: false,
       differences: [
         {
           where: 'format',
-          detail: `the published file is ${FORMAT_NAMES[comparer.method]}, the rebuilt one is ${rebuiltKind === 'bytes' ? 'not' : FORMAT_NAMES[rebuiltKind]}`,
+          detail: `the published file is ${formatName(comparer)}, the rebuilt one is ${rebuiltKind === bytesComparer ? 'not' : formatName(rebuiltKind)}`,
         },
       ],
       details: digests,

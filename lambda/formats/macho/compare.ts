@@ -23,7 +23,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ComparisonReport, Difference } from '../../base/comparison';
 import { FormatError } from '../../base/errors';
-import type { Comparer, CompareContext } from '../types';
+import type { CompareContext } from '../types';
+import type { ComparerRegistration } from '../compare/registration';
 import { RangeCollector, collectDifferences, describeRange, regionNames, type Region } from '../compare/regions';
 import { machoKind, machoRegions, readSlices, readThinHeader, type Slice, type ThinHeader } from './parse';
 import { describeCodeDirectory, parseEmbeddedSignature, PageHasher, primaryCodeDirectory, HASH_TYPES, type EmbeddedSignature } from './codesign';
@@ -408,8 +409,10 @@ export async function compareMachO(publishedPath: string, rebuiltPath: string): 
   }
 }
 
-export const machoComparer: Comparer = {
+/** This comparer's entry in the registry (compare/registry.ts); its parsers are its own (no library to load). */
+export const machoComparer: ComparerRegistration = {
   method: 'macho',
+  formatName: 'a Mach-O file',
   detect: (head: Uint8Array) => machoKind(head) !== null,
   compare: (publishedPath: string, rebuiltPath: string, _context: CompareContext) => compareMachO(publishedPath, rebuiltPath),
 };

@@ -11,18 +11,21 @@
  */
 import type { ComparisonReport, Difference } from '../../base/comparison';
 import { errorMessage } from '../../base/errors';
-import type { Comparer, CompareContext } from '../types';
+import type { CompareContext } from '../types';
 import { OID } from '../authenticode/oids';
-import { parseAuthenticodePkcs7, type AuthenticodePkcs7 } from '../authenticode/pkcs7';
+import type { AuthenticodePkcs7 } from '../authenticode/pkcs7';
 import type { AuthenticodeHash } from '../pe/authenticode-digest';
 import { isCfb } from './cfb';
-import { readMsi, type MsiFile, type MsiItem } from './digest';
+import type { MsiFile, MsiItem } from './digest';
+import type { ComparerRegistration } from '../compare/registration';
 
 /** How many differing streams a report lists. */
 const MAX_LISTED_STREAMS = 32;
 
-export const msiComparer: Comparer = {
+/** This comparer's entry in the registry (compare/registry.ts): light to import; cfb and pkijs load on the first comparison. */
+export const msiComparer: ComparerRegistration = {
   method: 'msi',
+  formatName: 'an MSI (CFB) file',
   detect: isCfb,
   compare: compareMsi,
 };
@@ -36,6 +39,7 @@ export async function compareMsi(publishedPath: string, rebuiltPath: string, _co
   const details: Record<string, unknown> = {};
   const report = (): ComparisonReport => ({ method: 'msi', match: differences.length === 0, differences, details });
 
+  const [{ readMsi }, { parseAuthenticodePkcs7 }] = await Promise.all([import('./digest'), import('../authenticode/pkcs7')]);
   let p7: AuthenticodePkcs7 | undefined;
   let signatureError: string | undefined;
   let pub: MsiFile;

@@ -14,7 +14,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ComparisonReport, Difference } from '../../base/comparison';
 import { errorMessage, FormatError } from '../../base/errors';
-import type { Comparer, CompareContext } from '../types';
+import type { CompareContext } from '../types';
+import type { ComparerRegistration } from '../compare/registration';
 import { OID } from '../authenticode/oids';
 import type { Digest } from '../digest';
 import { pairPass, PASS_CHUNK, type HashJob } from '../compare/pair-pass';
@@ -26,8 +27,10 @@ export const MAX_LISTED_RANGES = 16;
 /** Differing bytes closer than this are reported as one range. */
 const MERGE_GAP = 16;
 
-export const peComparer: Comparer = {
+/** This comparer's entry in the registry (compare/registry.ts); pkijs loads only for a signed release. */
+export const peComparer: ComparerRegistration = {
   method: 'authenticode',
+  formatName: 'a PE file',
   detect: looksLikePe,
   compare: comparePe,
 };
