@@ -57,6 +57,21 @@ export interface TargetReport {
   lambda?: LambdaUsage;
 }
 
+/** Which forge and project, forge-neutral. `type` names the forge (GitLab is the first). */
+export interface ForgeRef {
+  type: 'gitlab';
+  url: string;
+  project: string | number;
+}
+
+export interface ProjectRef {
+  /** always written since the run engine (issue 10); absent in reports written before */
+  forge?: ForgeRef;
+  /** the forge's URL (kept for compatibility: every report has it) */
+  gitlabUrl: string;
+  project: string | number;
+}
+
 export interface ReleaseReport {
   tag: string;
   name?: string;
@@ -71,7 +86,8 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   verdict: Verdict;
-  project: { gitlabUrl: string; project: string | number };
+  /** the project under watch: `forge` is the forge-neutral contract; `gitlabUrl` stays for readers of older reports */
+  project: ProjectRef;
   release: ReleaseReport | null;
   targets: TargetReport[];
   /** run-level findings (forge, release, history) */

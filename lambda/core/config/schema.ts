@@ -266,108 +266,135 @@ export const TargetSchema = z
       });
   });
 
-export const ConfigSchema = z.strictObject({
-  $schema: z.string().optional(),
-  version: z.literal(1),
-  gitlab: z.strictObject({
-    url: z
-      .string()
-      .url()
-      .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
-      .default('https://gitlab.com'),
-    project: z.union([z.string().regex(/^[^\s/][^\s]*\/[^\s]+$/, 'must be a path like group/project'), z.number().int().positive()]),
-    token: z
-      .strictObject({
-        env: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-          .default('GITLAB_TOKEN')
-          .describe('env var read by the CLI'),
-        secretName: z.string().optional().describe('Secrets Manager secret read in AWS'),
-      })
-      .default({ env: 'GITLAB_TOKEN' }),
-    /** hosts (besides the GitLab host) release links may point to; the token is never sent there */
-    allowedAssetHosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name, optionally with :port')).default([]),
-    /** clone URL; defaults to <url>/<project>.git */
-    cloneUrl: z.string().optional(),
-  }),
-  release: z.union([z.literal('latest'), z.strictObject({ tag: z.string().min(1) })]).default('latest'),
-  schedule: z
+/** A GitLab project under watch: the first forge (the report's `project.forge.type` is `gitlab`). */
+const gitlabForgeSchema = z.strictObject({
+  url: z
     .string()
-    .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. cron(0 3 ? * MON *)')
-    .default('cron(0 3 ? * MON *)'),
-  watch: z
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+    .default('https://gitlab.com'),
+  project: z.union([z.string().regex(/^[^\s/][^\s]*\/[^\s]+$/, 'must be a path like group/project'), z.number().int().positive()]),
+  token: z
     .strictObject({
-      schedule: z
+      env: z
         .string()
-        .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. rate(1 hour)')
-        .default('rate(1 hour)')
-        .describe('how often the watch asks GitLab for the latest release and starts a full run when it has none yet (the weekly `schedule` run stays)'),
-      enabled: z.boolean().default(true).describe('deploy the watch (AWS); false: only the weekly schedule runs'),
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .default('GITLAB_TOKEN')
+        .describe('env var read by the CLI'),
+      secretName: z.string().optional().describe('Secrets Manager secret read in AWS'),
     })
-    .default({ schedule: 'rate(1 hour)', enabled: true })
-    .describe('the cheap watch between full runs: detection latency is this interval plus the run time'),
-  alerts: z
-    .strictObject({
-      emails: z.array(z.string().email()).default([]),
-      sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number, e.g. +14155550100')).default([]),
-      notifyOnVerified: z.boolean().default(true),
-    })
-    .default({ emails: [], sms: [], notifyOnVerified: true }),
-  limits: z
-    .strictObject({
-      maxAssetBytes: z
-        .number()
-        .int()
-        .positive()
-        .default(4 * 1024 ** 3),
-      downloadTimeoutSeconds: z.number().int().positive().default(900),
-      parallelBuilds: z.number().int().min(1).max(32).default(2),
-    })
-    .default({ maxAssetBytes: 4 * 1024 ** 3, downloadTimeoutSeconds: 900, parallelBuilds: 2 }),
-  aws: z
-    .strictObject({
-      resultsRetentionDays: z.number().int().min(1).default(365),
-      objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
-      artifactRetentionDays: z.number().int().min(1).default(30),
-      stageSource: z
-        .boolean()
-        .default(false)
-        .describe('launcher stages the source at the commit in S3 for builds (private projects); builds then never contact GitLab'),
-    })
-    .default({ resultsRetentionDays: 365, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 30, stageSource: false }),
-  /** release links nobody needs to verify (changelogs, source tarballs); others are UNVERIFIED_ASSET */
-  ignoreAssets: z
-    .array(z.string().min(1).max(255))
-    .max(100)
-    .default([])
-    .describe('globs (picomatch) of release link names that are not verified and not reported, e.g. "CHANGELOG*", "*-src.tar.gz"'),
-  /** prices for each run's `cost` and nothing else (lambda/core/cost/prices.ts holds the defaults) */
-  pricing: z
-    .strictObject({
-      region: z.string().min(1).optional().describe('the region these prices are for (reported with the cost)'),
-      readOn: z
-        .string()
-        .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, e.g. 2026-12-01')
-        .optional()
-        .describe('the day the prices were read'),
-      codebuildPerMinute: z
-        .record(
-          z.string().regex(/^(linux|arm|windows|macos|linux-gpu|lambda):[A-Z0-9_]+$/, 'must be "<os>:<compute type>", e.g. linux:BUILD_GENERAL1_MEDIUM'),
-          z.number().nonnegative(),
-        )
-        .optional()
-        .describe('USD per on-demand build minute by "<os>:<compute type>" (os: linux, arm, windows, macos, linux-gpu, lambda)'),
-      lambdaPerGbSecond: z
-        .strictObject({ x86_64: z.number().nonnegative().optional(), arm64: z.number().nonnegative().optional() })
-        .optional()
-        .describe('USD per GB-second of Lambda duration'),
-      lambdaPerRequest: z.number().nonnegative().optional().describe('USD per Lambda request'),
-    })
-    .optional()
-    .describe("overrides of the default price table (us-east-1 list prices) used for each run's estimated cost"),
-  targets: z.array(TargetSchema).min(1),
+    .default({ env: 'GITLAB_TOKEN' }),
+  /** hosts (besides the GitLab host) release links may point to; the token is never sent there */
+  allowedAssetHosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name, optionally with :port')).default([]),
+  /** clone URL; defaults to <url>/<project>.git */
+  cloneUrl: z.string().optional(),
 });
+
+/**
+ * The forge, forge-neutral: `forge: { type: gitlab, url, project, … }`. The older spelling `gitlab: { url,
+ * project, … }` stays readable and means the same; give one of the two. Another forge is another member
+ * of this union (and an adapter under lambda/adapters/forge/).
+ */
+const forgeSchema = z.discriminatedUnion('type', [gitlabForgeSchema.extend({ type: z.literal('gitlab') })]);
+
+export const ConfigSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1),
+    gitlab: gitlabForgeSchema.optional().describe('the GitLab project (older spelling of forge: { type: gitlab, … })'),
+    forge: forgeSchema.optional().describe('the forge hosting the project and its releases: { type: gitlab, url, project, … }'),
+    release: z.union([z.literal('latest'), z.strictObject({ tag: z.string().min(1) })]).default('latest'),
+    schedule: z
+      .string()
+      .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. cron(0 3 ? * MON *)')
+      .default('cron(0 3 ? * MON *)'),
+    watch: z
+      .strictObject({
+        schedule: z
+          .string()
+          .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be an EventBridge expression, e.g. rate(1 hour)')
+          .default('rate(1 hour)')
+          .describe('how often the watch asks GitLab for the latest release and starts a full run when it has none yet (the weekly `schedule` run stays)'),
+        enabled: z.boolean().default(true).describe('deploy the watch (AWS); false: only the weekly schedule runs'),
+      })
+      .default({ schedule: 'rate(1 hour)', enabled: true })
+      .describe('the cheap watch between full runs: detection latency is this interval plus the run time'),
+    alerts: z
+      .strictObject({
+        emails: z.array(z.string().email()).default([]),
+        sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number, e.g. +14155550100')).default([]),
+        notifyOnVerified: z.boolean().default(true),
+      })
+      .default({ emails: [], sms: [], notifyOnVerified: true }),
+    limits: z
+      .strictObject({
+        maxAssetBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 ** 3),
+        downloadTimeoutSeconds: z.number().int().positive().default(900),
+        parallelBuilds: z.number().int().min(1).max(32).default(2),
+      })
+      .default({ maxAssetBytes: 4 * 1024 ** 3, downloadTimeoutSeconds: 900, parallelBuilds: 2 }),
+    aws: z
+      .strictObject({
+        resultsRetentionDays: z.number().int().min(1).default(365),
+        objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
+        artifactRetentionDays: z.number().int().min(1).default(30),
+        stageSource: z
+          .boolean()
+          .default(false)
+          .describe('launcher stages the source at the commit in S3 for builds (private projects); builds then never contact GitLab'),
+      })
+      .default({ resultsRetentionDays: 365, objectLockMode: 'GOVERNANCE', artifactRetentionDays: 30, stageSource: false }),
+    /** release links nobody needs to verify (changelogs, source tarballs); others are UNVERIFIED_ASSET */
+    ignoreAssets: z
+      .array(z.string().min(1).max(255))
+      .max(100)
+      .default([])
+      .describe('globs (picomatch) of release link names that are not verified and not reported, e.g. "CHANGELOG*", "*-src.tar.gz"'),
+    /** prices for each run's `cost` and nothing else (lambda/core/cost/prices.ts holds the defaults) */
+    pricing: z
+      .strictObject({
+        region: z.string().min(1).optional().describe('the region these prices are for (reported with the cost)'),
+        readOn: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, e.g. 2026-12-01')
+          .optional()
+          .describe('the day the prices were read'),
+        codebuildPerMinute: z
+          .record(
+            z.string().regex(/^(linux|arm|windows|macos|linux-gpu|lambda):[A-Z0-9_]+$/, 'must be "<os>:<compute type>", e.g. linux:BUILD_GENERAL1_MEDIUM'),
+            z.number().nonnegative(),
+          )
+          .optional()
+          .describe('USD per on-demand build minute by "<os>:<compute type>" (os: linux, arm, windows, macos, linux-gpu, lambda)'),
+        lambdaPerGbSecond: z
+          .strictObject({ x86_64: z.number().nonnegative().optional(), arm64: z.number().nonnegative().optional() })
+          .optional()
+          .describe('USD per GB-second of Lambda duration'),
+        lambdaPerRequest: z.number().nonnegative().optional().describe('USD per Lambda request'),
+      })
+      .optional()
+      .describe("overrides of the default price table (us-east-1 list prices) used for each run's estimated cost"),
+    targets: z.array(TargetSchema).min(1),
+  })
+  .superRefine((c, ctx) => {
+    if (c.gitlab === undefined && c.forge === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forge'],
+        message: 'is required: name the project as forge: { type: gitlab, url, project } (or gitlab: { url, project })',
+      });
+    if (c.gitlab !== undefined && c.forge !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['forge'], message: 'give forge or gitlab, not both (gitlab is the older spelling of forge: { type: gitlab, … })' });
+  })
+  .transform(({ gitlab, forge, ...rest }) => {
+    // one shape inside: `gitlab` for the GitLab adapter, `forge` for the forge-neutral report contract
+    const g = gitlab ?? (({ type: _type, ...f }) => f)(forge!);
+    return { ...rest, gitlab: g, forge: { type: 'gitlab' as const, url: g.url, project: g.project } };
+  });
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

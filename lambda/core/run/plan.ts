@@ -13,7 +13,7 @@ import { errorMessage } from '../errors';
 import { unverifiedAssetFindings } from '../unverified-assets';
 
 export { newRunId, RUN_ID_PATTERN, type PlannedArtifact, type PlannedTarget, type RunPlan } from './run-plan';
-import type { PlannedTarget, RunPlan } from './run-plan';
+import { projectRefOf, type PlannedTarget, type RunPlan } from './run-plan';
 
 function expandSource(source: AssetSource, values: PlaceholderValues): AssetSource {
   switch (source.type) {
@@ -118,7 +118,7 @@ export async function planRun(config: Config, forge: Forge, options: { runId: st
     schemaVersion: 1,
     runId: options.runId,
     createdAt: (options.now ?? new Date()).toISOString(),
-    project: { gitlabUrl: config.gitlab.url, project: config.gitlab.project },
+    project: projectRefOf(config),
     release,
     version,
     targets,

@@ -6,6 +6,7 @@
  */
 import type { AssetSource, SignaturePolicy } from '../config/schema';
 import type { Finding } from '../findings';
+import type { ProjectRef } from '../report';
 import type { Release, ReleaseHistory } from '../ports';
 
 export interface PlannedArtifact {
@@ -29,7 +30,7 @@ export interface RunPlan {
   schemaVersion: 1;
   runId: string;
   createdAt: string;
-  project: { gitlabUrl: string; project: string | number };
+  project: ProjectRef;
   release: Release;
   version: string;
   targets: PlannedTarget[];
@@ -52,3 +53,9 @@ export function newRunId(now: Date = new Date(), random: () => number = Math.ran
 }
 
 export const RUN_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+/** The report's project block: the forge-neutral `forge` and, for older readers, `gitlabUrl`. */
+export function projectRefOf(config: { gitlab: { url: string; project: string | number } }): ProjectRef {
+  const { url, project } = config.gitlab;
+  return { forge: { type: 'gitlab', url, project }, gitlabUrl: url, project };
+}

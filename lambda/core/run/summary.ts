@@ -4,7 +4,7 @@
 import type { Config } from '../config/schema';
 import { errorMessage, ForgeError } from '../errors';
 import { finding, verdictOf, worseOf, type Finding, type Verdict } from '../findings';
-import type { RunPlan } from './plan';
+import { projectRefOf, type RunPlan } from './run-plan';
 import type { RunReport, TargetReport } from '../report';
 import { runCost } from '../cost/run-cost';
 import type { PriceTable } from '../cost/prices';
@@ -82,7 +82,7 @@ export function failedRunReport(config: Pick<Config, 'gitlab'>, runId: string, m
     startedAt: meta.startedAt,
     finishedAt: meta.finishedAt ?? new Date().toISOString(),
     verdict: verdictOf([f], false),
-    project: { gitlabUrl: config.gitlab.url, project: config.gitlab.project },
+    project: projectRefOf(config),
     release: tag ? { tag } : null,
     targets: [],
     findings: [f],
