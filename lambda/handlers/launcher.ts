@@ -14,16 +14,14 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import type { Config } from '../core/config/schema';
-import { errorMessage, VerifierError } from '../core/errors';
+import { VerifierError } from '../core/errors';
 import type { FormatOps } from '../core/format-ops';
-import { planRun, type RunPlan } from '../core/run/plan';
-import type { Forge, Notifier, Release, Store } from '../core/ports';
-import type { Finding } from '../core/findings';
-import { loadLedger } from '../core/ledger-store';
+import type { RunPlan } from '../core/run/plan';
+import type { Forge, Notifier, Store } from '../core/ports';
 import { launchRun, type LaunchResult } from '../core/run/remote';
+import { isDryRun, previewLaunch, type DryRunResult } from '../core/run/preview';
 import type { StartedRemoteBuild } from '../core/run/remote-builder';
-import { releaseIdentity, runIdForRelease, windowedRunId } from '../core/run/run-id';
-import { namesUnder, runKeys } from '../core/run/store-layout';
+import { windowedRunId } from '../core/run/run-id';
 import type { StagedSource } from '../adapters/builder/source-stager';
 import { awsEngine } from './aws-engine';
 import { METRIC, SERVICE } from './metric-names';
@@ -110,112 +108,13 @@ async function notResolvedHere(): Promise<never> {
 
 // ───────────────────────── dry run (`run-now --dry-run`, `doctor`) ─────────────────────────
 
-export interface DryRunResult {
-  dryRun: true;
-  /** the run a launch now would create or join */
-  runId?: string;
-  /** true when that run's plan exists already (a launch now would join it, starting only missing targets) */
-  planExists?: boolean;
-  release?: Pick<Release, 'tag' | 'name' | 'commitSha' | 'tagCommitSha' | 'releasedAt' | 'webUrl'>;
-  version?: string;
-  /** what a launch now would build: targets, images, the commit, the expected assets */
-  targets: { name: string; image: string; alreadyStarted: boolean; artifacts: { asset: string; path: string; source: string; signature: string }[] }[];
-  /** findings already known at planning time */
-  findings: Pick<Finding, 'level' | 'code' | 'message'>[];
-  /** why the release could not be resolved (a launch now would send an INCOMPLETE alert) */
-  error?: string;
-  /** the deployed configuration, for `doctor` (no secret is in it: the token lives in Secrets Manager) */
-  config: DeployedConfig;
-}
+export { deployedConfig, isDryRun, type DeployedConfig, type DryRunResult } from '../core/run/preview';
 
-export interface DeployedConfig {
-  gitlab: { url: string; project: string | number; tokenSecretName?: string };
-  release: Config['release'];
-  schedule: string;
-  alerts: Config['alerts'];
-  aws: Config['aws'];
-  targets: { name: string; platform: string; image: string; fleetArn?: string; computeType?: string }[];
-}
-
-/** Any `dryRun` other than absent or `false` is a dry run: a malformed one ("true", 1) must not launch. */
-export function isDryRun(event: unknown): boolean {
-  if (typeof event !== 'object' || event === null) return false;
-  const v = (event as { dryRun?: unknown }).dryRun;
-  return v !== undefined && v !== false && v !== null;
-}
-
-export function deployedConfig(config: Config): DeployedConfig {
-  return {
-    gitlab: {
-      url: config.gitlab.url,
-      project: config.gitlab.project,
-      ...(config.gitlab.token.secretName ? { tokenSecretName: config.gitlab.token.secretName } : {}),
-    },
-    release: config.release,
-    schedule: config.schedule,
-    alerts: config.alerts,
-    aws: config.aws,
-    targets: config.targets.map((t) => ({
-      name: t.name,
-      platform: t.platform,
-      image: t.image,
-      ...(t.fleetArn ? { fleetArn: t.fleetArn } : {}),
-      ...(t.computeType ? { computeType: t.computeType } : {}),
-    })),
-  };
-}
-
-/**
- * Resolves the release and plans the run exactly as a launch would (same forge, token, ledger and
- * planner) and answers what it would build. Reads only: no plan, launch record, staged source,
- * summary or ledger is written, no build started, nothing published — a planning failure is
- * answered, not alerted.
- */
+/** A dry run: answered from the planner alone (core/run/preview.ts); nothing written, started or sent. */
 export async function dryRun(rawEvent: unknown, deps: LauncherDeps): Promise<DryRunResult> {
   const parsed = LauncherEventSchema.safeParse(rawEvent ?? {});
   const event: LauncherEvent = parsed.success ? parsed.data : {};
-  const { config, store } = deps;
-  const now = (deps.now ?? (() => new Date()))();
-  const answer: DryRunResult = { dryRun: true, targets: [], findings: [], config: deployedConfig(config) };
-  let planned: RunPlan;
-  try {
-    const ledger = await loadLedger(store);
-    const forge = await deps.forge();
-    planned = await planRun(config, forge, { runId: 'unassigned', tag: event.tag, now, ledger });
-  } catch (err) {
-    answer.error = errorMessage(err);
-    return answer;
-  }
-  const identity = releaseIdentity({ url: config.gitlab.url, project: config.gitlab.project }, planned.release);
-  const runId = event.fresh ? undefined : await runIdForRelease(store, now, deps.runWindowMs, identity);
-  const existingText = runId ? await store.get(runKeys.plan(runId)) : null;
-  const existing = existingText === null ? null : (JSON.parse(existingText) as RunPlan);
-  const started = new Set<string>();
-  if (runId && existing) {
-    for (const prefix of [runKeys.launchesPrefix(runId), runKeys.targetsPrefix(runId)])
-      for (const t of namesUnder(prefix, await store.list(prefix))) started.add(t);
-  }
-  // a launch now would judge against the plan already fixed in this window, if there is one
-  const plan = existing ?? planned;
-  answer.runId = runId;
-  answer.planExists = Boolean(existing);
-  answer.release = {
-    tag: plan.release.tag,
-    name: plan.release.name,
-    commitSha: plan.release.commitSha,
-    tagCommitSha: plan.release.tagCommitSha,
-    releasedAt: plan.release.releasedAt,
-    webUrl: plan.release.webUrl,
-  };
-  answer.version = plan.version;
-  answer.targets = plan.targets.map((t) => ({
-    name: t.name,
-    image: t.image,
-    alreadyStarted: started.has(t.name),
-    artifacts: t.artifacts.map((a) => ({ asset: a.asset, path: a.path, source: a.source.type, signature: a.signature.scheme })),
-  }));
-  answer.findings = plan.findings.map((f) => ({ level: f.level, code: f.code, message: f.message }));
-  return answer;
+  return previewLaunch(deps.config, deps, { tag: event.tag, fresh: event.fresh, runWindowMs: deps.runWindowMs });
 }
 
 // ───────────────────────── Lambda wiring ─────────────────────────

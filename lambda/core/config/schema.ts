@@ -11,18 +11,18 @@
  * embeds it in the Lambda environment).
  */
 import { z } from 'zod';
+import { assetSourceSchema } from '../asset-sources/registry';
+import { assetName, PLACEHOLDER_HELP } from '../../formats/schemes/policy/fields';
+import { directPolicySchemas, manifestPolicySchemas } from '../../formats/schemes/registry';
 
 export const DIGEST_PINNED_IMAGE = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
 /** A CodeBuild-curated macOS image a MAC_ARM reserved fleet runs (`aws/codebuild/macos-arm-base:<n>`).
  * Not pinned by digest: CodeBuild updates it in place; the report says so (IMAGE_NOT_DIGEST_PINNED). */
 export const CURATED_MACOS_IMAGE = /^aws\/codebuild\/macos-arm-base:\d+$/;
-const HEX64 = /^[0-9a-fA-F]{64}$/;
-const MINISIGN_KEY_ID = /^[0-9a-fA-F]{1,16}$/;
-const OPENPGP_FPR = /^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/;
 const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,40}$/;
 
 /** Placeholders allowed in asset names and artifact paths. */
-export const PLACEHOLDER_HELP = '{version} (tag without a leading "v"), {tag}, {asset} (signature fields only)';
+export { PLACEHOLDER_HELP };
 
 const relPath = z
   .string()
@@ -31,184 +31,22 @@ const relPath = z
     message: 'must be a relative path inside the build output, without ".." segments',
   });
 
-const assetName = z
-  .string()
-  .min(1)
-  .max(255)
-  .refine((n) => !/[\\/]/.test(n) && n !== '.' && n !== '..', {
-    message: `must be a bare file name (no "/"); placeholders: ${PLACEHOLDER_HELP}`,
-  });
-
-// Key material: give exactly one of the inline field or its `…File` twin; checked in load.ts so
-// that the message can name the field.
-const minisignPolicy = z.strictObject({
-  scheme: z.literal('minisign'),
-  publicKey: z.string().min(1).optional().describe('minisign public key (the "RW…" line or the whole .pub file)'),
-  publicKeyFile: z.string().min(1).optional().describe('path to the minisign .pub file, relative to this config'),
-  keyId: z
-    .string()
-    .regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it (e.g. 7A1F5C0E2B3D4F60)')
-    .optional()
-    .describe('optional pin: the key id of publicKey, checked when the configuration is loaded'),
-  signatureAsset: assetName.default('{asset}.minisig'),
-  prehashedOnly: z
-    .boolean()
-    .default(false)
-    .describe(
-      'refuse legacy non-prehashed "Ed" signatures (as minisign -V -H does); by default they are accepted, as minisign -V and the Tauri updater accept them',
-    ),
-  allowLegacy: z
-    .boolean()
-    .optional()
-    .describe('older spelling, kept readable: allowLegacy: false is prehashedOnly: true (when the two disagree, legacy signatures are refused)'),
-});
-
-const tauriPolicy = z.strictObject({
-  scheme: z.literal('tauri'),
-  publicKey: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('the updater "pubkey" as in tauri.conf.json (base64 of the minisign .pub file), or the .pub file itself, or its "RW…" line'),
-  publicKeyFile: z.string().min(1).optional(),
-  keyId: z
-    .string()
-    .regex(MINISIGN_KEY_ID, 'must be the key id in hex, as minisign shows it')
-    .optional()
-    .describe('optional pin: the minisign key id inside publicKey, checked when the configuration is loaded'),
-  signatureAsset: assetName.default('{asset}.sig'),
-});
-
-const openpgpPolicy = z.strictObject({
-  scheme: z.literal('openpgp'),
-  fingerprint: z
-    .string()
-    .regex(OPENPGP_FPR, 'must be the primary key fingerprint: 40 (v4) or 64 (v6) hex digits, no spaces')
-    .describe('pinned primary key fingerprint'),
-  publicKey: z.string().min(1).optional().describe('armored public key'),
-  publicKeyFile: z.string().min(1).optional(),
-  signatureAsset: assetName.default('{asset}.asc'),
-  allowTextMode: z
-    .boolean()
-    .optional()
-    .describe(
-      'accept text-mode (0x01) signatures, which sign the text with canonical CRLF line endings rather than the bytes: for text assets only (default: true for a sha256sums manifest, false for other assets)',
-    ),
-});
-
-/** A manifest is a text asset: text-mode signatures by default, and it may be cleartext-signed. */
-const openpgpManifestPolicy = openpgpPolicy.extend({
-  allowTextMode: z
-    .boolean()
-    .default(true)
-    .describe('accept text-mode (0x01) signatures over the manifest (line endings are not signed; the manifest parser ignores them)'),
-  cleartext: z
-    .boolean()
-    .optional()
-    .describe(
-      'the manifest asset is itself cleartext-signed (-----BEGIN PGP SIGNED MESSAGE-----, gpg --clearsign): verified, then read from the signed text only; no signature asset',
-    ),
-});
-
-const authenticodePolicy = z.strictObject({
-  scheme: z.literal('authenticode'),
-  certSha256: z
-    .array(z.string().regex(HEX64, 'must be a SHA-256 certificate fingerprint: 64 hex digits'))
-    .min(1)
-    .optional()
-    .describe('pinned signer certificate SHA-256 fingerprints (any one may sign)'),
-  caCertificate: z.string().min(1).optional().describe('PEM of a pinned issuing CA (with subject)'),
-  caCertificateFile: z.string().min(1).optional(),
-  subject: z.string().min(1).optional().describe('required signer subject when pinning by CA, e.g. "CN=Mealplanner Maintainer"'),
-  tsaCertificate: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('PEM of CA(s) trusted for timestamps (RFC 3161 tokens and legacy PKCS#9 countersignatures), in addition to the system roots'),
-  tsaCertificateFile: z.string().min(1).optional(),
-  signatures: z
-    .enum(['primary', 'any-pinned'])
-    .optional()
-    .describe(
-      'which signature must verify: "primary" (default: the first SignerInfo; nested signatures never stand in for it) or "any-pinned" (the primary or any nested signature, e.g. the SHA-256 one of a dual-signed file)',
-    ),
-});
-
-const sigstorePolicy = z
-  .strictObject({
-    scheme: z.literal('sigstore'),
-    bundleAsset: assetName.default('{asset}.sigstore.json'),
-    issuer: z.string().url().optional().describe('OIDC issuer, compared exactly (keyless bundles; with san)'),
-    san: z.string().min(1).optional().describe('certificate subject alternative name, compared exactly (escaped and anchored; keyless bundles; with issuer)'),
-    publicKey: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('pinned signing key, PEM "PUBLIC KEY" (key-based bundles: cosign sign-blob --key … --bundle); instead of issuer + san'),
-    publicKeyFile: z.string().min(1).optional(),
-    trustedRoot: z.string().min(1).optional().describe('pinned trusted_root.json content'),
-    trustedRootFile: z.string().min(1).optional(),
-  })
-  .refine((p) => (p.issuer !== undefined) === (p.san !== undefined), { message: 'issuer and san go together: give both (keyless bundles)', path: ['san'] })
-  .refine((p) => (p.issuer !== undefined) !== (p.publicKey !== undefined || p.publicKeyFile !== undefined), {
-    message: 'pin the signer one way: issuer + san (keyless, Fulcio certificate) or publicKey / publicKeyFile (key-based bundle), not both and not neither',
-    path: ['issuer'],
-  });
-
-const applePolicy = z
-  .strictObject({
-    scheme: z.literal('apple'),
-    teamId: z
-      .string()
-      .regex(/^[A-Z0-9]{10}$/, 'must be the 10-character Apple Team ID, e.g. ZCK58M894E (the OU of the signing certificate)')
-      .optional()
-      .describe('pinned Apple Team ID: the signing certificate subject OU (and the CodeDirectory team ID)'),
-    certSha256: z
-      .array(z.string().regex(HEX64, 'must be a SHA-256 certificate fingerprint: 64 hex digits'))
-      .min(1)
-      .optional()
-      .describe('pinned leaf certificate SHA-256 fingerprints (any one may sign)'),
-    requireDeveloperId: z
-      .boolean()
-      .default(true)
-      .describe(
-        'accept only Developer ID Application certificates (default); false accepts any Apple-issued code signing identity chaining to the Apple roots',
-      ),
-  })
-  .refine((p) => p.teamId !== undefined || p.certSha256 !== undefined, { message: 'pin the signer: give teamId and/or certSha256', path: ['teamId'] })
-  .describe('Apple code signature embedded in the asset (Mach-O, .app in zip/tar, DMG); no signature asset');
-
 const nonePolicy = z.strictObject({
   scheme: z.literal('none'),
   reason: z.string().min(3).describe('why this asset is not signed; reported as a notice on every run'),
 });
 
-const directPolicies = [minisignPolicy, tauriPolicy, openpgpPolicy, authenticodePolicy, sigstorePolicy, applePolicy] as const;
-
 const sha256sumsPolicy = z.strictObject({
   scheme: z.literal('sha256sums'),
   manifestAsset: assetName.default('SHA256SUMS'),
-  manifestSignature: z
-    .discriminatedUnion('scheme', [minisignPolicy, tauriPolicy, openpgpManifestPolicy, authenticodePolicy, sigstorePolicy])
-    .describe('how the manifest itself is signed'),
+  manifestSignature: z.discriminatedUnion('scheme', manifestPolicySchemas()).describe('how the manifest itself is signed'),
 });
 
-export const SignaturePolicySchema = z.discriminatedUnion('scheme', [...directPolicies, sha256sumsPolicy, nonePolicy]);
+// The signature schemes come from the registry (formats/schemes/), in its order; sha256sums and none
+// are not schemes over the asset itself but wrappers the configuration adds.
+export const SignaturePolicySchema = z.discriminatedUnion('scheme', [...directPolicySchemas(), sha256sumsPolicy, nonePolicy]);
 
-const releaseLinkSource = z.strictObject({ type: z.literal('release-link') });
-const genericPackageSource = z.strictObject({
-  type: z.literal('generic-package'),
-  packageName: z.string().min(1),
-  packageVersion: z.string().min(1).default('{version}'),
-  fileName: assetName.optional().describe('defaults to the artifact asset name'),
-});
-const jobArtifactSource = z.strictObject({
-  type: z.literal('job-artifact'),
-  ref: z.string().min(1).default('{tag}'),
-  job: z.string().min(1),
-  path: relPath.describe('path of the file inside the job artifacts archive'),
-});
-export const AssetSourceSchema = z.discriminatedUnion('type', [releaseLinkSource, genericPackageSource, jobArtifactSource]);
+export const AssetSourceSchema = assetSourceSchema();
 
 export const ArtifactSchema = z.strictObject({
   path: relPath.describe('where the artifact appears in the build output (placeholders allowed)'),
@@ -387,8 +225,14 @@ export const ConfigSchema = z
         path: ['forge'],
         message: 'is required: name the project as forge: { type: gitlab, url, project } (or gitlab: { url, project })',
       });
-    if (c.gitlab !== undefined && c.forge !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['forge'], message: 'give forge or gitlab, not both (gitlab is the older spelling of forge: { type: gitlab, … })' });
+    // both: what a resolved configuration holds (the stack's config file is the parsed configuration,
+    // with both spellings); they must name the same project, and the gitlab block's details stand
+    if (c.gitlab !== undefined && c.forge !== undefined && (c.forge.url !== c.gitlab.url || String(c.forge.project) !== String(c.gitlab.project)))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forge'],
+        message: `names ${c.forge.url} ${c.forge.project}, but gitlab names ${c.gitlab.url} ${c.gitlab.project}: give forge or gitlab (gitlab is the older spelling of forge: { type: gitlab, … })`,
+      });
   })
   .transform(({ gitlab, forge, ...rest }) => {
     // one shape inside: `gitlab` for the GitLab adapter, `forge` for the forge-neutral report contract
@@ -401,6 +245,6 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 export type TargetConfig = Config['targets'][number];
 export type ArtifactConfig = TargetConfig['artifacts'][number];
 export type SignaturePolicy = z.output<typeof SignaturePolicySchema>;
-export type DirectSignaturePolicy = Exclude<SignaturePolicy, { scheme: 'sha256sums' } | { scheme: 'none' }>;
+export type { DirectSignaturePolicy } from '../../formats/types';
 export type AssetSource = z.output<typeof AssetSourceSchema>;
 export type SignatureScheme = SignaturePolicy['scheme'];

@@ -31,9 +31,14 @@ describe('forge-neutral configuration and report contract', () => {
     expect(neutral.gitlab.allowedAssetHosts).toEqual(['cdn.example.com']);
   });
 
-  it('one of the two is required, and not both', () => {
+  it('a resolved configuration (both spellings, as the stack ships it) parses to itself', () => {
+    const resolved = parseConfig({ version: 1, forge: { type: 'gitlab', ...gitlab }, targets: [target] });
+    expect(parseConfig(JSON.parse(JSON.stringify(resolved)))).toEqual(resolved);
+  });
+
+  it('one of the two is required, and both must name the same project', () => {
     expect(issuesOf({ version: 1, targets: [target] }).join('\n')).toMatch(/forge: is required/);
-    expect(issuesOf({ version: 1, gitlab, forge: { type: 'gitlab', ...gitlab }, targets: [target] }).join('\n')).toMatch(/forge: give forge or gitlab, not both/);
+    expect(issuesOf({ version: 1, gitlab, forge: { type: 'gitlab', ...gitlab, project: 'other/app' }, targets: [target] }).join('\n')).toMatch(/forge: names .* other\/app, but gitlab names/);
     // an unknown forge type is refused, never read as GitLab
     expect(issuesOf({ version: 1, forge: { type: 'gitea', url: gitlab.url, project: 'g/app' }, targets: [target] }).join('\n')).toMatch(/forge/);
   });
