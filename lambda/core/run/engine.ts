@@ -34,7 +34,7 @@ import type { RunReport, TargetReport } from '../report';
 import { vsaBytes, vsaKeys, type PolicyRef } from '../vsa';
 import { planRun } from './plan';
 import type { RunPlan } from './run-plan';
-import { HISTORY_KEYS, namesUnder, runKeys } from './store-layout';
+import { HISTORY_KEYS, LEDGER_KEY, namesUnder, runKeys } from './store-layout';
 import { failedRunReport, summarize, type RunMeta } from './summary';
 
 /** What the engine tells its driver as it goes: progress lines locally, structured logs in Lambda. */
@@ -272,13 +272,27 @@ export class RunEngine {
     const { store } = this;
     const won = await store.put(runKeys.summary(report.runId), JSON.stringify(report, null, 2), { ifNoneMatch: true });
     if (!won) return this.alertIfLost(report.runId);
-    if (planned) await saveLedger(store, updatedLedger(planned.ledger, planned.plan, planned.plan.history ?? null, report));
     const recordUrl = this.deps.recordUrl;
+    // Between the summary and the alert, every step is survived: a store that refuses the ledger,
+    // the HTML or the history page costs that record (named in the log), never the alert.
+    const survive = async (what: string, step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (err) {
+        this.deps.events?.warn?.(`${what} could not be written: ${errorMessage(err)}`, err);
+      }
+    };
+    if (planned)
+      await survive(`the ledger (${store.locate(LEDGER_KEY)})`, () =>
+        saveLedger(store, updatedLedger(planned.ledger, planned.plan, planned.plan.history ?? null, report)),
+      );
     // the HTML rendering is a convenience copy; the JSON summary is the record
-    await store.put(runKeys.html(report.runId), renderHtml(report, { recordUrl }), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' });
+    await survive('the HTML report', () =>
+      store.put(runKeys.html(report.runId), renderHtml(report, { recordUrl }), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' }),
+    );
     const alerted = await this.attest(report);
-    await regenerateHistory(store, { project: String(report.project.project), current: report, now: this.deps.now?.(), recordUrl }).catch((err) =>
-      this.deps.events?.warn?.(`the run history (${store.locate(HISTORY_KEYS.html)}) could not be regenerated: ${errorMessage(err)}`, err),
+    await survive(`the run history (${store.locate(HISTORY_KEYS.html)})`, () =>
+      regenerateHistory(store, { project: String(report.project.project), current: report, now: this.deps.now?.(), recordUrl }),
     );
     this.deps.events?.completed?.(report);
     return this.sendAlert(alerted);
@@ -292,8 +306,12 @@ export class RunEngine {
   private async attest(report: RunReport): Promise<RunReport> {
     const { store } = this;
     const json = { ifNoneMatch: true, contentType: 'application/json' };
-    await store.put(attestationKeys.statement(report.runId), statementBytes(report), json);
-    await store.put(vsaKeys.statement(report.runId), vsaBytes(report, this.deps.policy), json);
+    try {
+      await store.put(attestationKeys.statement(report.runId), statementBytes(report), json);
+      await store.put(vsaKeys.statement(report.runId), vsaBytes(report, this.deps.policy), json);
+    } catch (err) {
+      this.deps.events?.warn?.(`the run's unsigned statements could not be written: ${errorMessage(err)}`, err);
+    }
     const signer = this.deps.signer;
     if (!signer) return report;
     let detailed = false;
