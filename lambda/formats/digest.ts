@@ -34,6 +34,18 @@ export interface Digest {
 }
 
 /**
+ * A digest of a file that this process computed over the file's bytes on this machine, handed from
+ * one step to the next so that a file is read once (issue 14): the signature check's Authenticode
+ * digest of a published PE, given to the comparison. Never a digest claimed by the file or a server.
+ */
+export interface ComputedDigest {
+  /** what was digested: the Authenticode ranges of a PE (the certificate table and its pointers excluded) */
+  kind: 'authenticode-pe';
+  algorithm: 'sha1' | 'sha256' | 'sha384' | 'sha512';
+  digest: Buffer;
+}
+
+/**
  * Reads `[start, end)` of an open file in chunks of `chunkSize`, with one read always in flight
  * ahead of the consumer. Each yielded buffer is only valid until the next iteration (two buffers
  * are reused), so consumers must hash/compare it before asking for the next one. Every chunk but

@@ -30,6 +30,12 @@ export interface SignatureInput {
   policy: DirectSignaturePolicy;
   /** validation time (defaults to now); certificate validity is judged at a timestamp when present */
   now?: Date;
+  /**
+   * Receives the digests of `assetPath` the scheme computed (Authenticode: the PE's Authenticode
+   * digest), so that the comparison can use them instead of reading the file again
+   * (CompareContext.publishedDigests). Called only for digests computed from the file's bytes.
+   */
+  onDigest?: (digest: import('./digest').ComputedDigest) => void;
 }
 
 /** Context a comparer gets beyond the two files. */
@@ -49,6 +55,13 @@ export interface CompareContext {
    * dispatcher that imports them (no import cycle). A container comparer without it refuses to go deeper.
    */
   compareMember?: (publishedPath: string, rebuiltPath: string, context: CompareContext) => Promise<ComparisonReport>;
+  /**
+   * Digests of the published file computed earlier in this run from its bytes (the signature check's,
+   * via SignatureInput.onDigest). With both SHA-256s known too, the PE comparer reads only the
+   * rebuild when its Authenticode digest equals the published one (equal digests = equal digested
+   * bytes); any difference is still explained with a full pass.
+   */
+  publishedDigests?: readonly import('./digest').ComputedDigest[];
 }
 
 /** A signature-transparent comparer for one file format. */

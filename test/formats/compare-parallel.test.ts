@@ -31,6 +31,8 @@ describe.skipIf(!toolsAvailable('sha256sum'))('parallel bytes comparison', () =>
   const cases: Array<[string, (b: Buffer) => Buffer]> = [
     ['identical', (b) => Buffer.from(b)],
     ['one byte flipped mid-chunk', (b) => flip(b, [CHUNK * 3 + 17])],
+    ['one byte flipped in the last chunk (late divergence)', (b) => flip(b, [CHUNK * 9 + 5])],
+    ['first byte flipped (divergence at 0)', (b) => flip(b, [0])],
     ['flips on both sides of a chunk boundary', (b) => flip(b, [CHUNK * 2 - 1, CHUNK * 2, CHUNK * 7 + 5])],
     [
       'many scattered flips (ranges capped)',
@@ -51,14 +53,38 @@ describe.skipIf(!toolsAvailable('sha256sum'))('parallel bytes comparison', () =>
       const inWorkers = await compareBytes(p('a'), p('b'), { parallel: true, chunkSize: CHUNK });
       const inline = await compareBytes(p('a'), p('b'), { parallel: false, chunkSize: CHUNK });
       const defaultChunks = await compareBytes(p('a'), p('b'), { parallel: true });
+      // twins off: both files hashed in full from the start (the reference for the shared hash)
+      const separate = await compareBytes(p('a'), p('b'), { parallel: true, twins: false, chunkSize: CHUNK });
+      const separateInline = await compareBytes(p('a'), p('b'), { parallel: false, twins: false, chunkSize: CHUNK });
       expect(inWorkers).toEqual(inline);
       expect(defaultChunks).toEqual(inline);
+      expect(separate).toEqual(inline);
+      expect(separateInline).toEqual(inline);
       expect(inWorkers.details.published.sha256).toBe(sha256sum(p('a')));
       expect(inWorkers.details.rebuilt.sha256).toBe(sha256sum(p('b')));
       expect(inWorkers.match).toBe(name === 'identical');
       if (name !== 'identical') expect(inWorkers.differences.length).toBeGreaterThan(0);
     });
   }
+
+  it('twins: one hash while equal; the second catches up from its own file at the first unequal chunk', async () => {
+    const data = randomBytes(CHUNK * 5 + 7);
+    writeFileSync(p('t1'), data);
+    writeFileSync(p('t2'), data);
+    writeFileSync(p('t3'), flip(data, [CHUNK * 4 + 1]));
+    const jobs = [
+      { side: 0 as const, algorithm: 'sha256' as const },
+      { side: 1 as const, algorithm: 'sha256' as const },
+    ];
+    for (const parallel of [true, false]) {
+      const equal = await pairPass([p('t1'), p('t2')], jobs, () => undefined, { chunkSize: CHUNK, parallel });
+      expect(equal.divergedAt).toBeNull();
+      expect(equal.digests.map((d) => d.toString('hex'))).toEqual([sha256sum(p('t1')), sha256sum(p('t2'))]);
+      const late = await pairPass([p('t1'), p('t3')], jobs, () => undefined, { chunkSize: CHUNK, parallel });
+      expect(late.divergedAt).toBe(CHUNK * 4);
+      expect(late.digests.map((d) => d.toString('hex'))).toEqual([sha256sum(p('t1')), sha256sum(p('t3'))]);
+    }
+  });
 
   it('two empty files match, with the empty digest', async () => {
     writeFileSync(p('e1'), '');

@@ -14,6 +14,8 @@ import { comparePeOnce } from '../../lambda/formats/pe/compare';
 import { authenticodeDigestOfFile } from '../../lambda/formats/pe/authenticode-digest';
 import { compareArtifacts } from '../../lambda/formats/compare/index';
 import { parallelPolicy } from '../../lambda/formats/compare/pair-pass';
+import { hashFile, type ComputedDigest } from '../../lambda/formats/digest';
+import { verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
 import { run, toolsAvailable } from '../support/tools';
 import * as F from './support/authenticode-fixtures';
 
@@ -126,5 +128,59 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS, 'sha256sum'))('PE compariso
     expect(bytes).toBeGreaterThanOrEqual(size);
     // headers, the certificate table and the format sniffing are a few KiB each
     expect(bytes).toBeLessThan(size + 256 * 1024);
+  });
+
+  /** the checker's order: signature (its Authenticode digest kept), then the comparison given both SHA-256s and that digest */
+  const signatureThenCompare = async (release: string, rebuild: string) => {
+    const kept: ComputedDigest[] = [];
+    const sig = await verifyAuthenticode({
+      assetPath: release,
+      policy: { scheme: 'authenticode', certSha256: [pki.leaf.sha256] } as never,
+      onDigest: (d) => kept.push(d),
+    });
+    const [pd, rd] = await Promise.all([hashFile(release), hashFile(rebuild)]);
+    const known = { publishedSha256: pd.sha256, rebuiltSha256: rd.sha256 };
+    const shared = await countingReads(() => compareArtifacts(release, rebuild, { ...known, publishedDigests: kept }));
+    const alone = await compareArtifacts(release, rebuild, known);
+    return { sig, kept, shared, alone };
+  };
+
+  it('signature then comparison: the release is read once — the comparison reads only the rebuild and reports as without', async () => {
+    const { sig, kept, shared, alone } = await signatureThenCompare(signed, unsigned);
+    expect(sig.valid).toBe(true);
+    expect(kept.map((d) => [d.kind, d.algorithm, d.digest.toString('hex')])).toEqual([
+      ['authenticode-pe', 'sha256', F.osslCalculatedDigest(F.osslVerify(signed, pki.ca.cert.crt).output)!.toLowerCase()],
+    ]);
+    expect(shared.result.match).toBe(true);
+    expect(alone.match).toBe(true);
+    const { releaseReadOnce, ...rest } = shared.result.details as Record<string, unknown>;
+    expect(releaseReadOnce).toBeDefined();
+    expect(rest).toEqual(alone.details);
+    expect(shared.result.differences).toEqual(alone.differences);
+    // the rebuild once, plus the release's headers and certificate table (a few KiB), not the release
+    expect(shared.bytes).toBeGreaterThanOrEqual(statSync(unsigned).size);
+    expect(shared.bytes).toBeLessThan(statSync(unsigned).size + 256 * 1024);
+  });
+
+  it('signature then comparison, release modified after signing: invalid, and the same mismatch as without the shared digest', async () => {
+    const bytes = readFileSync(signed);
+    writeFileSync(p('tampered2.exe'), F.flip(bytes, F.certDir(bytes).offset - 5000));
+    const { sig, kept, shared, alone } = await signatureThenCompare(p('tampered2.exe'), unsigned);
+    expect(sig.valid).toBe(false);
+    expect(F.osslVerify(p('tampered2.exe'), pki.ca.cert.crt).ok).toBe(false);
+    expect(kept).toHaveLength(1);
+    expect(shared.result.match).toBe(false);
+    expect(shared.result.differences).toEqual(alone.differences);
+    expect(shared.result.details).toEqual(alone.details);
+    expect(shared.result.differences.map((d) => d.where)).toContain('authenticode digest (published)');
+  });
+
+  it('a shared digest that does not fit the rebuild never makes a match by itself: the full pass decides', async () => {
+    const bytes = readFileSync(unsigned);
+    writeFileSync(p('changed2.exe'), F.flip(bytes, bytes.length - 1000));
+    const { shared, alone } = await signatureThenCompare(signed, p('changed2.exe'));
+    expect(shared.result.match).toBe(false);
+    expect(shared.result.differences).toEqual(alone.differences);
+    expect(shared.result.differences.map((d) => d.where)).toContain('authenticode digest');
   });
 });

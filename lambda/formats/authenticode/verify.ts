@@ -79,7 +79,7 @@ export async function verifyAuthenticode(input: SignatureInput, options: VerifyA
     const head = Buffer.alloc(8);
     const { bytesRead } = await fh.read(head, 0, 8, 0);
     if (bytesRead === 8 && isCfb(head)) return await verifyMsiSignature(input.assetPath, policy, now, options);
-    return await verifyPeSignature(fh, policy, now, options);
+    return await verifyPeSignature(fh, policy, now, options, input.onDigest);
   } catch (err) {
     if (isIoError(err)) throw err;
     return invalid(errorMessage(err));
@@ -97,13 +97,21 @@ function isIoError(err: unknown): boolean {
   return !(err instanceof VerifierError) && typeof (err as { syscall?: unknown })?.syscall === 'string';
 }
 
-async function verifyPeSignature(fh: FileHandle, policy: AuthenticodePolicy, now: Date, options: VerifyAuthenticodeOptions): Promise<SignatureResult> {
+async function verifyPeSignature(
+  fh: FileHandle,
+  policy: AuthenticodePolicy,
+  now: Date,
+  options: VerifyAuthenticodeOptions,
+  onDigest: SignatureInput['onDigest'],
+): Promise<SignatureResult> {
   const layout = await parsePe(fh);
   const table = await readCertificateTable(fh, layout);
   if (!table) return invalid('the file carries no Authenticode signature', { unsigned: true });
   const candidates = candidatesFor(parseAuthenticodePkcs7(table.pkcs7, OID.spcPeImageData), policy, OID.spcPeImageData);
   const algorithms = digestAlgorithmsOf(candidates);
   const digests = algorithms.length > 0 ? await computeAuthenticodeDigest(fh, layout, algorithms) : undefined;
+  // the comparison uses these instead of reading the release again (CompareContext.publishedDigests)
+  for (const a of algorithms) if (digests?.[a]) onDigest?.({ kind: 'authenticode-pe', algorithm: a, digest: digests[a] });
   return judgeCandidates(candidates, (a) => digests?.[a], policy, now, options, { format: 'pe', certificateTable: { offset: table.offset, size: table.size } });
 }
 

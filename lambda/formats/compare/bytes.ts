@@ -34,13 +34,16 @@ export interface BytesOptions {
   chunkSize?: number;
   /** hash in worker threads (default: when a file is at least parallelPolicy.minBytes) */
   parallel?: boolean;
+  /** false: hash both files in full even while they are equal (tests compare both ways) */
+  twins?: boolean;
   /** SHA-256s the caller already has (computed while downloading): not hashed again, only compared */
   knownSha256?: [string | undefined, string | undefined];
 }
 
 /**
  * Reads both files once (pair-pass.ts): SHA-256 of each in its own worker thread for large files
- * (both cores), the differing ranges found here while the workers hash.
+ * (both cores) — one SHA-256 while the files are equal (twins) — and the differing ranges found
+ * here while the workers hash.
  */
 export async function compareBytes(publishedPath: string, rebuiltPath: string, options: BytesOptions = {}): Promise<BytesReport> {
   const collector = new RangeCollector(options.maxRanges ?? 20, options.mergeGap ?? 64);
@@ -52,17 +55,18 @@ export async function compareBytes(publishedPath: string, rebuiltPath: string, o
   const pass = await pairPass(
     [publishedPath, rebuiltPath],
     jobs,
-    (ca, cb, offset) => {
+    (ca, cb, offset, same) => {
       // both chunks start at `offset`; only the common part is compared (sizes are compared at the end)
-      if (!ca || !cb || collector.truncated) return;
+      if (!ca || !cb || collector.truncated || same === true) return;
       const n = Math.min(ca.length, cb.length);
-      const equal = ca.length === cb.length ? ca.equals(cb) : ca.subarray(0, n).equals(cb.subarray(0, n));
+      // `same` (when the pass compared, for its twins) is about whole chunks; of unequal lengths only the common part counts
+      const equal = ca.length === cb.length ? (same ?? ca.equals(cb)) : ca.subarray(0, n).equals(cb.subarray(0, n));
       if (!equal) {
         sameSoFar = false;
         collectDifferences(ca.subarray(0, n), cb.subarray(0, n), offset, collector);
       }
     },
-    { chunkSize: options.chunkSize, parallel: options.parallel },
+    { chunkSize: options.chunkSize, parallel: options.parallel, twins: options.twins },
   );
   const digests = [...pass.digests];
   const published: Digest = { sha256: known[0] ?? digests.shift()!.toString('hex'), size: pass.sizes[0] };

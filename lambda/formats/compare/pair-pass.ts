@@ -4,6 +4,15 @@
  * whole file, an Authenticode digest over some ranges) run in worker threads — one per job, so the
  * two files' hashes use both cores — while this thread compares the two chunks at the same offset.
  *
+ * Twins: the whole-file digests of both files with the same algorithm (both SHA-256s) are one hash
+ * while the two files are equal: as long as each chunk pair is equal, only the first file's job is
+ * fed, and the second's digest is the first's at the end. At the first unequal chunk the second job
+ * catches up — it reads and hashes the second file's bytes before that chunk itself (equal to the
+ * first file's, already released from the ring), then takes the chunks from the ring. So identical
+ * files cost one SHA-256 (one core) while the other core reads and compares; files that differ
+ * early (signatures, timestamps in headers) cost two in parallel as before; files that differ late
+ * re-read the second file's equal prefix once (never a match, so never a shortcut to one).
+ *
  * Memory is bounded by the ring (SLOTS × chunk size per file), whatever the file size. A slot is
  * reused only after every job hashed it and the pair callback saw it. Small inputs (below
  * `parallelPolicy.minBytes`) are hashed in this thread instead: starting workers costs more than it
@@ -13,6 +22,7 @@
  * terminates every worker; nothing partial is returned.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 
@@ -42,18 +52,31 @@ export interface PassResult {
   digests: Buffer[];
   /** true when the jobs ran in worker threads */
   parallel: boolean;
+  /** for twin jobs (see above): the offset of the first unequal chunk, or null when the files were equal throughout */
+  divergedAt?: number | null;
+}
+
+/** The two whole-file jobs that are one hash while the files are equal: [first file's index, second's], or undefined. */
+export function twinJobs(jobs: readonly HashJob[]): [number, number] | undefined {
+  const whole = (j: HashJob) => !j.ranges && !j.zeroPad;
+  const a = jobs.findIndex((j) => j.side === 0 && whole(j));
+  if (a < 0) return undefined;
+  const b = jobs.findIndex((j) => j.side === 1 && whole(j) && j.algorithm === jobs[a]!.algorithm);
+  return b < 0 ? undefined : [a, b];
 }
 
 /**
- * `onPair(a, b, offset)` gets the chunks of both files at `offset` (a chunk is undefined once its
- * file ended; both are full-size until the shorter file's last chunk). The buffers are only valid
- * during the call and must not be modified: the hash jobs may still be reading them.
+ * `onPair(a, b, offset, same)` gets the chunks of both files at `offset` (a chunk is undefined once
+ * its file ended; both are full-size until the shorter file's last chunk); `same` is whether they
+ * are equal when the pass had to find out (twin jobs, before the files diverged), else undefined.
+ * The buffers are only valid during the call and must not be modified: the hash jobs may still be
+ * reading them.
  */
 export async function pairPass(
   paths: [string, string],
   jobs: readonly HashJob[],
-  onPair: (a: Buffer | undefined, b: Buffer | undefined, offset: number) => void,
-  options: { chunkSize?: number; parallel?: boolean } = {},
+  onPair: (a: Buffer | undefined, b: Buffer | undefined, offset: number, same: boolean | undefined) => void,
+  options: { chunkSize?: number; parallel?: boolean; twins?: boolean } = {},
 ): Promise<PassResult> {
   const chunkSize = options.chunkSize ?? PASS_CHUNK;
   const opened = await Promise.allSettled(paths.map((p) => open(p, 'r')));
@@ -70,6 +93,9 @@ export async function pairPass(
     const parallel = options.parallel ?? Math.max(...sizes) >= parallelPolicy.minBytes;
     const rings = [0, 1].map(() => (parallel ? new SharedArrayBuffer(SLOTS * chunkSize) : new ArrayBuffer(SLOTS * chunkSize)));
     for (const job of jobs) runners.push(parallel ? new WorkerJob(job, rings[job.side]!, chunkSize) : new InlineJob(job, rings[job.side]!, chunkSize));
+    const twins = options.twins === false ? undefined : twinJobs(jobs);
+    /** null while the files are equal so far (the second twin is not fed) */
+    let divergedAt: number | null = null;
     const read = [0, 0];
     const ended = [false, false];
     const free: Array<Promise<unknown>> = new Array(SLOTS).fill(Promise.resolve());
@@ -96,7 +122,19 @@ export async function pairPass(
       const offset = index * chunkSize;
       const [na, nb] = await next;
       if (na === 0 && nb === 0) break;
-      const acks = runners.map((r) => {
+      const a = na > 0 ? Buffer.from(rings[0]!, slot * chunkSize, na) : undefined;
+      const b = nb > 0 ? Buffer.from(rings[1]!, slot * chunkSize, nb) : undefined;
+      let same: boolean | undefined;
+      if (twins && divergedAt === null) {
+        same = !!a && !!b && a.equals(b);
+        if (!same) {
+          divergedAt = offset;
+          // the second twin hashes the equal prefix it skipped, from its own file, before this chunk
+          if (offset > 0) runners[twins[1]]!.catchUp(paths[1], offset);
+        }
+      }
+      const acks = runners.map((r, k) => {
+        if (twins && k === twins[1] && divergedAt === null) return undefined;
         const n = r.job.side === 0 ? na : nb;
         return n > 0 ? r.feed(slot, offset, n) : undefined;
       });
@@ -106,9 +144,7 @@ export async function pairPass(
         await free[nextSlot];
         next = readPair(nextSlot, offset + chunkSize);
       } else next = Promise.resolve([0, 0]);
-      const a = na > 0 ? Buffer.from(rings[0]!, slot * chunkSize, na) : undefined;
-      const b = nb > 0 ? Buffer.from(rings[1]!, slot * chunkSize, nb) : undefined;
-      onPair(a, b, offset);
+      onPair(a, b, offset, same);
       free[slot] = Promise.all(acks);
       // surface a failed job now rather than at the end
       free[slot].catch(() => undefined);
@@ -116,9 +152,19 @@ export async function pairPass(
       if (!more) break;
     }
     await Promise.all(free);
-    const digests = await Promise.all(runners.map((r) => r.finish()));
+    const digests = await Promise.all(runners.map((r, k) => (twins && k === twins[1] && divergedAt === null ? undefined : r.finish())));
     if (read[0] < sizes[0]! || read[1] < sizes[1]!) throw new Error('a file became shorter while it was read');
-    return { sizes: [read[0]!, read[1]!], digests, parallel };
+    // equal chunk for chunk, to the end of both: the second file's digest is the first's
+    if (twins && divergedAt === null) digests[twins[1]] = digests[twins[0]];
+    return {
+      sizes: [read[0]!, read[1]!],
+      digests: digests.map((d) => {
+        if (!d) throw new Error('a hash job gave no digest');
+        return d;
+      }),
+      parallel,
+      ...(twins ? { divergedAt } : {}),
+    };
   } finally {
     // a read still in flight when the pass failed is not waited for, and its error is not news
     next.catch(() => undefined);
@@ -131,6 +177,8 @@ interface JobRunner {
   readonly job: HashJob;
   /** hash bytes [offset, offset + n) held in `slot`; resolves when the slot may be reused */
   feed(slot: number, offset: number, n: number): Promise<void>;
+  /** before the next feed: hash bytes [0, length) of the file at `path`, read by the job itself (a twin that diverged) */
+  catchUp(path: string, length: number): void;
   finish(): Promise<Buffer>;
   close(): void;
 }
@@ -147,6 +195,23 @@ function rangePieces(ranges: Array<[number, number]> | undefined, offset: number
   return out;
 }
 
+/** Hashes the first `length` bytes of the file at `path` (synchronous reads: the inline path is for small files). */
+function hashPrefix(hash: Hash, path: string, length: number, chunkSize: number): void {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(chunkSize, length));
+    let at = 0;
+    while (at < length) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, length - at), at);
+      if (n === 0) throw new Error('a file became shorter while it was read');
+      hash.update(buf.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 class InlineJob implements JobRunner {
   private readonly hash: Hash;
   constructor(
@@ -160,6 +225,9 @@ class InlineJob implements JobRunner {
     const view = Buffer.from(this.ring, slot * this.chunkSize, n);
     for (const [from, to] of rangePieces(this.job.ranges, offset, n)) this.hash.update(view.subarray(from, to));
     return Promise.resolve();
+  }
+  catchUp(path: string, length: number): void {
+    hashPrefix(this.hash, path, length, this.chunkSize);
   }
   finish(): Promise<Buffer> {
     if (this.job.zeroPad) this.hash.update(Buffer.alloc(this.job.zeroPad));
@@ -176,10 +244,28 @@ class InlineJob implements JobRunner {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { openSync, readSync, closeSync } = require('node:fs');
 const { ring, chunkSize, algorithm, zeroPad } = workerData;
 const hash = createHash(algorithm);
 parentPort.on('message', (m) => {
   try {
+    if (m.catchUp) {
+      const fd = openSync(m.catchUp.path, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(chunkSize, m.catchUp.length));
+        let at = 0;
+        while (at < m.catchUp.length) {
+          const n = readSync(fd, buf, 0, Math.min(buf.length, m.catchUp.length - at), at);
+          if (n === 0) throw new Error('a file became shorter while it was read');
+          hash.update(buf.subarray(0, n));
+          at += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      parentPort.postMessage({ ack: true });
+      return;
+    }
     if (m.finish) {
       if (zeroPad) hash.update(Buffer.alloc(zeroPad));
       parentPort.postMessage({ digest: hash.digest() });
@@ -201,7 +287,7 @@ class WorkerJob implements JobRunner {
   constructor(
     readonly job: HashJob,
     ring: SharedArrayBuffer | ArrayBuffer,
-    private readonly chunkSize: number,
+    chunkSize: number,
   ) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, chunkSize, algorithm: job.algorithm, zeroPad: job.zeroPad ?? 0 } });
     this.worker.on('message', (m: { ack?: true; digest?: Uint8Array; error?: string }) => {
@@ -229,6 +315,10 @@ class WorkerJob implements JobRunner {
     const pieces = rangePieces(this.job.ranges, offset, n);
     if (pieces.length === 0) return;
     await this.send({ slot, n, pieces });
+  }
+  catchUp(path: string, length: number): void {
+    // answered in order like a feed; a failure fails the pass through the next feed or finish
+    this.send({ catchUp: { path, length } }).catch(() => undefined);
   }
   async finish(): Promise<Buffer> {
     const digest = await this.send({ finish: true });

@@ -217,7 +217,11 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
   const common = Math.min(pubEnd, rebEnd);
   // Bytes before the signature, masked fields aside; then the padding must be zeros.
   plan = { pubLength: common, rebLength: common, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
-  const r = await pass();
+  // The release's Authenticode digest when the signature check computed it: then the release need
+  // not be read again when the rebuild's digest equals it (quickCheck); a difference gets the full pass.
+  const knownPubDigest = context.publishedDigests?.find((d) => d.kind === 'authenticode-pe' && d.algorithm === algorithm)?.digest;
+  const quick = knownPubDigest ? await quickCheck(reb, algorithm, knownPubDigest, pub, context) : undefined;
+  const r = quick ?? (await pass());
   const rebDigest = r.auth!;
 
   const tail: Difference[] = [];
@@ -241,7 +245,8 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
     pub.layout.checksumOffset === reb.layout.checksumOffset &&
     pub.layout.certDirOffset === reb.layout.certDirOffset &&
     (rebSigned ? pubEnd === rebEnd : pubEnd === Math.ceil(rebEnd / 8) * 8);
-  const pubDigest = sameDigestedBytes ? rebDigest : (await computeAuthenticodeDigest(pub.fh, pub.layout, [algorithm]))[algorithm];
+  const pubDigest = sameDigestedBytes ? rebDigest : (knownPubDigest ?? (await computeAuthenticodeDigest(pub.fh, pub.layout, [algorithm]))[algorithm]);
+  if (quick) details.releaseReadOnce = "the release was not read again: its Authenticode digest from the signature check equals the rebuild's";
 
   Object.assign(details.published as object, {
     digestAlgorithm: algorithm,
@@ -275,6 +280,27 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
   }
   differences.push(...r.diff, ...tail);
   return done(r);
+}
+
+/**
+ * The rebuild's Authenticode digest alone (one read of the rebuild, none of the release), for a
+ * release whose Authenticode digest is known and whose SHA-256s are both known: when the two
+ * Authenticode digests are equal, so are the digested byte streams (SHA-2 collision resistance) —
+ * with the CheckSum and certificate-directory holes at the same offsets, that is the same bytes
+ * outside the signature, the zero padding included: exactly what the full pass's masked diff shows
+ * for a match. Undefined (do the full pass) when anything differs, so a mismatch is explained.
+ */
+async function quickCheck(reb: Side, algorithm: AuthenticodeHash, pubDigest: Buffer, pub: Side, context: CompareContext) {
+  if (!context.publishedSha256 || !context.rebuiltSha256 || !pub.layout || !reb.layout) return undefined;
+  if (pub.layout.checksumOffset !== reb.layout.checksumOffset || pub.layout.certDirOffset !== reb.layout.certDirOffset) return undefined;
+  const rebDigest = (await computeAuthenticodeDigest(reb.fh, reb.layout, [algorithm]))[algorithm];
+  if (!rebDigest.equals(pubDigest)) return undefined;
+  return {
+    published: { sha256: context.publishedSha256, size: pub.size },
+    rebuilt: { sha256: context.rebuiltSha256, size: reb.size },
+    auth: rebDigest,
+    diff: [] as Difference[],
+  };
 }
 
 /**
