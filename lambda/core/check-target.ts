@@ -14,7 +14,9 @@ import type { PlannedArtifact, RunPlan } from './run/plan';
 import type { BuildResult, DownloadLimits, DownloadedFile, Forge } from './ports';
 import type { ArtifactReport, ComparisonReport, SignatureReport, TargetReport } from './report';
 import type { FormatOps } from './format-ops';
-import { MANIFEST_DOWNLOAD_LIMIT, signatureDownloadLimit } from './companion-limits';
+import { MANIFEST_DOWNLOAD_LIMIT } from './companion-limits';
+import { companionSource } from './asset-sources/registry';
+import { companionOf } from '../formats/schemes/registry';
 
 export interface CheckDeps {
   forge: Forge;
@@ -53,20 +55,6 @@ export function findingForDownloadError(err: unknown, what: string, ctx: { targe
     }
   }
   return finding('DOWNLOAD_FAILED', `${what} could not be fetched: ${errorMessage(err)}`, { ...ctx, evidence: { error: errorMessage(err) } });
-}
-
-/** The published copy of a companion file (signature, manifest) lives where its asset lives. */
-function companionSource(source: AssetSource, name: string): AssetSource {
-  switch (source.type) {
-    case 'release-link':
-      return source;
-    case 'generic-package':
-      return { ...source, fileName: name };
-    case 'job-artifact': {
-      const dir = source.path.includes('/') ? source.path.slice(0, source.path.lastIndexOf('/') + 1) : '';
-      return { ...source, path: dir + name };
-    }
-  }
 }
 
 function safeFileName(name: string): string {
@@ -352,12 +340,13 @@ class TargetChecker {
   ): Promise<{ ok: boolean; report?: SignatureReport }> {
     let signaturePath: string | undefined;
     let signatureAsset: string | undefined;
-    // Embedded signatures have no companion: Authenticode, Apple code signing, and a cleartext-signed OpenPGP manifest.
-    const cleartext = policy.scheme === 'openpgp' && (policy as { cleartext?: boolean }).cleartext === true;
-    if (policy.scheme !== 'authenticode' && policy.scheme !== 'apple' && !cleartext) {
-      signatureAsset = policy.scheme === 'sigstore' ? policy.bundleAsset : policy.signatureAsset;
+    // The scheme says whether it reads a detached file, named by which field, within what bound
+    // (formats/schemes/); embedded signatures (Authenticode, Apple, a cleartext-signed OpenPGP manifest) have none.
+    const companion = companionOf(policy);
+    if (companion) {
+      signatureAsset = companion.name;
       try {
-        signaturePath = (await this.download(signatureAsset, companionSource(source, signatureAsset), signatureDownloadLimit(policy.scheme))).path;
+        signaturePath = (await this.download(signatureAsset, companionSource(source, signatureAsset), companion.maxBytes)).path;
       } catch (err) {
         const f = findingForDownloadError(err, `signature ${signatureAsset} of ${fileName}`, ctx);
         findings.push(f.code === 'ASSET_MISSING' ? finding('SIGNATURE_MISSING', f.message, { ...ctx, evidence: f.evidence }) : f);

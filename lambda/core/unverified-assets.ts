@@ -13,28 +13,18 @@
 import picomatch from 'picomatch';
 import type { AssetSource, SignaturePolicy } from './config/schema';
 import { finding, type Finding } from './findings';
+import { companionOf } from '../formats/schemes/registry';
 import type { PlannedTarget } from './run/run-plan';
 import type { Release, ReleaseLink } from './ports';
 import { hasUnsafeCharacters, neutralise } from './text/neutralise';
 
 /** Names of the companion files (signatures, manifests) a policy makes the checker read. */
 function companionNames(policy: SignaturePolicy): string[] {
-  switch (policy.scheme) {
-    case 'minisign':
-    case 'tauri':
-      return [policy.signatureAsset];
-    case 'openpgp':
-      // a cleartext-signed manifest carries its signature inside: no signature asset is read
-      return (policy as { cleartext?: boolean }).cleartext ? [] : [policy.signatureAsset];
-    case 'sigstore':
-      return [policy.bundleAsset];
-    case 'sha256sums':
-      return [policy.manifestAsset, ...companionNames(policy.manifestSignature)];
-    default:
-      // embedded signatures (authenticode, apple…) and none have no companion file; a scheme
-      // added later without an entry here only makes its companions show as UNVERIFIED_ASSET
-      return [];
-  }
+  if (policy.scheme === 'none') return [];
+  if (policy.scheme === 'sha256sums') return [policy.manifestAsset, ...companionNames(policy.manifestSignature)];
+  // the scheme's detached file (formats/schemes/); embedded signatures have none
+  const companion = companionOf(policy);
+  return companion ? [companion.name] : [];
 }
 
 interface Coverage {

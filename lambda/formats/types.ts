@@ -3,7 +3,9 @@
  * answer; they never fetch, never decide a run verdict, and know nothing of GitLab or AWS.
  */
 import type { ComparisonReport, CompareMethod, ManifestEntryStatus } from '../base/comparison';
-import type { DirectSignaturePolicy } from '../core/config/schema';
+import type { DirectSignaturePolicy } from './schemes/policies';
+
+export type { DirectSignaturePolicy };
 
 /** Outcome of checking one signature. `valid: false` covers every way a signature can be wrong
  * (unsigned, tampered, wrong or unpinned signer, malformed or truncated signature data). Only I/O

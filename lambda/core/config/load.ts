@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { ConfigSchema, type Config, type SignaturePolicy } from './schema';
 import { nearestKey, unknownKeyMessage } from './suggest';
+import { schemeOf } from '../../formats/schemes/registry';
 
 /** Formats a zod path as `targets[1].artifacts[0].signature.publicKey`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -160,33 +161,15 @@ function inlinePair(obj: Inlinable, field: string, path: string, baseDir: string
 }
 
 function inlinePolicy(policy: SignaturePolicy, path: string, baseDir: string | undefined, issues: ConfigIssue[]) {
-  const p = policy as unknown as Inlinable;
-  switch (policy.scheme) {
-    case 'minisign':
-    case 'tauri':
-    case 'openpgp':
-      inlinePair(p, 'publicKey', path, baseDir, issues, true);
-      break;
-    case 'sigstore':
-      inlinePair(p, 'trustedRoot', path, baseDir, issues, true);
-      inlinePair(p, 'publicKey', path, baseDir, issues, false);
-      break;
-    case 'authenticode': {
-      inlinePair(p, 'caCertificate', path, baseDir, issues, false);
-      inlinePair(p, 'tsaCertificate', path, baseDir, issues, false);
-      const hasCa = p.caCertificate !== undefined;
-      if (!policy.certSha256 && !hasCa)
-        issues.push({ path: `${path}.certSha256`, message: 'pin the signer: give certSha256 (certificate fingerprints) or caCertificate with subject' });
-      if (hasCa && !policy.subject)
-        issues.push({ path: `${path}.subject`, message: 'is required with caCertificate: any certificate from that CA could sign otherwise' });
-      break;
-    }
-    case 'sha256sums':
-      inlinePolicy(policy.manifestSignature, `${path}.manifestSignature`, baseDir, issues);
-      break;
-    case 'none':
-      break;
+  if (policy.scheme === 'none') return;
+  if (policy.scheme === 'sha256sums') {
+    inlinePolicy(policy.manifestSignature, `${path}.manifestSignature`, baseDir, issues);
+    return;
   }
+  // the scheme module names its key fields and any further rule (formats/schemes/)
+  const scheme = schemeOf(policy);
+  for (const { field, required } of scheme.keyFields) inlinePair(policy as unknown as Inlinable, field, path, baseDir, issues, required);
+  for (const issue of scheme.loadRules?.(policy) ?? []) issues.push({ path: `${path}.${issue.path}`, message: issue.message });
 }
 
 export interface PlaceholderValues {

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { assetSourceSchema } from '../asset-sources/registry';
+import { relPath } from '../asset-sources/source';
 import { assetName, PLACEHOLDER_HELP } from '../../formats/schemes/policy/fields';
 import { directPolicySchemas, manifestPolicySchemas } from '../../formats/schemes/registry';
 
@@ -23,13 +24,6 @@ const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,40}$/;
 
 /** Placeholders allowed in asset names and artifact paths. */
 export { PLACEHOLDER_HELP };
-
-const relPath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), {
-    message: 'must be a relative path inside the build output, without ".." segments',
-  });
 
 const nonePolicy = z.strictObject({
   scheme: z.literal('none'),

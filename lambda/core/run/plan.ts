@@ -3,7 +3,9 @@
  * stored at runs/<runId>/plan.json. Checkers judge against the plan, never against what a build or
  * a later forge answer says should be there.
  */
-import type { AssetSource, Config, SignaturePolicy } from '../config/schema';
+import type { Config, SignaturePolicy } from '../config/schema';
+import { expandSource } from '../asset-sources/registry';
+import { expandSchemePolicy } from '../../formats/schemes/registry';
 import { expandPlaceholders, versionFromTag, type PlaceholderValues } from '../config/load';
 import { finding, type Finding } from '../findings';
 import type { Forge, Release, ReleaseHistory } from '../ports';
@@ -15,44 +17,18 @@ import { unverifiedAssetFindings } from '../unverified-assets';
 export { newRunId, RUN_ID_PATTERN, type PlannedArtifact, type PlannedTarget, type RunPlan } from './run-plan';
 import { projectRefOf, type PlannedTarget, type RunPlan } from './run-plan';
 
-function expandSource(source: AssetSource, values: PlaceholderValues): AssetSource {
-  switch (source.type) {
-    case 'release-link':
-      return source;
-    case 'generic-package':
-      return {
-        ...source,
-        packageName: expandPlaceholders(source.packageName, values),
-        packageVersion: expandPlaceholders(source.packageVersion, values),
-        fileName: source.fileName === undefined ? values.asset : expandPlaceholders(source.fileName, values),
-      };
-    case 'job-artifact':
-      return { ...source, ref: expandPlaceholders(source.ref, values), job: source.job, path: expandPlaceholders(source.path, values) };
-  }
-}
-
+/** Expands the placeholders of a policy: the scheme's own fields (formats/schemes/), and the sha256sums wrapper's. */
 export function expandPolicy(policy: SignaturePolicy, values: PlaceholderValues): SignaturePolicy {
-  switch (policy.scheme) {
-    case 'minisign':
-    case 'tauri':
-    case 'openpgp':
-      return { ...policy, signatureAsset: expandPlaceholders(policy.signatureAsset, values) };
-    case 'sigstore':
-      return { ...policy, bundleAsset: expandPlaceholders(policy.bundleAsset, values) };
-    case 'sha256sums':
-      return {
-        ...policy,
-        manifestAsset: expandPlaceholders(policy.manifestAsset, values),
-        manifestSignature: expandPolicy(policy.manifestSignature, {
-          ...values,
-          asset: expandPlaceholders(policy.manifestAsset, values),
-        }) as typeof policy.manifestSignature,
-      };
-    case 'authenticode':
-    case 'apple':
-    case 'none':
-      return policy;
+  if (policy.scheme === 'none') return policy;
+  if (policy.scheme === 'sha256sums') {
+    const manifestAsset = expandPlaceholders(policy.manifestAsset, values);
+    return {
+      ...policy,
+      manifestAsset,
+      manifestSignature: expandPolicy(policy.manifestSignature, { ...values, asset: manifestAsset }) as typeof policy.manifestSignature,
+    };
   }
+  return expandSchemePolicy(policy, (template) => expandPlaceholders(template, values));
 }
 
 /** Expands the configuration's targets for one release. Pure: no I/O. */
@@ -68,7 +44,7 @@ export function planTargets(config: Config, release: Pick<Release, 'tag'>): { ve
       return {
         path: expandPlaceholders(a.path, values),
         asset,
-        source: expandSource(a.source, values),
+        source: expandSource(a.source, (template) => expandPlaceholders(template, values), asset),
         compare: a.compare,
         signature: expandPolicy(a.signature, values),
       };

@@ -28,7 +28,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type * as asn1js from 'asn1js';
 import type * as pkijs from 'pkijs';
 import { VerifierError, errorMessage } from '../../base/errors';
-import type { DirectSignaturePolicy } from '../../core/config/schema';
+import type { DirectSignaturePolicy } from '../schemes/policies';
 import type { SignatureInput, SignatureResult } from '../types';
 import { computeAuthenticodeDigest, readCertificateTable, type AuthenticodeHash } from '../pe/authenticode-digest';
 import { parsePe } from '../pe/parse';
