@@ -3,7 +3,9 @@
  * file read of this process (FileHandle.read and fs.read, which streams use), attributed to paths via
  * /proc/self/fd. The flow is the checker's (lambda/core/check-target.ts): the published asset and the
  * rebuilt artifact are written once while their SHA-256 is computed (copyAndHash, as the download
- * does), then the signature is verified and the files are compared with the known digests.
+ * does), then the signature is verified — its Authenticode digest kept (SignatureInput.onDigest) —
+ * and the files are compared with the known digests (CompareContext.publishedDigests).
+ * Set BENCH_SHARE=0 to see the flow without the shared digest (the release read twice).
  *
  * Printed: for each artifact, bytes read after it was written, as a multiple of its size.
  *   - signed PE (authenticode) vs its unsigned rebuild
@@ -16,13 +18,14 @@ import { open } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copyAndHash } from '../lambda/formats/digest';
+import { copyAndHash, type ComputedDigest } from '../lambda/formats/digest';
 import { formatOps } from '../lambda/formats/ops';
 import { buildPe, HELLO_C, makePki, sign } from '../test/formats/support/authenticode-fixtures';
 
 // the CommonJS view of node:fs, whose properties can be replaced (then synced into the ESM bindings)
 const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
 const MIB = Number(process.env.BENCH_MIB ?? 64);
+const SHARE = process.env.BENCH_SHARE !== '0';
 const counts = new Map<string, number>();
 
 function pathOf(fd: number): string {
@@ -110,11 +113,20 @@ async function main(): Promise<void> {
     counts.clear();
     const pub = await receive(signed, join(dir, 'published-app.exe'));
     const reb = await receive(unsigned, join(dir, 'rebuilt-app.exe'));
-    const sig = await formatOps.verifySignature({ assetPath: pub.path, policy: { scheme: 'authenticode', certSha256: [pki.leaf.sha256] } as never });
+    const kept: ComputedDigest[] = [];
+    const sig = await formatOps.verifySignature({
+      assetPath: pub.path,
+      policy: { scheme: 'authenticode', certSha256: [pki.leaf.sha256] } as never,
+      onDigest: (d) => kept.push(d),
+    });
     const afterSignature = counts.get(pub.path) ?? 0;
-    const cmp = await formatOps.compareArtifacts(pub.path, reb.path, { publishedSha256: pub.sha256, rebuiltSha256: reb.sha256 });
+    const cmp = await formatOps.compareArtifacts(pub.path, reb.path, {
+      publishedSha256: pub.sha256,
+      rebuiltSha256: reb.sha256,
+      ...(SHARE ? { publishedDigests: kept } : {}),
+    });
     if (!sig.valid || !cmp.match) throw new Error(`PE case: valid=${sig.valid} match=${cmp.match}`);
-    report(`PE: signature ${(afterSignature / pub.size).toFixed(2)}× + comparison (${cmp.method})`, {
+    report(`PE: signature ${(afterSignature / pub.size).toFixed(2)}× + comparison (${cmp.method}${SHARE ? ", given the signature check's digest" : ''})`, {
       'published (signed PE)': pub.path,
       'rebuilt (unsigned PE)': reb.path,
     });

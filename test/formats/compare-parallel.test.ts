@@ -86,6 +86,20 @@ describe.skipIf(!toolsAvailable('sha256sum'))('parallel bytes comparison', () =>
     }
   });
 
+  it('SHA-256s known from the download: equal ones decide without a read; unequal ones still get the byte ranges', async () => {
+    const data = randomBytes(CHUNK * 2 + 3);
+    writeFileSync(p('k1'), data);
+    writeFileSync(p('k2'), data);
+    writeFileSync(p('k3'), flip(data, [CHUNK + 1]));
+    const [d1, d3] = [sha256sum(p('k1')), sha256sum(p('k3'))];
+    const known = await compareBytes(p('k1'), p('k2'), { knownSha256: [d1, d1] });
+    expect(known).toEqual(await compareBytes(p('k1'), p('k2')));
+    const differs = await compareBytes(p('k1'), p('k3'), { knownSha256: [d1, d3], chunkSize: CHUNK });
+    expect(differs).toEqual(await compareBytes(p('k1'), p('k3'), { chunkSize: CHUNK }));
+    expect(differs.match).toBe(false);
+    expect(differs.differences[0]!.publishedRange).toEqual([CHUNK + 1, CHUNK + 2]);
+  });
+
   it('two empty files match, with the empty digest', async () => {
     writeFileSync(p('e1'), '');
     writeFileSync(p('e2'), '');
