@@ -8,19 +8,15 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SignaturePolicySchema, type DirectSignaturePolicy } from '../core/config/schema';
 import { errorMessage, UsageError } from '../core/errors';
 import { readBoundedFile } from '../formats/bounded-read';
+import type { CliContext, CliFlag } from '../formats/schemes/scheme';
+import { companionOf, SCHEME_NAMES, SIGNATURE_SCHEMES, findScheme } from '../formats/schemes/registry';
 import { verifySignature } from '../formats/signature';
-import type { SignatureResult } from '../formats/types';
+import type { DirectSignaturePolicy, SignatureResult } from '../formats/types';
 import { neutralise, safeJson } from '../core/text/neutralise';
 
-const SCHEMES = ['minisign', 'tauri', 'openpgp', 'authenticode', 'sigstore', 'apple'] as const;
-type Scheme = (typeof SCHEMES)[number];
-const MAX_KEY_FILE = 1024 * 1024;
-const MAX_TRUSTED_ROOT = 4 * 1024 * 1024;
-
-const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|openpgp|authenticode|sigstore|apple>
+const HELP = `usage: release-verifier check-signature --scheme <${SCHEME_NAMES.join('|')}>
          --file ASSET [--signature SIGFILE] [--key KEYFILE] [--cert-sha256 HEX] [--team-id ID] [--json]
   --file ASSET          the signed file
   --signature SIGFILE   detached signature / bundle (default: ASSET.minisig, ASSET.sig,
@@ -64,12 +60,24 @@ const HELP = `usage: release-verifier check-signature --scheme <minisign|tauri|o
                         bundles (cosign sign-blob --key … --bundle); instead of --issuer/--san
 exit codes: 0 valid, 1 invalid (unsigned, wrong signer, tampered), 2 could not check, 3 usage error`;
 
-const DEFAULT_SIGNATURE_SUFFIXES: Record<Exclude<Scheme, 'authenticode' | 'apple'>, string[]> = {
-  minisign: ['.minisig'],
-  tauri: ['.sig'],
-  openpgp: ['.asc', '.sig'],
-  sigstore: ['.sigstore.json'],
-};
+/**
+ * Every scheme's flags (formats/schemes/<scheme>.ts `cli.flags`), for parseArgs; a flag two schemes
+ * share (--key, --cert-sha256) must mean the same kind of value in both.
+ */
+function schemeFlags(): Map<string, { flag: CliFlag; schemes: string[] }> {
+  const flags = new Map<string, { flag: CliFlag; schemes: string[] }>();
+  const add = (name: string, flag: CliFlag, scheme: string) => {
+    const known = flags.get(name);
+    if (known && (known.flag.type !== flag.type || !known.flag.multiple !== !flag.multiple))
+      throw new Error(`check-signature: --${name} is declared differently by two schemes`);
+    if (known) known.schemes.push(scheme);
+    else flags.set(name, { flag, schemes: [scheme] });
+  };
+  for (const s of SIGNATURE_SCHEMES) for (const [name, flag] of Object.entries(s.cli.flags)) add(name, flag, s.name);
+  // a detached scheme takes --signature (its default: a file beside --file with one of its suffixes)
+  for (const s of SIGNATURE_SCHEMES) if (s.cli.signatureSuffixes.length > 0) add('signature', { type: 'string' }, s.name);
+  return flags;
+}
 
 interface Output {
   valid: boolean;
@@ -84,22 +92,6 @@ async function readText(path: string, max: number, what: string): Promise<string
   const read = await readBoundedFile(path, max);
   if ('tooLarge' in read) throw new UsageError(`${what} ${path} is larger than ${max} bytes`);
   return read.bytes.toString('utf8');
-}
-
-/** Every --tsa-cert file (PEM, one or more certificates each), as one PEM text. */
-async function readTsaCertificates(paths: string[]): Promise<string> {
-  const texts: string[] = [];
-  for (const p of paths) {
-    const text = await readText(p, MAX_KEY_FILE, 'TSA certificate');
-    if (!/-----BEGIN CERTIFICATE-----/.test(text)) throw new UsageError(`--tsa-cert ${p} holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
-    texts.push(text.trim());
-  }
-  return texts.join('\n') + '\n';
-}
-
-function required(value: string | undefined, flag: string, scheme: string): string {
-  if (!value) throw new UsageError(`--${flag} is required for --scheme ${scheme}`);
-  return value;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -135,7 +127,8 @@ export async function run(argv: string[]): Promise<number> {
     return usage ? 3 : 2;
   };
 
-  let values;
+  const flags = schemeFlags();
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -144,32 +137,20 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         scheme: { type: 'string' },
         file: { type: 'string' },
-        signature: { type: 'string' },
-        key: { type: 'string' },
-        'cert-sha256': { type: 'string', multiple: true },
-        'team-id': { type: 'string' },
-        'any-apple-identity': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-        'allow-legacy': { type: 'boolean', default: false },
-        'prehashed-only': { type: 'boolean', default: false },
-        fingerprint: { type: 'string' },
-        'ca-cert': { type: 'string' },
-        'tsa-cert': { type: 'string', multiple: true },
-        signatures: { type: 'string' },
-        text: { type: 'boolean', default: false },
-        cleartext: { type: 'boolean', default: false },
-        subject: { type: 'string' },
-        'trusted-root': { type: 'string' },
-        issuer: { type: 'string' },
-        san: { type: 'string' },
-        'public-key': { type: 'string' },
+        ...Object.fromEntries(
+          [...flags].map(([name, { flag }]) => [
+            name,
+            flag.type === 'boolean' ? { type: 'boolean' as const, default: false } : { type: 'string' as const, multiple: flag.multiple === true },
+          ]),
+        ),
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (err) {
     return couldNotCheck(err, true);
   }
-  json = values.json!;
+  json = values.json === true;
   if (values.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -179,115 +160,46 @@ export async function run(argv: string[]): Promise<number> {
   let signaturePath: string | undefined;
   try {
     if (!values.scheme) throw new UsageError('--scheme is required');
-    if (!(SCHEMES as readonly string[]).includes(values.scheme)) throw new UsageError(`--scheme must be one of ${SCHEMES.join(', ')}`);
-    scheme = values.scheme as Scheme;
+    const definition = findScheme(values.scheme as string);
+    if (!definition) throw new UsageError(`--scheme must be one of ${SCHEME_NAMES.join(', ')}`);
+    const s = definition.name;
+    scheme = s;
     if (!values.file) throw new UsageError('--file is required');
-    const s = scheme as Scheme;
     // Options that do not belong to the scheme are a usage error: a pin the user believes is in
     // force but is silently ignored would be worse than refusing.
-    const foreign: Array<[keyof typeof values, Scheme[]]> = [
-      ['cert-sha256', ['authenticode', 'apple']],
-      ['ca-cert', ['authenticode']],
-      ['subject', ['authenticode']],
-      ['team-id', ['apple']],
-      ['any-apple-identity', ['apple']],
-      ['tsa-cert', ['authenticode']],
-      ['signatures', ['authenticode']],
-      ['text', ['openpgp']],
-      ['cleartext', ['openpgp']],
-      ['allow-legacy', ['minisign']],
-      ['prehashed-only', ['minisign']],
-      ['fingerprint', ['openpgp']],
-      ['trusted-root', ['sigstore']],
-      ['issuer', ['sigstore']],
-      ['san', ['sigstore']],
-      ['public-key', ['sigstore']],
-      ['key', ['minisign', 'tauri', 'openpgp']],
-      ['signature', ['minisign', 'tauri', 'openpgp', 'sigstore']],
-    ];
-    for (const [flag, schemes] of foreign) {
+    for (const [flag, { schemes }] of flags) {
       const v = values[flag];
       if (v !== undefined && v !== false && !schemes.includes(s)) throw new UsageError(`--${flag} does not apply to --scheme ${s}`);
     }
 
-    let raw: Record<string, unknown>;
-    switch (s) {
-      case 'minisign':
-        if (values['allow-legacy'] && values['prehashed-only']) throw new UsageError('--allow-legacy and --prehashed-only contradict each other');
-        raw = { scheme: s, publicKey: await readText(required(values.key, 'key', s), MAX_KEY_FILE, 'key file'), prehashedOnly: values['prehashed-only'] };
-        break;
-      case 'tauri':
-        raw = { scheme: s, publicKey: (await readText(required(values.key, 'key', s), MAX_KEY_FILE, 'key file')).trim() };
-        break;
-      case 'openpgp': {
-        const keyPath = required(values.key, 'key', s);
-        const read = await readBoundedFile(keyPath, MAX_KEY_FILE);
-        if ('tooLarge' in read) throw new UsageError(`key file ${keyPath} is larger than ${MAX_KEY_FILE} bytes`);
-        // openpgp is loaded only for this scheme (issue 14: startup)
-        const { primaryFingerprint, readOpenpgpKeys, selectPinnedKey } = await import('../formats/openpgp');
-        const keys = await readOpenpgpKeys(read.bytes);
-        let fingerprint = values.fingerprint?.replace(/\s+/g, '');
-        if (!fingerprint) {
-          if (keys.length !== 1)
-            throw new UsageError(
-              `key file ${keyPath} holds ${keys.length} keys (${keys.map(primaryFingerprint).join(', ')}): name the pinned one with --fingerprint`,
-            );
-          fingerprint = primaryFingerprint(keys[0]!);
-          notes.push(`no --fingerprint given: pinned the primary fingerprint of ${keyPath} (${fingerprint})`);
-        }
-        if (values.cleartext && values.signature) throw new UsageError('--cleartext takes no --signature: the signature is inside --file');
-        // The pinned key of a keyring (or the one key, which verifyOpenpgp then finds not pinned).
-        const key = selectPinnedKey(keys, fingerprint) ?? keys[0]!;
-        raw = { scheme: s, publicKey: key.armor(), fingerprint, ...(values.text ? { allowTextMode: true } : {}) };
-        break;
-      }
-      case 'authenticode': {
-        if (!values['cert-sha256'] && !values['ca-cert'])
-          throw new UsageError('--cert-sha256 (or --ca-cert with --subject) is required for --scheme authenticode');
-        if (values['ca-cert'] && !values.subject) throw new UsageError('--ca-cert needs --subject');
-        raw = {
-          scheme: s,
-          ...(values['cert-sha256'] ? { certSha256: values['cert-sha256'].map((h) => h.replace(/[:\s]/g, '')) } : {}),
-          ...(values['ca-cert'] ? { caCertificate: await readText(values['ca-cert'], MAX_KEY_FILE, 'CA certificate'), subject: values.subject } : {}),
-          ...(values['tsa-cert'] ? { tsaCertificate: await readTsaCertificates(values['tsa-cert']) } : {}),
-          ...(values.signatures !== undefined ? { signatures: values.signatures } : {}),
-        };
-        break;
-      }
-      case 'apple':
-        if (!values['team-id'] && !values['cert-sha256']) throw new UsageError('--team-id and/or --cert-sha256 is required for --scheme apple');
-        raw = {
-          scheme: s,
-          ...(values['team-id'] ? { teamId: values['team-id'] } : {}),
-          ...(values['cert-sha256'] ? { certSha256: values['cert-sha256'].map((h) => h.replace(/[:\s]/g, '')) } : {}),
-          requireDeveloperId: !values['any-apple-identity'],
-        };
-        break;
-      case 'sigstore': {
-        const trustedRoot = await readText(required(values['trusted-root'], 'trusted-root', s), MAX_TRUSTED_ROOT, 'trusted root');
-        if (values['public-key'] !== undefined) {
-          // key-based bundle (cosign sign-blob --key … --bundle): the key is the pin, not an identity
-          if (values.issuer !== undefined || values.san !== undefined)
-            throw new UsageError('--public-key pins a key-based bundle: give it instead of --issuer and --san, not with them');
-          raw = { scheme: s, trustedRoot, publicKey: await readText(values['public-key'], MAX_KEY_FILE, 'public key') };
-        } else {
-          raw = { scheme: s, trustedRoot, issuer: required(values.issuer, 'issuer', s), san: required(values.san, 'san', s) };
-        }
-        break;
-      }
-    }
-    const parsed = SignaturePolicySchema.safeParse(raw);
+    const ctx: CliContext = {
+      values,
+      readText,
+      readBytes: async (path, max, what) => {
+        const read = await readBoundedFile(path, max);
+        if ('tooLarge' in read) throw new UsageError(`${what} ${path} is larger than ${max} bytes`);
+        return read.bytes;
+      },
+      required: (flag) => {
+        const value = values[flag];
+        if (typeof value !== 'string' || !value) throw new UsageError(`--${flag} is required for --scheme ${s}`);
+        return value;
+      },
+      usage: (message) => new UsageError(message),
+      note: (message) => notes.push(message),
+    };
+    const { raw, extra } = await definition.cli.policy(ctx);
+    const parsed = definition.policySchema.safeParse(raw);
     if (!parsed.success) {
       throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || s}: ${i.message}`).join('; '));
     }
-    policy = parsed.data as DirectSignaturePolicy;
-    // A cleartext-signed file carries its signature (a manifest-only option in the config schema).
-    if (s === 'openpgp' && values.cleartext) policy = { ...policy, cleartext: true } as unknown as DirectSignaturePolicy;
+    policy = (extra ? { ...parsed.data, ...extra } : parsed.data) as DirectSignaturePolicy;
 
-    if (s !== 'authenticode' && s !== 'apple' && !(s === 'openpgp' && values.cleartext)) {
-      signaturePath = values.signature;
+    const suffixes = definition.cli.signatureSuffixes;
+    if (suffixes.length > 0 && companionOf(policy) !== undefined) {
+      signaturePath = values.signature as string | undefined;
       if (!signaturePath) {
-        const candidates = DEFAULT_SIGNATURE_SUFFIXES[s].map((suffix) => values.file + suffix);
+        const candidates = suffixes.map((suffix) => values.file + suffix);
         signaturePath = candidates.find((c) => existsSync(c));
         if (!signaturePath) throw new UsageError(`no --signature given and ${candidates.join(' / ')} not found`);
         notes.push(`signature file: ${signaturePath}`);
@@ -299,14 +211,14 @@ export async function run(argv: string[]): Promise<number> {
 
   let result: SignatureResult;
   try {
-    result = await verifySignature({ assetPath: values.file!, signaturePath, policy });
+    result = await verifySignature({ assetPath: values.file as string, signaturePath, policy });
   } catch (err) {
     return couldNotCheck(err, false);
   }
   const valid = result.valid === true;
   // A cleartext signature covers its block only: lines before or after it (which `sha256sum -c`
   // would read too) are nobody's word. Said on every VALID answer where the file has any.
-  const outside = valid && scheme === 'openpgp' && values.cleartext ? await textOutsideSignedBlock(values.file!) : 0;
+  const outside = valid && scheme === 'openpgp' && values.cleartext ? await textOutsideSignedBlock(values.file as string) : 0;
   if (outside > 0)
     process.stderr.write(
       `release-verifier check-signature: WARNING — ${outside} non-blank line(s) outside the signed block are NOT covered by the signature; use only the signed text\n`,
