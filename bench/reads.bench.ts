@@ -48,7 +48,7 @@ async function installCounter(): Promise<void> {
     return r;
   };
   const fsRead = fs.read;
-  (fs as { read: unknown }).read = function (fd: number, ...rest: unknown[]) {
+  (fs as { read: unknown }).read = (fd: number, ...rest: unknown[]) => {
     const path = pathOf(fd);
     const cb = rest.pop() as (err: unknown, n: number, buf: unknown) => void;
     return (fsRead as (...a: unknown[]) => void)(fd, ...rest, (err: unknown, n: number, buf: unknown) => {
@@ -57,7 +57,7 @@ async function installCounter(): Promise<void> {
     });
   };
   const readSync = fs.readSync;
-  (fs as { readSync: unknown }).readSync = function (fd: number, ...rest: unknown[]) {
+  (fs as { readSync: unknown }).readSync = (fd: number, ...rest: unknown[]) => {
     const n = (readSync as (...a: unknown[]) => number)(fd, ...rest);
     const path = pathOf(fd);
     counts.set(path, (counts.get(path) ?? 0) + n);

@@ -15,7 +15,7 @@ import { authenticodeDigestOfFile } from '../../lambda/formats/pe/authenticode-d
 import { compareArtifacts } from '../../lambda/formats/compare/index';
 import { parallelPolicy } from '../../lambda/formats/compare/pair-pass';
 import { hashFile, type ComputedDigest } from '../../lambda/formats/digest';
-import { verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
+import { earlyDigestPolicy, verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
 import { run, toolsAvailable } from '../support/tools';
 import * as F from './support/authenticode-fixtures';
 
@@ -182,5 +182,30 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS, 'sha256sum'))('PE compariso
     expect(shared.result.match).toBe(false);
     expect(shared.result.differences).toEqual(alone.differences);
     expect(shared.result.differences.map((d) => d.where)).toContain('authenticode digest');
+  });
+
+  it('the early digest in a worker (large files) gives the same verdicts, digests and reasons as computing it in the judge', async () => {
+    const bytes = readFileSync(signed);
+    writeFileSync(p('tampered3.exe'), F.flip(bytes, F.certDir(bytes).offset - 5000));
+    const defaultEarly = earlyDigestPolicy.minBytes;
+    const now = new Date();
+    const verify = (file: string) => verifyAuthenticode({ assetPath: file, now, policy: { scheme: 'authenticode', certSha256: [pki.leaf.sha256] } as never });
+    try {
+      for (const [file, valid] of [
+        [signed, true],
+        [p('tampered3.exe'), false],
+        [unsigned, false],
+      ] as const) {
+        earlyDigestPolicy.minBytes = 0;
+        const early = await verify(file);
+        earlyDigestPolicy.minBytes = Number.MAX_SAFE_INTEGER;
+        const late = await verify(file);
+        expect(early).toEqual(late);
+        expect(early.valid).toBe(valid);
+        expect(F.osslVerify(file, pki.ca.cert.crt).ok).toBe(valid);
+      }
+    } finally {
+      earlyDigestPolicy.minBytes = defaultEarly;
+    }
   });
 });
