@@ -17,6 +17,8 @@ import type { FormatOps } from './format-ops';
 import { MANIFEST_DOWNLOAD_LIMIT } from './companion-limits';
 import { companionSource } from './asset-sources/registry';
 import { companionOf } from '../formats/schemes/registry';
+import type { ComputedDigest } from '../formats/digest';
+import type { SignatureInput } from '../formats/types';
 
 export interface CheckDeps {
   forge: Forge;
@@ -188,9 +190,12 @@ class TargetChecker {
     }
 
     // 2. Its signature — checked even when the build failed: a bad signature is news on its own.
+    // Digests the scheme computes from the published file (Authenticode's) go to the comparison,
+    // so that the release is read once after its download (issue 14).
     let signatureOk = false;
+    const publishedDigests: ComputedDigest[] = [];
     if (published) {
-      const sig = await this.checkSignature(artifact, published, findings);
+      const sig = await this.checkSignature(artifact, published, findings, (d) => publishedDigests.push(d));
       report.signature = sig.report;
       signatureOk = sig.ok;
     }
@@ -225,6 +230,7 @@ class TargetChecker {
             method: artifact.compare,
             publishedSha256: published.sha256,
             rebuiltSha256: rebuilt.sha256,
+            publishedDigests,
             scratchDir,
             maxBytes: this.deps.limits.maxBytes,
           });
@@ -274,7 +280,12 @@ class TargetChecker {
     }
   }
 
-  private async checkSignature(artifact: PlannedArtifact, published: DownloadedFile, findings: Finding[]): Promise<{ ok: boolean; report?: SignatureReport }> {
+  private async checkSignature(
+    artifact: PlannedArtifact,
+    published: DownloadedFile,
+    findings: Finding[],
+    onDigest?: SignatureInput['onDigest'],
+  ): Promise<{ ok: boolean; report?: SignatureReport }> {
     const ctx = { target: this.target, artifact: artifact.asset };
     const policy = artifact.signature;
     if (policy.scheme === 'none') {
@@ -326,7 +337,7 @@ class TargetChecker {
         },
       };
     }
-    return this.checkDirect(policy, artifact.asset, published, artifact.source, findings, ctx);
+    return this.checkDirect(policy, artifact.asset, published, artifact.source, findings, ctx, onDigest);
   }
 
   /** One direct signature scheme over one downloaded file. */
@@ -337,6 +348,8 @@ class TargetChecker {
     source: AssetSource,
     findings: Finding[],
     ctx: { target: string; artifact: string },
+    /** only for the published asset itself (a manifest's signature digests another file) */
+    onDigest?: SignatureInput['onDigest'],
   ): Promise<{ ok: boolean; report?: SignatureReport }> {
     let signaturePath: string | undefined;
     let signatureAsset: string | undefined;
@@ -354,7 +367,7 @@ class TargetChecker {
       }
     }
     try {
-      const result = await this.deps.formats.verifySignature({ assetPath: file.path, signaturePath, policy, now: this.deps.now });
+      const result = await this.deps.formats.verifySignature({ assetPath: file.path, signaturePath, policy, now: this.deps.now, onDigest });
       const report: SignatureReport = { scheme: policy.scheme, valid: result.valid, signer: result.signer, reason: result.reason, signatureAsset };
       if (!result.valid) {
         const evidence = { scheme: policy.scheme, signer: result.signer, reason: result.reason, signatureAsset, sha256: file.sha256 };
