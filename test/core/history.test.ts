@@ -22,9 +22,9 @@ import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
 import { awsEngine } from '../../lambda/handlers/aws-engine';
 import { IMAGE, testConfig } from '../handlers/support';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { oneAssetBuilder, oneAssetForge, oneReleaseOf } from '../support/one-asset-ports';
-import { incompleteReport, RUN_IDS, tamperedReport, verifiedReport } from './report-html-fixtures';
+import { incompleteReport, RUN_IDS, tamperedReport, verifiedReport } from './report-html/fixtures';
 
 /** A deployed configuration for the fan-in (its targets do not matter to finishing a run). */
 const fanInConfig = () =>

@@ -6,11 +6,11 @@ import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, type Build }
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BUILD_ENV, launcherVariables, sourceS3UriFor } from '../../lambda/adapters/builder/codebuild-env';
-import { CodeBuildLauncher, idempotencyTokenFor } from '../../lambda/adapters/builder/codebuild-launcher';
-import { buildIdFromArn, BuildStillRunningError, CodeBuildResults, ForeignBuildError, S3ArtifactSource } from '../../lambda/adapters/builder/codebuild-results';
-import type { RunPlan } from '../../lambda/core/run/plan';
-import { startLocalS3, type LocalS3 } from './s3-local';
+import { BUILD_ENV, launcherVariables, sourceS3UriFor } from '../../../lambda/adapters/builder/codebuild-env';
+import { CodeBuildLauncher, idempotencyTokenFor } from '../../../lambda/adapters/builder/codebuild-launcher';
+import { buildIdFromArn, BuildStillRunningError, CodeBuildResults, ForeignBuildError, S3ArtifactSource } from '../../../lambda/adapters/builder/codebuild-results';
+import type { RunPlan } from '../../../lambda/core/run/plan';
+import { startLocalS3, type LocalS3 } from '../../support/s3-local';
 
 const SHA = 'a'.repeat(40);
 const IMAGE = `debian@sha256:${'b'.repeat(64)}`;

@@ -6,8 +6,8 @@
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalBuilder } from '../../lambda/adapters/builder/local-builder';
-import { parseConfig } from '../../lambda/core/config/load';
+import { LocalBuilder } from '../../../lambda/adapters/builder/local-builder';
+import { parseConfig } from '../../../lambda/core/config/load';
 import { buildRequest, makeRepo, stubForge, verifyLocally } from './sandbox-support';
 
 const repo = makeRepo();

@@ -7,7 +7,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalBuilder, type LocalBuilderOptions } from '../../lambda/adapters/builder/local-builder';
+import { LocalBuilder, type LocalBuilderOptions } from '../../../lambda/adapters/builder/local-builder';
 import { bwrapReady, buildRequest, makeRepo, pidsWith } from './sandbox-support';
 
 const repo = makeRepo();

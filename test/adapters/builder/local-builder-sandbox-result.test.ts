@@ -6,8 +6,8 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalBuilder } from '../../lambda/adapters/builder/local-builder';
-import { parseConfig } from '../../lambda/core/config/load';
+import { LocalBuilder } from '../../../lambda/adapters/builder/local-builder';
+import { parseConfig } from '../../../lambda/core/config/load';
 import { bwrapReady, buildRequest, makeRepo, sha256 as sha, stubForge, verifyLocally } from './sandbox-support';
 
 const repo = makeRepo();

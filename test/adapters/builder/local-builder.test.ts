@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalBuilder } from '../../lambda/adapters/builder/local-builder';
-import { parseConfig } from '../../lambda/core/config/load';
+import { LocalBuilder } from '../../../lambda/adapters/builder/local-builder';
+import { parseConfig } from '../../../lambda/core/config/load';
 
 const git = (cwd: string, ...args: string[]) =>
   execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } })

@@ -3,7 +3,7 @@
  * the token like the CLI, drops it from process.env, runs one local build and prints the outcome.
  */
 import { dirname, join } from 'node:path';
-import { LocalBuilder } from '../../lambda/adapters/builder/local-builder';
+import { LocalBuilder } from '../../../lambda/adapters/builder/local-builder';
 import { buildRequest } from './sandbox-support';
 
 const input = JSON.parse(process.argv[2]!) as {

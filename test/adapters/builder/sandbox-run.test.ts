@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { LocalBuilderOptions } from '../../lambda/adapters/builder/local-builder';
-import { run as verifyCli } from '../../lambda/cli/verify';
-import { parseConfig } from '../../lambda/core/config/load';
+import type { LocalBuilderOptions } from '../../../lambda/adapters/builder/local-builder';
+import { run as verifyCli } from '../../../lambda/cli/verify';
+import { parseConfig } from '../../../lambda/core/config/load';
 import { bwrapReady, makeRepo, sha256 as sha, stubForge, verifyLocally } from './sandbox-support';
 
 const repo = makeRepo();
@@ -80,7 +80,7 @@ describe('verify CLI', () => {
     // a forge that refuses connections: the run ends quickly, INCOMPLETE
     writeFileSync(
       join(d, 'c.json'),
-      JSON.stringify({ ...cfg, $schema: undefined, gitlab: { url: 'http://127.0.0.1:1', project: 'g/app', token: { env: 'RV_SANDBOX_TEST_TOKEN' } } }),
+      JSON.stringify({ ...cfg, $schema: undefined, forge: undefined, gitlab: { url: 'http://127.0.0.1:1', project: 'g/app', token: { env: 'RV_SANDBOX_TEST_TOKEN' } } }),
     );
     process.env.RV_SANDBOX_TEST_TOKEN = 'glpat-read-once';
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);

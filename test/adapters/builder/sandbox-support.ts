@@ -11,16 +11,16 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bubblewrapUsable } from '../../lambda/adapters/builder/bwrap';
-import { LocalBuilder, type LocalBuilderOptions } from '../../lambda/adapters/builder/local-builder';
-import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
-import { parseConfig } from '../../lambda/core/config/load';
-import type { Config } from '../../lambda/core/config/schema';
-import type { BuildRequest, Forge, Release } from '../../lambda/core/ports';
-import type { RunReport } from '../../lambda/core/report';
-import { runVerification, type LocalRunOptions } from '../../lambda/core/run/in-process';
-import { formatOps } from '../../lambda/formats/ops';
-import { toolsAvailable } from '../support/tools';
+import { bubblewrapUsable } from '../../../lambda/adapters/builder/bwrap';
+import { LocalBuilder, type LocalBuilderOptions } from '../../../lambda/adapters/builder/local-builder';
+import { DirectoryStore } from '../../../lambda/adapters/store/directory-store';
+import { parseConfig } from '../../../lambda/core/config/load';
+import type { Config } from '../../../lambda/core/config/schema';
+import type { BuildRequest, Forge, Release } from '../../../lambda/core/ports';
+import type { RunReport } from '../../../lambda/core/report';
+import { runVerification, type LocalRunOptions } from '../../../lambda/core/run/in-process';
+import { formatOps } from '../../../lambda/formats/ops';
+import { toolsAvailable } from '../../support/tools';
 
 export function bwrapReady(): boolean {
   if (!toolsAvailable('bwrap')) return false;

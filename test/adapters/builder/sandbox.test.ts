@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bwrapArgs } from '../../lambda/adapters/builder/bwrap';
+import { bwrapArgs } from '../../../lambda/adapters/builder/bwrap';
 import { bwrapReady, buildInVerifierProcess, makeRepo, type DriverResult } from './sandbox-support';
 
 const ready = bwrapReady();

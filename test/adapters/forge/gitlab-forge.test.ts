@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gitlab } from '@gitbeaker/rest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startAssetHost, startGitLabStandIn, fakeSha, type AssetHost, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
-import { ForgeError, type ForgeErrorKind } from '../../lambda/core/errors';
-import type { AssetRequest, DownloadLimits, Release } from '../../lambda/core/ports';
-import { ForgeDigestMismatchError, GitLabForge, type GitLabForgeOptions } from '../../lambda/adapters/forge/gitlab-forge';
+import { startAssetHost, startGitLabStandIn, fakeSha, type AssetHost, type GitLabStandIn, type StandInProject } from '../../../demo/gitlab-standin';
+import { ForgeError, type ForgeErrorKind } from '../../../lambda/core/errors';
+import type { AssetRequest, DownloadLimits, Release } from '../../../lambda/core/ports';
+import { ForgeDigestMismatchError, GitLabForge, type GitLabForgeOptions } from '../../../lambda/adapters/forge/gitlab-forge';
 
 const TOKEN = 'glpat-test-0123456789';
 const LIMITS: DownloadLimits = { maxBytes: 10_000_000, timeoutMs: 10_000 };

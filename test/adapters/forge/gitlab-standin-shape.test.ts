@@ -6,11 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeSha, startGitLabStandIn, type GitLabStandIn } from '../../demo/gitlab-standin';
+import { fakeSha, startGitLabStandIn, type GitLabStandIn } from '../../../demo/gitlab-standin';
 
-const TEMPLATES = new URL('../../demo/gitlab-api-templates/', import.meta.url);
+const TEMPLATES = new URL('../../../demo/gitlab-api-templates/', import.meta.url);
 // ../shared beside the repository (the workplace and CI lay it there); under CI its absence fails
-const REFERENCE = fileURLToPath(new URL('../../../shared/reference/gitlab-api/', import.meta.url));
+const REFERENCE = fileURLToPath(new URL('../../../../shared/reference/gitlab-api/', import.meta.url));
 const haveReference = existsSync(REFERENCE);
 if (!haveReference && process.env.CI) throw new Error(`../shared/reference/gitlab-api is missing beside the repository (${REFERENCE}): CI lays shared/ there`);
 if (!haveReference) console.warn(`[skip] ${REFERENCE} not found: the reference-shape comparison is skipped`);

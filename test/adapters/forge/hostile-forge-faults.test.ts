@@ -17,10 +17,10 @@ import {
   type FaultStep,
   type GitLabStandIn,
   type StandInProject,
-} from '../../demo/gitlab-standin';
-import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
-import type { FindingCode } from '../../lambda/core/findings';
-import { runVerification } from '../../lambda/core/run/in-process';
+} from '../../../demo/gitlab-standin';
+import { GitLabForge } from '../../../lambda/adapters/forge/gitlab-forge';
+import type { FindingCode } from '../../../lambda/core/findings';
+import { runVerification } from '../../../lambda/core/run/in-process';
 import { hostileConfig, hostilePorts } from './hostile-forge-support';
 
 let gl: GitLabStandIn;

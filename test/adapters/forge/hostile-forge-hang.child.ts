@@ -10,8 +10,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
-import { safeDownload } from '../../lambda/adapters/forge/safe-download';
+import { GitLabForge } from '../../../lambda/adapters/forge/gitlab-forge';
+import { safeDownload } from '../../../lambda/adapters/forge/safe-download';
 
 const TIMEOUT_MS = Number(process.env.HANG_TIMEOUT_MS ?? 300);
 const SENTINEL_MS = Number(process.env.HANG_SENTINEL_MS ?? 8_000);

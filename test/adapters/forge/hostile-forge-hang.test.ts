@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGitLabStandIn, type GitLabStandIn } from '../../demo/gitlab-standin';
-import { GitLabForge } from '../../lambda/adapters/forge/gitlab-forge';
-import type { Forge } from '../../lambda/core/ports';
-import { runVerification } from '../../lambda/core/run/in-process';
+import { startGitLabStandIn, type GitLabStandIn } from '../../../demo/gitlab-standin';
+import { GitLabForge } from '../../../lambda/adapters/forge/gitlab-forge';
+import type { Forge } from '../../../lambda/core/ports';
+import { runVerification } from '../../../lambda/core/run/in-process';
 import { hostileConfig, hostilePorts } from './hostile-forge-support';
 
 const CHILD = fileURLToPath(new URL('./hostile-forge-hang.child.ts', import.meta.url));

@@ -9,10 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
-import type { Alert } from '../../lambda/core/alert';
-import { guardActive, guardRun, InternalError, lastResortReport, RunDeadlineError, runDeadlineMs } from '../../lambda/core/last-resort';
-import { lambdaDeadlineMs, withLastResort } from '../../lambda/handlers/runtime';
+import { DirectoryStore } from '../../../lambda/adapters/store/directory-store';
+import type { Alert } from '../../../lambda/core/alert';
+import { guardActive, guardRun, InternalError, lastResortReport, RunDeadlineError, runDeadlineMs } from '../../../lambda/core/last-resort';
+import { lambdaDeadlineMs, withLastResort } from '../../../lambda/handlers/runtime';
 import { hostileConfig } from './hostile-forge-support';
 
 let dir: string;

@@ -8,10 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fakeSha, startGitLabStandIn, type GitLabStandIn, type StandInProject } from '../../demo/gitlab-standin';
-import { ForgeError } from '../../lambda/core/errors';
-import { GitLabForge, LatestReleaseDisagreesError } from '../../lambda/adapters/forge/gitlab-forge';
-import { runVerification } from '../../lambda/core/run/in-process';
+import { fakeSha, startGitLabStandIn, type GitLabStandIn, type StandInProject } from '../../../demo/gitlab-standin';
+import { ForgeError } from '../../../lambda/core/errors';
+import { GitLabForge, LatestReleaseDisagreesError } from '../../../lambda/adapters/forge/gitlab-forge';
+import { runVerification } from '../../../lambda/core/run/in-process';
 import { hostileConfig, hostilePorts } from './hostile-forge-support';
 
 let gl: GitLabStandIn;

@@ -4,13 +4,13 @@
  * signatures (it does so even for a failed build), which is the path these tests attack.
  */
 import { join } from 'node:path';
-import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
-import { parseConfig } from '../../lambda/core/config/load';
-import type { Config, ConfigInput } from '../../lambda/core/config/schema';
-import type { Alert } from '../../lambda/core/alert';
-import type { Builder, BuildResult, Forge, Notifier } from '../../lambda/core/ports';
-import type { LocalRunPorts } from '../../lambda/core/run/in-process';
-import { formatOps } from '../../lambda/formats/ops';
+import { DirectoryStore } from '../../../lambda/adapters/store/directory-store';
+import { parseConfig } from '../../../lambda/core/config/load';
+import type { Config, ConfigInput } from '../../../lambda/core/config/schema';
+import type { Alert } from '../../../lambda/core/alert';
+import type { Builder, BuildResult, Forge, Notifier } from '../../../lambda/core/ports';
+import type { LocalRunPorts } from '../../../lambda/core/run/in-process';
+import { formatOps } from '../../../lambda/formats/ops';
 
 export const IMAGE = `docker.io/library/node@sha256:${'a'.repeat(64)}`;
 

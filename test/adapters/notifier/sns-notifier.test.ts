@@ -1,11 +1,11 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { alertFor } from '../../lambda/core/alert';
-import { finding } from '../../lambda/core/findings';
-import type { RunReport } from '../../lambda/core/report';
-import { clipUtf8, publishBytes, SNS_MAX_PUBLISH_BYTES, SnsNotifier, snsMessageFor, snsSubject } from '../../lambda/adapters/notifier/sns-notifier';
-import { gsm7Segments, isGsm7 } from '../../lambda/core/sms-text';
+import { alertFor } from '../../../lambda/core/alert';
+import { finding } from '../../../lambda/core/findings';
+import type { RunReport } from '../../../lambda/core/report';
+import { clipUtf8, publishBytes, SNS_MAX_PUBLISH_BYTES, SnsNotifier, snsMessageFor, snsSubject } from '../../../lambda/adapters/notifier/sns-notifier';
+import { gsm7Segments, isGsm7 } from '../../../lambda/core/sms-text';
 
 const report: RunReport = {
   schemaVersion: 1,

@@ -9,7 +9,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
   return { ...fs, readdir: ((path: string, options: never) => (read.dirs.push(String(path)), fs.readdir(path, options))) as typeof fs.readdir };
 });
-import { DirectoryStore } from '../../lambda/adapters/store/directory-store';
+import { DirectoryStore } from '../../../lambda/adapters/store/directory-store';
 
 describe('DirectoryStore', () => {
   const store = new DirectoryStore(mkdtempSync(join(tmpdir(), 'store-')));

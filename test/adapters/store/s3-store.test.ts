@@ -1,8 +1,8 @@
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Store } from '../../lambda/adapters/store/s3-store';
-import { startLocalS3, type LocalS3 } from './s3-local';
+import { S3Store } from '../../../lambda/adapters/store/s3-store';
+import { startLocalS3, type LocalS3 } from '../../support/s3-local';
 
 describe('S3Store against s3rver (real SDK client)', () => {
   let s3: LocalS3;

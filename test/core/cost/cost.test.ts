@@ -6,15 +6,15 @@
  */
 import type { Build } from '@aws-sdk/client-codebuild';
 import { describe, expect, it } from 'vitest';
-import { billingOf } from '../../lambda/adapters/builder/codebuild-results';
-import { parseConfig } from '../../lambda/core/config/load';
-import { DEFAULT_PRICES, priceTable } from '../../lambda/core/cost/prices';
-import { billedMinutes, gbSeconds, runCost } from '../../lambda/core/cost/run-cost';
-import type { BuildBilling, LambdaUsage } from '../../lambda/core/cost/types';
-import type { RunReport, TargetReport } from '../../lambda/core/report';
-import { alertFor } from '../../lambda/core/alert';
-import { costHtml } from '../../lambda/core/cost/html';
-import { renderHtml } from '../../lambda/core/render-html';
+import { billingOf } from '../../../lambda/adapters/builder/codebuild-results';
+import { parseConfig } from '../../../lambda/core/config/load';
+import { DEFAULT_PRICES, priceTable } from '../../../lambda/core/cost/prices';
+import { billedMinutes, gbSeconds, runCost } from '../../../lambda/core/cost/run-cost';
+import type { BuildBilling, LambdaUsage } from '../../../lambda/core/cost/types';
+import type { RunReport, TargetReport } from '../../../lambda/core/report';
+import { alertFor } from '../../../lambda/core/alert';
+import { costHtml } from '../../../lambda/core/cost/html';
+import { renderHtml } from '../../../lambda/core/render-html';
 
 function target(name: string, billing?: BuildBilling, lambda?: LambdaUsage): TargetReport {
   return {

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDemoRepo, filesAtCommit, REPO_HYGIENE_FILES } from '../../demo/demo-release';
-import { memoryTree, runHygiene } from '../../lambda/core/hygiene/runner';
-import { toolsAvailable } from '../support/tools';
+import { createDemoRepo, filesAtCommit, REPO_HYGIENE_FILES } from '../../../demo/demo-release';
+import { memoryTree, runHygiene } from '../../../lambda/core/hygiene/runner';
+import { toolsAvailable } from '../../support/tools';
 
 const dir = mkdtempSync(join(tmpdir(), 'audit-demo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,13 +8,13 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { finding, verdictOf, type Finding } from '../../lambda/core/findings';
-import type { Ledger } from '../../lambda/core/ledger';
-import type { RunPlan } from '../../lambda/core/run/plan';
-import type { ArtifactReport, ComparisonReport, RunReport, TargetReport } from '../../lambda/core/report';
-import { summarize } from '../../lambda/core/run/summary';
-import { compareArtifacts } from '../../lambda/formats/compare/index';
-import { run } from '../support/tools';
+import { finding, verdictOf, type Finding } from '../../../lambda/core/findings';
+import type { Ledger } from '../../../lambda/core/ledger';
+import type { RunPlan } from '../../../lambda/core/run/plan';
+import type { ArtifactReport, ComparisonReport, RunReport, TargetReport } from '../../../lambda/core/report';
+import { summarize } from '../../../lambda/core/run/summary';
+import { compareArtifacts } from '../../../lambda/formats/compare/index';
+import { run } from '../../support/tools';
 
 export const PROJECT = { gitlabUrl: 'https://gitlab.example.com', project: 'acme/app' };
 export const RUN_IDS = {

@@ -9,18 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertFor } from '../../lambda/core/alert';
-import { FINDING_CODES, finding } from '../../lambda/core/findings';
-import { MAX_FINDING_CARDS, renderHtml } from '../../lambda/core/render-html';
-import { EXPLANATIONS, explain } from '../../lambda/core/report-html/explanations';
-import { CSP, CSS } from '../../lambda/core/report-html/layout';
-import { digestBlock } from '../../lambda/core/report-html/digests';
-import { safeHref } from '../../lambda/core/report-html/escape';
-import type { RunReport } from '../../lambda/core/report';
-import { failedRunReport } from '../../lambda/core/run/summary';
-import { ForgeError } from '../../lambda/core/errors';
-import { toolsAvailable } from '../support/tools';
-import { incompleteReport, mismatchReport, RUN_IDS, tamperedReport, verifiedReport } from './report-html-fixtures';
+import { alertFor } from '../../../lambda/core/alert';
+import { FINDING_CODES, finding } from '../../../lambda/core/findings';
+import { MAX_FINDING_CARDS, renderHtml } from '../../../lambda/core/render-html';
+import { EXPLANATIONS, explain } from '../../../lambda/core/report-html/explanations';
+import { CSP, CSS } from '../../../lambda/core/report-html/layout';
+import { digestBlock } from '../../../lambda/core/report-html/digests';
+import { safeHref } from '../../../lambda/core/report-html/escape';
+import type { RunReport } from '../../../lambda/core/report';
+import { failedRunReport } from '../../../lambda/core/run/summary';
+import { ForgeError } from '../../../lambda/core/errors';
+import { toolsAvailable } from '../../support/tools';
+import { incompleteReport, mismatchReport, RUN_IDS, tamperedReport, verifiedReport } from './fixtures';
 
 /** The page's visible text, roughly: tags dropped, entities decoded. */
 function text(html: string): string {

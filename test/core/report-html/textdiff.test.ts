@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareArtifacts } from '../../lambda/formats/compare/index';
-import { clipDiff, MAX_DIFF_LINES, MAX_TEXT_BYTES, textDiffOf } from '../../lambda/formats/compare/text-diff';
-import { toolsAvailable } from '../support/tools';
+import { compareArtifacts } from '../../../lambda/formats/compare/index';
+import { clipDiff, MAX_DIFF_LINES, MAX_TEXT_BYTES, textDiffOf } from '../../../lambda/formats/compare/text-diff';
+import { toolsAvailable } from '../../support/tools';
 import { spawnSync } from 'node:child_process';
 
 let dir: string;

@@ -30,7 +30,7 @@ import { runVerification } from '../../../lambda/core/run/in-process';
 import { runKeys } from '../../../lambda/core/run/store-layout';
 import { check } from '../../../lambda/handlers/checker';
 import { launch } from '../../../lambda/handlers/launcher';
-import { startLocalS3, type LocalS3 } from '../../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../../support/s3-local';
 import { codeBuildDouble, DirectoryForge, IMAGE, makeRepo, stateChangeEvent, testConfig, type CodeBuildDouble } from '../../handlers/support';
 
 const formats = async () => (await import('../../../lambda/formats/ops')).formatOps;

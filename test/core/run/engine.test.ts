@@ -14,7 +14,7 @@ import { parseConfig } from '../../../lambda/core/config/load';
 import { VerifierError } from '../../../lambda/core/errors';
 import type { Store } from '../../../lambda/core/ports';
 import { ALERT_GRACE_MS, RunEngine } from '../../../lambda/core/run/engine';
-import { runKeys } from '../../../lambda/core/run/store-layout';
+import { LEDGER_KEY, runKeys } from '../../../lambda/core/run/store-layout';
 import { policyRef } from '../../../lambda/core/vsa';
 import { oneAssetForge, oneReleaseOf } from '../../support/one-asset-ports';
 
@@ -87,6 +87,18 @@ describe('RunEngine', () => {
     expect(alerts).toHaveLength(1);
     expect(warnings.join('\n')).toMatch(/ledger .* could not be written: AccessDenied/);
     expect(await store.get(runKeys.alerted(plan.runId))).not.toBeNull();
+  });
+
+  it('a ledger unreadable at summary time: still summarized and alerted, HISTORY_UNCHECKED, the ledger left as it is', async () => {
+    const { engine, alerts, store } = setup();
+    const { plan } = await planned(engine);
+    await store.put(LEDGER_KEY, '{ not json');
+    expect(await engine.summarizeIfComplete(plan, { force: true })).toBe('published');
+    const summary = (await engine.readSummary(plan.runId))!;
+    expect(summary.findings.map((f) => f.code)).toContain('HISTORY_UNCHECKED');
+    expect(summary.verdict).toBe('INCOMPLETE');
+    expect(alerts).toHaveLength(1);
+    expect(await store.get(LEDGER_KEY)).toBe('{ not json');
   });
 
   it('a lost alert is left to the writer within the grace period, then re-sent once', async () => {

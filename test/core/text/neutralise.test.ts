@@ -5,12 +5,12 @@
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConsoleNotifier } from '../../lambda/adapters/notifier/console-notifier';
-import { alertFor } from '../../lambda/core/alert';
-import { finding } from '../../lambda/core/findings';
-import { renderHtml } from '../../lambda/core/render-html';
-import type { RunReport } from '../../lambda/core/report';
-import { hasUnsafeCharacters, neutralise, neutraliseLines, safeJson } from '../../lambda/core/text/neutralise';
+import { ConsoleNotifier } from '../../../lambda/adapters/notifier/console-notifier';
+import { alertFor } from '../../../lambda/core/alert';
+import { finding } from '../../../lambda/core/findings';
+import { renderHtml } from '../../../lambda/core/render-html';
+import type { RunReport } from '../../../lambda/core/report';
+import { hasUnsafeCharacters, neutralise, neutraliseLines, safeJson } from '../../../lambda/core/text/neutralise';
 
 /** Every character the issue names, and the other invisible ones. */
 export const HOSTILE = {
