@@ -1,7 +1,10 @@
 /**
- * The four ports the core talks to (DESIGN.md). The core knows nothing of AWS or GitLab: adapters
- * under lambda/adapters/ implement these for the cloud (CodeBuild, S3, SNS) and for a laptop
- * (local process, directory, console). The forge is GitLab in both.
+ * The ports the core talks to (DESIGN.md, docs/architecture.md): Forge, Builder (a build run to
+ * completion, locally), Store and Notifier here; the remote builder (start now, resolve the "build
+ * ended" event later) in core/run/remote-builder.ts; the attestation signer in core/attestation.ts.
+ * The core knows nothing of AWS or GitLab: adapters under lambda/adapters/ implement these for the
+ * cloud (CodeBuild, S3, SNS, KMS) and for a laptop (local process, directory, console). GitLab is
+ * the first forge (the report names it forge-neutrally: report.ts `ForgeRef`).
  */
 import type { AssetSource } from './config/schema';
 import type { Alert } from './alert-message';

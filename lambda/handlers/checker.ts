@@ -9,7 +9,7 @@
  * becomes a DIFFOSCOPE_REPORT notice; the verdict never depends on it.
  *
  * Idempotent: a target's report is written once; a duplicate or late event neither writes a
- * second report nor publishes a second alert (see run-records.ts).
+ * second report nor publishes a second alert (core/run/engine.ts: write-once records, one summary writer).
  */
 import { pathToFileURL } from 'node:url';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';

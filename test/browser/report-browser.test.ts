@@ -21,7 +21,7 @@ import { HEADLINE } from '../../lambda/core/report-html/verdict';
 import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
 import { toolsAvailable } from '../support/tools';
-import { incompleteReport, mismatchReport, tamperedReport, verifiedReport } from '../core/report-html-fixtures';
+import { incompleteReport, mismatchReport, tamperedReport, verifiedReport } from '../core/report-html/fixtures';
 
 // browser globals used inside page.evaluate (that code runs in Chromium; the project compiles without the DOM lib)
 /* eslint-disable @typescript-eslint/no-explicit-any */

@@ -29,7 +29,7 @@ import { REPO_ROOT } from '../../lib/paths';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { awsEngine } from '../../lambda/handlers/aws-engine';
 import { status, toolsAvailable } from '../support/tools';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;

@@ -23,7 +23,7 @@ import { ALERT_GRACE_MS } from '../../lambda/core/run/engine';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { deadman } from '../../lambda/handlers/deadman';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;

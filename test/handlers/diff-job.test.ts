@@ -23,7 +23,7 @@ import type { BuildResult } from '../../lambda/core/ports';
 import type { TargetReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
 import { check, type CheckerDeps } from '../../lambda/handlers/checker';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
 const SHA = '2'.repeat(40);

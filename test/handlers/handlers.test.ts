@@ -25,7 +25,7 @@ import { check, type CheckerDeps } from '../../lambda/handlers/checker';
 import { deadman, FIRST_SEEN_KEY } from '../../lambda/handlers/deadman';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
 import { windowedRunId } from '../../lambda/core/run/run-id';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { DirectoryForge, IMAGE, planFor, testConfig } from './support';
 
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;

@@ -20,7 +20,7 @@ import { SourceStager, sourceRecordKey } from '../../lambda/adapters/builder/sou
 import { SnsNotifier } from '../../lambda/adapters/notifier/sns-notifier';
 import { S3Store } from '../../lambda/adapters/store/s3-store';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { startGitHttpServer, type GitHttpServer } from './git-http-backend';
 import { DirectoryForge, git, IMAGE, makeRepo, testConfig } from './support';
 

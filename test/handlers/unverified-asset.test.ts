@@ -15,7 +15,7 @@ import type { RunPlan } from '../../lambda/core/run/plan';
 import type { RunReport } from '../../lambda/core/report';
 import { runKeys } from '../../lambda/core/run/summary';
 import { launch, type LauncherDeps } from '../../lambda/handlers/launcher';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { DirectoryForge, IMAGE, testConfig } from './support';
 
 const SHA = '2'.repeat(40);

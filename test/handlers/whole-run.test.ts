@@ -20,7 +20,7 @@ import { LEDGER_KEY, type Ledger } from '../../lambda/core/ledger';
 import { runKeys } from '../../lambda/core/run/summary';
 import { check } from '../../lambda/handlers/checker';
 import { launch } from '../../lambda/handlers/launcher';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { codeBuildDouble, DirectoryForge, IMAGE, makeRepo, stateChangeEvent, testConfig, type CodeBuildDouble } from './support';
 
 const formats = async () => (await import('../../lambda/formats/ops')).formatOps;

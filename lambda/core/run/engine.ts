@@ -24,7 +24,7 @@ import { checkTarget, type CheckDeps } from '../check-target';
 import type { Config } from '../config/schema';
 import type { PriceTable } from '../cost/prices';
 import { errorMessage, VerifierError } from '../errors';
-import { finding, worseOf } from '../findings';
+import { finding, verdictOf, worseOf } from '../findings';
 import { regenerateHistory } from '../history';
 import { updatedLedger, type Ledger } from '../ledger';
 import { loadLedger, saveLedger } from '../ledger-store';
@@ -248,12 +248,24 @@ export class RunEngine {
       if (text !== null) reports.push(JSON.parse(text) as TargetReport);
     }
     // The ledger as earlier runs left it: assets whose bytes changed since first seen are TAMPERED.
-    const ledger = await loadLedger(this.store);
+    // Unreadable now (it was readable at planning): the run is still summarized and alerted, the
+    // asset history is unchecked (INCOMPLETE at worst), and the ledger is left as it is for a human.
+    let ledger: Ledger | null = null;
+    let ledgerError: unknown;
+    try {
+      ledger = await loadLedger(this.store);
+    } catch (err) {
+      ledgerError = err;
+    }
     let report = summarize(plan, reports, { ...this.meta(plan.createdAt), finishedAt: this.now().toISOString() }, ledger);
+    if (ledgerError !== undefined) {
+      const f = finding('HISTORY_UNCHECKED', `asset history could not be checked: ${errorMessage(ledgerError)}`, { evidence: { error: errorMessage(ledgerError) } });
+      report = { ...report, findings: [...report.findings, f], verdict: worseOf(report.verdict, verdictOf([f], true)) };
+    }
     // the run's audit (stored at planning, with what changed since the last run) goes into the report
     const audit: AuditReport | null = await readRunAudit(this.store, plan.runId);
     if (audit) report = { ...report, audit };
-    return this.finish(report, { plan, ledger });
+    return this.finish(report, ledgerError === undefined ? { plan, ledger } : undefined);
   }
 
   private meta(startedAt: string): RunMeta {

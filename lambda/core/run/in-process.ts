@@ -135,7 +135,9 @@ async function runSteps(
   };
   try {
     const cloneUrl = ports.forge.cloneUrl();
-    await mapLimited(config.targets, config.limits.parallelBuilds, async (target) => {
+    // the plan's targets (a run joined through its id keeps the targets it was planned with)
+    const targets = config.targets.filter((t) => plan.targets.some((p) => p.name === t.name));
+    await mapLimited(targets, config.limits.parallelBuilds, async (target) => {
       const t0 = Date.now();
       progress(`[${target.name}] build started (${target.image})`);
       let report: TargetReport;
