@@ -26,6 +26,7 @@ import { StartBuildGuard } from './constructs/start-build-guard';
 import { WatchSchedule } from './constructs/watch-schedule';
 import { BUILD_ENV } from '../lambda/adapters/builder/codebuild-env';
 import { DIFF_ENV } from '../lambda/adapters/builder/codebuild-diff-env';
+import { STORE_PREFIXES } from '../lambda/core/run/store-layout';
 
 /** The variables the launcher passes to a target build (codebuild-launcher.ts); RELVERIFY_COMMAND is the project's. */
 const LAUNCHER_VARIABLES = [
@@ -225,9 +226,10 @@ export class ReleaseVerifierStack extends Stack {
     const deadman = this.deadman.fn;
     // runs/: the run records; ledger/: the release-history ledger (read at planning, written by
     // whoever writes a run's summary — the checker, or the launcher/dead-man closing a run).
-    this.results.grantRecords(launcher, { write: true, prefixes: ['runs/', 'ledger/'] });
-    this.results.grantRecords(checker, { write: true, prefixes: ['runs/', 'ledger/'] });
-    this.results.grantRecords(deadman, { write: true, prefixes: ['runs/', 'ledger/', 'deadman/'] });
+    const { runs, ledger, deadman: deadmanPrefix } = STORE_PREFIXES;
+    this.results.grantRecords(launcher, { write: true, prefixes: [runs, ledger] });
+    this.results.grantRecords(checker, { write: true, prefixes: [runs, ledger] });
+    this.results.grantRecords(deadman, { write: true, prefixes: [runs, ledger, deadmanPrefix] });
     this.artifacts.grantReadArtifacts(checker);
     // aws.stageSource: the launcher writes sources/<runId>/source.tar, the target builds read it
     if (config.aws.stageSource) this.artifacts.grantWriteSources(launcher);

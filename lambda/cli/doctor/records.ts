@@ -6,6 +6,7 @@ import { GetObjectCommand, GetObjectLockConfigurationCommand, ListObjectsV2Comma
 import { RUN_ID_PATTERN } from '../../core/run/plan';
 import { runKeys } from '../../core/run/summary';
 import { cannot, failed, nameOf, ok, problem, type CheckResult, type DoctorContext } from './check';
+import { STORE_PREFIXES } from '../../core/run/store-layout';
 
 const DAY = 86_400_000;
 /** a weekly schedule plus a day, as the dead-man's switch (maxDaysWithoutRun) */
@@ -19,9 +20,9 @@ async function runIds(s3: S3Client, bucket: string): Promise<string[]> {
   let token: string | undefined;
   let pages = 0;
   do {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'runs/', Delimiter: '/', ContinuationToken: token }));
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: STORE_PREFIXES.runs, Delimiter: '/', ContinuationToken: token }));
     for (const p of out.CommonPrefixes ?? []) {
-      const id = p.Prefix?.slice('runs/'.length, -1);
+      const id = p.Prefix?.slice(STORE_PREFIXES.runs.length, -1);
       if (id && RUN_ID_PATTERN.test(id)) ids.push(id);
     }
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
