@@ -24,7 +24,7 @@ import type { RunReport } from '../../lambda/core/report';
 import { check } from '../../lambda/handlers/checker';
 import { deadman } from '../../lambda/handlers/deadman';
 import { launch } from '../../lambda/handlers/launcher';
-import { startLocalS3, type LocalS3 } from '../aws/s3-local';
+import { startLocalS3, type LocalS3 } from '../support/s3-local';
 import { DirectoryForge, git, makeRepo, stateChangeEvent, testConfig } from '../handlers/support';
 import { startGitHttpServer, type GitHttpServer } from '../handlers/git-http-backend';
 import { SourceStager } from '../../lambda/adapters/builder/source-stager';

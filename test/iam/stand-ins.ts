@@ -17,7 +17,7 @@ import { ANONYMOUS_TOKEN } from '../../lambda/adapters/secrets';
 import { ARTIFACTS_NAME, artifactsPathFor, BUILD_ENV } from '../../lambda/adapters/builder/codebuild-env';
 import { DIFF_ENV, DIFF_OBJECTS } from '../../lambda/adapters/builder/codebuild-diff-env';
 import type { Config } from '../../lambda/core/config/schema';
-import type { LocalS3 } from '../aws/s3-local';
+import type { LocalS3 } from '../support/s3-local';
 import { ACCOUNT, REGION } from './cfn-resolve';
 import type { StackNames, StackUnderTest } from './conformance';
 import type { RequestRecorder } from './recorder';

@@ -15,7 +15,7 @@ import { ForgeError } from '../../lambda/core/errors';
 import { HISTORY_KEYS } from '../../lambda/core/history';
 import type { Forge, Release } from '../../lambda/core/ports';
 import { launcherInvoker, watch, type WatchResult } from '../../lambda/handlers/watch';
-import { startLocalS3 } from '../aws/s3-local';
+import { startLocalS3 } from '../support/s3-local';
 import { REGION, type CfnTemplate } from './cfn-resolve';
 import { describeDenied, StackUnderTest, synthTemplate } from './conformance';
 import { conformanceConfig } from './fixture';
