@@ -145,6 +145,18 @@ describe('the signature scheme registry', () => {
         }
       });
 
+      it("check-signature's help names the scheme and each of its flags", async () => {
+        const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+        try {
+          expect(await checkSignature(['--help'])).toBe(0);
+          const help = String(out.mock.calls[0]?.[0]);
+          expect(help).toMatch(new RegExp(`--scheme <[a-z|]*\\b${scheme.name}\\b`));
+          for (const flag of Object.keys(scheme.cli.flags)) expect(help).toMatch(new RegExp(`^\\s+--${flag}\\b`, 'm'));
+        } finally {
+          out.mockRestore();
+        }
+      });
+
       it('verifies through the registry: a file that is not signed is never valid', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'rv-scheme-'));
         const asset = join(dir, 'asset');
