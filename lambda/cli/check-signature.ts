@@ -34,30 +34,7 @@ const HELP = `usage: release-verifier check-signature --scheme <${SCHEME_NAMES.j
                         reported as present, not verified
   --json                print {"valid", "scheme", "signer", "reason"} as JSON
  scheme-specific:
-  --prehashed-only      minisign: refuse legacy non-prehashed "Ed" signatures (minisign -V -H);
-                        by default they are accepted, as minisign -V and Tauri's updater do
-  --allow-legacy        minisign: accepted for older scripts (legacy signatures are the default)
-  --fingerprint HEX     openpgp: pinned primary key fingerprint (default: the key file's own)
-  --ca-cert FILE        authenticode: pinned issuing CA (PEM), with --subject
-  --subject DN          authenticode: required signer subject when pinning by CA
-  --tsa-cert FILE       authenticode: trusted timestamping CA / TSA certificate(s), PEM
-                        (repeatable), for RFC 3161 tokens and legacy countersignatures,
-                        besides Node's bundled root store
-  --signatures WHICH    authenticode: "primary" (default: the first signature must verify) or
-                        "any-pinned" (a nested signature by the pinned signer also counts, e.g.
-                        the SHA-256 one of a SHA-1 + SHA-256 dual-signed file)
-  --text                openpgp: accept a text-mode (0x01) signature, for text files such as
-                        SHA256SUMS (line endings are then not signed)
-  --cleartext           openpgp: --file is cleartext-signed (gpg --clearsign); no --signature.
-                        Text outside the signed block is not covered: a warning on stderr
-                        (and "unsignedTextOutsideBlock": true with --json) when there is any
-  --any-apple-identity  apple: accept any Apple-issued code signing certificate, not only
-                        Developer ID Application (the default)
-  --trusted-root FILE   sigstore: pinned trusted_root.json
-  --issuer URL          sigstore: OIDC issuer, compared exactly
-  --san STRING          sigstore: certificate SAN, compared exactly
-  --public-key FILE     sigstore: pinned signing key (PEM, e.g. cosign.pub) for key-based
-                        bundles (cosign sign-blob --key … --bundle); instead of --issuer/--san
+${SIGNATURE_SCHEMES.flatMap((s) => (s.cli.help ? [s.cli.help] : [])).join('\n')}
 exit codes: 0 valid, 1 invalid (unsigned, wrong signer, tampered), 2 could not check, 3 usage error`;
 
 /**

@@ -13,6 +13,8 @@ export const appleScheme: SignatureScheme<ApplePolicy> = {
   // Loaded on demand, like Authenticode: Mach-O, archive and plist parsing only for macOS assets.
   verify: async (input) => (await import('../apple/verify')).verifyApple(input),
   cli: {
+    help: `  --any-apple-identity  apple: accept any Apple-issued code signing certificate, not only
+                        Developer ID Application (the default)`,
     flags: { 'cert-sha256': { type: 'string', multiple: true }, 'team-id': { type: 'string' }, 'any-apple-identity': { type: 'boolean' } },
     signatureSuffixes: [],
     async policy({ values, usage }) {

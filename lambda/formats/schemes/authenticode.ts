@@ -54,6 +54,14 @@ export const authenticodeScheme: SignatureScheme<AuthenticodePolicy> = {
     return verifyAuthenticode(input, { tsaTrustAnchors: tsa ? [tsa] : undefined });
   },
   cli: {
+    help: `  --ca-cert FILE        authenticode: pinned issuing CA (PEM), with --subject
+  --subject DN          authenticode: required signer subject when pinning by CA
+  --tsa-cert FILE       authenticode: trusted timestamping CA / TSA certificate(s), PEM
+                        (repeatable), for RFC 3161 tokens and legacy countersignatures,
+                        besides Node's bundled root store
+  --signatures WHICH    authenticode: "primary" (default: the first signature must verify) or
+                        "any-pinned" (a nested signature by the pinned signer also counts, e.g.
+                        the SHA-256 one of a SHA-1 + SHA-256 dual-signed file)`,
     flags: {
       'cert-sha256': { type: 'string', multiple: true },
       'ca-cert': { type: 'string' },

@@ -42,6 +42,9 @@ export const minisignScheme: SignatureScheme<MinisignPolicy> = {
   companion: { field: 'signatureAsset', maxBytes: MINISIG_MAX_BYTES },
   verify: async (input) => (await import('../minisign')).verifyMinisign(input),
   cli: {
+    help: `  --prehashed-only      minisign: refuse legacy non-prehashed "Ed" signatures (minisign -V -H);
+                        by default they are accepted, as minisign -V and Tauri's updater do
+  --allow-legacy        minisign: accepted for older scripts (legacy signatures are the default)`,
     flags: { key: { type: 'string' }, 'allow-legacy': { type: 'boolean' }, 'prehashed-only': { type: 'boolean' } },
     signatureSuffixes: ['.minisig'],
     async policy({ values, readText, required, usage }) {

@@ -46,6 +46,12 @@ export const openpgpScheme: SignatureScheme<OpenpgpPolicy> = {
   companion: { field: 'signatureAsset', maxBytes: OPENPGP_SIGNATURE_MAX_BYTES, embeddedWhen: (p) => p.cleartext === true },
   verify: async (input) => (await import('../openpgp')).verifyOpenpgp(input),
   cli: {
+    help: `  --fingerprint HEX     openpgp: pinned primary key fingerprint (default: the key file's own)
+  --text                openpgp: accept a text-mode (0x01) signature, for text files such as
+                        SHA256SUMS (line endings are then not signed)
+  --cleartext           openpgp: --file is cleartext-signed (gpg --clearsign); no --signature.
+                        Text outside the signed block is not covered: a warning on stderr
+                        (and "unsignedTextOutsideBlock": true with --json) when there is any`,
     flags: { key: { type: 'string' }, fingerprint: { type: 'string' }, text: { type: 'boolean' }, cleartext: { type: 'boolean' } },
     signatureSuffixes: ['.asc', '.sig'],
     async policy({ values, readBytes, required, usage, note }) {

@@ -56,6 +56,8 @@ export interface CliContext {
 export interface SchemeCli {
   /** the flags this scheme accepts besides --scheme, --file, --json and (detached schemes) --signature */
   flags: Readonly<Record<string, CliFlag>>;
+  /** the scheme's lines of check-signature's help ("scheme-specific:"), each flag as `  --flag ARG   scheme: what it does` */
+  help?: string;
   /** file name suffixes tried beside --file when no --signature is given (detached schemes) */
   signatureSuffixes: readonly string[];
   /**

@@ -39,6 +39,11 @@ export const sigstoreScheme: SignatureScheme<SigstorePolicy> = {
   companion: { field: 'bundleAsset', maxBytes: BUNDLE_MAX_BYTES },
   verify: async (input) => (await import('../sigstore')).verifySigstore(input),
   cli: {
+    help: `  --trusted-root FILE   sigstore: pinned trusted_root.json
+  --issuer URL          sigstore: OIDC issuer, compared exactly
+  --san STRING          sigstore: certificate SAN, compared exactly
+  --public-key FILE     sigstore: pinned signing key (PEM, e.g. cosign.pub) for key-based
+                        bundles (cosign sign-blob --key … --bundle); instead of --issuer/--san`,
     flags: { 'trusted-root': { type: 'string' }, issuer: { type: 'string' }, san: { type: 'string' }, 'public-key': { type: 'string' } },
     signatureSuffixes: ['.sigstore.json'],
     async policy({ values, readText, required, usage }) {
