@@ -5,6 +5,7 @@
  * signing still says so (its own digest computed again); and the whole comparison reads each file
  * about once (a counting wrapper around FileHandle.read).
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { compareArtifacts } from '../../lambda/formats/compare/index';
 import { parallelPolicy } from '../../lambda/formats/compare/pair-pass';
 import { hashFile, type ComputedDigest } from '../../lambda/formats/digest';
 import { earlyDigestPolicy, verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
+import { digestRangesInWorker } from '../../lambda/formats/pe/digest-worker';
 import { run, toolsAvailable } from '../support/tools';
 import * as F from './support/authenticode-fixtures';
 
@@ -207,5 +209,21 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS, 'sha256sum'))('PE compariso
     } finally {
       earlyDigestPolicy.minBytes = defaultEarly;
     }
+  });
+
+  it("the early digest worker: the ranges' digest, or undefined (never an error) for a file that ends early", async () => {
+    const size = statSync(unsigned).size;
+    const ranges: Array<[number, number]> = [
+      [0, 100],
+      [200, size],
+    ];
+    const ok = digestRangesInWorker(unsigned, ranges, 3, 'sha256');
+    const bytes = readFileSync(unsigned);
+    const expected = createHash('sha256').update(bytes.subarray(0, 100)).update(bytes.subarray(200)).update(Buffer.alloc(3)).digest();
+    expect((await ok.digest)?.equals(expected)).toBe(true);
+    ok.cancel();
+    const short = digestRangesInWorker(unsigned, [[0, size + 10]], 0, 'sha256');
+    expect(await short.digest).toBeUndefined();
+    short.cancel();
   });
 });

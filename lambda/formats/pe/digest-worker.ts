@@ -12,30 +12,43 @@ import type { AuthenticodeHash } from './authenticode-digest';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync } = require('node:fs');
+const { open } = require('node:fs/promises');
 const { path, ranges, zeroPad, algorithm } = workerData;
-try {
+const CHUNK = 4 * 1024 * 1024;
+(async () => {
   const hash = createHash(algorithm);
-  const fd = openSync(path, 'r');
+  const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (const [start, end] of ranges) {
-      let at = start;
-      while (at < end) {
-        const n = readSync(fd, buf, 0, Math.min(buf.length, end - at), at);
-        if (n === 0) throw new Error('file ended at ' + at);
-        hash.update(buf.subarray(0, n));
-        at += n;
+    const pieces = [];
+    for (const [start, end] of ranges) for (let at = start; at < end; at += CHUNK) pieces.push([at, Math.min(CHUNK, end - at)]);
+    // two buffers: the next piece is read (thread pool) while this one is hashed
+    const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    const readPiece = async (i) => {
+      const [at, length] = pieces[i];
+      const buf = buffers[i % 2];
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, at + got);
+        if (bytesRead === 0) throw new Error('file ended at ' + (at + got));
+        got += bytesRead;
       }
+      return buf.subarray(0, length);
+    };
+    let pending = pieces.length > 0 ? readPiece(0) : undefined;
+    for (let i = 0; i < pieces.length; i++) {
+      const current = await pending;
+      pending = i + 1 < pieces.length ? readPiece(i + 1) : undefined;
+      hash.update(current);
     }
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
   if (zeroPad) hash.update(Buffer.alloc(zeroPad));
-  parentPort.postMessage({ digest: hash.digest() });
-} catch (err) {
-  parentPort.postMessage({ error: String((err && err.message) || err) });
-}
+  return hash.digest();
+})().then(
+  (digest) => parentPort.postMessage({ digest }),
+  (err) => parentPort.postMessage({ error: String((err && err.message) || err) }),
+);
 `;
 
 export interface RangeDigestJob {
