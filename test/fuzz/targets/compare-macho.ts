@@ -10,7 +10,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildMachO, postLinkSign, signerEditableBytes } from '../../formats/macho-fixtures';
+import { buildMachO, postLinkSign, signerEditableBytes } from '../../formats/support/macho-fixtures';
 import { run } from '../../support/tools';
 import { compareCase, insideRanges, subtract, type Range } from '../compare-support';
 import type { FuzzCase, FuzzTarget } from '../fuzz-target';

@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
-import { authenticodeDigestOfFile } from '../../lambda/formats/pe/authenticode-digest';
-import type { SignatureInput } from '../../lambda/formats/types';
-import { toolsAvailable } from '../support/tools';
-import * as F from './support/authenticode-fixtures';
+import { verifyAuthenticode } from '../../../lambda/formats/authenticode/verify';
+import { authenticodeDigestOfFile } from '../../../lambda/formats/pe/authenticode-digest';
+import type { SignatureInput } from '../../../lambda/formats/types';
+import { toolsAvailable } from '../../support/tools';
+import * as F from '../support/authenticode-fixtures';
 
 type Policy = SignatureInput['policy'];
 type AuthenticodePolicy = Extract<Policy, { scheme: 'authenticode' }>;

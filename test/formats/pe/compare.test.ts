@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peComparer } from '../../lambda/formats/pe/compare';
-import { toolsAvailable } from '../support/tools';
-import * as F from './support/authenticode-fixtures';
+import { peComparer } from '../../../lambda/formats/pe/compare';
+import { toolsAvailable } from '../../support/tools';
+import * as F from '../support/authenticode-fixtures';
 
 describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('PE / Authenticode comparer', () => {
   let dir: string;

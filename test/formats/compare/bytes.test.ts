@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareBytes } from '../../lambda/formats/compare/bytes';
-import { compareArtifacts } from '../../lambda/formats/compare/index';
-import { RangeCollector, collectDifferences, regionNames } from '../../lambda/formats/compare/regions';
-import { readElfLayout } from '../../lambda/formats/elf';
+import { compareBytes } from '../../../lambda/formats/compare/bytes';
+import { compareArtifacts } from '../../../lambda/formats/compare/index';
+import { RangeCollector, collectDifferences, regionNames } from '../../../lambda/formats/compare/regions';
+import { readElfLayout } from '../../../lambda/formats/elf';
 import { open } from 'node:fs/promises';
-import { run, status, toolsAvailable } from '../support/tools';
+import { run, status, toolsAvailable } from '../../support/tools';
 
 let dir: string;
 const p = (name: string) => join(dir, name);

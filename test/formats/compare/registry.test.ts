@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPARERS } from '../../lambda/formats/compare/registry';
-import { compareArtifacts, comparerFor } from '../../lambda/formats/compare/index';
-import { archiveComparer } from '../../lambda/formats/archive/compare';
+import { COMPARERS } from '../../../lambda/formats/compare/registry';
+import { compareArtifacts, comparerFor } from '../../../lambda/formats/compare/index';
+import { archiveComparer } from '../../../lambda/formats/archive/compare';
 
 let dir: string;
 beforeAll(() => {
@@ -41,7 +41,7 @@ describe('comparer registry', () => {
 
   it('a rebuilt file of another kind is named by the registry entry', async () => {
     const zip = await zipOf('a.zip', { 'x.txt': 'x' });
-    const report = await compareArtifacts(zip, join(__dirname, 'compare-registry.test.ts'));
+    const report = await compareArtifacts(zip, join(__dirname, 'registry.test.ts'));
     expect(report.match).toBe(false);
     expect(report.differences[0]!.detail).toBe('the published file is an archive (zip, tar, tar.gz), the rebuilt one is not');
   });

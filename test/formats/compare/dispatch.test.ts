@@ -8,9 +8,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareArtifacts, comparerFor } from '../../lambda/formats/compare/index';
-import { run, toolsAvailable } from '../support/tools';
-import * as F from './support/authenticode-fixtures';
+import { compareArtifacts, comparerFor } from '../../../lambda/formats/compare/index';
+import { run, toolsAvailable } from '../../support/tools';
+import * as F from '../support/authenticode-fixtures';
 
 let dir: string;
 const p = (n: string) => join(dir, n);

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import CFB from 'cfb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
-import { msiComparer } from '../../lambda/formats/msi/compare';
-import { decodeMsiName } from '../../lambda/formats/msi/cfb';
-import { readMsi } from '../../lambda/formats/msi/digest';
-import { run, toolsAvailable } from '../support/tools';
-import * as F from './support/authenticode-fixtures';
+import { verifyAuthenticode } from '../../../lambda/formats/authenticode/verify';
+import { msiComparer } from '../../../lambda/formats/msi/compare';
+import { decodeMsiName } from '../../../lambda/formats/msi/cfb';
+import { readMsi } from '../../../lambda/formats/msi/digest';
+import { run, toolsAvailable } from '../../support/tools';
+import * as F from '../support/authenticode-fixtures';
 
 const WXS = (payloadName: string) => `<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">

@@ -9,15 +9,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lambda/core/config/load';
-import { checkTarget } from '../../lambda/core/check-target';
-import { ConfigError, ForgeError } from '../../lambda/core/errors';
-import { planTargets, type RunPlan } from '../../lambda/core/run/plan';
-import type { BuildResult, Forge, Release } from '../../lambda/core/ports';
-import { formatOps } from '../../lambda/formats/ops';
+import { parseConfig } from '../../../lambda/core/config/load';
+import { checkTarget } from '../../../lambda/core/check-target';
+import { ConfigError, ForgeError } from '../../../lambda/core/errors';
+import { planTargets, type RunPlan } from '../../../lambda/core/run/plan';
+import type { BuildResult, Forge, Release } from '../../../lambda/core/ports';
+import { formatOps } from '../../../lambda/formats/ops';
 
-const APP = readFileSync(join(__dirname, 'fixtures/apple/DevSignedApp.zip'));
-const DMG = readFileSync(join(__dirname, 'fixtures/apple/SparkleTestCodeSignApp.dmg'));
+const APP = readFileSync(join(__dirname, '../fixtures/apple/DevSignedApp.zip'));
+const DMG = readFileSync(join(__dirname, '../fixtures/apple/SparkleTestCodeSignApp.dmg'));
 const COMMIT = 'c'.repeat(40);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

@@ -18,9 +18,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyApple } from '../../lambda/formats/apple/verify';
-import { hasTool, run, toolsAvailable } from '../support/tools';
-import { buildMachO } from './macho-fixtures';
+import { verifyApple } from '../../../lambda/formats/apple/verify';
+import { hasTool, run, toolsAvailable } from '../../support/tools';
+import { buildMachO } from '../support/macho-fixtures';
 import {
   buildSuperBlob,
   cdhashOf,
@@ -43,9 +43,9 @@ import {
   writeZip,
   type Member,
   type TestChain,
-} from './support/apple-sign';
+} from '../support/apple-sign';
 
-const FIX = join(__dirname, 'fixtures/apple');
+const FIX = join(__dirname, '../fixtures/apple');
 const DEVID_ZIP = join(FIX, 'DevSignedApp.zip');
 const DEVID_TEAM = 'ZCK58M894E';
 const DEVID_LEAF_SHA256 = '60c769956c1ee5bcde737d9d24f7a6fda91319112c37058cf29277a12bb034e2';

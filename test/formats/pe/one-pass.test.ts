@@ -11,15 +11,15 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { comparePeOnce } from '../../lambda/formats/pe/compare';
-import { authenticodeDigestOfFile } from '../../lambda/formats/pe/authenticode-digest';
-import { compareArtifacts } from '../../lambda/formats/compare/index';
-import { parallelPolicy } from '../../lambda/formats/compare/pair-pass';
-import { hashFile, type ComputedDigest } from '../../lambda/formats/digest';
-import { earlyDigestPolicy, verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
-import { digestRangesInWorker } from '../../lambda/formats/pe/digest-worker';
-import { run, toolsAvailable } from '../support/tools';
-import * as F from './support/authenticode-fixtures';
+import { comparePeOnce } from '../../../lambda/formats/pe/compare';
+import { authenticodeDigestOfFile } from '../../../lambda/formats/pe/authenticode-digest';
+import { compareArtifacts } from '../../../lambda/formats/compare/index';
+import { parallelPolicy } from '../../../lambda/formats/compare/pair-pass';
+import { hashFile, type ComputedDigest } from '../../../lambda/formats/digest';
+import { earlyDigestPolicy, verifyAuthenticode } from '../../../lambda/formats/authenticode/verify';
+import { digestRangesInWorker } from '../../../lambda/formats/pe/digest-worker';
+import { run, toolsAvailable } from '../../support/tools';
+import * as F from '../support/authenticode-fixtures';
 
 const defaultMin = parallelPolicy.minBytes;
 

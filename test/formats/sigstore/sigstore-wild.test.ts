@@ -14,13 +14,13 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignaturePolicySchema } from '../../lambda/core/config/schema';
-import { FormatError } from '../../lambda/core/errors';
-import { exactSanPattern, parseBundle, readTrustedRoot, verifySigstore } from '../../lambda/formats/sigstore';
-import { checkV2Body } from '../../lambda/formats/sigstore/rekor-v2';
-import { makeSigstoreDeployment } from './support/sigstore-fixture';
+import { SignaturePolicySchema } from '../../../lambda/core/config/schema';
+import { FormatError } from '../../../lambda/core/errors';
+import { exactSanPattern, parseBundle, readTrustedRoot, verifySigstore } from '../../../lambda/formats/sigstore';
+import { checkV2Body } from '../../../lambda/formats/sigstore/rekor-v2';
+import { makeSigstoreDeployment } from '../support/sigstore-fixture';
 
-const FIXTURES = join(__dirname, 'fixtures', 'sigstore');
+const FIXTURES = join(__dirname, '../fixtures', 'sigstore');
 const A_TXT = join(FIXTURES, 'conformance', 'a.txt');
 const PRODUCTION_ROOT = readFileSync(join(FIXTURES, 'production-trusted_root.json'), 'utf8');
 const BEACON =

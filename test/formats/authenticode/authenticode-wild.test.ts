@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawCertificates } from '../../lambda/formats/authenticode/pkcs7';
-import { verifyAuthenticode } from '../../lambda/formats/authenticode/verify';
-import type { SignatureInput } from '../../lambda/formats/types';
-import { toolsAvailable } from '../support/tools';
-import * as F from './support/authenticode-fixtures';
+import { rawCertificates } from '../../../lambda/formats/authenticode/pkcs7';
+import { verifyAuthenticode } from '../../../lambda/formats/authenticode/verify';
+import type { SignatureInput } from '../../../lambda/formats/types';
+import { toolsAvailable } from '../../support/tools';
+import * as F from '../support/authenticode-fixtures';
 
 type AuthenticodePolicy = Extract<SignatureInput['policy'], { scheme: 'authenticode' }>;
 
@@ -241,7 +241,7 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode nested signa
 });
 
 describe('Authenticode on real signed files (signify test data, fixtures/authenticode/ORIGIN.md)', () => {
-  const fixture = (name: string) => join(__dirname, 'fixtures', 'authenticode', name);
+  const fixture = (name: string) => join(__dirname, '../fixtures', 'authenticode', name);
   const vkdCa = () => readFileSync(fixture('kdbazis.dll.crt'), 'utf8');
   /**
    * A certificate carried anywhere in the file's signature (outer set, nested signatures, RFC 3161
@@ -316,9 +316,9 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
     expect(r.reason).toMatch(/^insecure digest algorithm SHA-1/);
     // the countersignature on its own, trusting "Microsoft Time-Stamp PCA" (carried in the file;
     // Microsoft's roots are not in Node's store): osslsigncode prints the same time
-    const { parseAuthenticodePkcs7 } = await import('../../lambda/formats/authenticode/pkcs7');
-    const { readTimestamp } = await import('../../lambda/formats/authenticode/timestamp');
-    const { parsePemCertificates } = await import('../../lambda/formats/authenticode/certs');
+    const { parseAuthenticodePkcs7 } = await import('../../../lambda/formats/authenticode/pkcs7');
+    const { readTimestamp } = await import('../../../lambda/formats/authenticode/timestamp');
+    const { parsePemCertificates } = await import('../../../lambda/formats/authenticode/certs');
     const p7 = parseAuthenticodePkcs7(F.signatureDer(readFileSync(fixture('pciide.sys'))));
     const anchors = parsePemCertificates(certFromFile('pciide.sys', 'Microsoft Time-Stamp PCA'));
     const ts = await readTimestamp(p7, anchors, new Date());

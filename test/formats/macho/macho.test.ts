@@ -14,14 +14,14 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareArtifacts } from '../../lambda/formats/compare/index';
-import { compareMachO, machoComparer } from '../../lambda/formats/macho/compare';
-import { parseEmbeddedSignature, primaryCodeDirectory, PageHasher } from '../../lambda/formats/macho/codesign';
-import { readSlices, readThinHeader } from '../../lambda/formats/macho/parse';
-import { readAt } from '../../lambda/formats/compare/read-at';
-import { run, toolsAvailable } from '../support/tools';
-import { buildMachO, postLinkSign, read, signerEditableBytes, stripSignature } from './macho-fixtures';
-import { mutate, prng } from '../fuzz/fuzz-target';
+import { compareArtifacts } from '../../../lambda/formats/compare/index';
+import { compareMachO, machoComparer } from '../../../lambda/formats/macho/compare';
+import { parseEmbeddedSignature, primaryCodeDirectory, PageHasher } from '../../../lambda/formats/macho/codesign';
+import { readSlices, readThinHeader } from '../../../lambda/formats/macho/parse';
+import { readAt } from '../../../lambda/formats/compare/read-at';
+import { run, toolsAvailable } from '../../support/tools';
+import { buildMachO, postLinkSign, read, signerEditableBytes, stripSignature } from '../support/macho-fixtures';
+import { mutate, prng } from '../../fuzz/fuzz-target';
 
 const SOURCE = (k: number) => `
 int helper(int x) { return x * ${k} + 1; }

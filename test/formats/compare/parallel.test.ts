@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareBytes } from '../../lambda/formats/compare/bytes';
-import { pairPass } from '../../lambda/formats/compare/pair-pass';
-import { run, toolsAvailable } from '../support/tools';
+import { compareBytes } from '../../../lambda/formats/compare/bytes';
+import { pairPass } from '../../../lambda/formats/compare/pair-pass';
+import { run, toolsAvailable } from '../../support/tools';
 
 let dir: string;
 const p = (name: string) => join(dir, name);

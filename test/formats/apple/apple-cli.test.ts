@@ -7,10 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../bin/cli';
+import { main } from '../../../bin/cli';
 
-const APP = join(__dirname, 'fixtures/apple/DevSignedApp.zip');
-const UNIVERSAL = join(__dirname, 'fixtures/apple/yikes-universal_signed');
+const APP = join(__dirname, '../fixtures/apple/DevSignedApp.zip');
+const UNIVERSAL = join(__dirname, '../fixtures/apple/yikes-universal_signed');
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -57,7 +57,7 @@ describe('check-signature --scheme apple', () => {
     expect((await cli(['--scheme', 'minisign', '--file', APP, '--team-id', 'ZCK58M894E'])).code).toBe(3);
   });
   it('--help of the installed entry point names the scheme and its options', () => {
-    const out = execFileSync(process.execPath, [resolve(__dirname, '../../bin/release-verifier.mjs'), 'check-signature', '--help'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [resolve(__dirname, '../../../bin/release-verifier.mjs'), 'check-signature', '--help'], { encoding: 'utf8' });
     expect(out).toContain('|apple>');
     expect(out).toContain('--team-id ID');
     expect(out).toMatch(/--cert-sha256 HEX\s+authenticode, apple/);
