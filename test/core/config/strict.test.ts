@@ -3,10 +3,10 @@
  * nearest valid key, in the zod schema and in the published JSON Schema.
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lambda/core/config/load';
-import { configJsonSchema } from '../../lambda/core/config/json-schema';
-import { editDistance, nearestKey } from '../../lambda/core/config/suggest';
-import { ConfigError } from '../../lambda/core/errors';
+import { parseConfig } from '../../../lambda/core/config/load';
+import { configJsonSchema } from '../../../lambda/core/config/json-schema';
+import { editDistance, nearestKey } from '../../../lambda/core/config/suggest';
+import { ConfigError } from '../../../lambda/core/errors';
 
 const DIGEST = 'a'.repeat(64);
 const MINISIGN_PUB = 'RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3';

@@ -11,15 +11,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployConfigFile } from '../../lambda/core/config/deploy-config';
-import { keyMaterialIssues } from '../../lambda/core/config/key-material';
-import { loadConfig, parseConfig } from '../../lambda/core/config/load';
-import { ConfigError } from '../../lambda/core/errors';
-import { makeSigstoreDeployment } from '../formats/support/sigstore-fixture';
-import { gpgGenKey, gpgHome, minisignKeygen, tauriEncode, type GpgHome } from '../formats/support/signing-fixtures';
-import { run, toolsAvailable } from '../support/tools';
+import { deployConfigFile } from '../../../lambda/core/config/deploy-config';
+import { keyMaterialIssues } from '../../../lambda/core/config/key-material';
+import { loadConfig, parseConfig } from '../../../lambda/core/config/load';
+import { ConfigError } from '../../../lambda/core/errors';
+import { makeSigstoreDeployment } from '../../formats/support/sigstore-fixture';
+import { gpgGenKey, gpgHome, minisignKeygen, tauriEncode, type GpgHome } from '../../formats/support/signing-fixtures';
+import { run, toolsAvailable } from '../../support/tools';
 
-const ROOT = resolve(__dirname, '../..');
+const ROOT = resolve(__dirname, '../../..');
 const BIN = join(ROOT, 'bin/release-verifier.mjs');
 const IMG = `debian@sha256:${'a'.repeat(64)}`;
 

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expandPlaceholders, loadConfig, parseConfig, versionFromTag } from '../../lambda/core/config/load';
-import { ConfigError } from '../../lambda/core/errors';
+import { expandPlaceholders, loadConfig, parseConfig, versionFromTag } from '../../../lambda/core/config/load';
+import { ConfigError } from '../../../lambda/core/errors';
 
 const DIGEST = 'a'.repeat(64);
 const MINISIGN_PUB = 'RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3';
@@ -164,7 +164,7 @@ describe('configuration', () => {
 describe('published JSON Schema', () => {
   it('is up to date with the zod schema (npm run schema)', async () => {
     const { readFileSync } = await import('node:fs');
-    const { configJsonSchema } = await import('../../lambda/core/config/json-schema');
+    const { configJsonSchema } = await import('../../../lambda/core/config/json-schema');
     expect(JSON.parse(readFileSync('schema/release-verifier.schema.json', 'utf8'))).toEqual(configJsonSchema());
   });
 });
