@@ -29,6 +29,8 @@ export interface AwsEngineDeps {
   logger?: EngineLogger;
   onCompleted?: (report: RunReport) => void;
   now?: () => Date;
+  /** how the engine waits for a racing summary writer. @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -52,6 +54,7 @@ export function awsEngine(config: Config, deps: AwsEngineDeps): RunEngine {
     signer,
     recordUrl: (key) => consoleUrlFor(deps.store, key),
     now: deps.now,
+    sleep: deps.sleep,
     events: {
       warn: (message, error) => logger?.warn(message, { error: error instanceof Error ? error : error === undefined ? undefined : String(error) }),
       attestationError: (error) => logger?.error('attestation not signed', { keyId: signer?.keyId, error: error instanceof Error ? error : String(error) }),

@@ -71,6 +71,7 @@ export async function check(rawEvent: unknown, deps: CheckerDeps): Promise<Check
     signer: deps.signer,
     configUri: deps.configUri,
     now: deps.now,
+    sleep: deps.sleep,
     logger,
     onCompleted: () => metrics?.addMetric(METRIC.runCompleted, MetricUnit.Count, 1),
   });

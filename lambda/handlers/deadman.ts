@@ -46,7 +46,7 @@ export async function deadman(deps: DeadmanDeps): Promise<DeadmanResult> {
   const engine = awsEngine(deps.config, { store, notifier: deps.notifier, now: deps.now, logger: deps.logger });
 
   // 1. Close stale runs (the engine's forced summary: missing targets are TARGET_NOT_REPORTED).
-  const { closed, realerted, summaries } = await closeStaleRuns(engine, now, deps.staleRunMs);
+  const { closed, realerted, failed, summaries } = await closeStaleRuns(engine, now, deps.staleRunMs);
   for (const runId of closed) deps.logger?.warn('stale run closed', { runId });
   for (const runId of realerted) deps.logger?.warn('lost alert re-sent', { runId });
   if (closed.length) deps.metrics?.addMetric(METRIC.staleRunsClosed, MetricUnit.Count, closed.length);
@@ -73,6 +73,14 @@ export async function deadman(deps: DeadmanDeps): Promise<DeadmanResult> {
   const daysSinceLastSummary = Math.round(days * 100) / 100;
   deps.metrics?.addMetric(METRIC.daysSinceLastSummary, MetricUnit.Count, daysSinceLastSummary);
   deps.logger?.info('dead-man check', { daysSinceLastSummary, lastSummary, closed });
+  // a run that could not be closed fails the invocation (the Errors alarm), after every other run was handled
+  if (failed.length)
+    throw new Error(
+      `the dead-man could not close ${failed.length} run(s): ${failed
+        .map((f) => `${f.runId}: ${f.error}`)
+        .join('; ')
+        .slice(0, 1000)}`,
+    );
   return { daysSinceLastSummary, lastSummary, closed };
 }
 

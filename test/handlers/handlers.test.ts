@@ -471,6 +471,17 @@ describe('dead-man', () => {
     expect(publishes()).toHaveLength(1);
   });
 
+  it('one stale run with an unreadable record does not keep the others from being closed (and the invocation fails, loudly)', async () => {
+    const store = await freshStore();
+    await store.put(runKeys.plan('20260301T000000Z-badbad'), '{ not json');
+    await store.put(runKeys.plan(RUN), JSON.stringify(plan));
+    await expect(deadman({ config, store, notifier, staleRunMs: 10 * HOUR, now: () => new Date('2026-03-02T14:00:00Z') })).rejects.toThrow(
+      /could not close 1 run\(s\): 20260301T000000Z-badbad/,
+    );
+    expect(publishes()).toHaveLength(1);
+    expect(publishes()[0]!.parsed.email).toMatch(/TARGET_NOT_REPORTED \(one\)/);
+  });
+
   it('closes a run whose targets never all reported, once, with TARGET_NOT_REPORTED', async () => {
     const store = await freshStore();
     await store.put(runKeys.plan(RUN), JSON.stringify(plan));

@@ -64,13 +64,17 @@ export interface EngineDeps {
   /** a link for people to a stored record (the S3 console in AWS). @default none: `store.locate` */
   recordUrl?: (key: string) => string | undefined;
   now?: () => Date;
+  /** how the engine waits (alertIfLost polling). @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
   events?: RunEvents;
 }
 
 export type FinishOutcome = 'published' | 'completed-quietly' | 'already-summarized';
 
 /** How long after its summary a run's alert is left to the summary's writer before anyone re-sends it. */
-export const ALERT_GRACE_MS = 2 * 60_000;
+export const ALERT_GRACE_MS = 3 * 60_000;
+/** How often a racer looks for the writer's alert marker while it waits. */
+export const ALERT_POLL_MS = 1_000;
 export type RecordOutcome = 'waiting' | FinishOutcome;
 
 export type PlanOutcome =
@@ -259,7 +263,9 @@ export class RunEngine {
     }
     let report = summarize(plan, reports, { ...this.meta(plan.createdAt), finishedAt: this.now().toISOString() }, ledger);
     if (ledgerError !== undefined) {
-      const f = finding('HISTORY_UNCHECKED', `asset history could not be checked: ${errorMessage(ledgerError)}`, { evidence: { error: errorMessage(ledgerError) } });
+      const f = finding('HISTORY_UNCHECKED', `asset history could not be checked: ${errorMessage(ledgerError)}`, {
+        evidence: { error: errorMessage(ledgerError) },
+      });
       report = { ...report, findings: [...report.findings, f], verdict: worseOf(report.verdict, verdictOf([f], true)) };
     }
     // the run's audit (stored at planning, with what changed since the last run) goes into the report
@@ -303,11 +309,14 @@ export class RunEngine {
       store.put(runKeys.html(report.runId), renderHtml(report, { recordUrl }), { ifNoneMatch: true, contentType: 'text/html; charset=utf-8' }),
     );
     const alerted = await this.attest(report);
+    this.deps.events?.completed?.(report);
+    // the alert before the history page (it links the page, which follows seconds later): the
+    // shorter the way from the summary to the alert, the smaller the window a racer must wait out
+    const outcome = await this.sendAlert(alerted);
     await survive(`the run history (${store.locate(HISTORY_KEYS.html)})`, () =>
       regenerateHistory(store, { project: String(report.project.project), current: report, now: this.deps.now?.(), recordUrl }),
     );
-    this.deps.events?.completed?.(report);
-    return this.sendAlert(alerted);
+    return outcome;
   }
 
   /**
@@ -370,21 +379,35 @@ export class RunEngine {
   /**
    * The summary exists already. If its alert never went out (SNS throttled, the process died
    * between the summary and the publish), send it now from the stored summary: whoever touches the
-   * run next retries the alert, so a lost publish is never silence. A duplicate alert (the marker
-   * write failed after a publish) is the accepted cost of that.
+   * run next retries the alert, so a lost publish is never silence.
+   *
+   * A summary younger than `graceMs` has a writer that may still be finishing it (ledger, HTML,
+   * statements, then the alert): a second target coming in at the same moment must not alert twice.
+   * So this waits — polling for the writer's alert marker — until the summary is `graceMs` old, at
+   * most `waitMs`, and sends only if the marker never came. Lambda's retry of a failed publish thus
+   * re-sends it (it waits out the grace), and the in-process race costs a poll. A duplicate alert
+   * (a writer slower than the grace, or a marker write that failed after a publish) is the accepted
+   * cost of never being silent.
    */
-  async alertIfLost(runId: string): Promise<FinishOutcome> {
-    if ((await this.store.get(runKeys.alerted(runId))) !== null) return 'already-summarized';
-    const stored = await this.store.get(runKeys.summary(runId));
-    if (stored === null) return 'already-summarized';
-    const report = JSON.parse(stored) as RunReport;
-    // A summary this fresh has a writer still finishing it (ledger, HTML, statements, then the
-    // alert): a second target coming in at the same moment must not alert twice. A lost alert is
-    // re-sent by a later touch — a redelivered event, the next run's records, the dead-man's sweep.
-    const age = this.now().getTime() - Date.parse(report.finishedAt);
-    if (!(age >= ALERT_GRACE_MS)) return 'already-summarized';
-    const outcome = await this.sendAlert(report);
-    return outcome === 'published' ? 'published' : 'already-summarized';
+  async alertIfLost(runId: string, options: { graceMs?: number; waitMs?: number } = {}): Promise<FinishOutcome> {
+    const graceMs = options.graceMs ?? ALERT_GRACE_MS;
+    let waitLeft = options.waitMs ?? graceMs;
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    for (;;) {
+      if ((await this.store.get(runKeys.alerted(runId))) !== null) return 'already-summarized';
+      const stored = await this.store.get(runKeys.summary(runId));
+      if (stored === null) return 'already-summarized';
+      const report = JSON.parse(stored) as RunReport;
+      const young = graceMs - (this.now().getTime() - Date.parse(report.finishedAt));
+      if (!(young > 0)) {
+        const outcome = await this.sendAlert(report);
+        return outcome === 'published' ? 'published' : 'already-summarized';
+      }
+      if (waitLeft <= 0) return 'already-summarized';
+      const step = Math.min(ALERT_POLL_MS, young, waitLeft);
+      await sleep(step);
+      waitLeft -= step;
+    }
   }
 
   /** The stored summary of a run, or null. */

@@ -11,6 +11,7 @@ import type { CheckDeps } from '../check-target';
 import type { Config } from '../config/schema';
 import { priceTable } from '../cost/prices';
 import { errorMessage } from '../errors';
+import { worseOf } from '../findings';
 import type { FormatOps } from '../format-ops';
 import { guardRun, lastResortReport, runDeadlineMs } from '../last-resort';
 import type { Builder, Forge, Notifier, Store } from '../ports';
@@ -103,9 +104,17 @@ export async function runVerification(config: Config, ports: LocalRunPorts, opti
     return await guardRun(() => runSteps(engine, ports, { ...options, runId }), { deadlineMs: options.deadlineMs ?? runDeadlineMs(config) });
   } catch (err) {
     options.progress?.(`the run ended without a verdict: ${errorMessage(err)}`);
-    const report = lastResortReport(config, runId, { mode: 'local', startedAt }, err, options.tag);
-    // a summary the run already wrote stays (write-once); the caller still gets this report
-    await engine.finish(report).catch((recordError) => options.progress?.(`the failed run could not be recorded: ${errorMessage(recordError)}`));
+    const failed = lastResortReport(config, runId, { mode: 'local', startedAt }, err, options.tag);
+    const stored = await engine.readSummary(runId).catch(() => null);
+    if (!stored) {
+      await engine.finish(failed).catch((recordError) => options.progress?.(`the failed run could not be recorded: ${errorMessage(recordError)}`));
+      return { report: failed, reportKey: runKeys.summary(runId) };
+    }
+    // The summary was written and then the run failed (the alert, the deadline): nobody else is
+    // finishing this run in this process, so its alert goes out now if it has not; the answer is
+    // the stored verdict made no better than INCOMPLETE, with the reason.
+    await engine.alertIfLost(runId, { graceMs: 0 }).catch((alertError) => options.progress?.(`the run's alert could not be sent: ${errorMessage(alertError)}`));
+    const report: RunReport = { ...stored, verdict: worseOf(stored.verdict, failed.verdict), findings: [...stored.findings, ...failed.findings] };
     return { report, reportKey: runKeys.summary(runId) };
   }
 }

@@ -246,7 +246,7 @@ export async function closeStaleRuns(
   engine: RunEngine,
   now: Date,
   staleMs: number,
-): Promise<{ closed: string[]; realerted: string[]; summaries: Set<string> }> {
+): Promise<{ closed: string[]; realerted: string[]; failed: { runId: string; error: string }[]; summaries: Set<string> }> {
   const records = { plan: new Set<string>(), summary: new Set<string>(), alerted: new Set<string>() };
   for (const k of await engine.deps.store.list(STORE_PREFIXES.runs)) {
     const r = runRecordOf(k);
@@ -261,18 +261,25 @@ export async function closeStaleRuns(
     const age = summary ? now.getTime() - Date.parse(summary.finishedAt) : Number.NaN;
     if (!(age < LOST_ALERT_HORIZON_MS)) continue;
     try {
-      if ((await engine.alertIfLost(runId)) === 'published') realerted.push(runId);
+      if ((await engine.alertIfLost(runId, { waitMs: 0 })) === 'published') realerted.push(runId);
     } catch (err) {
       engine.deps.events?.warn?.(`the lost alert of run ${runId} could not be re-sent: ${errorMessage(err)}`, err);
     }
   }
   const closed: string[] = [];
+  const failed: { runId: string; error: string }[] = [];
   for (const runId of [...plans].filter((r) => !summaries.has(r)).sort()) {
-    const plan: RunPlan | null = await engine.readPlan(runId);
-    if (!plan || now.getTime() - Date.parse(plan.createdAt) < staleMs) continue;
-    const outcome = await engine.summarizeIfComplete(plan, { force: true });
-    if (outcome !== 'already-summarized') closed.push(runId);
-    summaries.add(runId);
+    // one unreadable run must not keep the others from being closed (each failure is named)
+    try {
+      const plan: RunPlan | null = await engine.readPlan(runId);
+      if (!plan || now.getTime() - Date.parse(plan.createdAt) < staleMs) continue;
+      const outcome = await engine.summarizeIfComplete(plan, { force: true });
+      if (outcome !== 'already-summarized') closed.push(runId);
+      summaries.add(runId);
+    } catch (err) {
+      failed.push({ runId, error: errorMessage(err) });
+      engine.deps.events?.warn?.(`stale run ${runId} could not be closed: ${errorMessage(err)}`, err);
+    }
   }
-  return { closed, realerted, summaries };
+  return { closed, realerted, failed, summaries };
 }

@@ -101,7 +101,7 @@ describe('RunEngine', () => {
     expect(await store.get(LEDGER_KEY)).toBe('{ not json');
   });
 
-  it('a lost alert is left to the writer within the grace period, then re-sent once', async () => {
+  it('a lost alert: a waiting retry sends it once the grace is over; the sweep leaves a fresh one alone', async () => {
     let now = new Date('2026-03-02T03:00:00Z');
     let failing = true;
     const root = setup({ now: () => now });
@@ -112,10 +112,13 @@ describe('RunEngine', () => {
     const { plan } = await planned(engine);
     await expect(engine.summarizeIfComplete(plan, { force: true })).rejects.toThrow(/SNS down/);
     failing = false;
-    expect(await engine.alertIfLost(plan.runId)).toBe('already-summarized');
-    now = new Date(now.getTime() + ALERT_GRACE_MS + 1);
-    expect(await engine.alertIfLost(plan.runId)).toBe('published');
-    expect(await engine.alertIfLost(plan.runId)).toBe('already-summarized');
+    // the dead-man's sweep does not wait: too fresh, left alone
+    expect(await engine.alertIfLost(plan.runId, { waitMs: 0 })).toBe('already-summarized');
+    // a retry waits (the engine's sleep advances this clock) and sends once the grace is over
+    const waiting = new RunEngine(config, { ...engine.deps, sleep: async (ms) => void (now = new Date(now.getTime() + ms)) });
+    expect(await waiting.alertIfLost(plan.runId)).toBe('published');
+    expect(now.getTime() - Date.parse('2026-03-02T03:00:00Z')).toBeGreaterThanOrEqual(ALERT_GRACE_MS);
+    expect(await waiting.alertIfLost(plan.runId)).toBe('already-summarized');
     expect(root.alerts).toHaveLength(1);
   });
 
