@@ -253,7 +253,14 @@ describe('SNS errors', () => {
     // waits out ALERT_GRACE_MS, polling for the writer's marker, and, none coming, sends it — once
     let clock = Date.now();
     const waited: number[] = [];
-    const retry = { ...checkerDeps(store), now: () => new Date(clock), sleep: async (ms: number) => void (waited.push(ms), (clock += ms)) };
+    const retry = {
+      ...checkerDeps(store),
+      now: () => new Date(clock),
+      sleep: async (ms: number) => {
+        waited.push(ms);
+        clock += ms;
+      },
+    };
     expect(await check(buildEvent, retry)).toMatchObject({ status: 'duplicate', outcome: 'published' });
     expect(waited.reduce((a, b) => a + b, 0)).toBeGreaterThan(ALERT_GRACE_MS - 5_000);
     expect(publishes().length - before).toBe(1);

@@ -139,7 +139,7 @@ describe('launcher', () => {
     const store = await freshStore();
     const deps = launcherDeps(store);
     deps.builds = {
-      start: async (plan, target) => {
+      start: async (_plan, target) => {
         if (target === 'two')
           throw Object.assign(new Error('Cannot have more than 1 builds in queue for the account'), { name: 'AccountLimitExceededException' });
         return { target, projectName: `p-${target}`, buildId: `p-${target}:x` };
