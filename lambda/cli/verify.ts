@@ -49,28 +49,32 @@ const HELP = `usage: release-verifier verify --config FILE [--release TAG] [--js
                     a file re-uploaded at the same URL shows only in a full run)
 exit codes: 0 VERIFIED, 1 MISMATCH or TAMPERED, 2 INCOMPLETE, 3 usage or configuration error`;
 
+function parseOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string', short: 'c' },
+      release: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      store: { type: 'string', default: '.' },
+      docker: { type: 'string', default: 'auto' },
+      keep: { type: 'boolean', default: false },
+      'unsafe-host-build': { type: 'boolean', default: false },
+      diffoscope: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      'if-new': { type: 'boolean', default: false },
+      'if-new-max-age': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
 export async function run(argv: string[]): Promise<number> {
-  let values;
+  let values: ReturnType<typeof parseOptions>['values'];
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        release: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        store: { type: 'string', default: '.' },
-        docker: { type: 'string', default: 'auto' },
-        keep: { type: 'boolean', default: false },
-        'unsafe-host-build': { type: 'boolean', default: false },
-        diffoscope: { type: 'boolean', default: false },
-        quiet: { type: 'boolean', default: false },
-        'if-new': { type: 'boolean', default: false },
-        'if-new-max-age': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    ({ values } = parseOptions(argv));
   } catch (err) {
     process.stderr.write(`release-verifier verify: ${errorMessage(err)}\n\n${HELP}\n`);
     return 3;
@@ -93,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     return 3;
   }
 
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(values.config);
     // keys that do not parse, or fingerprints that are not the key's, are configuration errors now

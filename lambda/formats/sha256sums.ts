@@ -42,6 +42,7 @@ function validName(name: string): boolean {
     !name.includes('\\') &&
     !name.includes('\0') &&
     !/^\s|\s$/.test(name) &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: names with control characters are refused, so they are matched on purpose
     !/[\u0000-\u001f\u007f]/.test(name)
   );
 }

@@ -162,12 +162,12 @@ function assertJsonShape(o: Json): void {
       'verificationMaterial.x509CertificateChain.certificates',
       10,
     );
-    certs.forEach((c, i) =>
+    certs.forEach((c, i) => {
       str(
         obj(c, `verificationMaterial.x509CertificateChain.certificates[${i}]`).rawBytes,
         `verificationMaterial.x509CertificateChain.certificates[${i}].rawBytes`,
-      ),
-    );
+      );
+    });
   }
   if (materials[0] === 'publicKey') optStr(obj(vm.publicKey, 'verificationMaterial.publicKey').hint, 'verificationMaterial.publicKey.hint');
   const entries = vm.tlogEntries === undefined ? [] : arr(vm.tlogEntries, 'verificationMaterial.tlogEntries', MAX_TLOG_ENTRIES);
@@ -188,7 +188,9 @@ function assertJsonShape(o: Json): void {
       int(proof.logIndex, `${p}.inclusionProof.logIndex`);
       int(proof.treeSize, `${p}.inclusionProof.treeSize`);
       str(proof.rootHash, `${p}.inclusionProof.rootHash`);
-      arr(proof.hashes ?? [], `${p}.inclusionProof.hashes`, 64).forEach((h, j) => str(h, `${p}.inclusionProof.hashes[${j}]`));
+      arr(proof.hashes ?? [], `${p}.inclusionProof.hashes`, 64).forEach((h, j) => {
+        str(h, `${p}.inclusionProof.hashes[${j}]`);
+      });
       str(obj(proof.checkpoint, `${p}.inclusionProof.checkpoint`).envelope, `${p}.inclusionProof.checkpoint.envelope`);
     }
   });
@@ -196,12 +198,12 @@ function assertJsonShape(o: Json): void {
     const tvd = obj(vm.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
     const ts =
       tvd.rfc3161Timestamps === undefined ? [] : arr(tvd.rfc3161Timestamps, 'verificationMaterial.timestampVerificationData.rfc3161Timestamps', MAX_TIMESTAMPS);
-    ts.forEach((t, i) =>
+    ts.forEach((t, i) => {
       str(
         obj(t, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}]`).signedTimestamp,
         `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}].signedTimestamp`,
-      ),
-    );
+      );
+    });
   }
   const contents = ['messageSignature', 'dsseEnvelope'].filter((k) => o[k] !== undefined && o[k] !== null);
   need(contents.length === 1, 'bundle', contents.length ? 'has both messageSignature and dsseEnvelope' : 'has neither messageSignature nor dsseEnvelope');

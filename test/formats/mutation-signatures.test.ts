@@ -23,7 +23,9 @@ const COUNT = 150; // per seed
 /** 113: the seed on which `npm run fuzz` found the Tauri trailing-CR acceptance (issue 9, item 9) */
 const SEEDS = process.env.MUTATION_SEEDS ? process.env.MUTATION_SEEDS.split(',').map((s) => Number(s) >>> 0) : [113, 20251122, 4242];
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 const targets: Array<[FuzzTarget, readonly string[]]> = [
   [minisign, ['minisign']],

@@ -18,7 +18,6 @@
  * signature binding it is authentic — the pinned signer's CMS for a top-level bundle, the outer
  * seal's cdhash for nested code — so an attacker's CodeResources is never evaluated.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +72,7 @@ class BundleArchive {
 
   async bytes(name: string, max: number): Promise<Buffer> {
     const entry = this.byName.get(name);
-    if (!entry || entry.type !== 'file') throw new FormatError('apple', `${name} is missing or not a file`);
+    if (entry?.type !== 'file') throw new FormatError('apple', `${name} is missing or not a file`);
     if (entry.size > max) throw new FormatError('apple', `${name} is larger than ${max} bytes`);
     const p = (await this.extract([name])).get(name)!;
     return readFile(p);
@@ -111,10 +110,6 @@ function executableName(info: Record<string, unknown>, where: string): string {
   if (typeof exe !== 'string' || exe === '' || exe.includes('/') || exe === '.' || exe === '..')
     throw new FormatError('apple', `${where}: CFBundleExecutable missing or not a plain file name`);
   return exe;
-}
-
-function sha256(b: Buffer | string): Buffer {
-  return createHash('sha256').update(b).digest();
 }
 
 interface BundleCheck {
@@ -180,7 +175,7 @@ async function checkBundle(
   // one pass over the archive for this level's main executable (plists and links are prefetched)
   await archive.extract([exeName]);
   const exeEntry = archive.byName.get(exeName);
-  if (!exeEntry || exeEntry.type !== 'file')
+  if (exeEntry?.type !== 'file')
     return { units: [{ name: label, unsigned: true, problem: `main executable ${exeRel} is missing`, details }], notes, cdhashes: [], details };
   const sealEntry = archive.byName.get(sealName);
   const sealBytes = sealEntry ? await archive.bytes(sealName, MAX_PLIST_BYTES) : null;

@@ -38,6 +38,7 @@ const SHORT_NAMES: Record<string, string> = {
 };
 
 function escapeValue(v: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters in a name are escaped as \XX (RFC 4514), so they are matched on purpose
   let s = v.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/[\u0000-\u001f]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   if (s.startsWith('#') || s.startsWith(' ')) s = `\\${s}`;
   if (s.endsWith(' ')) s = `${s.slice(0, -1)}\\ `;

@@ -214,9 +214,9 @@ export function peRegions(layout: PeLayout): PeRegion[] {
     add(`headers: data directory ${i} (${DATA_DIRECTORY_NAMES[i]})`, at, at + 8);
   }
   add('headers: optional header', layout.dataDirectoriesOffset + 8 * dirs, layout.sectionTableOffset);
-  layout.sections.forEach((s, i) =>
-    add(`headers: section table entry ${i} (${s.name})`, layout.sectionTableOffset + 40 * i, layout.sectionTableOffset + 40 * (i + 1)),
-  );
+  layout.sections.forEach((s, i) => {
+    add(`headers: section table entry ${i} (${s.name})`, layout.sectionTableOffset + 40 * i, layout.sectionTableOffset + 40 * (i + 1));
+  });
   const afterTable = layout.sectionTableOffset + 40 * layout.sections.length;
   add('headers', afterTable, Math.max(afterTable, Math.min(layout.sizeOfHeaders, layout.fileSize)));
 

@@ -39,7 +39,7 @@ const bad = (i: number, m: string) => new FormatError('sigstore', `tlog entry ${
 /** Parses a checkpoint strictly; `i` names the tlog entry in errors. Throws FormatError. */
 export function parseCheckpoint(envelope: string, i: number): Checkpoint {
   if (Buffer.byteLength(envelope) > MAX_NOTE_BYTES) throw bad(i, `is larger than ${MAX_NOTE_BYTES} bytes`);
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a checkpoint with control characters (other than newline) is refused, so they are matched on purpose
   if (/[\u0000-\u0009\u000b-\u001f\u007f]/.test(envelope)) throw bad(i, 'contains control characters');
   const split = envelope.indexOf('\n\n');
   if (split < 0) throw bad(i, 'has no blank line between its text and its signatures');

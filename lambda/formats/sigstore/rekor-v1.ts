@@ -29,11 +29,16 @@ function namesSigner(b64pem: unknown, m: SigningMaterial): boolean {
   return false;
 }
 
+/** `v[key]` when `v` is an object, else undefined: a step through JSON of unknown shape. */
+function field(v: unknown, key: string): unknown {
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+}
+
 /** Entry `i`'s Rekor v1 body (already shape-checked): a reason when it names another signer. */
-export function checkV1Signer(i: number, kind: string, spec: Record<string, any>, m: SigningMaterial): string | undefined {
+export function checkV1Signer(i: number, kind: string, spec: Record<string, unknown>, m: SigningMaterial): string | undefined {
   const named =
     kind === 'hashedrekord'
-      ? [spec.signature?.publicKey?.content]
+      ? [field(field(spec.signature, 'publicKey'), 'content')]
       : kind === 'dsse'
         ? (spec.signatures as Array<{ verifier?: unknown }>).map((s) => s.verifier)
         : undefined; // intoto: left to the library

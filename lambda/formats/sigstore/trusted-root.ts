@@ -94,9 +94,15 @@ export function readTrustedRoot(json: string): PinnedTrust {
   let tlogs: PinnedLog[];
   try {
     tlogs = root.tlogs.map(pinnedLog);
-    root.ctlogs.forEach((c, i) => checkWindow(c.publicKey?.validFor, `ctlogs[${i}] (${c.baseUrl || 'no baseUrl'}) public key`));
-    root.certificateAuthorities.forEach((c, i) => checkWindow(c.validFor, `certificateAuthorities[${i}] (${c.uri || 'no uri'})`));
-    root.timestampAuthorities.forEach((c, i) => checkWindow(c.validFor, `timestampAuthorities[${i}] (${c.uri || 'no uri'})`));
+    root.ctlogs.forEach((c, i) => {
+      checkWindow(c.publicKey?.validFor, `ctlogs[${i}] (${c.baseUrl || 'no baseUrl'}) public key`);
+    });
+    root.certificateAuthorities.forEach((c, i) => {
+      checkWindow(c.validFor, `certificateAuthorities[${i}] (${c.uri || 'no uri'})`);
+    });
+    root.timestampAuthorities.forEach((c, i) => {
+      checkWindow(c.validFor, `timestampAuthorities[${i}] (${c.uri || 'no uri'})`);
+    });
     toTrustMaterial(root); // every key and certificate parses
   } catch (err) {
     throw err instanceof FormatError ? err : fail((err as Error).message, err);

@@ -65,7 +65,8 @@ async function check(asset: Buffer, signature: unknown) {
   const build: BuildResult = {
     target: 'mac',
     buildId: 'b1',
-    sandbox: 'docker' as const, status: 'SUCCEEDED',
+    sandbox: 'docker' as const,
+    status: 'SUCCEEDED',
     image: { ref: 'aws/codebuild/macos-arm-base:15', enforced: true },
     checkedOutSha: COMMIT,
     artifacts: {

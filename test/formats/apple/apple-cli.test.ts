@@ -15,8 +15,14 @@ const UNIVERSAL = join(__dirname, '../fixtures/apple/yikes-universal_signed');
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
+  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    stdout += String(c);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    stderr += String(c);
+    return true;
+  });
   try {
     return { code: await main(['check-signature', ...args]), stdout, stderr };
   } finally {

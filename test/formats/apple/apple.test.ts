@@ -251,7 +251,10 @@ describe('apple: random single-byte changes to the signed Developer ID executabl
     const cdAt = dataoff + sb.readUInt32BE(16); // the first index entry is the CodeDirectory (slot 0)
     const cdLen = sb.readUInt32BE(sb.readUInt32BE(16) + 4);
     let seed = 12;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
     for (let i = 0; i < 24; i++) {
       const at = i % 3 === 2 ? cdAt + rnd(cdLen) : rnd(dataoff);
       const p = await rezip((ms) => {

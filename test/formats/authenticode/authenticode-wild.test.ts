@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as asn1js from 'asn1js';
+import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawCertificates } from '../../../lambda/formats/authenticode/pkcs7';
@@ -19,8 +19,6 @@ import { toolsAvailable } from '../../support/tools';
 import * as F from '../support/authenticode-fixtures';
 
 type AuthenticodePolicy = Extract<SignatureInput['policy'], { scheme: 'authenticode' }>;
-
-const YEAR = 365 * 86_400_000;
 
 describe.skipIf(!toolsAvailable(...F.LEGACY_TSA_TOOLS))('Authenticode legacy (PKCS#9) timestamps — osslsigncode -t fixtures', () => {
   let dir: string;
@@ -88,7 +86,7 @@ describe.skipIf(!toolsAvailable(...F.LEGACY_TSA_TOOLS))('Authenticode legacy (PK
     expect(ossl(f).ok).toBe(false);
     const r = await verify(f, oldPolicy);
     expect(r.valid).toBe(false);
-    expect((r.details?.timestamp as { problem?: string }).problem).toMatch(/messageDigest does not match the signature it countersigns/);
+    expect((r.details?.timestamp as { problem?: string } | undefined)?.problem).toMatch(/messageDigest does not match the signature it countersigns/);
   });
 
   it('ignores a countersignature whose TSA signature was altered', async () => {
@@ -102,7 +100,7 @@ describe.skipIf(!toolsAvailable(...F.LEGACY_TSA_TOOLS))('Authenticode legacy (PK
     expect(ossl(f).ok).toBe(false);
     const r = await verify(f, oldPolicy);
     expect(r.valid).toBe(false);
-    expect((r.details?.timestamp as { problem?: string }).problem).toMatch(/countersignature/);
+    expect((r.details?.timestamp as { problem?: string } | undefined)?.problem).toMatch(/countersignature/);
   });
 
   it('check-signature --tsa-cert (repeatable) trusts the TSA; without it the expired signer is invalid; a non-PEM file is a usage error', async () => {
@@ -127,7 +125,7 @@ describe.skipIf(!toolsAvailable(...F.LEGACY_TSA_TOOLS))('Authenticode legacy (PK
     const f = await legacy('legacy-not-tsa.exe', pki.oldLeaf, pki.colleague, tsaTime);
     const r = await verify(f, oldPolicy);
     expect(r.valid).toBe(false);
-    expect((r.details?.timestamp as { problem?: string }).problem).toBe('TSA certificate lacks EKU timeStamping');
+    expect((r.details?.timestamp as { problem?: string } | undefined)?.problem).toBe('TSA certificate lacks EKU timeStamping');
   });
 });
 
@@ -186,7 +184,7 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('Authenticode nested signa
       const r = await verify(dual, policy);
       expect(r.valid).toBe(false);
       expect(r.reason).toMatch(/^insecure digest algorithm SHA-1/);
-      expect((r.details?.nestedSignatures as Array<{ digestAlgorithm?: string }>)[0]?.digestAlgorithm).toBe('sha256');
+      expect((r.details?.nestedSignatures as Array<{ digestAlgorithm?: string }> | undefined)?.[0]?.digestAlgorithm).toBe('sha256');
     }
   });
 
@@ -273,7 +271,7 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
     const r = await verifyAuthenticode({ assetPath: fixture('kdbazis.dll'), policy });
     expect(r).toMatchObject({ valid: true });
     expect(r.details?.timestamp).toEqual(expect.objectContaining({ kind: 'countersignature', claimedTime: '2021-03-22T00:35:22.000Z', problem: undefined }));
-    expect(String((r.details?.timestamp as { tsa?: string }).tsa)).toMatch(/^CN=DigiCert Timestamp 2021/);
+    expect(String((r.details?.timestamp as { tsa?: string } | undefined)?.tsa)).toMatch(/^CN=DigiCert Timestamp 2021/);
     expect(r.details?.lifetimeSigning).toBe(true);
     if (toolsAvailable('osslsigncode')) {
       const { spawnSync } = await import('node:child_process');
@@ -301,7 +299,7 @@ describe('Authenticode on real signed files (signify test data, fixtures/authent
       writeFileSync(f, F.flip(bytes, at + 100));
       const r = await verifyAuthenticode({ assetPath: f, policy: { scheme: 'authenticode', caCertificate: vkdCa(), subject: 'CN=VirtualKD-Redux SPC' } });
       expect(r.valid).toBe(true); // the primary is intact and valid now; only the timestamp is lost
-      expect((r.details?.timestamp as { problem?: string }).problem).toBe('countersignature signature does not verify');
+      expect((r.details?.timestamp as { problem?: string } | undefined)?.problem).toBe('countersignature signature does not verify');
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

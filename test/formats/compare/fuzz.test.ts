@@ -31,7 +31,9 @@ const BUDGET_MS = 25_000;
 const SEED = process.env.COMPARE_FUZZ_SEED !== undefined ? Number(process.env.COMPARE_FUZZ_SEED) >>> 0 : 20251201;
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 async function setUp(target: FuzzTarget): Promise<{ dir: string; cases: FuzzCase[] }> {
   const dir = mkdtempSync(join(tmpdir(), `rv-${target.name}-`));
   dirs.push(dir);

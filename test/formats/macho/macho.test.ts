@@ -73,7 +73,9 @@ describe.skipIf(!enabled)('Mach-O comparer (clang + ld64.lld)', () => {
       hasher.update(await readAt(fh, 0, cd.codeLimit));
       const pages = hasher.finish();
       expect(pages.length).toBe(cd.nCodeSlots);
-      pages.forEach((h32, j) => expect(h32.equals(cd.codeHashes.subarray(j * 32, j * 32 + 32))).toBe(true));
+      pages.forEach((h32, j) => {
+        expect(h32.equals(cd.codeHashes.subarray(j * 32, j * 32 + 32))).toBe(true);
+      });
     } finally {
       await fh.close();
     }

@@ -67,7 +67,9 @@ function tempDir(prefix: string): string {
   tempDirs.push(d);
   return d;
 }
-afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** @sigstore/verify alone, buffered, with the same pins (the key-based cases: the pinned key for the bundle's hint). */
 function libraryVerdict(bundleJson: string, rootJson: string, artifact: Buffer, pin: { san: string; issuer: string } | { key: string }): boolean {
@@ -236,10 +238,6 @@ describe('Rekor v2 checkpoints, edited', () => {
 });
 
 describe('trusted root validity windows', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = tempDir('rv-sigstore-windows');
-  });
   // rekor2-happy-path: TSA genTime 2025-06-12T12:02:20Z, log log2025-alpha1 (validFor from 2025-04-16)
   const base = () => CASES.find((c) => c.name === 'rekor2-happy-path')!;
   const rootWith = (edit: (r: any) => void) => {
@@ -267,9 +265,27 @@ describe('trusted root validity windows', () => {
 
   it("refuses a signature outside the CA's, the TSA's or the CT log's window (the library agrees)", async () => {
     for (const [name, edit] of [
-      ['CA', (r: any) => r.certificateAuthorities.forEach((c: any) => (c.validFor.end = '2025-06-01T00:00:00Z'))],
-      ['TSA', (r: any) => r.timestampAuthorities.forEach((c: any) => (c.validFor.end = '2025-06-01T00:00:00Z'))],
-      ['CT log', (r: any) => r.ctlogs.forEach((c: any) => (c.publicKey.validFor.end = '2025-06-01T00:00:00Z'))],
+      [
+        'CA',
+        (r: any) =>
+          r.certificateAuthorities.forEach((c: any) => {
+            c.validFor.end = '2025-06-01T00:00:00Z';
+          }),
+      ],
+      [
+        'TSA',
+        (r: any) =>
+          r.timestampAuthorities.forEach((c: any) => {
+            c.validFor.end = '2025-06-01T00:00:00Z';
+          }),
+      ],
+      [
+        'CT log',
+        (r: any) =>
+          r.ctlogs.forEach((c: any) => {
+            c.publicKey.validFor.end = '2025-06-01T00:00:00Z';
+          }),
+      ],
     ] as const) {
       const root = rootWith(edit);
       expect(libraryVerdict(readFileSync(base().bundle, 'utf8'), root, readFileSync(base().artifact), pinOf(base())), name).toBe(false);
@@ -417,14 +433,27 @@ describe('malformed bundles end in a FormatError with a reason', () => {
     [
       'x509CertificateChain certificates a string',
       'message',
-      (b) => void ((b.verificationMaterial.x509CertificateChain = { certificates: 'x' }), delete b.verificationMaterial.certificate),
+      (b) => {
+        b.verificationMaterial.x509CertificateChain = { certificates: 'x' };
+        delete b.verificationMaterial.certificate;
+      },
     ],
     [
       'x509CertificateChain certificates [null]',
       'message',
-      (b) => void ((b.verificationMaterial.x509CertificateChain = { certificates: [null] }), delete b.verificationMaterial.certificate),
+      (b) => {
+        b.verificationMaterial.x509CertificateChain = { certificates: [null] };
+        delete b.verificationMaterial.certificate;
+      },
     ],
-    ['publicKey hint a number', 'message', (b) => void ((b.verificationMaterial.publicKey = { hint: 7 }), delete b.verificationMaterial.certificate)],
+    [
+      'publicKey hint a number',
+      'message',
+      (b) => {
+        b.verificationMaterial.publicKey = { hint: 7 };
+        delete b.verificationMaterial.certificate;
+      },
+    ],
     ['tlogEntries a string', 'message', (b) => void (b.verificationMaterial.tlogEntries = 'x')],
     ['tlogEntries an object', 'message', (b) => void (b.verificationMaterial.tlogEntries = {})],
     ['tlogEntries [null]', 'message', (b) => void (b.verificationMaterial.tlogEntries = [null])],

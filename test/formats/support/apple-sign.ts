@@ -268,8 +268,12 @@ export function buildCodeDirectory(o: {
   out.writeUInt32BE(teamOffset, 48);
   ident.copy(out, identOffset);
   team.copy(out, identOffset + ident.length);
-  o.special.forEach((h, i) => h?.copy(out, hashOffset - (i + 1) * size));
-  pages.forEach((h, i) => h.copy(out, hashOffset + i * size));
+  o.special.forEach((h, i) => {
+    h?.copy(out, hashOffset - (i + 1) * size);
+  });
+  pages.forEach((h, i) => {
+    h.copy(out, hashOffset + i * size);
+  });
   return out;
 }
 

@@ -20,7 +20,7 @@ const target: FuzzTarget = {
     const asset = join(dir, 'release.tar.gz');
     const original = randomBytes(4096);
     writeFileSync(asset, original);
-    let key;
+    let key: ReturnType<typeof gpgGenKey>;
     let binary: Buffer;
     let armored: Buffer;
     try {
