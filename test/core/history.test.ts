@@ -28,7 +28,9 @@ import { incompleteReport, RUN_IDS, tamperedReport, verifiedReport } from './rep
 
 /** A deployed configuration for the fan-in (its targets do not matter to finishing a run). */
 const fanInConfig = () =>
-  testConfig({ targets: [{ name: 'one', image: IMAGE, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }] });
+  testConfig({
+    targets: [{ name: 'one', image: IMAGE, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] }],
+  });
 
 /** Four runs of v1.2.0 (first verified, verified, tampered by history, incomplete) and one of v1.3.0 that finds v1.2.0's tag moved. */
 function runs(): RunReport[] {

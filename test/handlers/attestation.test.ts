@@ -144,7 +144,14 @@ function checkerDeps(store: S3Store, errors: unknown[], overrides: Partial<Check
     notifier,
     results: {
       read: async () => record,
-      toBuildResult: (rec, image) => ({ target: rec.target, buildId: rec.build.id!, sandbox: 'codebuild' as const, status: 'SUCCEEDED', image: { ref: image, enforced: true }, artifacts }),
+      toBuildResult: (rec, image) => ({
+        target: rec.target,
+        buildId: rec.build.id!,
+        sandbox: 'codebuild' as const,
+        status: 'SUCCEEDED',
+        image: { ref: image, enforced: true },
+        artifacts,
+      }),
     },
     forge: async () =>
       new DirectoryForge({ tag: 'v2.0.0', name: 'v2.0.0', commitSha: SHA, tagCommitSha: SHA, links: [] }, join(work, 'assets'), '/nonexistent/repo'),
@@ -233,7 +240,12 @@ describe.skipIf(!hasOpenssl)('checker attestation (KMS, DSSE)', () => {
       mode: 'aws',
     };
     const errors: unknown[] = [];
-    const engine = awsEngine(config, { store, notifier, signer: new KmsAttestationSigner({ keyArn: KEY_ARN, client: kmsClient }), logger: { info: () => {}, warn: () => {}, error: (_m, f) => void errors.push(f?.error) } });
+    const engine = awsEngine(config, {
+      store,
+      notifier,
+      signer: new KmsAttestationSigner({ keyArn: KEY_ARN, client: kmsClient }),
+      logger: { info: () => {}, warn: () => {}, error: (_m, f) => void errors.push(f?.error) },
+    });
     const outcome = await engine.finish(report);
     expect(outcome).toBe('published');
     expect(errors).toEqual([]);

@@ -94,7 +94,8 @@ async function setup(rebuilt: Buffer, jobOptions: { maxInputBytes?: number } = {
       toBuildResult: (rec, image): BuildResult => ({
         target: rec.target,
         buildId: rec.build.id!,
-        sandbox: 'codebuild' as const, status: 'SUCCEEDED',
+        sandbox: 'codebuild' as const,
+        status: 'SUCCEEDED',
         image: { ref: image, enforced: true },
         artifacts: artifactSource,
       }),

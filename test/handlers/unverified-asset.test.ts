@@ -96,7 +96,9 @@ describe('launcher: release links nobody verifies', () => {
       const text = JSON.stringify(c.args[0].input); // JSON escapes C0 but leaves U+202E raw
       expect(text).not.toContain('\u202e');
       const message = JSON.parse(c.args[0].input.Message!) as Record<string, string>;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the escape character the sanitizer must remove
       for (const body of Object.values(message)) expect(body).not.toMatch(/[\u001b\u202e]/);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the escape character the sanitizer must remove
       expect(c.args[0].input.Subject ?? '').not.toMatch(/[\u001b\u202e]/);
     }
     const email = (JSON.parse(calls[0]!.args[0].input.Message!) as { email?: string; default?: string }).email ?? '';

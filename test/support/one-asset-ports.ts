@@ -38,7 +38,8 @@ export function oneAssetBuilder(commit: string, rebuilt: string): Builder {
       return {
         target: req.target.name,
         buildId: 'b1',
-        sandbox: 'docker' as const, status: 'SUCCEEDED',
+        sandbox: 'docker' as const,
+        status: 'SUCCEEDED',
         image: { ref: req.target.image, enforced: true },
         checkedOutSha: commit,
         artifacts: {

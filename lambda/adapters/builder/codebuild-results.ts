@@ -7,7 +7,7 @@
  * prefix of the artifacts bucket — never from a location outside it, whatever CodeBuild reports.
  */
 import { BatchGetBuildsCommand, CodeBuildClient, type Build } from '@aws-sdk/client-codebuild';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import type { BuildBilling } from '../../core/cost/types';
 import { billedMinutes } from '../../core/cost/run-cost';
 import { VerifierError } from '../../core/errors';
@@ -71,7 +71,7 @@ export class S3ArtifactSource implements ArtifactSource {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), limits.timeoutMs);
     try {
-      let out;
+      let out: GetObjectCommandOutput;
       try {
         out = await this.options.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }), { abortSignal: abort.signal });
       } catch (err) {

@@ -8,7 +8,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILD_ENV, launcherVariables, sourceS3UriFor } from '../../../lambda/adapters/builder/codebuild-env';
 import { CodeBuildLauncher, idempotencyTokenFor } from '../../../lambda/adapters/builder/codebuild-launcher';
-import { buildIdFromArn, BuildStillRunningError, CodeBuildResults, ForeignBuildError, S3ArtifactSource } from '../../../lambda/adapters/builder/codebuild-results';
+import {
+  buildIdFromArn,
+  BuildStillRunningError,
+  CodeBuildResults,
+  ForeignBuildError,
+  S3ArtifactSource,
+} from '../../../lambda/adapters/builder/codebuild-results';
 import type { RunPlan } from '../../../lambda/core/run/plan';
 import { startLocalS3, type LocalS3 } from '../../support/s3-local';
 
@@ -125,7 +131,12 @@ function build(overrides: Partial<Build> = {}, env: Record<string, string> = { [
 describe('CodeBuildResults (BatchGetBuilds → BuildResult)', () => {
   const cbClient = new CodeBuildClient({ region: 'eu-west-1' });
   const cb = mockClient(cbClient);
-  const results = new CodeBuildResults({ codebuild: cbClient, projects: { 'relverify-x-linux-x64': 'linux-x64' }, artifactsBucket: 'artifacts-bucket', recipes: {} });
+  const results = new CodeBuildResults({
+    codebuild: cbClient,
+    projects: { 'relverify-x-linux-x64': 'linux-x64' },
+    artifactsBucket: 'artifacts-bucket',
+    recipes: {},
+  });
   beforeEach(() => cb.reset());
 
   it("re-reads the build by id (from the event's ARN) and identifies run and target", async () => {

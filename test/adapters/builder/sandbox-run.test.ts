@@ -80,7 +80,12 @@ describe('verify CLI', () => {
     // a forge that refuses connections: the run ends quickly, INCOMPLETE
     writeFileSync(
       join(d, 'c.json'),
-      JSON.stringify({ ...cfg, $schema: undefined, forge: undefined, gitlab: { url: 'http://127.0.0.1:1', project: 'g/app', token: { env: 'RV_SANDBOX_TEST_TOKEN' } } }),
+      JSON.stringify({
+        ...cfg,
+        $schema: undefined,
+        forge: undefined,
+        gitlab: { url: 'http://127.0.0.1:1', project: 'g/app', token: { env: 'RV_SANDBOX_TEST_TOKEN' } },
+      }),
     );
     process.env.RV_SANDBOX_TEST_TOKEN = 'glpat-read-once';
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);

@@ -31,7 +31,8 @@ export const failedBuilder: Builder = {
     const result: BuildResult = {
       target: req.target.name,
       buildId: 'stub-1',
-      sandbox: 'bwrap' as const, status: 'FAILED',
+      sandbox: 'bwrap' as const,
+      status: 'FAILED',
       message: 'stub build',
       image: { ref: req.target.image, enforced: true },
       artifacts: { fetch: async () => null },

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ForgeError } from '../../../lambda/core/errors';
-import { backoffDelayMs, isRetryableStatus, parseRetryAfter, resolveRetryPolicy, RetryableStatusError, withRetries } from '../../../lambda/adapters/forge/retry';
+import {
+  backoffDelayMs,
+  isRetryableStatus,
+  parseRetryAfter,
+  resolveRetryPolicy,
+  RetryableStatusError,
+  withRetries,
+} from '../../../lambda/adapters/forge/retry';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2025-03-14T10:00:00Z');

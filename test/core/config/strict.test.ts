@@ -124,8 +124,9 @@ describe('unknown configuration keys', () => {
 describe('published JSON Schema is closed', () => {
   /** Every object schema in the document, with its JSON pointer. */
   function objectSchemas(node: unknown, at = '#', out: { at: string; node: Record<string, unknown> }[] = []) {
-    if (Array.isArray(node)) node.forEach((n, i) => objectSchemas(n, `${at}/${i}`, out));
-    else if (node && typeof node === 'object') {
+    if (Array.isArray(node)) {
+      for (const [i, n] of node.entries()) objectSchemas(n, `${at}/${i}`, out);
+    } else if (node && typeof node === 'object') {
       const o = node as Record<string, unknown>;
       if (o.type === 'object' || o.properties) out.push({ at, node: o });
       for (const [k, v] of Object.entries(o)) objectSchemas(v, `${at}/${k}`, out);

@@ -9,7 +9,12 @@ import { ConfigError } from '../../../lambda/core/errors';
 import { failedRunReport } from '../../../lambda/core/run/summary';
 import { projectRefOf } from '../../../lambda/core/run/run-plan';
 
-const target = { name: 'linux', image: `debian@sha256:${'a'.repeat(64)}`, command: 'make', artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }] };
+const target = {
+  name: 'linux',
+  image: `debian@sha256:${'a'.repeat(64)}`,
+  command: 'make',
+  artifacts: [{ path: 'a', asset: 'a', signature: { scheme: 'none', reason: 'test' } }],
+};
 const gitlab = { url: 'https://gitlab.example.com', project: 'g/app', allowedAssetHosts: ['cdn.example.com'] };
 
 function issuesOf(raw: unknown): string[] {
@@ -38,7 +43,9 @@ describe('forge-neutral configuration and report contract', () => {
 
   it('one of the two is required, and both must name the same project', () => {
     expect(issuesOf({ version: 1, targets: [target] }).join('\n')).toMatch(/forge: is required/);
-    expect(issuesOf({ version: 1, gitlab, forge: { type: 'gitlab', ...gitlab, project: 'other/app' }, targets: [target] }).join('\n')).toMatch(/forge: names .* other\/app, but gitlab names/);
+    expect(issuesOf({ version: 1, gitlab, forge: { type: 'gitlab', ...gitlab, project: 'other/app' }, targets: [target] }).join('\n')).toMatch(
+      /forge: names .* other\/app, but gitlab names/,
+    );
     // an unknown forge type is refused, never read as GitLab
     expect(issuesOf({ version: 1, forge: { type: 'gitea', url: gitlab.url, project: 'g/app' }, targets: [target] }).join('\n')).toMatch(/forge/);
   });
