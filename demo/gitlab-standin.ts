@@ -772,7 +772,9 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
         for (const f of Object.keys(files))
           f.split('/')
             .slice(0, -1)
-            .forEach((_, i, parts) => dirs.add(parts.slice(0, i + 1).join('/')));
+            .forEach((_, i, parts) => {
+              dirs.add(parts.slice(0, i + 1).join('/'));
+            });
         const entry = (path: string, type: 'tree' | 'blob') => ({
           ...(type === 'tree' ? base[0] : base[1]),
           id: fakeSha(`${type}:${path}:${type === 'blob' ? files[path] : ''}`),
@@ -931,13 +933,19 @@ function send(res: ServerResponse, reply: Reply, head: boolean): void {
 /** Applies a fault step (or the real answer) to one request. */
 function serve(req: IncomingMessage, res: ServerResponse, step: FaultStep, real: () => Reply): void {
   const head = req.method === 'HEAD';
-  if (step === 'pass') return send(res, real(), head);
+  if (step === 'pass') {
+    send(res, real(), head);
+    return;
+  }
   if ('reset' in step) {
     req.socket.destroy();
     return;
   }
   if ('hang' in step) return; // answered never; close() destroys the socket
-  if ('redirect' in step) return send(res, redirect(step.redirect, step.status), head);
+  if ('redirect' in step) {
+    send(res, redirect(step.redirect, step.status), head);
+    return;
+  }
   if ('truncate' in step) {
     const reply = real();
     res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.length) });
@@ -974,7 +982,7 @@ function serve(req: IncomingMessage, res: ServerResponse, step: FaultStep, real:
   }
   const body = step.body === undefined ? Buffer.alloc(0) : typeof step.body === 'string' ? Buffer.from(step.body) : Buffer.from(JSON.stringify(step.body));
   const contentType = typeof step.body === 'object' ? 'application/json' : 'text/plain; charset=utf-8';
-  return send(res, { status: step.status, headers: { 'content-type': contentType, ...step.headers }, body }, head);
+  send(res, { status: step.status, headers: { 'content-type': contentType, ...step.headers }, body }, head);
 }
 
 /** n zero bytes in 64 KiB chunks, honouring back-pressure; stops when the client goes away. */

@@ -17,7 +17,7 @@ import type { Config } from '../core/config/schema';
 import { buildRunIndex } from '../core/history';
 import type { Ledger } from '../core/ledger';
 import { loadLedger } from '../core/ledger-store';
-import type { Forge, Store } from '../core/ports';
+import type { Forge, Release, Store } from '../core/ports';
 import { alreadyVerified, IF_NEW_MAX_AGE_DAYS } from '../core/watch';
 
 export interface Skip {
@@ -40,7 +40,7 @@ export async function skipIfVerified(
   tag?: string,
   options: IfNewOptions = {},
 ): Promise<Skip | null> {
-  let release;
+  let release: Release;
   try {
     release = await forge.getRelease(tag ?? (config.release === 'latest' ? undefined : config.release.tag));
   } catch {

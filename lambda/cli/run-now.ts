@@ -95,7 +95,7 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
     ...(dry ? { dryRun: true } : {}),
   };
   err.write(`invoking ${functionName}${region ? ` in ${region}` : ''}${dry ? ' (dry run)' : ''} …\n`);
-  let answer;
+  let answer: Awaited<ReturnType<typeof invokeLauncher>>;
   try {
     answer = await invokeLauncher(lambda, functionName, payload);
   } catch (e) {

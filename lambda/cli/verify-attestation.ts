@@ -13,6 +13,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import type { GetPublicKeyCommandOutput } from '@aws-sdk/client-kms';
 import {
   assertAttestationKey,
   envelopeSignedBy,
@@ -53,7 +54,7 @@ interface Output {
 class CannotCheckError extends Error {}
 
 async function readFileBounded(path: string, max: number, what: string): Promise<Buffer> {
-  let read;
+  let read: Awaited<ReturnType<typeof readBoundedFile>>;
   try {
     read = await readBoundedFile(path, max);
   } catch (err) {
@@ -83,7 +84,7 @@ async function pemKey(path: string): Promise<KeyObject> {
 async function kmsKey(arn: string): Promise<KeyObject> {
   const { KMSClient, GetPublicKeyCommand } = await import('@aws-sdk/client-kms');
   const region = KMS_KEY_ARN.exec(arn)![1]!;
-  let out;
+  let out: GetPublicKeyCommandOutput;
   try {
     out = await new KMSClient(awsClientOptions(region)).send(new GetPublicKeyCommand({ KeyId: arn }));
   } catch (err) {
@@ -142,7 +143,7 @@ function print(out: Output, json: boolean): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let args;
+  let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);
   } catch (err) {

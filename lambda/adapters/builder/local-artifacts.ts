@@ -4,7 +4,7 @@
  * The file is opened without following a symlink and without blocking (a FIFO would otherwise hang
  * the open), and checked again on the open descriptor, so it cannot be swapped between check and read.
  */
-import { constants } from 'node:fs';
+import { constants, type ReadStream } from 'node:fs';
 import { lstat, open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { VerifierError } from '../../core/errors';
@@ -45,7 +45,7 @@ export class LocalArtifactSource implements ArtifactSource {
     const real = await resolveInside(this.root, relPath);
     if (real === null) return null;
     const fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    let stream;
+    let stream: ReadStream;
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new ArtifactPathError(`artifact "${relPath}" is not a regular file`);

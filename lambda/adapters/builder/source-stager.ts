@@ -139,7 +139,9 @@ export function gitHttpClient(options: GitHttpOptions): HttpClient {
         );
       }
       const resHeaders: Record<string, string> = {};
-      res.headers.forEach((v, k) => (resHeaders[k] = v));
+      res.headers.forEach((v, k) => {
+        resHeaders[k] = v;
+      });
       const stream = res.body;
       const limited = async function* (): AsyncGenerator<Uint8Array> {
         if (!stream) return;

@@ -15,7 +15,7 @@ export function isSaneTagName(name: string): boolean {
   return (
     name.length >= 1 &&
     name.length <= 255 &&
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: git refuses control characters in ref names, so the check must match them
     !/[\x00-\x20\x7f~^:?*[\\]/.test(name) &&
     !name.includes('..') &&
     !name.includes('@{') &&

@@ -23,7 +23,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ForgeError } from '../../core/errors';
 import type { DownloadLimits } from '../../core/ports';
-import { copyAndHash, LimitError } from '../../formats/digest';
+import { copyAndHash, type Digest, LimitError } from '../../formats/digest';
 import { withDeadline } from './deadline';
 import { isRetryableStatus, parseRetryAfter, RetryableStatusError, resolveRetryPolicy, withRetries, type RetryPolicy } from './retry';
 
@@ -208,7 +208,7 @@ async function receiveBody(
   readable.on('error', (err) => {
     streamError ??= err;
   });
-  let digest;
+  let digest: Digest;
   try {
     digest = await copyAndHash(readable, destPath, {
       maxBytes: limits.maxBytes,

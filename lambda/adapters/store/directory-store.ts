@@ -2,6 +2,7 @@
  * The Store port on a local directory (the laptop stand-in for S3). Keys are `/`-separated and
  * must stay inside the directory. `ifNoneMatch` uses O_EXCL, so "write once" holds here as in S3.
  */
+import type { Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { VerifierError } from '../../core/errors';
@@ -51,7 +52,7 @@ export class DirectoryStore implements Store {
   async list(prefix: string): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string) => {
-      let entries;
+      let entries: Dirent[];
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (err) {

@@ -2,7 +2,7 @@
  * The evidence: the last completed run (its age and verdict, from its summary in the results
  * bucket) and the bucket's Object Lock configuration against the configured mode and retention.
  */
-import { GetObjectCommand, GetObjectLockConfigurationCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectLockConfigurationCommand, ListObjectsV2Command, type ObjectLockConfiguration, type S3Client } from '@aws-sdk/client-s3';
 import { RUN_ID_PATTERN } from '../../core/run/plan';
 import { runKeys } from '../../core/run/summary';
 import { cannot, failed, nameOf, ok, problem, type CheckResult, type DoctorContext } from './check';
@@ -86,7 +86,7 @@ export async function objectLockCheck(s3: S3Client, ctx: DoctorContext): Promise
   const id = 'object-lock';
   const bucket = ctx.stack.outputs.ResultsBucketName;
   if (!bucket) return cannot(id, 'the stack has no ResultsBucketName output', 'redeploy the stack (cdk deploy)');
-  let lock;
+  let lock: ObjectLockConfiguration | undefined;
   try {
     lock = (await s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))).ObjectLockConfiguration;
   } catch (err) {

@@ -24,12 +24,12 @@ export interface Instruction {
 
 export function parseDockerfile(source: string): Instruction[] {
   const lines = source.split(/\r?\n/);
-  let escape = '\\';
+  let escapeChar = '\\';
   // parser directives: only at the very top, before any instruction or other comment
   for (const l of lines) {
     const m = /^#\s*([a-z]+)\s*=\s*(\S+)\s*$/i.exec(l);
     if (!m) break;
-    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escape = m[2];
+    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escapeChar = m[2];
   }
   const out: Instruction[] = [];
   let i = 0;
@@ -45,7 +45,7 @@ export function parseDockerfile(source: string): Instruction[] {
       const l = lines[i] ?? '';
       i++;
       const trimmed = l.replace(/\s+$/, '');
-      if (trimmed.endsWith(escape) && i < lines.length) {
+      if (trimmed.endsWith(escapeChar) && i < lines.length) {
         text += trimmed.slice(0, -1) + ' ';
         // comment and empty lines inside a continuation are dropped
         while (i < lines.length && /^\s*(#|$)/.test(lines[i]!)) i++;
