@@ -68,24 +68,8 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
   const cfn = clients.cloudformation ?? new CloudFormationClient(awsClientOptions(region));
   const lambda = clients.lambda ?? new LambdaClient(launcherClientOptions(region));
 
-  let functionName = values.function;
-  if (!functionName) {
-    try {
-      const described = await cfn.send(new DescribeStacksCommand({ StackName: values.stack }));
-      const stack = described.Stacks?.[0];
-      functionName = stack?.Outputs?.find((o) => o.OutputKey === LAUNCHER_OUTPUT)?.OutputValue;
-      if (!stack) throw new Error(`stack ${values.stack} not found`);
-      if (!functionName) {
-        err.write(
-          `release-verifier run-now: stack ${values.stack} (${stack.StackStatus}) has no ${LAUNCHER_OUTPUT} output — is it a release-verifier stack, fully deployed?\n`,
-        );
-        return 3;
-      }
-    } catch (e) {
-      err.write(`release-verifier run-now: cannot read stack ${values.stack}: ${errorMessage(e)}\n`);
-      return 3;
-    }
-  }
+  const functionName = values.function || (await launcherOfStack(cfn, values.stack, err));
+  if (typeof functionName === 'number') return functionName;
 
   const dry = values['dry-run'] === true;
   const payload = {
@@ -105,17 +89,45 @@ export async function run(argv: string[], clients: RunNowClients = {}): Promise<
   }
   const { text } = answer;
   if (answer.functionError) {
-    let message = text;
-    try {
-      const parsed = JSON.parse(text) as { errorType?: string; errorMessage?: string };
-      message = `${parsed.errorType ?? 'Error'}: ${parsed.errorMessage ?? text}`;
-    } catch {
-      /* keep the raw text */
-    }
-    err.write(`release-verifier run-now: the launcher failed: ${neutralise(message)}\n`);
+    err.write(`release-verifier run-now: the launcher failed: ${neutralise(launcherErrorMessage(text))}\n`);
     return 1;
   }
   if (dry) return reportDryRun(text, out, err);
+  return reportLaunch(text, out, err);
+}
+
+/** The launcher function's name from the stack's outputs, or the exit code after saying why there is none. */
+async function launcherOfStack(cfn: CloudFormationClient, stackName: string | undefined, err: NodeJS.WritableStream): Promise<string | number> {
+  try {
+    const described = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+    const stack = described.Stacks?.[0];
+    const functionName = stack?.Outputs?.find((o) => o.OutputKey === LAUNCHER_OUTPUT)?.OutputValue;
+    if (!stack) throw new Error(`stack ${stackName} not found`);
+    if (!functionName) {
+      err.write(
+        `release-verifier run-now: stack ${stackName} (${stack.StackStatus}) has no ${LAUNCHER_OUTPUT} output — is it a release-verifier stack, fully deployed?\n`,
+      );
+      return 3;
+    }
+    return functionName;
+  } catch (e) {
+    err.write(`release-verifier run-now: cannot read stack ${stackName}: ${errorMessage(e)}\n`);
+    return 3;
+  }
+}
+
+/** "errorType: errorMessage" from the launcher's error answer, or the raw text when it is not that JSON. */
+function launcherErrorMessage(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { errorType?: string; errorMessage?: string };
+    return `${parsed.errorType ?? 'Error'}: ${parsed.errorMessage ?? text}`;
+  } catch {
+    return text;
+  }
+}
+
+/** What a real launch answered: the JSON on stdout, the started builds on stderr. */
+function reportLaunch(text: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
   let result: LaunchResult;
   try {
     result = JSON.parse(text) as LaunchResult;

@@ -109,6 +109,7 @@ describe.skipIf(!available)('HTML pages in Chromium', () => {
         wide.push(...scrollers);
         const badge = document.querySelector('h1 .v');
         return {
+          // biome-ignore lint/performance/useDomNodeTextContent: the test checks the rendered text a reader sees, which only innerText gives
           text: document.body.innerText,
           scrollWidth: document.documentElement.scrollWidth,
           innerWidth: window.innerWidth,

@@ -164,7 +164,10 @@ const clients = () => ({
   lambda,
   sns,
   secrets,
-  ecr: (r: string) => (ecrRegions.push(r), ecr),
+  ecr: (r: string) => {
+    ecrRegions.push(r);
+    return ecr;
+  },
   codebuild,
   quotas,
   s3,

@@ -89,7 +89,10 @@ function write(envelope: DsseEnvelope | string): string {
 /** Runs the command in-process (the KMS mock reaches it), capturing stdout. */
 async function cli(...args: string[]): Promise<{ code: number; out: string; json?: Record<string, unknown> }> {
   const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (chunks.push(String(c)), true));
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    chunks.push(String(c));
+    return true;
+  });
   const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
     const code = await run(args);

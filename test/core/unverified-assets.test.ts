@@ -113,6 +113,7 @@ describe('UNVERIFIED_ASSET', () => {
     // "*" does not cross "/", so only the names without one are matched by the glob, and reported anyway
     for (const m of messages.slice(1)) expect(m).toContain('reported although an ignoreAssets glob matches it');
     // the message itself carries no raw control character
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the assertion is that no raw ESC reaches the message
     expect(messages.join('')).not.toMatch(/[\u001b\u202e]/);
     expect(found[2]!.evidence?.suspiciousName).toEqual(['contains control or invisible characters (U+202E)']);
   });

@@ -186,9 +186,10 @@ describe('in the target report', () => {
     const plan = planFor(config, RUN, sha);
     const forge = new DirectoryForge(plan.release, dir, '/nonexistent');
     const rebuilt = {
-      fetch: async (_p: string, dest: string) => (
-        await writeFile(dest, 'app\n'), { path: dest, sha256: (await import('node:crypto')).createHash('sha256').update('app\n').digest('hex'), size: 4 }
-      ),
+      fetch: async (_p: string, dest: string) => {
+        await writeFile(dest, 'app\n');
+        return { path: dest, sha256: (await import('node:crypto')).createHash('sha256').update('app\n').digest('hex'), size: 4 };
+      },
     };
     const deps = { forge, workDir: dir, limits: { maxBytes: 1 << 20, timeoutMs: 5000 }, formats: (await import('../../lambda/formats/ops')).formatOps };
     const base = { buildId: 'b:1', sandbox: 'codebuild' as const, status: 'SUCCEEDED' as const, artifacts: rebuilt };

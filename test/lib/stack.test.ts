@@ -223,9 +223,10 @@ describe('launcher', () => {
     expect(JSON.stringify(allow.Resource)).not.toContain('*');
     // every override CodeBuild has a condition key for is denied (evaluated in test/iam/deny-matrix.test.ts)
     const guard = Object.values(resources('AWS::IAM::ManagedPolicy')).find((p) => JSON.stringify(p.Properties.Roles ?? []).includes(roleId))!;
-    const keys = (guard.Properties.PolicyDocument.Statement as { Effect: string; Condition: Record<string, Record<string, unknown>> }[]).map(
-      (d) => (expect(d.Effect).toBe('Deny'), Object.keys(Object.values(d.Condition)[0]!)[0]),
-    );
+    const keys = (guard.Properties.PolicyDocument.Statement as { Effect: string; Condition: Record<string, Record<string, unknown>> }[]).map((d) => {
+      expect(d.Effect).toBe('Deny');
+      return Object.keys(Object.values(d.Condition)[0]!)[0];
+    });
     expect(keys).toEqual(
       expect.arrayContaining([
         'codebuild:source.buildspec',

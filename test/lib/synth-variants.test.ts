@@ -29,7 +29,7 @@ function config(targets: ConfigInput['targets'], overrides: Partial<ConfigInput>
   });
 }
 
-export const VARIANTS: Record<string, () => Config> = {
+const VARIANTS: Record<string, () => Config> = {
   'the shipped example': () => loadConfig('examples/release-verifier.example.yaml'),
   'a private-ECR image': () => config([{ name: 'linux', image: ECR_IMAGE, command: 'make', artifacts: artifact('app') }]),
   'a Windows target': () =>
@@ -54,7 +54,7 @@ export const VARIANTS: Record<string, () => Config> = {
     }),
 };
 
-export function synthWithNag(cfg: Config): { template: Template; problems: string[] } {
+function synthWithNag(cfg: Config): { template: Template; problems: string[] } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new ReleaseVerifierStack(app, 'RV', { config: cfg });

@@ -7,7 +7,13 @@ import { describe, expect, it, vi } from 'vitest';
 const read = vi.hoisted(() => ({ dirs: [] as string[] }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
-  return { ...fs, readdir: ((path: string, options: never) => (read.dirs.push(String(path)), fs.readdir(path, options))) as typeof fs.readdir };
+  return {
+    ...fs,
+    readdir: ((path: string, options: never) => {
+      read.dirs.push(String(path));
+      return fs.readdir(path, options);
+    }) as typeof fs.readdir,
+  };
 });
 import { DirectoryStore } from '../../../lambda/adapters/store/directory-store';
 

@@ -40,9 +40,10 @@ describe('HYGIENE_IMAGE_NOT_PINNED', () => {
     expect(codes(`FROM --platform=$BUILDPLATFORM rust@sha256:${D} AS b\n`)).toEqual([]);
     expect(codes('FROM --platform=linux/amd64 rust:latest\n')).toEqual(['HYGIENE_IMAGE_NOT_PINNED@1']);
   });
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${BASE} is Dockerfile syntax under test, not a JavaScript template
   it('FROM ${ARG}: judged by the ARG default; no default is reported', () => {
     expect(codes(`ARG BASE=rust@sha256:${D}\nFROM \${BASE}\n`)).toEqual([]);
-    expect(codes('ARG BASE=rust:1.80\nFROM ${BASE}\n')).toEqual(['HYGIENE_IMAGE_NOT_PINNED@2']);
+    expect(codes(`ARG BASE=rust:1.80\nFROM \${BASE}\n`)).toEqual(['HYGIENE_IMAGE_NOT_PINNED@2']);
     const [h] = dockerfileHits('Dockerfile', 'ARG BASE\nFROM $BASE\n');
     expect(h).toMatchObject({ code: 'HYGIENE_IMAGE_NOT_PINNED', line: 2 });
     expect(h!.fix).toContain('ARG BASE');

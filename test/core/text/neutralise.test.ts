@@ -13,7 +13,7 @@ import type { RunReport } from '../../../lambda/core/report';
 import { hasUnsafeCharacters, neutralise, neutraliseLines, safeJson } from '../../../lambda/core/text/neutralise';
 
 /** Every character the issue names, and the other invisible ones. */
-export const HOSTILE = {
+const HOSTILE = {
   ESC_CLEAR: '\x1b[2J\x1b[H',
   OSC_TITLE: '\x1b]0;pwned\x07',
   CR: '\r',
