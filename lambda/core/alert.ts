@@ -58,6 +58,58 @@ function summariseCodes(all: string[], appeared: string[]): string {
   return clip(parts.join(', '), 300);
 }
 
+/** The Targets section: each target's verdict and build, each artifact's verdict, comparison and signature. */
+function targetLines(report: RunReport): string[] {
+  const lines: string[] = [];
+  lines.push('Targets:');
+  for (const t of report.targets) {
+    const build = t.build ? ` build ${t.build.status}${t.build.id ? ` (${t.build.id})` : ''}` : '';
+    // rows raised by run-level findings naming them (a history change), as in the HTML report
+    lines.push(`  ${t.name}: ${targetRowVerdict(report, t)}${build}`);
+    for (const a of t.artifacts) {
+      // a manifest line that does not match is not an invalid signature: the manifest's signature held
+      const line = a.findings.find((f) => f.code.startsWith('MANIFEST_'));
+      const sig = a.signature
+        ? `, signature ${a.signature.scheme} ${a.signature.valid ? 'valid' : line ? `of the manifest valid, but ${line.code}` : 'INVALID'}`
+        : '';
+      const cmp = a.comparison ? `, ${a.comparison.method} ${a.comparison.match ? 'match' : 'DIFFERS'}` : '';
+      lines.push(`    ${a.asset}: ${artifactRowVerdict(report, t, a).verdict}${cmp}${sig}`);
+      if (a.published) lines.push(`      published sha256 ${a.published.sha256}`);
+      if (a.rebuilt) lines.push(`      rebuilt   sha256 ${a.rebuilt.sha256}`);
+    }
+  }
+  lines.push('');
+  return lines;
+}
+
+/** The Audit section: what appeared, went away or stayed since the previous audit. */
+function auditLines(audit: NonNullable<RunReport['audit']>, notices: Finding[]): string[] {
+  const lines: string[] = [];
+  const c = audit.changes;
+  const current = notices.filter(isAuditFinding).length;
+  lines.push(`Audit (repository at ${audit.commitSha.slice(0, 12)} and forge settings; advisory, not part of the verdict):`);
+  if (c.previousRunId === null) {
+    lines.push(`  first audit: ${current} weakness(es), listed in the report; later runs list what changes`);
+  } else {
+    for (const e of c.appeared) lines.push(`  [WARNING] new since ${c.previousRunId}: ${e.code}: ${e.message}`);
+    for (const e of c.disappeared) lines.push(`  gone since ${c.previousRunId}: ${e.code}: ${e.message}`);
+    lines.push(
+      `  unchanged since ${c.previousRunId}: ${c.unchanged} weakness(es)${
+        c.unchanged
+          ? ` (${summariseCodes(
+              notices.filter(isAuditFinding).map((f) => f.code),
+              c.appeared.map((e) => e.code),
+            )})`
+          : ''
+      }`,
+    );
+  }
+  const unavailable = notices.filter((f) => f.code === 'AUDIT_UNAVAILABLE');
+  if (unavailable.length) lines.push(`  not checked: ${unavailable.length} part(s) (AUDIT_UNAVAILABLE in the report)`);
+  lines.push('');
+  return lines;
+}
+
 export function alertFor(report: RunReport, options: { reportLocation?: string; links?: AlertLinks } = {}): Alert {
   const tag = report.release?.tag;
   const project = String(report.project.project);
@@ -82,26 +134,7 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
   if (options.links?.history) lines.push(`History:  ${options.links.history}`);
   if (options.reportLocation) lines.push(`${options.links?.report ? 'JSON:    ' : 'Report:  '} ${options.reportLocation}`);
   lines.push('');
-  if (report.targets.length) {
-    lines.push('Targets:');
-    for (const t of report.targets) {
-      const build = t.build ? ` build ${t.build.status}${t.build.id ? ` (${t.build.id})` : ''}` : '';
-      // rows raised by run-level findings naming them (a history change), as in the HTML report
-      lines.push(`  ${t.name}: ${targetRowVerdict(report, t)}${build}`);
-      for (const a of t.artifacts) {
-        // a manifest line that does not match is not an invalid signature: the manifest's signature held
-        const line = a.findings.find((f) => f.code.startsWith('MANIFEST_'));
-        const sig = a.signature
-          ? `, signature ${a.signature.scheme} ${a.signature.valid ? 'valid' : line ? `of the manifest valid, but ${line.code}` : 'INVALID'}`
-          : '';
-        const cmp = a.comparison ? `, ${a.comparison.method} ${a.comparison.match ? 'match' : 'DIFFERS'}` : '';
-        lines.push(`    ${a.asset}: ${artifactRowVerdict(report, t, a).verdict}${cmp}${sig}`);
-        if (a.published) lines.push(`      published sha256 ${a.published.sha256}`);
-        if (a.rebuilt) lines.push(`      rebuilt   sha256 ${a.rebuilt.sha256}`);
-      }
-    }
-    lines.push('');
-  }
+  if (report.targets.length) lines.push(...targetLines(report));
   if (problems.length) {
     lines.push('Findings:');
     for (const f of problems) lines.push(`  ${describeFinding(f)}`, ...evidenceLines(f));
@@ -111,30 +144,7 @@ export function alertFor(report: RunReport, options: { reportLocation?: string; 
   // the unchanged ones are one line — the verdict still comes from the rebuild and the signatures
   const audit = report.audit;
   const shown = audit ? notices.filter((f) => !isAuditFinding(f)) : notices;
-  if (audit) {
-    const c = audit.changes;
-    const current = notices.filter(isAuditFinding).length;
-    lines.push(`Audit (repository at ${audit.commitSha.slice(0, 12)} and forge settings; advisory, not part of the verdict):`);
-    if (c.previousRunId === null) {
-      lines.push(`  first audit: ${current} weakness(es), listed in the report; later runs list what changes`);
-    } else {
-      for (const e of c.appeared) lines.push(`  [WARNING] new since ${c.previousRunId}: ${e.code}: ${e.message}`);
-      for (const e of c.disappeared) lines.push(`  gone since ${c.previousRunId}: ${e.code}: ${e.message}`);
-      lines.push(
-        `  unchanged since ${c.previousRunId}: ${c.unchanged} weakness(es)${
-          c.unchanged
-            ? ` (${summariseCodes(
-                notices.filter(isAuditFinding).map((f) => f.code),
-                c.appeared.map((e) => e.code),
-              )})`
-            : ''
-        }`,
-      );
-    }
-    const unavailable = notices.filter((f) => f.code === 'AUDIT_UNAVAILABLE');
-    if (unavailable.length) lines.push(`  not checked: ${unavailable.length} part(s) (AUDIT_UNAVAILABLE in the report)`);
-    lines.push('');
-  }
+  if (audit) lines.push(...auditLines(audit, notices));
   const rest = shown.filter((f) => !(audit && f.code === 'AUDIT_UNAVAILABLE'));
   if (rest.length) {
     lines.push('Notices:');
