@@ -124,6 +124,82 @@ function parseEnv(args: string, vars: Map<string, string>): void {
   for (const m of args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|'([^']*)'|(\S*))/g)) vars.set(m[1]!, m[3] ?? m[4] ?? m[5] ?? '');
 }
 
+/** FROM <image>: a hit unless the image is pinned by digest, a previous stage or scratch. */
+function fromImageHit(file: string, ins: Instruction, image: string, globalArgs: Map<string, string>, stages: Set<string>): HygieneHit | undefined {
+  const { value, unresolved } = substitute(image, globalArgs);
+  if (value.toLowerCase() === 'scratch' || stages.has(value.toLowerCase())) {
+    // a previous stage or the empty image: nothing to pin
+  } else if (unresolved.length) {
+    return hit(
+      'HYGIENE_IMAGE_NOT_PINNED',
+      file,
+      ins.line,
+      `FROM ${ins.args}`,
+      `give ARG ${unresolved[0]} a default pinned by @sha256:<digest> (the image is chosen at build time)`,
+    );
+  } else if (!PINNED_IMAGE.test(value)) {
+    return hit('HYGIENE_IMAGE_NOT_PINNED', file, ins.line, `FROM ${ins.args}`, `pin the image by digest: FROM ${value.replace(/@.*$/, '')}@sha256:<digest>`);
+  }
+  return undefined;
+}
+
+/** COPY --from=<image>: a hit unless it names a stage, a stage index or an image pinned by digest. */
+function copyFromHit(file: string, ins: Instruction, stageVars: Map<string, string>, stages: Set<string>): HygieneHit | undefined {
+  const from = splitFlags(ins.args).flags.get('from');
+  if (from !== undefined) {
+    const { value } = substitute(from, stageVars);
+    if (!/^\d+$/.test(value) && !stages.has(value.toLowerCase()) && /[:/.]/.test(value) && !PINNED_IMAGE.test(value)) {
+      return hit(
+        'HYGIENE_IMAGE_NOT_PINNED',
+        file,
+        ins.line,
+        `COPY ${ins.args}`,
+        `pin the image by digest: --from=${value.replace(/@.*$/, '')}@sha256:<digest>`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** ADD of a git source (pinned to a full SHA?) or a URL (with --checksum?). */
+function addHits(file: string, ins: Instruction, stageVars: Map<string, string>): HygieneHit[] {
+  const hits: HygieneHit[] = [];
+  const { flags, rest } = splitFlags(ins.args);
+  const sources = rest.slice(0, -1);
+  for (const src of sources) {
+    const s = substitute(src.replace(/^["']|["']$/g, ''), stageVars).value;
+    const isGit = /^git@|\.git(?:#|$)|^https?:\/\/[^#]+\.git#/.test(s) || (/^https?:\/\//.test(s) && s.includes('#'));
+    if (isGit) {
+      const ref = s.split('#')[1]?.split(':')[0];
+      if (!(ref && FULL_SHA.test(ref)))
+        hits.push(hit('HYGIENE_TOOL_NOT_PINNED', file, ins.line, `ADD ${ins.args}`, 'pin the git source to a full commit SHA: ADD <repo>.git#<sha>'));
+    } else if (/^(?:https?|ftp):\/\//i.test(s) && !/^sha(?:256|384|512):[0-9a-f]+$/i.test(flags.get('checksum') ?? '')) {
+      hits.push(hit('HYGIENE_UNVERIFIED_DOWNLOAD', file, ins.line, `ADD ${ins.args}`, 'add --checksum=sha256:<digest> to the ADD of a URL'));
+    }
+  }
+  return hits;
+}
+
+/** The shell lines of a RUN: its command, or its heredoc bodies line by line (comments and blank lines left out). */
+function runShellLines(ins: Instruction): ShellLine[] {
+  const stageRuns: ShellLine[] = [];
+  const { rest } = splitFlags(ins.args);
+  const cmd = rest.join(' ');
+  if (ins.heredocs.length) {
+    stageRuns.push({ line: ins.line, text: cmd.replace(/<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\1/g, '') });
+    for (const h of ins.heredocs)
+      stageRuns.push(
+        ...h.text
+          .split('\n')
+          .map((text, k) => ({ line: h.line + k, text }))
+          .filter((l) => l.text.trim() && !/^\s*#/.test(l.text)),
+      );
+  } else {
+    stageRuns.push({ line: ins.line, text: cmd.startsWith('[') ? execForm(cmd) : cmd });
+  }
+  return stageRuns;
+}
+
 export function dockerfileHits(file: string, source: string): HygieneHit[] {
   const hits: HygieneHit[] = [];
   const instructions = parseDockerfile(source);
@@ -151,76 +227,22 @@ export function dockerfileHits(file: string, source: string): HygieneHit[] {
         const { rest } = splitFlags(ins.args);
         const image = rest[0] ?? '';
         const alias = rest[1]?.toUpperCase() === 'AS' ? rest[2] : undefined;
-        const { value, unresolved } = substitute(image, globalArgs);
-        if (value.toLowerCase() === 'scratch' || stages.has(value.toLowerCase())) {
-          // a previous stage or the empty image: nothing to pin
-        } else if (unresolved.length) {
-          hits.push(
-            hit(
-              'HYGIENE_IMAGE_NOT_PINNED',
-              file,
-              ins.line,
-              `FROM ${ins.args}`,
-              `give ARG ${unresolved[0]} a default pinned by @sha256:<digest> (the image is chosen at build time)`,
-            ),
-          );
-        } else if (!PINNED_IMAGE.test(value)) {
-          hits.push(
-            hit('HYGIENE_IMAGE_NOT_PINNED', file, ins.line, `FROM ${ins.args}`, `pin the image by digest: FROM ${value.replace(/@.*$/, '')}@sha256:<digest>`),
-          );
-        }
+        const pinHit = fromImageHit(file, ins, image, globalArgs, stages);
+        if (pinHit) hits.push(pinHit);
         if (alias) stages.add(alias.toLowerCase());
         break;
       }
       case 'COPY': {
-        const from = splitFlags(ins.args).flags.get('from');
-        if (from !== undefined) {
-          const { value } = substitute(from, stageVars);
-          if (!/^\d+$/.test(value) && !stages.has(value.toLowerCase()) && /[:/.]/.test(value) && !PINNED_IMAGE.test(value)) {
-            hits.push(
-              hit(
-                'HYGIENE_IMAGE_NOT_PINNED',
-                file,
-                ins.line,
-                `COPY ${ins.args}`,
-                `pin the image by digest: --from=${value.replace(/@.*$/, '')}@sha256:<digest>`,
-              ),
-            );
-          }
-        }
+        const copyHit = copyFromHit(file, ins, stageVars, stages);
+        if (copyHit) hits.push(copyHit);
         break;
       }
       case 'ADD': {
-        const { flags, rest } = splitFlags(ins.args);
-        const sources = rest.slice(0, -1);
-        for (const src of sources) {
-          const s = substitute(src.replace(/^["']|["']$/g, ''), stageVars).value;
-          const isGit = /^git@|\.git(?:#|$)|^https?:\/\/[^#]+\.git#/.test(s) || (/^https?:\/\//.test(s) && s.includes('#'));
-          if (isGit) {
-            const ref = s.split('#')[1]?.split(':')[0];
-            if (!(ref && FULL_SHA.test(ref)))
-              hits.push(hit('HYGIENE_TOOL_NOT_PINNED', file, ins.line, `ADD ${ins.args}`, 'pin the git source to a full commit SHA: ADD <repo>.git#<sha>'));
-          } else if (/^(?:https?|ftp):\/\//i.test(s) && !/^sha(?:256|384|512):[0-9a-f]+$/i.test(flags.get('checksum') ?? '')) {
-            hits.push(hit('HYGIENE_UNVERIFIED_DOWNLOAD', file, ins.line, `ADD ${ins.args}`, 'add --checksum=sha256:<digest> to the ADD of a URL'));
-          }
-        }
+        hits.push(...addHits(file, ins, stageVars));
         break;
       }
       case 'RUN': {
-        const { rest } = splitFlags(ins.args);
-        const cmd = rest.join(' ');
-        if (ins.heredocs.length) {
-          stageRuns.push({ line: ins.line, text: cmd.replace(/<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\1/g, '') });
-          for (const h of ins.heredocs)
-            stageRuns.push(
-              ...h.text
-                .split('\n')
-                .map((text, k) => ({ line: h.line + k, text }))
-                .filter((l) => l.text.trim() && !/^\s*#/.test(l.text)),
-            );
-        } else {
-          stageRuns.push({ line: ins.line, text: cmd.startsWith('[') ? execForm(cmd) : cmd });
-        }
+        stageRuns.push(...runShellLines(ins));
         break;
       }
       default:
