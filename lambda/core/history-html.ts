@@ -6,6 +6,7 @@
  */
 import type { RunIndex, RunIndexEntry, ReleaseTimeline } from './history-model';
 import { RUN_ID_PATTERN } from './run/run-plan';
+import { HISTORY_KEYS, runKeys } from './run/store-layout';
 import { escapeHtml, link, safeHref } from './report-html/escape';
 import { badge, page } from './report-html/layout';
 import { recordLink, releaseAnchor, type LinkOptions } from './report-html/links';
@@ -19,7 +20,7 @@ export type HistoryRenderOptions = Pick<LinkOptions, 'recordUrl'>;
 
 function runLinks(e: Pick<RunIndexEntry, 'runId'>, options: HistoryRenderOptions): string {
   if (!RUN_ID_PATTERN.test(e.runId)) return '';
-  return `${recordLink(`${e.runId}/report.html`, `runs/${e.runId}/report.html`, 'report', options)} · ${recordLink(`${e.runId}/summary.json`, `runs/${e.runId}/summary.json`, 'JSON', options)}`;
+  return `${recordLink(`${e.runId}/report.html`, runKeys.html(e.runId), 'report', options)} · ${recordLink(`${e.runId}/summary.json`, runKeys.summary(e.runId), 'JSON', options)}`;
 }
 
 function timelineSection(t: ReleaseTimeline, options: HistoryRenderOptions): string {
@@ -66,7 +67,7 @@ export function renderHistoryHtml(index: RunIndex, options: HistoryRenderOptions
 <p class="headline">${latest ? `Latest run: ${badge(latest.verdict)} ${escapeHtml(latest.release?.tag ?? '(no release)')} at ${escapeHtml(latest.startedAt)}` : 'No run yet.'}</p>
 <p>${index.runs.length} run${index.runs.length === 1 ? '' : 's'} of ${index.releases.length} release${index.releases.length === 1 ? '' : 's'} · updated ${escapeHtml(index.updatedAt)}</p>
 </div>
-<ul class="links"><li>${recordLink('index.json', 'runs/index.json', 'index.json', options)}</li>${latest && RUN_ID_PATTERN.test(latest.runId) ? `<li>${recordLink(`${latest.runId}/report.html`, `runs/${latest.runId}/report.html`, 'latest report', options)}</li>` : ''}</ul>
+<ul class="links"><li>${recordLink('index.json', HISTORY_KEYS.json, 'index.json', options)}</li>${latest && RUN_ID_PATTERN.test(latest.runId) ? `<li>${recordLink(`${latest.runId}/report.html`, runKeys.html(latest.runId), 'latest report', options)}</li>` : ''}</ul>
 </header>
 <main>
 <h2>Releases</h2>

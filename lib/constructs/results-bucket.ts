@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import { acknowledgeWildcards, arnToken } from './nag';
+import { STORE_PREFIXES } from '../../lambda/core/run/store-layout';
 
 export interface ResultsBucketProps {
   /**
@@ -91,7 +92,7 @@ export class ResultsBucket extends Construct {
 
   /** Read and write-once access to the run records under `prefixes` (default `runs/`). No delete. */
   grantRecords(grantee: iam.IGrantable & IConstruct, options: { write: boolean; prefixes?: string[] }): void {
-    const prefixes = options.prefixes ?? ['runs/'];
+    const prefixes = options.prefixes ?? [STORE_PREFIXES.runs];
     const objectArns = prefixes.map((p) => this.bucket.arnForObjects(`${p}*`));
     const statements = [
       new iam.PolicyStatement({ actions: options.write ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'], resources: objectArns }),

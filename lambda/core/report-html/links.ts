@@ -15,6 +15,7 @@ import type { RunReport } from '../report';
 import { runKeys } from '../run/summary';
 import { escapeHtml, link, relLink, safeHref } from './escape';
 import { HISTORY_CODES } from './history-codes';
+import { HISTORY_KEYS } from '../run/store-layout';
 
 export interface LinkOptions {
   /** an absolute link for a store key, e.g. the S3 console (AWS); none locally */
@@ -83,7 +84,7 @@ export function reportLinks(report: RunReport, options: LinkOptions): string {
       ),
     );
     items.push(
-      `${recordLink('../index.html', 'runs/index.html', 'run history', options)}${report.release ? ` (${relLink(`../index.html#${releaseAnchor(report.release.tag)}`, `timeline of ${report.release.tag}`)})` : ''}`,
+      `${recordLink('../index.html', HISTORY_KEYS.html, 'run history', options)}${report.release ? ` (${relLink(`../index.html#${releaseAnchor(report.release.tag)}`, `timeline of ${report.release.tag}`)})` : ''}`,
     );
   }
   return `<ul class="links">${items.map((i) => `<li>${i}</li>`).join('')}</ul>`;
