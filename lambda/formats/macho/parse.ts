@@ -213,6 +213,31 @@ function cstring(buf: Buffer, offset: number, max: number): string {
   return raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
 }
 
+/** Reads the fixed-width fields of one slice in its byte order; `inSlice` checks a (offset, size) pair against the slice. */
+interface SliceReader {
+  buf: Buffer;
+  bits: 32 | 64;
+  sliceSize: number;
+  u32(o: number): number;
+  u64(o: number): number;
+  inSlice(off: number, size: number): boolean;
+}
+
+function sliceReader(buf: Buffer, bits: 32 | 64, le: boolean, sliceSize: number): SliceReader {
+  return {
+    buf,
+    bits,
+    sliceSize,
+    u32: (o) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o)),
+    u64: (o) => {
+      const v = le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError('macho', `64-bit field at 0x${o.toString(16)} out of range`);
+      return Number(v);
+    },
+    inSlice: (off, size) => off >= 0 && size >= 0 && off + size <= sliceSize,
+  };
+}
+
 /** Parses a thin Mach-O header and its load commands from `buf` (the first headerLength() bytes of the slice). */
 export function parseThinHeader(buf: Buffer, sliceSize: number): ThinHeader {
   if (buf.length < 28) throw new FormatError('macho', 'Mach-O header truncated');
@@ -220,21 +245,16 @@ export function parseThinHeader(buf: Buffer, sliceSize: number): ThinHeader {
   if (magic !== MH_MAGIC && magic !== MH_MAGIC_64 && magic !== MH_CIGAM && magic !== MH_CIGAM_64) throw new FormatError('macho', 'not a Mach-O file');
   const bits = magic === MH_MAGIC_64 || magic === MH_CIGAM_64 ? 64 : 32;
   const le = magic === MH_MAGIC || magic === MH_MAGIC_64;
-  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const u64 = (o: number): number => {
-    const v = le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError('macho', `64-bit field at 0x${o.toString(16)} out of range`);
-    return Number(v);
-  };
+  const r = sliceReader(buf, bits, le, sliceSize);
   const headerSize = bits === 64 ? 32 : 28;
   const h: ThinHeader = {
     bits,
     littleEndian: le,
-    cputype: u32(4),
-    cpusubtype: u32(8),
-    filetype: u32(12),
-    ncmds: u32(16),
-    sizeofcmds: u32(20),
+    cputype: r.u32(4),
+    cpusubtype: r.u32(8),
+    filetype: r.u32(12),
+    ncmds: r.u32(16),
+    sizeofcmds: r.u32(20),
     headerSize,
     commands: [],
     segments: [],
@@ -245,80 +265,90 @@ export function parseThinHeader(buf: Buffer, sliceSize: number): ThinHeader {
   if (end > sliceSize) throw new FormatError('macho', 'load commands extend past the end of the file');
   if (buf.length < end) throw new FormatError('macho', 'load commands truncated');
 
-  const inSlice = (off: number, size: number) => off >= 0 && size >= 0 && off + size <= sliceSize;
   let off = headerSize;
   for (let i = 0; i < h.ncmds; i++) {
     if (off + 8 > end) throw new FormatError('macho', `load command ${i} extends past sizeofcmds`);
-    const cmd = u32(off);
-    const size = u32(off + 4);
+    const cmd = r.u32(off);
+    const size = r.u32(off + 4);
     if (size < 8 || size % 4 !== 0 || off + size > end) throw new FormatError('macho', `load command ${i} (${loadCommandName(cmd)}) has a bad size ${size}`);
     h.commands.push({ index: i, cmd, name: loadCommandName(cmd), offset: off, size });
-
-    if (cmd === LC_SEGMENT_64 || cmd === LC_SEGMENT) {
-      const is64 = cmd === LC_SEGMENT_64;
-      const fixed = is64 ? 72 : 56;
-      const sectSize = is64 ? 80 : 68;
-      if (size < fixed) throw new FormatError('macho', `segment command ${i} too short`);
-      const nsects = u32(off + (is64 ? 64 : 48));
-      if (nsects > MAX_NSECTS || fixed + nsects * sectSize > size) throw new FormatError('macho', `segment command ${i} has a bad section count ${nsects}`);
-      const seg: Segment = {
-        name: cstring(buf, off + 8, 16),
-        cmdOffset: off,
-        vmsize: is64 ? u64(off + 32) : u32(off + 28),
-        fileoff: is64 ? u64(off + 40) : u32(off + 32),
-        filesize: is64 ? u64(off + 48) : u32(off + 36),
-        vmsizeField: off + (is64 ? 32 : 28),
-        filesizeField: off + (is64 ? 48 : 36),
-        fieldWidth: is64 ? 8 : 4,
-        sections: [],
-      };
-      for (let s = 0; s < nsects; s++) {
-        const so = off + fixed + s * sectSize;
-        const sectSize64 = is64 ? u64(so + 40) : u32(so + 36);
-        const sectOff = u32(so + (is64 ? 48 : 40));
-        const flags = u32(so + (is64 ? 64 : 56));
-        const type = flags & 0xff;
-        // zerofill sections (S_ZEROFILL 1, S_GB_ZEROFILL 0xc, S_THREAD_LOCAL_ZEROFILL 0x12) have no file bytes
-        if (type === 0x1 || type === 0xc || type === 0x12 || sectOff === 0) continue;
-        if (!inSlice(sectOff, Math.min(sectSize64, sliceSize))) continue;
-        seg.sections.push({ name: `${cstring(buf, so + 16, 16)},${cstring(buf, so, 16)}`, offset: sectOff, size: Math.min(sectSize64, sliceSize - sectOff) });
-      }
-      h.segments.push(seg);
-      if (seg.name === '__LINKEDIT') {
-        if (h.linkedit) throw new FormatError('macho', 'more than one __LINKEDIT segment');
-        h.linkedit = seg;
-      }
-    } else if (cmd === LC_CODE_SIGNATURE) {
-      if (size !== 16) throw new FormatError('macho', `LC_CODE_SIGNATURE has size ${size}, expected 16`);
-      if (h.codeSignature) throw new FormatError('macho', 'more than one LC_CODE_SIGNATURE');
-      const dataoff = u32(off + 8);
-      const datasize = u32(off + 12);
-      if (!inSlice(dataoff, datasize)) throw new FormatError('macho', 'code signature lies outside the file');
-      h.codeSignature = { cmdOffset: off, dataoff, datasize };
-    } else if (cmd === LC_SYMTAB && size >= 24) {
-      const symoff = u32(off + 8);
-      const nsyms = u32(off + 12);
-      const stroff = u32(off + 16);
-      const strsize = u32(off + 20);
-      const symSize = nsyms * (bits === 64 ? 16 : 12);
-      if (inSlice(symoff, symSize)) h.linkeditData.push({ name: 'symbol table', offset: symoff, size: symSize });
-      if (inSlice(stroff, strsize)) h.linkeditData.push({ name: 'string table', offset: stroff, size: strsize });
-    } else if ((cmd === 0x22 || cmd === 0x80000022) && size >= 48) {
-      const parts = ['rebase info', 'bind info', 'weak bind info', 'lazy bind info', 'export info'];
-      parts.forEach((name, k) => {
-        const o = u32(off + 8 + k * 8);
-        const s = u32(off + 12 + k * 8);
-        if (s > 0 && inSlice(o, s)) h.linkeditData.push({ name, offset: o, size: s });
-      });
-    } else if (LINKEDIT_DATA[cmd] && size >= 16) {
-      const o = u32(off + 8);
-      const s = u32(off + 12);
-      if (s > 0 && inSlice(o, s)) h.linkeditData.push({ name: LINKEDIT_DATA[cmd]!, offset: o, size: s });
-    }
+    readLoadCommand(h, r, i, cmd, off, size);
     off += size;
   }
   if (h.codeSignature) h.linkeditData.push({ name: 'code signature', offset: h.codeSignature.dataoff, size: h.codeSignature.datasize });
   return h;
+}
+
+/** Records what one load command says about the slice's layout: segments, the code signature, __LINKEDIT data. */
+function readLoadCommand(h: ThinHeader, r: SliceReader, i: number, cmd: number, off: number, size: number): void {
+  const { u32, inSlice } = r;
+  if (cmd === LC_SEGMENT_64 || cmd === LC_SEGMENT) {
+    const seg = readSegment(r, i, off, size, cmd === LC_SEGMENT_64);
+    h.segments.push(seg);
+    if (seg.name === '__LINKEDIT') {
+      if (h.linkedit) throw new FormatError('macho', 'more than one __LINKEDIT segment');
+      h.linkedit = seg;
+    }
+  } else if (cmd === LC_CODE_SIGNATURE) {
+    if (size !== 16) throw new FormatError('macho', `LC_CODE_SIGNATURE has size ${size}, expected 16`);
+    if (h.codeSignature) throw new FormatError('macho', 'more than one LC_CODE_SIGNATURE');
+    const dataoff = u32(off + 8);
+    const datasize = u32(off + 12);
+    if (!inSlice(dataoff, datasize)) throw new FormatError('macho', 'code signature lies outside the file');
+    h.codeSignature = { cmdOffset: off, dataoff, datasize };
+  } else if (cmd === LC_SYMTAB && size >= 24) {
+    const symoff = u32(off + 8);
+    const nsyms = u32(off + 12);
+    const stroff = u32(off + 16);
+    const strsize = u32(off + 20);
+    const symSize = nsyms * (r.bits === 64 ? 16 : 12);
+    if (inSlice(symoff, symSize)) h.linkeditData.push({ name: 'symbol table', offset: symoff, size: symSize });
+    if (inSlice(stroff, strsize)) h.linkeditData.push({ name: 'string table', offset: stroff, size: strsize });
+  } else if ((cmd === 0x22 || cmd === 0x80000022) && size >= 48) {
+    const parts = ['rebase info', 'bind info', 'weak bind info', 'lazy bind info', 'export info'];
+    parts.forEach((name, k) => {
+      const o = u32(off + 8 + k * 8);
+      const s = u32(off + 12 + k * 8);
+      if (s > 0 && inSlice(o, s)) h.linkeditData.push({ name, offset: o, size: s });
+    });
+  } else if (LINKEDIT_DATA[cmd] && size >= 16) {
+    const o = u32(off + 8);
+    const s = u32(off + 12);
+    if (s > 0 && inSlice(o, s)) h.linkeditData.push({ name: LINKEDIT_DATA[cmd]!, offset: o, size: s });
+  }
+}
+
+/** Parses an LC_SEGMENT / LC_SEGMENT_64 command at `off` and the sections in it that have file bytes. */
+function readSegment(r: SliceReader, i: number, off: number, size: number, is64: boolean): Segment {
+  const { buf, u32, u64, inSlice, sliceSize } = r;
+  const fixed = is64 ? 72 : 56;
+  const sectSize = is64 ? 80 : 68;
+  if (size < fixed) throw new FormatError('macho', `segment command ${i} too short`);
+  const nsects = u32(off + (is64 ? 64 : 48));
+  if (nsects > MAX_NSECTS || fixed + nsects * sectSize > size) throw new FormatError('macho', `segment command ${i} has a bad section count ${nsects}`);
+  const seg: Segment = {
+    name: cstring(buf, off + 8, 16),
+    cmdOffset: off,
+    vmsize: is64 ? u64(off + 32) : u32(off + 28),
+    fileoff: is64 ? u64(off + 40) : u32(off + 32),
+    filesize: is64 ? u64(off + 48) : u32(off + 36),
+    vmsizeField: off + (is64 ? 32 : 28),
+    filesizeField: off + (is64 ? 48 : 36),
+    fieldWidth: is64 ? 8 : 4,
+    sections: [],
+  };
+  for (let s = 0; s < nsects; s++) {
+    const so = off + fixed + s * sectSize;
+    const sectSize64 = is64 ? u64(so + 40) : u32(so + 36);
+    const sectOff = u32(so + (is64 ? 48 : 40));
+    const flags = u32(so + (is64 ? 64 : 56));
+    const type = flags & 0xff;
+    // zerofill sections (S_ZEROFILL 1, S_GB_ZEROFILL 0xc, S_THREAD_LOCAL_ZEROFILL 0x12) have no file bytes
+    if (type === 0x1 || type === 0xc || type === 0x12 || sectOff === 0) continue;
+    if (!inSlice(sectOff, Math.min(sectSize64, sliceSize))) continue;
+    seg.sections.push({ name: `${cstring(buf, so + 16, 16)},${cstring(buf, so, 16)}`, offset: sectOff, size: Math.min(sectSize64, sliceSize - sectOff) });
+  }
+  return seg;
 }
 
 /** Named regions of one slice (offsets relative to the slice start). */
