@@ -49,6 +49,24 @@ function octets(block: unknown, what: string): Buffer {
 
 /** Parses a DER ContentInfo/SignedData holding an Authenticode signature. Throws FormatError. */
 export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: string): AuthenticodePkcs7 {
+  const { contentInfo, signedData } = readSignedData(der);
+  const signerInfo = readSignerInfo(signedData);
+  const content = readIndirectDataContent(signedData.encapContentInfo, expectedDataType);
+  const messageDigest = readMessageDigestAttribute(signerInfo);
+  const signerDigestAlgorithm = readSignerAlgorithms(signerInfo);
+
+  return {
+    signedData,
+    signerInfo,
+    certificatesDer: rawCertificates(contentInfo.content, signedData),
+    ...content,
+    signerDigestAlgorithm,
+    messageDigest,
+  };
+}
+
+/** Strict DER → ContentInfo → SignedData (version 1). */
+function readSignedData(der: Uint8Array): { contentInfo: pkijs.ContentInfo; signedData: pkijs.SignedData } {
   const asn = asn1js.fromBER(der);
   if (asn.offset === -1) throw bad(`not DER (${asn.result.error || 'parse error'})`);
   if (asn.offset !== der.byteLength) throw bad(`${der.byteLength - asn.offset} bytes follow the PKCS#7 structure`);
@@ -68,14 +86,23 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
     throw bad(`SignedData does not parse (${(err as Error).message})`);
   }
   if (signedData.version !== 1) throw bad(`SignedData version ${signedData.version} (Authenticode uses 1)`);
+  return { contentInfo, signedData };
+}
+
+/** The one SignerInfo, with a version that fits its signer identifier. */
+function readSignerInfo(signedData: pkijs.SignedData): pkijs.SignerInfo {
   if (signedData.signerInfos.length !== 1) throw bad(`${signedData.signerInfos.length} SignerInfos (exactly one required)`);
   const signerInfo = signedData.signerInfos[0];
   // CMS: version 1 goes with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
   const bySerial = signerInfo.sid instanceof pkijs.IssuerAndSerialNumber;
   if (signerInfo.version !== (bySerial ? 1 : 3)) throw bad(`SignerInfo version ${signerInfo.version} does not fit its signer identifier`);
+  return signerInfo;
+}
 
-  // The encapsulated content: SpcIndirectDataContent, as a SEQUENCE (not wrapped in an OCTET STRING).
-  const eci = signedData.encapContentInfo;
+type IndirectDataContent = Pick<AuthenticodePkcs7, 'dataType' | 'digestAlgorithm' | 'digest' | 'contentOctets'>;
+
+/** The encapsulated content: SpcIndirectDataContent, as a SEQUENCE (not wrapped in an OCTET STRING). */
+function readIndirectDataContent(eci: pkijs.EncapsulatedContentInfo, expectedDataType: string | undefined): IndirectDataContent {
   if (eci.eContentType !== OID.spcIndirectData) throw bad(`content type ${eci.eContentType} is not SPC_INDIRECT_DATA`);
   const eContent = eci.eContent as unknown;
   if (!(eContent instanceof asn1js.Sequence)) throw bad('SpcIndirectDataContent is missing or not a SEQUENCE');
@@ -88,6 +115,12 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   const dataType = oidOf(data.valueBlock.value[0]);
   if (!dataType) throw bad('SpcIndirectDataContent.data.type is not an OID');
   if (expectedDataType && dataType !== expectedDataType) throw bad(`signed data type ${dataType} is not ${expectedDataType}`);
+  const { digestAlgorithm, digest } = readDigestInfo(digestInfo);
+  return { dataType, digestAlgorithm, digest, contentOctets: eContent.valueBlock.valueBeforeDecodeView };
+}
+
+/** DigestInfo { algorithm, digest }: the Authenticode digest the signer vouches for. */
+function readDigestInfo(digestInfo: unknown): { digestAlgorithm: AuthenticodeHash; digest: Buffer } {
   if (!(digestInfo instanceof asn1js.Sequence) || digestInfo.valueBlock.value.length !== 2) throw bad('DigestInfo is not a SEQUENCE { algorithm, digest }');
   const [alg, digestBlock] = digestInfo.valueBlock.value;
   if (!(alg instanceof asn1js.Sequence) || alg.valueBlock.value.length < 1 || alg.valueBlock.value.length > 2)
@@ -101,8 +134,11 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   if (!digestAlgorithm) throw bad(`unsupported digest algorithm ${algOid}`);
   const digest = octets(digestBlock, 'DigestInfo.digest');
   if (digest.length !== HASH_LENGTH[digestAlgorithm]) throw bad(`${digestAlgorithm} digest of ${digest.length} bytes`);
+  return { digestAlgorithm, digest };
+}
 
-  // Signed attributes: contentType (by value) and messageDigest, each exactly once with one value.
+/** Signed attributes: contentType (by value) and messageDigest, each exactly once with one value. */
+function readMessageDigestAttribute(signerInfo: pkijs.SignerInfo): Buffer {
   const attrs = signerInfo.signedAttrs?.attributes;
   if (!attrs) throw bad('SignerInfo has no signed attributes');
   const contentTypeAttrs = attrs.filter((a) => a.type === OID.contentType);
@@ -110,7 +146,11 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   if (contentTypeAttrs.length !== 1 || contentTypeAttrs[0].values.length !== 1) throw bad('contentType attribute missing or repeated');
   if (oidOf(contentTypeAttrs[0].values[0]) !== OID.spcIndirectData) throw bad('contentType attribute is not SPC_INDIRECT_DATA');
   if (messageDigestAttrs.length !== 1 || messageDigestAttrs[0].values.length !== 1) throw bad('messageDigest attribute missing or repeated');
-  const messageDigest = octets(messageDigestAttrs[0].values[0], 'messageDigest attribute');
+  return octets(messageDigestAttrs[0].values[0], 'messageDigest attribute');
+}
+
+/** SignerInfo.digestAlgorithm, after checking neither algorithm smuggles parameters. */
+function readSignerAlgorithms(signerInfo: pkijs.SignerInfo): AuthenticodeHash {
   // Unsigned fields must not carry data a verifier would ignore: hash and (non-PSS) signature
   // algorithm parameters are absent or NULL.
   requireNoParameters(signerInfo.digestAlgorithm, 'SignerInfo digest algorithm');
@@ -118,18 +158,7 @@ export function parseAuthenticodePkcs7(der: Uint8Array, expectedDataType?: strin
   if (INSECURE_HASH_BY_OID[signerInfo.digestAlgorithm.algorithmId] === 'md5') throw new FormatError('authenticode', insecureDigestReason('md5'));
   const signerDigestAlgorithm = HASH_BY_OID[signerInfo.digestAlgorithm.algorithmId];
   if (!signerDigestAlgorithm) throw bad(`unsupported SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
-
-  return {
-    signedData,
-    signerInfo,
-    certificatesDer: rawCertificates(contentInfo.content, signedData),
-    dataType,
-    digestAlgorithm,
-    digest,
-    contentOctets: eContent.valueBlock.valueBeforeDecodeView,
-    signerDigestAlgorithm,
-    messageDigest,
-  };
+  return signerDigestAlgorithm;
 }
 
 const RSASSA_PSS = '1.2.840.113549.1.1.10';
