@@ -65,6 +65,57 @@ function names(version: string) {
   return { linux: `mealplanner_${version}_linux_x64.tar.gz`, web: `mealplanner_${version}_web.js.gz` };
 }
 
+/** The verifier's configuration for the demo release, written to the workspace; returns its path. */
+function writeDemoConfig(workspace: string, gitlabUrl: string, repoDir: string, pgpFingerprint: string): string {
+  const config = {
+    version: 1,
+    gitlab: { url: gitlabUrl, project: PROJECT, token: { env: 'DEMO_GITLAB_TOKEN' }, cloneUrl: repoDir },
+    release: 'latest',
+    alerts: { emails: ['maintainer@mealplanner-app.example'] },
+    limits: { maxAssetBytes: 64 * 1024 * 1024, downloadTimeoutSeconds: 60, parallelBuilds: 2 },
+    targets: [
+      {
+        name: 'linux-x64',
+        image: NODE_IMAGE,
+        command: 'node build.mjs linux',
+        timeoutMinutes: 10,
+        artifacts: [
+          {
+            path: 'dist/mealplanner_{version}_linux_x64.tar.gz',
+            asset: 'mealplanner_{version}_linux_x64.tar.gz',
+            signature: { scheme: 'minisign', publicKeyFile: 'keys/minisign.pub' },
+          },
+        ],
+      },
+      {
+        name: 'web',
+        image: NODE_IMAGE,
+        command: 'node build.mjs web',
+        timeoutMinutes: 10,
+        artifacts: [
+          {
+            path: 'dist/mealplanner_{version}_web.js.gz',
+            asset: 'mealplanner_{version}_web.js.gz',
+            signature: {
+              scheme: 'sha256sums',
+              manifestAsset: 'SHA256SUMS',
+              manifestSignature: {
+                scheme: 'openpgp',
+                fingerprint: pgpFingerprint,
+                publicKeyFile: 'keys/maintainer.asc',
+                signatureAsset: 'SHA256SUMS.asc',
+              },
+            },
+          },
+        ],
+      },
+    ],
+  };
+  const configPath = join(workspace, 'release-verifier.yaml');
+  writeFileSync(configPath, `# written by the demo; see examples/ for a real project\n${stringify(config)}`);
+  return configPath;
+}
+
 export async function setupDemo(workspace: string): Promise<DemoScenario> {
   mkdirSync(workspace, { recursive: true });
   // the release commit carries build and CI files with problems the repository audit lists (issue 11)
@@ -105,52 +156,7 @@ export async function setupDemo(workspace: string): Promise<DemoScenario> {
     ],
   });
 
-  const config = {
-    version: 1,
-    gitlab: { url: gitlab.url, project: PROJECT, token: { env: 'DEMO_GITLAB_TOKEN' }, cloneUrl: repo.dir },
-    release: 'latest',
-    alerts: { emails: ['maintainer@mealplanner-app.example'] },
-    limits: { maxAssetBytes: 64 * 1024 * 1024, downloadTimeoutSeconds: 60, parallelBuilds: 2 },
-    targets: [
-      {
-        name: 'linux-x64',
-        image: NODE_IMAGE,
-        command: 'node build.mjs linux',
-        timeoutMinutes: 10,
-        artifacts: [
-          {
-            path: 'dist/mealplanner_{version}_linux_x64.tar.gz',
-            asset: 'mealplanner_{version}_linux_x64.tar.gz',
-            signature: { scheme: 'minisign', publicKeyFile: 'keys/minisign.pub' },
-          },
-        ],
-      },
-      {
-        name: 'web',
-        image: NODE_IMAGE,
-        command: 'node build.mjs web',
-        timeoutMinutes: 10,
-        artifacts: [
-          {
-            path: 'dist/mealplanner_{version}_web.js.gz',
-            asset: 'mealplanner_{version}_web.js.gz',
-            signature: {
-              scheme: 'sha256sums',
-              manifestAsset: 'SHA256SUMS',
-              manifestSignature: {
-                scheme: 'openpgp',
-                fingerprint: keys.pgpFingerprint,
-                publicKeyFile: 'keys/maintainer.asc',
-                signatureAsset: 'SHA256SUMS.asc',
-              },
-            },
-          },
-        ],
-      },
-    ],
-  };
-  const configPath = join(workspace, 'release-verifier.yaml');
-  writeFileSync(configPath, `# written by the demo; see examples/ for a real project\n${stringify(config)}`);
+  const configPath = writeDemoConfig(workspace, gitlab.url, repo.dir, keys.pgpFingerprint);
   void keyFiles;
   const runsDir = workspace;
 
