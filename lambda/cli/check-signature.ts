@@ -71,61 +71,137 @@ async function readText(path: string, max: number, what: string): Promise<string
   return read.bytes.toString('utf8');
 }
 
+type Values = Record<string, string | boolean | string[] | undefined>;
+type SchemeFlags = ReturnType<typeof schemeFlags>;
+
+/** One line (or JSON object) for the verdict, then the notes the scheme collected. */
+function printOutput(out: Output, json: boolean, notes: string[]): void {
+  if (json) {
+    process.stdout.write(
+      safeJson({
+        valid: out.valid,
+        scheme: out.scheme,
+        signer: out.signer,
+        reason: out.reason,
+        ...(out.unsignedTextOutsideBlock ? { unsignedTextOutsideBlock: true } : {}),
+      }) + '\n',
+    );
+  } else if (out.valid) {
+    // signer names (OpenPGP user ids, certificate subjects) are the signer's choice: neutralised
+    process.stdout.write(neutralise(`VALID ${out.scheme} signature${out.signer ? ` by ${out.signer}` : ''}${out.reason ? ` — ${out.reason}` : ''}`) + '\n');
+  } else {
+    process.stdout.write(neutralise(`INVALID ${out.scheme} signature${out.signer ? ` (signer ${out.signer})` : ''}: ${out.reason ?? 'not valid'}`) + '\n');
+  }
+  for (const n of notes) (json ? process.stderr : process.stdout).write(`note: ${neutralise(n)}\n`);
+}
+
+/** Reports an error that stopped the check: exit 3 for a usage error, 2 otherwise. */
+function couldNotCheck(err: unknown, usage: boolean, json: boolean, scheme: string | null): number {
+  const message = errorMessage(err);
+  if (json) process.stdout.write(safeJson({ valid: false, scheme, signer: null, reason: `could not check: ${message}` }) + '\n');
+  process.stderr.write(
+    `release-verifier check-signature: ${usage ? `${neutralise(message)}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${neutralise(message)}`}\n`,
+  );
+  return usage ? 3 : 2;
+}
+
+function parseCheckSignatureArgs(argv: string[], flags: SchemeFlags): Values {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      scheme: { type: 'string' },
+      file: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      ...Object.fromEntries(
+        [...flags].map(([name, { flag }]) => [
+          name,
+          flag.type === 'boolean' ? { type: 'boolean' as const, default: false } : { type: 'string' as const, multiple: flag.multiple === true },
+        ]),
+      ),
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
+}
+
+/** The scheme's CLI context: how its `cli.policy` reads files and flags and reports notes. */
+function cliContext(values: Values, scheme: string, notes: string[]): CliContext {
+  return {
+    values,
+    readText,
+    readBytes: async (path, max, what) => {
+      const read = await readBoundedFile(path, max);
+      if ('tooLarge' in read) throw new UsageError(`${what} ${path} is larger than ${max} bytes`);
+      return read.bytes;
+    },
+    required: (flag) => {
+      const value = values[flag];
+      if (typeof value !== 'string' || !value) throw new UsageError(`--${flag} is required for --scheme ${scheme}`);
+      return value;
+    },
+    usage: (message) => new UsageError(message),
+    note: (message) => notes.push(message),
+  };
+}
+
+/** The detached signature file: --signature, or the first file beside --file with one of the scheme's suffixes. */
+function resolveSignaturePath(values: Values, suffixes: readonly string[], notes: string[]): string {
+  const given = values.signature as string | undefined;
+  if (given) return given;
+  const candidates = suffixes.map((suffix) => values.file + suffix);
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new UsageError(`no --signature given and ${candidates.join(' / ')} not found`);
+  notes.push(`signature file: ${found}`);
+  return found;
+}
+
+/**
+ * The scheme, its validated policy and the signature file from the flags. `state.scheme` is set as
+ * soon as the scheme is known, so an error after that still names it in the JSON answer.
+ */
+async function resolveRequest(
+  values: Values,
+  flags: SchemeFlags,
+  notes: string[],
+  state: { scheme: string | null },
+): Promise<{ policy: DirectSignaturePolicy; signaturePath: string | undefined }> {
+  if (!values.scheme) throw new UsageError('--scheme is required');
+  const definition = findScheme(values.scheme as string);
+  if (!definition) throw new UsageError(`--scheme must be one of ${SCHEME_NAMES.join(', ')}`);
+  const s = definition.name;
+  state.scheme = s;
+  if (!values.file) throw new UsageError('--file is required');
+  // Options that do not belong to the scheme are a usage error: a pin the user believes is in
+  // force but is silently ignored would be worse than refusing.
+  for (const [flag, { schemes }] of flags) {
+    const v = values[flag];
+    if (v !== undefined && v !== false && !schemes.includes(s)) throw new UsageError(`--${flag} does not apply to --scheme ${s}`);
+  }
+
+  const { raw, extra } = await definition.cli.policy(cliContext(values, s, notes));
+  const parsed = definition.policySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || s}: ${i.message}`).join('; '));
+  }
+  const policy = (extra ? { ...parsed.data, ...extra } : parsed.data) as DirectSignaturePolicy;
+
+  const suffixes = definition.cli.signatureSuffixes;
+  const signaturePath = suffixes.length > 0 && companionOf(policy) !== undefined ? resolveSignaturePath(values, suffixes, notes) : undefined;
+  return { policy, signaturePath };
+}
+
 export async function run(argv: string[]): Promise<number> {
   let json = argv.includes('--json');
-  let scheme: string | null = null;
+  const state: { scheme: string | null } = { scheme: null };
   const notes: string[] = [];
 
-  const print = (out: Output): void => {
-    if (json) {
-      process.stdout.write(
-        safeJson({
-          valid: out.valid,
-          scheme: out.scheme,
-          signer: out.signer,
-          reason: out.reason,
-          ...(out.unsignedTextOutsideBlock ? { unsignedTextOutsideBlock: true } : {}),
-        }) + '\n',
-      );
-    } else if (out.valid) {
-      // signer names (OpenPGP user ids, certificate subjects) are the signer's choice: neutralised
-      process.stdout.write(neutralise(`VALID ${out.scheme} signature${out.signer ? ` by ${out.signer}` : ''}${out.reason ? ` — ${out.reason}` : ''}`) + '\n');
-    } else {
-      process.stdout.write(neutralise(`INVALID ${out.scheme} signature${out.signer ? ` (signer ${out.signer})` : ''}: ${out.reason ?? 'not valid'}`) + '\n');
-    }
-    for (const n of notes) (json ? process.stderr : process.stdout).write(`note: ${neutralise(n)}\n`);
-  };
-  const couldNotCheck = (err: unknown, usage: boolean): number => {
-    const message = errorMessage(err);
-    if (json) process.stdout.write(safeJson({ valid: false, scheme, signer: null, reason: `could not check: ${message}` }) + '\n');
-    process.stderr.write(
-      `release-verifier check-signature: ${usage ? `${neutralise(message)}\n(run \`release-verifier check-signature --help\` for the options)` : `could not check: ${neutralise(message)}`}\n`,
-    );
-    return usage ? 3 : 2;
-  };
-
   const flags = schemeFlags();
-  let values: Record<string, string | boolean | string[] | undefined>;
+  let values: Values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        scheme: { type: 'string' },
-        file: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        ...Object.fromEntries(
-          [...flags].map(([name, { flag }]) => [
-            name,
-            flag.type === 'boolean' ? { type: 'boolean' as const, default: false } : { type: 'string' as const, multiple: flag.multiple === true },
-          ]),
-        ),
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    values = parseCheckSignatureArgs(argv, flags);
   } catch (err) {
-    return couldNotCheck(err, true);
+    return couldNotCheck(err, true, json, state.scheme);
   }
   json = values.json === true;
   if (values.help) {
@@ -136,77 +212,36 @@ export async function run(argv: string[]): Promise<number> {
   let policy: DirectSignaturePolicy;
   let signaturePath: string | undefined;
   try {
-    if (!values.scheme) throw new UsageError('--scheme is required');
-    const definition = findScheme(values.scheme as string);
-    if (!definition) throw new UsageError(`--scheme must be one of ${SCHEME_NAMES.join(', ')}`);
-    const s = definition.name;
-    scheme = s;
-    if (!values.file) throw new UsageError('--file is required');
-    // Options that do not belong to the scheme are a usage error: a pin the user believes is in
-    // force but is silently ignored would be worse than refusing.
-    for (const [flag, { schemes }] of flags) {
-      const v = values[flag];
-      if (v !== undefined && v !== false && !schemes.includes(s)) throw new UsageError(`--${flag} does not apply to --scheme ${s}`);
-    }
-
-    const ctx: CliContext = {
-      values,
-      readText,
-      readBytes: async (path, max, what) => {
-        const read = await readBoundedFile(path, max);
-        if ('tooLarge' in read) throw new UsageError(`${what} ${path} is larger than ${max} bytes`);
-        return read.bytes;
-      },
-      required: (flag) => {
-        const value = values[flag];
-        if (typeof value !== 'string' || !value) throw new UsageError(`--${flag} is required for --scheme ${s}`);
-        return value;
-      },
-      usage: (message) => new UsageError(message),
-      note: (message) => notes.push(message),
-    };
-    const { raw, extra } = await definition.cli.policy(ctx);
-    const parsed = definition.policySchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || s}: ${i.message}`).join('; '));
-    }
-    policy = (extra ? { ...parsed.data, ...extra } : parsed.data) as DirectSignaturePolicy;
-
-    const suffixes = definition.cli.signatureSuffixes;
-    if (suffixes.length > 0 && companionOf(policy) !== undefined) {
-      signaturePath = values.signature as string | undefined;
-      if (!signaturePath) {
-        const candidates = suffixes.map((suffix) => values.file + suffix);
-        signaturePath = candidates.find((c) => existsSync(c));
-        if (!signaturePath) throw new UsageError(`no --signature given and ${candidates.join(' / ')} not found`);
-        notes.push(`signature file: ${signaturePath}`);
-      }
-    }
+    ({ policy, signaturePath } = await resolveRequest(values, flags, notes, state));
   } catch (err) {
-    return couldNotCheck(err, err instanceof UsageError);
+    return couldNotCheck(err, err instanceof UsageError, json, state.scheme);
   }
 
   let result: SignatureResult;
   try {
     result = await verifySignature({ assetPath: values.file as string, signaturePath, policy });
   } catch (err) {
-    return couldNotCheck(err, false);
+    return couldNotCheck(err, false, json, state.scheme);
   }
   const valid = result.valid === true;
   // A cleartext signature covers its block only: lines before or after it (which `sha256sum -c`
   // would read too) are nobody's word. Said on every VALID answer where the file has any.
-  const outside = valid && scheme === 'openpgp' && values.cleartext ? await textOutsideSignedBlock(values.file as string) : 0;
+  const outside = valid && state.scheme === 'openpgp' && values.cleartext ? await textOutsideSignedBlock(values.file as string) : 0;
   if (outside > 0)
     process.stderr.write(
       `release-verifier check-signature: WARNING — ${outside} non-blank line(s) outside the signed block are NOT covered by the signature; use only the signed text\n`,
     );
-  print({
-    valid,
-    scheme: result.scheme,
-    signer: result.signer ?? null,
-    reason: result.reason ?? (valid ? null : 'invalid signature'),
-    ...(outside > 0 ? { unsignedTextOutsideBlock: true } : {}),
-  });
+  printOutput(
+    {
+      valid,
+      scheme: result.scheme,
+      signer: result.signer ?? null,
+      reason: result.reason ?? (valid ? null : 'invalid signature'),
+      ...(outside > 0 ? { unsignedTextOutsideBlock: true } : {}),
+    },
+    json,
+    notes,
+  );
   return valid ? 0 : 1;
 }
 
