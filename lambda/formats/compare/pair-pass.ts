@@ -79,42 +79,103 @@ export async function pairPass(
   options: { chunkSize?: number; parallel?: boolean; twins?: boolean } = {},
 ): Promise<PassResult> {
   const chunkSize = options.chunkSize ?? PASS_CHUNK;
-  const opened = await Promise.allSettled(paths.map((p) => open(p, 'r')));
-  const failed = opened.find((o) => o.status === 'rejected');
-  if (failed) {
-    for (const o of opened) if (o.status === 'fulfilled') await o.value.close().catch(() => undefined);
-    throw failed.reason;
-  }
-  const handles = opened.map((o) => (o as PromiseFulfilledResult<FileHandle>).value);
+  const handles = await openBoth(paths);
   const runners: JobRunner[] = [];
-  let next: Promise<number[]> = Promise.resolve([0, 0]);
   try {
     const sizes = await Promise.all(handles.map(async (h) => (await h.stat()).size));
     const parallel = options.parallel ?? Math.max(...sizes) >= parallelPolicy.minBytes;
     const rings = [0, 1].map(() => (parallel ? new SharedArrayBuffer(SLOTS * chunkSize) : new ArrayBuffer(SLOTS * chunkSize)));
     for (const job of jobs) runners.push(parallel ? new WorkerJob(job, rings[job.side]!, chunkSize) : new InlineJob(job, rings[job.side]!, chunkSize));
     const twins = options.twins === false ? undefined : twinJobs(jobs);
-    /** null while the files are equal so far (the second twin is not fed) */
-    let divergedAt: number | null = null;
-    const read = [0, 0];
-    const ended = [false, false];
-    const free: Array<Promise<unknown>> = new Array(SLOTS).fill(Promise.resolve());
-
-    const readSide = async (side: 0 | 1, slot: number, offset: number): Promise<number> => {
-      if (ended[side]) return 0;
-      const view = new Uint8Array(rings[side]!, slot * chunkSize, chunkSize);
-      let got = 0;
-      while (got < chunkSize) {
-        const { bytesRead } = await handles[side]!.read(view, got, chunkSize - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      if (got < chunkSize) ended[side] = true;
-      read[side] += got;
-      return got;
+    const reader = chunkReader(handles, rings, chunkSize);
+    const divergedAt = await feedChunks(paths, reader, runners, twins, onPair);
+    const digests = await Promise.all(runners.map((r, k) => (twins && k === twins[1] && divergedAt === null ? undefined : r.finish())));
+    const read = reader.read;
+    if (read[0]! < sizes[0]! || read[1]! < sizes[1]!) throw new Error('a file became shorter while it was read');
+    // equal chunk for chunk, to the end of both: the second file's digest is the first's
+    if (twins && divergedAt === null) digests[twins[1]] = digests[twins[0]];
+    return {
+      sizes: [read[0]!, read[1]!],
+      digests: digests.map((d) => {
+        if (!d) throw new Error('a hash job gave no digest');
+        return d;
+      }),
+      parallel,
+      ...(twins ? { divergedAt } : {}),
     };
-    const readPair = (slot: number, offset: number) => Promise.all([readSide(0, slot, offset), readSide(1, slot, offset)]);
+  } finally {
+    for (const r of runners) r.close();
+    await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+  }
+}
 
+/** Opens both files, or neither: when one fails the other is closed and the first failure is thrown. */
+async function openBoth(paths: [string, string]): Promise<FileHandle[]> {
+  const opened = await Promise.allSettled(paths.map((p) => open(p, 'r')));
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    for (const o of opened) if (o.status === 'fulfilled') await o.value.close().catch(() => undefined);
+    throw failed.reason;
+  }
+  return opened.map((o) => (o as PromiseFulfilledResult<FileHandle>).value);
+}
+
+interface ChunkReader {
+  chunkSize: number;
+  /** bytes read so far from each file */
+  read: number[];
+  /** whether each file reached its end (a short read) */
+  ended: boolean[];
+  /** reads both files' chunks at `offset` into `slot` of their rings; resolves to the bytes read from each */
+  readPair(slot: number, offset: number): Promise<number[]>;
+  /** the `n` bytes of `side`'s chunk in `slot`, or undefined when none were read */
+  chunk(side: 0 | 1, slot: number, n: number): Buffer | undefined;
+}
+
+/** Reads both files in lock-step chunks into their rings, filling each chunk unless the file ends. */
+function chunkReader(handles: FileHandle[], rings: Array<ArrayBuffer | SharedArrayBuffer>, chunkSize: number): ChunkReader {
+  const read = [0, 0];
+  const ended = [false, false];
+  const readSide = async (side: 0 | 1, slot: number, offset: number): Promise<number> => {
+    if (ended[side]) return 0;
+    const view = new Uint8Array(rings[side]!, slot * chunkSize, chunkSize);
+    let got = 0;
+    while (got < chunkSize) {
+      const { bytesRead } = await handles[side]!.read(view, got, chunkSize - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got < chunkSize) ended[side] = true;
+    read[side] += got;
+    return got;
+  };
+  return {
+    chunkSize,
+    read,
+    ended,
+    readPair: (slot, offset) => Promise.all([readSide(0, slot, offset), readSide(1, slot, offset)]),
+    chunk: (side, slot, n) => (n > 0 ? Buffer.from(rings[side]!, slot * chunkSize, n) : undefined),
+  };
+}
+
+/**
+ * The pass itself: reads chunk pairs ahead into free ring slots, feeds each job its side's chunk
+ * (not the second twin while the files are equal), hands the pair to `onPair`, and waits until every
+ * slot is released. Returns where the twins diverged (null: equal throughout, or no twins).
+ */
+async function feedChunks(
+  paths: [string, string],
+  reader: ChunkReader,
+  runners: JobRunner[],
+  twins: [number, number] | undefined,
+  onPair: (a: Buffer | undefined, b: Buffer | undefined, offset: number, same: boolean | undefined) => void,
+): Promise<number | null> {
+  const { chunkSize, ended, readPair } = reader;
+  /** null while the files are equal so far (the second twin is not fed) */
+  let divergedAt: number | null = null;
+  const free: Array<Promise<unknown>> = new Array(SLOTS).fill(Promise.resolve());
+  let next: Promise<number[]> = Promise.resolve([0, 0]);
+  try {
     let index = 0;
     next = readPair(0, 0);
     for (;;) {
@@ -122,8 +183,8 @@ export async function pairPass(
       const offset = index * chunkSize;
       const [na, nb] = await next;
       if (na === 0 && nb === 0) break;
-      const a = na > 0 ? Buffer.from(rings[0]!, slot * chunkSize, na) : undefined;
-      const b = nb > 0 ? Buffer.from(rings[1]!, slot * chunkSize, nb) : undefined;
+      const a = reader.chunk(0, slot, na!);
+      const b = reader.chunk(1, slot, nb!);
       let same: boolean | undefined;
       if (twins && divergedAt === null) {
         same = !!a && !!b && a.equals(b);
@@ -135,7 +196,7 @@ export async function pairPass(
       }
       const acks = runners.map((r, k) => {
         if (twins && k === twins[1] && divergedAt === null) return undefined;
-        const n = r.job.side === 0 ? na : nb;
+        const n = r.job.side === 0 ? na! : nb!;
         return n > 0 ? r.feed(slot, offset, n) : undefined;
       });
       const more = !ended[0] || !ended[1];
@@ -152,24 +213,10 @@ export async function pairPass(
       if (!more) break;
     }
     await Promise.all(free);
-    const digests = await Promise.all(runners.map((r, k) => (twins && k === twins[1] && divergedAt === null ? undefined : r.finish())));
-    if (read[0] < sizes[0]! || read[1] < sizes[1]!) throw new Error('a file became shorter while it was read');
-    // equal chunk for chunk, to the end of both: the second file's digest is the first's
-    if (twins && divergedAt === null) digests[twins[1]] = digests[twins[0]];
-    return {
-      sizes: [read[0]!, read[1]!],
-      digests: digests.map((d) => {
-        if (!d) throw new Error('a hash job gave no digest');
-        return d;
-      }),
-      parallel,
-      ...(twins ? { divergedAt } : {}),
-    };
+    return divergedAt;
   } finally {
     // a read still in flight when the pass failed is not waited for, and its error is not news
     next.catch(() => undefined);
-    for (const r of runners) r.close();
-    await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
   }
 }
 
