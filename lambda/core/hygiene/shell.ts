@@ -180,77 +180,91 @@ export function shellHits(lines: readonly ShellLine[], ctx: ShellContext): Hygie
         hit('HYGIENE_REMOTE_SCRIPT', ctx.file, line, text, 'download the installer to a file, check its SHA-256 (sha256sum -c) or signature, then run it'),
       );
     }
-    if (/\badd-apt-repository\b/.test(text) || /(?:^|[\s'"])ppa:[\w.-]+\/[\w.-]+/.test(text)) {
-      hits.push(hit('HYGIENE_APT_SOURCE', ctx.file, line, text, "use only the distribution's own archive; vendor the package or build it from pinned source"));
-    } else {
-      for (const m of text.matchAll(/\bdeb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(https?|ftp):\/\/([^/\s'"]+)/g)) {
-        if (!DISTRO_HOSTS.test(m[2]!)) {
-          hits.push(
-            hit(
-              'HYGIENE_APT_SOURCE',
-              ctx.file,
-              line,
-              text,
-              `remove the apt source on ${m[2]}; install from the distribution archive or from pinned, checksummed files`,
-            ),
-          );
-          break;
-        }
-      }
-    }
+    const aptSource = aptSourceHit(ctx.file, line, text);
+    if (aptSource) hits.push(aptSource);
     for (const cmd of commands(text)) {
       noteAssignments(cmd, vars);
       const words = cmd.split(/\s+/);
-      const gitAt = words.findIndex((w) => w === 'git' || w.endsWith('/git'));
-      if (gitAt >= 0) {
-        const rest = words.slice(gitAt + 1);
-        // skip git's own options (-C dir, -c k=v)
-        let i = 0;
-        while (i < rest.length && rest[i]!.startsWith('-')) i += rest[i] === '-C' || rest[i] === '-c' ? 2 : 1;
-        const sub = rest[i];
-        const args = rest.slice(i + 1).map((w) => expand(w.replace(/^["']|["']$/g, ''), vars));
-        if (sub === 'clone') {
-          const revision = args.find((a) => a.startsWith('--revision='))?.slice('--revision='.length);
-          if (!(revision && FULL_SHA.test(revision))) clones.push({ line, text: cmd });
-        } else if (sub === 'checkout' || sub === 'reset' || sub === 'switch' || (sub === 'fetch' && args.some((a) => FULL_SHA.test(a)))) {
-          if (args.some((a) => FULL_SHA.test(a))) clones.length = 0; // pins the clones before it
-        }
-      }
-      const cargoAt = words.indexOf('cargo');
-      if (cargoAt >= 0 && words[cargoAt + 1] === 'install' && words.includes('--git')) {
-        const revAt = words.indexOf('--rev');
-        const rev = revAt >= 0 ? expand(words[revAt + 1] ?? '', vars) : words.find((w) => w.startsWith('--rev='))?.slice(6);
-        if (!(rev && FULL_SHA.test(rev.replace(/^["']|["']$/g, '')))) {
-          hits.push(hit('HYGIENE_TOOL_NOT_PINNED', ctx.file, line, cmd, 'add --rev <full commit SHA> to cargo install --git (a branch or tag can be moved)'));
-        }
-      }
+      noteGit(words, vars, clones, { line, text: cmd });
+      const cargo = cargoInstallHit(words, vars, ctx.file, line, cmd);
+      if (cargo) hits.push(cargo);
       if (!remoteScript && DOWNLOADER.test(` ${cmd} `) && writesFile(cmd)) downloads.push({ line, text: cmd });
       if (checksCommand(cmd)) downloads.length = 0;
     }
   }
-  for (const c of clones) {
-    hits.push(
-      hit(
-        'HYGIENE_TOOL_NOT_PINNED',
-        ctx.file,
-        c.line,
-        c.text,
-        'after the clone, git checkout <full commit SHA> (or git clone --revision=<SHA>); a branch or tag can be moved',
-      ),
-    );
-  }
-  for (const d of downloads) {
-    hits.push(
-      hit(
-        'HYGIENE_UNVERIFIED_DOWNLOAD',
-        ctx.file,
-        d.line,
-        d.text,
-        'check the download against a pinned SHA-256 (echo "<sha256>  <file>" | sha256sum -c) before using it',
-      ),
-    );
-  }
+  hits.push(...unpinnedCloneHits(ctx.file, clones), ...unverifiedDownloadHits(ctx.file, downloads));
   return hits.sort((a, b) => a.line - b.line);
+}
+
+/** a PPA, add-apt-repository, or a `deb` line naming a host that is not the distribution's archive (one hit per line) */
+function aptSourceHit(file: string, line: number, text: string): HygieneHit | undefined {
+  if (/\badd-apt-repository\b/.test(text) || /(?:^|[\s'"])ppa:[\w.-]+\/[\w.-]+/.test(text)) {
+    return hit('HYGIENE_APT_SOURCE', file, line, text, "use only the distribution's own archive; vendor the package or build it from pinned source");
+  }
+  for (const m of text.matchAll(/\bdeb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(https?|ftp):\/\/([^/\s'"]+)/g)) {
+    if (!DISTRO_HOSTS.test(m[2]!)) {
+      return hit(
+        'HYGIENE_APT_SOURCE',
+        file,
+        line,
+        text,
+        `remove the apt source on ${m[2]}; install from the distribution archive or from pinned, checksummed files`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** a `git clone` not naming a full SHA becomes pending; a later checkout/reset/switch/fetch of a full SHA pins the clones before it */
+function noteGit(words: readonly string[], vars: Map<string, string>, clones: PendingClone[], at: PendingClone): void {
+  const gitAt = words.findIndex((w) => w === 'git' || w.endsWith('/git'));
+  if (gitAt < 0) return;
+  const rest = words.slice(gitAt + 1);
+  // skip git's own options (-C dir, -c k=v)
+  let i = 0;
+  while (i < rest.length && rest[i]!.startsWith('-')) i += rest[i] === '-C' || rest[i] === '-c' ? 2 : 1;
+  const sub = rest[i];
+  const args = rest.slice(i + 1).map((w) => expand(w.replace(/^["']|["']$/g, ''), vars));
+  if (sub === 'clone') {
+    const revision = args.find((a) => a.startsWith('--revision='))?.slice('--revision='.length);
+    if (!(revision && FULL_SHA.test(revision))) clones.push(at);
+  } else if (sub === 'checkout' || sub === 'reset' || sub === 'switch' || (sub === 'fetch' && args.some((a) => FULL_SHA.test(a)))) {
+    if (args.some((a) => FULL_SHA.test(a))) clones.length = 0; // pins the clones before it
+  }
+}
+
+/** `cargo install --git` without `--rev <full SHA>` */
+function cargoInstallHit(words: readonly string[], vars: Map<string, string>, file: string, line: number, cmd: string): HygieneHit | undefined {
+  const cargoAt = words.indexOf('cargo');
+  if (!(cargoAt >= 0 && words[cargoAt + 1] === 'install' && words.includes('--git'))) return undefined;
+  const revAt = words.indexOf('--rev');
+  const rev = revAt >= 0 ? expand(words[revAt + 1] ?? '', vars) : words.find((w) => w.startsWith('--rev='))?.slice(6);
+  if (rev && FULL_SHA.test(rev.replace(/^["']|["']$/g, ''))) return undefined;
+  return hit('HYGIENE_TOOL_NOT_PINNED', file, line, cmd, 'add --rev <full commit SHA> to cargo install --git (a branch or tag can be moved)');
+}
+
+function unpinnedCloneHits(file: string, clones: readonly PendingClone[]): HygieneHit[] {
+  return clones.map((c) =>
+    hit(
+      'HYGIENE_TOOL_NOT_PINNED',
+      file,
+      c.line,
+      c.text,
+      'after the clone, git checkout <full commit SHA> (or git clone --revision=<SHA>); a branch or tag can be moved',
+    ),
+  );
+}
+
+function unverifiedDownloadHits(file: string, downloads: readonly PendingDownload[]): HygieneHit[] {
+  return downloads.map((d) =>
+    hit(
+      'HYGIENE_UNVERIFIED_DOWNLOAD',
+      file,
+      d.line,
+      d.text,
+      'check the download against a pinned SHA-256 (echo "<sha256>  <file>" | sha256sum -c) before using it',
+    ),
+  );
 }
 
 /** curl/wget that saves to a file or feeds an unpacker (not a probe like `curl -fsS …/health`) */
