@@ -213,49 +213,16 @@ async function judgeSignature(
   options: VerifyAuthenticodeOptions,
   baseDetails: Record<string, unknown>,
 ): Promise<SignatureResult> {
-  const details: Record<string, unknown> = {
-    ...baseDetails,
-    digestAlgorithm: p7.digestAlgorithm,
-    signedDigest: p7.digest.toString('hex'),
-    computedDigest: computed?.toString('hex'),
-  };
   const { cert, der } = findSignerCertificate(p7, p7.signerInfo);
   const fingerprint = sha256Hex(der);
   const subject = formatName(cert.subject);
   const signer = `${subject} (sha256 ${fingerprint})`;
-  Object.assign(details, {
-    signerSubject: subject,
-    signerIssuer: formatName(cert.issuer),
-    signerCertSha256: fingerprint,
-    signerValidity: describeValidity(cert),
-  });
-  details.nestedSignatures = describeNested(p7.signerInfo, policy);
-  details.unsignedAttributes = (p7.signerInfo.unsignedAttrs?.attributes ?? []).map((a) => a.type);
+  const details = signatureDetails(p7, computed, cert, fingerprint, policy, baseDetails);
   const fail = (reason: string, extra: Partial<SignatureResult> = {}) => invalid(reason, { signer, details, ...extra });
 
-  // 0. No MD5 / SHA-1 (MD5 is refused while parsing already).
-  const insecure = insecureAlgorithm(p7);
-  if (insecure) return fail(insecureDigestReason(insecure));
-  if (!computed) return fail(`the ${p7.digestAlgorithm} digest of the file was not computed`);
-  // 1. The file is what was signed.
-  if (!computed.equals(p7.digest)) {
-    return fail(
-      `${p7.digestAlgorithm} Authenticode digest of the file (${computed.toString('hex')}) differs from the signed digest (${p7.digest.toString('hex')}): modified after signing`,
-    );
-  }
-  // 2. The signed attributes bind that digest, and the signature covers the signed attributes.
-  const contentHash = createHash(p7.signerDigestAlgorithm).update(p7.contentOctets).digest();
-  if (!contentHash.equals(p7.messageDigest)) return fail('messageDigest attribute does not match the SpcIndirectDataContent');
-  let verified: Awaited<ReturnType<pkijs.SignedData['verify']>>;
-  try {
-    verified = await p7.signedData.verify({ signer: 0, checkChain: false, extendedMode: true });
-  } catch (err) {
-    return fail(`signature does not verify: ${(err as { message?: string }).message ?? String(err)}`);
-  }
-  if (verified.signatureVerified !== true) return fail('signature over the signed attributes does not verify');
-  if (!verified.signerCertificate || !Buffer.from(verified.signerCertificate.tbsView).equals(Buffer.from(cert.tbsView))) {
-    return fail('the certificate that verifies the signature is not the one the SignerInfo names');
-  }
+  // 0.–2. Secure digests, the file is what was signed, and the signature covers it.
+  const coverProblem = await signatureCoverageProblem(p7, computed, cert);
+  if (coverProblem) return fail(coverProblem);
   // 3. The certificate is for code signing.
   const ekus = extendedKeyUsages(cert);
   if (!ekus?.includes(OID.ekuCodeSigning)) return fail('signer certificate lacks extended key usage codeSigning');
@@ -263,6 +230,92 @@ async function judgeSignature(
 
   // 4. When to judge the certificate: at a verified timestamp, else now; Lifetime Signing: now.
   const caCerts = policy.caCertificate ? parsePemCertificates(policy.caCertificate) : [];
+  const timing = await judgementTime(p7, ekus, caCerts, options, now, details);
+
+  // 5. The pinned signer.
+  const pin = await pinnedSigner(p7, cert, fingerprint, subject, caCerts, policy, timing, details);
+  if ('problem' in pin) return fail(pin.problem);
+  if (!pin.pinnedBy) return fail(`signer ${signer} is not the pinned signer`, { unpinnedSigner: true });
+  details.pinnedBy = pin.pinnedBy;
+
+  // 6. The signer certificate is valid when it signed (or now).
+  const { ts, lifetimeSigning, judgedAt, whenJudged } = timing;
+  if (!validAt(cert, judgedAt)) {
+    return fail(`signer certificate (valid ${describeValidity(cert)}) is not valid ${whenJudged}, ${judgedAt.toISOString()}`);
+  }
+  const when =
+    ts.genTime && !lifetimeSigning
+      ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`
+      : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}${lifetimeSigning ? ' (lifetime signing)' : ''}; certificate valid at ${judgedAt.toISOString()}`;
+  return { valid: true, scheme: 'authenticode', signer, reason: `${when}; pinned by ${pin.pinnedBy}`, details };
+}
+
+/** The report details known before judging: digests, signer certificate, nested signatures. */
+function signatureDetails(
+  p7: AuthenticodePkcs7,
+  computed: Buffer | undefined,
+  cert: pkijs.Certificate,
+  fingerprint: string,
+  policy: AuthenticodePolicy,
+  baseDetails: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    ...baseDetails,
+    digestAlgorithm: p7.digestAlgorithm,
+    signedDigest: p7.digest.toString('hex'),
+    computedDigest: computed?.toString('hex'),
+    signerSubject: formatName(cert.subject),
+    signerIssuer: formatName(cert.issuer),
+    signerCertSha256: fingerprint,
+    signerValidity: describeValidity(cert),
+    nestedSignatures: describeNested(p7.signerInfo, policy),
+    unsignedAttributes: (p7.signerInfo.unsignedAttrs?.attributes ?? []).map((a) => a.type),
+  };
+}
+
+/** Steps 0–2; the reason the signature does not cover this file with secure digests, or undefined. */
+async function signatureCoverageProblem(p7: AuthenticodePkcs7, computed: Buffer | undefined, cert: pkijs.Certificate): Promise<string | undefined> {
+  // 0. No MD5 / SHA-1 (MD5 is refused while parsing already).
+  const insecure = insecureAlgorithm(p7);
+  if (insecure) return insecureDigestReason(insecure);
+  if (!computed) return `the ${p7.digestAlgorithm} digest of the file was not computed`;
+  // 1. The file is what was signed.
+  if (!computed.equals(p7.digest)) {
+    return `${p7.digestAlgorithm} Authenticode digest of the file (${computed.toString('hex')}) differs from the signed digest (${p7.digest.toString('hex')}): modified after signing`;
+  }
+  // 2. The signed attributes bind that digest, and the signature covers the signed attributes.
+  const contentHash = createHash(p7.signerDigestAlgorithm).update(p7.contentOctets).digest();
+  if (!contentHash.equals(p7.messageDigest)) return 'messageDigest attribute does not match the SpcIndirectDataContent';
+  let verified: Awaited<ReturnType<pkijs.SignedData['verify']>>;
+  try {
+    verified = await p7.signedData.verify({ signer: 0, checkChain: false, extendedMode: true });
+  } catch (err) {
+    return `signature does not verify: ${(err as { message?: string }).message ?? String(err)}`;
+  }
+  if (verified.signatureVerified !== true) return 'signature over the signed attributes does not verify';
+  if (!verified.signerCertificate || !Buffer.from(verified.signerCertificate.tbsView).equals(Buffer.from(cert.tbsView))) {
+    return 'the certificate that verifies the signature is not the one the SignerInfo names';
+  }
+  return undefined;
+}
+
+interface JudgementTime {
+  ts: Awaited<ReturnType<typeof readTimestamp>>;
+  lifetimeSigning: boolean;
+  judgedAt: Date;
+  /** how judgedAt was chosen, for reasons */
+  whenJudged: string;
+}
+
+/** Step 4: the verified timestamp (if any) and the time the certificate is judged at. */
+async function judgementTime(
+  p7: AuthenticodePkcs7,
+  ekus: string[],
+  caCerts: pkijs.Certificate[],
+  options: VerifyAuthenticodeOptions,
+  now: Date,
+  details: Record<string, unknown>,
+): Promise<JudgementTime> {
   // parsed only when a timestamp's chain is checked (the system store is ~150 certificates)
   const tsaAnchors = () => [...caCerts, ...(options.tsaTrustAnchors ?? []).flatMap((p) => parsePemCertificates(p)), ...systemRootCertificates()];
   const ts = await readTimestamp(p7, tsaAnchors, now);
@@ -278,38 +331,37 @@ async function judgeSignature(
       : ts.problem
         ? `now (timestamp ignored: ${ts.problem})`
         : 'now (no timestamp)';
+  return { ts, lifetimeSigning, judgedAt, whenJudged };
+}
 
-  // 5. The pinned signer.
+/** Step 5: how the signer is pinned (undefined: not pinned), or why the pin cannot be checked. */
+async function pinnedSigner(
+  p7: AuthenticodePkcs7,
+  cert: pkijs.Certificate,
+  fingerprint: string,
+  subject: string,
+  caCerts: pkijs.Certificate[],
+  policy: AuthenticodePolicy,
+  { judgedAt, whenJudged }: JudgementTime,
+  details: Record<string, unknown>,
+): Promise<{ pinnedBy: string | undefined } | { problem: string }> {
   const pins = (policy.certSha256 ?? []).map((p) => p.toLowerCase());
-  let pinnedBy: string | undefined;
-  if (pins.includes(fingerprint)) {
-    pinnedBy = 'certificate fingerprint';
-  } else if (policy.caCertificate || policy.caCertificateFile) {
-    if (!policy.caCertificate) return fail('policy names a CA file that was not loaded; cannot check the CA pin');
-    if (!policy.subject) return fail('policy pins a CA without a subject; refusing to accept any certificate the CA issued');
-    if (caCerts.length === 0) return fail('pinned CA certificate is not a PEM certificate');
+  if (pins.includes(fingerprint)) return { pinnedBy: 'certificate fingerprint' };
+  if (policy.caCertificate || policy.caCertificateFile) {
+    if (!policy.caCertificate) return { problem: 'policy names a CA file that was not loaded; cannot check the CA pin' };
+    if (!policy.subject) return { problem: 'policy pins a CA without a subject; refusing to accept any certificate the CA issued' };
+    if (caCerts.length === 0) return { problem: 'pinned CA certificate is not a PEM certificate' };
     if (normaliseSubject(policy.subject) === subject) {
       const intermediates = certificatesWithDer(p7).map((c) => c.cert);
       const chain = await verifyChain(cert, intermediates, caCerts, judgedAt);
-      if (chain.ok) pinnedBy = 'CA and subject';
-      else if (chain.timeOnly) return fail(`signer chains to the pinned CA, but judged ${whenJudged}: ${chain.message}`);
-      else details.chainProblem = chain.message;
+      if (chain.ok) return { pinnedBy: 'CA and subject' };
+      if (chain.timeOnly) return { problem: `signer chains to the pinned CA, but judged ${whenJudged}: ${chain.message}` };
+      details.chainProblem = chain.message;
     }
   } else if (pins.length === 0) {
-    return fail('policy pins no signer (certSha256 or caCertificate + subject)');
+    return { problem: 'policy pins no signer (certSha256 or caCertificate + subject)' };
   }
-  if (!pinnedBy) return fail(`signer ${signer} is not the pinned signer`, { unpinnedSigner: true });
-  details.pinnedBy = pinnedBy;
-
-  // 6. The signer certificate is valid when it signed (or now).
-  if (!validAt(cert, judgedAt)) {
-    return fail(`signer certificate (valid ${describeValidity(cert)}) is not valid ${whenJudged}, ${judgedAt.toISOString()}`);
-  }
-  const when =
-    ts.genTime && !lifetimeSigning
-      ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`
-      : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}${lifetimeSigning ? ' (lifetime signing)' : ''}; certificate valid at ${judgedAt.toISOString()}`;
-  return { valid: true, scheme: 'authenticode', signer, reason: `${when}; pinned by ${pinnedBy}`, details };
+  return { pinnedBy: undefined };
 }
 
 function nestedValues(signerInfo: pkijs.SignerInfo): unknown[] {
