@@ -96,22 +96,7 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
   const hr = reb.header;
   const pRegions = machoRegions(hp);
   const rRegions = machoRegions(hr);
-  const details: Record<string, unknown> = {
-    arch: pub.slice.arch,
-    published: {
-      offset: pub.slice.offset,
-      size: pub.slice.size,
-      signed: !!hp.codeSignature,
-      ...(pub.signature ? { codeDirectory: describeCodeDirectory(primaryCodeDirectory(pub.signature)), cms: pub.signature.cmsSize > 0 } : {}),
-    },
-    rebuilt: {
-      offset: reb.slice.offset,
-      size: reb.slice.size,
-      signed: !!hr.codeSignature,
-      ...(reb.signature ? { codeDirectory: describeCodeDirectory(primaryCodeDirectory(reb.signature)), cms: reb.signature.cmsSize > 0 } : {}),
-    },
-  };
-  const where = (names: string[], fallback: string) => label + (names.length > 0 ? names.join(', ') : fallback);
+  const details = sliceDetails(pub, reb);
 
   if (hp.bits !== hr.bits || hp.littleEndian !== hr.littleEndian) {
     differences.push({
@@ -123,6 +108,54 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
   if (pub.signatureError) differences.push({ where: `${label}code signature`, detail: `the published code signature is malformed: ${pub.signatureError}` });
 
   // 1. normalised views
+  const { pView, rView, addedCommand } = normalisedViews(pub, reb, label, differences);
+  if (addedCommand) details.addedLoadCommand = addedCommand;
+
+  // 2. byte equality of the normalised slices
+  differences.push(...(await compareNormalisedBytes(pub, reb, pView, rView, label, pRegions, rRegions)));
+  const padding = await compareCodeLength(pub, reb, pView, rView, label, pRegions, rRegions);
+  if (padding.difference) differences.push(padding.difference);
+  if (padding.alignmentPadding) details.alignmentPadding = padding.alignmentPadding;
+
+  // 3. nothing but zero padding after the release's SuperBlob
+  const tail = await checkAfterSignature(pub, label);
+  if (tail) differences.push(tail);
+
+  // 4. page hashes of the release's CodeDirectory: against its own bytes and against the transplanted rebuild
+  if (hp.codeSignature && pub.signature) {
+    const pageResult = await comparePages(pub, reb, label, pRegions);
+    differences.push(...pageResult.differences);
+    Object.assign(details, pageResult.details);
+  }
+  return { differences, details };
+}
+
+function regionWhere(label: string, names: string[], fallback: string): string {
+  return label + (names.length > 0 ? names.join(', ') : fallback);
+}
+
+function sliceDetails(pub: Side, reb: Side): Record<string, unknown> {
+  const side = (s: Side) => ({
+    offset: s.slice.offset,
+    size: s.slice.size,
+    signed: !!s.header.codeSignature,
+    ...(s.signature ? { codeDirectory: describeCodeDirectory(primaryCodeDirectory(s.signature)), cms: s.signature.cmsSize > 0 } : {}),
+  });
+  return { arch: pub.slice.arch, published: side(pub), rebuilt: side(reb) };
+}
+
+/**
+ * Views of both slices with the signer-editable fields zeroed (LC_CODE_SIGNATURE, __LINKEDIT sizes); when only one
+ * side is signed and its header counts exactly one more 16-byte command, that side's ncmds/sizeofcmds are patched back.
+ */
+function normalisedViews(
+  pub: Side,
+  reb: Side,
+  label: string,
+  differences: Difference[],
+): { pView: SliceView; rView: SliceView; addedCommand?: 'published' | 'rebuilt' } {
+  const hp = pub.header;
+  const hr = reb.header;
   const pView = new SliceView(pub.handle, pub.slice.offset, pub.end, pub.end);
   const rView = new SliceView(reb.handle, reb.slice.offset, reb.end, reb.end);
   for (const [side, view] of [
@@ -146,9 +179,20 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
       });
     }
   }
-  if (addedCommand) details.addedLoadCommand = addedCommand;
+  return { pView, rView, addedCommand };
+}
 
-  // 2. byte equality of the normalised slices
+/** Differing byte ranges of the normalised slices over their common length, named by the regions they fall in. */
+async function compareNormalisedBytes(
+  pub: Side,
+  reb: Side,
+  pView: SliceView,
+  rView: SliceView,
+  label: string,
+  pRegions: Region[],
+  rRegions: Region[],
+): Promise<Difference[]> {
+  const differences: Difference[] = [];
   const common = Math.min(pub.end, reb.end);
   // a small merge gap keeps neighbouring load commands (LC_UUID, LC_MAIN…) apart in explanations
   const collector = new RangeCollector(20, 8);
@@ -164,52 +208,57 @@ async function compareSlicePair(pub: Side, reb: Side, label: string): Promise<Sl
     const names = regionNames(pRegions, range);
     const rNames = regionNames(rRegions, range);
     differences.push({
-      where: where(names, 'bytes'),
+      where: regionWhere(label, names, 'bytes'),
       publishedRange: [pub.slice.offset + range[0], pub.slice.offset + range[1]],
       rebuiltRange: [reb.slice.offset + range[0], reb.slice.offset + range[1]],
       detail: `slice bytes ${describeRange(range)} differ after normalisation${rNames.join(', ') !== names.join(', ') && rNames.length ? `; in the rebuilt file: ${rNames.join(', ')}` : ''}`,
     });
   }
   if (collector.truncated) differences.push({ where: `${label}bytes`, detail: `further differences not listed (limit ${collector.maxRanges} ranges)` });
+  return differences;
+}
 
+/** The code lengths differ: accepted only as the signer's alignment padding, otherwise a difference. */
+async function compareCodeLength(
+  pub: Side,
+  reb: Side,
+  pView: SliceView,
+  rView: SliceView,
+  label: string,
+  pRegions: Region[],
+  rRegions: Region[],
+): Promise<{ difference?: Difference; alignmentPadding?: { side: 'published' | 'rebuilt'; bytes: number } }> {
+  if (pub.end === reb.end) return {};
+  const common = Math.min(pub.end, reb.end);
   // alignment padding: the signer rounds the code end up to 16 before the signature (§3.3.2)
-  if (pub.end !== reb.end) {
-    const [longer, view, side] = pub.end > reb.end ? ([pub, pView, 'published'] as const) : ([reb, rView, 'rebuilt'] as const);
-    const extra = Math.abs(pub.end - reb.end);
-    const isPadding = extra < 16 && !!longer.header.codeSignature && longer.end % 16 === 0 && (await allZero(view, common, longer.end));
-    if (isPadding) details.alignmentPadding = { side, bytes: extra };
-    else {
-      const names = regionNames(side === 'published' ? pRegions : rRegions, [common, longer.end]);
-      differences.push({
-        where: where(names, 'size'),
-        ...(side === 'published'
-          ? { publishedRange: [pub.slice.offset + common, pub.slice.offset + pub.end] as [number, number] }
-          : { rebuiltRange: [reb.slice.offset + common, reb.slice.offset + reb.end] as [number, number] }),
-        detail: `code (everything before the signature) is ${pub.end} bytes published, ${reb.end} bytes rebuilt`,
-      });
-    }
-  }
+  const [longer, view, side] = pub.end > reb.end ? ([pub, pView, 'published'] as const) : ([reb, rView, 'rebuilt'] as const);
+  const extra = Math.abs(pub.end - reb.end);
+  const isPadding = extra < 16 && !!longer.header.codeSignature && longer.end % 16 === 0 && (await allZero(view, common, longer.end));
+  if (isPadding) return { alignmentPadding: { side, bytes: extra } };
+  const names = regionNames(side === 'published' ? pRegions : rRegions, [common, longer.end]);
+  return {
+    difference: {
+      where: regionWhere(label, names, 'size'),
+      ...(side === 'published'
+        ? { publishedRange: [pub.slice.offset + common, pub.slice.offset + pub.end] as [number, number] }
+        : { rebuiltRange: [reb.slice.offset + common, reb.slice.offset + reb.end] as [number, number] }),
+      detail: `code (everything before the signature) is ${pub.end} bytes published, ${reb.end} bytes rebuilt`,
+    },
+  };
+}
 
-  // 3. nothing but zero padding after the release's SuperBlob
-  if (hp.codeSignature && pub.signature) {
-    const sigEnd = hp.codeSignature.dataoff + pub.signature.length;
-    const tail = new SliceView(pub.handle, pub.slice.offset, pub.slice.size, pub.slice.size);
-    if (!(await allZero(tail, sigEnd, pub.slice.size))) {
-      differences.push({
-        where: `${label}after the code signature`,
-        publishedRange: [pub.slice.offset + sigEnd, pub.slice.offset + pub.slice.size],
-        detail: `non-zero data follows the published SuperBlob (${pub.slice.size - sigEnd} bytes up to the slice end)`,
-      });
-    }
-  }
-
-  // 4. page hashes of the release's CodeDirectory: against its own bytes and against the transplanted rebuild
-  if (hp.codeSignature && pub.signature) {
-    const pageResult = await comparePages(pub, reb, label, pRegions);
-    differences.push(...pageResult.differences);
-    Object.assign(details, pageResult.details);
-  }
-  return { differences, details };
+/** Non-zero bytes between the end of the published SuperBlob and the slice end. */
+async function checkAfterSignature(pub: Side, label: string): Promise<Difference | undefined> {
+  const hp = pub.header;
+  if (!hp.codeSignature || !pub.signature) return undefined;
+  const sigEnd = hp.codeSignature.dataoff + pub.signature.length;
+  const tail = new SliceView(pub.handle, pub.slice.offset, pub.slice.size, pub.slice.size);
+  if (await allZero(tail, sigEnd, pub.slice.size)) return undefined;
+  return {
+    where: `${label}after the code signature`,
+    publishedRange: [pub.slice.offset + sigEnd, pub.slice.offset + pub.slice.size],
+    detail: `non-zero data follows the published SuperBlob (${pub.slice.size - sigEnd} bytes up to the slice end)`,
+  };
 }
 
 async function comparePages(pub: Side, reb: Side, label: string, pRegions: Region[]): Promise<SliceOutcome> {
