@@ -117,40 +117,51 @@ interface DiffPlan {
   regions: PeRegion[];
 }
 
-async function compareSides(pub: Side, reb: Side, paths: [string, string], context: CompareContext): Promise<PeComparison> {
-  const differences: Difference[] = [];
-  const details: Record<string, unknown> = { published: { size: pub.size }, rebuilt: { size: reb.size } };
-  let plan: DiffPlan | undefined;
-  let authJob: HashJob | undefined;
-  /** runs the one pass: digests, the planned diff and the Authenticode job */
-  const pass = async () => {
-    const jobs: HashJob[] = [];
-    if (!context.publishedSha256) jobs.push({ side: 0, algorithm: 'sha256' });
-    if (!context.rebuiltSha256) jobs.push({ side: 1, algorithm: 'sha256' });
-    if (authJob) jobs.push(authJob);
-    const diff = plan ? new MaskedDiff(plan) : undefined;
-    const r = await pairPass(paths, jobs, (a, b, at) => diff?.onPair(a, b, at));
-    const digests = [...r.digests];
-    const published: Digest = { sha256: context.publishedSha256 ?? digests.shift()!.toString('hex'), size: r.sizes[0] };
-    const rebuilt: Digest = { sha256: context.rebuiltSha256 ?? digests.shift()!.toString('hex'), size: r.sizes[1] };
-    return { published, rebuilt, auth: authJob ? digests.shift() : undefined, diff: diff?.result() ?? [] };
-  };
-  const done = (p: Awaited<ReturnType<typeof pass>>): PeComparison => ({
+type ParsedSide = Side & { layout: PeLayout };
+type PassOutcome = Awaited<ReturnType<typeof runPass>>;
+
+/** Runs the one pass: the SHA-256s not already known, the planned diff and the Authenticode job. */
+async function runPass(paths: [string, string], context: CompareContext, plan: DiffPlan | undefined, authJob: HashJob | undefined) {
+  const jobs: HashJob[] = [];
+  if (!context.publishedSha256) jobs.push({ side: 0, algorithm: 'sha256' });
+  if (!context.rebuiltSha256) jobs.push({ side: 1, algorithm: 'sha256' });
+  if (authJob) jobs.push(authJob);
+  const diff = plan ? new MaskedDiff(plan) : undefined;
+  const r = await pairPass(paths, jobs, (a, b, at) => diff?.onPair(a, b, at));
+  const digests = [...r.digests];
+  const published: Digest = { sha256: context.publishedSha256 ?? digests.shift()!.toString('hex'), size: r.sizes[0] };
+  const rebuilt: Digest = { sha256: context.rebuiltSha256 ?? digests.shift()!.toString('hex'), size: r.sizes[1] };
+  return { published, rebuilt, auth: authJob ? digests.shift() : undefined, diff: diff?.result() ?? [] };
+}
+
+function peResult(differences: Difference[], details: Record<string, unknown>, p: PassOutcome): PeComparison {
+  return {
     report: { method: 'authenticode', match: differences.length === 0, differences, details },
     published: p.published,
     rebuilt: p.rebuilt,
-  });
+  };
+}
+
+async function compareSides(pub: Side, reb: Side, paths: [string, string], context: CompareContext): Promise<PeComparison> {
+  const differences: Difference[] = [];
+  const details: Record<string, unknown> = { published: { size: pub.size }, rebuilt: { size: reb.size } };
+  /** a byte comparison under `plan`, its differences appended */
+  const compareBytes = async (plan: DiffPlan) => {
+    const r = await runPass(paths, context, plan, undefined);
+    differences.push(...r.diff);
+    return peResult(differences, details, r);
+  };
 
   // Not a parseable PE on one side: say so, and explain with a plain byte comparison.
   if (!pub.layout || !reb.layout) {
     if (pub.layoutError) differences.push({ where: 'published file', detail: `not a valid PE: ${pub.layoutError}` });
     if (reb.layoutError) differences.push({ where: 'rebuilt file', detail: `not a valid PE: ${reb.layoutError}` });
-    plan = { pubLength: pub.size, rebLength: reb.size, masksPub: [], masksReb: [], regions: pub.layout ? peRegions(pub.layout) : [] };
-    const r = await pass();
+    const plan = { pubLength: pub.size, rebLength: reb.size, masksPub: [], masksReb: [], regions: pub.layout ? peRegions(pub.layout) : [] };
+    const r = await runPass(paths, context, plan, undefined);
     if (r.diff.length === 0 && pub.size === reb.size)
       differences.length = 0; // identical bytes match whatever they are
     else differences.push(...r.diff);
-    return done(r);
+    return peResult(differences, details, r);
   }
   if (pub.tableError) differences.push({ where: 'certificate table', detail: `published signature is malformed: ${pub.tableError}` });
   if (reb.tableError) differences.push({ where: 'certificate table (rebuilt)', detail: `rebuilt certificate table is malformed: ${reb.tableError}` });
@@ -164,18 +175,11 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
   Object.assign(details.rebuilt as object, { signed: rebSigned });
 
   if (pub.tableError || reb.tableError) {
-    plan = { pubLength: pub.size, rebLength: reb.size, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
-    const r = await pass();
-    differences.push(...r.diff);
-    return done(r);
+    return compareBytes({ pubLength: pub.size, rebLength: reb.size, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions });
   }
-
   if (!pubSigned && !rebSigned) {
     details.mode = 'both unsigned: byte equality';
-    plan = { pubLength: pub.size, rebLength: reb.size, masksPub: [], masksReb: [], regions: pubRegions };
-    const r = await pass();
-    differences.push(...r.diff);
-    return done(r);
+    return compareBytes({ pubLength: pub.size, rebLength: reb.size, masksPub: [], masksReb: [], regions: pubRegions });
   }
   if (!pubSigned && rebSigned) {
     details.mode = 'rebuild signed, release unsigned';
@@ -184,14 +188,19 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
       rebuiltRange: [reb.table!.offset, reb.size],
       detail: 'the rebuild carries an Authenticode signature, the release does not',
     });
-    plan = { pubLength: pub.size, rebLength: reb.table!.offset, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
-    const r = await pass();
-    differences.push(...r.diff);
-    return done(r);
+    return compareBytes({
+      pubLength: pub.size,
+      rebLength: reb.table!.offset,
+      masksPub: masksOf(pub.layout),
+      masksReb: masksOf(reb.layout),
+      regions: pubRegions,
+    });
   }
+  return compareSignedRelease(pub as ParsedSide, reb as ParsedSide, paths, context, differences, details);
+}
 
-  // The release is signed: the signed digest, and the bytes outside the signature.
-  const table = pub.table!;
+/** The release's signature: its digest algorithm and the digest it vouches for (undefined, and a difference, when malformed). */
+async function readSignedDigest(table: CertificateTable, pubSize: number, differences: Difference[]) {
   let algorithm: AuthenticodeHash = 'sha256';
   let signedDigest: Buffer | undefined;
   try {
@@ -203,42 +212,44 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
   } catch (err) {
     differences.push({
       where: 'certificate table',
-      publishedRange: [table.offset, pub.size],
+      publishedRange: [table.offset, pubSize],
       detail: `published signature is malformed: ${errorMessage(err)}`,
     });
   }
+  return { algorithm, signedDigest };
+}
+
+/** The release is signed: the signed digest, and the bytes outside the signature. */
+async function compareSignedRelease(
+  pub: ParsedSide,
+  reb: ParsedSide,
+  paths: [string, string],
+  context: CompareContext,
+  differences: Difference[],
+  details: Record<string, unknown>,
+): Promise<PeComparison> {
+  const pubRegions = peRegions(pub.layout);
+  const rebSigned = !!reb.table;
+  const table = pub.table!;
+  const { algorithm, signedDigest } = await readSignedDigest(table, pub.size, differences);
   digestedRanges(pub.layout); // a crafted layout is refused here (FormatError), before any hashing
   const rebRanges = digestedRanges(reb.layout);
-  authJob = { side: 1, algorithm, ranges: rebRanges.ranges, zeroPad: rebRanges.zeroPad };
+  const authJob: HashJob = { side: 1, algorithm, ranges: rebRanges.ranges, zeroPad: rebRanges.zeroPad };
 
   const pubEnd = table.offset;
   // The rebuild's image data: all of it when unsigned; the part before its own table when signed.
   const rebEnd = rebSigned ? reb.table!.offset : reb.size;
   const common = Math.min(pubEnd, rebEnd);
   // Bytes before the signature, masked fields aside; then the padding must be zeros.
-  plan = { pubLength: common, rebLength: common, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
+  const plan = { pubLength: common, rebLength: common, masksPub: masksOf(pub.layout), masksReb: masksOf(reb.layout), regions: pubRegions };
   // The release's Authenticode digest when the signature check computed it: then the release need
   // not be read again when the rebuild's digest equals it (quickCheck); a difference gets the full pass.
   const knownPubDigest = context.publishedDigests?.find((d) => d.kind === 'authenticode-pe' && d.algorithm === algorithm)?.digest;
   const quick = knownPubDigest ? await quickCheck(reb, algorithm, knownPubDigest, pub, context) : undefined;
-  const r = quick ?? (await pass());
+  const r = quick ?? (await runPass(paths, context, plan, authJob));
   const rebDigest = r.auth!;
 
-  const tail: Difference[] = [];
-  let paddingZero = true;
-  if (!rebSigned && pubEnd > rebEnd && pubEnd - rebEnd < 8) {
-    const pad = Buffer.alloc(pubEnd - rebEnd);
-    await pub.fh.read(pad, 0, pad.length, rebEnd);
-    paddingZero = !pad.some((b) => b !== 0);
-    if (!paddingZero) tail.push({ where: 'padding before the certificate table', publishedRange: [rebEnd, pubEnd], detail: 'padding bytes are not zero' });
-  } else if (pubEnd !== rebEnd) {
-    const [longer, from, to, side] =
-      pubEnd > rebEnd ? (['published', rebEnd, pubEnd, 'publishedRange'] as const) : (['rebuilt', pubEnd, rebEnd, 'rebuiltRange'] as const);
-    const regions = longer === 'published' ? pubRegions : peRegions(reb.layout);
-    for (const part of splitByRegion(regions, from, to).slice(0, MAX_LISTED_RANGES)) {
-      tail.push({ where: part.name, [side]: [part.start, part.end], detail: `${part.end - part.start} bytes only in the ${longer} file` });
-    }
-  }
+  const { tail, paddingZero } = await tailDifferences(pub, reb, pubEnd, rebEnd, rebSigned, pubRegions);
   const sameDigestedBytes =
     r.diff.length === 0 &&
     paddingZero &&
@@ -279,7 +290,27 @@ async function compareSides(pub: Side, reb: Side, paths: [string, string], conte
     }
   }
   differences.push(...r.diff, ...tail);
-  return done(r);
+  return peResult(differences, details, r);
+}
+
+/** Past the common image data: the unsigned rebuild's padding must be zeros; any other extra bytes are listed by region. */
+async function tailDifferences(pub: ParsedSide, reb: ParsedSide, pubEnd: number, rebEnd: number, rebSigned: boolean, pubRegions: PeRegion[]) {
+  const tail: Difference[] = [];
+  let paddingZero = true;
+  if (!rebSigned && pubEnd > rebEnd && pubEnd - rebEnd < 8) {
+    const pad = Buffer.alloc(pubEnd - rebEnd);
+    await pub.fh.read(pad, 0, pad.length, rebEnd);
+    paddingZero = !pad.some((b) => b !== 0);
+    if (!paddingZero) tail.push({ where: 'padding before the certificate table', publishedRange: [rebEnd, pubEnd], detail: 'padding bytes are not zero' });
+  } else if (pubEnd !== rebEnd) {
+    const [longer, from, to, side] =
+      pubEnd > rebEnd ? (['published', rebEnd, pubEnd, 'publishedRange'] as const) : (['rebuilt', pubEnd, rebEnd, 'rebuiltRange'] as const);
+    const regions = longer === 'published' ? pubRegions : peRegions(reb.layout);
+    for (const part of splitByRegion(regions, from, to).slice(0, MAX_LISTED_RANGES)) {
+      tail.push({ where: part.name, [side]: [part.start, part.end], detail: `${part.end - part.start} bytes only in the ${longer} file` });
+    }
+  }
+  return { tail, paddingZero };
 }
 
 /**
