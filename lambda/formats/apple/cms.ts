@@ -173,27 +173,9 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
   const details: Record<string, unknown> = {};
   const fail = (reason: string, extra: Partial<CmsVerdict> = {}): CmsVerdict => ({ ok: false, reason, details, ...extra });
   if (!cds.some(isStrongCodeDirectory)) return fail('insecure digest algorithm SHA-1: the signature has only SHA-1 CodeDirectories (no SHA-256 one): refused');
-  let parsed: ReturnType<typeof parseCms>;
-  try {
-    parsed = parseCms(blob);
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  const { signedData } = parsed;
-  const signerInfo = signedData.signerInfos[0]!;
-  const digestOid = signerInfo.digestAlgorithm.algorithmId;
-  if (INSECURE_DIGESTS[digestOid]) return fail(`insecure digest algorithm ${INSECURE_DIGESTS[digestOid]} in the CMS signer: refused`);
-  const sigOid = signerInfo.signatureAlgorithm.algorithmId;
-  if (INSECURE_SIGNATURES[sigOid]) return fail(`insecure digest algorithm in the CMS signature algorithm ${INSECURE_SIGNATURES[sigOid]}: refused`);
-  if (!signerInfo.signedAttrs) return fail('CMS signer has no signed attributes');
-
-  let signerCert: { cert: pkijs.Certificate; der: Uint8Array };
-  try {
-    signerCert = findSignerCertificate(parsed, signerInfo);
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  const { cert, der } = signerCert;
+  const read = readCmsSigner(blob);
+  if ('problem' in read) return fail(read.problem);
+  const { parsed, signerInfo, cert, der } = read;
   const fingerprint = sha256Hex(der);
   const subject = formatName(cert.subject);
   const signer = `${subject} (sha256 ${fingerprint})`;
@@ -208,18 +190,11 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
     teamId,
   });
   const failSigner = (reason: string, extra: Partial<CmsVerdict> = {}) => fail(reason, { signer, teamId, ...extra });
+  const refuse = (r: Refusal) => failSigner(r.reason, r.unpinned ? { unpinned: true } : {});
 
   // 1. The signature binds the first CodeDirectory …
-  const cd0 = cds[0]!;
-  try {
-    const content = Uint8Array.from(cd0.blob);
-    const result = await signedData.verify({ signer: 0, data: content.buffer, checkChain: false, extendedMode: true });
-    if (result.signatureVerified !== true) return failSigner('CMS signature over the CodeDirectory does not verify');
-    if (!result.signerCertificate || !Buffer.from(result.signerCertificate.tbsView).equals(Buffer.from(cert.tbsView)))
-      return failSigner('the certificate that verifies the CMS signature is not the one the SignerInfo names');
-  } catch (err) {
-    return failSigner(`CMS signature over the CodeDirectory does not verify: ${(err as { message?: string }).message ?? String(err)}`);
-  }
+  const cd0Problem = await cd0SignatureProblem(parsed.signedData, cert, cds[0]!);
+  if (cd0Problem) return failSigner(cd0Problem);
   // … and, through the cdhashes attributes, every other one.
   const cdProblem = checkCdHashes(signerInfo, cds, details);
   if (cdProblem) return failSigner(cdProblem);
@@ -246,23 +221,95 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
   details.chain = chain.path!.map((c) => formatName(c.subject));
   if (!validAt(cert, judgedAt)) return failSigner(`signer certificate (valid ${describeValidity(cert)}) is not valid ${whenJudged}`);
 
+  // 5.–6. Developer ID (unless the policy accepts any Apple identity), and the CodeDirectory's Team ID.
+  const identityProblem = identityRefusal(cert, chain.path!, cds, pin, teamId);
+  if (identityProblem) return refuse(identityProblem);
+
+  // 7. The pin.
+  const pinned = pinRefusal(pin, teamId, fingerprint, signer);
+  if ('reason' in pinned) return refuse(pinned);
+  const { pinnedBy } = pinned;
+  details.pinnedBy = pinnedBy;
+  const when = ts.genTime
+    ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`
+    : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}; certificate valid at ${judgedAt.toISOString()}`;
+  return { ok: true, signer, teamId, reason: `${identityKind(cert)}, ${when}; pinned by ${pinnedBy}`, details };
+}
+
+/** Why a signer is refused; `unpinned` when it was identified but is not the pinned one. */
+interface Refusal {
+  reason: string;
+  unpinned?: true;
+}
+
+type CmsSigner = { parsed: ReturnType<typeof parseCms>; signerInfo: pkijs.SignerInfo; cert: pkijs.Certificate; der: Uint8Array };
+
+/** Parses the CMS, refuses insecure algorithms and unsigned attributes, and finds the signer certificate. */
+function readCmsSigner(blob: Buffer): CmsSigner | { problem: string } {
+  let parsed: ReturnType<typeof parseCms>;
+  try {
+    parsed = parseCms(blob);
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+  const signerInfo = parsed.signedData.signerInfos[0]!;
+  const digestOid = signerInfo.digestAlgorithm.algorithmId;
+  if (INSECURE_DIGESTS[digestOid]) return { problem: `insecure digest algorithm ${INSECURE_DIGESTS[digestOid]} in the CMS signer: refused` };
+  const sigOid = signerInfo.signatureAlgorithm.algorithmId;
+  if (INSECURE_SIGNATURES[sigOid]) return { problem: `insecure digest algorithm in the CMS signature algorithm ${INSECURE_SIGNATURES[sigOid]}: refused` };
+  if (!signerInfo.signedAttrs) return { problem: 'CMS signer has no signed attributes' };
+  try {
+    const { cert, der } = findSignerCertificate(parsed, signerInfo);
+    return { parsed, signerInfo, cert, der };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+}
+
+/** Why the CMS signature does not verify over the slot-0 CodeDirectory by `cert`, or undefined. */
+async function cd0SignatureProblem(signedData: pkijs.SignedData, cert: pkijs.Certificate, cd0: CodeDirectory): Promise<string | undefined> {
+  try {
+    const content = Uint8Array.from(cd0.blob);
+    const result = await signedData.verify({ signer: 0, data: content.buffer, checkChain: false, extendedMode: true });
+    if (result.signatureVerified !== true) return 'CMS signature over the CodeDirectory does not verify';
+    if (!result.signerCertificate || !Buffer.from(result.signerCertificate.tbsView).equals(Buffer.from(cert.tbsView)))
+      return 'the certificate that verifies the CMS signature is not the one the SignerInfo names';
+  } catch (err) {
+    return `CMS signature over the CodeDirectory does not verify: ${(err as { message?: string }).message ?? String(err)}`;
+  }
+  return undefined;
+}
+
+/** Steps 5–6: a Developer ID identity when required, and a CodeDirectory Team ID that is the certificate's. */
+function identityRefusal(
+  cert: pkijs.Certificate,
+  path: pkijs.Certificate[],
+  cds: CodeDirectory[],
+  pin: ApplePin,
+  teamId: string | undefined,
+): Refusal | undefined {
   // 5. Developer ID, unless the policy accepts any Apple-issued identity.
   if (pin.requireDeveloperId !== false) {
     if (!extension(cert, APPLE_OID.developerIdApplication))
-      return failSigner(`signer is an ${identityKind(cert)} certificate, not Developer ID Application (requireDeveloperId)`, { unpinned: true });
-    if (!chain.path!.slice(1, -1).some((c) => extension(c, APPLE_OID.developerIdCa)))
-      return failSigner('Developer ID leaf not issued by a Developer ID Certification Authority', { unpinned: true });
+      return { reason: `signer is an ${identityKind(cert)} certificate, not Developer ID Application (requireDeveloperId)`, unpinned: true };
+    if (!path.slice(1, -1).some((c) => extension(c, APPLE_OID.developerIdCa)))
+      return { reason: 'Developer ID leaf not issued by a Developer ID Certification Authority', unpinned: true };
   }
 
   // 6. The Team ID the CodeDirectory claims is the certificate's.
   const cdTeams = [...new Set(cds.map((c) => c.teamId).filter((t): t is string => !!t))];
   if (cdTeams.length > 1 || (cdTeams[0] && cdTeams[0] !== teamId))
-    return failSigner(`CodeDirectory team ID ${cdTeams.join(', ')} differs from the signer certificate's (${teamId ?? 'none'})`);
+    return { reason: `CodeDirectory team ID ${cdTeams.join(', ')} differs from the signer certificate's (${teamId ?? 'none'})` };
+  return undefined;
+}
 
-  // 7. The pin: each of teamId and certSha256 that the policy gives must hold — both given means
-  // "this team, and this certificate", never either of them.
+/**
+ * Step 7, the pin: each of teamId and certSha256 that the policy gives must hold — both given means
+ * "this team, and this certificate", never either of them.
+ */
+function pinRefusal(pin: ApplePin, teamId: string | undefined, fingerprint: string, signer: string): Refusal | { pinnedBy: string } {
   const pins = (pin.certSha256 ?? []).map((p) => p.toLowerCase());
-  if (!pin.teamId && pins.length === 0) return failSigner('policy pins no signer (teamId or certSha256)');
+  if (!pin.teamId && pins.length === 0) return { reason: 'policy pins no signer (teamId or certSha256)' };
   const teamOk = !pin.teamId || teamId === pin.teamId;
   const certOk = pins.length === 0 || pins.includes(fingerprint);
   if (!teamOk || !certOk) {
@@ -272,14 +319,10 @@ export async function verifyCodeSignatureCms(blob: Buffer, cds: CodeDirectory[],
         : !teamOk
           ? `a pinned certificate, but not the pinned Team ID ${pin.teamId}`
           : `the pinned Team ID, but not a pinned certificate (SHA-256 ${fingerprint})`;
-    return failSigner(`signer ${signer} (Team ID ${teamId ?? 'none'}) is not the pinned signer: ${pin.teamId && pins.length ? which : 'not pinned'}`, {
+    return {
+      reason: `signer ${signer} (Team ID ${teamId ?? 'none'}) is not the pinned signer: ${pin.teamId && pins.length ? which : 'not pinned'}`,
       unpinned: true,
-    });
+    };
   }
-  const pinnedBy = [pin.teamId ? `Team ID ${teamId}` : '', pins.length ? 'certificate fingerprint' : ''].filter(Boolean).join(' and ');
-  details.pinnedBy = pinnedBy;
-  const when = ts.genTime
-    ? `timestamped ${ts.genTime.toISOString()} by ${ts.tsa}`
-    : `not timestamped${ts.problem ? ` (timestamp ignored: ${ts.problem})` : ''}; certificate valid at ${judgedAt.toISOString()}`;
-  return { ok: true, signer, teamId, reason: `${identityKind(cert)}, ${when}; pinned by ${pinnedBy}`, details };
+  return { pinnedBy: [pin.teamId ? `Team ID ${teamId}` : '', pins.length ? 'certificate fingerprint' : ''].filter(Boolean).join(' and ') };
 }
