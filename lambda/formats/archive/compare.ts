@@ -170,7 +170,6 @@ async function compareMembers(
   scan: Scan,
 ): Promise<NestedOutcome> {
   const out: NestedOutcome = { differences: [], transparent: [], members: [] };
-  const digestText = (p: ArchiveEntry, r: ArchiveEntry) => `published ${p.size} bytes sha256 ${p.sha256}, rebuilt ${r.size} bytes sha256 ${r.sha256}`;
   if (pairs.length === 0) return out;
 
   const compareMember = context.compareMember;
@@ -193,48 +192,13 @@ async function compareMembers(
     const rWanted = new Map(deep.map(([, r], i) => [r.name, join(rDir, `m${i}`)]));
     await Promise.all([scan.extractEntries(publishedPath, kind, pWanted, limits), scan.extractEntries(rebuiltPath, kind, rWanted, limits)]);
 
-    let textDiffs = 0;
+    const textDiffs = { count: 0 };
     for (const [i, [p, r]] of deep.entries()) {
       const memberScratch = join(scratch, `s${i}`);
       await mkdir(memberScratch);
+      const member = { p, r, pFile: join(pDir, `m${i}`), rFile: join(rDir, `m${i}`), scratch: memberScratch };
       try {
-        const report = await compareMember(join(pDir, `m${i}`), join(rDir, `m${i}`), {
-          compareMember,
-          depth: context.depth + 1,
-          scratchDir: memberScratch,
-          maxBytes: context.maxBytes,
-          publishedSha256: p.sha256,
-          rebuiltSha256: r.sha256,
-        });
-        out.members.push({ entry: p.name, method: report.method, match: report.match });
-        if (report.match) {
-          out.transparent.push({ entry: p.name, method: report.method });
-          continue;
-        }
-        const inner = report.differences.slice(0, MAX_NESTED_DIFFERENCES);
-        const memberDifference: Difference = {
-          where: `entry ${p.name}`,
-          detail: `content differs (${report.method} comparison; ${digestText(p, r)})`,
-        };
-        // a text member (config, script, manifest): a bounded unified diff for the report
-        if (
-          report.method === 'bytes' &&
-          textDiffs < MAX_TEXT_DIFFS &&
-          (await withTextDiff(memberDifference, join(pDir, `m${i}`), join(rDir, `m${i}`), p.name)).textDiff
-        )
-          textDiffs++;
-        out.differences.push(memberDifference);
-        for (const d of inner) {
-          const ranges = [
-            d.publishedRange && `published member bytes ${d.publishedRange[0]}–${d.publishedRange[1]}`,
-            d.rebuiltRange && `rebuilt member bytes ${d.rebuiltRange[0]}–${d.rebuiltRange[1]}`,
-          ]
-            .filter(Boolean)
-            .join(', ');
-          out.differences.push({ where: `entry ${p.name}: ${d.where}`, detail: [d.detail, ranges].filter(Boolean).join('; ') });
-        }
-        if (report.differences.length > inner.length)
-          out.differences.push({ where: `entry ${p.name}`, detail: `${report.differences.length - inner.length} more difference(s) inside this member` });
+        await compareExtractedMember(member, compareMember, context, out, textDiffs);
       } catch (err) {
         // the bytes differ: whatever stopped the deeper look, this is not a match
         out.differences.push({
@@ -242,8 +206,8 @@ async function compareMembers(
           detail: `content differs (${digestText(p, r)}); could not compare the members further: ${errorMessage(err)}`,
         });
       } finally {
-        await rm(join(pDir, `m${i}`), { force: true });
-        await rm(join(rDir, `m${i}`), { force: true });
+        await rm(member.pFile, { force: true });
+        await rm(member.rFile, { force: true });
         await rm(memberScratch, { recursive: true, force: true });
       }
     }
@@ -251,6 +215,65 @@ async function compareMembers(
     await rm(scratch, { recursive: true, force: true });
   }
   return out;
+}
+
+function digestText(p: ArchiveEntry, r: ArchiveEntry): string {
+  return `published ${p.size} bytes sha256 ${p.sha256}, rebuilt ${r.size} bytes sha256 ${r.sha256}`;
+}
+
+interface ExtractedMember {
+  p: ArchiveEntry;
+  r: ArchiveEntry;
+  pFile: string;
+  rFile: string;
+  scratch: string;
+}
+
+/** Compares one differing member pair (already extracted) with the format comparers and records the outcome in `out`. */
+async function compareExtractedMember(
+  m: ExtractedMember,
+  compareMember: NonNullable<CompareContext['compareMember']>,
+  context: CompareContext & { depth: number },
+  out: NestedOutcome,
+  textDiffs: { count: number },
+): Promise<void> {
+  const { p, r } = m;
+  const report = await compareMember(m.pFile, m.rFile, {
+    compareMember,
+    depth: context.depth + 1,
+    scratchDir: m.scratch,
+    maxBytes: context.maxBytes,
+    publishedSha256: p.sha256,
+    rebuiltSha256: r.sha256,
+  });
+  out.members.push({ entry: p.name, method: report.method, match: report.match });
+  if (report.match) {
+    out.transparent.push({ entry: p.name, method: report.method });
+    return;
+  }
+  const inner = report.differences.slice(0, MAX_NESTED_DIFFERENCES);
+  const memberDifference: Difference = {
+    where: `entry ${p.name}`,
+    detail: `content differs (${report.method} comparison; ${digestText(p, r)})`,
+  };
+  // a text member (config, script, manifest): a bounded unified diff for the report
+  if (report.method === 'bytes' && textDiffs.count < MAX_TEXT_DIFFS && (await withTextDiff(memberDifference, m.pFile, m.rFile, p.name)).textDiff)
+    textDiffs.count++;
+  out.differences.push(memberDifference);
+  for (const d of inner) out.differences.push(innerDifference(p.name, d));
+  if (report.differences.length > inner.length)
+    out.differences.push({ where: `entry ${p.name}`, detail: `${report.differences.length - inner.length} more difference(s) inside this member` });
+}
+
+/** A difference found inside a member, re-addressed to the member (its ranges are member offsets, not archive offsets). */
+function innerDifference(entry: string, d: Difference): Difference {
+  const ranges = [
+    d.publishedRange && `published member bytes ${d.publishedRange[0]}–${d.publishedRange[1]}`,
+    d.rebuiltRange && `rebuilt member bytes ${d.rebuiltRange[0]}–${d.rebuiltRange[1]}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return { where: `entry ${entry}: ${d.where}`, detail: [d.detail, ranges].filter(Boolean).join('; ') };
 }
 
 function whyNotDeeper(canCompare: boolean, deep: number): string {
