@@ -126,29 +126,42 @@ export function parseBundle(bytes: Uint8Array): Bundle {
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** The JSON type checks below, each naming the field it refuses. */
+const shape = {
+  need(cond: boolean, path: string, what: string): void {
+    if (!cond) throw malformed(`malformed bundle: ${path} ${what}`);
+  },
+  str: (v: unknown, path: string) => shape.need(typeof v === 'string', path, 'must be a string'),
+  optStr: (v: unknown, path: string) => v === undefined || shape.str(v, path),
+  obj(v: unknown, path: string): Json {
+    shape.need(isObject(v), path, v === undefined ? 'is missing' : 'must be an object');
+    return v as Json;
+  },
+  arr(v: unknown, path: string, max: number): unknown[] {
+    shape.need(Array.isArray(v), path, v === undefined ? 'is missing' : 'must be an array');
+    shape.need((v as unknown[]).length <= max, path, `has more than ${max} items`);
+    return v as unknown[];
+  },
+  int: (v: unknown, path: string) => shape.need((typeof v === 'string' && /^-?\d{1,20}$/.test(v)) || Number.isSafeInteger(v), path, 'must be an integer'),
+};
+
 /**
  * JSON types of the fields the protobuf mapping and the verifier read: the generated decoder
  * throws TypeErrors (or silently coerces) on wrong types, and a missing nested message surfaces as
  * "cannot read properties of undefined" deep inside the library. Each problem is named here.
  */
 function assertJsonShape(o: Json): void {
-  const need = (cond: boolean, path: string, what: string) => {
-    if (!cond) throw malformed(`malformed bundle: ${path} ${what}`);
-  };
-  const str = (v: unknown, path: string) => need(typeof v === 'string', path, 'must be a string');
-  const optStr = (v: unknown, path: string) => v === undefined || str(v, path);
-  const obj = (v: unknown, path: string): Json => {
-    need(isObject(v), path, v === undefined ? 'is missing' : 'must be an object');
-    return v as Json;
-  };
-  const arr = (v: unknown, path: string, max: number): unknown[] => {
-    need(Array.isArray(v), path, v === undefined ? 'is missing' : 'must be an array');
-    need((v as unknown[]).length <= max, path, `has more than ${max} items`);
-    return v as unknown[];
-  };
-  const int = (v: unknown, path: string) => need((typeof v === 'string' && /^-?\d{1,20}$/.test(v)) || Number.isSafeInteger(v), path, 'must be an integer');
+  const vm = shape.obj(o.verificationMaterial, 'verificationMaterial');
+  assertKeyMaterialShape(vm);
+  const entries = vm.tlogEntries === undefined ? [] : shape.arr(vm.tlogEntries, 'verificationMaterial.tlogEntries', MAX_TLOG_ENTRIES);
+  entries.forEach(assertTlogEntryShape);
+  if (vm.timestampVerificationData !== undefined) assertTimestampDataShape(vm.timestampVerificationData);
+  assertContentShape(o);
+}
 
-  const vm = obj(o.verificationMaterial, 'verificationMaterial');
+/** Exactly one of certificate, x509CertificateChain or publicKey, each with its fields. */
+function assertKeyMaterialShape(vm: Json): void {
+  const { need, str, optStr, obj, arr } = shape;
   const materials = ['certificate', 'x509CertificateChain', 'publicKey'].filter((k) => vm[k] !== undefined && vm[k] !== null);
   need(
     materials.length === 1,
@@ -170,41 +183,49 @@ function assertJsonShape(o: Json): void {
     });
   }
   if (materials[0] === 'publicKey') optStr(obj(vm.publicKey, 'verificationMaterial.publicKey').hint, 'verificationMaterial.publicKey.hint');
-  const entries = vm.tlogEntries === undefined ? [] : arr(vm.tlogEntries, 'verificationMaterial.tlogEntries', MAX_TLOG_ENTRIES);
-  entries.forEach((e, i) => {
-    const p = `verificationMaterial.tlogEntries[${i}]`;
-    const entry = obj(e, p);
-    int(entry.logIndex, `${p}.logIndex`);
-    str(obj(entry.logId, `${p}.logId`).keyId, `${p}.logId.keyId`);
-    const kv = obj(entry.kindVersion, `${p}.kindVersion`);
-    str(kv.kind, `${p}.kindVersion.kind`);
-    str(kv.version, `${p}.kindVersion.version`);
-    if (entry.integratedTime !== undefined) int(entry.integratedTime, `${p}.integratedTime`);
-    str(entry.canonicalizedBody, `${p}.canonicalizedBody`);
-    if (entry.inclusionPromise !== undefined)
-      str(obj(entry.inclusionPromise, `${p}.inclusionPromise`).signedEntryTimestamp, `${p}.inclusionPromise.signedEntryTimestamp`);
-    if (entry.inclusionProof !== undefined) {
-      const proof = obj(entry.inclusionProof, `${p}.inclusionProof`);
-      int(proof.logIndex, `${p}.inclusionProof.logIndex`);
-      int(proof.treeSize, `${p}.inclusionProof.treeSize`);
-      str(proof.rootHash, `${p}.inclusionProof.rootHash`);
-      arr(proof.hashes ?? [], `${p}.inclusionProof.hashes`, 64).forEach((h, j) => {
-        str(h, `${p}.inclusionProof.hashes[${j}]`);
-      });
-      str(obj(proof.checkpoint, `${p}.inclusionProof.checkpoint`).envelope, `${p}.inclusionProof.checkpoint.envelope`);
-    }
-  });
-  if (vm.timestampVerificationData !== undefined) {
-    const tvd = obj(vm.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
-    const ts =
-      tvd.rfc3161Timestamps === undefined ? [] : arr(tvd.rfc3161Timestamps, 'verificationMaterial.timestampVerificationData.rfc3161Timestamps', MAX_TIMESTAMPS);
-    ts.forEach((t, i) => {
-      str(
-        obj(t, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}]`).signedTimestamp,
-        `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}].signedTimestamp`,
-      );
+}
+
+function assertTlogEntryShape(e: unknown, i: number): void {
+  const { str, obj, arr, int } = shape;
+  const p = `verificationMaterial.tlogEntries[${i}]`;
+  const entry = obj(e, p);
+  int(entry.logIndex, `${p}.logIndex`);
+  str(obj(entry.logId, `${p}.logId`).keyId, `${p}.logId.keyId`);
+  const kv = obj(entry.kindVersion, `${p}.kindVersion`);
+  str(kv.kind, `${p}.kindVersion.kind`);
+  str(kv.version, `${p}.kindVersion.version`);
+  if (entry.integratedTime !== undefined) int(entry.integratedTime, `${p}.integratedTime`);
+  str(entry.canonicalizedBody, `${p}.canonicalizedBody`);
+  if (entry.inclusionPromise !== undefined)
+    str(obj(entry.inclusionPromise, `${p}.inclusionPromise`).signedEntryTimestamp, `${p}.inclusionPromise.signedEntryTimestamp`);
+  if (entry.inclusionProof !== undefined) {
+    const proof = obj(entry.inclusionProof, `${p}.inclusionProof`);
+    int(proof.logIndex, `${p}.inclusionProof.logIndex`);
+    int(proof.treeSize, `${p}.inclusionProof.treeSize`);
+    str(proof.rootHash, `${p}.inclusionProof.rootHash`);
+    arr(proof.hashes ?? [], `${p}.inclusionProof.hashes`, 64).forEach((h, j) => {
+      str(h, `${p}.inclusionProof.hashes[${j}]`);
     });
+    str(obj(proof.checkpoint, `${p}.inclusionProof.checkpoint`).envelope, `${p}.inclusionProof.checkpoint.envelope`);
   }
+}
+
+function assertTimestampDataShape(v: unknown): void {
+  const { str, obj, arr } = shape;
+  const tvd = obj(v, 'verificationMaterial.timestampVerificationData');
+  const ts =
+    tvd.rfc3161Timestamps === undefined ? [] : arr(tvd.rfc3161Timestamps, 'verificationMaterial.timestampVerificationData.rfc3161Timestamps', MAX_TIMESTAMPS);
+  ts.forEach((t, i) => {
+    str(
+      obj(t, `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}]`).signedTimestamp,
+      `verificationMaterial.timestampVerificationData.rfc3161Timestamps[${i}].signedTimestamp`,
+    );
+  });
+}
+
+/** Exactly one of messageSignature or dsseEnvelope, each with its fields. */
+function assertContentShape(o: Json): void {
+  const { need, str, optStr, obj, arr } = shape;
   const contents = ['messageSignature', 'dsseEnvelope'].filter((k) => o[k] !== undefined && o[k] !== null);
   need(contents.length === 1, 'bundle', contents.length ? 'has both messageSignature and dsseEnvelope' : 'has neither messageSignature nor dsseEnvelope');
   if (contents[0] === 'messageSignature') {
