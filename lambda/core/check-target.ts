@@ -59,6 +59,22 @@ export function findingForDownloadError(err: unknown, what: string, ctx: { targe
   return finding('DOWNLOAD_FAILED', `${what} could not be fetched: ${errorMessage(err)}`, { ...ctx, evidence: { error: errorMessage(err) } });
 }
 
+/** A rebuilt artifact copied out of the build's outputs. */
+type RebuiltFile = { path: string; sha256: string; size: number };
+
+/** The build's part of the target report. */
+function buildSummary(build: BuildResult): TargetReport['build'] {
+  return {
+    id: build.buildId,
+    status: build.status,
+    durationMs: build.durationMs,
+    image: build.image.ref,
+    imageEnforced: build.image.enforced,
+    logLink: build.logLink,
+    message: build.message,
+  };
+}
+
 function safeFileName(name: string): string {
   return basename(name).replace(/[^A-Za-z0-9._-]/g, '_') || 'file';
 }
@@ -103,6 +119,67 @@ class TargetChecker {
     }
 
     const built = build.status === 'SUCCEEDED';
+    const expectedSha = this.plan.release.tagCommitSha;
+    const wrongCommit = built && build.checkedOutSha !== undefined && build.checkedOutSha !== expectedSha;
+    findings.push(...this.buildFindings(build, built, wrongCommit));
+
+    const artifacts: ArtifactReport[] = [];
+    for (const artifact of planned.artifacts) {
+      artifacts.push(await this.checkArtifact(artifact, build, built && !wrongCommit));
+    }
+    const allPositive = built && !wrongCommit && artifacts.length > 0 && artifacts.every((a) => a.verdict === 'VERIFIED');
+    const verdict = verdictOf([...findings, ...artifacts.flatMap((a) => a.findings)], allPositive);
+    return {
+      name: this.target,
+      verdict,
+      build: buildSummary(build),
+      artifacts,
+      findings,
+    };
+  }
+
+  private async checkArtifact(artifact: PlannedArtifact, build: BuildResult, compareRebuild: boolean): Promise<ArtifactReport> {
+    const ctx = { target: this.target, artifact: artifact.asset };
+    const findings: Finding[] = [];
+    const report: ArtifactReport = { path: artifact.path, asset: artifact.asset, verdict: 'INCOMPLETE', findings };
+
+    // 1. The published asset.
+    let published: DownloadedFile | undefined;
+    try {
+      published = await this.download(artifact.asset, artifact.source);
+      report.published = { sha256: published.sha256, size: published.size, url: published.url };
+    } catch (err) {
+      findings.push(findingForDownloadError(err, `published asset ${artifact.asset}`, ctx));
+    }
+
+    // 2. Its signature — checked even when the build failed: a bad signature is news on its own.
+    // Digests the scheme computes from the published file (Authenticode's) go to the comparison,
+    // so that the release is read once after its download (issue 14).
+    let signatureOk = false;
+    const publishedDigests: ComputedDigest[] = [];
+    if (published) {
+      const sig = await this.checkSignature(artifact, published, findings, (d) => publishedDigests.push(d));
+      report.signature = sig.report;
+      signatureOk = sig.ok;
+    }
+
+    // 3. The rebuilt artifact and the comparison.
+    let comparisonOk = false;
+    if (compareRebuild) {
+      const rebuilt = await this.fetchRebuilt(artifact, build, report, findings);
+      if (published && rebuilt) comparisonOk = await this.compareWithRebuild(artifact, published, rebuilt, publishedDigests, report, findings);
+    } else {
+      findings.push(finding('NOT_CHECKED', `${artifact.asset} was not compared with a rebuild: the build did not succeed`, ctx));
+    }
+
+    report.verdict = verdictOf(findings, comparisonOk && signatureOk);
+    return report;
+  }
+
+  /** What the build itself says, before any artifact: failed, wrong commit, overridden recipe, image not pinned or not enforced. */
+  private buildFindings(build: BuildResult, built: boolean, wrongCommit: boolean): Finding[] {
+    const ctx = { target: this.target };
+    const findings: Finding[] = [];
     if (!built) {
       const evidence = { buildId: build.buildId, status: build.status, log: build.logLink, logTail: build.logTail, message: build.message };
       if (build.status === 'TIMED_OUT') findings.push(finding('BUILD_TIMED_OUT', `build of ${this.target} timed out`, { ...ctx, evidence }));
@@ -114,7 +191,6 @@ class TargetChecker {
         );
     }
     const expectedSha = this.plan.release.tagCommitSha;
-    const wrongCommit = built && build.checkedOutSha !== undefined && build.checkedOutSha !== expectedSha;
     if (wrongCommit) {
       findings.push(
         finding('BUILD_WRONG_COMMIT', `build of ${this.target} checked out ${build.checkedOutSha}, not the tagged commit ${expectedSha}`, {
@@ -151,123 +227,80 @@ class TargetChecker {
         }),
       );
     }
-
-    const artifacts: ArtifactReport[] = [];
-    for (const artifact of planned.artifacts) {
-      artifacts.push(await this.checkArtifact(artifact, build, built && !wrongCommit));
-    }
-    const allPositive = built && !wrongCommit && artifacts.length > 0 && artifacts.every((a) => a.verdict === 'VERIFIED');
-    const verdict = verdictOf([...findings, ...artifacts.flatMap((a) => a.findings)], allPositive);
-    return {
-      name: this.target,
-      verdict,
-      build: {
-        id: build.buildId,
-        status: build.status,
-        durationMs: build.durationMs,
-        image: build.image.ref,
-        imageEnforced: build.image.enforced,
-        logLink: build.logLink,
-        message: build.message,
-      },
-      artifacts,
-      findings,
-    };
+    return findings;
   }
 
-  private async checkArtifact(artifact: PlannedArtifact, build: BuildResult, compareRebuild: boolean): Promise<ArtifactReport> {
+  /** The rebuilt artifact from the build's outputs, or null (ARTIFACT_MISSING / ARTIFACT_REFUSED). */
+  private async fetchRebuilt(artifact: PlannedArtifact, build: BuildResult, report: ArtifactReport, findings: Finding[]): Promise<RebuiltFile | null> {
     const ctx = { target: this.target, artifact: artifact.asset };
-    const findings: Finding[] = [];
-    const report: ArtifactReport = { path: artifact.path, asset: artifact.asset, verdict: 'INCOMPLETE', findings };
-
-    // 1. The published asset.
-    let published: DownloadedFile | undefined;
+    let rebuilt: RebuiltFile | null = null;
     try {
-      published = await this.download(artifact.asset, artifact.source);
-      report.published = { sha256: published.sha256, size: published.size, url: published.url };
-    } catch (err) {
-      findings.push(findingForDownloadError(err, `published asset ${artifact.asset}`, ctx));
-    }
-
-    // 2. Its signature — checked even when the build failed: a bad signature is news on its own.
-    // Digests the scheme computes from the published file (Authenticode's) go to the comparison,
-    // so that the release is read once after its download (issue 14).
-    let signatureOk = false;
-    const publishedDigests: ComputedDigest[] = [];
-    if (published) {
-      const sig = await this.checkSignature(artifact, published, findings, (d) => publishedDigests.push(d));
-      report.signature = sig.report;
-      signatureOk = sig.ok;
-    }
-
-    // 3. The rebuilt artifact and the comparison.
-    let comparisonOk = false;
-    if (compareRebuild) {
-      let rebuilt: { path: string; sha256: string; size: number } | null = null;
-      try {
-        rebuilt = await build.artifacts.fetch(artifact.path, this.scratch(`rebuilt-${basename(artifact.path)}`), this.deps.limits);
-        if (!rebuilt)
-          findings.push(
-            finding('ARTIFACT_MISSING', `the build did not produce ${artifact.path}`, {
-              ...ctx,
-              evidence: { path: artifact.path, buildId: build.buildId, log: build.logLink },
-            }),
-          );
-        else report.rebuilt = { sha256: rebuilt.sha256, size: rebuilt.size };
-      } catch (err) {
+      rebuilt = await build.artifacts.fetch(artifact.path, this.scratch(`rebuilt-${basename(artifact.path)}`), this.deps.limits);
+      if (!rebuilt)
         findings.push(
-          finding('ARTIFACT_REFUSED', `rebuilt artifact ${artifact.path} could not be read: ${errorMessage(err)}`, {
+          finding('ARTIFACT_MISSING', `the build did not produce ${artifact.path}`, {
             ...ctx,
-            evidence: { path: artifact.path, error: errorMessage(err) },
+            evidence: { path: artifact.path, buildId: build.buildId, log: build.logLink },
           }),
         );
-      }
-      if (published && rebuilt) {
-        try {
-          const scratchDir = this.scratch('compare');
-          await mkdir(scratchDir, { recursive: true });
-          const comparison = await this.deps.formats.compareArtifacts(published.path, rebuilt.path, {
-            method: artifact.compare,
-            publishedSha256: published.sha256,
-            rebuiltSha256: rebuilt.sha256,
-            publishedDigests,
-            scratchDir,
-            maxBytes: this.deps.limits.maxBytes,
-          });
-          report.comparison = comparison;
-          comparisonOk = comparison.match;
-          if (!comparison.match) {
-            findings.push(mismatchFinding(artifact, comparison, published.sha256, rebuilt.sha256, ctx));
-            await this.explain(published.path, rebuilt.path, findings, ctx);
-          } else {
-            const metadata = comparison.details?.metadataDifferences;
-            if (Array.isArray(metadata) && metadata.length > 0)
-              findings.push(
-                finding(
-                  'ARCHIVE_METADATA_DIFFERS',
-                  `${artifact.asset}: same content, ${metadata.length} metadata difference(s) (times, modes, owners or order)`,
-                  {
-                    ...ctx,
-                    evidence: { examples: metadata.slice(0, 5) },
-                  },
-                ),
-              );
-          }
-        } catch (err) {
+      else report.rebuilt = { sha256: rebuilt.sha256, size: rebuilt.size };
+    } catch (err) {
+      findings.push(
+        finding('ARTIFACT_REFUSED', `rebuilt artifact ${artifact.path} could not be read: ${errorMessage(err)}`, {
+          ...ctx,
+          evidence: { path: artifact.path, error: errorMessage(err) },
+        }),
+      );
+    }
+    return rebuilt;
+  }
+
+  /** Published against rebuilt by the artifact's compare method; true only on a match. A mismatch is explained when it can be. */
+  private async compareWithRebuild(
+    artifact: PlannedArtifact,
+    published: DownloadedFile,
+    rebuilt: RebuiltFile,
+    publishedDigests: ComputedDigest[],
+    report: ArtifactReport,
+    findings: Finding[],
+  ): Promise<boolean> {
+    const ctx = { target: this.target, artifact: artifact.asset };
+    let match = false;
+    try {
+      const scratchDir = this.scratch('compare');
+      await mkdir(scratchDir, { recursive: true });
+      const comparison = await this.deps.formats.compareArtifacts(published.path, rebuilt.path, {
+        method: artifact.compare,
+        publishedSha256: published.sha256,
+        rebuiltSha256: rebuilt.sha256,
+        publishedDigests,
+        scratchDir,
+        maxBytes: this.deps.limits.maxBytes,
+      });
+      report.comparison = comparison;
+      match = comparison.match;
+      if (!comparison.match) {
+        findings.push(mismatchFinding(artifact, comparison, published.sha256, rebuilt.sha256, ctx));
+        await this.explain(published.path, rebuilt.path, findings, ctx);
+      } else {
+        const metadata = comparison.details?.metadataDifferences;
+        if (Array.isArray(metadata) && metadata.length > 0)
           findings.push(
-            finding('COMPARE_FAILED', `could not compare ${artifact.asset} with the rebuild: ${errorMessage(err)}`, {
+            finding('ARCHIVE_METADATA_DIFFERS', `${artifact.asset}: same content, ${metadata.length} metadata difference(s) (times, modes, owners or order)`, {
               ...ctx,
-              evidence: { error: errorMessage(err) },
+              evidence: { examples: metadata.slice(0, 5) },
             }),
           );
-        }
       }
-    } else {
-      findings.push(finding('NOT_CHECKED', `${artifact.asset} was not compared with a rebuild: the build did not succeed`, ctx));
+    } catch (err) {
+      findings.push(
+        finding('COMPARE_FAILED', `could not compare ${artifact.asset} with the rebuild: ${errorMessage(err)}`, {
+          ...ctx,
+          evidence: { error: errorMessage(err) },
+        }),
+      );
     }
-
-    report.verdict = verdictOf(findings, comparisonOk && signatureOk);
-    return report;
+    return match;
   }
 
   private async explain(publishedPath: string, rebuiltPath: string, findings: Finding[], ctx: { target: string; artifact: string }): Promise<void> {
