@@ -71,8 +71,90 @@ function parseOptions(argv: string[]) {
   });
 }
 
+type Options = ReturnType<typeof parseOptions>['values'];
+type Config = ReturnType<typeof loadConfig>;
+
+/** What is wrong with the options (the whole stderr text), or undefined. */
+function optionProblem(values: Options, maxAgeDays: number | undefined): string | undefined {
+  if (!values.config) return `release-verifier verify: --config is required\n\n${HELP}\n`;
+  if (maxAgeDays !== undefined && (!values['if-new'] || !Number.isFinite(maxAgeDays) || maxAgeDays <= 0))
+    return `release-verifier verify: --if-new-max-age takes a positive number of days and needs --if-new\n`;
+  if (!['auto', 'always', 'never'].includes(values.docker!)) return `release-verifier verify: --docker must be auto, always or never\n`;
+  return undefined;
+}
+
+/** The configuration with its key material checked, or undefined after saying why on stderr. */
+async function loadCheckedConfig(path: string): Promise<Config | undefined> {
+  try {
+    const config = loadConfig(path);
+    // keys that do not parse, or fingerprints that are not the key's, are configuration errors now
+    await assertKeyMaterial(config, path);
+    return config;
+  } catch (err) {
+    process.stderr.write(`release-verifier: ${neutraliseLines(err instanceof ConfigError ? err.userMessage : errorMessage(err))}\n`);
+    return undefined;
+  }
+}
+
+/** Why builds run unsandboxed (warned on stderr), or undefined when they are sandboxed or refused. */
+function unsandboxedReason(builder: LocalBuilder): string | undefined {
+  try {
+    if (builder.isolation() === 'host') {
+      process.stderr.write(`release-verifier: WARNING — builds run on the host without a sandbox (--unsafe-host-build); targets cannot be VERIFIED\n`);
+      return 'neither Docker nor bubblewrap is usable and --unsafe-host-build was given';
+    }
+  } catch {
+    /* no sandbox and no --unsafe-host-build: each build is refused and reported as BUILD_NOT_SANDBOXED */
+  }
+  return undefined;
+}
+
+/** The run itself (after --if-new's shortcut): report on stdout, exit code by verdict. */
+async function verifyRelease(
+  values: Options,
+  config: Config,
+  token: string | undefined,
+  store: DirectoryStore,
+  builder: LocalBuilder,
+  unsandboxedBuilds: string | undefined,
+  maxAgeDays: number | undefined,
+): Promise<number> {
+  const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${neutralise(line)}\n`);
+  const forge = forgeFromConfig(config, token);
+  if (values['if-new']) {
+    const skip = await skipIfVerified(config, forge, store, values.release, { maxAgeDays });
+    if (skip) {
+      process.stderr.write(neutralise(`release-verifier: ${skip.tag} is already VERIFIED (run ${skip.runId}); nothing to do (--if-new)`) + '\n');
+      if (values.json) process.stdout.write(safeJson({ skipped: true, tag: skip.tag }) + '\n');
+      return 0;
+    }
+  }
+  const { report, reportKey } = await runVerification(
+    config,
+    {
+      forge,
+      builder,
+      store,
+      notifier: new ConsoleNotifier({ stream: process.stderr }),
+      formats: formatOps,
+    },
+    {
+      tag: values.release,
+      progress,
+      keepFiles: values.keep,
+      unsandboxedBuilds,
+      policyUri: pathToFileURL(resolve(values.config!)).href,
+      explainMismatch: values.diffoscope ? (runId) => diffoscopeExplainer(join(store.locate(runKeys.dir(runId)), 'diffoscope')) : undefined,
+    },
+  );
+  // forge text never reaches the terminal raw (tags, names and messages are the forge's choice)
+  if (values.json) process.stdout.write(safeJson(report, 2) + '\n');
+  else process.stdout.write(neutralise(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${store.locate(reportKey)}`) + '\n');
+  return exitCodeFor(report.verdict);
+}
+
 export async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parseOptions>['values'];
+  let values: Options;
   try {
     ({ values } = parseOptions(argv));
   } catch (err) {
@@ -83,78 +165,25 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  if (!values.config) {
-    process.stderr.write(`release-verifier verify: --config is required\n\n${HELP}\n`);
-    return 3;
-  }
   const maxAgeDays = values['if-new-max-age'] === undefined ? undefined : Number(values['if-new-max-age']);
-  if (maxAgeDays !== undefined && (!values['if-new'] || !Number.isFinite(maxAgeDays) || maxAgeDays <= 0)) {
-    process.stderr.write(`release-verifier verify: --if-new-max-age takes a positive number of days and needs --if-new\n`);
-    return 3;
-  }
-  if (!['auto', 'always', 'never'].includes(values.docker!)) {
-    process.stderr.write(`release-verifier verify: --docker must be auto, always or never\n`);
+  const problem = optionProblem(values, maxAgeDays);
+  if (problem) {
+    process.stderr.write(problem);
     return 3;
   }
 
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(values.config);
-    // keys that do not parse, or fingerprints that are not the key's, are configuration errors now
-    await assertKeyMaterial(config, values.config);
-  } catch (err) {
-    process.stderr.write(`release-verifier: ${neutraliseLines(err instanceof ConfigError ? err.userMessage : errorMessage(err))}\n`);
-    return 3;
-  }
+  const config = await loadCheckedConfig(values.config!);
+  if (!config) return 3;
 
   const token = process.env[config.gitlab.token.env] || undefined;
   // Read once, then gone from our environment, so no child process inherits it. (Linux still shows
   // the environment we were started with in /proc/<pid>/environ: the build sandbox hides /proc.)
   delete process.env[config.gitlab.token.env];
   const store = new DirectoryStore(values.store!);
-  const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${neutralise(line)}\n`);
   const builder = new LocalBuilder({ docker: values.docker as 'auto' | 'always' | 'never', keep: values.keep, unsafeHostBuild: values['unsafe-host-build'] });
-  let unsandboxedBuilds: string | undefined;
+  const unsandboxedBuilds = unsandboxedReason(builder);
   try {
-    if (builder.isolation() === 'host') {
-      unsandboxedBuilds = 'neither Docker nor bubblewrap is usable and --unsafe-host-build was given';
-      process.stderr.write(`release-verifier: WARNING — builds run on the host without a sandbox (--unsafe-host-build); targets cannot be VERIFIED\n`);
-    }
-  } catch {
-    /* no sandbox and no --unsafe-host-build: each build is refused and reported as BUILD_NOT_SANDBOXED */
-  }
-  try {
-    const forge = forgeFromConfig(config, token);
-    if (values['if-new']) {
-      const skip = await skipIfVerified(config, forge, store, values.release, { maxAgeDays });
-      if (skip) {
-        process.stderr.write(neutralise(`release-verifier: ${skip.tag} is already VERIFIED (run ${skip.runId}); nothing to do (--if-new)`) + '\n');
-        if (values.json) process.stdout.write(safeJson({ skipped: true, tag: skip.tag }) + '\n');
-        return 0;
-      }
-    }
-    const { report, reportKey } = await runVerification(
-      config,
-      {
-        forge,
-        builder,
-        store,
-        notifier: new ConsoleNotifier({ stream: process.stderr }),
-        formats: formatOps,
-      },
-      {
-        tag: values.release,
-        progress,
-        keepFiles: values.keep,
-        unsandboxedBuilds,
-        policyUri: pathToFileURL(resolve(values.config)).href,
-        explainMismatch: values.diffoscope ? (runId) => diffoscopeExplainer(join(store.locate(runKeys.dir(runId)), 'diffoscope')) : undefined,
-      },
-    );
-    // forge text never reaches the terminal raw (tags, names and messages are the forge's choice)
-    if (values.json) process.stdout.write(safeJson(report, 2) + '\n');
-    else process.stdout.write(neutralise(`${report.verdict}: ${report.release?.tag ?? '(no release)'} — report ${store.locate(reportKey)}`) + '\n');
-    return exitCodeFor(report.verdict);
+    return await verifyRelease(values, config, token, store, builder, unsandboxedBuilds, maxAgeDays);
   } catch (err) {
     // Fail closed: an unexpected failure is never success.
     process.stderr.write(`release-verifier: INCOMPLETE — the run failed: ${neutralise(errorMessage(err))}\n`);
