@@ -182,127 +182,28 @@ async function checkBundle(
   const infoBytes = await archive.bytes(l.infoPlist, MAX_PLIST_BYTES);
 
   // 1. The main executable, with Info.plist and CodeResources as its bound special slots.
-  const exePath = (await archive.extract([exeName])).get(exeName)!;
-  const fh = await open(exePath, 'r');
-  let slices: Awaited<ReturnType<typeof readMachoSignatures>>['slices'];
-  let kind: 'fat' | 'thin';
-  try {
-    ({ kind, slices } = await readMachoSignatures(exePath, fh, (await stat(exePath)).size, { [CSSLOT_INFOSLOT]: infoBytes, [CSSLOT_RESOURCEDIR]: sealBytes }));
-  } finally {
-    await fh.close();
-  }
-  const units: CodeUnit[] = slices.map((s) => ({
-    name: `${label} (${s.arch})`,
-    parsed: 'parsed' in s ? s.parsed : undefined,
-    unsigned: 'unsigned' in s ? s.unsigned : undefined,
-    problem: s.problem && !('unsigned' in s) ? `${label}: ${s.problem}` : s.problem,
-    details: s.details,
-  }));
-  const signed = slices.filter((s): s is SliceSignature => 'parsed' in s);
-  const cdhashes = kind === 'thin' && signed[0] ? signed[0].parsed.cds.filter(isStrongCodeDirectory).map((cd) => cdHash(cd).subarray(0, 20)) : [];
+  const { kind, units, cdhashes } = await readMainExecutable(archive, exeName, label, infoBytes, sealBytes);
   if (units.some((u) => u.unsigned || u.problem || u.parsed?.adhoc)) return { units, notes, cdhashes, details };
   const gate = await authenticate(units, cdhashes, kind);
   if (!gate.ok) return gate.problem ? fail(gate.problem) : { units, notes, cdhashes, details };
 
   // 2. Everything else in the bundle is accounted for by the seal.
-  if (l.kind === 'framework') {
-    const outside = await checkFrameworkOutside(archive, l);
-    if (outside) return fail(outside);
-  } else {
-    for (const e of archive.below(root)) if (!e.name.startsWith(l.content)) return fail(`${e.name} lies outside Contents/: not sealed`);
-  }
+  const outside = await contentOutsideProblem(archive, l);
+  if (outside) return fail(outside);
   const seal: ResourceSeal | undefined = sealBytes ? parseCodeResources(sealBytes) : undefined;
-  const seen = new Set<string>();
-  const nestedBundles = new Set<string>();
-  const nestedFiles: string[] = [];
-  for (const e of archive.below(l.content)) {
-    const rel = e.name.replace(/\/+$/, '').slice(l.content.length);
-    if (rel === exeRel || rel.startsWith('_CodeSignature/')) continue;
-    if (l.kind === 'app' && rel === 'CodeResources') {
-      notes.push(`${label}: a notarization ticket is stapled (present; not verified)`);
-      details.notarizationTicket = 'stapled (present, not verified)';
-      continue;
-    }
-    if (!seal) return fail(`${rel} is not sealed: the bundle has no _CodeSignature/CodeResources`);
-    // inside a nested bundle the seal records by cdhash?
-    const parts = rel.split('/');
-    let owner: string | undefined;
-    for (let i = parts.length - 1; i >= 1; i--) {
-      const dir = parts.slice(0, i).join('/');
-      if (seal.files2.get(dir)?.cdhash && BUNDLE_EXTENSIONS.test(dir)) owner = dir;
-    }
-    if (owner) {
-      nestedBundles.add(owner);
-      seen.add(owner);
-      continue;
-    }
-    const sealed = seal.files2.get(rel);
-    if (!sealed) {
-      const rule = ruleFor(seal, rel);
-      if (rule?.omit) continue;
-      return fail(`${rel} is not sealed by CodeResources (added or renamed after signing)${rule ? '' : ' and no rule covers it'}`);
-    }
-    seen.add(rel);
-    if (e.type === 'symlink') {
-      if (sealed.symlink === undefined) return fail(`${rel} is a symlink, sealed as something else`);
-      if ((await archive.linkTarget(e.name)) !== sealed.symlink)
-        return fail(`${rel}: symlink target differs from the sealed one (${JSON.stringify(sealed.symlink)})`);
-    } else if (e.type === 'file') {
-      if (sealed.cdhash) nestedFiles.push(rel);
-      else if (!sealed.hash2) return fail(`${rel} is a file, sealed as something else`);
-      else if (!e.sha256 || !Buffer.from(e.sha256, 'hex').equals(sealed.hash2)) return fail(`${rel} does not match its sealed SHA-256: modified after signing`);
-    } else {
-      return fail(`${rel} is a ${e.type} entry, which a bundle seal cannot cover`);
-    }
-  }
-  for (const [k, v] of seal?.files2 ?? []) {
-    if (!seen.has(k) && !v.optional) return fail(`${k} is sealed by CodeResources but missing from the archive`);
-  }
+  const sealed = await checkSealCoverage(archive, l, label, exeRel, seal, notes, details);
+  if ('problem' in sealed) return fail(sealed.problem);
+  const { nestedBundles, nestedFiles } = sealed;
 
   // 3. Nested code, bound by its cdhash.
   if (nestedBundles.size + nestedFiles.length > 0 && depth >= MAX_NESTED_DEPTH) return fail(`nested code deeper than ${MAX_NESTED_DEPTH} levels`);
   budget.nested += nestedBundles.size + nestedFiles.length;
   if (budget.nested > MAX_NESTED_CODE) return fail(`more than ${MAX_NESTED_CODE} nested code items`);
   const nestedDetails: Record<string, unknown>[] = [];
-  await archive.extract(nestedFiles.map((rel) => l.content + rel));
-  for (const rel of nestedFiles) {
-    const name = l.content + rel;
-    const p = (await archive.extract([name])).get(name)!;
-    const nfh = await open(p, 'r');
-    let nested: Awaited<ReturnType<typeof readMachoSignatures>>;
-    try {
-      nested = await readMachoSignatures(p, nfh, (await stat(p)).size);
-    } finally {
-      await nfh.close();
-    }
-    const r = bindNested(
-      `${label}/${rel}`,
-      seal!.files2.get(rel)!,
-      nested.kind,
-      nested.slices.map((s) => ({
-        name: `${label}/${rel} (${s.arch})`,
-        parsed: 'parsed' in s ? s.parsed : undefined,
-        unsigned: 'unsigned' in s ? s.unsigned : undefined,
-        problem: s.problem,
-        details: s.details,
-      })),
-    );
-    if ('problem' in r) return fail(r.problem);
-    units.push(...r.units);
-    nestedDetails.push({ code: rel, kind: 'mach-o' });
-  }
+  const filesProblem = await checkNestedFiles(archive, l, label, seal!, nestedFiles, units, nestedDetails);
+  if (filesProblem) return fail(filesProblem);
   for (const rel of nestedBundles) {
-    const entry = seal!.files2.get(rel)!;
-    // the nested bundle is bound by its entry in this seal (cdhash, identifier, team); a universal
-    // one (one cdhash binds one slice) must also carry the pinned signer's signature on each slice
-    const bound: Authenticate = async (innerUnits, innerHashes, innerKind) => {
-      const problem = bindToSeal(rel, entry, innerUnits);
-      if (problem) return { ok: false, problem };
-      if (innerKind === 'fat' && !(await pinned(innerUnits, innerHashes, innerKind)).ok)
-        return { ok: false, problem: `nested ${rel} is universal and not signed by the pinned signer on every slice` };
-      return { ok: true };
-    };
-    const inner = await checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget, bound, pinned);
+    const inner = await checkNestedBundle(archive, l, rel, seal!.files2.get(rel)!, depth, budget, pinned);
     notes.push(...inner.notes);
     const bad = inner.units.find((u) => u.unsigned || u.problem || u.parsed?.adhoc);
     // the inner problem names the nested bundle by its archive path already
@@ -324,6 +225,178 @@ async function checkBundle(
   }
   details.nested = nestedDetails;
   return { units, notes, cdhashes, details };
+}
+
+/** The main executable's slices as code units, and (thin only) its cdhashes for an outer seal. */
+async function readMainExecutable(
+  archive: BundleArchive,
+  exeName: string,
+  label: string,
+  infoBytes: Buffer,
+  sealBytes: Buffer | null,
+): Promise<{ kind: 'fat' | 'thin'; units: CodeUnit[]; cdhashes: Buffer[] }> {
+  const exePath = (await archive.extract([exeName])).get(exeName)!;
+  const fh = await open(exePath, 'r');
+  let slices: Awaited<ReturnType<typeof readMachoSignatures>>['slices'];
+  let kind: 'fat' | 'thin';
+  try {
+    ({ kind, slices } = await readMachoSignatures(exePath, fh, (await stat(exePath)).size, { [CSSLOT_INFOSLOT]: infoBytes, [CSSLOT_RESOURCEDIR]: sealBytes }));
+  } finally {
+    await fh.close();
+  }
+  const units: CodeUnit[] = slices.map((s) => ({
+    name: `${label} (${s.arch})`,
+    parsed: 'parsed' in s ? s.parsed : undefined,
+    unsigned: 'unsigned' in s ? s.unsigned : undefined,
+    problem: s.problem && !('unsigned' in s) ? `${label}: ${s.problem}` : s.problem,
+    details: s.details,
+  }));
+  const signed = slices.filter((s): s is SliceSignature => 'parsed' in s);
+  const cdhashes = kind === 'thin' && signed[0] ? signed[0].parsed.cds.filter(isStrongCodeDirectory).map((cd) => cdHash(cd).subarray(0, 20)) : [];
+  return { kind, units, cdhashes };
+}
+
+/** Entries of the bundle outside the directory its seal covers (a framework's version, an app's Contents/). */
+async function contentOutsideProblem(archive: BundleArchive, l: Layout): Promise<string | undefined> {
+  if (l.kind === 'framework') return checkFrameworkOutside(archive, l);
+  for (const e of archive.below(l.root)) if (!e.name.startsWith(l.content)) return `${e.name} lies outside Contents/: not sealed`;
+  return undefined;
+}
+
+/**
+ * Every entry of the content directory against the seal (files by SHA-256, symlinks by target,
+ * omitted by a rule, nested code collected for step 3), then every sealed entry must be present.
+ */
+async function checkSealCoverage(
+  archive: BundleArchive,
+  l: Layout,
+  label: string,
+  exeRel: string,
+  seal: ResourceSeal | undefined,
+  notes: string[],
+  details: Record<string, unknown>,
+): Promise<{ problem: string } | { nestedBundles: Set<string>; nestedFiles: string[] }> {
+  const seen = new Set<string>();
+  const nestedBundles = new Set<string>();
+  const nestedFiles: string[] = [];
+  for (const e of archive.below(l.content)) {
+    const rel = e.name.replace(/\/+$/, '').slice(l.content.length);
+    if (rel === exeRel || rel.startsWith('_CodeSignature/')) continue;
+    if (l.kind === 'app' && rel === 'CodeResources') {
+      notes.push(`${label}: a notarization ticket is stapled (present; not verified)`);
+      details.notarizationTicket = 'stapled (present, not verified)';
+      continue;
+    }
+    if (!seal) return { problem: `${rel} is not sealed: the bundle has no _CodeSignature/CodeResources` };
+    const owner = nestedBundleOwner(seal, rel);
+    if (owner) {
+      nestedBundles.add(owner);
+      seen.add(owner);
+      continue;
+    }
+    const sealed = seal.files2.get(rel);
+    if (!sealed) {
+      const rule = ruleFor(seal, rel);
+      if (rule?.omit) continue;
+      return { problem: `${rel} is not sealed by CodeResources (added or renamed after signing)${rule ? '' : ' and no rule covers it'}` };
+    }
+    seen.add(rel);
+    const problem = await sealedEntryProblem(archive, e, rel, sealed);
+    if (problem) return { problem };
+    if (e.type === 'file' && sealed.cdhash) nestedFiles.push(rel);
+  }
+  for (const [k, v] of seal?.files2 ?? []) {
+    if (!seen.has(k) && !v.optional) return { problem: `${k} is sealed by CodeResources but missing from the archive` };
+  }
+  return { nestedBundles, nestedFiles };
+}
+
+/** Inside a nested bundle the seal records by cdhash? Its outermost such directory. */
+function nestedBundleOwner(seal: ResourceSeal, rel: string): string | undefined {
+  const parts = rel.split('/');
+  let owner: string | undefined;
+  for (let i = parts.length - 1; i >= 1; i--) {
+    const dir = parts.slice(0, i).join('/');
+    if (seal.files2.get(dir)?.cdhash && BUNDLE_EXTENSIONS.test(dir)) owner = dir;
+  }
+  return owner;
+}
+
+/** One entry against its seal record: a symlink's target, a file's SHA-256 (nested code: checked later). */
+async function sealedEntryProblem(archive: BundleArchive, e: ArchiveEntry, rel: string, sealed: SealedEntry): Promise<string | undefined> {
+  if (e.type === 'symlink') {
+    if (sealed.symlink === undefined) return `${rel} is a symlink, sealed as something else`;
+    if ((await archive.linkTarget(e.name)) !== sealed.symlink) return `${rel}: symlink target differs from the sealed one (${JSON.stringify(sealed.symlink)})`;
+  } else if (e.type === 'file') {
+    if (sealed.cdhash) return undefined;
+    if (!sealed.hash2) return `${rel} is a file, sealed as something else`;
+    if (!e.sha256 || !Buffer.from(e.sha256, 'hex').equals(sealed.hash2)) return `${rel} does not match its sealed SHA-256: modified after signing`;
+  } else {
+    return `${rel} is a ${e.type} entry, which a bundle seal cannot cover`;
+  }
+  return undefined;
+}
+
+/** Nested Mach-O files, each bound by its sealed cdhash; their units are added to `units`. */
+async function checkNestedFiles(
+  archive: BundleArchive,
+  l: Layout,
+  label: string,
+  seal: ResourceSeal,
+  nestedFiles: string[],
+  units: CodeUnit[],
+  nestedDetails: Record<string, unknown>[],
+): Promise<string | undefined> {
+  await archive.extract(nestedFiles.map((rel) => l.content + rel));
+  for (const rel of nestedFiles) {
+    const name = l.content + rel;
+    const p = (await archive.extract([name])).get(name)!;
+    const nfh = await open(p, 'r');
+    let nested: Awaited<ReturnType<typeof readMachoSignatures>>;
+    try {
+      nested = await readMachoSignatures(p, nfh, (await stat(p)).size);
+    } finally {
+      await nfh.close();
+    }
+    const r = bindNested(
+      `${label}/${rel}`,
+      seal.files2.get(rel)!,
+      nested.kind,
+      nested.slices.map((s) => ({
+        name: `${label}/${rel} (${s.arch})`,
+        parsed: 'parsed' in s ? s.parsed : undefined,
+        unsigned: 'unsigned' in s ? s.unsigned : undefined,
+        problem: s.problem,
+        details: s.details,
+      })),
+    );
+    if ('problem' in r) return r.problem;
+    units.push(...r.units);
+    nestedDetails.push({ code: rel, kind: 'mach-o' });
+  }
+  return undefined;
+}
+
+/** A nested bundle, checked like the outer one but authenticated by its entry in this seal. */
+function checkNestedBundle(
+  archive: BundleArchive,
+  l: Layout,
+  rel: string,
+  entry: SealedEntry,
+  depth: number,
+  budget: { nested: number },
+  pinned: Authenticate,
+): Promise<BundleCheck> {
+  // the nested bundle is bound by its entry in this seal (cdhash, identifier, team); a universal
+  // one (one cdhash binds one slice) must also carry the pinned signer's signature on each slice
+  const bound: Authenticate = async (innerUnits, innerHashes, innerKind) => {
+    const problem = bindToSeal(rel, entry, innerUnits);
+    if (problem) return { ok: false, problem };
+    if (innerKind === 'fat' && !(await pinned(innerUnits, innerHashes, innerKind)).ok)
+      return { ok: false, problem: `nested ${rel} is universal and not signed by the pinned signer on every slice` };
+    return { ok: true };
+  };
+  return checkBundle(archive, `${l.content}${rel}/`, depth + 1, budget, bound, pinned);
 }
 
 /**
