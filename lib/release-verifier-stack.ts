@@ -124,8 +124,74 @@ export class ReleaseVerifierStack extends Stack {
     this.alerts = new AlertsTopic(this, 'Alerts', { emails: config.alerts.emails, smsNumbers: config.alerts.sms });
     this.attestationKey = new AttestationKey(this, 'Attestation', props.attestationKey);
 
+    this.tokenSecret = this.createTokenSecret(config);
+
+    // ── one build project per target, and the diff job ──
+    this.projects = this.createTargetProjects(config, prefix);
+    const projectArns = this.projects.map((p) => p.project.projectArn);
+    this.diffJob = this.createDiffJob(props, prefix);
+    const projectMap = JSON.stringify(Object.fromEntries(this.projects.map((p) => [p.target.name, `${prefix}-${p.target.name}`])));
+
+    // ── Lambdas ──
+    const configLayer = new ConfigLayer(this, 'Config', { config });
+    const maxTimeout = Math.max(...config.targets.map((t) => t.timeoutMinutes));
+    const staleRunMinutes = maxTimeout + 8 * 60 + 120;
+    this.deadLetterQueue = this.createDeadLetterQueue();
+    const fns = this.createFunctions(props, configLayer, projectMap, staleRunMinutes);
+    this.launcher = fns.launcher;
+    this.checker = fns.checker;
+    this.deadman = fns.deadman;
+
+    this.grantFunctionPermissions(config, projectArns);
+    this.addTriggers(config, prefix);
+    // the watch (lambda/handlers/watch.ts): a new release gets a full run within one interval
+    if (config.watch.enabled) {
+      this.watch = new WatchSchedule(this, 'Watch', {
+        schedule: config.watch.schedule,
+        configLayer,
+        launcher: this.launcher.fn,
+        results: this.results,
+        tokenSecret: this.tokenSecret,
+        topic: this.alerts.topic,
+        topicKey: this.alerts.key,
+        deadLetterQueue: this.deadLetterQueue,
+        relaunchAfterMinutes: staleRunMinutes,
+      });
+    }
+
+    this.addAlarms(props);
+    this.addOutputs();
+  }
+
+  private createTargetProjects(config: Config, prefix: string): TargetBuildProject[] {
+    return config.targets.map(
+      (target) =>
+        new TargetBuildProject(this, `Target-${target.name}`, {
+          target,
+          projectName: `${prefix}-${target.name}`,
+          artifactsBucket: this.artifacts.bucket,
+          artifactsKey: this.artifacts.key,
+          stagedSource: config.aws.stageSource,
+        }),
+    );
+  }
+
+  private createDiffJob(props: ReleaseVerifierStackProps, prefix: string): DiffJobProject {
+    // `--` cannot occur in a target's project name (target names start with a letter or digit)
+    const diffJobImage = props.diffJob?.image ?? ((this.node.tryGetContext('diffJobImage') as string | undefined) || undefined);
+    return new DiffJobProject(this, 'DiffJob', {
+      ...props.diffJob,
+      image: diffJobImage,
+      projectName: `${prefix}--diffoscope`,
+      artifactsBucket: this.artifacts.bucket,
+      artifactsKey: this.artifacts.key,
+    });
+  }
+
+  /** the GitLab token: the config's secret, or a new one holding the anonymous placeholder */
+  private createTokenSecret(config: Config): secretsmanager.ISecret {
     if (config.gitlab.token.secretName) {
-      this.tokenSecret = secretsmanager.Secret.fromSecretNameV2(this, 'GitLabToken', config.gitlab.token.secretName);
+      return secretsmanager.Secret.fromSecretNameV2(this, 'GitLabToken', config.gitlab.token.secretName);
     } else {
       const secret = new secretsmanager.Secret(this, 'GitLabToken', {
         secretName: defaultTokenSecretName(this.stackName),
@@ -138,48 +204,33 @@ export class ReleaseVerifierStack extends Stack {
         id: 'AwsSolutions-SMG4',
         reason: 'A GitLab token cannot be rotated by Secrets Manager; it is rotated in GitLab (with an expiry date) and stored again.',
       });
-      this.tokenSecret = secret;
+      return secret;
     }
+  }
 
-    // ── one build project per target ──
-    this.projects = config.targets.map(
-      (target) =>
-        new TargetBuildProject(this, `Target-${target.name}`, {
-          target,
-          projectName: `${prefix}-${target.name}`,
-          artifactsBucket: this.artifacts.bucket,
-          artifactsKey: this.artifacts.key,
-          stagedSource: config.aws.stageSource,
-        }),
-    );
-    const projectArns = this.projects.map((p) => p.project.projectArn);
-    // `--` cannot occur in a target's project name (target names start with a letter or digit)
-    const diffJobImage = props.diffJob?.image ?? ((this.node.tryGetContext('diffJobImage') as string | undefined) || undefined);
-    this.diffJob = new DiffJobProject(this, 'DiffJob', {
-      ...props.diffJob,
-      image: diffJobImage,
-      projectName: `${prefix}--diffoscope`,
-      artifactsBucket: this.artifacts.bucket,
-      artifactsKey: this.artifacts.key,
-    });
-    const projectMap = JSON.stringify(Object.fromEntries(this.projects.map((p) => [p.target.name, `${prefix}-${p.target.name}`])));
-
-    // ── Lambdas ──
-    const configLayer = new ConfigLayer(this, 'Config', { config });
-    const common = {
-      [ENV.resultsBucket]: this.results.bucket.bucketName,
-      [ENV.topicArn]: this.alerts.topic.topicArn,
-    };
-    const maxTimeout = Math.max(...config.targets.map((t) => t.timeoutMinutes));
-    const staleRunMinutes = maxTimeout + 8 * 60 + 120;
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+  private createDeadLetterQueue(): sqs.Queue {
+    const queue = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue.' });
+    Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue.' });
+    return queue;
+  }
 
-    this.launcher = new VerifierFunction(this, 'Launcher', {
+  /** the launcher, checker and dead-man Lambdas with their environments */
+  private createFunctions(
+    props: ReleaseVerifierStackProps,
+    configLayer: ConfigLayer,
+    projectMap: string,
+    staleRunMinutes: number,
+  ): { launcher: VerifierFunction; checker: VerifierFunction; deadman: VerifierFunction } {
+    const { config } = props;
+    const common = {
+      [ENV.resultsBucket]: this.results.bucket.bucketName,
+      [ENV.topicArn]: this.alerts.topic.topicArn,
+    };
+    const launcher = new VerifierFunction(this, 'Launcher', {
       handler: 'launcher',
       serviceName: SERVICE.launcher,
       configLayer,
@@ -195,7 +246,7 @@ export class ReleaseVerifierStack extends Stack {
         ...(config.aws.stageSource ? { [ENV.artifactsBucket]: this.artifacts.bucket.bucketName } : {}),
       },
     });
-    this.checker = new VerifierFunction(this, 'Checker', {
+    const checker = new VerifierFunction(this, 'Checker', {
       handler: 'checker',
       serviceName: SERVICE.checker,
       configLayer,
@@ -211,7 +262,7 @@ export class ReleaseVerifierStack extends Stack {
         [ENV.attestationKey]: this.attestationKey.key.keyArn,
       },
     });
-    this.deadman = new VerifierFunction(this, 'DeadMan', {
+    const deadman = new VerifierFunction(this, 'DeadMan', {
       handler: 'deadman',
       serviceName: SERVICE.deadman,
       configLayer,
@@ -219,8 +270,11 @@ export class ReleaseVerifierStack extends Stack {
       memorySize: 512,
       environment: { ...common, [ENV.staleRunMinutes]: String(staleRunMinutes) },
     });
+    return { launcher, checker, deadman };
+  }
 
-    // ── permissions (hand-scoped; no deletes anywhere) ──
+  /** hand-scoped permissions of the three Lambdas; no deletes anywhere */
+  private grantFunctionPermissions(config: Config, projectArns: string[]): void {
     const launcher = this.launcher.fn;
     const checker = this.checker.fn;
     const deadman = this.deadman.fn;
@@ -255,8 +309,12 @@ export class ReleaseVerifierStack extends Stack {
       projectArns: [this.diffJob.project.projectArn],
       allowedVariables: [DIFF_ENV.prefix],
     });
+  }
 
-    // ── triggers ──
+  /** the weekly schedule, build state changes → checker, and the dead-letter routes */
+  private addTriggers(config: Config, prefix: string): void {
+    const launcher = this.launcher.fn;
+    const checker = this.checker.fn;
     new events.Rule(this, 'Schedule', {
       description: 'release-verifier: weekly run',
       schedule: events.Schedule.expression(config.schedule),
@@ -284,31 +342,23 @@ export class ReleaseVerifierStack extends Stack {
     // by Lambda's asynchronous invocation and then lands in the same queue.
     checker.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(this.deadLetterQueue) });
     launcher.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(this.deadLetterQueue) });
+  }
 
-    // the watch (lambda/handlers/watch.ts): a new release gets a full run within one interval
-    if (config.watch.enabled) {
-      this.watch = new WatchSchedule(this, 'Watch', {
-        schedule: config.watch.schedule,
-        configLayer,
-        launcher,
-        results: this.results,
-        tokenSecret: this.tokenSecret,
-        topic: this.alerts.topic,
-        topicKey: this.alerts.key,
-        deadLetterQueue: this.deadLetterQueue,
-        relaunchAfterMinutes: staleRunMinutes,
-      });
-    }
-
-    // ── alarms ──
+  private addAlarms(props: ReleaseVerifierStackProps): void {
+    const launcher = this.launcher.fn;
+    const checker = this.checker.fn;
+    const deadman = this.deadman.fn;
     new OperationalAlarms(this, 'Alarms', {
       topic: this.alerts.topic,
       functions: { Launcher: launcher, Checker: checker, DeadMan: deadman, ...(this.watch ? { Watch: this.watch.function.fn } : {}) },
       deadLetterQueue: this.deadLetterQueue,
     });
     new DeadMansSwitch(this, 'DeadMansSwitch', { handler: deadman, topic: this.alerts.topic, maxDaysWithoutRun: props.maxDaysWithoutRun ?? 8 });
+  }
 
-    // ── outputs (run-now finds the launcher here) ──
+  /** outputs (run-now finds the launcher here) */
+  private addOutputs(): void {
+    const launcher = this.launcher.fn;
     new CfnOutput(this, 'LauncherFunctionName', {
       value: launcher.functionName,
       description: 'invoke to start a run now (release-verifier run-now --stack …)',
