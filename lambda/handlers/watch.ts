@@ -79,6 +79,30 @@ export interface WatchResult {
   alerted?: 'forge-down' | 'forge-recovered';
 }
 
+/** GitLab did not answer: one alert when the outage begins (then state 'down'), a warning on every later check. */
+async function forgeDown(
+  deps: WatchDeps,
+  state: WatchState,
+  err: unknown,
+  now: Date,
+  context: Parameters<typeof watchAlert>[1],
+  save: (next: WatchState) => Promise<void>,
+): Promise<WatchResult> {
+  const { config, logger } = deps;
+  // the same finding a run that cannot reach GitLab reports (summary.ts maps the forge's errors)
+  const f = failedRunReport(config, 'watch', { mode: 'aws', startedAt: now.toISOString() }, err).findings[0]!;
+  deps.metrics?.addMetric(METRIC.watchForgeDown, MetricUnit.Count, 1);
+  if (state.forge.status === 'down') {
+    logger?.warn('GitLab still down; alerted when the outage began', { since: state.forge.since, code: f.code, error: errorMessage(err) });
+    return { outcome: 'forge-down', findings: [f] };
+  }
+  logger?.error('GitLab down: alerting once for this outage', { code: f.code, error: errorMessage(err) });
+  // alert first: when the publish fails, the state stays 'up' and the next check alerts again
+  await deps.notifier.notify(watchAlert({ kind: 'forge-down', finding: f, since: now.toISOString() }, context));
+  await save({ ...state, forge: { status: 'down', since: now.toISOString(), error: f.message } });
+  return { outcome: 'forge-down', findings: [f], alerted: 'forge-down' };
+}
+
 export async function watch(deps: WatchDeps): Promise<WatchResult> {
   const now = (deps.now ?? (() => new Date()))();
   const { store, config, logger } = deps;
@@ -95,18 +119,7 @@ export async function watch(deps: WatchDeps): Promise<WatchResult> {
     const forge = await deps.forge();
     release = await forge.getRelease(config.release === 'latest' ? undefined : config.release.tag);
   } catch (err) {
-    // the same finding a run that cannot reach GitLab reports (summary.ts maps the forge's errors)
-    const f = failedRunReport(config, 'watch', { mode: 'aws', startedAt: now.toISOString() }, err).findings[0]!;
-    deps.metrics?.addMetric(METRIC.watchForgeDown, MetricUnit.Count, 1);
-    if (state.forge.status === 'down') {
-      logger?.warn('GitLab still down; alerted when the outage began', { since: state.forge.since, code: f.code, error: errorMessage(err) });
-      return { outcome: 'forge-down', findings: [f] };
-    }
-    logger?.error('GitLab down: alerting once for this outage', { code: f.code, error: errorMessage(err) });
-    // alert first: when the publish fails, the state stays 'up' and the next check alerts again
-    await deps.notifier.notify(watchAlert({ kind: 'forge-down', finding: f, since: now.toISOString() }, context));
-    await save({ ...state, forge: { status: 'down', since: now.toISOString(), error: f.message } });
-    return { outcome: 'forge-down', findings: [f], alerted: 'forge-down' };
+    return await forgeDown(deps, state, err, now, context, save);
   }
 
   const found = { tag: release.tag, commitSha: release.tagCommitSha };
