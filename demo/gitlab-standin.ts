@@ -646,6 +646,194 @@ const bytesReply = (bytes: Buffer, fileName: string): Reply => ({
   body: bytes,
 });
 
+/** What the API routes need from one running stand-in. */
+interface ApiContext {
+  readonly urls: Urls;
+  readonly hostile: StandInHostility;
+  paginate(url: URL, items: unknown[]): Reply;
+}
+
+/** GitLab offset pagination (default) or keyset (`pagination=keyset`, opaque `cursor`). */
+function paginateItems(url: URL, items: unknown[], baseUrl: string, defaultPerPage: number): Reply {
+  const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page')) || defaultPerPage));
+  const pageUrl = (mutate: (s: URLSearchParams) => void) => {
+    const u = new URL(url.pathname + url.search, baseUrl);
+    mutate(u.searchParams);
+    return u.href;
+  };
+  if (url.searchParams.get('pagination') === 'keyset') {
+    const cursor = url.searchParams.get('cursor');
+    const start = cursor ? Number(JSON.parse(Buffer.from(cursor, 'base64url').toString()).offset) : 0;
+    const slice = items.slice(start, start + perPage);
+    const headers: Record<string, string> = { 'x-per-page': String(perPage) };
+    if (start + perPage < items.length) {
+      const next = Buffer.from(JSON.stringify({ offset: start + perPage })).toString('base64url');
+      headers.link = `<${pageUrl((s) => s.set('cursor', next))}>; rel="next"`;
+    }
+    return json(200, slice, headers);
+  }
+  const total = items.length;
+  const totalPages = Math.max(1, Math.ceil(total / perPage));
+  const page = Math.max(1, Number(url.searchParams.get('page')) || 1);
+  const slice = items.slice((page - 1) * perPage, page * perPage);
+  const at = (n: number) => pageUrl((s) => s.set('page', String(n)));
+  const links: string[] = [];
+  if (page > 1) links.push(`<${at(page - 1)}>; rel="prev"`);
+  if (page < totalPages) links.push(`<${at(page + 1)}>; rel="next"`);
+  links.push(`<${at(1)}>; rel="first"`, `<${at(totalPages)}>; rel="last"`);
+  return json(200, slice, {
+    'x-page': String(page),
+    'x-per-page': String(perPage),
+    'x-next-page': page < totalPages ? String(page + 1) : '',
+    'x-prev-page': page > 1 ? String(page - 1) : '',
+    'x-total': String(total),
+    'x-total-pages': String(totalPages),
+    link: links.join(', '),
+  });
+}
+
+/** `projects/:id/releases…`; `projectRef` is the project as the request named it (id or path). */
+function releasesRoute(ctx: ApiContext, p: StandInProject, projectRef: string, rest: string[], url: URL): Reply {
+  const q = url.searchParams;
+  if (rest.length === 1) {
+    const orderBy = q.get('order_by') === 'created_at' ? 'createdAt' : 'releasedAt';
+    const dir = q.get('sort') === 'asc' ? 1 : -1;
+    const all = [...p.releases.values()]; // Map order: publication order
+    const list = ctx.hostile.ignoreSort ? all : all.sort((a, b) => dir * (Date.parse(a[orderBy]) - Date.parse(b[orderBy])));
+    return ctx.paginate(
+      url,
+      list.map((r) => releaseJson(ctx.urls, p, r)),
+    );
+  }
+  if (rest[1] === 'permalink' && rest[2] === 'latest') {
+    const latest = [...p.releases.values()]
+      .filter((r) => Date.parse(r.releasedAt) <= Date.now())
+      .sort((a, b) => Date.parse(b.releasedAt) - Date.parse(a.releasedAt))[0];
+    if (!latest) return notFound();
+    const suffix = rest.slice(3).map(encodeURIComponent).join('/');
+    return redirect(
+      `${ctx.urls.api}/projects/${encodeURIComponent(projectRef)}/releases/${encodeURIComponent(latest.tag)}${suffix ? `/${suffix}` : ''}${url.search}`,
+    );
+  }
+  const r = p.releases.get(rest[1]!);
+  if (!r) return notFound();
+  if (rest.length === 2) return json(200, releaseJson(ctx.urls, p, r));
+  if (rest[2] === 'assets' && rest[3] === 'links') {
+    const links = [...r.links].reverse().map((l) => linkJson(ctx.urls, p, r, l));
+    if (rest.length === 4) return ctx.paginate(url, links);
+    const one = links.find((l) => String(l.id) === rest[4]);
+    return one ? json(200, one) : notFound();
+  }
+  if (rest[2] === 'downloads' && rest.length > 3) {
+    const link = r.links.find((l) => l.directAssetPath === `/${rest.slice(3).join('/')}`);
+    return link ? redirect(link.url) : notFound();
+  }
+  return notFound();
+}
+
+/** The repository tree at one commit: its folders, then its files, as GitLab lists them. */
+function treeListing(files: Record<string, string>): Record<string, any>[] {
+  const base = clone(template<Record<string, any>[]>('GET_projects_4242_repository_tree.json'));
+  const dirs = new Set<string>();
+  for (const f of Object.keys(files))
+    f.split('/')
+      .slice(0, -1)
+      .forEach((_, i, parts) => {
+        dirs.add(parts.slice(0, i + 1).join('/'));
+      });
+  const entry = (path: string, type: 'tree' | 'blob') => ({
+    ...(type === 'tree' ? base[0] : base[1]),
+    id: fakeSha(`${type}:${path}:${type === 'blob' ? files[path] : ''}`),
+    name: path.split('/').pop()!,
+    type,
+    path,
+    mode: type === 'tree' ? '040000' : '100644',
+  });
+  const list = [
+    ...[...dirs].sort().map((d) => entry(d, 'tree')),
+    ...Object.keys(files)
+      .sort()
+      .map((f) => entry(f, 'blob')),
+  ];
+  return list;
+}
+
+/** Audit endpoints (issue 11); undefined when the path is none of them. */
+function auditRoute(ctx: ApiContext, p: StandInProject, rest: string[], url: URL): Reply | undefined {
+  const q = url.searchParams;
+  // the repository at a commit and the write paths
+  const forbidden = (what: Parameters<StandInWritePaths['forbidden']['has']>[0]) => p.writePaths.forbidden.has(what);
+  if (rest[0] === 'repository' && (rest[1] === 'tree' || rest[1] === 'files')) {
+    if (forbidden('repository')) return json(403, { message: '403 Forbidden' });
+    const files = p.repository.get(q.get('ref') ?? '');
+    if (!files) return notFound('Tree');
+    if (rest[1] === 'tree' && rest.length === 2) return ctx.paginate(url, treeListing(files));
+    if (rest[1] === 'files' && rest.length === 4 && rest[3] === 'raw') {
+      const text = files[rest[2]!];
+      return text === undefined ? notFound('File') : { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(text) };
+    }
+    return notFound();
+  }
+  if (rest[0] === 'deploy_keys' && rest.length === 1)
+    return forbidden('deploy_keys') ? json(403, { message: '403 Forbidden' }) : ctx.paginate(url, p.writePaths.deployKeys);
+  if (rest[0] === 'deploy_tokens' && rest.length === 1)
+    return forbidden('deploy_tokens') ? json(403, { message: '403 Forbidden' }) : ctx.paginate(url, p.writePaths.deployTokens);
+  if (rest[0] === 'job_token_scope') {
+    if (forbidden('job_token_scope')) return json(403, { message: '403 Forbidden' });
+    if (rest.length === 1) return json(200, p.writePaths.jobTokenScope);
+    if (rest[1] === 'allowlist' && rest.length === 2) return ctx.paginate(url, p.writePaths.jobTokenAllowlist);
+    return notFound();
+  }
+  if (rest[0] === 'push_rule' && rest.length === 1) {
+    if (forbidden('push_rule')) return json(403, { message: '403 Forbidden' });
+    return p.writePaths.pushRule === 'absent' ? notFound() : json(200, p.writePaths.pushRule);
+  }
+
+  return undefined;
+}
+
+/** `projects/:id/repository/tags…` */
+function tagsRoute(ctx: ApiContext, p: StandInProject, rest: string[], url: URL): Reply {
+  if (rest.length === 2) {
+    const list = [...p.tags.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+    return ctx.paginate(
+      url,
+      list.map((t) => tagJson(ctx.urls, p, t)),
+    );
+  }
+  const t = p.tags.get(rest[2]!);
+  return t && rest.length === 3 ? json(200, tagJson(ctx.urls, p, t)) : notFound('Tag');
+}
+
+/** `projects/:id/packages…`: the package list, generic package downloads, package files */
+function packagesRoute(ctx: ApiContext, p: StandInProject, rest: string[], url: URL): Reply {
+  const q = url.searchParams;
+  if (rest.length === 1) {
+    const type = q.get('package_type');
+    const name = q.get('package_name');
+    const version = q.get('package_version');
+    const list = p.packages.filter((pkg) => (!type || type === 'generic') && (!name || pkg.name.includes(name)) && (!version || pkg.version === version));
+    return ctx.paginate(
+      url,
+      list.map((pkg) => packageJson(ctx.urls, p, pkg)),
+    );
+  }
+  if (rest[1] === 'generic' && rest.length === 5) {
+    const pkg = p.packages.find((x) => x.name === rest[2] && x.version === rest[3]);
+    const file = pkg?.files.filter((f) => f.fileName === rest[4]).at(-1);
+    return file ? bytesReply(file.bytes, file.fileName) : notFound();
+  }
+  const pkg = p.packages.find((x) => String(x.id) === rest[1]);
+  if (!pkg) return notFound();
+  if (rest.length === 2) return json(200, packageJson(ctx.urls, p, pkg));
+  if (rest[2] === 'package_files' && rest.length === 3)
+    return ctx.paginate(
+      url,
+      pkg.files.map((f) => packageFileJson(ctx.urls, p, pkg, f)),
+    );
+  return notFound();
+}
+
 export interface StandInOptions {
   /** the token GitLab accepts; any other is 401 */
   token?: string;
@@ -705,155 +893,27 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
     }
     // web route: /<project path>/-/releases/<tag>/downloads/<path>
     const web = /^\/(.+?)\/-\/releases\/([^/]+)\/downloads(\/.+)$/.exec(url.pathname);
-    if (web) {
-      if (anonymous && requireToken) return notFound();
-      const p = model.projects.find((x) => x.path === decodeURIComponent(web[1]!));
-      const r = p?.releases.get(decodeURIComponent(web[2]!));
-      const link = r?.links.find((l) => l.directAssetPath === decodeURIComponent(web[3]!));
-      return link ? redirect(link.url) : notFound();
-    }
+    if (web) return anonymous && requireToken ? notFound() : webDownload(model, web);
     return notFound();
   };
+
+  const paginate = (url: URL, items: unknown[]): Reply => paginateItems(url, items, baseUrl, defaultPerPage);
+  const ctx: ApiContext = { urls, hostile, paginate };
 
   const api = (seg: string[], url: URL): Reply => {
     if (seg[0] !== 'projects' || seg.length < 2) return notFound();
     const p = model.projects.find((x) => String(x.id) === seg[1] || x.path === seg[1]);
     if (!p) return notFound('Project');
     const rest = seg.slice(2);
-    const q = url.searchParams;
     if (rest.length === 0) return json(200, { ...projectJson(urls, p), ...p.writePaths.settings });
-
-    if (rest[0] === 'releases') {
-      if (rest.length === 1) {
-        const orderBy = q.get('order_by') === 'created_at' ? 'createdAt' : 'releasedAt';
-        const dir = q.get('sort') === 'asc' ? 1 : -1;
-        const all = [...p.releases.values()]; // Map order: publication order
-        const list = hostile.ignoreSort ? all : all.sort((a, b) => dir * (Date.parse(a[orderBy]) - Date.parse(b[orderBy])));
-        return paginate(
-          url,
-          list.map((r) => releaseJson(urls, p, r)),
-        );
-      }
-      if (rest[1] === 'permalink' && rest[2] === 'latest') {
-        const latest = [...p.releases.values()]
-          .filter((r) => Date.parse(r.releasedAt) <= Date.now())
-          .sort((a, b) => Date.parse(b.releasedAt) - Date.parse(a.releasedAt))[0];
-        if (!latest) return notFound();
-        const suffix = rest.slice(3).map(encodeURIComponent).join('/');
-        return redirect(
-          `${urls.api}/projects/${encodeURIComponent(seg[1]!)}/releases/${encodeURIComponent(latest.tag)}${suffix ? `/${suffix}` : ''}${url.search}`,
-        );
-      }
-      const r = p.releases.get(rest[1]!);
-      if (!r) return notFound();
-      if (rest.length === 2) return json(200, releaseJson(urls, p, r));
-      if (rest[2] === 'assets' && rest[3] === 'links') {
-        const links = [...r.links].reverse().map((l) => linkJson(urls, p, r, l));
-        if (rest.length === 4) return paginate(url, links);
-        const one = links.find((l) => String(l.id) === rest[4]);
-        return one ? json(200, one) : notFound();
-      }
-      if (rest[2] === 'downloads' && rest.length > 3) {
-        const link = r.links.find((l) => l.directAssetPath === `/${rest.slice(3).join('/')}`);
-        return link ? redirect(link.url) : notFound();
-      }
-      return notFound();
-    }
-
-    // audit endpoints (issue 11): the repository at a commit and the write paths
-    const forbidden = (what: Parameters<StandInWritePaths['forbidden']['has']>[0]) => p.writePaths.forbidden.has(what);
-    if (rest[0] === 'repository' && (rest[1] === 'tree' || rest[1] === 'files')) {
-      if (forbidden('repository')) return json(403, { message: '403 Forbidden' });
-      const files = p.repository.get(q.get('ref') ?? '');
-      if (!files) return notFound('Tree');
-      if (rest[1] === 'tree' && rest.length === 2) {
-        const base = clone(template<Record<string, any>[]>('GET_projects_4242_repository_tree.json'));
-        const dirs = new Set<string>();
-        for (const f of Object.keys(files))
-          f.split('/')
-            .slice(0, -1)
-            .forEach((_, i, parts) => {
-              dirs.add(parts.slice(0, i + 1).join('/'));
-            });
-        const entry = (path: string, type: 'tree' | 'blob') => ({
-          ...(type === 'tree' ? base[0] : base[1]),
-          id: fakeSha(`${type}:${path}:${type === 'blob' ? files[path] : ''}`),
-          name: path.split('/').pop()!,
-          type,
-          path,
-          mode: type === 'tree' ? '040000' : '100644',
-        });
-        const list = [
-          ...[...dirs].sort().map((d) => entry(d, 'tree')),
-          ...Object.keys(files)
-            .sort()
-            .map((f) => entry(f, 'blob')),
-        ];
-        return paginate(url, list);
-      }
-      if (rest[1] === 'files' && rest.length === 4 && rest[3] === 'raw') {
-        const text = files[rest[2]!];
-        return text === undefined ? notFound('File') : { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(text) };
-      }
-      return notFound();
-    }
-    if (rest[0] === 'deploy_keys' && rest.length === 1)
-      return forbidden('deploy_keys') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployKeys);
-    if (rest[0] === 'deploy_tokens' && rest.length === 1)
-      return forbidden('deploy_tokens') ? json(403, { message: '403 Forbidden' }) : paginate(url, p.writePaths.deployTokens);
-    if (rest[0] === 'job_token_scope') {
-      if (forbidden('job_token_scope')) return json(403, { message: '403 Forbidden' });
-      if (rest.length === 1) return json(200, p.writePaths.jobTokenScope);
-      if (rest[1] === 'allowlist' && rest.length === 2) return paginate(url, p.writePaths.jobTokenAllowlist);
-      return notFound();
-    }
-    if (rest[0] === 'push_rule' && rest.length === 1) {
-      if (forbidden('push_rule')) return json(403, { message: '403 Forbidden' });
-      return p.writePaths.pushRule === 'absent' ? notFound() : json(200, p.writePaths.pushRule);
-    }
-
+    if (rest[0] === 'releases') return releasesRoute(ctx, p, seg[1]!, rest, url);
+    const audit = auditRoute(ctx, p, rest, url);
+    if (audit) return audit;
     if (rest[0] === 'protected_tags' && rest.length === 1) return paginate(url, p.protectedTags);
     if (rest[0] === 'protected_branches' && rest.length === 1) return paginate(url, p.protectedBranches);
-
-    if (rest[0] === 'repository' && rest[1] === 'tags') {
-      if (rest.length === 2) {
-        const list = [...p.tags.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
-        return paginate(
-          url,
-          list.map((t) => tagJson(urls, p, t)),
-        );
-      }
-      const t = p.tags.get(rest[2]!);
-      return t && rest.length === 3 ? json(200, tagJson(urls, p, t)) : notFound('Tag');
-    }
-
-    if (rest[0] === 'packages') {
-      if (rest.length === 1) {
-        const type = q.get('package_type');
-        const name = q.get('package_name');
-        const version = q.get('package_version');
-        const list = p.packages.filter((pkg) => (!type || type === 'generic') && (!name || pkg.name.includes(name)) && (!version || pkg.version === version));
-        return paginate(
-          url,
-          list.map((pkg) => packageJson(urls, p, pkg)),
-        );
-      }
-      if (rest[1] === 'generic' && rest.length === 5) {
-        const pkg = p.packages.find((x) => x.name === rest[2] && x.version === rest[3]);
-        const file = pkg?.files.filter((f) => f.fileName === rest[4]).at(-1);
-        return file ? bytesReply(file.bytes, file.fileName) : notFound();
-      }
-      const pkg = p.packages.find((x) => String(x.id) === rest[1]);
-      if (!pkg) return notFound();
-      if (rest.length === 2) return json(200, packageJson(urls, p, pkg));
-      if (rest[2] === 'package_files' && rest.length === 3)
-        return paginate(
-          url,
-          pkg.files.map((f) => packageFileJson(urls, p, pkg, f)),
-        );
-      return notFound();
-    }
-
+    if (rest[0] === 'repository' && rest[1] === 'tags') return tagsRoute(ctx, p, rest, url);
+    if (rest[0] === 'packages') return packagesRoute(ctx, p, rest, url);
+    const q = url.searchParams;
     if (rest[0] === 'jobs' && rest[1] === 'artifacts' && rest[3] === 'raw' && rest.length > 4) {
       const job = q.get('job');
       const bytes = job ? p.jobArtifacts.get(`${rest[2]}\0${job}\0${rest.slice(4).join('/')}`) : undefined;
@@ -862,58 +922,13 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
     return notFound();
   };
 
-  /** GitLab offset pagination (default) or keyset (`pagination=keyset`, opaque `cursor`). */
-  const paginate = (url: URL, items: unknown[]): Reply => {
-    const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page')) || defaultPerPage));
-    const pageUrl = (mutate: (s: URLSearchParams) => void) => {
-      const u = new URL(url.pathname + url.search, baseUrl);
-      mutate(u.searchParams);
-      return u.href;
-    };
-    if (url.searchParams.get('pagination') === 'keyset') {
-      const cursor = url.searchParams.get('cursor');
-      const start = cursor ? Number(JSON.parse(Buffer.from(cursor, 'base64url').toString()).offset) : 0;
-      const slice = items.slice(start, start + perPage);
-      const headers: Record<string, string> = { 'x-per-page': String(perPage) };
-      if (start + perPage < items.length) {
-        const next = Buffer.from(JSON.stringify({ offset: start + perPage })).toString('base64url');
-        headers.link = `<${pageUrl((s) => s.set('cursor', next))}>; rel="next"`;
-      }
-      return json(200, slice, headers);
-    }
-    const total = items.length;
-    const totalPages = Math.max(1, Math.ceil(total / perPage));
-    const page = Math.max(1, Number(url.searchParams.get('page')) || 1);
-    const slice = items.slice((page - 1) * perPage, page * perPage);
-    const at = (n: number) => pageUrl((s) => s.set('page', String(n)));
-    const links: string[] = [];
-    if (page > 1) links.push(`<${at(page - 1)}>; rel="prev"`);
-    if (page < totalPages) links.push(`<${at(page + 1)}>; rel="next"`);
-    links.push(`<${at(1)}>; rel="first"`, `<${at(totalPages)}>; rel="last"`);
-    return json(200, slice, {
-      'x-page': String(page),
-      'x-per-page': String(perPage),
-      'x-next-page': page < totalPages ? String(page + 1) : '',
-      'x-prev-page': page > 1 ? String(page - 1) : '',
-      'x-total': String(total),
-      'x-total-pages': String(totalPages),
-      link: links.join(', '),
-    });
-  };
-
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
+  const listening = await listenOnLoopback((req, res) => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: { ...req.headers } });
     const step = faults.take(req.method ?? 'GET', url.pathname, url.search);
     serve(req, res, step, () => route(req, url));
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = listening.url;
 
   return {
     url: baseUrl,
@@ -921,8 +936,28 @@ export async function startGitLabStandIn(options: StandInOptions = {}): Promise<
     faults,
     hostile,
     requests,
-    close: () => closeServer(server, sockets),
+    close: listening.close,
   };
+}
+
+/** The web route's match `[, project path, tag, asset path]`: a redirect to the release link with that direct asset path. */
+function webDownload(model: StandInModel, web: RegExpExecArray): Reply {
+  const p = model.projects.find((x) => x.path === decodeURIComponent(web[1]!));
+  const r = p?.releases.get(decodeURIComponent(web[2]!));
+  const link = r?.links.find((l) => l.directAssetPath === decodeURIComponent(web[3]!));
+  return link ? redirect(link.url) : notFound();
+}
+
+/** Serves on an ephemeral loopback port; keeps the open sockets so that close can end them. */
+async function listenOnLoopback(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer(handler);
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => closeServer(server, sockets) };
 }
 
 function send(res: ServerResponse, reply: Reply, head: boolean): void {
