@@ -512,59 +512,9 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
 
     // Our own checks of every tlog entry, before the library's: the pinned log, its checkpoint
     // (witness lines dropped, validity window), and Rekor v2 bodies.
-    const times = signingTimes(entity);
-    const paeDigests: Buffer[] = [];
-    let v2 = false;
-    entity.tlogEntries = entity.tlogEntries.map((entry, i) => {
-      const log = findLog(trust, entry.logId!.keyId);
-      if (!log) throw new Refusal(`tlog entry ${i}: from a transparency log the trusted root does not pin`);
-      let out = entry;
-      if (entry.inclusionProof?.checkpoint) {
-        const r = checkCheckpoint(entry.inclusionProof.checkpoint.envelope, i, log, times);
-        if ('reason' in r) throw new Refusal(r.reason);
-        out = { ...entry, inclusionProof: { ...entry.inclusionProof, checkpoint: { envelope: r.envelope } } };
-      }
-      if (!isRekorV2(entry.kindVersion!.kind, entry.kindVersion!.version)) {
-        const body = JSON.parse(Buffer.from(entry.canonicalizedBody).toString('utf8')) as { spec: Json }; // shape-checked in parseBundle
-        const r = checkV1Signer(i, entry.kindVersion!.kind, body.spec, material);
-        if (r) throw new Refusal(r);
-      } else {
-        v2 = true;
-        const r = checkV2Body(i, Buffer.from(entry.canonicalizedBody), entry.kindVersion!, signed, material);
-        if (r.reason) throw new Refusal(r.reason);
-        if (r.dsseAsHashedRekord) paeDigests.push(r.dsseAsHashedRekord);
-      }
-      return out;
-    });
-    if (paeDigests.length) entity.signature = dsseContent(entity.signature, paeDigests);
-    if (v2) notes.push('Rekor v2 entry');
+    if (checkEntriesAgainstTrust(entity, trust, material, signed)) notes.push('Rekor v2 entry');
 
-    const keys: KeyFinderFunc | undefined = pinnedKey ? () => ({ publicKey: pinnedKey.key, validFor: () => true }) : undefined;
-    const verifier = new Verifier(trust.material(keys));
-    if (pinnedKey) {
-      verifier.verify(entity);
-      return {
-        valid: true,
-        scheme,
-        signer: `public key sha256:${pinnedKey.sha256}`,
-        reason: notes.join('; ') || undefined,
-        details: { sha256: fileSha256.toString('hex') },
-      };
-    }
-    const signer = verifier.verify(entity, {
-      subjectAlternativeName: exactSanPattern(identity!.san) as unknown as string,
-      extensions: { issuer: identity!.issuer },
-    });
-    const san = signer.identity?.subjectAlternativeName;
-    const issuer = signer.identity?.extensions?.issuer;
-    // Belt and braces: the library matched a pattern; we require equality.
-    if (san !== identity!.san || issuer !== identity!.issuer) {
-      return invalid(`signed by ${describeSigner(signer)}, not the pinned ${identity!.san} (issuer ${identity!.issuer})`, {
-        signer: describeSigner(signer),
-        unpinnedSigner: true,
-      });
-    }
-    return { valid: true, scheme, signer: describeSigner(signer), reason: notes.join('; ') || undefined, details: { sha256: fileSha256.toString('hex') } };
+    return verifyWithLibrary(entity, trust, pinnedKey, identity, notes, fileSha256);
   } catch (err) {
     if (err instanceof Refusal) return invalid(err.message);
     if (err instanceof FormatError) return invalid(err.userMessage);
@@ -573,6 +523,82 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
     const unpinned = e.code === 'UNTRUSTED_SIGNER_ERROR';
     return invalid(`${e.code}: ${e.message ?? String(err)}`, unpinned ? { unpinnedSigner: true } : {});
   }
+}
+
+/**
+ * Our own checks of every tlog entry, before the library's (throws Refusal): the pinned log, its
+ * checkpoint (witness lines dropped, validity window), and Rekor v2 bodies. Rewrites the entity's
+ * entries and signature for the library; returns whether a Rekor v2 entry was seen.
+ */
+function checkEntriesAgainstTrust(entity: SignedEntity, trust: PinnedTrust, material: SigningMaterial, signed: SignedContent): boolean {
+  const times = signingTimes(entity);
+  const paeDigests: Buffer[] = [];
+  let v2 = false;
+  entity.tlogEntries = entity.tlogEntries.map((entry, i) => {
+    const log = findLog(trust, entry.logId!.keyId);
+    if (!log) throw new Refusal(`tlog entry ${i}: from a transparency log the trusted root does not pin`);
+    let out = entry;
+    if (entry.inclusionProof?.checkpoint) {
+      const r = checkCheckpoint(entry.inclusionProof.checkpoint.envelope, i, log, times);
+      if ('reason' in r) throw new Refusal(r.reason);
+      out = { ...entry, inclusionProof: { ...entry.inclusionProof, checkpoint: { envelope: r.envelope } } };
+    }
+    if (!isRekorV2(entry.kindVersion!.kind, entry.kindVersion!.version)) {
+      const body = JSON.parse(Buffer.from(entry.canonicalizedBody).toString('utf8')) as { spec: Json }; // shape-checked in parseBundle
+      const r = checkV1Signer(i, entry.kindVersion!.kind, body.spec, material);
+      if (r) throw new Refusal(r);
+    } else {
+      v2 = true;
+      const r = checkV2Body(i, Buffer.from(entry.canonicalizedBody), entry.kindVersion!, signed, material);
+      if (r.reason) throw new Refusal(r.reason);
+      if (r.dsseAsHashedRekord) paeDigests.push(r.dsseAsHashedRekord);
+    }
+    return out;
+  });
+  if (paeDigests.length) entity.signature = dsseContent(entity.signature, paeDigests);
+  return v2;
+}
+
+/** The library's verification against the pinned trust, then our exact match of the pinned identity. */
+function verifyWithLibrary(
+  entity: SignedEntity,
+  trust: PinnedTrust,
+  pinnedKey: PinnedPublicKey | undefined,
+  identity: { san: string; issuer: string } | undefined,
+  notes: string[],
+  fileSha256: Buffer,
+): Outcome {
+  const scheme = 'sigstore' as const;
+  const keys: KeyFinderFunc | undefined = pinnedKey ? () => ({ publicKey: pinnedKey.key, validFor: () => true }) : undefined;
+  const verifier = new Verifier(trust.material(keys));
+  if (pinnedKey) {
+    verifier.verify(entity);
+    return {
+      valid: true,
+      scheme,
+      signer: `public key sha256:${pinnedKey.sha256}`,
+      reason: notes.join('; ') || undefined,
+      details: { sha256: fileSha256.toString('hex') },
+    };
+  }
+  const signer = verifier.verify(entity, {
+    subjectAlternativeName: exactSanPattern(identity!.san) as unknown as string,
+    extensions: { issuer: identity!.issuer },
+  });
+  const san = signer.identity?.subjectAlternativeName;
+  const issuer = signer.identity?.extensions?.issuer;
+  // Belt and braces: the library matched a pattern; we require equality.
+  if (san !== identity!.san || issuer !== identity!.issuer) {
+    return invalidOutcome(`signed by ${describeSigner(signer)}, not the pinned ${identity!.san} (issuer ${identity!.issuer})`, {
+      signer: describeSigner(signer),
+      unpinnedSigner: true,
+    });
+  }
+  return { valid: true, scheme, signer: describeSigner(signer), reason: notes.join('; ') || undefined, details: { sha256: fileSha256.toString('hex') } };
+}
+
+function invalidOutcome(reason: string, extra: Partial<Outcome> = {}): Outcome {
+  return { valid: false, scheme: 'sigstore', reason, ...extra };
 }
 
 /** A verdict reached by our own checks (not an error). */
