@@ -175,6 +175,43 @@ export class LocalBuilder implements Builder {
     // the processes a host build leaves behind, even in sessions of their own, carry this mark
     const marker = isolation === 'host' ? `RELVERIFY_BUILD_MARK=${randomBytes(12).toString('hex')}` : undefined;
     const container = `relverify-${randomBytes(8).toString('hex')}`;
+    const [cmd, args, env] = this.buildCommand(isolation, target, { src, home, hostPath, buildEnv, network, marker, container });
+    const timeoutMs = Math.min(target.timeoutMinutes * 60_000, this.options.maxTimeoutMs ?? Infinity);
+    // `docker run` killed is not the container stopped: remove the container itself
+    const onKill = isolation === 'docker' ? () => void spawn('docker', ['rm', '-f', container], { env, stdio: 'ignore' }).on('error', () => {}) : undefined;
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    if (signal?.aborted || generation !== this.generation) stop.abort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const building = this.spawnBuild(cmd, args, env, src, logPath, timeoutMs, stop.signal, marker, onKill);
+    this.inFlight.set(building, stop);
+    let ended: Awaited<typeof building>;
+    try {
+      ended = await building;
+    } finally {
+      this.inFlight.delete(building);
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const { status, message } = ended;
+    const logTail = await tail(logPath, 40);
+    return { ...base, status, message, checkedOutSha, logTail, durationMs: Date.now() - startedAt.getTime() };
+  }
+
+  /** The command line and environment of the build for each isolation: Docker, bubblewrap, or the bare host. */
+  private buildCommand(
+    isolation: Isolation,
+    target: BuildRequest['target'],
+    at: {
+      src: string;
+      home: string;
+      hostPath: string;
+      buildEnv: Record<string, string>;
+      network: 'none' | 'default';
+      marker: string | undefined;
+      container: string;
+    },
+  ): [string, string[], NodeJS.ProcessEnv] {
+    const { src, home, hostPath, buildEnv, network, marker, container } = at;
     let cmd: string;
     let args: string[];
     let env: NodeJS.ProcessEnv;
@@ -206,25 +243,7 @@ export class LocalBuilder implements Builder {
     } else {
       [cmd, args, env] = ['sh', ['-c', target.command], { ...buildEnv, PATH: hostPath, [marker!.split('=')[0]!]: marker!.split('=')[1] }];
     }
-    const timeoutMs = Math.min(target.timeoutMinutes * 60_000, this.options.maxTimeoutMs ?? Infinity);
-    // `docker run` killed is not the container stopped: remove the container itself
-    const onKill = isolation === 'docker' ? () => void spawn('docker', ['rm', '-f', container], { env, stdio: 'ignore' }).on('error', () => {}) : undefined;
-    const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    if (signal?.aborted || generation !== this.generation) stop.abort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-    const building = this.spawnBuild(cmd, args, env, src, logPath, timeoutMs, stop.signal, marker, onKill);
-    this.inFlight.set(building, stop);
-    let ended: Awaited<typeof building>;
-    try {
-      ended = await building;
-    } finally {
-      this.inFlight.delete(building);
-      signal?.removeEventListener('abort', onAbort);
-    }
-    const { status, message } = ended;
-    const logTail = await tail(logPath, 40);
-    return { ...base, status, message, checkedOutSha, logTail, durationMs: Date.now() - startedAt.getTime() };
+    return [cmd, args, env];
   }
 
   private async spawnBuild(
