@@ -137,20 +137,23 @@ export class TargetBuildProject extends Construct {
     const prefix = artifactsPathFor(target.name);
     const sources = `${SOURCES_ROOT}/*`;
 
-    const artifactStatements = [
-      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects(`${prefix}/*`)] }),
-      new iam.PolicyStatement({ actions: ['s3:GetBucketAcl', 's3:GetBucketLocation'], resources: [props.artifactsBucket.bucketArn] }),
-      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], resources: [props.artifactsKey.keyArn] }),
-      // the staged source (every run's: its key is known only at run time; it is the same
-      // repository the build receives anyway, so reading another run's copy reveals nothing new)
-      ...(props.stagedSource
-        ? [new iam.PolicyStatement({ sid: 'ReadStagedSource', actions: ['s3:GetObject'], resources: [props.artifactsBucket.arnForObjects(sources)] })]
-        : []),
-    ];
+    const artifactStatements = artifactStatementsFor(props, prefix, sources);
+    const ecrPull = this.ecrPullStatements(target.image);
+    const boundary = new codebuild.UntrustedCodeBoundaryPolicy(this, 'Boundary', { additionalStatements: [...artifactStatements, ...(ecrPull ?? [])] });
+
+    this.project = this.createProject(props);
+    iam.PermissionsBoundary.of(this.project).apply(boundary);
+    for (const s of artifactStatements) this.project.addToRolePolicy(s);
+    const cfn = this.project.node.defaultChild as codebuild.CfnProject;
+    setArtifacts(cfn, props.artifactsBucket.bucketName, prefix);
+    this.acknowledgeFindings(props, boundary, cfn, { prefix, sources, ecrPull: ecrPull !== undefined });
+  }
+
+  private ecrPullStatements(image: string): iam.PolicyStatement[] | undefined {
     // The boundary caps what a private-ECR pull needs (CodeBuild pulls with the role): a token
     // (resource "*" only) and the pull actions on this image's repository.
-    const ecrImage = ECR_PRIVATE.exec(target.image);
-    const ecrPull = ecrImage
+    const ecrImage = ECR_PRIVATE.exec(image);
+    return ecrImage
       ? [
           new iam.PolicyStatement({ sid: 'EcrAuthorizationToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
           new iam.PolicyStatement({
@@ -162,9 +165,11 @@ export class TargetBuildProject extends Construct {
           }),
         ]
       : undefined;
-    const boundary = new codebuild.UntrustedCodeBoundaryPolicy(this, 'Boundary', { additionalStatements: [...artifactStatements, ...(ecrPull ?? [])] });
+  }
 
-    this.project = new codebuild.Project(this, 'Project', {
+  private createProject(props: TargetBuildProjectProps): codebuild.Project {
+    const { target } = props;
+    return new codebuild.Project(this, 'Project', {
       projectName: props.projectName,
       description: `release-verifier: rebuild target ${target.name} (${target.platform}) from the release commit`,
       buildSpec: props.buildSpec ?? buildspecFor(target.platform),
@@ -184,24 +189,18 @@ export class TargetBuildProject extends Construct {
       encryptionKey: props.artifactsKey,
       badge: false,
     });
-    iam.PermissionsBoundary.of(this.project).apply(boundary);
-    for (const s of artifactStatements) this.project.addToRolePolicy(s);
+  }
 
-    // Artifacts: S3, this target's prefix, CodeBuild's per-build namespace, no packaging. Set on
-    // the L1 resource: the L2 `Artifacts.s3()` grants the role read/write/delete on the whole bucket.
-    const cfn = this.project.node.defaultChild as codebuild.CfnProject;
-    cfn.artifacts = {
-      type: 'S3',
-      location: props.artifactsBucket.bucketName,
-      path: prefix,
-      namespaceType: 'BUILD_ID',
-      name: ARTIFACTS_NAME,
-      packaging: 'NONE',
-      encryptionDisabled: false,
-    };
-
+  /** cdk-nag acknowledgements, each with the reason the finding does not apply */
+  private acknowledgeFindings(
+    props: TargetBuildProjectProps,
+    boundary: codebuild.UntrustedCodeBoundaryPolicy,
+    cfn: codebuild.CfnProject,
+    at: { prefix: string; sources: string; ecrPull: boolean },
+  ): void {
+    const { prefix, sources } = at;
     // A private ECR image: fromEcrRepository granted the pull to the role; the boundary allows it.
-    if (ecrPull) {
+    if (at.ecrPull) {
       acknowledgeWildcards(
         this.project,
         ['Resource::*'],
@@ -238,10 +237,40 @@ export class TargetBuildProject extends Construct {
       acknowledgeWildcards(this.project, [`Resource::${bucketArn}/${sources}`], reason);
     }
     acknowledgeCodeBuildGrants(this.project, projectRef);
-    if (target.platform !== 'macos')
+    if (props.target.platform !== 'macos')
       Validations.of(this).acknowledge({
         id: 'AwsSolutions-CB5',
         reason: "The build image is the target's own, pinned by digest for reproducibility; a CodeBuild-curated image would not rebuild the release.",
       });
   }
+}
+
+/** what the role may do with the artifacts bucket: write this target's prefix, and read staged sources when enabled */
+function artifactStatementsFor(props: TargetBuildProjectProps, prefix: string, sources: string): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects(`${prefix}/*`)] }),
+    new iam.PolicyStatement({ actions: ['s3:GetBucketAcl', 's3:GetBucketLocation'], resources: [props.artifactsBucket.bucketArn] }),
+    new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], resources: [props.artifactsKey.keyArn] }),
+    // the staged source (every run's: its key is known only at run time; it is the same
+    // repository the build receives anyway, so reading another run's copy reveals nothing new)
+    ...(props.stagedSource
+      ? [new iam.PolicyStatement({ sid: 'ReadStagedSource', actions: ['s3:GetObject'], resources: [props.artifactsBucket.arnForObjects(sources)] })]
+      : []),
+  ];
+}
+
+/**
+ * Artifacts: S3, this target's prefix, CodeBuild's per-build namespace, no packaging. Set on
+ * the L1 resource: the L2 `Artifacts.s3()` grants the role read/write/delete on the whole bucket.
+ */
+function setArtifacts(cfn: codebuild.CfnProject, bucketName: string, prefix: string): void {
+  cfn.artifacts = {
+    type: 'S3',
+    location: bucketName,
+    path: prefix,
+    namespaceType: 'BUILD_ID',
+    name: ARTIFACTS_NAME,
+    packaging: 'NONE',
+    encryptionDisabled: false,
+  };
 }
