@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   verify: { summary: 'rebuild the latest (or --release) GitLab release and compare it with the published assets', load: () => import('../lambda/cli/verify') },
-  'check-signature': { summary: "verify one file's signature against a pinned key or certificate", load: () => import('../lambda/cli/check-signature') },
+  'check-signature': { summary: "verify one file's signature against a pinned key or certificate", load: () => import('../lambda/cli/check-signature-entry') },
   'verify-attestation': {
     summary: "check a run's signed attestation (DSSE, SLSA VSA) and print its result",
     load: () => import('../lambda/cli/verify-attestation'),

@@ -93,7 +93,8 @@ describe.skipIf(!toolsAvailable('minisign'))('check-signature minisign / tauri',
     expect(r.code).toBe(0);
     const o = json(r);
     expect(o).toMatchObject({ valid: true, scheme: 'minisign' });
-    expect(readFileSync(pub, 'utf8')).toContain(o.signer!);
+    // minisign writes the key id in its comment without leading zeros (1 key in 16 has one)
+    expect(readFileSync(pub, 'utf8')).toContain(o.signer!.replace(/^0+/, ''));
     const human = await cli(['--scheme', 'minisign', '--file', file, '--key', pub]); // signature found as app.tar.gz.minisig
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^VALID minisign signature by [0-9A-F]{16}/);

@@ -7,7 +7,7 @@ const schema = z.strictObject({
   type: z.literal('generic-package'),
   packageName: z.string().min(1),
   packageVersion: z.string().min(1).default('{version}'),
-  fileName: assetName.optional().describe('defaults to the artifact asset name'),
+  fileName: z.optional(assetName).describe('defaults to the artifact asset name'),
 });
 
 export const genericPackageSource: AssetSourceType<typeof schema> = {

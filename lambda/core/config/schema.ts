@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { assetSourceSchema } from '../asset-sources/registry';
 import { relPath } from '../asset-sources/source';
-import { assetName, PLACEHOLDER_HELP } from '../../formats/schemes/policy/fields';
+import { assetName, describedAssetName, PLACEHOLDER_HELP } from '../../formats/schemes/policy/fields';
 import { directPolicySchemas, manifestPolicySchemas } from '../../formats/schemes/registry';
 
 export const DIGEST_PINNED_IMAGE = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
@@ -32,7 +32,7 @@ const nonePolicy = z.strictObject({
 
 const sha256sumsPolicy = z.strictObject({
   scheme: z.literal('sha256sums'),
-  manifestAsset: assetName.default('SHA256SUMS'),
+  manifestAsset: z._default(assetName, 'SHA256SUMS'),
   manifestSignature: z.discriminatedUnion('scheme', manifestPolicySchemas()).describe('how the manifest itself is signed'),
 });
 
@@ -44,7 +44,7 @@ export const AssetSourceSchema = assetSourceSchema();
 
 export const ArtifactSchema = z.strictObject({
   path: relPath.describe('where the artifact appears in the build output (placeholders allowed)'),
-  asset: assetName.describe('the release asset it corresponds to (placeholders allowed)'),
+  asset: describedAssetName('the release asset it corresponds to (placeholders allowed)'),
   source: AssetSourceSchema.default({ type: 'release-link' }),
   compare: z.enum(['auto', 'bytes']).default('auto').describe('auto: chosen by content (signature-transparent for PE, Mach-O, MSI, archives)'),
   signature: SignaturePolicySchema,

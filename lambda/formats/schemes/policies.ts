@@ -4,7 +4,7 @@
  * types.ts, so this list must not import the scheme modules (that would be an import cycle).
  * registry.ts checks at compile time that it lists the same schemes in the same order.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { applePolicy } from './policy/apple';
 import { authenticodePolicy } from './policy/authenticode';
 import { minisignPolicy } from './policy/minisign';

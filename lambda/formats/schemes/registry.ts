@@ -6,7 +6,7 @@
  * Importing this module loads only the schemes' declarations (zod schemas and small functions);
  * each scheme's verifier and key parsers are imported when first used.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { DirectSignaturePolicy } from '../types';
 import { appleScheme } from './apple';
 import { authenticodeScheme } from './authenticode';
@@ -22,7 +22,7 @@ const LIST = [minisignScheme, tauriScheme, openpgpScheme, authenticodeScheme, si
 
 // policies.ts must list the same schemes in the same order (a compile error otherwise)
 type NamesOf<T extends readonly unknown[]> = { [K in keyof T]: T[K] extends { name: infer N } ? N : never };
-type SchemesOf<T extends readonly z.ZodType[]> = { [K in keyof T]: z.output<T[K]> extends { scheme: infer N } ? N : never };
+type SchemesOf<T extends readonly z.ZodMiniType[]> = { [K in keyof T]: z.output<T[K]> extends { scheme: infer N } ? N : never };
 type RegistryNames = NamesOf<typeof LIST>;
 type PolicyNames = SchemesOf<typeof DIRECT_POLICY_SCHEMAS>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

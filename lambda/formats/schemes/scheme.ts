@@ -4,7 +4,7 @@
  * (registry.ts lists the modules). A scheme verifies a signature over the asset itself; the
  * sha256sums wrapper and "none" are configuration concepts and live in the core.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { DirectSignaturePolicy, SignatureInput, SignatureResult } from '../types';
 
 /** A problem with a policy's key material or pins, at a path (`targets[0].artifacts[1].signature.publicKey`). */
@@ -69,10 +69,10 @@ export interface SchemeCli {
 
 export interface SignatureScheme<P extends DirectSignaturePolicy = DirectSignaturePolicy> {
   name: P['scheme'];
-  /** the zod schema of the policy, with descriptions (they go into the JSON Schema) */
-  policySchema: z.ZodType<P, unknown>;
+  /** the zod/mini schema of the policy, with descriptions (they go into the JSON Schema); see policy/fields.ts */
+  policySchema: z.ZodMiniType<P, unknown>;
   /** the schema when the policy signs a sha256sums manifest (default: policySchema) */
-  manifestPolicySchema?: z.ZodType;
+  manifestPolicySchema?: z.ZodMiniType;
   /** may sign a sha256sums manifest */
   usableForManifest: boolean;
   /** key material that may be given inline or as a file next to the configuration */
