@@ -9,7 +9,7 @@
  * its raw arguments, before the scheme registry and its schemas load); `earlyDigestFor` then hands
  * that job to the verification of the same path, or starts one.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { digestedRanges, isSigned } from '../pe/authenticode-digest';
 import { digestRangesInWorker } from '../pe/digest-worker';
 import { parsePe } from '../pe/parse';
@@ -53,9 +53,11 @@ export async function earlyDigestFor(path: string): Promise<EarlyDigestJob | und
 async function startEarlyDigest(path: string): Promise<EarlyDigestJob | undefined> {
   let fh: FileHandle | undefined;
   try {
+    // stat first: a FIFO or a device named on the command line is never opened speculatively
+    const st = await stat(path);
+    if (!st.isFile() || st.size < earlyDigestPolicy.minBytes) return undefined;
     fh = await open(path, 'r');
     const size = (await fh.stat()).size;
-    if (size < earlyDigestPolicy.minBytes) return undefined;
     const layout = await parsePe(fh, size);
     if (!isSigned(layout)) return undefined;
     const { ranges, zeroPad } = digestedRanges(layout);

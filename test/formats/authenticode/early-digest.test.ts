@@ -5,6 +5,7 @@
  * stopped; verdicts are the same whichever way the digest came. The argument scan that decides
  * the prefetch takes the value parseArgs takes.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +119,17 @@ describe.skipIf(!toolsAvailable(...F.REQUIRED_TOOLS))('the prefetched early dige
     const code = await checkSignatureEntry(['--scheme', 'authenticode', '--file', signed, '--cert-sha256', pki.leaf.sha256, '--json']);
     expect(code).toBe(0);
     expect(pendingPrefetch()).toBeUndefined(); // taken by the verification
+  });
+
+  it('never opens what is not a regular file (a FIFO would block the open)', async () => {
+    earlyDigestPolicy.minBytes = 0;
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const started = Date.now();
+    expect(await earlyDigestFor(fifo)).toBeUndefined();
+    expect(await earlyDigestFor(dir)).toBeUndefined();
+    expect(await earlyDigestFor(join(dir, 'missing.exe'))).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('prefetches only for --scheme authenticode with a --file', async () => {
