@@ -400,7 +400,7 @@ export class RunEngine {
       const report = JSON.parse(stored) as RunReport;
       const young = graceMs - (this.now().getTime() - Date.parse(report.finishedAt));
       if (!(young > 0)) {
-        const outcome = await this.sendAlert(report);
+        const outcome = await this.sendAlert(await this.withMissingAttestations(report));
         return outcome === 'published' ? 'published' : 'already-summarized';
       }
       if (waitLeft <= 0) return 'already-summarized';
@@ -408,6 +408,29 @@ export class RunEngine {
       await sleep(step);
       waitLeft -= step;
     }
+  }
+
+  /**
+   * A re-sent alert says what the lost writer left undone that the reader relies on: with a signer
+   * configured, a signed statement missing from the store is an ATTESTATION_UNSIGNED notice, as in
+   * the writer's own alert (the summary stays as it was written).
+   */
+  private async withMissingAttestations(report: RunReport): Promise<RunReport> {
+    const signer = this.deps.signer;
+    if (!signer) return report;
+    const missing: string[] = [];
+    for (const key of [attestationKeys.envelope(report.runId), vsaKeys.envelope(report.runId)]) {
+      try {
+        if ((await this.store.get(key)) === null) missing.push(key);
+      } catch (err) {
+        missing.push(`${key} (unreadable: ${errorMessage(err)})`);
+      }
+    }
+    if (missing.length === 0) return report;
+    const note = finding('ATTESTATION_UNSIGNED', `the run's writer stopped before its signed statements were stored; missing: ${missing.join(', ')}`, {
+      evidence: { key: signer.keyId, missing },
+    });
+    return { ...report, findings: [...report.findings, note] };
   }
 
   /** The stored summary of a run, or null. */

@@ -4,6 +4,7 @@
  * record between the summary and the alert never costs the alert; a lost alert is re-sent after
  * the grace period, once.
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { parseConfig } from '../../../lambda/core/config/load';
 import { VerifierError } from '../../../lambda/core/errors';
 import type { Store } from '../../../lambda/core/ports';
 import { ALERT_GRACE_MS, RunEngine } from '../../../lambda/core/run/engine';
-import { LEDGER_KEY, runKeys } from '../../../lambda/core/run/store-layout';
+import { attestationKeys, LEDGER_KEY, runKeys } from '../../../lambda/core/run/store-layout';
 import { policyRef } from '../../../lambda/core/vsa';
 import { oneAssetForge, oneReleaseOf } from '../../support/one-asset-ports';
 
@@ -120,6 +121,35 @@ describe('RunEngine', () => {
     expect(now.getTime() - Date.parse('2026-03-02T03:00:00Z')).toBeGreaterThanOrEqual(ALERT_GRACE_MS);
     expect(await waiting.alertIfLost(plan.runId)).toBe('already-summarized');
     expect(root.alerts).toHaveLength(1);
+  });
+
+  it('a re-sent alert carries ATTESTATION_UNSIGNED when the signed statements are missing, and not when they are stored', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const working = { keyId: 'test-key', sign: async (pae: Uint8Array) => sign('sha256', pae, { key: privateKey, dsaEncoding: 'der' }) };
+    const broken = { keyId: 'test-key', sign: async () => Promise.reject(new Error('KMS throttled')) };
+    for (const [signer, expectNotice] of [
+      [working, false],
+      [broken, true],
+    ] as const) {
+      let now = new Date('2026-03-02T03:00:00Z');
+      let failing = true;
+      const root = setup({ now: () => now });
+      const engine = new RunEngine(config, {
+        ...root.engine.deps,
+        signer,
+        notifier: { notify: async (a) => (failing ? Promise.reject(new Error('SNS down')) : void root.alerts.push(a)) },
+      });
+      const { plan } = await planned(engine);
+      await expect(engine.summarizeIfComplete(plan, { force: true })).rejects.toThrow(/SNS down/);
+      expect((await root.store.get(attestationKeys.envelope(plan.runId))) !== null).toBe(!expectNotice);
+      failing = false;
+      now = new Date(now.getTime() + ALERT_GRACE_MS + 1);
+      expect(await engine.alertIfLost(plan.runId, { waitMs: 0 })).toBe('published');
+      expect(root.alerts).toHaveLength(1);
+      const text = JSON.stringify(root.alerts[0]);
+      expect(text.includes('ATTESTATION_UNSIGNED')).toBe(expectNotice);
+      if (expectNotice) expect(text).toContain(attestationKeys.envelope(plan.runId));
+    }
   });
 
   it('a build refused for want of a sandbox: BUILD_NOT_SANDBOXED instead of BUILD_NOT_STARTED, the asset still checked', async () => {
