@@ -32,6 +32,23 @@ try {
   process.exit(0);
 }
 
+/**
+ * zod/mini re-exports every error-message locale (`z.locales`, ≈ 60 modules) which nothing here
+ * uses: the policy schemas set English themselves (lambda/formats/schemes/policy/fields.ts). Bundled
+ * as is, check-signature would parse and run them all at start (issue 14). This points that one
+ * re-export at an empty namespace; classic zod, used by the configuration, keeps its own. Should a
+ * zod release move the file, the filter simply stops matching and the build stays correct.
+ */
+const zodMiniWithoutLocales = {
+  name: 'zod-mini-without-locales',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](?:mini[\\/]external|core[\\/]index)\.js$/.test(args.importer) ? { path: 'zod-mini-locales', namespace: 'rv-empty' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'rv-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 const started = Date.now();
@@ -59,6 +76,7 @@ const result = await esbuild.build({
   logLevel: 'warning',
   // chunk names say which module they hold
   chunkNames: 'chunks/[name]-[hash]',
+  plugins: [zodMiniWithoutLocales],
 });
 const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules'));
 writeFileSync(join(outdir, 'inputs.json'), JSON.stringify({ builtAt: started, inputs }, null, 1) + '\n');

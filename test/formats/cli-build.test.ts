@@ -23,9 +23,10 @@ function runBuilt(argv: string[]): { code: number | null; stdout: string; stderr
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The specifiers of a chunk's static imports (minified: `import{a as b}from"./x.js";`, `import"./y.js";`), not its `import("…")`. */
 function staticImports(file: string): string[] {
   const src = readFileSync(file, 'utf8');
-  return [...src.matchAll(/^import\s[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)].map((m) => m[1] ?? m[2]!);
+  return [...src.matchAll(/(?:^|[;\n}])\s*import\s*(?:[^;"'()]*?from\s*)?["']([^"']+)["']/g)].map((m) => m[1]!);
 }
 
 describe('compiled CLI (esbuild)', () => {
@@ -57,8 +58,8 @@ describe('compiled CLI (esbuild)', () => {
     expect(inputs.inputs.some((f) => f.includes('node_modules'))).toBe(false);
   });
 
-  it('the check-signature chunk does not load openpgp, sigstore or pkijs for minisign', () => {
-    const chunk = readdirSync(join(out, 'chunks')).find((f) => f.startsWith('check-signature-'))!;
+  /** The sources (from the source maps: the bundle is minified) of a chunk and every chunk it imports statically. */
+  const staticSources = (chunk: string): string[] => {
     const seen = new Set<string>();
     const walk = (f: string) => {
       if (seen.has(f)) return;
@@ -66,8 +67,31 @@ describe('compiled CLI (esbuild)', () => {
       for (const s of staticImports(f)) if (s.startsWith('.')) walk(join(f, '..', s));
     };
     walk(join(out, 'chunks', chunk));
-    const text = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n');
-    for (const marker of ['openpgp', 'sigstore', 'pkijs']) expect(text.includes(`node_modules/${marker}`)).toBe(false);
+    return [...seen].flatMap((f) => (JSON.parse(readFileSync(`${f}.map`, 'utf8')) as { sources: string[] }).sources);
+  };
+  const chunkNamed = (pattern: RegExp) => {
+    const found = readdirSync(join(out, 'chunks')).filter((f) => pattern.test(f));
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+
+  it('check-signature loads neither openpgp, sigstore, pkijs nor classic zod before a scheme needs them', () => {
+    const sources = staticSources(chunkNamed(/^check-signature-[A-Z0-9]{8}\.js$/));
+    // the walk sees the registry and the policy schemas (zod/mini and zod's core) …
+    expect(sources.some((f) => f.includes('lambda/formats/schemes/registry.ts'))).toBe(true);
+    expect(sources.some((f) => f.includes('node_modules/zod/v4/mini/'))).toBe(true);
+    // … and none of these
+    for (const marker of ['openpgp/', 'sigstore/', '@sigstore/', 'pkijs/', 'asn1js/', 'zod/v4/classic/']) {
+      expect(sources.filter((f) => f.includes(`node_modules/${marker}`))).toEqual([]);
+    }
+    // of zod's error-message locales, English only (build-cli.mjs drops the rest from zod/mini)
+    expect(sources.filter((f) => f.includes('zod/v4/locales/')).map((f) => f.replace(/.*locales\//, ''))).toEqual(['en.js']);
+  });
+
+  it('the check-signature entry (it starts the early Authenticode digest) loads no scheme registry and no zod', () => {
+    const sources = staticSources(chunkNamed(/^check-signature-entry-[A-Z0-9]{8}\.js$/));
+    expect(sources.some((f) => f.includes('lambda/formats/authenticode/early-digest.ts'))).toBe(true);
+    expect(sources.filter((f) => f.includes('zod') || f.includes('formats/schemes/'))).toEqual([]);
   });
 
   it.skipIf(!toolsAvailable('minisign'))('compiled check-signature agrees with minisign -V (valid 0, tampered 1)', () => {
