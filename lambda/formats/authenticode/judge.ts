@@ -122,13 +122,26 @@ async function verifyPeSignature(
   const ranges = digestedRanges(layout);
   const fits =
     early && algorithms.includes(early.algorithm) && early.zeroPad === ranges.zeroPad && JSON.stringify(early.ranges) === JSON.stringify(ranges.ranges);
-  const earlyDigest = fits ? await early.digest : undefined;
-  const rest = algorithms.filter((a) => !(earlyDigest && a === early?.algorithm));
-  const digests: Partial<Record<AuthenticodeHash, Buffer>> = rest.length > 0 ? await computeAuthenticodeDigest(fh, layout, rest) : {};
-  if (earlyDigest && early) digests[early.algorithm] = earlyDigest;
-  // the comparison uses these instead of reading the release again (CompareContext.publishedDigests)
-  for (const a of algorithms) if (digests?.[a]) onDigest?.({ kind: 'authenticode-pe', algorithm: a, digest: digests[a] });
-  return judgeCandidates(candidates, (a) => digests?.[a], policy, now, options, { format: 'pe', certificateTable: { offset: table.offset, size: table.size } });
+  // The file's digests are awaited by the judge only where it compares them: the signature's own
+  // checks (its signed attributes, its certificate) run meanwhile (issue 14: a large file's hashing
+  // is the longest part). Started on the judge's first request, so no read outlives the judgement
+  // (the file is closed after it); the early digest's worker reads its own descriptor. The order of
+  // the reasons a verdict gives is unchanged.
+  let digests: Promise<Partial<Record<AuthenticodeHash, Buffer>>> | undefined;
+  const digestsOnce = () =>
+    (digests ??= (async () => {
+      const earlyDigest = fits ? await early.digest : undefined;
+      const rest = algorithms.filter((a) => !(earlyDigest && a === early?.algorithm));
+      const out: Partial<Record<AuthenticodeHash, Buffer>> = rest.length > 0 ? await computeAuthenticodeDigest(fh, layout, rest) : {};
+      if (earlyDigest && early) out[early.algorithm] = earlyDigest;
+      // the comparison uses these instead of reading the release again (CompareContext.publishedDigests)
+      for (const a of algorithms) if (out[a]) onDigest?.({ kind: 'authenticode-pe', algorithm: a, digest: out[a] });
+      return out;
+    })());
+  return judgeCandidates(candidates, async (a) => (await digestsOnce())[a], policy, now, options, {
+    format: 'pe',
+    certificateTable: { offset: table.offset, size: table.size },
+  });
 }
 
 async function verifyMsiSignature(path: string, policy: AuthenticodePolicy, now: Date, options: VerifyAuthenticodeOptions): Promise<SignatureResult> {
@@ -140,7 +153,7 @@ async function verifyMsiSignature(path: string, policy: AuthenticodePolicy, now:
   });
   if (!msi.signature || !candidates) return invalid('the MSI carries no Authenticode signature (no \\x05DigitalSignature stream)', { unsigned: true });
   if (msi.hasSignatureEx) return invalid('MSI signatures with MsiDigitalSignatureEx (metadata pre-hash) are not supported; cannot confirm the signed digest');
-  return judgeCandidates(candidates, (a) => msi.digest(a), policy, now, options, { format: 'msi' });
+  return judgeCandidates(candidates, async (a) => msi.digest(a), policy, now, options, { format: 'msi' });
 }
 
 /** The primary signature, then (only under "any-pinned") each nested one, parsed. */
@@ -173,7 +186,8 @@ function digestAlgorithmsOf(candidates: Candidate[]): AuthenticodeHash[] {
 
 async function judgeCandidates(
   candidates: Candidate[],
-  digestOf: (algorithm: AuthenticodeHash) => Buffer | undefined,
+  /** the file's digest with that algorithm, computed when first asked for (and then awaited at once) */
+  digestOf: (algorithm: AuthenticodeHash) => Promise<Buffer | undefined>,
   policy: AuthenticodePolicy,
   now: Date,
   options: VerifyAuthenticodeOptions,
@@ -182,7 +196,7 @@ async function judgeCandidates(
   const results: SignatureResult[] = [];
   for (const c of candidates) {
     const r = c.p7
-      ? await judgeSignature(c.p7, insecureAlgorithm(c.p7) ? undefined : digestOf(c.p7.digestAlgorithm), policy, now, options, baseDetails)
+      ? await judgeSignature(c.p7, async () => (insecureAlgorithm(c.p7!) ? undefined : digestOf(c.p7!.digestAlgorithm)), policy, now, options, baseDetails)
       : invalid(c.error ?? 'unreadable');
     if (r.valid && results.length === 0) return r;
     if (r.valid) {
@@ -207,13 +221,16 @@ async function judgeCandidates(
 
 async function judgeSignature(
   p7: AuthenticodePkcs7,
-  computed: Buffer | undefined,
+  digest: () => Promise<Buffer | undefined>,
   policy: AuthenticodePolicy,
   now: Date,
   options: VerifyAuthenticodeOptions,
   baseDetails: Record<string, unknown>,
 ): Promise<SignatureResult> {
   const { cert, der } = findSignerCertificate(p7, p7.signerInfo);
+  // started before the file's digest is awaited; its answer is read only after the digest's checks
+  const signedAttributes = signedAttributesProblem(p7, cert);
+  const computed = await digest();
   const fingerprint = sha256Hex(der);
   const subject = formatName(cert.subject);
   const signer = `${subject} (sha256 ${fingerprint})`;
@@ -221,7 +238,7 @@ async function judgeSignature(
   const fail = (reason: string, extra: Partial<SignatureResult> = {}) => invalid(reason, { signer, details, ...extra });
 
   // 0.–2. Secure digests, the file is what was signed, and the signature covers it.
-  const coverProblem = await signatureCoverageProblem(p7, computed, cert);
+  const coverProblem = await signatureCoverageProblem(p7, computed, signedAttributes);
   if (coverProblem) return fail(coverProblem);
   // 3. The certificate is for code signing.
   const ekus = extendedKeyUsages(cert);
@@ -274,7 +291,11 @@ function signatureDetails(
 }
 
 /** Steps 0–2; the reason the signature does not cover this file with secure digests, or undefined. */
-async function signatureCoverageProblem(p7: AuthenticodePkcs7, computed: Buffer | undefined, cert: pkijs.Certificate): Promise<string | undefined> {
+async function signatureCoverageProblem(
+  p7: AuthenticodePkcs7,
+  computed: Buffer | undefined,
+  signedAttributes: Promise<string | undefined>,
+): Promise<string | undefined> {
   // 0. No MD5 / SHA-1 (MD5 is refused while parsing already).
   const insecure = insecureAlgorithm(p7);
   if (insecure) return insecureDigestReason(insecure);
@@ -284,8 +305,21 @@ async function signatureCoverageProblem(p7: AuthenticodePkcs7, computed: Buffer 
     return `${p7.digestAlgorithm} Authenticode digest of the file (${computed.toString('hex')}) differs from the signed digest (${p7.digest.toString('hex')}): modified after signing`;
   }
   // 2. The signed attributes bind that digest, and the signature covers the signed attributes.
-  const contentHash = createHash(p7.signerDigestAlgorithm).update(p7.contentOctets).digest();
-  if (!contentHash.equals(p7.messageDigest)) return 'messageDigest attribute does not match the SpcIndirectDataContent';
+  return signedAttributes;
+}
+
+/**
+ * Step 2 on its own (it does not depend on the file): the messageDigest attribute binds the
+ * SpcIndirectDataContent, and the signature over the signed attributes verifies with the
+ * SignerInfo's certificate. The reason it fails, or undefined; never rejects.
+ */
+async function signedAttributesProblem(p7: AuthenticodePkcs7, cert: pkijs.Certificate): Promise<string | undefined> {
+  try {
+    const contentHash = createHash(p7.signerDigestAlgorithm).update(p7.contentOctets).digest();
+    if (!contentHash.equals(p7.messageDigest)) return 'messageDigest attribute does not match the SpcIndirectDataContent';
+  } catch (err) {
+    return `signature does not verify: ${errorMessage(err)}`;
+  }
   let verified: Awaited<ReturnType<pkijs.SignedData['verify']>>;
   try {
     verified = await p7.signedData.verify({ signer: 0, checkChain: false, extendedMode: true });
