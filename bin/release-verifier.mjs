@@ -36,10 +36,16 @@ function currentBuild() {
 
 let main;
 if (currentBuild()) {
-  // Node ≥ 22.1 (and 20.19) keeps compiled code between runs: start-up without re-compiling the
-  // bundle. Best effort: an unwritable cache directory changes nothing but speed.
+  // Node ≥ 22.1 keeps compiled code between runs: start-up without re-compiling the bundle. Only
+  // in this user's private cache directory (bin/private-cache-dir.mjs), never the shared default
+  // under /tmp. Best effort: no usable directory changes nothing but speed.
   try {
-    (await import('node:module')).enableCompileCache?.();
+    const { enableCompileCache } = await import('node:module');
+    if (enableCompileCache) {
+      const { privateCompileCacheDir } = await import('./private-cache-dir.mjs');
+      const dir = privateCompileCacheDir();
+      if (dir) enableCompileCache(dir);
+    }
   } catch {}
   ({ main } = await import(new URL('dist/cli.js', root).href));
 } else {
