@@ -13,7 +13,8 @@
  * upper-case hex.
  *
  * Legacy signatures are accepted by default, as `minisign -V` and Tauri's updater accept them;
- * `prehashedOnly: true` refuses them (`minisign -V -H`).
+ * `prehashedOnly: true` refuses them (`minisign -V -H`). A legacy label on a signature whose
+ * trusted comment has minisign's "hashed" field is refused always (a relabelled prehashed one).
  *
  * Layout: four lines, each ended by "\n" or "\r\n" (the last one's ending optional), nothing after.
  * minisign -V (fgets four times) and minisign-verify (Rust `lines()`, four `next()`) stop reading
@@ -179,6 +180,18 @@ export async function verifyMinisignParsed(
       valid: false,
       details,
       reason: 'global signature (over the signature and the trusted comment) does not verify: trusted comment edited or signature forged',
+    };
+  }
+  // The algorithm bytes are signed by nothing; the trusted comment is (above). minisign and the Rust
+  // minisign crate end a prehashed signature's default trusted comment with a "hashed" field, never
+  // a legacy one's: "Ed" with it is a prehashed signature relabelled, which would verify over a
+  // 64-byte file holding BLAKE2b-512 of the signed one. minisign -V accepts that; we do not.
+  if (sig.algorithm === 'Ed' && sig.trustedComment.split('\t').includes('hashed')) {
+    return {
+      ...base,
+      valid: false,
+      details,
+      reason: 'signature labelled legacy "Ed", but its trusted comment marks it prehashed ("hashed"): the algorithm bytes were relabelled',
     };
   }
   const matches =

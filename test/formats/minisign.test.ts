@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,26 @@ describe.skipIf(!toolsAvailable('minisign'))('minisign', () => {
     const downgraded = variant('downgraded.minisig', text.join('\n'));
     expect(minisignVerdict(keyA.pubPath, file, downgraded)).toBe(false);
     expect((await verify(keyA.pubText, file, downgraded)).valid).toBe(false);
+  });
+
+  it('a prehashed signature relabelled "Ed" over the 64-byte BLAKE2b-512 of the file: minisign -V accepts it, we refuse it by its "hashed" trusted comment', async () => {
+    // minisign writes "…\thashed" into the (globally signed) trusted comment of every prehashed
+    // signature; the algorithm bytes are signed by nothing. Relabelled legacy, the signature over
+    // BLAKE2b-512(file) verifies as a pure Ed25519 signature over a 64-byte "asset" holding that hash.
+    const genuine = minisignSign(keyA, file, { out: join(dir, 'asset.bin.default.minisig') });
+    const text = readFileSync(genuine, 'utf8').split('\n');
+    expect(text[2]).toMatch(/\thashed$/);
+    const blob = Buffer.from(text[1]!, 'base64');
+    blob.write('Ed', 0, 'latin1');
+    text[1] = blob.toString('base64');
+    const relabelled = variant('relabelled.minisig', text.join('\n'));
+    const hashAsset = variant('hash-asset.bin', createHash('blake2b512').update(readFileSync(file)).digest());
+    expect(minisignVerdict(keyA.pubPath, hashAsset, relabelled)).toBe(true); // the reference tool is fooled
+    const r = await verify(keyA.pubText, hashAsset, relabelled);
+    expect(r.valid).toBe(false);
+    expect(r.reason).toMatch(/relabelled/);
+    // a genuine legacy signature (no "hashed" in its trusted comment) still verifies
+    expect((await verify(keyA.pubText, file, legacySig)).valid).toBe(true);
   });
 
   it('rejects truncated signatures (malformed → invalid, never thrown)', async () => {
