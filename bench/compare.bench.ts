@@ -1,7 +1,7 @@
 /**
  * Pair comparison as whole processes (issue 14): `release-verifier compare A B` next to
  * `openssl dgst -sha256 A B` (one core's SHA-256 limit) and `sha256sum A B`, on the same two files,
- * min of BENCH_RUNS (default 3) runs each, alternating; peak RSS of each process (GNU time).
+ * min of BENCH_RUNS (default 5) runs each, alternating; peak RSS of each process (GNU time).
  * Ratios are project / reference (lower is better).
  *
  * Files: an unsigned mingw-w64 PE with real random overlay (not sparse, not compressible) up to the
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { buildPe, HELLO_C, makePki, sign } from '../test/formats/support/authenticode-fixtures';
 import { best, buildCli, buildIsCurrent, CLI, load, row, type Command } from './measure';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const MiB = 1024 * 1024;
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -1,5 +1,5 @@
 /**
- * Start-up and signature checks as whole processes (issue 14), min of BENCH_RUNS (default 3),
+ * Start-up and signature checks as whole processes (issue 14), min of BENCH_RUNS (default 5),
  * peak RSS of each; ratios project / reference:
  *   - `release-verifier --version`                      target ≤ 0.15 s (node -e 0 shown as the floor)
  *   - check-signature on a small file: minisign (vs `minisign -V`), openpgp (vs `gpg --verify`),
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { buildPe, HELLO_C, makePki, sign } from '../test/formats/support/authenticode-fixtures';
 import { best, buildCli, buildIsCurrent, CLI, load, row, type Command } from './measure';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 
 function sh(script: string, ...args: string[]): string {
