@@ -78,7 +78,9 @@ const result = await esbuild.build({
   chunkNames: 'chunks/[name]-[hash]',
   plugins: [zodMiniWithoutLocales],
 });
-const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules'));
+// the project's own source files (not packages, not the plugin's virtual module "rv-empty:…"): the
+// launcher stats each of them to decide whether this build is current
+const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules') && !/^[\w-]+:/.test(f));
 writeFileSync(join(outdir, 'inputs.json'), JSON.stringify({ builtAt: started, inputs }, null, 1) + '\n');
 // dist/ is ESM whatever a parent package.json says
 writeFileSync(join(outdir, 'package.json'), '{ "type": "module" }\n');

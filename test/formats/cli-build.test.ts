@@ -6,7 +6,7 @@
  * `../package.json` and node_modules resolve as they do for dist/), removed afterwards.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,9 @@ describe('compiled CLI (esbuild)', () => {
     const inputs = JSON.parse(readFileSync(join(out, 'inputs.json'), 'utf8')) as { inputs: string[]; builtAt: number };
     expect(inputs.inputs).toContain('bin/cli.ts');
     expect(inputs.inputs.some((f) => f.includes('node_modules'))).toBe(false);
+    // bin/release-verifier.mjs stats every input to decide that the build is current: one that is
+    // not a file (a bundler's virtual module) would send every start back to tsx
+    for (const f of inputs.inputs) expect(statSync(join(repo, f)).isFile(), f).toBe(true);
   });
 
   /** The sources (from the source maps: the bundle is minified) of a chunk and every chunk it imports statically. */
