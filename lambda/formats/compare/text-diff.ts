@@ -4,7 +4,7 @@
  * the alert what changed without downloading anything.
  *
  * Bounded everywhere: files larger than MAX_TEXT_BYTES are not diffed (the report says so), the
- * diff gives up after MAX_EDIT_LENGTH edits, and the kept diff is clipped to MAX_DIFF_LINES lines
+ * diff gives up after MAX_EDIT_LENGTH edits or MAX_DIFF_MS milliseconds, and the kept diff is clipped to MAX_DIFF_LINES lines
  * and MAX_DIFF_CHARS characters. Text only: a NUL or another binary control byte, or invalid UTF-8, means "binary", no diff.
  * The diff is forge/build text: whoever renders it must neutralise and escape it.
  */
@@ -15,6 +15,12 @@ export const MAX_TEXT_BYTES = 256 * 1024;
 export const MAX_DIFF_LINES = 200;
 export const MAX_DIFF_CHARS = 16 * 1024;
 const MAX_EDIT_LENGTH = 4000;
+/**
+ * The most time one diff may take. The diff runs on the event loop (it is a convenience, computed
+ * synchronously): text crafted with many near-matching lines makes Myers' algorithm cost ≈ 2.5 s per
+ * 256 KiB pair within MAX_EDIT_LENGTH, up to 8 members per archive level.
+ */
+export const MAX_DIFF_MS = 250;
 /** tab, LF, VT, FF, CR, ESC */
 const BENIGN_CONTROLS = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1b]);
 
@@ -70,8 +76,13 @@ export async function textDiffOf(publishedPath: string, rebuiltPath: string, nam
   if (p === null || r === null) return { unavailable: `not compared as text: binary or larger than ${MAX_TEXT_BYTES / 1024} KiB` };
   // the diff library is loaded only when two text files differ (startup, issue 14)
   const { createTwoFilesPatch } = await import('diff');
-  const unified = createTwoFilesPatch(`published/${name}`, `rebuilt/${name}`, p, r, undefined, undefined, { context: 3, maxEditLength: MAX_EDIT_LENGTH });
-  if (unified === undefined) return { unavailable: `more than ${MAX_EDIT_LENGTH} changed lines: no inline diff` };
+  const unified = createTwoFilesPatch(`published/${name}`, `rebuilt/${name}`, p, r, undefined, undefined, {
+    context: 3,
+    maxEditLength: MAX_EDIT_LENGTH,
+    timeout: MAX_DIFF_MS,
+  });
+  if (unified === undefined)
+    return { unavailable: `more than ${MAX_EDIT_LENGTH} changed lines, or too costly to diff within ${MAX_DIFF_MS} ms: no inline diff` };
   // the library starts with a "=====" separator line (as `svn diff` does): not part of a unified diff
   return clipDiff(unified.replace(/^=+\n/, ''));
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareArtifacts } from '../../../lambda/formats/compare/index';
-import { clipDiff, MAX_DIFF_LINES, MAX_TEXT_BYTES, textDiffOf } from '../../../lambda/formats/compare/text-diff';
+import { clipDiff, MAX_DIFF_LINES, MAX_DIFF_MS, MAX_TEXT_BYTES, textDiffOf } from '../../../lambda/formats/compare/text-diff';
 import { toolsAvailable } from '../../support/tools';
 import { spawnSync } from 'node:child_process';
 
@@ -55,6 +55,20 @@ describe('text diff capture', () => {
     writeFileSync(p('big1'), 'x'.repeat(MAX_TEXT_BYTES + 2));
     writeFileSync(p('big2'), 'y'.repeat(MAX_TEXT_BYTES + 2));
     expect(await textDiffOf(p('big1'), p('big2'), 'big')).toHaveProperty('unavailable');
+  });
+
+  it('text crafted to make the diff costly (≈ 2.5 s without a time bound) gives up after MAX_DIFF_MS: no inline diff, no stall', async () => {
+    // near-matching lines with a change every 19 lines: Myers explores thousands of diagonals with
+    // long snakes before reaching the edit bound
+    const n = 32_000; // ≈ 230 KiB each, under MAX_TEXT_BYTES
+    writeFileSync(p('costly-a.txt'), Array.from({ length: n }, (_, i) => `line ${i % 7}`).join('\n'));
+    writeFileSync(p('costly-b.txt'), Array.from({ length: n }, (_, i) => (i % 19 === 0 ? `changed ${i}` : `line ${i % 7}`)).join('\n'));
+    const started = performance.now();
+    const d = await textDiffOf(p('costly-a.txt'), p('costly-b.txt'), 'x.txt');
+    const ms = performance.now() - started;
+    expect(d).toEqual({ unavailable: expect.stringContaining(`within ${MAX_DIFF_MS} ms`) });
+    // the bound plus reading and decoding two 280 KiB files, with room for a loaded machine
+    expect(ms).toBeLessThan(MAX_DIFF_MS + 1_000);
   });
 
   it('clips the diff to whole lines and says so', () => {
