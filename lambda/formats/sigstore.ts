@@ -421,6 +421,56 @@ function findLog(trust: PinnedTrust, keyId: Uint8Array): PinnedLog | undefined {
 
 type Outcome = SignatureResult;
 
+/** What the one pass over the file computes besides its SHA-256: a message signature's declared digest and a Verify over the same bytes. */
+interface OnePass {
+  declared?: { alg: string; hash: ReturnType<typeof createHash>; digest: Buffer };
+  verifyObj?: Verify;
+}
+
+/** The one pass's sinks for this bundle, or why the bundle cannot be checked that way. */
+function onePassPlan(bundle: Bundle, pinnedKey: PinnedPublicKey | undefined): OnePass | { problem: string } {
+  if (bundle.content.$case !== 'messageSignature') return {};
+  const ms = bundle.content.messageSignature;
+  const alg =
+    NODE_HASH[ms.messageDigest?.algorithm ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED] ??
+    (ms.messageDigest?.algorithm === HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED ? 'sha256' : undefined);
+  if (!alg || !ms.messageDigest) return { problem: 'unsupported message digest algorithm in the bundle' };
+  if (pinnedKey?.key.asymmetricKeyType === 'ed25519')
+    return { problem: 'message signatures with an Ed25519 key sign the whole file (no prehash): not supported, the file would have to be held in memory' };
+  let verifyObj: Verify;
+  try {
+    verifyObj = createVerify(alg);
+  } catch {
+    return { problem: `digest algorithm ${alg} unavailable` };
+  }
+  return { declared: { alg, hash: createHash(alg), digest: Buffer.from(ms.messageDigest.digest) }, verifyObj };
+}
+
+/**
+ * One pass over the file (issue 14): its SHA-256 (the tlog and DSSE binding) and, for a message
+ * signature, the declared digest and the Verify object, fed the same bytes. A declared SHA-256 is
+ * the file's SHA-256, hashed once.
+ */
+async function digestAsset(path: string, pass: OnePass): Promise<{ fileSha256: Buffer; declaredActual?: Buffer }> {
+  const sha256 = createHash('sha256');
+  const declaredIsSha256 = pass.declared?.alg === 'sha256';
+  const sinks: Array<{ update(b: Buffer): unknown }> = [sha256];
+  if (pass.declared && !declaredIsSha256) sinks.push(pass.declared.hash);
+  if (pass.verifyObj) sinks.push(pass.verifyObj);
+  await streamFile(path, sinks);
+  const fileSha256 = sha256.digest();
+  if (!pass.declared) return { fileSha256 };
+  return { fileSha256, declaredActual: declaredIsSha256 ? fileSha256 : pass.declared.hash.digest() };
+}
+
+/** The key that signed: the pinned public key, or the bundle's Fulcio leaf certificate. */
+function signingMaterial(vm: Bundle['verificationMaterial']['content'], pinnedKey: PinnedPublicKey | undefined): SigningMaterial {
+  if (pinnedKey) return { kind: 'publicKey', spki: pinnedKey.spki, key: pinnedKey.key };
+  const leaf =
+    vm.$case === 'certificate' ? vm.certificate.rawBytes : vm.$case === 'x509CertificateChain' ? vm.x509CertificateChain.certificates[0]?.rawBytes : undefined;
+  return { kind: 'certificate', der: Buffer.from(leaf!), key: new X509Certificate(Buffer.from(leaf!)).publicKey };
+}
+
 export async function verifySigstore(input: SignatureInput): Promise<SignatureResult> {
   const { policy } = input;
   if (policy.scheme !== 'sigstore') throw new FormatError('sigstore', `policy scheme is ${policy.scheme}, not sigstore`);
@@ -449,31 +499,10 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
   if (vm.$case !== 'publicKey' && pinnedKey)
     return invalid('bundle is signed with a Fulcio certificate, but the policy pins a public key (pin issuer + san for keyless bundles)');
 
-  // One pass over the file: SHA-256 (tlog/DSSE binding) and, for message signatures, the declared
-  // digest algorithm plus a Verify object over the same bytes.
-  const sha256 = createHash('sha256');
-  let declared: { alg: string; hash: ReturnType<typeof createHash>; digest: Buffer } | undefined;
-  let verifyObj: Verify | undefined;
-  if (bundle.content.$case === 'messageSignature') {
-    const ms = bundle.content.messageSignature;
-    const alg =
-      NODE_HASH[ms.messageDigest?.algorithm ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED] ??
-      (ms.messageDigest?.algorithm === HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED ? 'sha256' : undefined);
-    if (!alg || !ms.messageDigest) return invalid('unsupported message digest algorithm in the bundle');
-    if (pinnedKey?.key.asymmetricKeyType === 'ed25519')
-      return invalid('message signatures with an Ed25519 key sign the whole file (no prehash): not supported, the file would have to be held in memory');
-    try {
-      verifyObj = createVerify(alg);
-    } catch {
-      return invalid(`digest algorithm ${alg} unavailable`);
-    }
-    declared = { alg, hash: alg === 'sha256' ? sha256 : createHash(alg), digest: Buffer.from(ms.messageDigest.digest) };
-  }
-  const sinks: Array<{ update(b: Buffer): unknown }> = [sha256];
-  if (declared && declared.hash !== sha256) sinks.push(declared.hash);
-  if (verifyObj) sinks.push(verifyObj);
-  await streamFile(input.assetPath, sinks); // I/O errors propagate: "could not check"
-  const fileSha256 = sha256.digest();
+  const pass = onePassPlan(bundle, pinnedKey);
+  if ('problem' in pass) return invalid(pass.problem);
+  const { fileSha256, declaredActual } = await digestAsset(input.assetPath, pass); // I/O errors propagate: "could not check"
+  const { declared, verifyObj } = pass;
   const notes: string[] = [];
 
   try {
@@ -485,7 +514,7 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
     }
     let signed: SignedContent;
     if (bundle.content.$case === 'messageSignature') {
-      const actual = declared!.hash === sha256 ? fileSha256 : declared!.hash.digest();
+      const actual = declaredActual!;
       if (!bufferEqual(declared!.digest, actual))
         return invalid("the bundle's message digest is not the file's digest (file modified or bundle for another file)");
       const ms = bundle.content.messageSignature;
@@ -500,15 +529,7 @@ export async function verifySigstore(input: SignatureInput): Promise<SignatureRe
       notes.push(`in-toto statement${covers.predicateType ? ` (${covers.predicateType.slice(0, 200)})` : ''}`);
       signed = { kind: 'dsse', payloadType: env.payloadType, payload: Buffer.from(env.payload), signature: Buffer.from(env.signatures[0]!.sig) };
     }
-    const leaf =
-      vm.$case === 'certificate'
-        ? vm.certificate.rawBytes
-        : vm.$case === 'x509CertificateChain'
-          ? vm.x509CertificateChain.certificates[0]?.rawBytes
-          : undefined;
-    const material: SigningMaterial = pinnedKey
-      ? { kind: 'publicKey', spki: pinnedKey.spki, key: pinnedKey.key }
-      : { kind: 'certificate', der: Buffer.from(leaf!), key: new X509Certificate(Buffer.from(leaf!)).publicKey };
+    const material = signingMaterial(vm, pinnedKey);
 
     // Our own checks of every tlog entry, before the library's: the pinned log, its checkpoint
     // (witness lines dropped, validity window), and Rekor v2 bodies.
