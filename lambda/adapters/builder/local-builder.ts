@@ -93,6 +93,30 @@ const IMAGE_NOTE: Record<Exclude<Isolation, 'docker'>, (image: string) => string
 /** carried by every result: whoever checks it sees an unsandboxed build (BUILD_NOT_SANDBOXED) */
 const SANDBOX_OF: Record<Isolation, BuildSandbox> = { docker: 'docker', bubblewrap: 'bwrap', host: 'none' };
 
+/** Clones the source and checks out the commit; what HEAD is then, and its commit time (throws on a git failure). */
+function checkoutCommit(request: BuildRequest, root: string, src: string, gitEnv: NodeJS.ProcessEnv, gitTimeout: number) {
+  runGit(['clone', '--quiet', '--no-checkout', '--', request.cloneUrl, src], root, gitEnv, gitTimeout);
+  runGit(['checkout', '--quiet', '--detach', request.commitSha], src, gitEnv, gitTimeout);
+  const checkedOutSha = runGit(['rev-parse', 'HEAD'], src, gitEnv, gitTimeout);
+  const commitEpoch = runGit(['log', '-1', '--format=%ct', 'HEAD'], src, gitEnv, gitTimeout);
+  return { checkedOutSha, commitEpoch };
+}
+
+/** The build's whole environment: the target's variables, then the release's (which win). */
+function buildEnvironment(request: BuildRequest, home: string, commitEpoch: string): Record<string, string> {
+  const { target } = request;
+  return {
+    ...target.env,
+    HOME: home,
+    LANG: 'C.UTF-8',
+    SOURCE_DATE_EPOCH: commitEpoch,
+    RELVERIFY_TAG: request.tag,
+    RELVERIFY_VERSION: request.version,
+    RELVERIFY_COMMIT: request.commitSha,
+    RELVERIFY_TARGET: target.name,
+  };
+}
+
 export class LocalBuilder implements Builder {
   private readonly dirs: string[] = [];
   /** builds in flight, stopped by dispose() */
@@ -143,10 +167,7 @@ export class LocalBuilder implements Builder {
     let checkedOutSha: string;
     let commitEpoch: string;
     try {
-      runGit(['clone', '--quiet', '--no-checkout', '--', request.cloneUrl, src], root, gitEnv, gitTimeout);
-      runGit(['checkout', '--quiet', '--detach', request.commitSha], src, gitEnv, gitTimeout);
-      checkedOutSha = runGit(['rev-parse', 'HEAD'], src, gitEnv, gitTimeout);
-      commitEpoch = runGit(['log', '-1', '--format=%ct', 'HEAD'], src, gitEnv, gitTimeout);
+      ({ checkedOutSha, commitEpoch } = checkoutCommit(request, root, src, gitEnv, gitTimeout));
     } catch (err) {
       return { ...base, status: 'NOT_STARTED', message: `source checkout failed: ${errorMessage(err)}`, durationMs: Date.now() - startedAt.getTime() };
     }
@@ -162,16 +183,7 @@ export class LocalBuilder implements Builder {
 
     // 2. The build, in a minimal environment: nothing from the host but PATH (and not even that in Docker).
     const network = target.network ?? 'default';
-    const buildEnv: Record<string, string> = {
-      ...target.env,
-      HOME: isolation === 'host' ? home : SANDBOX_SCRATCH,
-      LANG: 'C.UTF-8',
-      SOURCE_DATE_EPOCH: commitEpoch,
-      RELVERIFY_TAG: request.tag,
-      RELVERIFY_VERSION: request.version,
-      RELVERIFY_COMMIT: request.commitSha,
-      RELVERIFY_TARGET: target.name,
-    };
+    const buildEnv = buildEnvironment(request, isolation === 'host' ? home : SANDBOX_SCRATCH, commitEpoch);
     // the processes a host build leaves behind, even in sessions of their own, carry this mark
     const marker = isolation === 'host' ? `RELVERIFY_BUILD_MARK=${randomBytes(12).toString('hex')}` : undefined;
     const container = `relverify-${randomBytes(8).toString('hex')}`;
