@@ -98,7 +98,9 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`(measured through bin/release-verifier.mjs, which ran the dist/ build made at the start${buildIsCurrent() ? '' : ' — NOT for every run: a source changed meanwhile, so later runs went through tsx'})`);
+  console.log(
+    `(measured through bin/release-verifier.mjs, which ran the dist/ build made at the start${buildIsCurrent() ? '' : ' — NOT for every run: a source changed meanwhile, so later runs went through tsx'})`,
+  );
 }
 
 await main();
